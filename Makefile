@@ -1,0 +1,40 @@
+# The two commands of the README: `make run` and `make test`.
+# Both create a local virtualenv (.venv) and install what the project needs.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint chat bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+# A fresh checkout gets a .env with a new encryption key, so secrets can be stored at once.
+.env: | $(STAMP)
+	@echo "ENCRYPTION_KEYS=$$($(BIN)/autogram keygen)" > .env
+	@echo "Wrote .env with a new ENCRYPTION_KEYS (keep it; see .env.example for the rest)."
+
+run: $(STAMP) .env
+	$(BIN)/autogram migrate
+	$(BIN)/autogram run
+
+chat: $(STAMP) .env
+	$(BIN)/autogram migrate
+	$(BIN)/autogram chat
+
+# TEST_DATABASE_URL picks the database (default: a fresh SQLite file per test run).
+test: $(STAMP)
+	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/telegram_throughput.py
+
+clean:
+	rm -rf $(VENV)

@@ -1,0 +1,1 @@
+"""Transports and wiring: Telegram, the KakaoTalk skill server, the console chat, config, CLI."""

@@ -1,0 +1,119 @@
+"""The `autogram` command: run, chat, migrate, keygen, rotate-keys, admin add."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from bot.config import ConfigError, Settings, load_settings
+from storage import crypto
+
+
+def _settings() -> Settings:
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        sys.exit(str(exc))
+    crypto.configure_keys(settings.keys)
+    return settings
+
+
+def cmd_keygen(_: argparse.Namespace) -> None:
+    print(crypto.new_key())
+
+
+def cmd_migrate(_: argparse.Namespace) -> None:
+    from storage.migrations import upgrade
+
+    settings = _settings()
+    upgrade(settings.database_url)
+    print("The database is up to date.")
+
+
+def cmd_rotate_keys(_: argparse.Namespace) -> None:
+    from storage.db import create_engine
+    from storage.rotation import rotate_all
+
+    settings = _settings()
+    if not settings.keys:
+        sys.exit("ENCRYPTION_KEYS is empty: put the new key first, then the old ones.")
+
+    async def rotate() -> int:
+        engine = create_engine(settings.database_url)
+        try:
+            return await rotate_all(engine)
+        finally:
+            await engine.dispose()
+
+    try:
+        count = asyncio.run(rotate())
+    except crypto.SecretUnreadable as exc:
+        sys.exit(f"Nothing was changed: {exc}")
+    print(
+        f"Re-encrypted {count} stored secrets with the newest key. "
+        "Older keys can now be removed from ENCRYPTION_KEYS."
+    )
+
+
+def cmd_admin_add(args: argparse.Namespace) -> None:
+    from bot.wiring import open_services
+    from services.admins import CLAIM_VALID_HOURS
+
+    settings = _settings()
+
+    async def add() -> str:
+        async with open_services(settings) as services:
+            return await services.admins.create_claim(args.name)
+
+    code = asyncio.run(add())
+    print(
+        f"Admin {args.name!r} created. Send this to the bot from the admin's own chat "
+        f"within {CLAIM_VALID_HOURS} hours (it works once):\n\n    /claim {code}\n"
+    )
+
+
+def cmd_run(_: argparse.Namespace) -> None:
+    from bot.app import run
+
+    settings = _settings()
+    asyncio.run(run(settings))
+
+
+def cmd_chat(args: argparse.Namespace) -> None:
+    from bot.console import chat
+
+    settings = _settings()
+    asyncio.run(chat(settings, name=args.as_name, demo=args.demo))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="autogram", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="serve everything configured").set_defaults(func=cmd_run)
+    chat = sub.add_parser("chat", help="talk to the bot in this terminal")
+    chat.add_argument("--as", dest="as_name", default="console", help="who you are in the chat")
+    chat.add_argument("--demo", action="store_true", help="use the simulated Instagram")
+    chat.set_defaults(func=cmd_chat)
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
+    sub.add_parser("keygen", help="print a new encryption key").set_defaults(func=cmd_keygen)
+    sub.add_parser(
+        "rotate-keys", help="re-encrypt stored secrets with the newest key"
+    ).set_defaults(func=cmd_rotate_keys)
+    admin = sub.add_parser("admin", help="manage admins")
+    admin_sub = admin.add_subparsers(dest="admin_command", required=True)
+    add = admin_sub.add_parser("add", help="create an admin and print a one-time claim code")
+    add.add_argument("name")
+    add.set_defaults(func=cmd_admin_add)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

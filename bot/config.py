@@ -1,0 +1,122 @@
+"""Settings from the environment and `.env`, validated at start with messages that say how to fix.
+
+Every setting has a default except what a feature truly needs (a Telegram token for
+Telegram, keys for storing secrets). `.env.example` documents each one.
+"""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from cryptography.fernet import Fernet
+from pydantic import ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from storage.db import DEFAULT_DATABASE_URL
+
+
+class ConfigError(ValueError):
+    """A setting is wrong; the message names it and says how to fix it."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    database_url: str = DEFAULT_DATABASE_URL
+    encryption_keys: str = ""
+    timezone: str = "Asia/Seoul"
+    log_level: str = "INFO"
+
+    telegram_token: str = ""
+    telegram_api_url: str = "https://api.telegram.org"
+    telegram_webhook_url: str = ""
+    telegram_webhook_secret: str = ""
+    # Messages a second that broadcasts (reminders, results) may use, below Telegram's 30/s.
+    telegram_broadcast_rate: float = 20.0
+
+    web_host: str = "127.0.0.1"
+    web_port: int = 8080
+
+    kakao_bot_id: str = ""
+    kakao_skill_secret: str = ""
+    kakao_rest_api_key: str = ""
+    kakao_event_name: str = ""
+
+    weekly_min_posts: int = 2
+    weekly_max_posts: int = 3
+    conversation_timeout_minutes: int = 30
+
+    @field_validator("encryption_keys")
+    @classmethod
+    def _keys_are_fernet(cls, value: str) -> str:
+        for index, key in enumerate(k for k in value.split(",") if k.strip()):
+            try:
+                Fernet(key.strip().encode())
+            except ValueError:
+                raise ValueError(
+                    f"key number {index + 1} is not a Fernet key "
+                    "(32 url-safe base64-encoded bytes); make one with `autogram keygen`"
+                ) from None
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}; use an IANA name such as Asia/Seoul")
+        return value
+
+    @field_validator("telegram_api_url", "telegram_webhook_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        if value.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("use DEBUG, INFO, WARNING or ERROR")
+        return value.upper()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        if not 1 <= self.weekly_min_posts <= self.weekly_max_posts:
+            raise ValueError("WEEKLY_MIN_POSTS must be at least 1 and at most WEEKLY_MAX_POSTS")
+        if self.telegram_webhook_url and not self.telegram_webhook_secret:
+            raise ValueError(
+                "TELEGRAM_WEBHOOK_URL is set but TELEGRAM_WEBHOOK_SECRET is empty: "
+                "set a random secret (letters, digits, _ and -) so forged updates are refused"
+            )
+        if self.telegram_webhook_url and not self.telegram_token:
+            raise ValueError("TELEGRAM_WEBHOOK_URL needs TELEGRAM_TOKEN")
+        return self
+
+    @property
+    def keys(self) -> list[str]:
+        """Fernet keys, newest first."""
+        return [k.strip() for k in self.encryption_keys.split(",") if k.strip()]
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def webhook_mode(self) -> bool:
+        return bool(self.telegram_webhook_url)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read and validate settings; raise ConfigError naming each wrong setting."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            name = "_".join(str(p) for p in error["loc"]).upper() or "settings"
+            message = str(error["msg"]).removeprefix("Value error, ")
+            lines.append(f"  {name}: {message}")
+        raise ConfigError("Some settings are wrong (environment or .env):\n" + "\n".join(lines))

@@ -1,0 +1,27 @@
+"""All tables; importing this package registers them on `Base.metadata`."""
+
+from storage.models.base import Base, utcnow
+from storage.models.instagram_accounts import CommentLog, Consumer, Helper, Producer
+from storage.models.members import Admin, ChatAccount, Invite, Member
+from storage.models.operations import AuditEntry, ConversationState, GroupChat, JobRun, Notice
+from storage.models.weekly import Submission, Verification
+
+__all__ = [
+    "Admin",
+    "AuditEntry",
+    "Base",
+    "ChatAccount",
+    "CommentLog",
+    "Consumer",
+    "ConversationState",
+    "GroupChat",
+    "Helper",
+    "Invite",
+    "JobRun",
+    "Member",
+    "Notice",
+    "Producer",
+    "Submission",
+    "Verification",
+    "utcnow",
+]

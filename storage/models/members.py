@@ -1,0 +1,82 @@
+"""The community: members (seed table sns_raise_user), admins, chat accounts and invites."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from storage.models.base import Base, CreatedAt, UTCDateTime
+
+MEMBER_STATUSES = ("active", "paused", "suspended", "removed")
+
+
+class Member(CreatedAt, Base):
+    """A community member, known by their Instagram username (stored lower-case)."""
+
+    __tablename__ = "sns_raise_user"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    instagram_username: Mapped[str] = mapped_column(String(30), unique=True, nullable=False)
+    display_name: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="active", nullable=False)
+    joined_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    chat_accounts: Mapped[list[ChatAccount]] = relationship(back_populates="member")
+
+
+class ChatAccount(CreatedAt, Base):
+    """Someone who wrote to the bot on one platform; linked to a member once invited."""
+
+    __tablename__ = "chat_account"
+    __table_args__ = (
+        UniqueConstraint("platform", "platform_user_id"),
+        # A member links at most one account per platform.
+        UniqueConstraint("member_id", "platform"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16), nullable=False)
+    platform_user_id: Mapped[str] = mapped_column(String(128), nullable=False)
+    display_name: Mapped[str | None] = mapped_column(String(128))
+    language: Mapped[str] = mapped_column(String(8), default="ko", nullable=False)
+    member_id: Mapped[int | None] = mapped_column(
+        ForeignKey("sns_raise_user.id", ondelete="SET NULL"), index=True
+    )
+    # False once a private message to this account failed (never started, or blocked).
+    reachable: Mapped[bool] = mapped_column(default=True, nullable=False)
+
+    member: Mapped[Member | None] = relationship(back_populates="chat_accounts")
+
+
+class Admin(CreatedAt, Base):
+    """An admin: created from the CLI with a one-time claim code, claimed from a chat account."""
+
+    __tablename__ = "admin"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), nullable=False)
+    chat_account_id: Mapped[int | None] = mapped_column(
+        ForeignKey("chat_account.id", ondelete="CASCADE"), unique=True
+    )
+    claim_code_hash: Mapped[str | None] = mapped_column(String(128), unique=True)
+    claim_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Invite(CreatedAt, Base):
+    """A personal, single-use invite that links a chat account to a member."""
+
+    __tablename__ = "invite"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(128), unique=True, nullable=False)
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("sns_raise_user.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    used_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("chat_account.id", ondelete="SET NULL")
+    )

@@ -1,0 +1,127 @@
+"""Members, chat accounts, admins and invites."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from storage.models import Admin, ChatAccount, Invite, Member, utcnow
+
+
+class MemberRepo:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, instagram_username: str, display_name: str | None = None) -> Member:
+        member = Member(
+            instagram_username=instagram_username.lower(),
+            display_name=display_name,
+            joined_at=utcnow(),
+        )
+        self.session.add(member)
+        await self.session.flush()
+        return member
+
+    async def by_username(self, instagram_username: str) -> Member | None:
+        return await self.session.scalar(
+            select(Member).where(Member.instagram_username == instagram_username.lower())
+        )
+
+    async def get(self, member_id: int) -> Member | None:
+        return await self.session.get(Member, member_id)
+
+    async def list(self, *, offset: int = 0, limit: int = 50) -> list[Member]:
+        rows = await self.session.scalars(
+            select(Member)
+            .options(selectinload(Member.chat_accounts))
+            .order_by(Member.instagram_username)
+            .offset(offset)
+            .limit(limit)
+        )
+        return list(rows)
+
+    async def count(self) -> int:
+        return await self.session.scalar(select(func.count()).select_from(Member)) or 0
+
+    async def delete(self, member: Member) -> None:
+        await self.session.delete(member)
+        await self.session.flush()
+
+
+class ChatAccountRepo:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, platform: str, platform_user_id: str) -> ChatAccount | None:
+        return await self.session.scalar(
+            select(ChatAccount).where(
+                ChatAccount.platform == platform, ChatAccount.platform_user_id == platform_user_id
+            )
+        )
+
+    async def get_or_create(
+        self, platform: str, platform_user_id: str, display_name: str | None, language: str
+    ) -> ChatAccount:
+        """The account for this user, created on first contact with their app's language."""
+        account = await self.get(platform, platform_user_id)
+        if account is None:
+            account = ChatAccount(
+                platform=platform,
+                platform_user_id=platform_user_id,
+                display_name=display_name,
+                language=language,
+            )
+            self.session.add(account)
+            await self.session.flush()
+        elif display_name and account.display_name != display_name:
+            account.display_name = display_name
+        return account
+
+    async def of_member(self, member_id: int) -> list[ChatAccount]:
+        rows = await self.session.scalars(
+            select(ChatAccount).where(ChatAccount.member_id == member_id)
+        )
+        return list(rows)
+
+
+class AdminRepo:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add_unclaimed(self, name: str, code_hash: str, expires_at: datetime) -> Admin:
+        admin = Admin(name=name, claim_code_hash=code_hash, claim_expires_at=expires_at)
+        self.session.add(admin)
+        await self.session.flush()
+        return admin
+
+    async def by_code_hash(self, code_hash: str) -> Admin | None:
+        return await self.session.scalar(select(Admin).where(Admin.claim_code_hash == code_hash))
+
+    async def is_admin(self, chat_account_id: int) -> bool:
+        found = await self.session.scalar(
+            select(Admin.id).where(Admin.chat_account_id == chat_account_id)
+        )
+        return found is not None
+
+    async def claimed(self) -> list[Admin]:
+        rows = await self.session.scalars(
+            select(Admin).where(Admin.chat_account_id.is_not(None)).order_by(Admin.id)
+        )
+        return list(rows)
+
+
+class InviteRepo:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, member_id: int, code_hash: str, expires_at: datetime) -> Invite:
+        invite = Invite(member_id=member_id, code_hash=code_hash, expires_at=expires_at)
+        self.session.add(invite)
+        await self.session.flush()
+        return invite
+
+    async def by_code_hash(self, code_hash: str) -> Invite | None:
+        return await self.session.scalar(select(Invite).where(Invite.code_hash == code_hash))

@@ -1,0 +1,119 @@
+"""Conversation state, group chats, notices, job runs and the audit log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import AuditEntry, ConversationState, GroupChat, JobRun, Notice, utcnow
+
+
+class ConversationRepo:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, platform: str, platform_user_id: str) -> ConversationState | None:
+        return await self.session.scalar(
+            select(ConversationState).where(
+                ConversationState.platform == platform,
+                ConversationState.platform_user_id == platform_user_id,
+            )
+        )
+
+    async def save(
+        self,
+        platform: str,
+        platform_user_id: str,
+        flow: str,
+        step: str,
+        data: dict[str, Any],
+        expires_at: datetime,
+    ) -> ConversationState:
+        state = await self.get(platform, platform_user_id)
+        if state is None:
+            state = ConversationState(platform=platform, platform_user_id=platform_user_id)
+            self.session.add(state)
+        state.flow, state.step, state.data = flow, step, dict(data)
+        state.expires_at, state.updated_at = expires_at, utcnow()
+        await self.session.flush()
+        return state
+
+    async def clear(self, platform: str, platform_user_id: str) -> None:
+        await self.session.execute(
+            delete(ConversationState).where(
+                ConversationState.platform == platform,
+                ConversationState.platform_user_id == platform_user_id,
+            )
+        )
+
+
+class GroupChatRepo:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, platform: str, chat_id: str, title: str | None) -> GroupChat:
+        group = GroupChat(platform=platform, chat_id=chat_id, title=title)
+        self.session.add(group)
+        await self.session.flush()
+        return group
+
+    async def all(self) -> list[GroupChat]:
+        return list(await self.session.scalars(select(GroupChat).order_by(GroupChat.id)))
+
+
+class NoticeRepo:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, text: str, open_chat_url: str | None = None) -> Notice:
+        notice = Notice(text=text, open_chat_url=open_chat_url)
+        self.session.add(notice)
+        await self.session.flush()
+        return notice
+
+    async def current(self) -> Notice | None:
+        return await self.session.scalar(
+            select(Notice).order_by(Notice.created_at.desc(), Notice.id.desc()).limit(1)
+        )
+
+
+class JobRunRepo:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, job: str, period: str) -> JobRun | None:
+        return await self.session.scalar(
+            select(JobRun).where(JobRun.job == job, JobRun.period == period)
+        )
+
+    async def start(self, job: str, period: str) -> JobRun:
+        run = JobRun(job=job, period=period, status="running", summary={}, started_at=utcnow())
+        self.session.add(run)
+        await self.session.flush()
+        return run
+
+    async def finish(self, run: JobRun, status: str, summary: dict[str, Any]) -> None:
+        run.status, run.summary, run.finished_at = status, summary, utcnow()
+        await self.session.flush()
+
+
+class AuditRepo:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(
+        self, actor_id: int | None, action: str, target: str | None = None, detail: str | None = None
+    ) -> AuditEntry:
+        entry = AuditEntry(actor_id=actor_id, action=action, target=target, detail=detail)
+        self.session.add(entry)
+        await self.session.flush()
+        return entry
+
+    async def recent(self, limit: int = 20) -> list[AuditEntry]:
+        rows = await self.session.scalars(
+            select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+        )
+        return list(rows)

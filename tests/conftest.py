@@ -1,0 +1,82 @@
+"""Shared fixtures: a real database (SQLite file, or PostgreSQL by TEST_DATABASE_URL).
+
+`make test` runs on a fresh SQLite file; CI runs the same command again with
+TEST_DATABASE_URL pointing at the local PostgreSQL server, where a throw-away database
+is created for the run and dropped after it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from cryptography.fernet import Fernet
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from storage import crypto
+from storage.db import async_url, create_engine, is_sqlite
+from storage.migrations import upgrade
+from storage.models import Base
+
+TEST_KEY = Fernet.generate_key().decode()
+
+
+async def _admin_execute(server_url: str, statement: str) -> None:
+    import asyncpg
+
+    url = make_url(async_url(server_url)).set(drivername="postgresql", database="postgres")
+    conn = await asyncpg.connect(url.render_as_string(hide_password=False))
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated, empty database for the whole run."""
+    server = os.environ.get("TEST_DATABASE_URL")
+    if not server or is_sqlite(server):
+        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'autogram.sqlite3'}"
+        upgrade(url)
+        yield url
+        return
+    name = f"autogram_test_{uuid.uuid4().hex[:10]}"
+    asyncio.run(_admin_execute(server, f'CREATE DATABASE "{name}"'))
+    url = make_url(async_url(server)).set(database=name).render_as_string(hide_password=False)
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        asyncio.run(_admin_execute(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(autouse=True)
+def encryption_keys() -> Iterator[None]:
+    crypto.configure_keys([TEST_KEY])
+    yield
+    crypto.configure_keys([])
+
+
+async def wipe(engine: AsyncEngine) -> None:
+    """Empty every table, so each test starts from a clean database."""
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    async with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            await conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                await conn.execute(text(f"DELETE FROM {table}"))
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(database_url)
+    await wipe(engine)
+    yield engine
+    await engine.dispose()

@@ -1,0 +1,44 @@
+"""Settings are validated at start with messages that name the setting and the fix."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.config import ConfigError, load_settings
+
+
+def test_defaults_need_nothing(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    monkeypatch.chdir(tmp_path)  # no .env here
+    settings = load_settings()
+    assert settings.database_url.startswith("sqlite")
+    assert settings.timezone == "Asia/Seoul" and not settings.webhook_mode
+    assert (settings.weekly_min_posts, settings.weekly_max_posts) == (2, 3)
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"TIMEZONE": "Mars/Olympus"}, "TIMEZONE: unknown time zone"),
+        ({"ENCRYPTION_KEYS": "not-a-key"}, "ENCRYPTION_KEYS: key number 1 is not a Fernet key"),
+        ({"WEB_PORT": "eighty"}, "WEB_PORT"),
+        ({"WEEKLY_MIN_POSTS": "4"}, "WEEKLY_MIN_POSTS must be at least 1 and at most"),
+        ({"TELEGRAM_TOKEN": "1:x", "TELEGRAM_WEBHOOK_URL": "https://bot.example"},
+         "TELEGRAM_WEBHOOK_SECRET is empty"),
+        ({"TELEGRAM_API_URL": "api.telegram.org"}, "TELEGRAM_API_URL: must start with http"),
+    ],
+)
+def test_wrong_settings_say_what_and_how(
+    monkeypatch: pytest.MonkeyPatch, tmp_path, env: dict[str, str], expected: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match=expected):
+        load_settings()
+
+
+def test_dotenv_file_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("TIMEZONE=Europe/Berlin\nWEEKLY_MAX_POSTS=5\n")
+    settings = load_settings()
+    assert settings.timezone == "Europe/Berlin" and settings.weekly_max_posts == 5
