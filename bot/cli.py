@@ -85,7 +85,7 @@ def cmd_chat(args: argparse.Namespace) -> None:
     from bot.console import chat
 
     settings = _settings()
-    asyncio.run(chat(settings, name=args.as_name, demo=args.demo))
+    asyncio.run(chat(settings, name=args.as_name))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -94,7 +94,6 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("run", help="serve everything configured").set_defaults(func=cmd_run)
     chat = sub.add_parser("chat", help="talk to the bot in this terminal")
     chat.add_argument("--as", dest="as_name", default="console", help="who you are in the chat")
-    chat.add_argument("--demo", action="store_true", help="use the simulated Instagram")
     chat.set_defaults(func=cmd_chat)
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
     sub.add_parser("keygen", help="print a new encryption key").set_defaults(func=cmd_keygen)
@@ -111,7 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     args.func(args)
 
 

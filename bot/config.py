@@ -65,7 +65,9 @@ class Settings(BaseSettings):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}; use an IANA name such as Asia/Seoul")
+            raise ValueError(
+                f"unknown time zone {value!r}; use an IANA name such as Asia/Seoul"
+            ) from None
         return value
 
     @field_validator("telegram_api_url", "telegram_webhook_url")
@@ -119,4 +121,6 @@ def load_settings(**overrides: object) -> Settings:
             name = "_".join(str(p) for p in error["loc"]).upper() or "settings"
             message = str(error["msg"]).removeprefix("Value error, ")
             lines.append(f"  {name}: {message}")
-        raise ConfigError("Some settings are wrong (environment or .env):\n" + "\n".join(lines))
+        raise ConfigError(
+            "Some settings are wrong (environment or .env):\n" + "\n".join(lines)
+        ) from None

@@ -80,3 +80,19 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     await wipe(engine)
     yield engine
     await engine.dispose()
+
+
+@pytest.fixture
+def services(engine: AsyncEngine):  # type: ignore[no-untyped-def]
+    from services.container import Services
+    from services.rules import CommunityRules
+    from storage.db import session_factory
+
+    return Services(session_factory(engine), CommunityRules())
+
+
+@pytest.fixture
+def dispatcher(services):  # type: ignore[no-untyped-def]
+    from handlers.dispatcher import Dispatcher
+
+    return Dispatcher(services)

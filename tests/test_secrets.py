@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import text
@@ -51,11 +53,10 @@ async def test_raw_rows_and_file_never_hold_the_plain_secret(
         async with engine.connect() as conn:
             await conn.execute(text("PRAGMA wal_checkpoint(FULL)"))
         path = database_url.split(":///", 1)[1]
-        for suffix in ("", "-wal"):
-            try:
-                data = open(path + suffix, "rb").read()
-            except FileNotFoundError:
+        for file in (Path(path), Path(path + "-wal")):
+            if not file.exists():
                 continue
+            data = file.read_bytes()
             assert b"PLAIN" not in data and PASSWORD.encode() not in data
     # Read back through the model, the secret is whole again.
     async with session_factory(engine)() as s:

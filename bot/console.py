@@ -1,0 +1,75 @@
+"""`autogram chat`: talk to the same handlers in a terminal, one message per line.
+
+It reads standard input (so it can be scripted with a pipe) and prints each reply with
+its buttons numbered; typing a button's number or its label presses it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import TextIO
+
+from bot.config import Settings
+from bot.wiring import open_services
+from handlers.dispatcher import Dispatcher
+from handlers.events import Button, Incoming, Reply
+
+PLATFORM = "console"
+
+
+def render(replies: list[Reply]) -> tuple[str, list[Button]]:
+    """The printed form of the replies, and the buttons the next line may press."""
+    lines: list[str] = []
+    buttons: list[Button] = []
+    for reply in replies:
+        lines.append(f"bot> {reply.text}".replace("\n", "\n     "))
+        for button in reply.buttons:
+            buttons.append(button)
+            lines.append(f"     [{len(buttons)}] {button.label}")
+    return "\n".join(lines), buttons
+
+
+def pressed(line: str, buttons: list[Button]) -> Button | None:
+    if line.isdigit() and 1 <= int(line) <= len(buttons):
+        return buttons[int(line) - 1]
+    return next((b for b in buttons if b.label.lower() == line.lower()), None)
+
+
+async def converse(dispatcher: Dispatcher, name: str, lines: TextIO, out: TextIO) -> None:
+    buttons: list[Button] = []
+    loop = asyncio.get_running_loop()
+    counter = 0
+    while True:
+        line = await loop.run_in_executor(None, lines.readline)
+        if not line:
+            return
+        line = line.rstrip("\n").strip()
+        if not line:
+            continue
+        counter += 1
+        button = pressed(line, buttons)
+        event = Incoming(
+            platform=PLATFORM,
+            chat_id=name,
+            chat_kind="private",
+            user_id=name,
+            user_name=name,
+            text=line if button is None else button.label,
+            payload=None if button is None else button.payload,
+            message_id=str(counter),
+        )
+        outcome = await dispatcher.handle(event)
+        text, buttons = render(outcome.replies)
+        print(text, file=out, flush=True)
+
+
+async def chat(settings: Settings, name: str = "console") -> None:
+    async with open_services(settings) as services:
+        if sys.stdin.isatty():
+            print(
+                f"Chatting as {name!r}. Type a message and press Enter; /help lists commands; "
+                "type a button's number to press it; Ctrl-D quits.",
+                flush=True,
+            )
+        await converse(Dispatcher(services), name, sys.stdin, sys.stdout)

@@ -1,0 +1,1 @@
+"""The conversations and commands, written once, platform-neutral (no telegram, no aiohttp)."""

@@ -1,0 +1,50 @@
+"""What a handler sees of one event: the event, who sent it, the services, the flow state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from handlers.events import Button, Incoming, Reply
+from handlers.i18n import t
+from services.accounts import Identity
+from services.container import Tx
+from services.conversations import FlowState
+
+CANCEL_PAYLOAD = "/cancel"
+
+
+@dataclass
+class Ctx:
+    event: Incoming
+    who: Identity
+    tx: Tx
+    # The flow the user is in after this event; handlers move it with goto() / end().
+    state: FlowState | None = None
+    # Set when this person's audience changed (admin claimed), so menus are refreshed.
+    menu_changed: bool = False
+
+    @property
+    def lang(self) -> str:
+        return self.who.language
+
+    def t(self, key: str, **values: object) -> str:
+        return t(self.lang, key, **values)
+
+    def reply(self, key: str, *buttons: Button, **values: object) -> Reply:
+        return Reply(self.t(key, **values), buttons=tuple(buttons))
+
+    def cancel_button(self) -> Button:
+        return Button(self.t("common.cancel_button"), CANCEL_PAYLOAD)
+
+    def ask(self, key: str, *buttons: Button, **values: object) -> Reply:
+        """A question inside a flow: always offers the way out."""
+        return Reply(self.t(key, **values), buttons=(*buttons, self.cancel_button()))
+
+    def goto(self, flow: str, step: str, **data: Any) -> None:
+        merged = dict(self.state.data) if self.state and self.state.flow == flow else {}
+        merged.update(data)
+        self.state = FlowState(flow, step, merged)
+
+    def end(self) -> None:
+        self.state = None

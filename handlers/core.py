@@ -1,0 +1,72 @@
+"""The first handlers: /start (with invite deep links), /help, /lang, /claim."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from handlers.context import Ctx
+from handlers.events import Button, Reply
+from handlers.registry import Command, visible_commands
+from services.accounts import LANGUAGES
+from services.admins import ClaimResult
+
+LANGUAGE_LABELS = {"ko": "한국어", "en": "English"}
+
+
+async def start(ctx: Ctx, args: str) -> list[Reply]:
+    if args:
+        return await _accept_invite(ctx, args)
+    if ctx.who.is_admin:
+        return [ctx.reply("start.welcome_admin")]
+    if ctx.who.member_id:
+        return [ctx.reply("start.welcome_member", username=ctx.who.member_username)]
+    return [ctx.reply("stranger.how_to_join")]
+
+
+async def _accept_invite(ctx: Ctx, code: str) -> list[Reply]:
+    result, username = await ctx.tx.invites.accept(ctx.who.account_id, code)
+    return [ctx.reply(f"invite.{result.value}", username=username or "")]
+
+
+async def help_(ctx: Ctx, _args: str) -> list[Reply]:
+    from handlers.dispatcher import COMMANDS
+
+    lines = [ctx.t("help.header")]
+    for command in visible_commands(COMMANDS, ctx.who.audience):
+        lines.append(
+            ctx.t("help.line", command=command.name, description=ctx.t(f"cmd.{command.name}"))
+        )
+    lines += ["", ctx.t("help.keywords")]
+    return [Reply("\n".join(lines))]
+
+
+def _language_buttons() -> tuple[Button, ...]:
+    return tuple(Button(LANGUAGE_LABELS[code], f"/lang {code}") for code in LANGUAGES)
+
+
+async def lang(ctx: Ctx, args: str) -> list[Reply]:
+    choice = args.strip().lower()
+    if not choice:
+        return [ctx.reply("lang.choose", *_language_buttons())]
+    if choice not in LANGUAGES:
+        return [ctx.reply("lang.unknown", *_language_buttons(), value=args.strip())]
+    await ctx.tx.accounts.set_language(ctx.event.platform, ctx.event.user_id, choice)
+    ctx.who = replace(ctx.who, language=choice)
+    return [ctx.reply("lang.set")]
+
+
+async def claim(ctx: Ctx, args: str) -> list[Reply]:
+    if not args.strip():
+        return [ctx.reply("claim.usage")]
+    result = await ctx.tx.admins.claim(ctx.who.account_id, args)
+    if result is ClaimResult.CLAIMED:
+        ctx.menu_changed = True
+    return [ctx.reply(f"claim.{result.value}")]
+
+
+COMMANDS = [
+    Command("start", start, keywords=("시작", "start")),
+    Command("help", help_, keywords=("도움말", "도움", "help", "메뉴", "menu")),
+    Command("lang", lang, keywords=("언어", "language")),
+    Command("claim", claim, private_only=True, in_menu=False),
+]

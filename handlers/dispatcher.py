@@ -1,0 +1,149 @@
+"""Routes one incoming event to a command or to the user's current flow step.
+
+One database transaction per event; the flow state is saved in it, so a restart or a
+second bot instance continues the conversation where it was.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field, replace
+
+from handlers import core, helper_admin
+from handlers.context import CANCEL_PAYLOAD, Ctx
+from handlers.events import Incoming, Reply
+from handlers.i18n import t
+from handlers.registry import Command, Flow
+from services.container import Services
+
+log = logging.getLogger(__name__)
+
+
+async def cancel(ctx: Ctx, _args: str) -> list[Reply]:
+    had_flow = ctx.state is not None
+    ctx.end()
+    return [ctx.reply("common.cancelled" if had_flow else "common.nothing_to_cancel")]
+
+
+COMMANDS: list[Command] = [
+    *core.COMMANDS,
+    Command("cancel", cancel, keywords=("취소", "cancel", "그만")),
+    *helper_admin.COMMANDS,
+]
+FLOWS: dict[str, Flow] = {flow.name: flow for flow in helper_admin.FLOWS}
+BY_NAME = {c.name: c for c in COMMANDS}
+BY_KEYWORD = {k.lower(): c for c in COMMANDS for k in c.keywords}
+
+
+@dataclass
+class Outcome:
+    replies: list[Reply] = field(default_factory=list)
+    language: str = "ko"
+    audience: str = "stranger"
+    # The person's audience changed (an admin claim): their command menu needs refreshing.
+    menu_changed: bool = False
+
+
+def parse_command(text: str) -> tuple[str, str] | None:
+    """`/Lang en` -> ("lang", "en"); `/cmd@somebot args` keeps only the command name."""
+    text = text.strip()
+    if not text.startswith("/") or len(text) < 2:
+        return None
+    head, _, args = text[1:].partition(" ")
+    return head.split("@", 1)[0].lower(), args.strip()
+
+
+class Dispatcher:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    async def handle(self, event: Incoming) -> Outcome:
+        """Answer one event; a failure rolls the event back and says so in the user's language."""
+        language, secret = event.language_hint or "ko", False
+        try:
+            async with self.services.transaction() as tx:
+                who = await tx.accounts.identify(
+                    event.platform, event.user_id, event.user_name, event.language_hint
+                )
+                language = who.language
+                state = await tx.conversations.load(event.platform, event.user_id)
+                flow = FLOWS.get(state.flow) if state and not state.expired else None
+                secret = bool(flow and state and state.step in flow.secret_steps)
+                ctx = Ctx(event, who, tx, state=None if flow is None else state)
+                outcome = Outcome(language=who.language, audience=who.audience)
+                text = event.payload if event.payload is not None else event.text
+                if state is not None and state.expired:
+                    outcome.replies.append(ctx.reply("common.expired"))
+                    if self._is_command(text):
+                        outcome.replies += await self._route(ctx, text, None)
+                else:
+                    outcome.replies += await self._route(ctx, text, flow)
+                await self._save_state(ctx, had_state=state is not None and not state.expired)
+        except Exception:
+            # Logged without the text: it may be a password.
+            log.exception("handler failed (platform=%s user=%s)", event.platform, event.user_id)
+            return Outcome([Reply(t(language, "common.error"), delete_incoming=secret)], language)
+        outcome.language, outcome.menu_changed = ctx.lang, ctx.menu_changed
+        outcome.audience = "admin" if ctx.menu_changed else ctx.who.audience
+        if secret and outcome.replies:
+            outcome.replies[0] = replace(outcome.replies[0], delete_incoming=True)
+        return outcome
+
+    @staticmethod
+    def _is_command(text: str) -> bool:
+        return parse_command(text) is not None or text.strip().lower() in BY_KEYWORD
+
+    async def _route(self, ctx: Ctx, text: str, flow: Flow | None) -> list[Reply]:
+        parsed = parse_command(text)
+        if parsed is None and text.strip().lower() in BY_KEYWORD:
+            keyword_command = BY_KEYWORD[text.strip().lower()]
+            # Inside a flow only "cancel" words leave it; other words are the step's input.
+            if flow is None or keyword_command.name == "cancel":
+                parsed = (keyword_command.name, "")
+        if parsed is not None:
+            return await self._command(ctx, *parsed)
+        if ctx.event.chat_kind == "group":
+            return []  # in groups the bot reacts only to commands meant for it
+        if flow is not None and ctx.state is not None:
+            step = flow.steps[ctx.state.step]
+            return await step(ctx, text)
+        if ctx.who.audience == "stranger":
+            return [ctx.reply("stranger.how_to_join")]
+        return [ctx.reply("common.not_understood")]
+
+    async def _command(self, ctx: Ctx, name: str, args: str) -> list[Reply]:
+        command = BY_NAME.get(name)
+        if command is None:
+            if ctx.event.chat_kind == "group":
+                return []  # another bot's command, most likely
+            return [ctx.reply("common.unknown_command", command=f"/{name}")]
+        if not command.allowed_for(ctx.who.audience):
+            if command.audience == "admin":
+                await ctx.tx.audit.add(ctx.who.account_id, "refused", target=f"/{name}")
+                return [ctx.reply("common.not_admin")]
+            return [ctx.reply("common.members_only")]
+        if command.private_only and ctx.event.chat_kind != "private":
+            return [ctx.reply("common.private_only")]
+        if name != "cancel":
+            ctx.end()  # a new command leaves any flow in progress
+        return await command.run(ctx, args)
+
+    async def _save_state(self, ctx: Ctx, *, had_state: bool) -> None:
+        conversations = ctx.tx.conversations
+        if ctx.state is None:
+            if had_state:
+                await conversations.clear(ctx.event.platform, ctx.event.user_id)
+        else:
+            await conversations.save(ctx.event.platform, ctx.event.user_id, ctx.state)
+
+
+def command_menu(audience: str, language: str) -> list[tuple[str, str]]:
+    """(command, description) pairs for a platform's command menu."""
+    return [
+        (c.name, t(language, f"cmd.{c.name}"))
+        for c in COMMANDS
+        if c.in_menu and c.allowed_for(audience)
+    ]
+
+
+__all__ = ["CANCEL_PAYLOAD", "COMMANDS", "Dispatcher", "Outcome", "command_menu"]

@@ -1,0 +1,39 @@
+"""Incoming events and replies as plain values, the contract between handlers and transports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+ChatKind = Literal["private", "group"]
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    platform: str
+    chat_id: str
+    chat_kind: ChatKind
+    user_id: str
+    user_name: str
+    text: str = ""
+    # Set when a button was pressed; a payload starting with "/" is a command line.
+    payload: str | None = None
+    message_id: str | None = None
+    # The language of the user's app, used for a first contact only.
+    language_hint: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    label: str
+    payload: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    text: str
+    buttons: tuple[Button, ...] = field(default=())
+    # Delete the user's message at once (it carried a password) where the platform can.
+    delete_incoming: bool = False
+    # A progress message: later replies for the same work edit it in place.
+    progress: bool = False

@@ -1,0 +1,1 @@
+"""One module per language; both hold the same keys (a test checks)."""

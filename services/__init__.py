@@ -1,0 +1,1 @@
+"""Business rules. Services never import handlers or bot; they work on storage."""

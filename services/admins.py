@@ -1,0 +1,76 @@
+"""Admin bootstrap: a one-time claim code from the CLI, claimed from a chat account."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from enum import Enum
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.codes import code_hash, new_code
+from storage.models import AuditEntry, utcnow
+from storage.repositories.members import AdminRepo
+from storage.repositories.operations import AuditRepo
+
+CLAIM_VALID_HOURS = 24
+# Wrong codes allowed per chat account per hour, so a code cannot be guessed.
+CLAIM_TRIES_PER_HOUR = 5
+
+
+class ClaimResult(Enum):
+    CLAIMED = "claimed"
+    ALREADY_ADMIN = "already_admin"
+    INVALID = "invalid"
+    EXPIRED = "expired"
+    THROTTLED = "throttled"
+
+
+class AdminService:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.admins = AdminRepo(session)
+        self.audit = AuditRepo(session)
+
+    async def create_claim(self, name: str) -> str:
+        """A new, unclaimed admin; returns the one-time code (only its hash is stored)."""
+        code = new_code()
+        expires = utcnow() + timedelta(hours=CLAIM_VALID_HOURS)
+        await self.admins.add_unclaimed(name, code_hash(code), expires)
+        await self.audit.add(None, "admin_created", target=name, detail="from the CLI")
+        return code
+
+    async def _recent_failures(self, account_id: int) -> int:
+        since = utcnow() - timedelta(hours=1)
+        count = await self.session.scalar(
+            select(func.count())
+            .select_from(AuditEntry)
+            .where(
+                AuditEntry.actor_id == account_id,
+                AuditEntry.action == "claim_failed",
+                AuditEntry.created_at >= since,
+            )
+        )
+        return count or 0
+
+    async def claim(self, account_id: int, code: str) -> ClaimResult:
+        if await self.admins.is_admin(account_id):
+            return ClaimResult.ALREADY_ADMIN
+        if await self._recent_failures(account_id) >= CLAIM_TRIES_PER_HOUR:
+            await self.audit.add(account_id, "claim_throttled")
+            return ClaimResult.THROTTLED
+        admin = await self.admins.by_code_hash(code_hash(code))
+        if admin is None or admin.claimed_at is not None:
+            await self.audit.add(account_id, "claim_failed", detail="unknown or used code")
+            return ClaimResult.INVALID
+        if admin.claim_expires_at is not None and admin.claim_expires_at < utcnow():
+            await self.audit.add(account_id, "claim_failed", target=admin.name, detail="expired")
+            return ClaimResult.EXPIRED
+        admin.chat_account_id = account_id
+        admin.claimed_at = utcnow()
+        admin.claim_code_hash = None  # single use
+        await self.audit.add(account_id, "admin_claimed", target=admin.name)
+        return ClaimResult.CLAIMED
+
+    async def is_admin(self, account_id: int) -> bool:
+        return await self.admins.is_admin(account_id)

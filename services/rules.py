@@ -1,0 +1,15 @@
+"""The community's rules that come from config, handed down from the bot's settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+
+@dataclass(frozen=True)
+class CommunityRules:
+    timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Seoul"))
+    weekly_min_posts: int = 2
+    weekly_max_posts: int = 3
+    conversation_timeout: timedelta = timedelta(minutes=30)
