@@ -3,9 +3,9 @@
 import asyncio
 import os
 
-from alembic import context
 from sqlalchemy.engine import Connection
 
+from alembic import context
 from storage.db import DEFAULT_DATABASE_URL, create_engine
 from storage.models import Base
 

@@ -118,9 +118,8 @@ async def test_admin_commands_are_refused_and_audited(
         await member.say(command)
         assert member.text == "관리자만 쓸 수 있는 명령이에요."
     async with services.transaction() as tx:
-        refused = (
-            await tx.session.scalars(select(AuditEntry.target).where(AuditEntry.action == "refused"))
-        ).all()
+        query = select(AuditEntry.target).where(AuditEntry.action == "refused")
+        refused = (await tx.session.scalars(query)).all()
     assert sorted(refused) == ["/addhelper", "/helpers"]
 
 

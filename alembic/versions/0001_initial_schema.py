@@ -8,11 +8,10 @@ Create Date: 2026-11-22 22:37:44.859974
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from alembic import op
 
 import storage.crypto
 import storage.models.base
-
+from alembic import op
 
 revision: str = "0001"
 down_revision: str | None = None

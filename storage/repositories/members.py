@@ -106,9 +106,11 @@ class AdminRepo:
         )
         return found is not None
 
-    async def claimed(self) -> list[Admin]:
+    async def claimed_accounts(self) -> list[ChatAccount]:
         rows = await self.session.scalars(
-            select(Admin).where(Admin.chat_account_id.is_not(None)).order_by(Admin.id)
+            select(ChatAccount)
+            .join(Admin, Admin.chat_account_id == ChatAccount.id)
+            .order_by(Admin.id)
         )
         return list(rows)
 

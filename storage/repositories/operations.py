@@ -105,7 +105,11 @@ class AuditRepo:
         self.session = session
 
     async def add(
-        self, actor_id: int | None, action: str, target: str | None = None, detail: str | None = None
+        self,
+        actor_id: int | None,
+        action: str,
+        target: str | None = None,
+        detail: str | None = None,
     ) -> AuditEntry:
         entry = AuditEntry(actor_id=actor_id, action=action, target=target, detail=detail)
         self.session.add(entry)
