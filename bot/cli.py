@@ -78,6 +78,7 @@ def cmd_run(_: argparse.Namespace) -> None:
     from bot.app import run
 
     settings = _settings()
+    logging.getLogger().setLevel(settings.log_level)
     asyncio.run(run(settings))
 
 
@@ -110,9 +111,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    # The console chat prints the conversation; only problems are logged there.
+    level = logging.WARNING if args.command == "chat" else logging.INFO
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command != "migrate":
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per Bot API call otherwise
     args.func(args)
 
 

@@ -33,6 +33,11 @@ class Settings(BaseSettings):
     telegram_webhook_secret: str = ""
     # Messages a second that broadcasts (reminders, results) may use, below Telegram's 30/s.
     telegram_broadcast_rate: float = 20.0
+    # Telegram's own limit for all messages a second (AIORateLimiter's overall rate).
+    telegram_max_rate: float = 30.0
+    # Updates handled at once (different users; one user's updates stay in order).
+    telegram_concurrent_updates: int = 64
+    telegram_poll_timeout: int = 30
 
     web_host: str = "127.0.0.1"
     web_port: int = 8080

@@ -137,12 +137,12 @@ class Dispatcher:
             await conversations.save(ctx.event.platform, ctx.event.user_id, ctx.state)
 
 
-def command_menu(audience: str, language: str) -> list[tuple[str, str]]:
+def command_menu(audience: str, language: str, in_group: bool = False) -> list[tuple[str, str]]:
     """(command, description) pairs for a platform's command menu."""
     return [
         (c.name, t(language, f"cmd.{c.name}"))
         for c in COMMANDS
-        if c.in_menu and c.allowed_for(audience)
+        if c.in_menu and c.allowed_for(audience) and not (in_group and c.private_only)
     ]
 
 

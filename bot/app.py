@@ -1,0 +1,82 @@
+"""`autogram run`: serve everything configured in one event loop, stop cleanly on a signal."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from aiohttp import web
+
+from bot.config import Settings
+from bot.web import HealthCheck, build_web_app, database_check
+from bot.wiring import open_services
+from handlers.dispatcher import Dispatcher
+
+log = logging.getLogger(__name__)
+
+
+async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    """Start the web app and Telegram (when a token is set); wait for SIGINT/SIGTERM."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):  # not the main thread (tests)
+            pass
+
+    async with open_services(settings) as services:
+        dispatcher = Dispatcher(services)
+        telegram = None
+        checks: list[HealthCheck] = [database_check(services)]
+        if settings.telegram_token:
+            from bot.telegram import TelegramTransport
+
+            async def admin_accounts() -> list[tuple[str, str, str]]:
+                async with services.transaction() as tx:
+                    return await tx.accounts.admin_accounts()
+
+            telegram = TelegramTransport(settings, dispatcher, admin_accounts)
+
+            async def telegram_check() -> tuple[str, bool, str]:
+                running = telegram is not None and telegram.app.running
+                return "telegram", running, "running" if running else "stopped"
+
+            checks.append(telegram_check)
+        web_app = build_web_app(checks)
+        if telegram is not None:
+            telegram.add_routes(web_app)
+        runner = web.AppRunner(web_app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, settings.web_host, settings.web_port)
+        await site.start()
+        try:
+            if telegram is not None:
+                await telegram.start()
+            _announce(settings, telegram is not None)
+            await stop.wait()
+            log.info("Stopping...")
+        finally:
+            if telegram is not None:
+                await telegram.stop()
+            await runner.cleanup()
+    log.info("Stopped.")
+
+
+def _announce(settings: Settings, telegram_on: bool) -> None:
+    base = f"http://{settings.web_host}:{settings.web_port}"
+    lines = [f"Web app on {base} (health: {base}/healthz)."]
+    if telegram_on:
+        mode = "webhook" if settings.webhook_mode else "polling"
+        lines.append(f"Telegram: on ({mode}).")
+    else:
+        lines.append(
+            "Telegram: off. To enable it, put TELEGRAM_TOKEN=<token from @BotFather> in .env."
+        )
+    lines.append(
+        "To chat with the bot here and now, run `make chat` (or `.venv/bin/autogram chat`) "
+        "in another terminal. Stop with Ctrl-C."
+    )
+    for line in lines:
+        log.info(line)

@@ -1,0 +1,362 @@
+"""Telegram transport on python-telegram-bot 22: polling or webhook, inside our event loop.
+
+Updates become `Incoming` events for the handlers; replies become messages with inline
+keyboards, split at Telegram's 4096-character limit. The Application is driven with
+initialize / start / updater (never run_polling), so it shares the loop with the web app.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import weakref
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from aiohttp import web
+from telegram import (
+    BotCommand,
+    BotCommandScopeAllGroupChats,
+    BotCommandScopeAllPrivateChats,
+    BotCommandScopeChat,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Update,
+)
+from telegram.constants import MessageLimit
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    CallbackQueryHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from bot.config import Settings
+from handlers.dispatcher import Dispatcher, Outcome, command_menu
+from handlers.events import Button, Incoming, Reply
+from handlers.i18n import t
+from services.accounts import language_from_hint
+from services.notifier import BroadcastReport, Outgoing
+
+log = logging.getLogger(__name__)
+PLATFORM = "telegram"
+WEBHOOK_PATH = "/telegram/webhook"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+CALLBACK_DATA_LIMIT = 64  # bytes, Telegram's limit for callback_data
+T = TypeVar("T")
+
+
+def split_text(text: str, limit: int = MessageLimit.MAX_TEXT_LENGTH) -> list[str]:
+    """Split on line boundaries into chunks of at most `limit` characters."""
+    chunks: list[str] = []
+    current = ""
+    for line in text.split("\n"):
+        while len(line) > limit:  # a single line longer than a message: cut it hard
+            if current:
+                chunks.append(current)
+                current = ""
+            chunks.append(line[:limit])
+            line = line[limit:]
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > limit:
+            chunks.append(current)
+            current = line
+        else:
+            current = candidate
+    if current or not chunks:
+        chunks.append(current)
+    return chunks
+
+
+def keyboard(buttons: tuple[Button, ...]) -> InlineKeyboardMarkup | None:
+    """One button a row: labels stay readable on a phone."""
+    if not buttons:
+        return None
+    for button in buttons:
+        if len(button.payload.encode()) > CALLBACK_DATA_LIMIT:
+            raise ValueError(f"button payload over {CALLBACK_DATA_LIMIT} bytes: {button.payload!r}")
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(b.label, callback_data=b.payload)] for b in buttons]
+    )
+
+
+async def with_retries(call: Callable[[], Awaitable[T]], attempts: int = 4) -> T:
+    """Retry a Bot API call on network failures (a 502 from Telegram's front, a timeout).
+
+    RetryAfter (429) is retried by the AIORateLimiter; BadRequest and Forbidden are
+    answers, not failures, and are raised at once.
+    """
+    delay = 0.5
+    for attempt in range(attempts):
+        try:
+            return await call()
+        except RetryAfter:
+            raise
+        except BadRequest:
+            raise
+        except NetworkError as exc:
+            if attempt == attempts - 1:
+                raise
+            log.warning("Telegram network error (%s); retrying in %.1fs", exc, delay)
+            await asyncio.sleep(delay)
+            delay *= 2
+    raise AssertionError("unreachable")
+
+
+class TelegramTransport:
+    """The Telegram side of the bot: receives updates, sends replies, paces broadcasts."""
+
+    platform = PLATFORM
+
+    def __init__(
+        self,
+        settings: Settings,
+        dispatcher: Dispatcher,
+        admin_accounts: Callable[[], Awaitable[list[tuple[str, str, str]]]] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.dispatcher = dispatcher
+        self.admin_accounts = admin_accounts
+        self.webhook_mode = settings.webhook_mode
+        builder = (
+            Application.builder()
+            .token(settings.telegram_token)
+            .base_url(f"{settings.telegram_api_url}/bot")
+            .base_file_url(f"{settings.telegram_api_url}/file/bot")
+            .rate_limiter(
+                AIORateLimiter(overall_max_rate=settings.telegram_max_rate, max_retries=5)
+            )
+            .concurrent_updates(settings.telegram_concurrent_updates)
+        )
+        if self.webhook_mode:
+            builder = builder.updater(None)
+        self.app = builder.build()
+        self.app.add_handler(CallbackQueryHandler(self._on_button))
+        self.app.add_handler(MessageHandler(filters.TEXT, self._on_message))
+        self.app.add_error_handler(self._on_error)
+        # Updates of one user are handled in order, different users concurrently.
+        self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
+        self._pacer = asyncio.Semaphore(1)
+        self.username = ""
+
+    # --- lifecycle -----------------------------------------------------------------
+
+    async def start(self) -> None:
+        await with_retries(self.app.initialize)
+        self.username = self.app.bot.username
+        await self.set_menus()
+        if self.webhook_mode:
+            await with_retries(
+                lambda: self.app.bot.set_webhook(
+                    url=f"{self.settings.telegram_webhook_url}{WEBHOOK_PATH}",
+                    secret_token=self.settings.telegram_webhook_secret,
+                    allowed_updates=["message", "callback_query"],
+                )
+            )
+        else:
+            await with_retries(self.app.bot.delete_webhook)
+            assert self.app.updater is not None
+            await self.app.updater.start_polling(
+                poll_interval=0.0,
+                timeout=self.settings.telegram_poll_timeout,
+                allowed_updates=["message", "callback_query"],
+                error_callback=lambda exc: log.warning("Telegram polling error: %s", exc),
+            )
+        await self.app.start()
+        log.info("Telegram bot @%s started (%s)", self.username,
+                 "webhook" if self.webhook_mode else "polling")
+
+    async def stop(self) -> None:
+        if self.app.updater is not None and self.app.updater.running:
+            await self.app.updater.stop()
+        if self.app.running:
+            await self.app.stop()
+        await self.app.shutdown()
+
+    def add_routes(self, web_app: web.Application) -> None:
+        web_app.router.add_post(WEBHOOK_PATH, self._webhook)
+
+    async def _webhook(self, request: web.Request) -> web.Response:
+        """Telegram's webhook: a request without the right secret reaches no handler."""
+        given = request.headers.get(SECRET_HEADER, "")
+        expected = self.settings.telegram_webhook_secret
+        if not hmac.compare_digest(given.encode(), expected.encode()):
+            return web.Response(status=403, text="forbidden")
+        try:
+            update = Update.de_json(await request.json(), self.app.bot)
+        except ValueError:
+            return web.Response(status=400, text="bad update")
+        await self.app.update_queue.put(update)
+        return web.Response(text="ok")
+
+    # --- menus ---------------------------------------------------------------------
+
+    async def set_menus(self) -> None:
+        """Command menus per scope and language; admins get theirs in their own chat."""
+        bot = self.app.bot
+        for language in ("ko", "en"):
+            code = language if language != "ko" else None
+            private = _commands(command_menu("member", language))
+            group = _commands(command_menu("member", language, in_group=True))
+            for scope, commands in (
+                (BotCommandScopeAllPrivateChats(), private),
+                (BotCommandScopeAllGroupChats(), group),
+            ):
+                await with_retries(
+                    lambda s=scope, c=commands, lc=code: bot.set_my_commands(
+                        c, scope=s, language_code=lc
+                    )
+                )
+        if self.admin_accounts is not None:
+            for platform, user_id, language in await self.admin_accounts():
+                if platform == PLATFORM:
+                    await self.set_admin_menu(int(user_id), language)
+
+    async def set_admin_menu(self, chat_id: int, language: str) -> None:
+        commands = _commands(command_menu("admin", language))
+        await with_retries(
+            lambda: self.app.bot.set_my_commands(commands, scope=BotCommandScopeChat(chat_id))
+        )
+
+    # --- incoming ------------------------------------------------------------------
+
+    def _meant_for_me(self, text: str) -> bool:
+        """In groups only commands count, and only bare ones or ones addressed to this bot."""
+        if not text.startswith("/"):
+            return False
+        head = text.split(maxsplit=1)[0]
+        return "@" not in head or head.split("@", 1)[1].lower() == self.username.lower()
+
+    async def _on_message(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        message, user, chat = update.effective_message, update.effective_user, update.effective_chat
+        if message is None or user is None or chat is None or message.text is None:
+            return
+        kind = "private" if chat.type == "private" else "group"
+        if kind == "group" and not self._meant_for_me(message.text):
+            return
+        event = Incoming(
+            platform=PLATFORM,
+            chat_id=str(chat.id),
+            chat_kind=kind,
+            user_id=str(user.id),
+            user_name=user.full_name,
+            text=message.text,
+            message_id=str(message.message_id),
+            language_hint=user.language_code,
+        )
+        await self._handle(event)
+
+    async def _on_button(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        query, user = update.callback_query, update.effective_user
+        if query is None or user is None:
+            return
+        # Always answered, at once, so the button stops spinning on the user's phone.
+        try:
+            await query.answer()
+        except TelegramError as exc:
+            log.info("could not answer callback query: %s", exc)
+        chat = query.message.chat if query.message else None
+        if chat is None:
+            return
+        event = Incoming(
+            platform=PLATFORM,
+            chat_id=str(chat.id),
+            chat_kind="private" if chat.type == "private" else "group",
+            user_id=str(user.id),
+            user_name=user.full_name,
+            payload=query.data or "",
+            language_hint=user.language_code,
+        )
+        await self._handle(event)
+
+    async def _handle(self, event: Incoming) -> None:
+        key = int(event.user_id)
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = self._locks[key] = asyncio.Lock()
+        async with lock:
+            outcome = await self.dispatcher.handle(event)
+            await self.deliver(event, outcome)
+
+    # --- outgoing ------------------------------------------------------------------
+
+    async def deliver(self, event: Incoming, outcome: Outcome) -> None:
+        chat_id = int(event.chat_id)
+        if event.message_id and any(r.delete_incoming for r in outcome.replies):
+            # A password: gone from the chat before anything else is said.
+            try:
+                await with_retries(
+                    lambda: self.app.bot.delete_message(chat_id, int(event.message_id or 0))
+                )
+            except TelegramError as exc:
+                log.warning("could not delete a secret message in chat %s: %s", chat_id, exc)
+        for reply in outcome.replies:
+            await self.send_reply(chat_id, reply)
+        if outcome.menu_changed and event.chat_kind == "private":
+            await self.set_admin_menu(chat_id, outcome.language)
+
+    async def send_reply(self, chat_id: int, reply: Reply) -> None:
+        chunks = split_text(reply.text)
+        for index, chunk in enumerate(chunks):
+            markup = keyboard(reply.buttons) if index == len(chunks) - 1 else None
+            await with_retries(
+                lambda c=chunk, m=markup: self.app.bot.send_message(chat_id, c, reply_markup=m)
+            )
+
+    async def send(self, chat_id: str, text: str) -> bool:
+        """Notifier: one message; False when the user blocked or never started the bot."""
+        try:
+            await self.send_reply(int(chat_id), Reply(text))
+        except Forbidden:
+            return False
+        return True
+
+    async def broadcast(self, messages: list[Outgoing]) -> BroadcastReport:
+        """Notifier: many chats, one at a time at the broadcast rate, so replies to
+        people who are chatting right now keep the rest of Telegram's budget."""
+        report = BroadcastReport(unreachable=[], failed=[])
+        interval = 1.0 / self.settings.telegram_broadcast_rate
+        async with self._pacer:  # one broadcast at a time
+            for message in messages:
+                try:
+                    if await self.send(message.chat_id, message.text):
+                        report.sent += 1
+                    else:
+                        report.unreachable.append(message.chat_id)  # type: ignore[union-attr]
+                except TelegramError as exc:
+                    log.warning("broadcast to %s failed: %s", message.chat_id, exc)
+                    report.failed.append(message.chat_id)  # type: ignore[union-attr]
+                await asyncio.sleep(interval)
+        return report
+
+    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Log with context; tell the user something went wrong, never the internals."""
+        chat_id = None
+        language = "ko"
+        if isinstance(update, Update):
+            chat_id = update.effective_chat.id if update.effective_chat else None
+            if update.effective_user:
+                language = language_from_hint(update.effective_user.language_code)
+        log.error(
+            "Telegram update failed (update=%s chat=%s): %r",
+            update.update_id if isinstance(update, Update) else None,
+            chat_id,
+            context.error,
+            exc_info=context.error,
+        )
+        if chat_id is not None:
+            try:
+                await self.app.bot.send_message(chat_id, t(language, "common.error"))
+            except TelegramError:
+                log.warning("could not tell chat %s about the failure", chat_id)
+
+
+def _commands(pairs: list[tuple[str, str]]) -> list[BotCommand]:
+    return [BotCommand(name, description[:256]) for name, description in pairs]
+
+
+__all__ = ["PLATFORM", "WEBHOOK_PATH", "TelegramTransport", "split_text"]

@@ -1,0 +1,39 @@
+"""The one aiohttp web app: Telegram webhook, Kakao skill endpoint, and /healthz."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+from sqlalchemy import text
+
+from services.container import Services
+
+# A health check answers (name, ok, detail).
+HealthCheck = Callable[[], Awaitable[tuple[str, bool, str]]]
+
+
+def database_check(services: Services) -> HealthCheck:
+    async def check() -> tuple[str, bool, str]:
+        try:
+            async with services.sessions() as session:
+                await session.execute(text("SELECT 1"))
+        except Exception as exc:  # any failure means unhealthy; say which
+            return "database", False, type(exc).__name__
+        return "database", True, "ok"
+
+    return check
+
+
+def build_web_app(checks: list[HealthCheck]) -> web.Application:
+    app = web.Application(client_max_size=2 * 1024 * 1024)
+
+    async def healthz(_request: web.Request) -> web.Response:
+        results = [await check() for check in checks]
+        healthy = all(ok for _, ok, _ in results)
+        body = {"status": "ok" if healthy else "unhealthy"}
+        body.update({name: detail for name, _, detail in results})
+        return web.json_response(body, status=200 if healthy else 503)
+
+    app.router.add_get("/healthz", healthz)
+    return app

@@ -1,0 +1,1 @@
+"""Scheduled jobs (APScheduler): they use services and send through the notifier interface."""

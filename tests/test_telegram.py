@@ -1,0 +1,269 @@
+"""The real PTB Application against the local Bot API emulator, over HTTP.
+
+Polling and webhook mode; flows with buttons, secrets deleted, groups, long replies,
+flood control (429) and a failing front (502), and a restart on the same database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+
+import pytest
+from aiohttp import web
+
+from bot.config import Settings, load_settings
+from bot.telegram import TelegramTransport, split_text
+from bot.web import build_web_app
+from handlers.dispatcher import Dispatcher
+from services.container import Services
+from services.notifier import Outgoing
+from storage.repositories.instagram_accounts import HelperRepo
+from tests.support.telegram_emulator import BotApiEmulator
+
+ADMIN = 1001
+MEMBER = 2002
+GROUP = -5005
+
+
+def telegram_settings(emulator: BotApiEmulator, **extra: object) -> Settings:
+    return load_settings(
+        telegram_token=emulator.token,
+        telegram_api_url=emulator.url,
+        telegram_poll_timeout=1,
+        database_url="sqlite://",  # unused: services come from the test database
+        **extra,
+    )
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[BotApiEmulator]:
+    async with BotApiEmulator() as emu:
+        yield emu
+
+
+async def start_polling(emulator: BotApiEmulator, services: Services) -> TelegramTransport:
+    async def admins() -> list[tuple[str, str, str]]:
+        async with services.transaction() as tx:
+            return await tx.accounts.admin_accounts()
+
+    transport = TelegramTransport(telegram_settings(emulator), Dispatcher(services), admins)
+    await transport.start()
+    return transport
+
+
+@pytest.fixture
+async def bot(emulator: BotApiEmulator, services: Services) -> AsyncIterator[TelegramTransport]:
+    transport = await start_polling(emulator, services)
+    yield transport
+    await transport.stop()
+
+
+async def claim_admin(emulator: BotApiEmulator, services: Services, user: int = ADMIN) -> None:
+    async with services.transaction() as tx:
+        code = await tx.admins.create_claim("boss")
+    await emulator.send_text(user, f"/claim {code}")
+    (reply,) = await emulator.wait_for(user)
+    assert "관리자로 등록됐어요" in reply["text"]
+
+
+def buttons_of(message: dict) -> list[tuple[str, str]]:
+    markup = message.get("reply_markup") or {}
+    if isinstance(markup, str):
+        markup = json.loads(markup)
+    rows = markup.get("inline_keyboard", [])
+    return [(b["text"], b["callback_data"]) for row in rows for b in row]
+
+
+async def test_multi_step_flow_with_buttons_secret_and_cancel(
+    emulator: BotApiEmulator, services: Services, bot: TelegramTransport
+) -> None:
+    await claim_admin(emulator, services)
+    # The admin's own chat now has the admin command menu.
+    admin_menus = [k for k in emulator.commands if str(ADMIN) in str(k[0])]
+    assert admin_menus and any(
+        c["command"] == "addhelper" for c in emulator.commands[admin_menus[0]]
+    )
+
+    await emulator.send_text(ADMIN, "/lang")
+    (choose,) = await emulator.wait_for(ADMIN)
+    assert buttons_of(choose) == [("한국어", "/lang ko"), ("English", "/lang en")]
+    query_id = await emulator.press_button(ADMIN, choose, "/lang en")
+    (done,) = await emulator.wait_for(ADMIN)
+    assert done["text"] == "I will speak English from now on."
+    assert query_id in emulator.answered_callbacks
+
+    await emulator.send_text(ADMIN, "/addhelper")
+    (ask,) = await emulator.wait_for(ADMIN)
+    assert buttons_of(ask) == [("Cancel", "/cancel")]
+    await emulator.send_text(ADMIN, "@Helper.One")
+    (ask_password,) = await emulator.wait_for(ADMIN)
+    assert "password of @helper.one" in ask_password["text"]
+    secret = await emulator.send_text(ADMIN, "s3cret!")
+    (saved,) = await emulator.wait_for(ADMIN)
+    assert "Saved @helper.one" in saved["text"]
+    assert (ADMIN, secret["message_id"]) in emulator.deleted
+    assert all("s3cret!" not in m.get("text", "") for m in emulator.sent)
+
+    await emulator.send_text(ADMIN, "/addhelper")
+    (ask,) = await emulator.wait_for(ADMIN)
+    await emulator.press_button(ADMIN, ask, "/cancel")
+    (cancelled,) = await emulator.wait_for(ADMIN)
+    assert cancelled["text"].startswith("Cancelled.")
+
+
+async def test_groups_get_commands_only_and_no_password_flows(
+    emulator: BotApiEmulator, services: Services, bot: TelegramTransport
+) -> None:
+    await claim_admin(emulator, services)
+    group = {"chat_id": GROUP, "chat_type": "supergroup", "chat_title": "품앗이방"}
+    await emulator.send_text(ADMIN, "/addhelper", **group)
+    (refusal,) = await emulator.wait_for(GROUP)
+    assert "개인 채팅에서만" in refusal["text"]
+    await emulator.send_text(ADMIN, "그냥 잡담이에요", **group)
+    await emulator.send_text(ADMIN, "/help@some_other_bot", **group)
+    await emulator.send_text(ADMIN, f"/help@{emulator.bot_username}", **group)
+    (help_reply,) = await emulator.wait_for(GROUP)
+    assert help_reply["text"].startswith("쓸 수 있는 명령")
+    await asyncio.sleep(0.3)
+    assert len(emulator.messages_to(GROUP)) == 2  # the chatter and the other bot's command: silence
+
+
+async def test_a_long_reply_is_split_on_line_boundaries(
+    emulator: BotApiEmulator, services: Services, bot: TelegramTransport
+) -> None:
+    await claim_admin(emulator, services)
+    async with services.transaction() as tx:
+        for n in range(220):
+            await HelperRepo(tx.session).add(f"helper_account_number_{n:03d}", "pw")
+    await emulator.send_text(ADMIN, "/helpers")
+    first, second = await emulator.wait_for(ADMIN, count=2)
+    assert len(first["text"]) <= 4096 and len(second["text"]) <= 4096
+    assert first["text"].startswith("헬퍼 계정 (220개)")
+    lines = (first["text"] + "\n" + second["text"]).split("\n")
+    assert len(lines) == 221 and all(
+        line.startswith("• @helper_account_number_") for line in lines[1:]
+    )
+
+
+def test_split_text_keeps_lines_whole() -> None:
+    text = "\n".join(f"line {n:04d} " + "x" * 40 for n in range(300))
+    chunks = split_text(text, limit=1000)
+    assert all(len(c) <= 1000 for c in chunks)
+    assert "\n".join(chunks) == text
+    assert split_text("y" * 2500, limit=1000) == ["y" * 1000, "y" * 1000, "y" * 500]
+
+
+async def test_the_bot_survives_flood_control_and_a_bad_gateway(
+    emulator: BotApiEmulator, services: Services, bot: TelegramTransport
+) -> None:
+    emulator.fail_next("sendMessage", status=429, retry_after=1)
+    await emulator.send_text(MEMBER, "/start")
+    (reply,) = await emulator.wait_for(MEMBER, timeout=10)
+    assert "초대 코드" in reply["text"]
+
+    emulator.fail_next("sendMessage", status=502, html=True, times=2)
+    await emulator.send_text(MEMBER, "/help")
+    (reply,) = await emulator.wait_for(MEMBER, timeout=10)
+    assert reply["text"].startswith("쓸 수 있는 명령")
+
+    emulator.fail_next("getUpdates", status=502, html=True)
+    await emulator.send_text(MEMBER, "/lang")
+    (reply,) = await emulator.wait_for(MEMBER, timeout=10)
+    assert reply["text"] == "언어를 골라 주세요."
+
+
+async def test_a_conversation_continues_after_a_restart(
+    emulator: BotApiEmulator, services: Services
+) -> None:
+    first = await start_polling(emulator, services)
+    try:
+        await claim_admin(emulator, services)
+        await emulator.send_text(ADMIN, "/addhelper")
+        await emulator.wait_for(ADMIN)
+    finally:
+        await first.stop()
+    second = await start_polling(emulator, services)
+    try:
+        await emulator.send_text(ADMIN, "helper.two")
+        (reply,) = await emulator.wait_for(ADMIN)
+        assert "@helper.two 의 비밀번호" in reply["text"]
+    finally:
+        await second.stop()
+
+
+async def test_command_menus_are_scoped(
+    emulator: BotApiEmulator, services: Services, bot: TelegramTransport
+) -> None:
+    menus = {k: [c["command"] for c in v] for k, v in emulator.commands.items()}
+    private = [v for k, v in menus.items() if "all_private_chats" in str(k[0])]
+    groups = [v for k, v in menus.items() if "all_group_chats" in str(k[0])]
+    assert private and groups
+    assert all("addhelper" not in v and "helpers" not in v for v in private + groups)
+    assert all("help" in v for v in private)
+    assert {k[1] for k in menus} >= {None, "en"}  # Korean by default, English for en apps
+
+
+async def test_broadcast_paces_and_reports_blocked_chats(
+    emulator: BotApiEmulator, services: Services, bot: TelegramTransport
+) -> None:
+    emulator.block(3003)
+    messages = [Outgoing(str(chat), f"리마인더 {chat}") for chat in (3001, 3002, 3003, 3004)]
+    report = await bot.broadcast(messages)
+    assert report.sent == 3 and report.unreachable == ["3003"]
+    assert [m["text"] for m in emulator.messages_to(3004)] == ["리마인더 3004"]
+
+
+async def free_port() -> int:
+    server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    server.close()
+    await server.wait_closed()
+    return port
+
+
+async def test_webhook_mode_checks_the_secret(
+    emulator: BotApiEmulator, services: Services
+) -> None:
+    port = await free_port()
+    settings = telegram_settings(
+        emulator,
+        telegram_webhook_url=f"http://127.0.0.1:{port}",
+        telegram_webhook_secret="s3cr3t-token",
+    )
+    transport = TelegramTransport(settings, Dispatcher(services))
+    web_app = build_web_app([])
+    transport.add_routes(web_app)
+    runner = web.AppRunner(web_app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    await transport.start()
+    try:
+        assert emulator.webhook["url"] == f"http://127.0.0.1:{port}/telegram/webhook"
+        forged = {
+            "update_id": 999,
+            "message": {
+                "message_id": 1, "date": 0, "text": "/start",
+                "chat": {"id": MEMBER, "type": "private"},
+                "from": {"id": MEMBER, "is_bot": False, "first_name": "Mallory"},
+            },
+        }
+        assert await emulator.deliver_raw_webhook(forged, secret=None) == 403
+        assert await emulator.deliver_raw_webhook(forged, secret="wrong") == 403
+        await asyncio.sleep(0.3)
+        assert emulator.messages_to(MEMBER) == []  # reached no handler
+
+        await claim_admin(emulator, services)
+        await emulator.send_text(ADMIN, "/addhelper")
+        await emulator.wait_for(ADMIN)
+        await emulator.send_text(ADMIN, "helper.three")
+        await emulator.wait_for(ADMIN)
+        secret = await emulator.send_text(ADMIN, "pw-123")
+        (saved,) = await emulator.wait_for(ADMIN)
+        assert "@helper.three" in saved["text"]
+        assert (ADMIN, secret["message_id"]) in emulator.deleted
+        assert set(emulator.webhook_responses) == {200, 403}
+    finally:
+        await transport.stop()
+        await runner.cleanup()
