@@ -12,6 +12,7 @@ from cryptography.fernet import Fernet
 from pydantic import ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.weeks import parse_deadline
 from storage.db import DEFAULT_DATABASE_URL
 
 
@@ -50,6 +51,15 @@ class Settings(BaseSettings):
     weekly_min_posts: int = 2
     weekly_max_posts: int = 3
     conversation_timeout_minutes: int = 30
+    # The last moment of the week to hand in (or withdraw) a link, and to comment.
+    submission_deadline: str = "SUN 12:00"
+    comment_deadline: str = "SUN 23:59"
+
+    @field_validator("submission_deadline", "comment_deadline")
+    @classmethod
+    def _deadline(cls, value: str) -> str:
+        parse_deadline(value)
+        return value.strip().upper()
 
     @field_validator("encryption_keys")
     @classmethod

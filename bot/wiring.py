@@ -20,6 +20,8 @@ def rules_from(settings: Settings) -> CommunityRules:
         weekly_min_posts=settings.weekly_min_posts,
         weekly_max_posts=settings.weekly_max_posts,
         conversation_timeout=timedelta(minutes=settings.conversation_timeout_minutes),
+        submission_deadline=settings.submission_deadline,
+        comment_deadline=settings.comment_deadline,
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from handlers.events import Button, Incoming, Reply
@@ -23,6 +23,8 @@ class Ctx:
     state: FlowState | None = None
     # Set when this person's audience changed (admin claimed), so menus are refreshed.
     menu_changed: bool = False
+    # Invite deep links per platform, e.g. {"telegram": "https://t.me/bot?start={code}"}.
+    invite_links: dict[str, str] = field(default_factory=dict)
 
     @property
     def lang(self) -> str:

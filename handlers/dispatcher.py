@@ -7,14 +7,16 @@ second bot instance continues the conversation where it was.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field, replace
 
-from handlers import core, helper_admin
+from handlers import admin, core, helper_admin, weekly
 from handlers.context import CANCEL_PAYLOAD, Ctx
 from handlers.events import Incoming, Reply
 from handlers.i18n import t
 from handlers.registry import Command, Flow
 from services.container import Services
+from services.links import looks_like_link
 
 log = logging.getLogger(__name__)
 
@@ -28,9 +30,14 @@ async def cancel(ctx: Ctx, _args: str) -> list[Reply]:
 COMMANDS: list[Command] = [
     *core.COMMANDS,
     Command("cancel", cancel, keywords=("취소", "cancel", "그만")),
+    *weekly.COMMANDS,
+    *admin.COMMANDS,
     *helper_admin.COMMANDS,
 ]
-FLOWS: dict[str, Flow] = {flow.name: flow for flow in helper_admin.FLOWS}
+FLOWS: dict[str, Flow] = {
+    flow.name: flow for flow in (*helper_admin.FLOWS, *weekly.FLOWS, *admin.FLOWS)
+}
+INVITE_CODE = re.compile(r"^[A-Z2-9]{8}$")
 BY_NAME = {c.name: c for c in COMMANDS}
 BY_KEYWORD = {k.lower(): c for c in COMMANDS for k in c.keywords}
 
@@ -56,6 +63,8 @@ def parse_command(text: str) -> tuple[str, str] | None:
 class Dispatcher:
     def __init__(self, services: Services) -> None:
         self.services = services
+        # Filled in by the transports that have invite deep links (Telegram: t.me/<bot>).
+        self.invite_links: dict[str, str] = {}
 
     async def handle(self, event: Incoming) -> Outcome:
         """Answer one event; a failure rolls the event back and says so in the user's language."""
@@ -69,7 +78,8 @@ class Dispatcher:
                 state = await tx.conversations.load(event.platform, event.user_id)
                 flow = FLOWS.get(state.flow) if state and not state.expired else None
                 secret = bool(flow and state and state.step in flow.secret_steps)
-                ctx = Ctx(event, who, tx, state=None if flow is None else state)
+                ctx = Ctx(event, who, tx, state=None if flow is None else state,
+                          invite_links=self.invite_links)
                 outcome = Outcome(language=who.language, audience=who.audience)
                 text = event.payload if event.payload is not None else event.text
                 if state is not None and state.expired:
@@ -107,8 +117,13 @@ class Dispatcher:
         if flow is not None and ctx.state is not None:
             step = flow.steps[ctx.state.step]
             return await step(ctx, text)
-        if ctx.who.audience == "stranger":
-            return [ctx.reply("stranger.how_to_join")]
+        if ctx.who.member_id is None:
+            if INVITE_CODE.match(text.strip().upper()):  # an invite code typed on its own
+                return await core.start(ctx, text.strip())
+            return [ctx.reply("stranger.how_to_join" if ctx.who.audience == "stranger"
+                              else "common.not_understood")]
+        if looks_like_link(text):  # a member simply sends a link: that is a submission
+            return await weekly.submit_link(ctx, text, in_flow=False)
         return [ctx.reply("common.not_understood")]
 
     async def _command(self, ctx: Ctx, name: str, args: str) -> list[Reply]:

@@ -21,6 +21,7 @@ class Incoming:
     message_id: str | None = None
     # The language of the user's app, used for a first contact only.
     language_hint: str | None = None
+    chat_title: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,3 +38,5 @@ class Reply:
     delete_incoming: bool = False
     # A progress message: later replies for the same work edit it in place.
     progress: bool = False
+    # A PNG shown with the text (the open-chat QR code of the notice).
+    image: bytes | None = None

@@ -2,41 +2,61 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.accounts import AccountService
 from services.admins import AdminService
+from services.community import CommunityService
 from services.conversations import ConversationService
 from services.helper_accounts import HelperAccountService
 from services.invites import InviteService
+from services.members import MemberAdminService
+from services.progress import ProgressService
 from services.rules import CommunityRules
+from services.submissions import SubmissionService
+from storage.models import utcnow
 from storage.repositories.operations import AuditRepo
+
+Clock = Callable[[], datetime]
 
 
 class Tx:
     """The services of one unit of work; they share one session and commit together."""
 
-    def __init__(self, session: AsyncSession, rules: CommunityRules) -> None:
+    def __init__(self, session: AsyncSession, rules: CommunityRules, clock: Clock = utcnow) -> None:
         self.session = session
         self.rules = rules
+        self.now = clock
         self.accounts = AccountService(session)
         self.admins = AdminService(session)
         self.conversations = ConversationService(session, rules.conversation_timeout)
         self.helpers = HelperAccountService(session)
         self.invites = InviteService(session)
+        self.submissions = SubmissionService(session, rules)
+        self.progress = ProgressService(session, rules)
+        self.members = MemberAdminService(session)
+        self.community = CommunityService(session)
         self.audit = AuditRepo(session)
 
 
 class Services:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], rules: CommunityRules) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        rules: CommunityRules,
+        clock: Clock = utcnow,
+    ) -> None:
         self.sessions = sessions
         self.rules = rules
+        # Injectable, so tests can stand on a week boundary.
+        self.clock = clock
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Tx]:
         """Commit when the block ends, roll back if it raises."""
         async with self.sessions() as session, session.begin():
-            yield Tx(session, self.rules)
+            yield Tx(session, self.rules, self.clock)

@@ -13,3 +13,6 @@ class CommunityRules:
     weekly_min_posts: int = 2
     weekly_max_posts: int = 3
     conversation_timeout: timedelta = timedelta(minutes=30)
+    # Weekly deadlines, "WEEKDAY HH:MM" in the community's zone (services.weeks).
+    submission_deadline: str = "SUN 12:00"
+    comment_deadline: str = "SUN 23:59"

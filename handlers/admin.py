@@ -1,0 +1,156 @@
+"""Admin commands: members and invites, groups, the notice, the week, the audit log."""
+
+from __future__ import annotations
+
+from handlers import formatting
+from handlers.context import Ctx
+from handlers.events import Button, Reply
+from handlers.registry import Command, Flow
+from services.members import AddResult
+from services.weeks import Week
+
+NOTICE_FLOW = "set_notice"
+
+
+def _this_week(ctx: Ctx) -> Week:
+    return Week.containing(ctx.tx.now(), ctx.tx.rules.timezone)
+
+
+async def add_user(ctx: Ctx, args: str) -> list[Reply]:
+    names = args.replace(",", " ").split()
+    if not names:
+        return [ctx.reply("adduser.usage")]
+    lines = []
+    for added in await ctx.tx.members.add(ctx.who.account_id, names):
+        if added.result is AddResult.INVALID:
+            lines.append(ctx.t("adduser.invalid", value=added.username[:40]))
+            continue
+        lines.append(ctx.t(f"adduser.{added.result.value}", username=added.username,
+                           code=added.code))
+        for platform, template in sorted(ctx.invite_links.items()):
+            lines.append(ctx.t("adduser.link", platform=platform,
+                               link=template.format(code=added.code)))
+    lines.append(ctx.t("adduser.footer"))
+    return [Reply("\n".join(lines))]
+
+
+async def del_user(ctx: Ctx, args: str) -> list[Reply]:
+    parts = args.split()
+    if not parts:
+        return [ctx.reply("deluser.usage")]
+    if len(parts) < 2 or parts[1] != "confirm":
+        confirm = Button(ctx.t("deluser.confirm_button"), f"/deluser {parts[0]} confirm"[:64])
+        return [ctx.reply("deluser.confirm", confirm, ctx.cancel_button(),
+                          username=parts[0].lstrip("@"))]
+    removed = await ctx.tx.members.remove(ctx.who.account_id, parts[0])
+    if removed is None:
+        return [ctx.reply("deluser.not_found", username=parts[0].lstrip("@"))]
+    return [ctx.reply("deluser.removed", username=removed)]
+
+
+async def users(ctx: Ctx, args: str) -> list[Reply]:
+    page = int(args) if args.strip().isdigit() else 1
+    rows, pages = await ctx.tx.members.page(page, _this_week(ctx).start)
+    page = min(max(page, 1), pages)
+    if not rows:
+        return [ctx.reply("users.empty")]
+    lines = [ctx.t("users.header", page=page, pages=pages)]
+    for row in rows:
+        linked = ", ".join(row.platforms) or ctx.t("users.not_linked")
+        name = f" ({row.display_name})" if row.display_name else ""
+        state = "" if row.status == "active" else f" [{ctx.t(f'member_status.{row.status}')}]"
+        lines.append(ctx.t("users.line", username=row.username, name=name, linked=linked,
+                           submitted=row.submitted, maximum=ctx.tx.rules.weekly_max_posts,
+                           state=state))
+    buttons = []
+    if page > 1:
+        buttons.append(Button(ctx.t("button.previous"), f"/users {page - 1}"))
+    if page < pages:
+        buttons.append(Button(ctx.t("button.next"), f"/users {page + 1}"))
+    return [Reply("\n".join(lines), buttons=tuple(buttons))]
+
+
+async def admins(ctx: Ctx, _args: str) -> list[Reply]:
+    lines = [ctx.t("admins.header")]
+    for row in await ctx.tx.members.admins():
+        where = f"{row.platform} · {row.display_name}" if row.claimed else ctx.t("admins.unclaimed")
+        lines.append(f"• {row.name} — {where}")
+    return [Reply("\n".join(lines))]
+
+
+async def set_group(ctx: Ctx, _args: str) -> list[Reply]:
+    if ctx.event.chat_kind != "group":
+        return [ctx.reply("setgroup.not_group")]
+    added = await ctx.tx.community.set_group(
+        ctx.who.account_id, ctx.event.platform, ctx.event.chat_id, ctx.event.chat_title
+    )
+    return [ctx.reply("setgroup.done" if added else "setgroup.already")]
+
+
+async def unset_group(ctx: Ctx, _args: str) -> list[Reply]:
+    if ctx.event.chat_kind != "group":
+        return [ctx.reply("setgroup.not_group")]
+    removed = await ctx.tx.community.unset_group(
+        ctx.who.account_id, ctx.event.platform, ctx.event.chat_id
+    )
+    return [ctx.reply("unsetgroup.done" if removed else "unsetgroup.not_set")]
+
+
+async def set_notice(ctx: Ctx, args: str) -> list[Reply]:
+    if args.strip():
+        return await _store_notice(ctx, args)
+    ctx.goto(NOTICE_FLOW, "text")
+    return [ctx.ask("setnotice.ask")]
+
+
+async def on_notice_text(ctx: Ctx, text: str) -> list[Reply]:
+    if not text.strip():
+        return [ctx.ask("setnotice.ask")]
+    return await _store_notice(ctx, text)
+
+
+async def _store_notice(ctx: Ctx, text: str) -> list[Reply]:
+    notice = await ctx.tx.community.set_notice(ctx.who.account_id, text)
+    ctx.end()
+    key = "setnotice.done_with_qr" if notice.qr_image else "setnotice.done"
+    return [Reply(ctx.t(key) + "\n\n" + notice.text, image=notice.qr_image)]
+
+
+async def week(ctx: Ctx, _args: str) -> list[Reply]:
+    this_week = _this_week(ctx)
+    overview = await ctx.tx.members.week_overview(this_week.start)
+    lines = [ctx.t("week.header", week=formatting.week(this_week, ctx.lang))]
+    total = 0
+    for username, urls in overview:
+        total += len(urls)
+        lines.append(ctx.t("week.member", username=username, count=len(urls),
+                           maximum=ctx.tx.rules.weekly_max_posts))
+        lines += [f"   {url}" for url in urls]
+    lines.append(ctx.t("week.total", posts=total, members=len(overview)))
+    return [Reply("\n".join(lines))]
+
+
+async def audit(ctx: Ctx, _args: str) -> list[Reply]:
+    entries = await ctx.tx.members.recent_audit()
+    if not entries:
+        return [ctx.reply("audit.empty")]
+    lines = [ctx.t("audit.header")]
+    for entry, actor in entries:
+        when = formatting.moment(entry.created_at, ctx.tx.rules.timezone, ctx.lang)
+        target = f" {entry.target}" if entry.target else ""
+        lines.append(f"{when} · {actor or 'CLI'} · {entry.action}{target}")
+    return [Reply("\n".join(lines))]
+
+
+COMMANDS = [
+    Command("adduser", add_user, audience="admin", keywords=("멤버 추가",)),
+    Command("deluser", del_user, audience="admin", keywords=("멤버 삭제",)),
+    Command("users", users, audience="admin", keywords=("멤버 목록",)),
+    Command("admins", admins, audience="admin", keywords=("관리자 목록",)),
+    Command("setgroup", set_group, audience="admin"),
+    Command("unsetgroup", unset_group, audience="admin"),
+    Command("setnotice", set_notice, audience="admin", keywords=("공지 등록",)),
+    Command("week", week, audience="admin", keywords=("이번 주",)),
+    Command("audit", audit, audience="admin", keywords=("감사 기록",)),
+]
+FLOWS = [Flow(NOTICE_FLOW, {"text": on_notice_text})]

@@ -1,0 +1,158 @@
+"""Members' weekly life: submit a link, withdraw it, see the to-do list, results, the notice."""
+
+from __future__ import annotations
+
+from handlers import formatting
+from handlers.context import Ctx
+from handlers.events import Button, Reply
+from handlers.registry import Command, Flow
+from services.links import LinkProblem, PostLink, find_links, parse_post_link
+from services.submissions import SubmitResult, WithdrawResult
+
+FLOW = "submit"
+STATUS_ICONS = {"done": "✅", "missing": "❌", "unknown": "❔", "unchecked": "⏳"}
+
+
+async def submit(ctx: Ctx, args: str) -> list[Reply]:
+    if args.strip():
+        return await submit_link(ctx, args, in_flow=False)
+    ctx.goto(FLOW, "link")
+    return [ctx.ask("submit.ask")]
+
+
+async def on_link(ctx: Ctx, text: str) -> list[Reply]:
+    return await submit_link(ctx, text, in_flow=True)
+
+
+async def submit_link(ctx: Ctx, text: str, *, in_flow: bool) -> list[Reply]:
+    """Check and store the link(s); a bad link is explained and the step stays where it was."""
+    several = find_links(text)
+    if len(several) > 1:
+        replies: list[Reply] = []
+        for link in several:
+            replies += await submit_link(ctx, link, in_flow=in_flow)
+        return replies
+    parsed = parse_post_link(text)
+    if isinstance(parsed, LinkProblem):
+        key = f"link.{parsed.value}"
+        return [ctx.ask(key) if in_flow else ctx.reply(key)]
+    assert ctx.who.member_id is not None
+    done = await ctx.tx.submissions.submit(ctx.who.member_id, parsed, ctx.tx.now())
+    if done.result is SubmitResult.ACCEPTED:
+        ctx.end()
+        return [_accepted(ctx, parsed, done.count, done.maximum)]
+    if done.result is SubmitResult.CLOSED:
+        ctx.end()
+        deadline = ctx.tx.submissions.week(ctx.tx.now()).at(ctx.tx.rules.submission_deadline)
+        when = formatting.moment(deadline, ctx.tx.rules.timezone, ctx.lang)
+        return [ctx.reply("submit.closed", deadline=when)]
+    if done.result in (SubmitResult.OVER_MAX, SubmitResult.NOT_ACTIVE):
+        ctx.end()
+        return [ctx.reply(f"submit.{done.result.value}", maximum=done.maximum)]
+    key = f"submit.{done.result.value}"  # duplicates: another link may follow
+    return [ctx.ask(key) if in_flow else ctx.reply(key)]
+
+
+def _accepted(ctx: Ctx, link: PostLink, count: int, maximum: int) -> Reply:
+    text = ctx.t("submit.accepted", count=count, maximum=maximum, url=link.url)
+    if link.is_share:
+        text += "\n" + ctx.t("submit.share_note")
+    minimum = ctx.tx.rules.weekly_min_posts
+    if count < minimum:
+        text += "\n" + ctx.t("submit.below_minimum", minimum=minimum)
+    buttons = [Button(ctx.t("button.status"), "/status")]
+    if count < maximum:
+        buttons.insert(0, Button(ctx.t("button.submit_more"), "/submit"))
+    buttons.append(Button(ctx.t("button.withdraw"), "/withdraw"))
+    return Reply(text, buttons=tuple(buttons))
+
+
+async def withdraw(ctx: Ctx, args: str) -> list[Reply]:
+    assert ctx.who.member_id is not None
+    now = ctx.tx.now()
+    if args.strip().isdigit():
+        result = await ctx.tx.submissions.withdraw(ctx.who.member_id, int(args), now)
+        count = len(await ctx.tx.submissions.mine(ctx.who.member_id, now))
+        return [ctx.reply(f"withdraw.{result.value}", count=count,
+                          maximum=ctx.tx.rules.weekly_max_posts)]
+    mine = await ctx.tx.submissions.mine(ctx.who.member_id, now)
+    if not mine:
+        return [ctx.reply("withdraw.none")]
+    if not ctx.tx.submissions.is_open(now):
+        return [ctx.reply(f"withdraw.{WithdrawResult.CLOSED.value}")]
+    buttons = [Button(f"{n}. {s.shortcode[:20]}", f"/withdraw {s.id}") for n, s in
+               enumerate(mine, 1)]
+    lines = [ctx.t("withdraw.choose")] + [f"{n}. {s.url}" for n, s in enumerate(mine, 1)]
+    return [Reply("\n".join(lines), buttons=(*buttons, ctx.cancel_button()))]
+
+
+async def status(ctx: Ctx, _args: str) -> list[Reply]:
+    assert ctx.who.member_id is not None
+    view = await ctx.tx.progress.status(ctx.who.member_id, ctx.tx.now())
+    zone, lang = ctx.tx.rules.timezone, ctx.lang
+    lines = [ctx.t("status.header", week=formatting.week(view.week, lang))]
+    if view.todo:
+        done = len(view.todo) - len(view.open_items)
+        lines.append(ctx.t("status.todo_header", done=done, total=len(view.todo)))
+        lines += [f"{STATUS_ICONS[i.status]} @{i.owner} {i.url}" for i in view.todo]
+        lines.append(ctx.t("status.legend"))
+    else:
+        lines.append(ctx.t("status.todo_empty"))
+    lines += ["", ctx.t("status.own_header", count=len(view.own), minimum=view.minimum,
+                        maximum=view.maximum)]
+    lines += [f"• {s.url}" for s in view.own]
+    lines += [
+        "",
+        ctx.t("status.deadlines",
+              submit=formatting.moment(view.submission_deadline, zone, lang),
+              comment=formatting.moment(view.comment_deadline, zone, lang)),
+    ]
+    buttons = [Button(ctx.t("button.submit_more"), "/submit")] if len(view.own) < view.maximum \
+        else []
+    return [Reply("\n".join(lines), buttons=tuple(buttons))]
+
+
+async def results(ctx: Ctx, _args: str) -> list[Reply]:
+    assert ctx.who.member_id is not None
+    view = await ctx.tx.progress.results(ctx.who.member_id, ctx.tx.now())
+    lines = [ctx.t("results.header", week=formatting.week(view.week, ctx.lang))]
+    if view.posts == 0:
+        return [Reply("\n".join([*lines, ctx.t("results.no_posts")]))]
+    if not view.checked:
+        return [Reply("\n".join([*lines, ctx.t("results.not_checked", posts=view.posts)]))]
+    missing = [i for i in view.owed if i.status == "missing"]
+    unknown = [i for i in view.owed if i.status in ("unknown", "unchecked")]
+    done = len(view.owed) - len(missing) - len(unknown)
+    lines.append(ctx.t("results.mine", done=done, total=len(view.owed)))
+    lines += [f"❌ @{i.owner} {i.url}" for i in missing]
+    if unknown:
+        lines.append(ctx.t("results.unknown", count=len(unknown)))
+    if view.own_count < view.minimum:
+        lines.append(ctx.t("results.below_minimum", count=view.own_count, minimum=view.minimum))
+    lines += [
+        "",
+        ctx.t("results.community", posts=view.posts, done=view.members_done,
+              missing=view.members_missing, unknown=view.members_unknown),
+    ]
+    return [Reply("\n".join(lines))]
+
+
+async def notice(ctx: Ctx, _args: str) -> list[Reply]:
+    current = await ctx.tx.community.notice()
+    if current is None:
+        return [ctx.reply("notice.none")]
+    when = formatting.moment(current.created_at, ctx.tx.rules.timezone, ctx.lang)
+    text = f"{ctx.t('notice.header', when=when)}\n\n{current.text}"
+    return [Reply(text, image=current.qr_image)]
+
+
+COMMANDS = [
+    Command("submit", submit, audience="member", private_only=True,
+            keywords=("링크 제출", "제출", "submit")),
+    Command("status", status, audience="member", keywords=("내 현황", "현황", "status")),
+    Command("results", results, audience="member", keywords=("결과", "results")),
+    Command("withdraw", withdraw, audience="member", private_only=True,
+            keywords=("제출 취소", "withdraw")),
+    Command("notice", notice, keywords=("공지", "notice")),
+]
+FLOWS = [Flow(FLOW, {"link": on_link})]

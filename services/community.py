@@ -1,0 +1,63 @@
+"""Group chats that receive reminders and results, and the community's notice."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import segno
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import GroupChat, Notice
+from storage.repositories.operations import AuditRepo, GroupChatRepo, NoticeRepo
+
+OPEN_CHAT_LINK = re.compile(r"https://open\.kakao\.com/o/[A-Za-z0-9]+")
+
+
+def qr_png(url: str) -> bytes:
+    """A QR code of the open-chat link, so members can join from another phone's screen."""
+    buffer = io.BytesIO()
+    segno.make(url, error="m").save(buffer, kind="png", scale=8, border=2)
+    return buffer.getvalue()
+
+
+class CommunityService:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.groups = GroupChatRepo(session)
+        self.notices = NoticeRepo(session)
+        self.audit = AuditRepo(session)
+
+    async def set_group(self, actor_id: int, platform: str, chat_id: str, title: str | None
+                        ) -> bool:
+        """Register a group; False when it already was."""
+        existing = [g for g in await self.groups.all() if (g.platform, g.chat_id) ==
+                    (platform, chat_id)]
+        if existing:
+            return False
+        group = await self.groups.add(platform, chat_id, title)
+        group.registered_by_id = actor_id
+        await self.audit.add(actor_id, "group_set", target=f"{platform}:{chat_id}")
+        return True
+
+    async def unset_group(self, actor_id: int, platform: str, chat_id: str) -> bool:
+        result = await self.session.execute(
+            delete(GroupChat).where(GroupChat.platform == platform, GroupChat.chat_id == chat_id)
+        )
+        if result.rowcount:
+            await self.audit.add(actor_id, "group_unset", target=f"{platform}:{chat_id}")
+        return bool(result.rowcount)
+
+    async def set_notice(self, actor_id: int, text: str) -> Notice:
+        """A new notice; an open-chat link in it gets its QR image."""
+        link = OPEN_CHAT_LINK.search(text)
+        notice = await self.notices.add(text.strip(), link.group(0) if link else None)
+        notice.created_by_id = actor_id
+        if notice.open_chat_url:
+            notice.qr_image = qr_png(notice.open_chat_url)
+        await self.audit.add(actor_id, "notice_set", detail=text.strip()[:200])
+        return notice
+
+    async def notice(self) -> Notice | None:
+        return await self.notices.current()

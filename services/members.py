@@ -1,0 +1,151 @@
+"""Admins manage members: add with a personal invite, remove, list with their week."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from enum import Enum
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.helper_accounts import normalize_username
+from services.invites import InviteService
+from storage.models import Admin, AuditEntry, ChatAccount, Member, Submission
+from storage.repositories.members import MemberRepo
+from storage.repositories.operations import AuditRepo
+
+PAGE_SIZE = 10
+
+
+class AddResult(Enum):
+    ADDED = "added"
+    EXISTS = "exists"  # a new invite is made for the existing member
+    INVALID = "invalid"
+
+
+@dataclass(frozen=True)
+class Added:
+    username: str
+    result: AddResult
+    code: str | None = None
+
+
+@dataclass(frozen=True)
+class MemberRow:
+    username: str
+    display_name: str | None
+    status: str
+    platforms: tuple[str, ...]
+    submitted: int
+
+
+@dataclass(frozen=True)
+class AdminRow:
+    name: str
+    platform: str | None
+    display_name: str | None
+    claimed: bool
+
+
+class MemberAdminService:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.members = MemberRepo(session)
+        self.invites = InviteService(session)
+        self.audit = AuditRepo(session)
+
+    async def add(self, actor_id: int, raw_names: list[str]) -> list[Added]:
+        results: list[Added] = []
+        for raw in raw_names:
+            username = normalize_username(raw)
+            if username is None:
+                results.append(Added(raw, AddResult.INVALID))
+                continue
+            member = await self.members.by_username(username)
+            result = AddResult.EXISTS if member else AddResult.ADDED
+            if member is None:
+                member = await self.members.add(username)
+            code = await self.invites.create(member.id)
+            action = "member_added" if result is AddResult.ADDED else "invite_created"
+            await self.audit.add(actor_id, action, target=username)
+            results.append(Added(username, result, code))
+        return results
+
+    async def remove(self, actor_id: int, raw_name: str) -> str | None:
+        """Remove a member and everything of theirs; returns the username, or None."""
+        username = normalize_username(raw_name)
+        member = await self.members.by_username(username) if username else None
+        if member is None:
+            return None
+        await self.members.delete(member)
+        await self.audit.add(actor_id, "member_removed", target=member.instagram_username)
+        return member.instagram_username
+
+    async def page(self, page: int, week_start: date) -> tuple[list[MemberRow], int]:
+        """One page of members (1-based) and the number of pages."""
+        total = await self.members.count()
+        pages = max(1, -(-total // PAGE_SIZE))
+        page = min(max(page, 1), pages)
+        members = await self.members.list(offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+        counts = dict(
+            (
+                await self.session.execute(
+                    select(Submission.member_id, func.count())
+                    .where(Submission.week_start == week_start, Submission.status == "active")
+                    .group_by(Submission.member_id)
+                )
+            ).all()
+        )
+        rows = [
+            MemberRow(
+                m.instagram_username,
+                m.display_name,
+                m.status,
+                tuple(sorted(a.platform for a in m.chat_accounts)),
+                counts.get(m.id, 0),
+            )
+            for m in members
+        ]
+        return rows, pages
+
+    async def admins(self) -> list[AdminRow]:
+        rows = await self.session.execute(
+            select(Admin, ChatAccount)
+            .outerjoin(ChatAccount, ChatAccount.id == Admin.chat_account_id)
+            .order_by(Admin.id)
+        )
+        return [
+            AdminRow(a.name, c.platform if c else None, c.display_name if c else None,
+                     a.claimed_at is not None)
+            for a, c in rows.all()
+        ]
+
+    async def recent_audit(self, limit: int = 20) -> list[tuple[AuditEntry, str | None]]:
+        rows = await self.session.execute(
+            select(AuditEntry, ChatAccount.display_name)
+            .outerjoin(ChatAccount, ChatAccount.id == AuditEntry.actor_id)
+            .order_by(AuditEntry.id.desc())
+            .limit(limit)
+        )
+        return [(entry, name) for entry, name in rows.all()]
+
+    async def week_overview(self, week_start: date) -> list[tuple[str, list[str]]]:
+        """Every member with this week's links, members without any included."""
+        rows = await self.session.execute(
+            select(Member.instagram_username, Submission.url)
+            .outerjoin(
+                Submission,
+                (Submission.member_id == Member.id)
+                & (Submission.week_start == week_start)
+                & (Submission.status == "active"),
+            )
+            .where(Member.status != "removed")
+            .order_by(Member.instagram_username, Submission.submitted_at)
+        )
+        overview: dict[str, list[str]] = {}
+        for username, url in rows.all():
+            overview.setdefault(username, [])
+            if url:
+                overview[username].append(url)
+        return list(overview.items())
