@@ -22,6 +22,7 @@ from telegram import (
     BotCommandScopeChat,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InputFile,
     Update,
 )
 from telegram.constants import MessageLimit
@@ -148,6 +149,8 @@ class TelegramTransport:
     async def start(self) -> None:
         await with_retries(self.app.initialize)
         self.username = self.app.bot.username
+        # Invites become one-tap deep links: t.me/<bot>?start=CODE.
+        self.dispatcher.invite_links[PLATFORM] = f"https://t.me/{self.username}?start={{code}}"
         await self.set_menus()
         if self.webhook_mode:
             await with_retries(
@@ -294,10 +297,10 @@ class TelegramTransport:
                 )
             except TelegramError as exc:
                 log.warning("could not delete a secret message in chat %s: %s", chat_id, exc)
+        if outcome.menu_changed and event.chat_kind == "private":
+            await self.set_admin_menu(chat_id, outcome.language)  # ready when they read on
         for reply in outcome.replies:
             await self.send_reply(chat_id, reply)
-        if outcome.menu_changed and event.chat_kind == "private":
-            await self.set_admin_menu(chat_id, outcome.language)
 
     async def send_reply(self, chat_id: int, reply: Reply) -> None:
         chunks = split_text(reply.text)
@@ -306,6 +309,10 @@ class TelegramTransport:
             await with_retries(
                 lambda c=chunk, m=markup: self.app.bot.send_message(chat_id, c, reply_markup=m)
             )
+        if reply.image is not None:
+            image = reply.image
+            photo = InputFile(image, filename="image.png")
+            await with_retries(lambda: self.app.bot.send_photo(chat_id, photo=photo))
 
     async def send(self, chat_id: str, text: str) -> bool:
         """Notifier: one message; False when the user blocked or never started the bot."""

@@ -20,7 +20,7 @@ from handlers.dispatcher import Dispatcher
 from services.container import Services
 from services.notifier import Outgoing
 from storage.repositories.instagram_accounts import HelperRepo
-from tests.support.telegram_emulator import BotApiEmulator
+from tests.telegram_emulator import BotApiEmulator
 
 ADMIN = 1001
 MEMBER = 2002
@@ -135,14 +135,14 @@ async def test_a_long_reply_is_split_on_line_boundaries(
 ) -> None:
     await claim_admin(emulator, services)
     async with services.transaction() as tx:
-        for n in range(220):
+        for n in range(150):
             await HelperRepo(tx.session).add(f"helper_account_number_{n:03d}", "pw")
     await emulator.send_text(ADMIN, "/helpers")
     first, second = await emulator.wait_for(ADMIN, count=2)
     assert len(first["text"]) <= 4096 and len(second["text"]) <= 4096
-    assert first["text"].startswith("헬퍼 계정 (220개)")
+    assert first["text"].startswith("헬퍼 계정 (150개)")
     lines = (first["text"] + "\n" + second["text"]).split("\n")
-    assert len(lines) == 221 and all(
+    assert len(lines) == 151 and all(
         line.startswith("• @helper_account_number_") for line in lines[1:]
     )
 
@@ -267,3 +267,40 @@ async def test_webhook_mode_checks_the_secret(
     finally:
         await transport.stop()
         await runner.cleanup()
+
+
+async def test_invite_deep_link_submission_and_an_admin_command(
+    emulator: BotApiEmulator, services: Services, bot: TelegramTransport
+) -> None:
+    await claim_admin(emulator, services)
+    await emulator.send_text(ADMIN, "/adduser minji")
+    (added,) = await emulator.wait_for(ADMIN)
+    prefix = f"https://t.me/{emulator.bot_username}?start="
+    link = next(word for word in added["text"].split() if word.startswith(prefix))
+    await emulator.send_text(MEMBER, f"/start {link.removeprefix(prefix)}")  # what t.me sends
+    (welcome,) = await emulator.wait_for(MEMBER)
+    assert "@minji 계정과 연결됐어요" in welcome["text"]
+
+    await emulator.send_text(MEMBER, "/submit")
+    (ask,) = await emulator.wait_for(MEMBER)
+    assert "게시물 링크를 보내 주세요" in ask["text"]
+    await emulator.send_text(MEMBER, "https://www.instagram.com/stories/minji/123/")
+    (story,) = await emulator.wait_for(MEMBER)
+    assert "스토리 링크는 받을 수 없어요" in story["text"]
+    await emulator.send_text(MEMBER, "https://www.instagram.com/p/MINJI0001/?igsh=abc")
+    (accepted,) = await emulator.wait_for(MEMBER)
+    assert "✅ 접수했어요 (1/3)" in accepted["text"]
+    assert ("내 현황", "/status") in buttons_of(accepted)
+
+    await emulator.send_text(ADMIN, "/week")
+    (week,) = await emulator.wait_for(ADMIN)
+    assert "• @minji: 1/3\n   https://www.instagram.com/p/MINJI0001/" in week["text"]
+
+    await emulator.send_text(ADMIN, "/setnotice 규칙\nhttps://open.kakao.com/o/gAbCdEf1")
+    await emulator.wait_for(ADMIN)
+    await emulator.send_text(MEMBER, "/notice")
+    (notice,) = await emulator.wait_for(MEMBER, count=1)
+    assert "https://open.kakao.com/o/gAbCdEf1" in notice["text"]
+    (photo,) = await emulator.wait_for(MEMBER)
+    assert photo["method"] == "sendPhoto"
+    assert emulator.photos[-1]["bytes"].startswith(b"\x89PNG")
