@@ -10,7 +10,7 @@ from bot.config import Settings
 from services.container import Services
 from services.rules import CommunityRules
 from storage import crypto
-from storage.db import create_engine, session_factory
+from storage.db import create_engine, is_sqlite, session_factory
 from storage.migrations import ensure_current
 
 
@@ -32,6 +32,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
     engine = create_engine(settings.database_url)
     try:
         await ensure_current(engine)
-        yield Services(session_factory(engine), rules_from(settings))
+        serialize = is_sqlite(settings.database_url)
+        yield Services(session_factory(engine), rules_from(settings), serialize=serialize)
     finally:
         await engine.dispose()

@@ -71,11 +71,11 @@ class Dispatcher:
         language, secret = event.language_hint or "ko", False
         try:
             async with self.services.transaction() as tx:
-                who = await tx.accounts.identify(
+                who, stored = await tx.accounts.identify(
                     event.platform, event.user_id, event.user_name, event.language_hint
                 )
                 language = who.language
-                state = await tx.conversations.load(event.platform, event.user_id)
+                state = await tx.conversations.resume(event.platform, event.user_id, stored)
                 flow = FLOWS.get(state.flow) if state and not state.expired else None
                 secret = bool(flow and state and state.step in flow.secret_steps)
                 ctx = Ctx(event, who, tx, state=None if flow is None else state,

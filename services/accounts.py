@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,6 +31,16 @@ class Identity:
         return "member" if self.member_id else "stranger"
 
 
+@dataclass(frozen=True)
+class StoredFlow:
+    """A conversation state row as read with the account."""
+
+    flow: str
+    step: str
+    data: dict[str, Any]
+    expires_at: datetime
+
+
 def language_from_hint(hint: str | None) -> str:
     """The language for a first contact: English for an English app, Korean otherwise."""
     return "en" if hint and hint.lower().startswith("en") else "ko"
@@ -42,19 +54,34 @@ class AccountService:
 
     async def identify(
         self, platform: str, platform_user_id: str, display_name: str | None, hint: str | None
-    ) -> Identity:
-        account = await self.accounts.get_or_create(
-            platform, platform_user_id, display_name, language_from_hint(hint)
-        )
-        member = await self.members.get(account.member_id) if account.member_id else None
+    ) -> tuple[Identity, StoredFlow | None]:
+        """Who is writing and the flow they are in: one query for a known account (every
+        event pays it), an insert on first contact."""
+        found = await self.accounts.with_roles(platform, platform_user_id)
+        if found is None:
+            account = await self.accounts.get_or_create(
+                platform, platform_user_id, display_name, language_from_hint(hint)
+            )
+            identity = Identity(account.id, platform, platform_user_id, account.language,
+                                None, None, False)
+            return identity, None
+        if display_name and found.display_name != display_name:
+            await self.accounts.rename(found.id, display_name)
+        flow = None
+        if found.flow is not None:
+            flow = StoredFlow(found.flow, found.step, dict(found.data), found.expires_at)
+        return self._identity(found, platform, platform_user_id), flow
+
+    @staticmethod
+    def _identity(found: Any, platform: str, platform_user_id: str) -> Identity:
         return Identity(
-            account_id=account.id,
+            account_id=found.id,
             platform=platform,
             platform_user_id=platform_user_id,
-            language=account.language,
-            member_id=member.id if member else None,
-            member_username=member.instagram_username if member else None,
-            is_admin=await self.admins.is_admin(account.id),
+            language=found.language,
+            member_id=found.member_id if found.instagram_username else None,
+            member_username=found.instagram_username,
+            is_admin=found.admin_id is not None,
         )
 
     async def set_language(self, platform: str, platform_user_id: str, language: str) -> None:

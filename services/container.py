@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -49,14 +50,20 @@ class Services:
         sessions: async_sessionmaker[AsyncSession],
         rules: CommunityRules,
         clock: Clock = utcnow,
+        serialize: bool = False,
     ) -> None:
         self.sessions = sessions
         self.rules = rules
         # Injectable, so tests can stand on a week boundary.
         self.clock = clock
+        # SQLite has one writer at a time: queueing here, in order, beats SQLite's busy
+        # handler, which sleeps in growing steps (up to 100 ms) while it waits for the lock.
+        self._one_writer = asyncio.Lock() if serialize else None
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Tx]:
-        """Commit when the block ends, roll back if it raises."""
-        async with self.sessions() as session, session.begin():
+        """Commit when the block ends, roll back if it raises. Never nest two: on SQLite
+        the second would wait for the first forever."""
+        async with self._one_writer or nullcontext(), self.sessions() as session, \
+                session.begin():
             yield Tx(session, self.rules, self.clock)

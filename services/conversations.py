@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.accounts import StoredFlow
 from storage.models import utcnow
 from storage.repositories.operations import ConversationRepo
 
@@ -30,8 +31,16 @@ class ConversationService:
         row = await self.repo.get(platform, user_id)
         if row is None:
             return None
-        state = FlowState(row.flow, row.step, dict(row.data))
-        if row.expires_at <= utcnow():
+        return await self.resume(platform, user_id, StoredFlow(row.flow, row.step, row.data,
+                                                                row.expires_at))
+
+    async def resume(self, platform: str, user_id: str, stored: StoredFlow | None
+                     ) -> FlowState | None:
+        """The flow from a row already read (with the account); expiry as in `load`."""
+        if stored is None:
+            return None
+        state = FlowState(stored.flow, stored.step, dict(stored.data))
+        if stored.expires_at <= utcnow():
             await self.repo.clear(platform, user_id)
             state.expired = True
         return state

@@ -32,10 +32,18 @@ def is_sqlite(url: str) -> bool:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # The driver opens the transaction right before the first write, with BEGIN IMMEDIATE.
+    # A deferred BEGIN would read first and then fail at once with "database is locked"
+    # when another connection wrote in between (a WAL snapshot cannot be upgraded);
+    # IMMEDIATE waits its turn (busy_timeout) instead. Reads before the first write see
+    # the latest commit; within one process the services queue their transactions anyway
+    # (services.container), so that only matters between processes.
+    dbapi_connection.isolation_level = "IMMEDIATE"
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA synchronous=NORMAL")  # safe with WAL; one fsync per checkpoint
+    cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
 
 
@@ -46,6 +54,7 @@ def create_engine(url: str) -> AsyncEngine:
     engine = create_async_engine(url, pool_pre_ping=not is_sqlite(url), hide_parameters=True)
     if is_sqlite(url):
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+
     return engine
 
 

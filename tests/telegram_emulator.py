@@ -66,7 +66,9 @@ class BotApiEmulator:
         )
         self._blocked: set[int] = set()
         self._seen: dict[int, int] = defaultdict(int)
-        self._changed = asyncio.Condition()
+        self._changed = asyncio.Condition()  # new updates, for getUpdates
+        self._by_chat: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        self._arrived: dict[int, asyncio.Condition] = defaultdict(asyncio.Condition)
         self._runner: web.AppRunner | None = None
         self._client: aiohttp.ClientSession | None = None
         self._webhook_lock = asyncio.Lock()
@@ -117,15 +119,16 @@ class BotApiEmulator:
         self._blocked.add(chat_id)
 
     def messages_to(self, chat_id: int) -> list[dict[str, Any]]:
-        return [m for m in self.sent if m["chat"]["id"] == chat_id]
+        return list(self._by_chat[chat_id])
 
     async def wait_for(
         self, chat_id: int, count: int = 1, timeout: float = 5.0  # noqa: ASYNC109
     ) -> list[dict[str, Any]]:
         """The next `count` messages the bot sends to `chat_id` (since the last wait)."""
         deadline = time.monotonic() + timeout
-        async with self._changed:
-            while len(self.messages_to(chat_id)) < self._seen[chat_id] + count:
+        arrived = self._arrived[chat_id]
+        async with arrived:
+            while len(self._by_chat[chat_id]) < self._seen[chat_id] + count:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise AssertionError(
@@ -133,12 +136,12 @@ class BotApiEmulator:
                         f"{[m.get('text') for m in self.messages_to(chat_id)]}"
                     )
                 try:
-                    await asyncio.wait_for(self._changed.wait(), left)
+                    await asyncio.wait_for(arrived.wait(), left)
                 except TimeoutError:
                     continue
         start = self._seen[chat_id]
         self._seen[chat_id] = start + count
-        return self.messages_to(chat_id)[start : start + count]
+        return self._by_chat[chat_id][start : start + count]
 
     # --- the user's side ----------------------------------------------------------------
 
@@ -236,9 +239,14 @@ class BotApiEmulator:
         return web.json_response({"ok": True, "result": result})
 
     async def _record(self, entry: dict[str, Any]) -> None:
-        async with self._changed:
-            self.sent.append(entry)
-            self._changed.notify_all()
+        """Keep what the bot sent and wake whoever waits on that chat (only them)."""
+        entry["received_at"] = time.monotonic()
+        self.sent.append(entry)
+        chat_id = entry["chat"]["id"]
+        self._by_chat[chat_id].append(entry)
+        arrived = self._arrived[chat_id]
+        async with arrived:
+            arrived.notify_all()
 
     def _bot_message(self, chat_id: int, **fields: Any) -> dict[str, Any]:
         chat_type = "private" if chat_id > 0 else "supergroup"

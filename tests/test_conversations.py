@@ -205,3 +205,25 @@ async def test_unknown_commands_get_a_hint(dispatcher: Dispatcher) -> None:
     person = Person(dispatcher, "u1")
     await person.say("/frobnicate now")
     assert "모르는 명령이에요: /frobnicate" in person.text
+
+
+async def test_two_bot_instances_share_one_database(database_url: str) -> None:
+    """Two processes' worth of engines on the same database: no event is lost to a lock."""
+    import asyncio
+
+    from services.rules import CommunityRules
+    from storage.db import create_engine, session_factory
+
+    engines = [create_engine(database_url) for _ in range(2)]
+    try:
+        bots = [
+            Dispatcher(Services(session_factory(e), CommunityRules(),
+                                serialize=e.dialect.name == "sqlite"))
+            for e in engines
+        ]
+        people = [Person(bots[n % 2], f"crowd-{n}") for n in range(40)]
+        await asyncio.gather(*(p.say("/lang en") for p in people))
+        assert all(p.text == "I will speak English from now on." for p in people)
+    finally:
+        for e in engines:
+            await e.dispose()

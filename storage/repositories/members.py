@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Row, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from storage.models import Admin, ChatAccount, Invite, Member, utcnow
+from storage.models import Admin, ChatAccount, ConversationState, Invite, Member, utcnow
 
 
 class MemberRepo:
@@ -60,6 +61,44 @@ class ChatAccountRepo:
             select(ChatAccount).where(
                 ChatAccount.platform == platform, ChatAccount.platform_user_id == platform_user_id
             )
+        )
+
+    async def with_roles(self, platform: str, platform_user_id: str) -> Row[Any] | None:
+        """The account's id, language, display name and member id, its member's Instagram
+        username, admin id and conversation state: one query, as every event asks for them."""
+        return (
+            await self.session.execute(
+                select(
+                    ChatAccount.id,
+                    ChatAccount.language,
+                    ChatAccount.display_name,
+                    ChatAccount.member_id,
+                    Member.instagram_username,
+                    Admin.id.label("admin_id"),
+                    ConversationState.flow,
+                    ConversationState.step,
+                    ConversationState.data,
+                    ConversationState.expires_at,
+                )
+                .outerjoin(Member, Member.id == ChatAccount.member_id)
+                .outerjoin(Admin, Admin.chat_account_id == ChatAccount.id)
+                .outerjoin(
+                    ConversationState,
+                    (ConversationState.platform == ChatAccount.platform)
+                    & (ConversationState.platform_user_id == ChatAccount.platform_user_id),
+                )
+                .where(
+                    ChatAccount.platform == platform,
+                    ChatAccount.platform_user_id == platform_user_id,
+                )
+            )
+        ).first()
+
+    async def rename(self, account_id: int, display_name: str) -> None:
+        await self.session.execute(
+            update(ChatAccount)
+            .where(ChatAccount.id == account_id)
+            .values(display_name=display_name)
         )
 
     async def get_or_create(
