@@ -32,12 +32,11 @@ def is_sqlite(url: str) -> bool:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # The driver opens the transaction right before the first write, with BEGIN IMMEDIATE.
-    # A deferred BEGIN would read first and then fail at once with "database is locked"
-    # when another connection wrote in between (a WAL snapshot cannot be upgraded);
-    # IMMEDIATE waits its turn (busy_timeout) instead. Reads before the first write see
-    # the latest commit; within one process the services queue their transactions anyway
-    # (services.container), so that only matters between processes.
+    # The driver begins each transaction right before its first write; IMMEDIATE takes the
+    # write lock at that moment, waiting for it up to busy_timeout when another
+    # connection (another bot instance) holds it. Reads before the first write see the
+    # latest commit. Within one process the services queue their transactions
+    # (services.container), so these waits stay short and never time out under load.
     dbapi_connection.isolation_level = "IMMEDIATE"
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")

@@ -88,7 +88,8 @@ def services(engine: AsyncEngine):  # type: ignore[no-untyped-def]
     from services.rules import CommunityRules
     from storage.db import session_factory
 
-    return Services(session_factory(engine), CommunityRules())
+    return Services(session_factory(engine), CommunityRules(),
+                    serialize=engine.dialect.name == "sqlite")
 
 
 @pytest.fixture

@@ -221,9 +221,17 @@ async def test_two_bot_instances_share_one_database(database_url: str) -> None:
                                 serialize=e.dialect.name == "sqlite"))
             for e in engines
         ]
-        people = [Person(bots[n % 2], f"crowd-{n}") for n in range(40)]
-        await asyncio.gather(*(p.say("/lang en") for p in people))
-        assert all(p.text == "I will speak English from now on." for p in people)
+        people = [Person(bots[n % 2], f"crowd-{n}") for n in range(60)]
+
+        async def chat(person: Person) -> list[str]:
+            texts = []
+            for command in ("/lang en", "/lang ko", "/lang en"):
+                await person.say(command)
+                texts.append(person.text)
+            return texts
+
+        answers = await asyncio.gather(*(chat(p) for p in people))
+        assert all(a[-1] == "I will speak English from now on." for a in answers)
     finally:
         for e in engines:
             await e.dispose()
