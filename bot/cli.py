@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import sys
+from collections.abc import Callable
 
 from bot.config import ConfigError, Settings, load_settings
 from storage import crypto
@@ -64,8 +65,8 @@ def cmd_admin_add(args: argparse.Namespace) -> None:
     settings = _settings()
 
     async def add() -> str:
-        async with open_services(settings) as services:
-            return await services.admins.create_claim(args.name)
+        async with open_services(settings) as services, services.transaction() as tx:
+            return await tx.admins.create_claim(args.name)
 
     code = asyncio.run(add())
     print(
@@ -109,6 +110,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _guarded(func: Callable[[argparse.Namespace], None], args: argparse.Namespace) -> None:
+    """Known start-up problems end with their message, not a traceback."""
+    from storage.migrations import DatabaseBehind
+
+    try:
+        func(args)
+    except DatabaseBehind as exc:
+        sys.exit(str(exc))
+    except crypto.SecretUnreadable as exc:
+        sys.exit(str(exc))
+    except OSError as exc:  # the web port is taken, the database folder is missing, ...
+        sys.exit(f"Cannot start: {exc}")
+
+
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     # The console chat prints the conversation; only problems are logged there.
@@ -118,7 +133,7 @@ def main(argv: list[str] | None = None) -> None:
         logging.getLogger("alembic").setLevel(logging.WARNING)
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per Bot API call otherwise
-    args.func(args)
+    _guarded(args.func, args)
 
 
 if __name__ == "__main__":

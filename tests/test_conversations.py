@@ -235,3 +235,32 @@ async def test_two_bot_instances_share_one_database(database_url: str) -> None:
     finally:
         for e in engines:
             await e.dispose()
+
+
+async def test_a_failing_handler_answers_politely_and_keeps_the_flow(
+    dispatcher: Dispatcher, services: Services, monkeypatch, caplog
+) -> None:
+    from handlers import dispatcher as routing
+    from handlers.registry import Command, Flow
+
+    admin = Person(dispatcher, "a1")
+    await make_admin(services, admin)
+    await admin.say("/addhelper")
+    await admin.say("helper.five")
+
+    async def broken(_ctx, _text):  # type: ignore[no-untyped-def]
+        raise RuntimeError("database exploded")
+
+    flow = routing.FLOWS["add_helper"]
+    monkeypatch.setitem(routing.FLOWS, "add_helper",
+                        Flow(flow.name, {**flow.steps, "password": broken}, flow.secret_steps))
+    replies = await admin.say("p@ssw0rd-typed")
+    assert admin.text == "죄송해요, 처리 중 문제가 생겼어요. 잠시 후 다시 해 주세요."
+    assert replies[0].delete_incoming  # the password is still removed from the chat
+    assert "p@ssw0rd-typed" not in caplog.text and "database exploded" in caplog.text
+    monkeypatch.setitem(routing.BY_NAME, "help", Command("help", broken))
+    await admin.say("/help")
+    assert admin.text.startswith("죄송해요")
+    monkeypatch.undo()
+    await admin.say("p@ssw0rd-typed")  # nothing was lost: the flow is where it was
+    assert "@helper.five 을(를) 헬퍼로 저장했어요" in admin.text

@@ -1,0 +1,112 @@
+"""The operator's commands, run as the operator runs them: the `autogram` console script."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+
+AUTOGRAM = [sys.executable, "-m", "bot.cli"]
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(args: list[str], cwd: Path, stdin: str = "", **env: str) -> subprocess.CompletedProcess:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_",
+                                                                            "DATABASE_URL"))}
+    environment.update(PYTHONPATH=str(ROOT), **env)
+    return subprocess.run([*AUTOGRAM, *args], cwd=cwd, input=stdin, capture_output=True,
+                          text=True, env=environment, timeout=120)
+
+
+def test_keygen_prints_a_usable_key(tmp_path: Path) -> None:
+    key = run(["keygen"], tmp_path).stdout.strip()
+    Fernet(key.encode())
+
+
+def test_run_refuses_a_database_that_is_behind(tmp_path: Path) -> None:
+    result = run(["run"], tmp_path, WEB_PORT="0")
+    assert result.returncode != 0
+    assert "Run `autogram migrate` first" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_wrong_settings_stop_with_the_fix(tmp_path: Path) -> None:
+    result = run(["migrate"], tmp_path, TIMEZONE="Nowhere/Land")
+    assert result.returncode != 0
+    assert "TIMEZONE: unknown time zone" in result.stderr
+
+
+def test_console_chat_is_scriptable_through_a_pipe(tmp_path: Path) -> None:
+    assert run(["migrate"], tmp_path).returncode == 0
+    result = run(["chat", "--as", "kim"], tmp_path, stdin="/help\n/lang\n2\n/help\n")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "bot> 쓸 수 있는 명령:" in out
+    assert "[1] 한국어" in out and "[2] English" in out
+    assert "bot> I will speak English from now on." in out
+    assert "bot> What you can do:" in out
+
+
+def test_admin_add_then_claim_in_the_console(tmp_path: Path) -> None:
+    assert run(["migrate"], tmp_path).returncode == 0
+    added = run(["admin", "add", "운영자"], tmp_path)
+    claim = next(line.strip() for line in added.stdout.splitlines() if "/claim" in line)
+    result = run(["chat", "--as", "boss"], tmp_path, stdin=f"{claim}\n/help\n")
+    assert "관리자로 등록됐어요" in result.stdout and "/adduser" in result.stdout
+
+
+def test_rotate_keys_from_the_cli(tmp_path: Path) -> None:
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    assert run(["migrate"], tmp_path, ENCRYPTION_KEYS=old).returncode == 0
+    added = run(["admin", "add", "boss"], tmp_path, ENCRYPTION_KEYS=old)
+    claim = next(line.strip() for line in added.stdout.splitlines() if "/claim" in line)
+    run(["chat", "--as", "boss"], tmp_path, ENCRYPTION_KEYS=old,
+        stdin=f"{claim}\n/addhelper\nhelper.one\nsecret-pw\n")
+    rotated = run(["rotate-keys"], tmp_path, ENCRYPTION_KEYS=f"{new},{old}")
+    assert "Re-encrypted 1 stored secrets" in rotated.stdout
+    listed = run(["chat", "--as", "boss"], tmp_path, ENCRYPTION_KEYS=new, stdin="/helpers\n")
+    assert "@helper.one" in listed.stdout
+    assert b"secret-pw" not in (tmp_path / "autogram.sqlite3").read_bytes()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
+def test_run_without_a_token_serves_health_and_stops_cleanly(
+    tmp_path: Path, stop_signal: signal.Signals
+) -> None:
+    assert run(["migrate"], tmp_path).returncode == 0
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TELEGRAM_")}
+    env.update(PYTHONPATH=str(ROOT), WEB_PORT=str(port))
+    process = subprocess.Popen([*AUTOGRAM, "run"], cwd=tmp_path, env=env, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        body = ""
+        for _ in range(100):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz") as response:
+                    body = response.read().decode()
+                break
+            except OSError:
+                time.sleep(0.1)
+        assert '"status": "ok"' in body and '"database": "ok"' in body
+        process.send_signal(stop_signal)
+        output, _ = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 0
+    assert "Telegram: off. To enable it, put TELEGRAM_TOKEN" in output
+    assert "autogram chat" in output and "Stopped." in output
