@@ -5,13 +5,24 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aiohttp import web
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.config import Settings
 from bot.web import HealthCheck, build_web_app, database_check
 from bot.wiring import open_services
 from handlers.dispatcher import Dispatcher
+from handlers.open_chat import folder_report
+from jobs.open_chat_folder import import_new_files
+from services.container import Services
+from services.open_chat_import import ImportReport
+
+if TYPE_CHECKING:
+    from bot.telegram import TelegramTransport
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +55,14 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
                 return "telegram", running, "running" if running else "stopped"
 
             checks.append(telegram_check)
+        scheduler = AsyncIOScheduler(timezone=settings.zone)
+        if settings.kakao_import_folder:
+            _watch_folder(scheduler, settings, services, telegram)
+
+        async def scheduler_check() -> tuple[str, bool, str]:
+            return "scheduler", True, "running" if scheduler.running else "off"
+
+        checks.append(scheduler_check)
         web_app = build_web_app(checks)
         if telegram is not None:
             telegram.add_routes(web_app)
@@ -54,14 +73,49 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
         try:
             if telegram is not None:
                 await telegram.start()
+            if scheduler.get_jobs():
+                scheduler.start()
             _announce(settings, telegram is not None)
             await stop.wait()
             log.info("Stopping...")
         finally:
+            if scheduler.running:
+                scheduler.shutdown(wait=False)
             if telegram is not None:
                 await telegram.stop()
             await runner.cleanup()
     log.info("Stopped.")
+
+
+def _watch_folder(
+    scheduler: AsyncIOScheduler,
+    settings: Settings,
+    services: Services,
+    telegram: TelegramTransport | None,
+) -> None:
+    """Import new exports from KAKAO_IMPORT_FOLDER; the report goes to the admins."""
+    folder = Path(settings.kakao_import_folder)
+
+    async def to_admins(name: str, report: ImportReport | None, problem: str | None) -> None:
+        log.info("%s", folder_report(name, report, problem, "en"))
+        if telegram is None:
+            return
+        async with services.transaction() as tx:
+            admins = await tx.accounts.admin_accounts()
+        for platform, user_id, language in admins:
+            if platform == telegram.platform:
+                await telegram.send(user_id, folder_report(name, report, problem, language))
+
+    scheduler.add_job(
+        import_new_files,
+        "interval",
+        seconds=settings.kakao_import_interval_seconds,
+        args=[services, folder, to_admins],
+        next_run_time=datetime.now(settings.zone),
+        max_instances=1,
+        coalesce=True,
+        id="kakao_import_folder",
+    )
 
 
 def _announce(settings: Settings, telegram_on: bool) -> None:

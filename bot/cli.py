@@ -75,6 +75,33 @@ def cmd_admin_add(args: argparse.Namespace) -> None:
     )
 
 
+def cmd_import_kakao(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from bot.wiring import open_services
+    from handlers.i18n import t
+    from handlers.open_chat import render_report
+    from services.kakao_export import ExportUnreadable
+
+    settings = _settings()
+    path = Path(args.file)
+    if not path.is_file():
+        sys.exit(f"No such file: {path}")
+
+    data = path.read_bytes()
+
+    async def run_import() -> str:
+        async with open_services(settings) as services, services.transaction() as tx:
+            report = await tx.open_chat.import_file(data, path.name, tx.now(), args.weeks)
+        return render_report(report, args.lang)
+
+    try:
+        print(asyncio.run(run_import()))
+    except ExportUnreadable as exc:
+        problem = t(args.lang, f"import.unreadable.{exc.reason}")
+        sys.exit(t(args.lang, "import.unreadable", problem=problem))
+
+
 def cmd_run(_: argparse.Namespace) -> None:
     from bot.app import run
 
@@ -102,6 +129,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "rotate-keys", help="re-encrypt stored secrets with the newest key"
     ).set_defaults(func=cmd_rotate_keys)
+    kakao = sub.add_parser("import-kakao", help="import a KakaoTalk open-chat export (.txt/.zip)")
+    kakao.add_argument("file")
+    kakao.add_argument("--weeks", type=int, default=None,
+                       help="only the last N weeks, this one included (default: every week)")
+    kakao.add_argument("--lang", choices=("ko", "en"), default="ko", help="language of the report")
+    kakao.set_defaults(func=cmd_import_kakao)
     admin = sub.add_parser("admin", help="manage admins")
     admin_sub = admin.add_subparsers(dest="admin_command", required=True)
     add = admin_sub.add_parser("add", help="create an admin and print a one-time claim code")

@@ -55,6 +55,11 @@ class Settings(BaseSettings):
     submission_deadline: str = "SUN 12:00"
     comment_deadline: str = "SUN 23:59"
 
+    # Open-chat exports: weeks an upload imports, and a folder watched for new exports.
+    kakao_import_weeks: int = 2
+    kakao_import_folder: str = ""
+    kakao_import_interval_seconds: int = 60
+
     @field_validator("submission_deadline", "comment_deadline")
     @classmethod
     def _deadline(cls, value: str) -> str:

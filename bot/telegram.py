@@ -48,6 +48,7 @@ PLATFORM = "telegram"
 WEBHOOK_PATH = "/telegram/webhook"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 CALLBACK_DATA_LIMIT = 64  # bytes, Telegram's limit for callback_data
+MAX_DOWNLOAD = 20 * 1024 * 1024  # the Bot API's getFile limit
 T = TypeVar("T")
 
 
@@ -138,6 +139,9 @@ class TelegramTransport:
         self.app = builder.build()
         self.app.add_handler(CallbackQueryHandler(self._on_button))
         self.app.add_handler(MessageHandler(filters.TEXT, self._on_message))
+        self.app.add_handler(
+            MessageHandler(filters.Document.ALL & filters.ChatType.PRIVATE, self._on_document)
+        )
         self.app.add_error_handler(self._on_error)
         # Updates of one user are handled in order, different users concurrently.
         self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
@@ -250,6 +254,30 @@ class TelegramTransport:
             text=message.text,
             message_id=str(message.message_id),
             language_hint=user.language_code,
+        )
+        await self._handle(event)
+
+    async def _on_document(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A file in a private chat (an open-chat export from an admin)."""
+        message, user = update.effective_message, update.effective_user
+        if message is None or user is None or message.document is None:
+            return
+        document = message.document
+        data = b""
+        if (document.file_size or 0) <= MAX_DOWNLOAD:
+            telegram_file = await with_retries(document.get_file)
+            data = bytes(await with_retries(telegram_file.download_as_bytearray))
+        event = Incoming(
+            platform=PLATFORM,
+            chat_id=str(message.chat.id),
+            chat_kind="private",
+            user_id=str(user.id),
+            user_name=user.full_name,
+            text=message.caption or "",
+            message_id=str(message.message_id),
+            language_hint=user.language_code,
+            attachment=data,
+            attachment_name=document.file_name or "",
         )
         await self._handle(event)
 

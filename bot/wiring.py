@@ -22,6 +22,7 @@ def rules_from(settings: Settings) -> CommunityRules:
         conversation_timeout=timedelta(minutes=settings.conversation_timeout_minutes),
         submission_deadline=settings.submission_deadline,
         comment_deadline=settings.comment_deadline,
+        kakao_import_weeks=settings.kakao_import_weeks,
     )
 
 

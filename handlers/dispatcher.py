@@ -10,7 +10,7 @@ import logging
 import re
 from dataclasses import dataclass, field, replace
 
-from handlers import admin, core, helper_admin, weekly
+from handlers import admin, core, helper_admin, open_chat, weekly
 from handlers.context import CANCEL_PAYLOAD, Ctx
 from handlers.events import Incoming, Reply
 from handlers.i18n import t
@@ -32,6 +32,7 @@ COMMANDS: list[Command] = [
     Command("cancel", cancel, keywords=("취소", "cancel", "그만")),
     *weekly.COMMANDS,
     *admin.COMMANDS,
+    *open_chat.COMMANDS,
     *helper_admin.COMMANDS,
 ]
 FLOWS: dict[str, Flow] = {
@@ -104,6 +105,10 @@ class Dispatcher:
         return parse_command(text) is not None or text.strip().lower() in BY_KEYWORD
 
     async def _route(self, ctx: Ctx, text: str, flow: Flow | None) -> list[Reply]:
+        if ctx.event.attachment is not None:
+            if ctx.event.chat_kind == "group":
+                return []
+            return await open_chat.import_upload(ctx)
         parsed = parse_command(text)
         if parsed is None and text.strip().lower() in BY_KEYWORD:
             keyword_command = BY_KEYWORD[text.strip().lower()]

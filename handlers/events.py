@@ -22,6 +22,9 @@ class Incoming:
     # The language of the user's app, used for a first contact only.
     language_hint: str | None = None
     chat_title: str | None = None
+    # A file the user sent (an open-chat export), with its name.
+    attachment: bytes | None = None
+    attachment_name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

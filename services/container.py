@@ -16,6 +16,7 @@ from services.conversations import ConversationService
 from services.helper_accounts import HelperAccountService
 from services.invites import InviteService
 from services.members import MemberAdminService
+from services.open_chat_import import OpenChatImporter
 from services.progress import ProgressService
 from services.rules import CommunityRules
 from services.submissions import SubmissionService
@@ -41,6 +42,7 @@ class Tx:
         self.progress = ProgressService(session, rules)
         self.members = MemberAdminService(session)
         self.community = CommunityService(session)
+        self.open_chat = OpenChatImporter(session, rules)
         self.audit = AuditRepo(session)
 
 

@@ -16,3 +16,5 @@ class CommunityRules:
     # Weekly deadlines, "WEEKDAY HH:MM" in the community's zone (services.weeks).
     submission_deadline: str = "SUN 12:00"
     comment_deadline: str = "SUN 23:59"
+    # An open-chat export sent to the bot imports this many weeks, the current one included.
+    kakao_import_weeks: int = 2

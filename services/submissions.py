@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
 from enum import Enum
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.links import PostLink
 from services.rules import CommunityRules
 from services.weeks import Week
-from storage.models import Submission
+from storage.models import Member, Submission
 from storage.repositories.members import MemberRepo
 from storage.repositories.weekly import SubmissionRepo
 
@@ -24,6 +24,14 @@ class SubmitResult(Enum):
     DUPLICATE_OTHER = "duplicate_other"
     CLOSED = "closed"
     NOT_ACTIVE = "not_active"
+
+
+@dataclass
+class WeekBook:
+    """What the quota and duplicate rules need to know about one week's submissions."""
+
+    counts: dict[int, int] = field(default_factory=dict)  # active submissions per member
+    owners: dict[str, tuple[int, int]] = field(default_factory=dict)  # shortcode -> member, id
 
 
 @dataclass(frozen=True)
@@ -53,28 +61,72 @@ class SubmissionService:
     def is_open(self, now: datetime) -> bool:
         return now <= self.week(now).at(self.rules.submission_deadline)
 
+    async def _book(self, week_start: date) -> WeekBook:
+        rows = await self.session.execute(
+            select(Submission.member_id, Submission.shortcode, Submission.id, Submission.status)
+            .where(Submission.week_start == week_start)
+        )
+        book = WeekBook()
+        for member_id, shortcode, submission_id, status in rows.all():
+            book.owners[shortcode] = (member_id, submission_id)
+            if status == "active":
+                book.counts[member_id] = book.counts.get(member_id, 0) + 1
+        return book
+
+    def _decide(self, book: WeekBook, active: bool, member_id: int, link: PostLink,
+                now: datetime) -> Submitted:
+        """The quota, deadline and duplicate rules, on what is known of the week."""
+        count, maximum = book.counts.get(member_id, 0), self.rules.weekly_max_posts
+        if not active:
+            return Submitted(SubmitResult.NOT_ACTIVE, count, maximum)
+        if not self.is_open(now):
+            return Submitted(SubmitResult.CLOSED, count, maximum)
+        if link.shortcode in book.owners:
+            owner, existing_id = book.owners[link.shortcode]
+            own = owner == member_id
+            result = SubmitResult.DUPLICATE_OWN if own else SubmitResult.DUPLICATE_OTHER
+            return Submitted(result, count, maximum, existing_id)
+        if count >= maximum:
+            return Submitted(SubmitResult.OVER_MAX, count, maximum)
+        return Submitted(SubmitResult.ACCEPTED, count + 1, maximum)
+
     async def submit(
         self, member_id: int, link: PostLink, now: datetime, source: str = "chat"
     ) -> Submitted:
         week = self.week(now)
-        count = await self.submissions.count_for(member_id, week.start)
-        maximum = self.rules.weekly_max_posts
         member = await self.members.get(member_id)
-        if member is None or member.status != "active":
-            return Submitted(SubmitResult.NOT_ACTIVE, count, maximum)
-        if not self.is_open(now):
-            return Submitted(SubmitResult.CLOSED, count, maximum)
-        existing = await self.submissions.by_shortcode(week.start, link.shortcode)
-        if existing is not None:
-            own = existing.member_id == member_id
-            result = SubmitResult.DUPLICATE_OWN if own else SubmitResult.DUPLICATE_OTHER
-            return Submitted(result, count, maximum, existing.id)
-        if count >= maximum:
-            return Submitted(SubmitResult.OVER_MAX, count, maximum)
+        active = member is not None and member.status == "active"
+        done = self._decide(await self._book(week.start), active, member_id, link, now)
+        if done.result is not SubmitResult.ACCEPTED:
+            return done
         row = await self.submissions.add(
             member_id, week.start, link.url, link.shortcode, source=source, submitted_at=now
         )
-        return Submitted(SubmitResult.ACCEPTED, count + 1, maximum, row.id)
+        return replace(done, submission_id=row.id)
+
+    async def submit_many(
+        self, items: list[tuple[int, PostLink, datetime]], source: str
+    ) -> list[Submitted]:
+        """The same rules for many links at once (an open-chat import): each week's
+        submissions are read once, and the new rows are written together."""
+        statuses = dict((await self.session.execute(select(Member.id, Member.status))).all())
+        books: dict[date, WeekBook] = {}
+        results: list[Submitted] = []
+        for member_id, link, when in items:
+            week_start = self.week(when).start
+            if week_start not in books:
+                books[week_start] = await self._book(week_start)
+            book = books[week_start]
+            done = self._decide(book, statuses.get(member_id) == "active", member_id, link, when)
+            if done.result is SubmitResult.ACCEPTED:
+                row = Submission(member_id=member_id, week_start=week_start, url=link.url,
+                                 shortcode=link.shortcode, source=source, submitted_at=when)
+                self.session.add(row)
+                book.counts[member_id] = done.count
+                book.owners[link.shortcode] = (member_id, 0)
+            results.append(done)
+        await self.session.flush()
+        return results
 
     async def mine(self, member_id: int, now: datetime) -> list[Submission]:
         week = self.week(now)

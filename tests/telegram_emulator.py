@@ -65,6 +65,7 @@ class BotApiEmulator:
             list
         )
         self._blocked: set[int] = set()
+        self._files: dict[str, tuple[str, bytes]] = {}
         self._seen: dict[int, int] = defaultdict(int)
         self._changed = asyncio.Condition()  # new updates, for getUpdates
         self._by_chat: dict[int, list[dict[str, Any]]] = defaultdict(list)
@@ -78,6 +79,7 @@ class BotApiEmulator:
     async def start(self) -> None:
         app = web.Application(client_max_size=60 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._dispatch)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._download)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -179,6 +181,29 @@ class BotApiEmulator:
         if text.startswith("/"):
             length = len(text.split(maxsplit=1)[0])
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": length}]
+        self._messages[(chat_id, message["message_id"])] = message
+        await self._deliver({"message": message})
+        return message
+
+    async def send_document(
+        self, user_id: int, filename: str, data: bytes, *, chat_id: int | None = None,
+        chat_type: str = "private", caption: str | None = None,
+    ) -> dict[str, Any]:
+        """The user sends a file: a Document message whose bytes getFile then serves."""
+        chat_id = user_id if chat_id is None else chat_id
+        file_id = f"doc-{len(self._files) + 1}"
+        self._files[file_id] = (f"documents/file_{len(self._files) + 1}_{filename}", data)
+        chat = {"id": chat_id, "type": chat_type}
+        message: dict[str, Any] = {
+            "message_id": next(self._message_ids[chat_id]),
+            "date": int(time.time()),
+            "chat": chat,
+            "from": self._user(user_id, "User", None, "ko"),
+            "document": {"file_id": file_id, "file_unique_id": f"u{file_id}",
+                         "file_name": filename, "file_size": len(data)},
+        }
+        if caption:
+            message["caption"] = caption
         self._messages[(chat_id, message["message_id"])] = message
         await self._deliver({"message": message})
         return message
@@ -399,6 +424,24 @@ class BotApiEmulator:
                                "filename": params.get("_filename_document"), "bytes": document})
         await self._record({**message, "method": "sendDocument"})
         return message
+
+    async def _api_getFile(self, params: dict[str, Any]) -> dict[str, Any]:
+        file_id = str(params["file_id"])
+        if file_id not in self._files:
+            raise ApiError(400, "Bad Request: invalid file_id")
+        path, data = self._files[file_id]
+        if len(data) > 20 * 1024 * 1024:
+            raise ApiError(400, "Bad Request: file is too big")
+        return {"file_id": file_id, "file_unique_id": f"u{file_id}", "file_size": len(data),
+                "file_path": path}
+
+    async def _download(self, request: web.Request) -> web.Response:
+        if request.match_info["token"] != self.token:
+            return web.Response(status=401)
+        for path, data in self._files.values():
+            if path == request.match_info["path"]:
+                return web.Response(body=data)
+        return web.Response(status=404)
 
     async def _api_sendChatAction(self, _params: dict[str, Any]) -> bool:
         return True

@@ -110,3 +110,26 @@ def test_run_without_a_token_serves_health_and_stops_cleanly(
     assert process.returncode == 0
     assert "Telegram: off. To enable it, put TELEGRAM_TOKEN" in output
     assert "autogram chat" in output and "Stopped." in output
+
+
+def test_import_kakao_from_the_cli(tmp_path: Path) -> None:
+    from datetime import datetime
+
+    from tests.kakao_export_builder import ExportBuilder
+
+    assert run(["migrate"], tmp_path).returncode == 0
+    added = run(["chat", "--as", "boss"], tmp_path, stdin="/help\n")
+    assert added.returncode == 0
+    export = ExportBuilder("pc")
+    export.message(datetime(2025, 12, 15, 9, 0), "김하나 @hana.daily",
+                   "https://www.instagram.com/p/CLIPOST01/")
+    (tmp_path / "chat.txt").write_bytes(export.bytes())
+    first = run(["import-kakao", "chat.txt"], tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "PC 내보내기" in first.stdout
+    assert "닉네임의 인스타그램 아이디가 멤버 목록에 없어요" in first.stdout
+    english = run(["import-kakao", "chat.txt", "--lang", "en"], tmp_path)
+    assert "1 links not used" in english.stdout
+    (tmp_path / "empty.txt").write_bytes(b"")
+    empty = run(["import-kakao", "empty.txt"], tmp_path)
+    assert empty.returncode != 0 and "파일을 읽을 수 없어요" in empty.stderr

@@ -304,3 +304,35 @@ async def test_invite_deep_link_submission_and_an_admin_command(
     (photo,) = await emulator.wait_for(MEMBER)
     assert photo["method"] == "sendPhoto"
     assert emulator.photos[-1]["bytes"].startswith(b"\x89PNG")
+
+
+async def test_an_admin_uploads_the_open_chat_export(
+    emulator: BotApiEmulator, services: Services, bot: TelegramTransport
+) -> None:
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from tests.kakao_export_builder import ExportBuilder
+
+    await claim_admin(emulator, services)
+    async with services.transaction() as tx:
+        await tx.members.add(None, ["hana.daily"])  # type: ignore[arg-type]
+    today = datetime.now(ZoneInfo("Asia/Seoul")).replace(tzinfo=None)
+    now = (today - timedelta(days=today.weekday())).replace(hour=0, minute=1)  # this Monday
+    export = ExportBuilder("phone", saved=today)
+    export.message(now, "김하나 @hana.daily", "https://www.instagram.com/p/UPLOAD001/\n하나 (1/3)")
+    export.message(now, "누군가 @somebody", "https://www.instagram.com/p/UPLOAD002/")
+
+    await emulator.send_document(MEMBER, "KakaoTalk.zip", export.zip())
+    (refused,) = await emulator.wait_for(MEMBER)
+    assert "관리자가 보낸 카카오톡 대화 내보내기만" in refused["text"]
+
+    await emulator.send_document(ADMIN, "KakaoTalk.zip", export.zip())
+    (report,) = await emulator.wait_for(ADMIN)
+    assert "메시지 2개 · 링크 2개 · 새로 추가 1개" in report["text"]
+    unused = "[누군가 @somebody] https://www.instagram.com/p/UPLOAD002/ — 닉네임의 인스타그램"
+    assert unused in report["text"]
+
+    await emulator.send_document(ADMIN, "photo.jpg", b"\xff\xd8\xff\xe0 not a chat")
+    (unreadable,) = await emulator.wait_for(ADMIN)
+    assert unreadable["text"].startswith("파일을 읽을 수 없어요: 텍스트(UTF-8) 파일이 아니에요")

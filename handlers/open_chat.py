@@ -1,0 +1,78 @@
+"""Admins hand the bot the open chat's export; the report lists every link not used."""
+
+from __future__ import annotations
+
+from handlers.context import Ctx
+from handlers.events import Reply
+from handlers.i18n import t
+from handlers.registry import Command
+from services.kakao_export import ExportUnreadable
+from services.open_chat_import import ImportReport
+
+MAX_LISTED = 200  # a report longer than this says how many more there are
+
+
+def render_report(report: ImportReport, language: str) -> str:
+    lines = [
+        t(language, "import.header", layout=t(language, f"import.layout.{report.layout}")),
+        t(language, "import.counts", messages=report.messages, links=report.links,
+          added=report.added, duplicates=report.duplicates, system=report.system_lines),
+    ]
+    if report.weeks:
+        lines.append(t(language, "import.weeks", weeks=", ".join(report.weeks)))
+    if report.added_by_member:
+        added = ", ".join(f"@{name} {count}" for name, count in
+                          sorted(report.added_by_member.items()))
+        lines.append(t(language, "import.added_by", members=added))
+    if report.unused:
+        lines += ["", t(language, "import.unused_header", count=len(report.unused))]
+        for item in report.unused[:MAX_LISTED]:
+            lines.append(t(language, "import.unused_line", line=item.line_no,
+                           nickname=item.nickname, link=item.link,
+                           reason=t(language, f"import.reason.{item.reason}")))
+    if report.not_understood:
+        lines += ["", t(language, "import.not_understood_header",
+                        count=len(report.not_understood))]
+        lines += [t(language, "import.not_understood_line", line=n, text=text[:80])
+                  for n, text in report.not_understood[:MAX_LISTED]]
+    hidden = max(0, len(report.unused) - MAX_LISTED) + max(
+        0, len(report.not_understood) - MAX_LISTED)
+    if hidden:
+        lines.append(t(language, "import.more", count=hidden))
+    if not report.unused and not report.not_understood:
+        lines.append(t(language, "import.all_used"))
+    return "\n".join(lines)
+
+
+def folder_report(name: str, report: ImportReport | None, problem: str | None,
+                  language: str) -> str:
+    """What the admins are told about a file found in the watched folder."""
+    head = t(language, "import.from_folder", name=name)
+    if report is None:
+        reason = t(language, f"import.unreadable.{problem}")
+        return f"{head}\n{t(language, 'import.unreadable', problem=reason)}"
+    return f"{head}\n{render_report(report, language)}"
+
+
+async def import_upload(ctx: Ctx) -> list[Reply]:
+    """A file sent to the bot: admins' KakaoTalk exports are imported, others are told."""
+    if not ctx.who.is_admin:
+        return [ctx.reply("import.admins_only")]
+    event = ctx.event
+    assert event.attachment is not None
+    try:
+        report = await ctx.tx.open_chat.import_file(
+            event.attachment, event.attachment_name or "", ctx.tx.now(),
+            ctx.tx.rules.kakao_import_weeks, ctx.who.account_id,
+        )
+    except ExportUnreadable as exc:
+        return [ctx.reply("import.unreadable",
+                          problem=ctx.t(f"import.unreadable.{exc.reason}"))]
+    return [Reply(render_report(report, ctx.lang))]
+
+
+async def how_to_import(ctx: Ctx, _args: str) -> list[Reply]:
+    return [ctx.reply("import.how", weeks=ctx.tx.rules.kakao_import_weeks)]
+
+
+COMMANDS = [Command("import", how_to_import, audience="admin", keywords=("대화 가져오기",))]
