@@ -133,3 +133,38 @@ def test_import_kakao_from_the_cli(tmp_path: Path) -> None:
     (tmp_path / "empty.txt").write_bytes(b"")
     empty = run(["import-kakao", "empty.txt"], tmp_path)
     assert empty.returncode != 0 and "파일을 읽을 수 없어요" in empty.stderr
+
+
+def test_run_imports_new_exports_from_the_watched_folder(tmp_path: Path) -> None:
+    import sqlite3
+    from datetime import datetime
+
+    from tests.kakao_export_builder import ExportBuilder
+
+    assert run(["migrate"], tmp_path).returncode == 0
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    export = ExportBuilder("phone")
+    export.message(datetime(2025, 12, 15, 9, 0), "김하나 @hana.daily",
+                   "https://www.instagram.com/p/FOLDER001/")
+    (inbox / "Talk_2025.12.22.txt").write_bytes(export.bytes())
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TELEGRAM_")}
+    env.update(PYTHONPATH=str(ROOT), WEB_PORT=str(free_port()), KAKAO_IMPORT_FOLDER=str(inbox),
+               KAKAO_IMPORT_INTERVAL_SECONDS="1")
+    process = subprocess.Popen([*AUTOGRAM, "run"], cwd=tmp_path, env=env, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        runs: list[tuple[str, str]] = []
+        for _ in range(100):
+            with sqlite3.connect(tmp_path / "autogram.sqlite3") as db:
+                runs = db.execute("SELECT job, status FROM job_run").fetchall()
+            if runs:
+                break
+            time.sleep(0.1)
+        time.sleep(1.5)  # a second scan of the folder must not import the file again
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert runs == [("kakao_import_file", "done")]
+    assert output.count("imported Talk_2025.12.22.txt") == 1
