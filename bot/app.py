@@ -13,6 +13,7 @@ from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.config import Settings
+from bot.kakao import SKILL_PATH, KakaoSkill
 from bot.web import HealthCheck, build_web_app, database_check
 from bot.wiring import open_services
 from handlers.dispatcher import Dispatcher
@@ -64,6 +65,8 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
 
         checks.append(scheduler_check)
         web_app = build_web_app(checks)
+        kakao = KakaoSkill(settings, dispatcher, services)
+        kakao.add_routes(web_app)
         if telegram is not None:
             telegram.add_routes(web_app)
         runner = web.AppRunner(web_app, access_log=None)
@@ -75,7 +78,7 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
                 await telegram.start()
             if scheduler.get_jobs():
                 scheduler.start()
-            _announce(settings, telegram is not None)
+            _announce(settings, telegram is not None, kakao.enabled)
             await stop.wait()
             log.info("Stopping...")
         finally:
@@ -118,9 +121,16 @@ def _watch_folder(
     )
 
 
-def _announce(settings: Settings, telegram_on: bool) -> None:
+def _announce(settings: Settings, telegram_on: bool, kakao_on: bool) -> None:
     base = f"http://{settings.web_host}:{settings.web_port}"
     lines = [f"Web app on {base} (health: {base}/healthz)."]
+    if kakao_on:
+        lines.append(f"KakaoTalk: skill endpoint POST {base}{SKILL_PATH}.")
+    else:
+        lines.append(
+            f"KakaoTalk: the skill endpoint {base}{SKILL_PATH} refuses calls until "
+            "KAKAO_SKILL_SECRET and KAKAO_BOT_ID are set in .env."
+        )
     if telegram_on:
         mode = "webhook" if settings.webhook_mode else "polling"
         lines.append(f"Telegram: on ({mode}).")

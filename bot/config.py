@@ -47,6 +47,11 @@ class Settings(BaseSettings):
     kakao_skill_secret: str = ""
     kakao_rest_api_key: str = ""
     kakao_event_name: str = ""
+    # Kakao waits 5 s for an answer; past this budget the answer goes by callback.
+    kakao_reply_budget_seconds: float = 3.5
+    # Hosts a callbackUrl may point at (anything else is refused: no SSRF through us).
+    kakao_callback_hosts: str = "bot-api.kakao.com"
+    kakao_event_api_url: str = "https://bot-api.kakao.com"
 
     weekly_min_posts: int = 2
     weekly_max_posts: int = 3

@@ -37,6 +37,7 @@ from telegram.ext import (
 )
 
 from bot.config import Settings
+from bot.text import split_text
 from handlers.dispatcher import Dispatcher, Outcome, command_menu
 from handlers.events import Button, Incoming, Reply
 from handlers.i18n import t
@@ -50,28 +51,6 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 CALLBACK_DATA_LIMIT = 64  # bytes, Telegram's limit for callback_data
 MAX_DOWNLOAD = 20 * 1024 * 1024  # the Bot API's getFile limit
 T = TypeVar("T")
-
-
-def split_text(text: str, limit: int = MessageLimit.MAX_TEXT_LENGTH) -> list[str]:
-    """Split on line boundaries into chunks of at most `limit` characters."""
-    chunks: list[str] = []
-    current = ""
-    for line in text.split("\n"):
-        while len(line) > limit:  # a single line longer than a message: cut it hard
-            if current:
-                chunks.append(current)
-                current = ""
-            chunks.append(line[:limit])
-            line = line[limit:]
-        candidate = f"{current}\n{line}" if current else line
-        if len(candidate) > limit:
-            chunks.append(current)
-            current = line
-        else:
-            current = candidate
-    if current or not chunks:
-        chunks.append(current)
-    return chunks
 
 
 def keyboard(buttons: tuple[Button, ...]) -> InlineKeyboardMarkup | None:
@@ -331,7 +310,7 @@ class TelegramTransport:
             await self.send_reply(chat_id, reply)
 
     async def send_reply(self, chat_id: int, reply: Reply) -> None:
-        chunks = split_text(reply.text)
+        chunks = split_text(reply.text, MessageLimit.MAX_TEXT_LENGTH)
         for index, chunk in enumerate(chunks):
             markup = keyboard(reply.buttons) if index == len(chunks) - 1 else None
             await with_retries(
@@ -394,4 +373,4 @@ def _commands(pairs: list[tuple[str, str]]) -> list[BotCommand]:
     return [BotCommand(name, description[:256]) for name, description in pairs]
 
 
-__all__ = ["PLATFORM", "WEBHOOK_PATH", "TelegramTransport", "split_text"]
+__all__ = ["PLATFORM", "WEBHOOK_PATH", "TelegramTransport"]

@@ -22,6 +22,8 @@ class Incoming:
     # The language of the user's app, used for a first contact only.
     language_hint: str | None = None
     chat_title: str | None = None
+    # False where the bot cannot delete the user's messages (KakaoTalk): password steps warn.
+    deletes_messages: bool = True
     # A file the user sent (an open-chat export), with its name.
     attachment: bytes | None = None
     attachment_name: str | None = None

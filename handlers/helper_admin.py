@@ -22,7 +22,12 @@ async def on_username(ctx: Ctx, text: str) -> list[Reply]:
     if await ctx.tx.helpers.exists(username):
         return [ctx.ask("addhelper.exists", username=username)]
     ctx.goto(FLOW, "password", username=username)
-    return [ctx.ask("addhelper.ask_password", username=username)]
+    replies = [ctx.ask("addhelper.ask_password", username=username)]
+    if not ctx.event.deletes_messages:
+        has_telegram = await ctx.tx.accounts.has_platform(ctx.who, "telegram")
+        warning = "addhelper.kakao_warning_linked" if has_telegram else "addhelper.kakao_warning"
+        replies.insert(0, ctx.reply(warning))
+    return replies
 
 
 async def on_password(ctx: Ctx, text: str) -> list[Reply]:

@@ -84,6 +84,12 @@ class AccountService:
             is_admin=found.admin_id is not None,
         )
 
+    async def has_platform(self, who: Identity, platform: str) -> bool:
+        """Whether this person also has an account linked on `platform` (same member)."""
+        if who.member_id is None:
+            return False
+        return any(a.platform == platform for a in await self.accounts.of_member(who.member_id))
+
     async def set_language(self, platform: str, platform_user_id: str, language: str) -> None:
         if language not in LANGUAGES:
             raise ValueError(f"unsupported language {language!r}")

@@ -21,7 +21,7 @@ from services.progress import ProgressService
 from services.rules import CommunityRules
 from services.submissions import SubmissionService
 from storage.models import utcnow
-from storage.repositories.operations import AuditRepo
+from storage.repositories.operations import AuditRepo, OutboxRepo
 
 Clock = Callable[[], datetime]
 
@@ -44,6 +44,7 @@ class Tx:
         self.community = CommunityService(session)
         self.open_chat = OpenChatImporter(session, rules)
         self.audit = AuditRepo(session)
+        self.outbox = OutboxRepo(session)
 
 
 class Services:

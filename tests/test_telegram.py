@@ -14,7 +14,8 @@ import pytest
 from aiohttp import web
 
 from bot.config import Settings, load_settings
-from bot.telegram import TelegramTransport, split_text
+from bot.telegram import TelegramTransport
+from bot.text import split_text
 from bot.web import build_web_app
 from handlers.dispatcher import Dispatcher
 from services.container import Services

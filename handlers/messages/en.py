@@ -178,4 +178,9 @@ MESSAGES: dict[str, str] = {
     "import.reason.submitted_by_another_member": "another member already submitted this post",
     "import.from_folder": "📂 File found in the folder: {name}",
     "import.unreadable.empty": "the file is empty or larger than 20 MB",
+    "kakao.working": "Working on it, one moment…",
+    "kakao.working_no_callback": "This takes a little longer. Send any message in a moment and I will show you the result.",
+    "kakao.more": "More",
+    "addhelper.kakao_warning": "⚠️ On KakaoTalk the bot cannot delete messages, so the password you send stays in this chat. On Telegram (/addhelper) the password message is deleted at once.",
+    "addhelper.kakao_warning_linked": "⚠️ On KakaoTalk the bot cannot delete messages, so the password you send stays in this chat. From your linked Telegram account (/addhelper) the password message is deleted at once. To go on here, send the password.",
 }

@@ -178,4 +178,9 @@ MESSAGES: dict[str, str] = {
     "import.reason.submitted_by_another_member": "다른 멤버가 이미 제출한 게시물이에요",
     "import.from_folder": "📂 폴더에서 찾은 파일: {name}",
     "import.unreadable.empty": "파일이 비어 있거나 20MB보다 커요",
+    "kakao.working": "처리하고 있어요. 잠시만 기다려 주세요…",
+    "kakao.working_no_callback": "처리하는 데 시간이 조금 걸려요. 다음에 아무 메시지나 보내면 결과를 보여 드릴게요.",
+    "kakao.more": "더 보기",
+    "addhelper.kakao_warning": "⚠️ 카카오톡에서는 봇이 메시지를 지울 수 없어서, 보낸 비밀번호가 이 채팅방에 남아요. 텔레그램에서 /addhelper 로 하면 비밀번호 메시지를 바로 지워요.",
+    "addhelper.kakao_warning_linked": "⚠️ 카카오톡에서는 봇이 메시지를 지울 수 없어서, 보낸 비밀번호가 이 채팅방에 남아요. 연결된 텔레그램 계정에서 /addhelper 로 하면 비밀번호 메시지를 바로 지워요. 여기서 계속하려면 비밀번호를 보내 주세요.",
 }

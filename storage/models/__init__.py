@@ -3,7 +3,14 @@
 from storage.models.base import Base, utcnow
 from storage.models.instagram_accounts import CommentLog, Consumer, Helper, Producer
 from storage.models.members import Admin, ChatAccount, Invite, Member
-from storage.models.operations import AuditEntry, ConversationState, GroupChat, JobRun, Notice
+from storage.models.operations import (
+    AuditEntry,
+    ConversationState,
+    GroupChat,
+    JobRun,
+    Notice,
+    Outbox,
+)
 from storage.models.weekly import Submission, Verification
 
 __all__ = [
@@ -20,6 +27,7 @@ __all__ = [
     "JobRun",
     "Member",
     "Notice",
+    "Outbox",
     "Producer",
     "Submission",
     "Verification",

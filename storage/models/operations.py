@@ -72,6 +72,18 @@ class JobRun(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+class Outbox(CreatedAt, Base):
+    """Replies waiting for the user's next message: work that outlived a platform's
+    reply window (KakaoTalk without a callback), or the rest of a long answer."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16), nullable=False)
+    platform_user_id: Mapped[str] = mapped_column(String(128), nullable=False, index=True)
+    replies: Mapped[list[dict[str, Any]]] = mapped_column(JSON, nullable=False)
+
+
 class AuditEntry(CreatedAt, Base):
     """An admin action, or a refused attempt at one."""
 

@@ -8,7 +8,15 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import AuditEntry, ConversationState, GroupChat, JobRun, Notice, utcnow
+from storage.models import (
+    AuditEntry,
+    ConversationState,
+    GroupChat,
+    JobRun,
+    Notice,
+    Outbox,
+    utcnow,
+)
 
 
 class ConversationRepo:
@@ -98,6 +106,28 @@ class JobRunRepo:
     async def finish(self, run: JobRun, status: str, summary: dict[str, Any]) -> None:
         run.status, run.summary, run.finished_at = status, summary, utcnow()
         await self.session.flush()
+
+
+class OutboxRepo:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def put(self, platform: str, user_id: str, replies: list[dict[str, Any]]) -> None:
+        self.session.add(Outbox(platform=platform, platform_user_id=user_id, replies=replies))
+        await self.session.flush()
+
+    async def take(self, platform: str, user_id: str) -> list[dict[str, Any]]:
+        """Everything waiting for this user, oldest first; taken out of the box."""
+        rows = list(
+            await self.session.scalars(
+                select(Outbox)
+                .where(Outbox.platform == platform, Outbox.platform_user_id == user_id)
+                .order_by(Outbox.id)
+            )
+        )
+        if rows:
+            await self.session.execute(delete(Outbox).where(Outbox.id.in_([r.id for r in rows])))
+        return [reply for row in rows for reply in row.replies]
 
 
 class AuditRepo:

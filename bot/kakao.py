@@ -1,0 +1,226 @@
+"""KakaoTalk transport: the Open Builder skill endpoint and the Event API push.
+
+Kakao POSTs a skill payload for each utterance and waits 5 seconds for the answer.
+Work that outlives the budget answers `useCallback: true` and POSTs the result to the
+request's callbackUrl (one minute, once) when it is done; without a callbackUrl the
+user is told it is running and gets the result with their next message (the outbox).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+from aiohttp import web
+
+from bot.config import Settings
+from bot.kakao_render import MORE_PAYLOAD, from_plain, render, to_plain
+from handlers.dispatcher import Dispatcher
+from handlers.events import Incoming, Reply
+from handlers.i18n import t
+from services.accounts import language_from_hint
+from services.container import Services
+from services.notifier import BroadcastReport, Outgoing
+
+log = logging.getLogger(__name__)
+PLATFORM = "kakao"
+SKILL_PATH = "/kakao/skill"
+SECRET_HEADER = "X-Skill-Secret"
+CALLBACK_WINDOW = 55.0  # seconds; Kakao's callback URL lives one minute
+EVENT_BATCH = 100  # users per Event API call
+
+
+class KakaoSkill:
+    platform = PLATFORM
+
+    def __init__(self, settings: Settings, dispatcher: Dispatcher, services: Services) -> None:
+        self.settings = settings
+        self.dispatcher = dispatcher
+        self.services = services
+        self.callback_hosts = {h.strip().lower() for h in
+                               settings.kakao_callback_hosts.split(",") if h.strip()}
+        self._client: aiohttp.ClientSession | None = None
+        self._background: set[asyncio.Task[None]] = set()
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.settings.kakao_skill_secret and self.settings.kakao_bot_id)
+
+    def add_routes(self, web_app: web.Application) -> None:
+        web_app.router.add_post(SKILL_PATH, self._skill)
+        web_app.on_cleanup.append(self._close)
+
+    async def _close(self, _app: web.Application) -> None:
+        for task in list(self._background):
+            task.cancel()
+        if self._client is not None:
+            await self._client.close()
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._client is None:
+            self._client = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+        return self._client
+
+    # --- the skill endpoint --------------------------------------------------------
+
+    def _authorised(self, request: web.Request, payload: dict[str, Any]) -> bool:
+        """The configured secret header (constant-time) and our bot id (or its dev `!`)."""
+        if not self.enabled:
+            return False
+        given = request.headers.get(SECRET_HEADER, "").encode()
+        if not hmac.compare_digest(given, self.settings.kakao_skill_secret.encode()):
+            return False
+        bot_id = str((payload.get("bot") or {}).get("id", ""))
+        return bot_id.removesuffix("!") == self.settings.kakao_bot_id.removesuffix("!")
+
+    async def _skill(self, request: web.Request) -> web.Response:
+        try:
+            payload = await request.json()
+            if not isinstance(payload, dict):
+                raise ValueError("not an object")
+        except (ValueError, json.JSONDecodeError):
+            return web.json_response({"error": "malformed JSON"}, status=400)
+        if not self._authorised(request, payload):
+            return web.json_response({"error": "unauthorised"}, status=401)
+        event = self._event(payload)
+        if event is None:
+            return web.json_response({"error": "no userRequest.user.id"}, status=400)
+        callback = (payload.get("userRequest") or {}).get("callbackUrl")
+        return web.json_response(await self._answer(event, callback))
+
+    @staticmethod
+    def _event(payload: dict[str, Any]) -> Incoming | None:
+        user_request = payload.get("userRequest") or {}
+        user_id = str((user_request.get("user") or {}).get("id") or "")
+        if not user_id:
+            return None
+        extra = (payload.get("action") or {}).get("clientExtra") or {}
+        button = extra.get("payload") if isinstance(extra, dict) else None
+        return Incoming(
+            platform=PLATFORM,
+            chat_id=user_id,
+            chat_kind="private",  # a channel chatbot talks one to one
+            user_id=user_id,
+            user_name="",
+            text=str(user_request.get("utterance") or ""),
+            payload=str(button) if button is not None else None,
+            language_hint=str(user_request.get("lang") or "ko"),
+            deletes_messages=False,
+        )
+
+    async def _answer(self, event: Incoming, callback: str | None) -> dict[str, Any]:
+        async with self.services.transaction() as tx:
+            waiting = from_plain(await tx.outbox.take(PLATFORM, event.user_id))
+        language = language_from_hint(event.language_hint)
+        if event.payload == MORE_PAYLOAD:
+            return await self._render(event.user_id, waiting, language)
+        work = asyncio.create_task(self.dispatcher.handle(event))
+        done, _ = await asyncio.wait({work}, timeout=self.settings.kakao_reply_budget_seconds)
+        if done:
+            outcome = work.result()
+            return await self._render(event.user_id, waiting + outcome.replies, outcome.language)
+        if callback and self._callback_allowed(callback):
+            self._spawn(self._finish_by_callback(event, work, waiting, callback))
+            return {"version": "2.0", "useCallback": True,
+                    "data": {"text": t(language, "kakao.working")}}
+        self._spawn(self._finish_to_outbox(event, work))
+        return await self._render(event.user_id,
+                                  [*waiting, Reply(t(language, "kakao.working_no_callback"))],
+                                  language)
+
+    async def _render(self, user_id: str, replies: list[Reply], language: str) -> dict[str, Any]:
+        rendered = render(replies, t(language, "kakao.more"))
+        if rendered.remainder:
+            async with self.services.transaction() as tx:
+                await tx.outbox.put(PLATFORM, user_id, to_plain(rendered.remainder))
+        return rendered.body
+
+    def _callback_allowed(self, url: str) -> bool:
+        """Only Kakao's own host (configurable for tests): the URL comes from the request."""
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        local = host in {"127.0.0.1", "localhost"}
+        return host in self.callback_hosts and (parts.scheme == "https" or local)
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.create_task(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _finish_by_callback(self, event: Incoming, work: asyncio.Task[Any],
+                                  waiting: list[Reply], url: str) -> None:
+        try:
+            outcome = await asyncio.wait_for(work, CALLBACK_WINDOW)
+            body = await self._render(event.user_id, waiting + outcome.replies, outcome.language)
+        except TimeoutError:
+            body = await self._render(event.user_id, waiting, "ko")
+            self._spawn(self._finish_to_outbox(event, work))
+        try:
+            async with self._http().post(url, json=body) as response:
+                answer = await response.text()
+                if response.status != 200 or '"SUCCESS"' not in answer:
+                    log.warning("Kakao callback refused (%s): %s", response.status, answer[:200])
+        except aiohttp.ClientError as exc:
+            log.warning("Kakao callback failed: %s", exc)
+
+    async def _finish_to_outbox(self, event: Incoming, work: asyncio.Task[Any]) -> None:
+        outcome = await work
+        async with self.services.transaction() as tx:
+            await tx.outbox.put(PLATFORM, event.user_id, to_plain(outcome.replies))
+
+    # --- Event API push (Notifier) ---------------------------------------------------
+
+    @property
+    def can_push(self) -> bool:
+        s = self.settings
+        return bool(s.kakao_rest_api_key and s.kakao_event_name and s.kakao_bot_id)
+
+    async def send(self, chat_id: str, text: str) -> bool:
+        report = await self.broadcast([Outgoing(chat_id, text)])
+        return report.sent == 1
+
+    async def broadcast(self, messages: list[Outgoing]) -> BroadcastReport:
+        """Push through the Event API, up to 100 users a call (one call per distinct text).
+
+        Without the Event API settings nothing is sent and every chat is unreachable."""
+        report = BroadcastReport(unreachable=[], failed=[])
+        if not self.can_push:
+            report.unreachable = [m.chat_id for m in messages]
+            return report
+        by_text: dict[str, list[str]] = {}
+        for message in messages:
+            by_text.setdefault(message.text, []).append(message.chat_id)
+        for text, users in by_text.items():
+            unique = list(dict.fromkeys(users))
+            for start in range(0, len(unique), EVENT_BATCH):
+                batch = unique[start:start + EVENT_BATCH]
+                if await self._push(text, batch):
+                    report.sent += len(batch)
+                else:
+                    report.failed += batch  # type: ignore[operator]
+        return report
+
+    async def _push(self, text: str, users: list[str]) -> bool:
+        s = self.settings
+        url = f"{s.kakao_event_api_url.rstrip('/')}/v2/bots/{s.kakao_bot_id}/talk"
+        body = {"event": {"name": s.kakao_event_name, "data": {"text": text}},
+                "user": [{"type": "botUserKey", "id": user} for user in users]}
+        headers = {"Authorization": f"KakaoAK {s.kakao_rest_api_key}"}
+        try:
+            async with self._http().post(url, json=body, headers=headers) as response:
+                answer = await response.json(content_type=None)
+        except (aiohttp.ClientError, ValueError) as exc:
+            log.warning("Kakao Event API call failed for %d users: %s", len(users), exc)
+            return False
+        task_id = (answer or {}).get("taskId")
+        if response.status != 200 or (answer or {}).get("status") != "SUCCESS":
+            log.warning("Kakao Event API refused %d users (task %s): %s", len(users), task_id,
+                        answer)
+            return False
+        log.info("Kakao Event API accepted %d users (task %s)", len(users), task_id)
+        return True

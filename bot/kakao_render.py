@@ -1,0 +1,87 @@
+"""Replies as a Kakao i Open Builder skill response (version "2.0"), within every limit.
+
+At most 3 outputs of at most 1000 characters, at most 10 quick replies with labels of
+at most 14 characters, the whole under 30 KB. What does not fit is not dropped: it is
+returned as the remainder, which the endpoint keeps for a "더 보기" (more) quick reply.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.text import split_text
+from handlers.events import Button, Reply
+
+MAX_OUTPUTS = 3
+MAX_TEXT = 1000
+MAX_QUICK_REPLIES = 10
+MAX_LABEL = 14
+MAX_BYTES = 30 * 1024
+MORE_PAYLOAD = "/more"
+
+
+@dataclass
+class Rendered:
+    body: dict[str, Any]
+    remainder: list[Reply] = field(default_factory=list)
+
+
+def _label(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= MAX_LABEL else text[: MAX_LABEL - 1] + "…"
+
+
+def quick_reply(button: Button) -> dict[str, Any]:
+    """Pressing it sends the label as the utterance and the payload as clientExtra."""
+    label = _label(button.label)
+    return {"label": label, "action": "message", "messageText": label,
+            "extra": {"payload": button.payload}}
+
+
+def size(body: dict[str, Any]) -> int:
+    return len(json.dumps(body, ensure_ascii=False).encode())
+
+
+def render(replies: list[Reply], more_label: str) -> Rendered:
+    """The skill response for `replies`, and whatever must wait for "더 보기"."""
+    pieces: list[Reply] = []  # one piece per output, each text <= 1000 characters
+    for reply in replies:
+        if not reply.text and not reply.buttons:
+            continue
+        chunks = split_text(reply.text or " ", MAX_TEXT)
+        for index, chunk in enumerate(chunks):
+            last = index == len(chunks) - 1
+            pieces.append(Reply(chunk, buttons=reply.buttons if last else ()))
+    shown, rest = pieces[:MAX_OUTPUTS], pieces[MAX_OUTPUTS:]
+    while True:
+        body = _body(shown, bool(rest), more_label)
+        if size(body) <= MAX_BYTES or len(shown) == 1:
+            return Rendered(body, rest)
+        rest.insert(0, shown.pop())
+
+
+def _body(shown: list[Reply], has_more: bool, more_label: str) -> dict[str, Any]:
+    outputs = [{"simpleText": {"text": piece.text or " "}} for piece in shown]
+    buttons: list[Button] = []
+    if has_more:
+        buttons.append(Button(more_label, MORE_PAYLOAD))  # the rest's buttons come with it
+    else:
+        for piece in shown:
+            buttons += piece.buttons
+    template: dict[str, Any] = {"outputs": outputs or [{"simpleText": {"text": " "}}]}
+    if buttons:
+        template["quickReplies"] = [quick_reply(b) for b in buttons[:MAX_QUICK_REPLIES]]
+    return {"version": "2.0", "template": template}
+
+
+def to_plain(replies: list[Reply]) -> list[dict[str, Any]]:
+    """Replies as JSON for the outbox."""
+    return [{"text": r.text, "buttons": [[b.label, b.payload] for b in r.buttons]}
+            for r in replies]
+
+
+def from_plain(items: list[dict[str, Any]]) -> list[Reply]:
+    return [Reply(i["text"], buttons=tuple(Button(label, payload) for label, payload in
+                                           i.get("buttons", []))) for i in items]

@@ -1,0 +1,348 @@
+"""The KakaoTalk skill endpoint over real HTTP with realistic skill payloads."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.config import load_settings
+from bot.kakao import KakaoSkill
+from bot.kakao_render import MAX_BYTES, render, size
+from bot.web import build_web_app
+from handlers.dispatcher import Dispatcher
+from handlers.events import Button, Reply
+from services.container import Services
+from tests.chat_driver import Person
+
+BOT_ID = "5ae9b76d7409b11ec845b746"
+SECRET = "skill-secret-123"
+USER = "226f81aef15e8f5890425bbeaa5978d54dfc98fadcaa076ed1f635eda11204ba30"
+
+# §9.1 of the reference: a real plain-text request, plus fields Kakao may add any day.
+PAYLOAD: dict[str, Any] = {
+    "bot": {"id": BOT_ID, "name": "품앗이봇"},
+    "intent": {"id": "5d300e788192ac000132b8a4", "name": "폴백 블록",
+               "extra": {"reason": {"code": 1, "message": "OK"}}},
+    "action": {"id": "5ffe572d7292584dbda1dc64", "name": "기본 스킬",
+               "params": {}, "detailParams": {}, "clientExtra": {}},
+    "userRequest": {
+        "block": {"id": "5d300e788192ac000132b8a4", "name": "폴백 블록"},
+        "user": {"id": USER, "type": "botUserKey",
+                 "properties": {"botUserKey": USER, "isFriend": True,
+                                "plusfriendUserKey": "T8x9DhjAiBrv",
+                                "bot_user_key": USER, "plusfriend_user_key": "T8x9DhjAiBrv"}},
+        "utterance": "안녕하세요",
+        "params": {"surface": "Kakaotalk.plusfriend"},
+        "lang": "ko",
+        "timezone": "Asia/Seoul",
+        "someFutureField": {"nested": [1, 2, 3]},
+    },
+    "flow": {"trigger": {"type": "TEXT_INPUT"}},
+    "contexts": [],
+}
+
+
+def skill_request(utterance: str, *, user: str = USER, extra: dict | None = None,
+                  bot_id: str = BOT_ID, callback: str | None = None) -> dict[str, Any]:
+    payload = copy.deepcopy(PAYLOAD)
+    payload["bot"]["id"] = bot_id
+    payload["userRequest"]["utterance"] = utterance
+    payload["userRequest"]["user"]["id"] = user
+    if extra is not None:
+        payload["action"]["clientExtra"] = extra
+        payload["flow"]["trigger"]["type"] = "QUICKREPLY_BUTTON_MESSAGE"
+    if callback:
+        payload["userRequest"]["callbackUrl"] = callback
+    return payload
+
+
+class KakaoClient:
+    """Talks to the skill endpoint the way Open Builder does."""
+
+    def __init__(self, session: aiohttp.ClientSession, url: str) -> None:
+        self.session, self.url = session, url
+        self.last: dict[str, Any] = {}
+
+    async def post(self, body: Any, *, secret: str | None = SECRET, raw: bytes | None = None
+                   ) -> tuple[int, Any]:
+        headers = {"Content-Type": "application/json; charset=UTF-8"}
+        if secret is not None:
+            headers["X-Skill-Secret"] = secret
+        data = raw if raw is not None else json.dumps(body).encode()
+        async with self.session.post(self.url, data=data, headers=headers) as response:
+            return response.status, await response.json(content_type=None)
+
+    async def say(self, utterance: str, **kwargs: Any) -> str:
+        status, body = await self.post(skill_request(utterance, **kwargs))
+        assert status == 200, body
+        self.last = body
+        return "\n".join(o["simpleText"]["text"] for o in body["template"]["outputs"])
+
+    async def press(self, label: str, **kwargs: Any) -> str:
+        quick = next(q for q in self.last["template"]["quickReplies"] if q["label"] == label)
+        return await self.say(quick["messageText"], extra=quick["extra"], **kwargs)
+
+
+async def serve(app: web.Application) -> tuple[web.AppRunner, str]:
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    return runner, f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+async def kakao_factory(services: Services) -> AsyncIterator[Any]:
+    runners: list[web.AppRunner] = []
+    sessions: list[aiohttp.ClientSession] = []
+
+    async def make(**overrides: Any) -> tuple[KakaoClient, KakaoSkill]:
+        options = {"kakao_bot_id": BOT_ID, "kakao_skill_secret": SECRET,
+                   "kakao_callback_hosts": "127.0.0.1", "database_url": "sqlite://"}
+        options.update(overrides)
+        skill = KakaoSkill(load_settings(**options), Dispatcher(services), services)
+        app = build_web_app([])
+        skill.add_routes(app)
+        runner, base = await serve(app)
+        runners.append(runner)
+        session = aiohttp.ClientSession()
+        sessions.append(session)
+        return KakaoClient(session, f"{base}/kakao/skill"), skill
+
+    yield make
+    for session in sessions:
+        await session.close()
+    for runner in runners:
+        await runner.cleanup()
+
+
+async def test_a_new_user_a_member_and_quick_replies(
+    kakao_factory: Any, services: Services
+) -> None:
+    kakao, _ = await kakao_factory()
+    assert "초대 코드를 받아서" in await kakao.say("안녕하세요")
+    assert kakao.last["version"] == "2.0"
+    async with services.transaction() as tx:
+        member = await tx.members.add(None, ["hana.daily"])  # type: ignore[arg-type]
+    assert "@hana.daily 계정과 연결됐어요" in await kakao.say(member[0].code or "")
+    assert "게시물 링크를 보내 주세요" in await kakao.say("링크 제출")
+    assert [q["label"] for q in kakao.last["template"]["quickReplies"]] == ["취소"]
+    reply = await kakao.say("https://www.instagram.com/reel/KAKAO0001/?igsh=xyz")
+    assert "✅ 접수했어요 (1/3)" in reply
+    quick = {q["label"]: q for q in kakao.last["template"]["quickReplies"]}
+    assert quick["내 현황"]["extra"] == {"payload": "/status"}
+    assert quick["내 현황"]["action"] == "message"
+    assert "내 제출: 1/3" in await kakao.press("내 현황")
+
+
+async def test_an_admin_on_kakao_gets_the_password_warning(
+    kakao_factory: Any, services: Services
+) -> None:
+    kakao, _ = await kakao_factory()
+    async with services.transaction() as tx:
+        code = await tx.admins.create_claim("boss")
+    assert "관리자로 등록됐어요" in await kakao.say(f"/claim {code}")
+    await kakao.say("/addhelper")
+    text = await kakao.say("helper.kakao")
+    assert "카카오톡에서는 봇이 메시지를 지울 수 없어서" in text
+    assert "@helper.kakao 의 비밀번호" in text
+
+
+async def test_only_our_bot_with_the_secret_gets_in(kakao_factory: Any) -> None:
+    kakao, _ = await kakao_factory()
+    ok, _ = await kakao.post(skill_request("/help", bot_id=BOT_ID + "!"))  # dev channel
+    assert ok == 200
+    for body, secret in [
+        (skill_request("/help"), None),
+        (skill_request("/help"), "wrong"),
+        (skill_request("/help", bot_id="someone-elses-bot"), SECRET),
+    ]:
+        status, answer = await kakao.post(body, secret=secret)
+        assert status == 401 and "template" not in answer
+    status, _ = await kakao.post(None, raw=b'{"userRequest": ')
+    assert status == 400
+    status, _ = await kakao.post(None, raw=b"[1, 2]")
+    assert status == 400
+
+
+async def test_unconfigured_endpoint_refuses_everything(kakao_factory: Any) -> None:
+    kakao, skill = await kakao_factory(kakao_skill_secret="")
+    assert not skill.enabled
+    status, _ = await kakao.post(skill_request("/help"), secret="")
+    assert status == 401
+
+
+async def test_long_answers_continue_with_more(kakao_factory: Any, services: Services) -> None:
+    kakao, _ = await kakao_factory()
+    async with services.transaction() as tx:
+        code = await tx.admins.create_claim("boss")
+    await kakao.say(f"/claim {code}")
+    async with services.transaction() as tx:
+        await tx.members.add(None, [f"member_with_a_long_name_{n:03d}" for n in range(10)])
+        for n in range(100):
+            await tx.helpers.add(None, f"helper_with_a_long_name_{n:03d}", "pw")  # type: ignore[arg-type]
+    first = await kakao.say("/helpers")
+    outputs = kakao.last["template"]["outputs"]
+    assert len(outputs) <= 3 and all(len(o["simpleText"]["text"]) <= 1000 for o in outputs)
+    assert [q["label"] for q in kakao.last["template"]["quickReplies"]] == ["더 보기"]
+    rest = await kakao.press("더 보기")
+    lines = [line for line in (first + "\n" + rest).split("\n") if line.startswith("• @helper")]
+    assert len(lines) == 100
+
+
+class Receiver:
+    """Stands in for Kakao's callback URL and Event API."""
+
+    def __init__(self) -> None:
+        self.callbacks: list[dict[str, Any]] = []
+        self.events: list[tuple[str, str, dict[str, Any]]] = []
+        self.arrived = asyncio.Event()
+        self.refuse_events = False
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/v1/bots/{bot}/callback/{token}", self.callback)
+        app.router.add_post("/v2/bots/{bot}/talk", self.talk)
+        return app
+
+    async def callback(self, request: web.Request) -> web.Response:
+        self.callbacks.append(await request.json())
+        self.arrived.set()
+        return web.json_response({"taskId": "t-1", "status": "SUCCESS", "message": "",
+                                  "timestamp": 1})
+
+    async def talk(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.events.append((request.match_info["bot"],
+                            request.headers.get("Authorization", ""), body))
+        if self.refuse_events:
+            return web.json_response({"taskId": "t-9", "status": "FAIL",
+                                      "message": "Invalid bot ID"}, status=400)
+        return web.json_response({"taskId": f"t-{len(self.events)}", "status": "SUCCESS"})
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[tuple[Receiver, str]]:
+    stand_in = Receiver()
+    runner, base = await serve(stand_in.app())
+    yield stand_in, base
+    await runner.cleanup()
+
+
+async def test_slow_work_answers_by_callback(
+    kakao_factory: Any, receiver: tuple[Receiver, str]
+) -> None:
+    stand_in, base = receiver
+    kakao, _ = await kakao_factory(kakao_reply_budget_seconds=0.0)
+    callback = f"{base}/v1/bots/{BOT_ID}/callback/one-time-token"
+    status, body = await kakao.post(skill_request("/help", callback=callback))
+    assert status == 200
+    assert body["useCallback"] is True and "template" not in body
+    await asyncio.wait_for(stand_in.arrived.wait(), 5)
+    (final,) = stand_in.callbacks
+    assert final["version"] == "2.0"
+    assert final["template"]["outputs"][0]["simpleText"]["text"].startswith("쓸 수 있는 명령")
+
+
+async def test_without_a_callback_the_result_comes_with_the_next_message(
+    kakao_factory: Any, receiver: tuple[Receiver, str]
+) -> None:
+    stand_in, _base = receiver
+    kakao, skill = await kakao_factory(kakao_reply_budget_seconds=0.0)
+    # A callback URL on another host is never used (it would let anyone make us POST).
+    text = await kakao.say("/help", callback="https://evil.example/v1/bots/x/callback/t")
+    assert "다음에 아무 메시지나 보내면" in text
+    await asyncio.gather(*skill._background)
+    kakao, _ = await kakao_factory()  # the same database, a normal budget
+    text = await kakao.say("/lang")
+    assert text.startswith("쓸 수 있는 명령")  # the earlier result first
+    assert "언어를 골라 주세요" in text
+    assert stand_in.callbacks == []
+
+
+async def test_event_api_pushes_at_most_100_users_a_call(
+    kakao_factory: Any, receiver: tuple[Receiver, str], caplog: Any
+) -> None:
+    from services.notifier import Outgoing
+
+    stand_in, base = receiver
+    _, skill = await kakao_factory(kakao_rest_api_key="rest-key", kakao_event_name="reminder",
+                                   kakao_event_api_url=base)
+    users = [f"user-{n}" for n in range(250)]
+    report = await skill.broadcast([Outgoing(u, "오늘의 할 일이 있어요") for u in users])
+    assert report.sent == 250
+    assert [len(body["user"]) for _, _, body in stand_in.events] == [100, 100, 50]
+    bot, auth, body = stand_in.events[0]
+    assert (bot, auth) == (BOT_ID, "KakaoAK rest-key")
+    assert body["event"] == {"name": "reminder", "data": {"text": "오늘의 할 일이 있어요"}}
+    stand_in.refuse_events = True
+    failed = await skill.broadcast([Outgoing("user-1", "x")])
+    assert failed.failed == ["user-1"] and "t-9" in caplog.text
+
+
+async def test_a_week_on_kakao_and_telegram_in_one_database(
+    kakao_factory: Any, services: Services
+) -> None:
+    from sqlalchemy import select
+
+    from storage.models import Member, Submission
+    from storage.repositories.weekly import VerificationRepo
+
+    kakao, _ = await kakao_factory()
+    async with services.transaction() as tx:
+        added = await tx.members.add(None, ["hana.kakao", "jun.telegram"])  # type: ignore[arg-type]
+    await kakao.say(added[0].code or "")
+    telegram_user = Person(Dispatcher(services), "777", platform="telegram")
+    await telegram_user.say(f"/start {added[1].code}")
+    await kakao.say("https://www.instagram.com/p/HANAKAKAO1/")
+    await telegram_user.say("https://www.instagram.com/p/JUNTELEG01/")
+    taken = await kakao.say("https://www.instagram.com/p/JUNTELEG01/")
+    assert "다른 멤버가 이번 주에 이미 제출한 게시물" in taken
+    status = await kakao.say("내 현황")
+    assert "⏳ @jun.telegram https://www.instagram.com/p/JUNTELEG01/" in status
+    await telegram_user.say("/status")
+    assert "⏳ @hana.kakao https://www.instagram.com/p/HANAKAKAO1/" in telegram_user.text
+    async with services.transaction() as tx:
+        ids = dict((await tx.session.execute(select(Member.instagram_username, Member.id))).all())
+        subs = {s.shortcode: s.id for s in await tx.session.scalars(select(Submission))}
+        await VerificationRepo(tx.session).record(ids["hana.kakao"], subs["JUNTELEG01"], "done")
+    assert "✅ @jun.telegram" in await kakao.say("내 현황")
+
+
+def replies_strategy() -> st.SearchStrategy[list[Reply]]:
+    text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=2500)
+    button = st.builds(Button, label=st.text(min_size=1, max_size=40),
+                       payload=st.text(min_size=1, max_size=64))
+    reply = st.builds(Reply, text=text, buttons=st.lists(button, max_size=12).map(tuple))
+    return st.lists(reply, max_size=6)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(replies_strategy())
+def test_any_reply_renders_within_kakao_limits(replies: list[Reply]) -> None:
+    rendered = render(replies, "더 보기")
+    template = rendered.body["template"]
+    assert rendered.body["version"] == "2.0"
+    assert 1 <= len(template["outputs"]) <= 3
+    assert all(len(o["simpleText"]["text"]) <= 1000 for o in template["outputs"])
+    quick = template.get("quickReplies", [])
+    assert len(quick) <= 10 and all(len(q["label"]) <= 14 for q in quick)
+    assert size(rendered.body) <= MAX_BYTES
+    def flat(texts: list[str]) -> str:
+        return "".join(texts).replace("\n", "")
+
+    # A reply of buttons only is shown as a blank bubble, so its buttons are not lost.
+    original = flat([r.text or (" " if r.buttons else "") for r in replies])
+    if original:  # nothing is lost: what is not shown now waits behind "더 보기"
+        shown = [o["simpleText"]["text"] for o in template["outputs"]]
+        assert flat(shown + [r.text for r in rendered.remainder]) == original
