@@ -318,6 +318,31 @@ async def test_a_week_on_kakao_and_telegram_in_one_database(
         await VerificationRepo(tx.session).record(ids["hana.kakao"], subs["JUNTELEG01"], "done")
     assert "✅ @jun.telegram" in await kakao.say("내 현황")
 
+    # Last week, as the results show it on both platforms.
+    from datetime import timedelta
+
+    from services.weeks import Week
+    from storage.models import utcnow
+    from storage.repositories.weekly import SubmissionRepo
+
+    last_week = Week.containing(utcnow(), services.rules.timezone).previous().start
+    async with services.transaction() as tx:
+        subs_repo, checks = SubmissionRepo(tx.session), VerificationRepo(tx.session)
+        old_jun = await subs_repo.add(ids["jun.telegram"], last_week,
+                                      "https://www.instagram.com/p/OLDJUN001/", "OLDJUN001",
+                                      submitted_at=utcnow() - timedelta(days=7))
+        old_hana = await subs_repo.add(ids["hana.kakao"], last_week,
+                                       "https://www.instagram.com/p/OLDHANA01/", "OLDHANA01",
+                                       submitted_at=utcnow() - timedelta(days=7))
+        await checks.record(ids["hana.kakao"], old_jun.id, "missing")
+        await checks.record(ids["jun.telegram"], old_hana.id, "done")
+    results = await kakao.say("결과")
+    assert "내 댓글: 1개 중 0개 완료" in results
+    assert "❌ @jun.telegram https://www.instagram.com/p/OLDJUN001/" in results
+    await telegram_user.say("/results")
+    assert "내 댓글: 1개 중 1개 완료" in telegram_user.text
+    assert "모두 완료 1명 · 빠진 댓글 있음 1명" in telegram_user.text
+
 
 def replies_strategy() -> st.SearchStrategy[list[Reply]]:
     text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=2500)
