@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from enum import Enum
 
@@ -13,6 +14,7 @@ from storage.models import AuditEntry, utcnow
 from storage.repositories.members import AdminRepo
 from storage.repositories.operations import AuditRepo
 
+log = logging.getLogger(__name__)
 CLAIM_VALID_HOURS = 24
 # Wrong codes allowed per chat account per hour, so a code cannot be guessed.
 CLAIM_TRIES_PER_HOUR = 5
@@ -57,10 +59,12 @@ class AdminService:
         if await self.admins.is_admin(account_id):
             return ClaimResult.ALREADY_ADMIN
         if await self._recent_failures(account_id) >= CLAIM_TRIES_PER_HOUR:
+            log.warning("admin claims from chat account %s throttled", account_id)
             await self.audit.add(account_id, "claim_throttled")
             return ClaimResult.THROTTLED
         admin = await self.admins.by_code_hash(code_hash(code))
         if admin is None or admin.claimed_at is not None:
+            log.warning("wrong admin claim code from chat account %s", account_id)
             await self.audit.add(account_id, "claim_failed", detail="unknown or used code")
             return ClaimResult.INVALID
         if admin.claim_expires_at is not None and admin.claim_expires_at < utcnow():
