@@ -29,7 +29,7 @@ async def _accept_invite(ctx: Ctx, code: str) -> list[Reply]:
 
 
 async def help_(ctx: Ctx, _args: str) -> list[Reply]:
-    from handlers.dispatcher import COMMANDS
+    from handlers.dispatcher import COMMANDS  # the registry imports this module: import late
 
     lines = [ctx.t("help.header")]
     for command in visible_commands(COMMANDS, ctx.who.audience):

@@ -32,9 +32,7 @@ class CommunityService:
     async def set_group(self, actor_id: int, platform: str, chat_id: str, title: str | None
                         ) -> bool:
         """Register a group; False when it already was."""
-        existing = [g for g in await self.groups.all() if (g.platform, g.chat_id) ==
-                    (platform, chat_id)]
-        if existing:
+        if await self.groups.get(platform, chat_id) is not None:
             return False
         group = await self.groups.add(platform, chat_id, title)
         group.registered_by_id = actor_id

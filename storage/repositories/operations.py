@@ -68,6 +68,11 @@ class GroupChatRepo:
         await self.session.flush()
         return group
 
+    async def get(self, platform: str, chat_id: str) -> GroupChat | None:
+        return await self.session.scalar(
+            select(GroupChat).where(GroupChat.platform == platform, GroupChat.chat_id == chat_id)
+        )
+
     async def all(self) -> list[GroupChat]:
         return list(await self.session.scalars(select(GroupChat).order_by(GroupChat.id)))
 
