@@ -1,0 +1,84 @@
+"""The product's own Instagram errors; every library exception maps to exactly one.
+
+Each carries a `code`, which keys a user message and an admin message in both languages
+(handlers/messages: `ig.user.<code>`, `ig.admin.<code>`). None ever holds a password,
+a cookie or a session value.
+"""
+
+from __future__ import annotations
+
+
+class InstagramError(Exception):
+    code = "transient"
+
+    def __init__(self, detail: str = "") -> None:
+        super().__init__(detail or self.code)
+        self.detail = detail
+
+
+class BadCredentials(InstagramError):
+    code = "bad_credentials"
+
+
+class TwoFactorRequired(InstagramError):
+    """Instagram wants the 6-digit code from the app or an SMS."""
+
+    code = "need_2fa"
+
+
+class BadCode(InstagramError):
+    code = "bad_2fa"
+
+
+class CheckpointRequired(InstagramError):
+    """"Confirm it was you": in the Instagram app, or with a code sent by e-mail/SMS."""
+
+    code = "challenge"
+
+    def __init__(self, detail: str = "", *, needs_code: bool = False) -> None:
+        super().__init__(detail)
+        self.needs_code = needs_code
+
+
+class SessionExpired(InstagramError):
+    code = "session_expired"
+
+
+class RateLimited(InstagramError):
+    code = "rate_limited"
+
+    def __init__(self, detail: str = "", *, retry_after: float = 3600.0) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
+class ActionBlocked(InstagramError):
+    """A write was refused for a while (feedback_required)."""
+
+    code = "action_blocked"
+
+    def __init__(self, detail: str = "", *, retry_after: float = 12 * 3600.0) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
+class NotFound(InstagramError):
+    code = "not_found"
+
+
+class PrivateProfile(InstagramError):
+    code = "private"
+
+
+class NetworkError(InstagramError):
+    code = "transient"
+
+
+class NoHelperAvailable(InstagramError):
+    """Every helper account is cooling down, checkpointed, busy past the wait, or spent."""
+
+    code = "no_helper"
+
+    def __init__(self, detail: str = "", *, ready_at: float | None = None) -> None:
+        super().__init__(detail)
+        self.ready_at = ready_at

@@ -1,0 +1,146 @@
+"""Helper accounts serve the reads: least recently used first, each one call at a time.
+
+A helper that is rate-limited cools down with exponential backoff and the work moves
+to the next one; one that hits a checkpoint or loses its session is taken out and the
+admins are told (`on_out`); each helper keeps an hourly budget of calls, and the pool
+waits for a helper or moves on rather than exceed it. When no helper is usable within
+`max_wait`, the caller gets NoHelperAvailable, never a hang.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from services.instagram.errors import (
+    CheckpointRequired,
+    InstagramError,
+    NetworkError,
+    NoHelperAvailable,
+    RateLimited,
+    SessionExpired,
+)
+from services.instagram.gateway import Session
+
+T = TypeVar("T")
+Clock = Callable[[], float]
+OnOut = Callable[[str, InstagramError], Awaitable[None]]
+
+BASE_COOLDOWN = 60.0  # seconds after a first rate limit; doubles each time after
+MAX_COOLDOWN = 6 * 3600.0
+NETWORK_COOLDOWN = 5.0
+
+
+@dataclass
+class Helper:
+    username: str
+    session: Session = field(repr=False)
+    # "ready", "cooling" (until cooldown_until), "checkpoint" or "expired" (taken out).
+    status: str = "ready"
+    cooldown_until: float = 0.0
+    strikes: int = 0  # rate limits in a row, for the backoff
+    failures: int = 0
+    last_used: float = 0.0
+    calls: deque[float] = field(default_factory=deque)
+    busy: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @property
+    def out(self) -> bool:
+        return self.status in {"checkpoint", "expired"}
+
+
+class HelperPool:
+    def __init__(
+        self,
+        helpers: list[Helper],
+        *,
+        hourly_budget: int = 180,
+        max_wait: float = 30.0,
+        on_out: OnOut | None = None,
+        clock: Clock = time.monotonic,
+    ) -> None:
+        self.helpers = {h.username: h for h in helpers}
+        self.hourly_budget = hourly_budget
+        self.max_wait = max_wait
+        self.on_out = on_out
+        self.clock = clock
+        self._changed = asyncio.Condition()
+
+    def _spent(self, helper: Helper, now: float) -> bool:
+        while helper.calls and helper.calls[0] <= now - 3600:
+            helper.calls.popleft()
+        return len(helper.calls) >= self.hourly_budget
+
+    def _ready_at(self, helper: Helper, now: float) -> float:
+        """When this helper may next be used (now, or later); inf when it is out."""
+        if helper.out:
+            return float("inf")
+        at = max(now, helper.cooldown_until)
+        if self._spent(helper, now):
+            at = max(at, helper.calls[0] + 3600)
+        return at
+
+    def usable(self) -> int:
+        """Helpers that can take work now or after a cooldown (for sizing parallel reads)."""
+        return sum(1 for h in self.helpers.values() if not h.out)
+
+    def _pick(self) -> tuple[Helper | None, float]:
+        """The least recently used helper free now, or how long until one may be."""
+        now = self.clock()
+        free = [h for h in self.helpers.values()
+                if self._ready_at(h, now) <= now and not h.busy.locked()]
+        if free:
+            return min(free, key=lambda h: h.last_used), 0.0
+        later = [self._ready_at(h, now) for h in self.helpers.values() if not h.out]
+        return None, (min(later) - now) if later else float("inf")
+
+    async def run(self, operation: Callable[[Session], Awaitable[T]]) -> T:
+        """Run a read as some helper; rate limits and lost sessions move it to the next."""
+        waited = 0.0
+        while True:
+            helper, wait = self._pick()
+            if helper is None:
+                if waited + wait > self.max_wait:
+                    ready = None if wait == float("inf") else self.clock() + wait
+                    raise NoHelperAvailable("no usable helper account", ready_at=ready)
+                pause = min(max(wait, 0.01), self.max_wait - waited)
+                async with self._changed:
+                    try:
+                        await asyncio.wait_for(self._changed.wait(), pause)
+                    except TimeoutError:
+                        pass
+                waited += pause
+                continue
+            async with helper.busy:
+                now = self.clock()
+                helper.last_used = now
+                helper.calls.append(now)
+                try:
+                    result = await operation(helper.session)
+                except RateLimited as exc:
+                    helper.strikes += 1
+                    backoff = BASE_COOLDOWN * 2 ** (helper.strikes - 1)
+                    self._cool(helper, min(max(backoff, exc.retry_after), MAX_COOLDOWN))
+                except NetworkError:
+                    helper.failures += 1
+                    self._cool(helper, NETWORK_COOLDOWN)
+                except (CheckpointRequired, SessionExpired) as exc:
+                    helper.failures += 1
+                    helper.status = "checkpoint" if isinstance(exc, CheckpointRequired) \
+                        else "expired"
+                    if self.on_out is not None:
+                        await self.on_out(helper.username, exc)
+                else:
+                    helper.strikes, helper.status = 0, "ready"
+                    return result
+                finally:
+                    async with self._changed:
+                        self._changed.notify_all()
+
+    def _cool(self, helper: Helper, seconds: float) -> None:
+        helper.status = "cooling"
+        helper.cooldown_until = self.clock() + seconds

@@ -1,0 +1,242 @@
+"""A simulated Instagram behind the gateway interface: a test double, never production.
+
+It keeps accounts with passwords, optional 2FA and checkpoints, public and private
+profiles, posts with comments, follower graphs, Instagram-like page sizes, latency,
+per-account rate limits that answer like Instagram's, and fault injection (fail the
+Nth call, fail a share of calls, expire a session, hide comments so a fetch comes back
+short). Tests and `autogram chat --demo` use it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import random
+import secrets
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from services.instagram.errors import (
+    BadCode,
+    BadCredentials,
+    CheckpointRequired,
+    InstagramError,
+    NotFound,
+    PrivateProfile,
+    RateLimited,
+    SessionExpired,
+    TwoFactorRequired,
+)
+from services.instagram.gateway import LoginResult, Post, Progress, Session, UserList
+
+COMMENTS_PAGE = 15  # the mobile comments endpoint pages by about this many
+FOLLOW_PAGE = 200  # friendships/{id}/followers asks for 200 a page
+
+
+@dataclass
+class SimAccount:
+    username: str
+    password: str = "password"
+    two_factor_code: str | None = None
+    checkpoint: bool = False  # the next login or call needs "it was me"
+    private: bool = False
+    followers: set[str] = field(default_factory=set)
+    following: set[str] = field(default_factory=set)
+
+
+@dataclass
+class SimPost:
+    owner: str
+    shortcode: str
+    taken_at: datetime
+    caption: str = ""
+    comments: list[tuple[str, str]] = field(default_factory=list)  # (username, text)
+    hidden: int = 0  # comments counted by Instagram but never listed (filtered, restricted)
+    gone: bool = False
+
+
+@dataclass
+class SimConfig:
+    latency: float = 0.0  # seconds each call takes
+    calls_per_hour: int = 200  # per account, then 429 "Please wait a few minutes"
+    retry_after: float = 3600.0
+
+
+class SimulatedInstagram:
+    def __init__(self, config: SimConfig | None = None, seed: int = 7) -> None:
+        self.config = config or SimConfig()
+        self.accounts: dict[str, SimAccount] = {}
+        self.posts: dict[str, SimPost] = {}
+        self._sessions: dict[str, str] = {}  # token -> username
+        self._pending_codes: dict[str, str] = {}  # username -> the code awaited
+        self._calls: dict[str, deque[float]] = {}
+        self._faults: dict[int, InstagramError] = {}
+        self._fail_share: tuple[float, type[InstagramError]] | None = None
+        self._random = random.Random(seed)
+        self._counter = itertools.count(1)
+        self.calls: list[tuple[str, str]] = []  # (operation, acting account)
+
+    # --- building the world --------------------------------------------------------
+
+    def add_account(self, username: str, **fields: object) -> SimAccount:
+        account = SimAccount(username.lower(), **fields)  # type: ignore[arg-type]
+        self.accounts[account.username] = account
+        return account
+
+    def follow(self, follower: str, followee: str) -> None:
+        self.accounts[follower].following.add(followee)
+        self.accounts[followee].followers.add(follower)
+
+    def add_post(self, owner: str, shortcode: str, commenters: list[str] = (),  # type: ignore[assignment]
+                 taken_at: datetime | None = None, caption: str = "") -> SimPost:
+        post = SimPost(owner.lower(), shortcode, taken_at or datetime.now(UTC), caption,
+                       [(name.lower(), "좋아요!") for name in commenters])
+        self.posts[shortcode] = post
+        return post
+
+    # --- fault injection -------------------------------------------------------------
+
+    def fail_call(self, nth: int, error: InstagramError) -> None:
+        """The `nth` call from now (1 = the next one) raises `error`."""
+        self._faults[len(self.calls) + nth] = error
+
+    def fail_share(self, share: float, error: type[InstagramError] = RateLimited) -> None:
+        self._fail_share = (share, error) if share > 0 else None
+
+    def expire_sessions(self, username: str) -> None:
+        for token in [t for t, u in self._sessions.items() if u == username.lower()]:
+            del self._sessions[token]
+
+    def session_for(self, username: str) -> Session:
+        """A logged-in session without the login dance (fixtures, the demo)."""
+        token = secrets.token_hex(8)
+        self._sessions[token] = username.lower()
+        return {"simulated": True, "token": token, "username": username.lower()}
+
+    # --- the gateway -----------------------------------------------------------------
+
+    async def _call(self, operation: str, actor: str) -> None:
+        """Latency, injected faults, checkpoints and the per-account rate limit."""
+        self.calls.append((operation, actor))
+        if self.config.latency:
+            await asyncio.sleep(self.config.latency)
+        fault = self._faults.pop(len(self.calls), None)
+        if fault is not None:
+            raise fault
+        if self._fail_share and self._random.random() < self._fail_share[0]:
+            raise self._fail_share[1]("injected")
+        account = self.accounts.get(actor)
+        if account is not None and account.checkpoint and operation != "login":
+            raise CheckpointRequired("challenge_required")
+        window = self._calls.setdefault(actor, deque())
+        now = time.monotonic()
+        while window and window[0] < now - 3600:
+            window.popleft()
+        if len(window) >= self.config.calls_per_hour:
+            raise RateLimited("Please wait a few minutes before you try again.",
+                              retry_after=self.config.retry_after)
+        window.append(now)
+
+    def _actor(self, session: Session) -> str:
+        username = self._sessions.get(str(session.get("token")))
+        if username is None:
+            raise SessionExpired("login_required")
+        return username
+
+    async def login(self, username: str, password: str) -> LoginResult:
+        username = username.lower()
+        await self._call("login", username)
+        account = self.accounts.get(username)
+        if account is None or account.password != password:
+            raise BadCredentials("The password you entered is incorrect.")
+        if account.checkpoint:
+            self._pending_codes[username] = f"{next(self._counter) % 1000000:06d}"
+            raise CheckpointRequired("Enter the code we sent to your e-mail", needs_code=True)
+        if account.two_factor_code:
+            self._pending_codes[username] = account.two_factor_code
+            raise TwoFactorRequired("two_factor_required")
+        return LoginResult(username, self.session_for(username))
+
+    def pending_code(self, username: str) -> str | None:
+        """The code the simulated Instagram just "sent" (what the user would read)."""
+        return self._pending_codes.get(username.lower())
+
+    async def submit_code(self, username: str, code: str) -> LoginResult:
+        username = username.lower()
+        await self._call("login", username)
+        expected = self._pending_codes.get(username)
+        if expected is None or code.strip() != expected:
+            raise BadCode("The security code is incorrect.")
+        del self._pending_codes[username]
+        self.accounts[username].checkpoint = False
+        return LoginResult(username, self.session_for(username))
+
+    async def restore(self, session: Session) -> str:
+        actor = self._actor(session)
+        await self._call("account_info", actor)
+        return actor
+
+    def _post(self, shortcode: str) -> SimPost:
+        post = self.posts.get(shortcode)
+        if post is None or post.gone:
+            raise NotFound("Media not found or unavailable")
+        if self.accounts.get(post.owner, SimAccount(post.owner)).private:
+            raise PrivateProfile("Not authorized to view user")
+        return post
+
+    async def commenters(self, session: Session, shortcode: str) -> UserList:
+        actor = self._actor(session)
+        post = self._post(shortcode)
+        names: set[str] = set()
+        listed = post.comments
+        for start in range(0, max(len(listed), 1), COMMENTS_PAGE):  # one call a page
+            await self._call("comments", actor)
+            names.update(name for name, _ in listed[start:start + COMMENTS_PAGE])
+        return UserList(frozenset(names), len(listed), len(listed) + post.hidden)
+
+    async def _follow_list(self, session: Session, username: str, which: str,
+                           progress: Progress | None) -> UserList:
+        actor = self._actor(session)
+        account = self.accounts.get(username.lower())
+        if account is None:
+            raise NotFound("User not found")
+        if account.private and actor != account.username:
+            raise PrivateProfile("Not authorized to view user")
+        members = sorted(account.followers if which == "followers" else account.following)
+        fetched: set[str] = set()
+        for start in range(0, max(len(members), 1), FOLLOW_PAGE):
+            await self._call(which, actor)
+            fetched.update(members[start:start + FOLLOW_PAGE])
+            if progress is not None:
+                progress(len(fetched), len(members))
+        return UserList(frozenset(fetched), len(fetched), len(members))
+
+    async def followers(self, session: Session, username: str,
+                        progress: Progress | None = None) -> UserList:
+        return await self._follow_list(session, username, "followers", progress)
+
+    async def followees(self, session: Session, username: str,
+                        progress: Progress | None = None) -> UserList:
+        return await self._follow_list(session, username, "following", progress)
+
+    async def recent_posts(self, session: Session, username: str, amount: int = 6
+                           ) -> list[Post]:
+        actor = self._actor(session)
+        account = self.accounts.get(username.lower())
+        if account is None:
+            raise NotFound("User not found")
+        if account.private and actor != account.username:
+            raise PrivateProfile("Not authorized to view user")
+        await self._call("user_medias", actor)
+        posts = sorted((p for p in self.posts.values() if p.owner == account.username
+                        and not p.gone), key=lambda p: p.taken_at, reverse=True)
+        return [Post(p.shortcode, p.taken_at, p.caption, len(p.comments) + p.hidden)
+                for p in posts[:amount]]
+
+    async def comment(self, session: Session, shortcode: str, text: str) -> None:
+        actor = self._actor(session)
+        post = self._post(shortcode)
+        await self._call("comment", actor)
+        post.comments.append((actor, text))
