@@ -1,0 +1,314 @@
+"""The gateway on instagrapi: reads, writes and logins through Instagram's mobile API.
+
+instagrapi is blocking; every call runs in a worker thread with a real timeout, and the
+library's own pacing sleeps (request_timeout, delay_range) happen there, never on the
+bot's event loop. Sessions are instagrapi's settings dict, handed back to the caller
+to store encrypted; nothing here writes a file or logs a session or a password.
+A login that needs a code keeps its Client (and its thread, for e-mail/SMS challenges,
+which instagrapi asks for through a synchronous handler) until the code comes from chat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import queue
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from instagrapi import Client
+from instagrapi import exceptions as ig
+
+from services.instagram import errors
+from services.instagram.gateway import LoginResult, Post, Progress, Session, UserList
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+CODE_WAIT = 300.0  # seconds a login waits for the code the user types in chat
+FOLLOW_PAGE = 200
+
+
+def map_error(exc: Exception) -> errors.InstagramError:
+    """Every instagrapi exception as one of the product's errors (messages never echo
+    what the library put in them: they can quote request data)."""
+    if isinstance(exc, errors.InstagramError):
+        return exc
+    name = type(exc).__name__
+    if isinstance(exc, ig.BadPassword | ig.BadCredentials):
+        return errors.BadCredentials(name)
+    if isinstance(exc, ig.TwoFactorRequired):
+        return errors.TwoFactorRequired(name)
+    if isinstance(exc, ig.ChallengeError | ig.AccountSuspended):
+        return errors.CheckpointRequired(name)
+    if isinstance(exc, ig.LoginRequired | ig.ClientUnauthorizedError | ig.ReloginAttemptExceeded
+                   | ig.ClientLoginRequired):
+        return errors.SessionExpired(name)
+    if isinstance(exc, ig.FeedbackRequired | ig.SentryBlock):
+        return errors.ActionBlocked(name)
+    if isinstance(exc, ig.PleaseWaitFewMinutes | ig.ClientThrottledError | ig.RateLimitError):
+        return errors.RateLimited(name)
+    if isinstance(exc, ig.PrivateAccount):
+        return errors.PrivateProfile(name)
+    if isinstance(exc, ig.NotFoundError | ig.ClientNotFoundError | ig.MediaUnavailable
+                  | ig.CommentUnavailable):
+        return errors.NotFound(name)
+    if isinstance(exc, AssertionError):  # media_comment without a session
+        return errors.SessionExpired(name)
+    return errors.NetworkError(name)
+
+
+@dataclass
+class PendingLogin:
+    """A login waiting for a code: the same Client, and its thread when it is blocked in
+    instagrapi's challenge handler."""
+
+    client: Client
+    password: str = field(repr=False)
+    codes: queue.Queue[str] = field(default_factory=queue.Queue)
+    asked: asyncio.Event = field(default_factory=asyncio.Event)
+    thread_result: asyncio.Future[Any] | None = None
+    started: float = field(default_factory=time.monotonic)
+
+
+class InstagrapiGateway:
+    def __init__(
+        self,
+        *,
+        transport: str = "curl",
+        request_timeout: float = 1.0,
+        delay_range: tuple[float, float] | None = (1.0, 3.0),
+        http_timeout: tuple[float, float] = (10.0, 30.0),
+        call_timeout: float = 120.0,
+        proxy: str | None = None,
+        retries: int = 1,
+    ) -> None:
+        self.transport = transport
+        self.request_timeout = request_timeout
+        self.delay_range = list(delay_range) if delay_range else None
+        self.http_timeout = http_timeout
+        self.call_timeout = call_timeout
+        self.proxy = proxy
+        # The transport's own retries of 429/5xx; the helper pool does the real backing off.
+        self.retries = retries
+        self._pending: dict[str, PendingLogin] = {}
+        self._clients: dict[str, Client] = {}
+
+    # --- clients ---------------------------------------------------------------------
+
+    def new_client(self, settings: Session | None = None) -> Client:
+        """A server-safe client: no interactive challenge flow, pacing sleeps in the
+        worker thread, an HTTP timeout on private requests (instagrapi sets none)."""
+        if settings is not None:  # a stored session must not bring its own pacing/transport
+            settings = {**settings, "private_transport": self.transport,
+                        "request_timeout": self.request_timeout}
+        client = Client(settings=settings, proxy=self.proxy, delay_range=self.delay_range,
+                        with_challenge_flow=False, request_timeout=self.request_timeout,
+                        private_transport=self.transport, session_retry_total=self.retries)
+        client.private.request = functools.partial(client.private.request,
+                                                   timeout=self.http_timeout)
+        return client
+
+    def _client(self, session: Session) -> Client:
+        """One client per account, so its device identity and cookies stay stable."""
+        key = str((session.get("authorization_data") or {}).get("ds_user_id", id(session)))
+        client = self._clients.get(key)
+        if client is None:
+            client = self._clients[key] = self.new_client(session)
+        return client
+
+    async def _run(self, func: Callable[..., T], *args: Any) -> T:
+        try:
+            return await asyncio.wait_for(asyncio.to_thread(func, *args), self.call_timeout)
+        except TimeoutError as exc:
+            raise errors.NetworkError("Instagram did not answer in time") from exc
+        except Exception as exc:  # the library's exceptions, mapped
+            raise map_error(exc) from exc
+
+    # --- logins ----------------------------------------------------------------------
+
+    async def login(self, username: str, password: str) -> LoginResult:
+        username = username.lower()
+        client = self.new_client()
+        pending = PendingLogin(client, password)
+        loop = asyncio.get_running_loop()
+
+        def ask_code(_username: str, _choice: Any) -> str:
+            loop.call_soon_threadsafe(pending.asked.set)
+            try:
+                return pending.codes.get(timeout=CODE_WAIT)
+            except queue.Empty:
+                return ""
+
+        client.challenge_code_handler = ask_code
+        self._pending[username] = pending
+        pending.thread_result = asyncio.ensure_future(
+            asyncio.to_thread(client.login, username, password))
+        asked = asyncio.ensure_future(pending.asked.wait())
+        done, _ = await asyncio.wait({pending.thread_result, asked},
+                                     timeout=self.call_timeout,
+                                     return_when=asyncio.FIRST_COMPLETED)
+        if pending.thread_result in done:
+            asked.cancel()
+            return self._finish(username, pending)
+        asked.cancel()
+        if pending.asked.is_set():
+            raise errors.CheckpointRequired("a code was sent by e-mail or SMS", needs_code=True)
+        self._pending.pop(username, None)
+        raise errors.NetworkError("Instagram did not answer in time")
+
+    def _finish(self, username: str, pending: PendingLogin) -> LoginResult:
+        assert pending.thread_result is not None
+        try:
+            pending.thread_result.result()
+        except ig.TwoFactorRequired as exc:  # keep the same Client for the code
+            pending.thread_result = None
+            raise errors.TwoFactorRequired("two_factor_required") from exc
+        except Exception as exc:
+            self._pending.pop(username, None)
+            raise map_error(exc) from exc
+        self._pending.pop(username, None)
+        return LoginResult(username, pending.client.get_settings())
+
+    async def submit_code(self, username: str, code: str) -> LoginResult:
+        username = username.lower()
+        pending = self._pending.get(username)
+        if pending is None:
+            raise errors.BadCode("no login is waiting for a code")
+        code = "".join(code.split())
+        if pending.thread_result is not None:  # a challenge handler is waiting in its thread
+            pending.codes.put(code)
+        else:  # two-factor: the same Client logs in again with the code
+            pending.thread_result = asyncio.ensure_future(asyncio.to_thread(
+                pending.client.login, username, pending.password, False, code))
+        try:
+            await asyncio.wait_for(asyncio.shield(pending.thread_result), self.call_timeout)
+        except TimeoutError as exc:
+            raise errors.NetworkError("Instagram did not answer in time") from exc
+        except Exception:
+            pass  # read in _finish
+        try:
+            return self._finish(username, pending)
+        except (errors.TwoFactorRequired, errors.BadCredentials) as exc:
+            raise errors.BadCode("the code was not accepted") from exc
+
+    async def restore(self, session: Session) -> str:
+        client = self._client(session)
+        info = await self._run(client.account_info)
+        return str(info.username).lower()
+
+    # --- reads -----------------------------------------------------------------------
+
+    def _commenters(self, client: Client, shortcode: str) -> UserList:
+        pk = client.media_pk_from_code(shortcode)
+        names: set[str] = set()
+        fetched, reported, max_id, seen = 0, 0, "", set()
+        while True:
+            params = {"can_support_threading": "true", "permalink_enabled": "false"}
+            if max_id:
+                params["max_id"] = max_id
+            result = client.private_request(f"media/{pk}/comments/", params=params)
+            if not seen:
+                reported = int(result.get("comment_count") or 0)
+            for comment in result.get("comments", []):
+                names.add(str(comment["user"]["username"]).lower())
+                fetched += 1
+                fetched += self._replies(client, pk, comment, names)
+            max_id = result.get("next_max_id") or ""
+            if not (result.get("has_more_comments") and max_id) or max_id in seen:
+                break
+            seen.add(max_id)
+        return UserList(frozenset(names), fetched, reported)
+
+    @staticmethod
+    def _replies(client: Client, pk: str, comment: dict[str, Any], names: set[str]) -> int:
+        """Members who only replied count too: previews first, the rest fetched."""
+        total = int(comment.get("child_comment_count") or 0)
+        previews = comment.get("preview_child_comments") or []
+        for child in previews:
+            names.add(str(child["user"]["username"]).lower())
+        got, max_id = len(previews), ""
+        if total > got:
+            got = 0
+            while True:
+                params = {"max_id": max_id} if max_id else None
+                result = client.private_request(
+                    f"media/{pk}/comments/{comment['pk']}/inline_child_comments/", params=params)
+                for child in result.get("child_comments", []):
+                    names.add(str(child["user"]["username"]).lower())
+                    got += 1
+                max_id = result.get("next_max_child_cursor") or ""
+                if not (result.get("has_more_tail_child_comments") and max_id):
+                    break
+        return min(got, total) if total else got
+
+    async def commenters(self, session: Session, shortcode: str) -> UserList:
+        return await self._run(self._commenters, self._client(session), shortcode)
+
+    def _follow_list(self, client: Client, username: str, which: str,
+                     progress: Progress | None) -> UserList:
+        user = client.user_info_by_username_v1(username)
+        if user.is_private and str(user.pk) != str(client.user_id):
+            raise errors.PrivateProfile("private profile")
+        reported = int(user.follower_count if which == "followers" else user.following_count)
+        names: set[str] = set()
+        max_id = ""
+        while True:
+            params = {"count": FOLLOW_PAGE, "search_surface": "follow_list_page"}
+            if max_id:
+                params["max_id"] = max_id
+            result = client.private_request(f"friendships/{user.pk}/{which}/", params=params)
+            names.update(str(u["username"]).lower() for u in result.get("users", []))
+            if progress is not None:
+                progress(len(names), reported)
+            max_id = result.get("next_max_id") or ""
+            if not max_id:
+                break
+        return UserList(frozenset(names), len(names), reported)
+
+    async def followers(self, session: Session, username: str,
+                        progress: Progress | None = None) -> UserList:
+        return await self._run(self._follow_list, self._client(session), username, "followers",
+                               progress)
+
+    async def followees(self, session: Session, username: str,
+                        progress: Progress | None = None) -> UserList:
+        return await self._run(self._follow_list, self._client(session), username, "following",
+                               progress)
+
+    def _recent_posts(self, client: Client, username: str, amount: int) -> list[Post]:
+        user = client.user_info_by_username_v1(username)
+        if user.is_private and str(user.pk) != str(client.user_id):
+            raise errors.PrivateProfile("private profile")
+        result = client.private_request(f"feed/user/{user.pk}/", params={"count": amount})
+        posts = [
+            Post(str(item["code"]),
+                 datetime.fromtimestamp(int(item.get("taken_at") or 0), UTC),
+                 str((item.get("caption") or {}).get("text") or ""),
+                 int(item.get("comment_count") or 0),
+                 bool(item.get("comments_disabled") or item.get("commenting_disabled_for_viewer")))
+            for item in result.get("items", [])
+        ]
+        return sorted(posts, key=lambda p: p.taken_at, reverse=True)[:amount]
+
+    async def recent_posts(self, session: Session, username: str, amount: int = 6
+                           ) -> list[Post]:
+        return await self._run(self._recent_posts, self._client(session), username, amount)
+
+    # --- writes ----------------------------------------------------------------------
+
+    async def comment(self, session: Session, shortcode: str, text: str) -> None:
+        client = self._client(session)
+        pk = client.media_pk_from_code(shortcode)
+        await self._run(client.media_comment, str(pk), text)
+
+    @staticmethod
+    def current_session(client: Client) -> Session:
+        """Cookies rotate: callers store this back after a successful job."""
+        return client.get_settings()
+
+
+__all__ = ["InstagrapiGateway", "map_error"]

@@ -1,0 +1,183 @@
+"""The instagrapi adapter through instagrapi itself, its HTTP intercepted by `responses`.
+
+instagrapi runs on its `requests` transport here (its default curl transport bypasses
+`responses`); the bodies have the shapes Instagram's mobile API answers with.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from unittest import mock
+
+import pytest
+import responses
+from instagrapi import Client
+from instagrapi import exceptions as ig
+
+from services.instagram import errors
+from services.instagram.instagrapi_adapter import InstagrapiGateway
+
+API = "https://i.instagram.com/api/v1"
+SHORTCODE = "DAbCdEfGhIj"
+PK = Client().media_pk_from_code(SHORTCODE)
+
+
+def gateway() -> InstagrapiGateway:
+    return InstagrapiGateway(transport="requests", request_timeout=0, delay_range=None,
+                             retries=0, call_timeout=20)
+
+
+def session(user_id: str = "111") -> dict[str, Any]:
+    settings = Client().get_settings()
+    settings["authorization_data"] = {"ds_user_id": user_id, "sessionid": f"{user_id}%3Afake%3A1"}
+    return settings
+
+
+def comment(pk: int, username: str, children: int = 0, previews: list[str] = ()) -> dict:  # type: ignore[assignment]
+    return {"pk": pk, "text": "좋아요", "created_at_utc": 1700000000, "content_type": "comment",
+            "status": "Active", "user": {"pk": pk * 10, "username": username},
+            "child_comment_count": children,
+            "preview_child_comments": [{"pk": pk * 100 + n, "user": {"pk": 1, "username": u}}
+                                       for n, u in enumerate(previews)]}
+
+
+def comments_url() -> re.Pattern[str]:
+    return re.compile(rf"{API}/media/{PK}/comments/(\?.*)?$")
+
+
+@responses.activate
+async def test_commenters_follow_every_page_and_the_replies() -> None:
+    responses.get(comments_url(), match=[responses.matchers.query_param_matcher(
+        {"can_support_threading": "true", "permalink_enabled": "false"})], json={
+        "comments": [comment(1, "Hana.Daily"), comment(2, "jun", children=3, previews=["mina"])],
+        "comment_count": 6, "has_more_comments": True, "next_max_id": "PAGE2", "status": "ok"})
+    responses.get(comments_url(), match=[responses.matchers.query_param_matcher(
+        {"can_support_threading": "true", "permalink_enabled": "false", "max_id": "PAGE2"})],
+        json={"comments": [comment(3, "seojun")], "has_more_comments": False, "status": "ok"})
+    responses.get(f"{API}/media/{PK}/comments/2/inline_child_comments/", json={
+        "child_comments": [{"pk": 21, "user": {"pk": 5, "username": "mina"}},
+                           {"pk": 22, "user": {"pk": 6, "username": "dy_lee"}},
+                           {"pk": 23, "user": {"pk": 7, "username": "hana.daily"}}],
+        "has_more_tail_child_comments": False, "status": "ok"})
+    result = await gateway().commenters(session(), SHORTCODE)
+    assert result.usernames == {"hana.daily", "jun", "mina", "dy_lee", "seojun"}
+    assert (result.fetched, result.reported, result.complete) == (6, 6, True)
+
+
+@responses.activate
+async def test_a_short_fetch_is_reported_incomplete() -> None:
+    responses.get(comments_url(), json={"comments": [comment(1, "jun")], "comment_count": 4,
+                                        "has_more_comments": False, "status": "ok"})
+    result = await gateway().commenters(session(), SHORTCODE)
+    assert result.usernames == {"jun"} and not result.complete
+
+
+@pytest.mark.parametrize(("status", "body", "expected"), [
+    (429, {"message": "rate limited", "status": "fail"}, errors.RateLimited),
+    (400, {"message": "Please wait a few minutes before you try again.", "status": "fail"},
+     errors.RateLimited),
+    (400, {"message": "challenge_required", "challenge": {"api_path": "/challenge/1/abc/"},
+           "status": "fail"}, errors.CheckpointRequired),
+    (403, {"message": "login_required", "status": "fail"}, errors.SessionExpired),
+    (404, "Not Found", errors.CheckpointRequired),  # the masked challenge
+    (400, {"message": "Media not found or unavailable", "status": "fail"}, errors.NotFound),
+    (400, {"message": "Not authorized to view user", "status": "fail"}, errors.PrivateProfile),
+])
+@responses.activate
+async def test_instagram_errors_become_the_products_errors(
+    status: int, body: Any, expected: type[errors.InstagramError]
+) -> None:
+    if isinstance(body, str):
+        responses.get(comments_url(), body=body, status=status)
+    else:
+        responses.get(comments_url(), json=body, status=status)
+    with pytest.raises(expected) as failure:
+        await gateway().commenters(session(), SHORTCODE)
+    assert "fake" not in str(failure.value)  # no session value in the error
+
+
+@responses.activate
+async def test_followers_all_pages_with_progress() -> None:
+    responses.get(f"{API}/users/hana.daily/usernameinfo/", json={"user": {
+        "pk": "42", "username": "hana.daily", "full_name": "", "is_private": False,
+        "follower_count": 3, "following_count": 0, "profile_pic_url": "https://x/y.jpg",
+        "is_verified": False, "media_count": 12, "is_business": False},
+        "status": "ok"})
+    url = re.compile(rf"{API}/friendships/42/followers/.*")
+    responses.get(url, match=[responses.matchers.query_param_matcher(
+        {"count": "200", "search_surface": "follow_list_page"})],
+        json={"users": [{"pk": "1", "username": "A"}, {"pk": "2", "username": "b"}],
+              "next_max_id": "N2", "status": "ok"})
+    responses.get(url, match=[responses.matchers.query_param_matcher(
+        {"count": "200", "search_surface": "follow_list_page", "max_id": "N2"})],
+        json={"users": [{"pk": "3", "username": "c"}], "next_max_id": None, "status": "ok"})
+    seen: list[tuple[int, int]] = []
+    result = await gateway().followers(session(), "hana.daily",
+                                       progress=lambda got, total: seen.append((got, total)))
+    assert result.usernames == {"a", "b", "c"} and result.complete
+    assert seen == [(2, 3), (3, 3)]
+
+
+@responses.activate
+async def test_a_blocked_comment_is_an_action_block() -> None:
+    responses.get(re.compile(rf"{API}/media/{PK}/info/.*"), json={"items": [{
+        "pk": PK, "id": f"{PK}_42", "code": SHORTCODE, "taken_at": 1700000000, "media_type": 1,
+        "user": {"pk": "42", "username": "hana.daily"}, "comment_count": 0, "like_count": 0,
+        "caption": None, "image_versions2": {"candidates": [
+            {"url": "https://scontent.cdninstagram.com/a.jpg", "width": 1080, "height": 1080}]}}],
+        "status": "ok"})
+    responses.post(re.compile(rf"{API}/media/.*/comment/"), status=400, json={
+        "message": "feedback_required", "feedback_message": "We restrict certain activity",
+        "status": "fail"})
+    with pytest.raises(errors.ActionBlocked):
+        await gateway().comment(session(), SHORTCODE, "멋진 사진이네요!")
+
+
+async def test_two_factor_login_keeps_the_same_client() -> None:
+    seen_clients: list[int] = []
+
+    def fake_login(self: Client, username: str, password: str, relogin: bool = False,
+                   verification_code: str = "") -> bool:
+        seen_clients.append(id(self))
+        if verification_code != "123456":
+            raise ig.TwoFactorRequired("Two-factor authentication required")
+        self.authorization_data = {"ds_user_id": "9", "sessionid": "9%3Areal%3A1"}
+        return True
+
+    gw = gateway()
+    with mock.patch.object(Client, "login", fake_login):
+        with pytest.raises(errors.TwoFactorRequired):
+            await gw.login("Producer.One", "pw")
+        with pytest.raises(errors.BadCode):
+            await gw.submit_code("producer.one", "000000")
+        done = await gw.submit_code("producer.one", "123 456")
+    assert len(set(seen_clients)) == 1 and len(seen_clients) == 3
+    assert done.username == "producer.one"
+    assert done.session["authorization_data"]["ds_user_id"] == "9"
+
+
+async def test_a_challenge_code_reaches_the_waiting_login_thread() -> None:
+    def fake_login(self: Client, username: str, password: str, relogin: bool = False,
+                   verification_code: str = "") -> bool:
+        code = self.challenge_code_handler(username, "EMAIL")
+        if code != "654321":
+            raise ig.ChallengeRequired("challenge_required")
+        self.authorization_data = {"ds_user_id": "8", "sessionid": "8%3Areal%3A1"}
+        return True
+
+    gw = gateway()
+    with mock.patch.object(Client, "login", fake_login):
+        with pytest.raises(errors.CheckpointRequired) as challenge:
+            await gw.login("helper.two", "pw")
+        assert challenge.value.needs_code
+        done = await gw.submit_code("helper.two", "654321")
+    assert done.session["authorization_data"]["ds_user_id"] == "8"
+
+
+async def test_bad_password_is_bad_credentials() -> None:
+    def fake_login(self: Client, *args: Any, **kwargs: Any) -> bool:
+        raise ig.BadPassword("The password you entered is incorrect.")
+
+    with mock.patch.object(Client, "login", fake_login), pytest.raises(errors.BadCredentials):
+        await gateway().login("helper.three", "wrong")
