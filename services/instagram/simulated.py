@@ -196,14 +196,19 @@ class SimulatedInstagram:
             names.update(name for name, _ in listed[start:start + COMMENTS_PAGE])
         return UserList(frozenset(names), len(listed), len(listed) + post.hidden)
 
-    async def _follow_list(self, session: Session, username: str, which: str,
-                           progress: Progress | None) -> UserList:
-        actor = self._actor(session)
+    def _profile(self, actor: str, username: str) -> SimAccount:
+        """A profile as `actor` may see it: not found, or private unless it is their own."""
         account = self.accounts.get(username.lower())
         if account is None:
             raise NotFound("User not found")
         if account.private and actor != account.username:
             raise PrivateProfile("Not authorized to view user")
+        return account
+
+    async def _follow_list(self, session: Session, username: str, which: str,
+                           progress: Progress | None) -> UserList:
+        actor = self._actor(session)
+        account = self._profile(actor, username)
         members = sorted(account.followers if which == "followers" else account.following)
         fetched: set[str] = set()
         for start in range(0, max(len(members), 1), FOLLOW_PAGE):
@@ -224,11 +229,7 @@ class SimulatedInstagram:
     async def recent_posts(self, session: Session, username: str, amount: int = 6
                            ) -> list[Post]:
         actor = self._actor(session)
-        account = self.accounts.get(username.lower())
-        if account is None:
-            raise NotFound("User not found")
-        if account.private and actor != account.username:
-            raise PrivateProfile("Not authorized to view user")
+        account = self._profile(actor, username)
         await self._call("user_medias", actor)
         posts = sorted((p for p in self.posts.values() if p.owner == account.username
                         and not p.gone), key=lambda p: p.taken_at, reverse=True)
