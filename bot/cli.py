@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable
 
 from bot.config import ConfigError, Settings, load_settings
+from bot.logs import configure
 from storage import crypto
 
 
@@ -106,7 +107,7 @@ def cmd_run(_: argparse.Namespace) -> None:
     from bot.app import run
 
     settings = _settings()
-    logging.getLogger().setLevel(settings.log_level)
+    configure(logging.getLevelName(settings.log_level))
     asyncio.run(run(settings))
 
 
@@ -161,11 +162,9 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     # The console chat prints the conversation; only problems are logged there.
     level = logging.WARNING if args.command == "chat" else logging.INFO
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure(level)
     if args.command != "migrate":
         logging.getLogger("alembic").setLevel(logging.WARNING)
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per Bot API call otherwise
     _guarded(args.func, args)
 
 

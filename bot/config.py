@@ -65,6 +65,17 @@ class Settings(BaseSettings):
     kakao_import_folder: str = ""
     kakao_import_interval_seconds: int = 60
 
+    # Instagram (instagrapi for logins, reads and writes; instaloader as a second reader).
+    # Calls a helper account may make in an hour (Instagram allows about 200).
+    helper_hourly_budget: int = 180
+    # A pause between two requests of one account, picked at random in this range.
+    instagram_delay_min_seconds: float = 1.0
+    instagram_delay_max_seconds: float = 3.0
+    # One Instagram operation (all pages of a list) gives up after this long.
+    instagram_call_timeout_seconds: float = 120.0
+    # An HTTP(S) proxy for every Instagram request (a residential one keeps helpers healthy).
+    instagram_proxy: str = ""
+
     @field_validator("submission_deadline", "comment_deadline")
     @classmethod
     def _deadline(cls, value: str) -> str:
@@ -118,6 +129,11 @@ class Settings(BaseSettings):
                 "TELEGRAM_WEBHOOK_URL is set but TELEGRAM_WEBHOOK_SECRET is empty: "
                 "set a random secret (letters, digits, _ and -) so forged updates are refused"
             )
+        if not 0 <= self.instagram_delay_min_seconds <= self.instagram_delay_max_seconds:
+            raise ValueError("INSTAGRAM_DELAY_MIN_SECONDS must be between 0 and "
+                             "INSTAGRAM_DELAY_MAX_SECONDS")
+        if self.helper_hourly_budget < 1:
+            raise ValueError("HELPER_HOURLY_BUDGET must be at least 1")
         if self.telegram_webhook_url and not self.telegram_token:
             raise ValueError("TELEGRAM_WEBHOOK_URL needs TELEGRAM_TOKEN")
         return self

@@ -37,6 +37,8 @@ EVENT_BATCH = 100  # users per Event API call
 
 class KakaoSkill:
     platform = PLATFORM
+    # What cannot be pushed waits in the outbox and goes out with the user's next message.
+    reads_outbox = True
 
     def __init__(self, settings: Settings, dispatcher: Dispatcher, services: Services) -> None:
         self.settings = settings

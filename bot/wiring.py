@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from bot.config import Settings
 from services.container import Services
+from services.instagram.runtime import Instagram
 from services.rules import CommunityRules
 from storage import crypto
 from storage.db import create_engine, is_sqlite, session_factory
@@ -26,14 +27,31 @@ def rules_from(settings: Settings) -> CommunityRules:
     )
 
 
+def instagram_from(settings: Settings) -> Instagram:
+    """The real Instagram: instagrapi, with instaloader as the second commenter reader.
+    (The simulated Instagram is only ever chosen by tests and `autogram chat --demo`.)"""
+    from services.instagram.instagrapi_adapter import InstagrapiGateway
+    from services.instagram.instaloader_adapter import CombinedGateway, InstaloaderCommentReader
+
+    primary = InstagrapiGateway(
+        delay_range=(settings.instagram_delay_min_seconds, settings.instagram_delay_max_seconds),
+        call_timeout=settings.instagram_call_timeout_seconds,
+        proxy=settings.instagram_proxy or None,
+    )
+    reader = InstaloaderCommentReader(call_timeout=settings.instagram_call_timeout_seconds)
+    return Instagram(CombinedGateway(primary, reader), hourly_budget=settings.helper_hourly_budget)
+
+
 @asynccontextmanager
-async def open_services(settings: Settings) -> AsyncIterator[Services]:
+async def open_services(settings: Settings, instagram: Instagram | None = None
+                        ) -> AsyncIterator[Services]:
     """Services on the configured database; refuses a database that is behind."""
     crypto.configure_keys(settings.keys)
     engine = create_engine(settings.database_url)
     try:
         await ensure_current(engine)
         serialize = is_sqlite(settings.database_url)
-        yield Services(session_factory(engine), rules_from(settings), serialize=serialize)
+        yield Services(session_factory(engine), rules_from(settings), serialize=serialize,
+                       instagram=instagram or instagram_from(settings))
     finally:
         await engine.dispose()

@@ -1,13 +1,26 @@
-"""Admins register helper Instagram accounts: username, then password (deleted at once)."""
+"""Admins manage the helper Instagram accounts the bot reads with.
+
+`/addhelper`: username, password (deleted from the chat at once; stored only encrypted),
+then the 2FA or "confirm it was you" code when Instagram asks. `/helpers` shows each
+helper's state, `/checkhelper` proves one works, `/delhelper` removes one after a
+confirmation.
+"""
 
 from __future__ import annotations
 
 from handlers.context import Ctx
-from handlers.events import Reply
+from handlers.events import Button, Reply
+from handlers.formatting import moment
 from handlers.registry import Command, Flow
-from services.helper_accounts import normalize_username
+from services.helper_accounts import HelperView, LoginOutcome, normalize_username
 
 FLOW = "add_helper"
+TRIES = 3
+
+
+def ig_reason(ctx: Ctx, code: str) -> str:
+    """The admin's explanation of an Instagram error code."""
+    return ctx.t(f"ig.admin.{code}")
 
 
 async def begin(ctx: Ctx, _args: str) -> list[Reply]:
@@ -21,7 +34,7 @@ async def on_username(ctx: Ctx, text: str) -> list[Reply]:
         return [ctx.ask("addhelper.bad_username", value=text.strip()[:40])]
     if await ctx.tx.helpers.exists(username):
         return [ctx.ask("addhelper.exists", username=username)]
-    ctx.goto(FLOW, "password", username=username)
+    ctx.goto(FLOW, "password", username=username, tries=0)
     replies = [ctx.ask("addhelper.ask_password", username=username)]
     if not ctx.event.deletes_messages:
         has_telegram = await ctx.tx.accounts.has_platform(ctx.who, "telegram")
@@ -31,35 +44,129 @@ async def on_username(ctx: Ctx, text: str) -> list[Reply]:
 
 
 async def on_password(ctx: Ctx, text: str) -> list[Reply]:
-    if not text.strip():
+    password = text.strip()
+    if not password:
         return [ctx.ask("addhelper.password_empty")]
-    username = ctx.state.data["username"] if ctx.state else ""
-    # Stored at once, encrypted: a password never sits in the conversation state.
-    await ctx.tx.helpers.add(ctx.who.account_id, username, text.strip())
+    data = ctx.state.data if ctx.state else {}
+    username = str(data.get("username", ""))
+    outcome = await ctx.tx.helpers.log_in(ctx.who.account_id, username, password)
+    if outcome.status == "bad_credentials":
+        tries = int(data.get("tries", 0)) + 1
+        if tries >= TRIES:
+            ctx.end()
+            return [ctx.reply("addhelper.gave_up")]
+        ctx.goto(FLOW, "password", tries=tries)
+        return [ctx.ask("addhelper.bad_password", left=TRIES - tries)]
+    if outcome.status == "not_found":
+        ctx.goto(FLOW, "username")
+        return [ctx.ask("addhelper.no_such_account", username=username)]
+    return after_login(ctx, username, outcome)
+
+
+def after_login(ctx: Ctx, username: str, outcome: LoginOutcome) -> list[Reply]:
+    """What the admin hears once Instagram answered a password (from /addhelper or
+    /checkhelper): ready, a code to send, or why it is stored but not logged in."""
+    if outcome.status == "ready":
+        ctx.end()
+        return [ctx.reply("addhelper.ready", username=username)]
+    if outcome.status == "needs_code":
+        ctx.goto(FLOW, "code", username=username, tries=0)
+        key = "addhelper.ask_code_2fa" if outcome.error and outcome.error.code == "need_2fa" \
+            else "addhelper.ask_code_challenge"
+        return [ctx.ask(key, username=username)]
     ctx.end()
-    return [ctx.reply("addhelper.saved", username=username)]
+    if outcome.status == "checkpoint":
+        return [ctx.reply("addhelper.checkpoint_app", username=username)]
+    return [ctx.reply("addhelper.stored_not_logged_in", username=username,
+                      reason=ig_reason(ctx, outcome.status))]
+
+
+async def on_code(ctx: Ctx, text: str) -> list[Reply]:
+    data = ctx.state.data if ctx.state else {}
+    username = str(data.get("username", ""))
+    code = "".join(text.split())
+    if not code.isdigit():
+        return [ctx.ask("addhelper.code_digits")]
+    outcome = await ctx.tx.helpers.submit_code(username, code)
+    if outcome.status == "bad_2fa":
+        tries = int(data.get("tries", 0)) + 1
+        if tries >= TRIES:
+            ctx.end()
+            return [ctx.reply("addhelper.code_gave_up", username=username)]
+        ctx.goto(FLOW, "code", tries=tries)
+        return [ctx.ask("addhelper.bad_code", left=TRIES - tries)]
+    return after_login(ctx, username, outcome)
+
+
+def _status(ctx: Ctx, helper: HelperView) -> str:
+    zone = ctx.tx.rules.timezone
+    if helper.status == "cooling" and helper.cooling_until is not None:
+        return ctx.t("helper_status.cooling_until",
+                     until=moment(helper.cooling_until, zone, ctx.lang))
+    return ctx.t(f"helper_status.{helper.status}")
 
 
 async def list_helpers(ctx: Ctx, _args: str) -> list[Reply]:
     helpers = await ctx.tx.helpers.list()
     if not helpers:
         return [ctx.reply("helpers.empty")]
+    zone = ctx.tx.rules.timezone
     lines = [ctx.t("helpers.header", count=len(helpers))]
-    lines += [
-        ctx.t("helpers.line", username=name, status=ctx.t(f"helper_status.{status}"))
-        for name, status in helpers
-    ]
+    for helper in helpers:
+        lines.append(ctx.t("helpers.line", username=helper.username, status=_status(ctx, helper)))
+        used = moment(helper.last_used, zone, ctx.lang) if helper.last_used \
+            else ctx.t("helpers.never_used")
+        lines.append(ctx.t("helpers.details", used=used, failures=helper.failures))
+        if helper.last_error:
+            lines.append(ctx.t("helpers.last_error", reason=ig_reason(ctx, helper.last_error)))
     return [Reply("\n".join(lines))]
+
+
+async def _named(ctx: Ctx, args: str, usage_key: str) -> tuple[str | None, list[Reply]]:
+    """The helper an admin named, or the replies that say what is wrong."""
+    first = args.split()[0] if args.split() else ""
+    username = normalize_username(first) if first else None
+    if username is None:
+        return None, [ctx.reply(usage_key)]
+    if not await ctx.tx.helpers.exists(username):
+        return None, [ctx.reply("helpers.unknown", username=username)]
+    return username, []
+
+
+async def delete_helper(ctx: Ctx, args: str) -> list[Reply]:
+    username, problem = await _named(ctx, args, "delhelper.usage")
+    if username is None:
+        return problem
+    if args.split()[1:2] != ["confirm"]:
+        confirm = Button(ctx.t("delhelper.confirm_button"), f"/delhelper {username} confirm")
+        return [ctx.reply("delhelper.confirm", confirm, ctx.cancel_button(), username=username)]
+    await ctx.tx.helpers.delete(ctx.who.account_id, username)
+    return [ctx.reply("delhelper.done", username=username)]
+
+
+async def check_helper(ctx: Ctx, args: str) -> list[Reply]:
+    username, problem = await _named(ctx, args, "checkhelper.usage")
+    if username is None:
+        return problem
+    outcome = await ctx.tx.helpers.check(ctx.who.account_id, username)
+    if outcome.status == "ready":
+        return [ctx.reply("checkhelper.ok", username=username)]
+    if outcome.status in {"needs_code", "checkpoint"}:
+        return after_login(ctx, username, outcome)
+    return [ctx.reply("checkhelper.failed", username=username,
+                      reason=ig_reason(ctx, outcome.status))]
 
 
 COMMANDS = [
     Command("addhelper", begin, audience="admin", private_only=True, keywords=("헬퍼 추가",)),
     Command("helpers", list_helpers, audience="admin", keywords=("헬퍼 목록",)),
+    Command("checkhelper", check_helper, audience="admin", private_only=True),
+    Command("delhelper", delete_helper, audience="admin"),
 ]
 FLOWS = [
     Flow(
         FLOW,
-        {"username": on_username, "password": on_password},
-        secret_steps=frozenset({"password"}),
+        {"username": on_username, "password": on_password, "code": on_code},
+        secret_steps=frozenset({"password", "code"}),
     )
 ]

@@ -14,6 +14,7 @@ from services.admins import AdminService
 from services.community import CommunityService
 from services.conversations import ConversationService
 from services.helper_accounts import HelperAccountService
+from services.instagram.runtime import Instagram
 from services.invites import InviteService
 from services.members import MemberAdminService
 from services.open_chat_import import OpenChatImporter
@@ -29,14 +30,15 @@ Clock = Callable[[], datetime]
 class Tx:
     """The services of one unit of work; they share one session and commit together."""
 
-    def __init__(self, session: AsyncSession, rules: CommunityRules, clock: Clock = utcnow) -> None:
+    def __init__(self, session: AsyncSession, rules: CommunityRules, clock: Clock = utcnow,
+                 instagram: Instagram | None = None) -> None:
         self.session = session
         self.rules = rules
         self.now = clock
         self.accounts = AccountService(session)
         self.admins = AdminService(session)
         self.conversations = ConversationService(session, rules.conversation_timeout)
-        self.helpers = HelperAccountService(session)
+        self.helpers = HelperAccountService(session, instagram)
         self.invites = InviteService(session)
         self.submissions = SubmissionService(session, rules)
         self.progress = ProgressService(session, rules)
@@ -54,8 +56,11 @@ class Services:
         rules: CommunityRules,
         clock: Clock = utcnow,
         serialize: bool = False,
+        instagram: Instagram | None = None,
     ) -> None:
         self.sessions = sessions
+        # The process's Instagram gateway and helper pool (None: Instagram is not used).
+        self.instagram = instagram
         self.rules = rules
         # Injectable, so tests can stand on a week boundary.
         self.clock = clock
@@ -69,4 +74,4 @@ class Services:
         the second would wait for the first forever."""
         async with self._one_writer or nullcontext(), self.sessions() as session, \
                 session.begin():
-            yield Tx(session, self.rules, self.clock)
+            yield Tx(session, self.rules, self.clock, self.instagram)

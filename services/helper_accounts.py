@@ -1,16 +1,36 @@
-"""Helper Instagram accounts as admins register them (the read side of the gateway uses them)."""
+"""Helper Instagram accounts: registered by admins, logged in from chat, read with by the pool.
+
+A helper's password and session are stored encrypted. Logging in may need a second
+message (a 2FA or "confirm it was you" code): the gateway keeps the same client between
+the two messages. States, as `/helpers` shows them: "new" (stored, never logged in),
+"needs_code" (waits for the code), "ready", "cooling" (rate-limited until
+`cooldown_until`), "checkpoint" (Instagram wants it confirmed in the app), "expired"
+(the session was lost: /checkhelper logs in again with the stored password).
+"""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.instagram.errors import (
+    CheckpointRequired,
+    InstagramError,
+    NoHelperAvailable,
+    SessionExpired,
+    TwoFactorRequired,
+)
+from services.instagram.runtime import Instagram
+from storage.models import Helper
 from storage.repositories.instagram_accounts import HelperRepo
 from storage.repositories.operations import AuditRepo
 
 # Instagram: 1-30 letters, digits, periods and underscores; no leading/trailing or double period.
 USERNAME = re.compile(r"^(?!\.)(?!.*\.\.)(?!.*\.$)[a-z0-9._]{1,30}$")
+READY_STATES = ("ready", "cooling")
 
 
 def normalize_username(text: str) -> str | None:
@@ -23,18 +43,168 @@ def normalize_username(text: str) -> str | None:
     return value if USERNAME.match(value) else None
 
 
+@dataclass(frozen=True)
+class HelperView:
+    username: str
+    status: str
+    cooling_until: datetime | None
+    last_used: datetime | None
+    failures: int
+    last_error: str | None
+
+
+@dataclass(frozen=True)
+class LoginOutcome:
+    """"ready", "needs_code" (ask for the code), or an InstagramError code."""
+
+    status: str
+    error: InstagramError | None = None
+
+
 class HelperAccountService:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, instagram: Instagram | None = None) -> None:
         self.helpers = HelperRepo(session)
         self.audit = AuditRepo(session)
+        self.instagram = instagram
+
+    @property
+    def _ig(self) -> Instagram:
+        if self.instagram is None:
+            raise NoHelperAvailable("no Instagram gateway in this process")
+        return self.instagram
 
     async def exists(self, username: str) -> bool:
         return await self.helpers.by_username(username) is not None
 
-    async def add(self, actor_id: int, username: str, password: str) -> None:
-        """Store the account with its password encrypted; it logs in on first use."""
-        await self.helpers.add(username, password)
-        await self.audit.add(actor_id, "helper_added", target=username)
+    async def log_in(self, actor_id: int, username: str, password: str) -> LoginOutcome:
+        """Log a new or known helper in with this password. The account is stored (password
+        encrypted) unless Instagram said the password is wrong; a wrong one is never kept."""
+        try:
+            result = await self._ig.gateway.login(username, password)
+        except (TwoFactorRequired, CheckpointRequired) as exc:
+            needs_code = isinstance(exc, TwoFactorRequired) or exc.needs_code  # type: ignore[attr-defined]
+            status = "needs_code" if needs_code else "checkpoint"
+            await self._store(actor_id, username, password, status=status, error=exc)
+            return LoginOutcome(status, exc)
+        except InstagramError as exc:
+            if exc.code in {"bad_credentials", "not_found"}:
+                return LoginOutcome(exc.code, exc)
+            await self._store(actor_id, username, password, status="new", error=exc)
+            return LoginOutcome(exc.code, exc)
+        await self._store(actor_id, username, password, status="ready", session=result.session)
+        return LoginOutcome("ready")
 
-    async def list(self) -> list[tuple[str, str]]:
-        return [(h.instagram_username, h.status) for h in await self.helpers.list()]
+    async def submit_code(self, username: str, code: str) -> LoginOutcome:
+        helper = await self.helpers.by_username(username)
+        if helper is None:
+            return LoginOutcome("not_found")
+        try:
+            result = await self._ig.gateway.submit_code(username, code)
+        except InstagramError as exc:
+            helper.last_error = exc.code
+            return LoginOutcome(exc.code, exc)
+        self._ready(helper, result.session)
+        return LoginOutcome("ready")
+
+    async def check(self, actor_id: int, username: str) -> LoginOutcome:
+        """Restore the stored session with one cheap read; log in again with the stored
+        password when the session is gone."""
+        helper = await self.helpers.by_username(username)
+        if helper is None:
+            return LoginOutcome("unknown_helper")
+        await self.audit.add(actor_id, "helper_checked", target=username)
+        if helper.session:
+            try:
+                await self._ig.gateway.restore(helper.session)
+            except SessionExpired:
+                pass  # log in again below
+            except InstagramError as exc:
+                self._failed(helper, exc)
+                return LoginOutcome(exc.code, exc)
+            else:
+                self._ready(helper, helper.session)
+                return LoginOutcome("ready")
+        if not helper.password:
+            return LoginOutcome("session_expired", SessionExpired())
+        return await self.log_in(actor_id, username, helper.password)
+
+    async def delete(self, actor_id: int, username: str) -> bool:
+        helper = await self.helpers.by_username(username)
+        if helper is None:
+            return False
+        await self.helpers.delete(helper)
+        await self.audit.add(actor_id, "helper_deleted", target=username)
+        if self.instagram is not None:
+            self.instagram.pool.helpers.pop(username, None)
+        return True
+
+    async def list(self) -> list[HelperView]:
+        return [
+            HelperView(h.instagram_username, h.status, h.cooldown_until, h.last_used_at,
+                       h.failures, h.last_error)
+            for h in await self.helpers.list()
+        ]
+
+    # --- the pool, mirrored to the table -------------------------------------------------
+
+    async def load_pool(self) -> int:
+        """Put every helper that can read into the pool; returns how many."""
+        usable = {
+            h.instagram_username: (h.session, _seconds(h.cooldown_until))
+            for h in await self.helpers.list()
+            if h.status in READY_STATES and h.session
+        }
+        self._ig.sync(usable)
+        return self._ig.pool.usable()
+
+    async def save_pool(self) -> None:
+        """Write the pool's view of each helper back: status, cooldown, use, failures."""
+        pool = self._ig.pool
+        for helper in await self.helpers.list():
+            live = pool.helpers.get(helper.instagram_username)
+            if live is None or helper.status not in READY_STATES:
+                continue
+            cooling = live.status == "cooling" and live.cooldown_until > pool.clock()
+            helper.status = live.status if live.out else ("cooling" if cooling else "ready")
+            helper.cooldown_until = _moment(live.cooldown_until) if cooling else None
+            if live.last_used:
+                helper.last_used_at = _moment(live.last_used)
+            helper.failures = live.failures
+            if live.out:
+                helper.last_error = "challenge" if live.status == "checkpoint" \
+                    else "session_expired"
+
+    # --- internals -----------------------------------------------------------------------
+
+    async def _store(self, actor_id: int, username: str, password: str, *, status: str,
+                     session: dict | None = None, error: InstagramError | None = None) -> None:
+        helper = await self.helpers.by_username(username)
+        if helper is None:
+            helper = await self.helpers.add(username, password)
+            await self.audit.add(actor_id, "helper_added", target=username)
+        helper.password = password
+        if session is not None:
+            self._ready(helper, session)
+        else:
+            helper.status = status
+            helper.last_error = error.code if error else None
+
+    @staticmethod
+    def _ready(helper: Helper, session: dict) -> None:
+        helper.session, helper.status = session, "ready"
+        helper.cooldown_until, helper.failures, helper.last_error = None, 0, None
+
+    @staticmethod
+    def _failed(helper: Helper, error: InstagramError) -> None:
+        helper.failures += 1
+        helper.last_error = error.code
+        if isinstance(error, CheckpointRequired):
+            helper.status = "checkpoint"
+
+
+def _seconds(moment: datetime | None) -> float:
+    return moment.timestamp() if moment else 0.0
+
+
+def _moment(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)

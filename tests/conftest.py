@@ -83,13 +83,28 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 
 
 @pytest.fixture
-def services(engine: AsyncEngine):  # type: ignore[no-untyped-def]
+def simulated():  # type: ignore[no-untyped-def]
+    """The simulated Instagram the tests' bot talks to (Instagram itself is unreachable)."""
+    from services.instagram.simulated import SimulatedInstagram
+
+    return SimulatedInstagram()
+
+
+@pytest.fixture
+def instagram(simulated):  # type: ignore[no-untyped-def]
+    from services.instagram.runtime import Instagram
+
+    return Instagram(simulated, max_wait=0.5)
+
+
+@pytest.fixture
+def services(engine: AsyncEngine, instagram):  # type: ignore[no-untyped-def]
     from services.container import Services
     from services.rules import CommunityRules
     from storage.db import session_factory
 
     return Services(session_factory(engine), CommunityRules(),
-                    serialize=engine.dialect.name == "sqlite")
+                    serialize=engine.dialect.name == "sqlite", instagram=instagram)
 
 
 @pytest.fixture
@@ -97,3 +112,13 @@ def dispatcher(services):  # type: ignore[no-untyped-def]
     from handlers.dispatcher import Dispatcher
 
     return Dispatcher(services)
+
+
+async def database_dump(engine: AsyncEngine) -> str:
+    """Every value of every table as text, to scan for a secret stored in the clear."""
+    values: list[str] = []
+    async with engine.connect() as conn:
+        for table in Base.metadata.sorted_tables:
+            for row in await conn.execute(text(f"SELECT * FROM {table.name}")):
+                values += [str(v) for v in row]
+    return "\n".join(values)

@@ -124,8 +124,9 @@ async def test_admin_commands_are_refused_and_audited(
 
 
 async def test_add_helper_flow_with_hints_secret_and_encryption(
-    dispatcher: Dispatcher, services: Services, engine
+    dispatcher: Dispatcher, services: Services, engine, simulated
 ) -> None:
+    simulated.add_account("helper.one", password="s3cret-pass")
     admin = Person(dispatcher, "a1")
     await make_admin(services, admin)
     replies = await admin.say("/addhelper")
@@ -138,9 +139,9 @@ async def test_add_helper_flow_with_hints_secret_and_encryption(
     assert not admin.last.replies[0].delete_incoming
     replies = await admin.say("s3cret-pass")
     assert replies[0].delete_incoming  # the password message is deleted from the chat
-    assert "저장했어요" in admin.text and "s3cret-pass" not in admin.text
+    assert "@helper.one 로그인 완료" in admin.text and "s3cret-pass" not in admin.text
     await admin.say("/helpers")
-    assert "@helper.one — 아직 로그인 전" in admin.text
+    assert "@helper.one — 사용 중" in admin.text
     async with engine.connect() as conn:
         raw = (await conn.execute(text("SELECT password FROM helper"))).scalar_one()
         states = (await conn.execute(text("SELECT count(*) FROM conversation_state"))).scalar()
@@ -238,11 +239,12 @@ async def test_two_bot_instances_share_one_database(database_url: str) -> None:
 
 
 async def test_a_failing_handler_answers_politely_and_keeps_the_flow(
-    dispatcher: Dispatcher, services: Services, monkeypatch, caplog
+    dispatcher: Dispatcher, services: Services, monkeypatch, caplog, simulated
 ) -> None:
     from handlers import dispatcher as routing
     from handlers.registry import Command, Flow
 
+    simulated.add_account("helper.five", password="p@ssw0rd-typed")
     admin = Person(dispatcher, "a1")
     await make_admin(services, admin)
     await admin.say("/addhelper")
@@ -263,4 +265,4 @@ async def test_a_failing_handler_answers_politely_and_keeps_the_flow(
     assert admin.text.startswith("죄송해요")
     monkeypatch.undo()
     await admin.say("p@ssw0rd-typed")  # nothing was lost: the flow is where it was
-    assert "@helper.five 을(를) 헬퍼로 저장했어요" in admin.text
+    assert "@helper.five 로그인 완료" in admin.text

@@ -8,19 +8,24 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import Settings, load_settings
+from bot.logs import hold_back_libraries
 from bot.telegram import TelegramTransport
 from bot.text import split_text
 from bot.web import build_web_app
 from handlers.dispatcher import Dispatcher
 from services.container import Services
+from services.instagram.simulated import SimulatedInstagram
 from services.notifier import Outgoing
 from storage.repositories.instagram_accounts import HelperRepo
+from tests.conftest import database_dump
 from tests.telegram_emulator import BotApiEmulator
 
 ADMIN = 1001
@@ -78,8 +83,12 @@ def buttons_of(message: dict) -> list[tuple[str, str]]:
 
 
 async def test_multi_step_flow_with_buttons_secret_and_cancel(
-    emulator: BotApiEmulator, services: Services, bot: TelegramTransport
+    emulator: BotApiEmulator, services: Services, bot: TelegramTransport,
+    simulated: SimulatedInstagram, caplog: pytest.LogCaptureFixture, engine: AsyncEngine,
 ) -> None:
+    caplog.set_level(logging.DEBUG)
+    hold_back_libraries(logging.DEBUG)  # as `autogram run` with LOG_LEVEL=DEBUG
+    simulated.add_account("helper.one", password="s3cret!", two_factor_code="246810")
     await claim_admin(emulator, services)
     # The admin's own chat now has the admin command menu.
     admin_menus = [k for k in emulator.commands if str(ADMIN) in str(k[0])]
@@ -101,17 +110,27 @@ async def test_multi_step_flow_with_buttons_secret_and_cancel(
     await emulator.send_text(ADMIN, "@Helper.One")
     (ask_password,) = await emulator.wait_for(ADMIN)
     assert "password of @helper.one" in ask_password["text"]
+    wrong = await emulator.send_text(ADMIN, "s3cret?")
+    (retry,) = await emulator.wait_for(ADMIN)
+    assert "password is wrong" in retry["text"] and "2 tries left" in retry["text"]
     secret = await emulator.send_text(ADMIN, "s3cret!")
+    (ask_code,) = await emulator.wait_for(ADMIN)
+    assert "6-digit code" in ask_code["text"]
+    code = await emulator.send_text(ADMIN, "246 810")
     (saved,) = await emulator.wait_for(ADMIN)
-    assert "Saved @helper.one" in saved["text"]
-    assert (ADMIN, secret["message_id"]) in emulator.deleted
-    assert all("s3cret!" not in m.get("text", "") for m in emulator.sent)
+    assert "@helper.one is logged in" in saved["text"]
+    for message in (wrong, secret, code):  # every secret message is deleted from the chat
+        assert (ADMIN, message["message_id"]) in emulator.deleted
+    assert all("s3cret" not in m.get("text", "") for m in emulator.sent)
 
     await emulator.send_text(ADMIN, "/addhelper")
     (ask,) = await emulator.wait_for(ADMIN)
     await emulator.press_button(ADMIN, ask, "/cancel")
     (cancelled,) = await emulator.wait_for(ADMIN)
     assert cancelled["text"].startswith("Cancelled.")
+    # Nothing of the password reached the database in the clear, or any log line.
+    assert "s3cret" not in await database_dump(engine)
+    assert "s3cret" not in caplog.text
 
 
 async def test_groups_get_commands_only_and_no_password_flows(
@@ -139,13 +158,15 @@ async def test_a_long_reply_is_split_on_line_boundaries(
         for n in range(150):
             await HelperRepo(tx.session).add(f"helper_account_number_{n:03d}", "pw")
     await emulator.send_text(ADMIN, "/helpers")
-    first, second = await emulator.wait_for(ADMIN, count=2)
-    assert len(first["text"]) <= 4096 and len(second["text"]) <= 4096
-    assert first["text"].startswith("헬퍼 계정 (150개)")
-    lines = (first["text"] + "\n" + second["text"]).split("\n")
-    assert len(lines) == 151 and all(
-        line.startswith("• @helper_account_number_") for line in lines[1:]
-    )
+    parts = await emulator.wait_for(ADMIN, count=3)
+    assert all(len(part["text"]) <= 4096 for part in parts)
+    assert parts[0]["text"].startswith("헬퍼 계정 (150개)")
+    lines = "\n".join(part["text"] for part in parts).split("\n")
+    names = [line for line in lines if line.startswith("• @helper_account_number_")]
+    # Whole lines, in order: each helper's line is followed by its details line.
+    assert names == [f"• @helper_account_number_{n:03d} — 로그인 전 (/checkhelper 로 로그인)"
+                     for n in range(150)]
+    assert len(lines) == 301 and all(line.startswith("   마지막 사용") for line in lines[2::2])
 
 
 def test_split_text_keeps_lines_whole() -> None:
@@ -225,8 +246,9 @@ async def free_port() -> int:
 
 
 async def test_webhook_mode_checks_the_secret(
-    emulator: BotApiEmulator, services: Services
+    emulator: BotApiEmulator, services: Services, simulated: SimulatedInstagram
 ) -> None:
+    simulated.add_account("helper.three", password="pw-123")
     port = await free_port()
     settings = telegram_settings(
         emulator,
@@ -262,7 +284,7 @@ async def test_webhook_mode_checks_the_secret(
         await emulator.wait_for(ADMIN)
         secret = await emulator.send_text(ADMIN, "pw-123")
         (saved,) = await emulator.wait_for(ADMIN)
-        assert "@helper.three" in saved["text"]
+        assert "@helper.three 로그인 완료" in saved["text"]
         assert (ADMIN, secret["message_id"]) in emulator.deleted
         assert set(emulator.webhook_responses) == {200, 403}
     finally:

@@ -40,7 +40,8 @@ class SimAccount:
     username: str
     password: str = "password"
     two_factor_code: str | None = None
-    checkpoint: bool = False  # the next login or call needs "it was me"
+    checkpoint: bool = False  # the next login or call needs "it was me" (a code by e-mail)
+    approve_in_app: bool = False  # logins wait until "This was me" is tapped in the app
     private: bool = False
     followers: set[str] = field(default_factory=set)
     following: set[str] = field(default_factory=set)
@@ -151,6 +152,8 @@ class SimulatedInstagram:
         account = self.accounts.get(username)
         if account is None or account.password != password:
             raise BadCredentials("The password you entered is incorrect.")
+        if account.approve_in_app:
+            raise CheckpointRequired("challenge_required")
         if account.checkpoint:
             self._pending_codes[username] = f"{next(self._counter) % 1000000:06d}"
             raise CheckpointRequired("Enter the code we sent to your e-mail", needs_code=True)

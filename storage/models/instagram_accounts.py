@@ -25,11 +25,14 @@ class Helper(CreatedAt, Base):
     instagram_username: Mapped[str] = mapped_column(String(30), unique=True, nullable=False)
     password: Mapped[str | None] = mapped_column(EncryptedText())
     session: Mapped[Any] = mapped_column(EncryptedJSON(), nullable=True)
-    # "new" (never logged in), "ready", "cooling" (rate limit), "checkpoint", "disabled".
+    # "new" (never logged in), "needs_code", "ready", "cooling" (rate limit), "checkpoint",
+    # "expired" (services/helper_accounts.py says what each means).
     status: Mapped[str] = mapped_column(String(16), default="new", nullable=False)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     cooldown_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # An InstagramError code (never the library's text: it may quote the request).
     last_error: Mapped[str | None] = mapped_column(Text)
+    failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0", nullable=False)
 
 
 class Consumer(CreatedAt, Base):

@@ -26,6 +26,10 @@ class HelperRepo:
     async def list(self) -> list[Helper]:
         return list(await self.session.scalars(select(Helper).order_by(Helper.id)))
 
+    async def delete(self, helper: Helper) -> None:
+        await self.session.delete(helper)
+        await self.session.flush()
+
 
 class ConsumerRepo:
     def __init__(self, session: AsyncSession) -> None:
