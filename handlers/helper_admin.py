@@ -66,7 +66,7 @@ async def on_password(ctx: Ctx, text: str) -> list[Reply]:
 def after_login(ctx: Ctx, username: str, outcome: LoginOutcome) -> list[Reply]:
     """What the admin hears once Instagram answered a password (from /addhelper or
     /checkhelper): ready, a code to send, or why it is stored but not logged in."""
-    if outcome.status == "ready":
+    if outcome.status in {"ready", "logged_in"}:
         ctx.end()
         return [ctx.reply("addhelper.ready", username=username)]
     if outcome.status == "needs_code":
@@ -151,7 +151,7 @@ async def check_helper(ctx: Ctx, args: str) -> list[Reply]:
     outcome = await ctx.tx.helpers.check(ctx.who.account_id, username)
     if outcome.status == "ready":
         return [ctx.reply("checkhelper.ok", username=username)]
-    if outcome.status in {"needs_code", "checkpoint"}:
+    if outcome.status in {"logged_in", "needs_code", "checkpoint"}:
         return after_login(ctx, username, outcome)
     return [ctx.reply("checkhelper.failed", username=username,
                       reason=ig_reason(ctx, outcome.status))]

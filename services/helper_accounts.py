@@ -55,7 +55,8 @@ class HelperView:
 
 @dataclass(frozen=True)
 class LoginOutcome:
-    """"ready", "needs_code" (ask for the code), or an InstagramError code."""
+    """"ready", "logged_in" (a check had to log in again), "needs_code" (ask for the
+    code), "checkpoint" (confirm in the app), or an InstagramError code."""
 
     status: str
     error: InstagramError | None = None
@@ -126,7 +127,10 @@ class HelperAccountService:
                 return LoginOutcome("ready")
         if not helper.password:
             return LoginOutcome("session_expired", SessionExpired())
-        return await self.log_in(actor_id, username, helper.password)
+        outcome = await self.log_in(actor_id, username, helper.password)
+        if outcome.status == "bad_credentials":  # the password was changed on Instagram
+            helper.status, helper.last_error = "expired", outcome.status
+        return LoginOutcome("logged_in") if outcome.status == "ready" else outcome
 
     async def delete(self, actor_id: int, username: str) -> bool:
         helper = await self.helpers.by_username(username)
