@@ -18,3 +18,5 @@ class CommunityRules:
     comment_deadline: str = "SUN 23:59"
     # An open-chat export sent to the bot imports this many weeks, the current one included.
     kakao_import_weeks: int = 2
+    # A member who joins mid-week owes comments on the posts handed in before they joined.
+    late_joiners_owe_earlier_posts: bool = False

@@ -126,8 +126,11 @@ class HelperPool:
                     backoff = BASE_COOLDOWN * 2 ** (helper.strikes - 1)
                     self._cool(helper, min(max(backoff, exc.retry_after), MAX_COOLDOWN))
                 except NetworkError:
+                    # Instagram did not answer this read: the caller decides (the
+                    # verification marks the post unknown); the helper rests a moment.
                     helper.failures += 1
                     self._cool(helper, NETWORK_COOLDOWN)
+                    raise
                 except (CheckpointRequired, SessionExpired) as exc:
                     helper.failures += 1
                     helper.status = "checkpoint" if isinstance(exc, CheckpointRequired) \
