@@ -70,6 +70,9 @@ class JobRun(Base):
     summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, nullable=False)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Starts of this run: more than one means it was interrupted and resumed.
+    attempts: Mapped[int] = mapped_column(Integer, default=1, server_default="1", nullable=False)
+    error: Mapped[str | None] = mapped_column(Text)
 
 
 class Outbox(CreatedAt, Base):

@@ -1,0 +1,111 @@
+"""Job runs: each (job, period) runs to the end once, even across crashes and restarts.
+
+`claim` starts a run, or resumes one that a crash left "running" (its finished steps
+are kept in the summary, so a resumed run skips them), or answers None when the period
+is already done (or failed after a retry): re-running a finished period changes nothing
+and posts nothing. Each step that talks to people is marked *before* it is sent, so a
+crash between the mark and the send loses that one message rather than repeating it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.container import Services
+from storage.models import JobRun, utcnow
+
+log = logging.getLogger(__name__)
+MAX_ATTEMPTS = 2  # the first start and one re-run after a crash
+
+
+@dataclass
+class Run:
+    job: str
+    period: str
+    attempts: int
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    def done(self, step: str) -> bool:
+        return step in self.summary.get("steps", [])
+
+
+class JobRuns:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        # Runs going on in this process: a "running" row of one of these is not a crash.
+        self.active: set[tuple[str, str]] = set()
+
+    async def claim(self, job: str, period: str) -> Run | None:
+        if (job, period) in self.active:
+            return None
+        run = await self._claim(job, period)
+        if run is not None:
+            self.active.add((job, period))
+        return run
+
+    async def _claim(self, job: str, period: str) -> Run | None:
+        async with self.services.transaction() as tx:
+            known = await _row(tx.session, job, period) is not None
+        if not known:
+            try:
+                async with self.services.transaction() as tx:
+                    tx.session.add(JobRun(job=job, period=period, status="running", summary={},
+                                          started_at=utcnow()))
+                return Run(job, period, 1)
+            except IntegrityError:  # another instance just claimed it
+                return None
+        async with self.services.transaction() as tx:
+            run = await _row(tx.session, job, period, lock=True)
+            if run is None or run.status == "done":
+                return None
+            if run.attempts >= MAX_ATTEMPTS:
+                if run.status == "running":
+                    run.status, run.finished_at = "failed", utcnow()
+                    run.error = (run.error or "") + " interrupted again; not retried"
+                return None
+            run.attempts += 1
+            run.status = "running"
+            log.info("resuming %s %s (attempt %d)", job, period, run.attempts)
+            return Run(job, period, run.attempts, dict(run.summary or {}))
+
+    async def mark(self, run: Run, step: str, **summary: Any) -> None:
+        """Record a finished (or about to be sent) step, committed at once."""
+        run.summary.setdefault("steps", [])
+        if step not in run.summary["steps"]:
+            run.summary["steps"] = [*run.summary["steps"], step]
+        run.summary.update(summary)
+        await self._save(run, "running")
+
+    async def finish(self, run: Run, *, error: str | None = None, **summary: Any) -> None:
+        run.summary.update(summary)
+        await self._save(run, "failed" if error else "done", error=error, finished=True)
+        self.active.discard((run.job, run.period))
+
+    async def _save(self, run: Run, status: str, *, error: str | None = None,
+                    finished: bool = False) -> None:
+        async with self.services.transaction() as tx:
+            stored = await _row(tx.session, run.job, run.period)
+            if stored is None:
+                return
+            stored.status, stored.summary = status, dict(run.summary)
+            if error is not None:
+                stored.error = error[:2000]
+            if finished:
+                stored.finished_at = utcnow()
+
+    async def status(self, job: str, period: str) -> str | None:
+        async with self.services.transaction() as tx:
+            row = await _row(tx.session, job, period)
+            return row.status if row else None
+
+
+async def _row(session: AsyncSession, job: str, period: str, lock: bool = False
+               ) -> JobRun | None:
+    query = select(JobRun).where(JobRun.job == job, JobRun.period == period)
+    return await session.scalar(query.with_for_update() if lock else query)
