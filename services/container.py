@@ -42,7 +42,7 @@ class Tx:
         self.invites = InviteService(session)
         self.submissions = SubmissionService(session, rules)
         self.progress = ProgressService(session, rules)
-        self.members = MemberAdminService(session)
+        self.members = MemberAdminService(session, clock)
         self.community = CommunityService(session)
         self.open_chat = OpenChatImporter(session, rules)
         self.audit = AuditRepo(session)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from enum import Enum
 
 from sqlalchemy import func, select
@@ -11,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.helper_accounts import normalize_username
 from services.invites import InviteService
-from storage.models import Admin, AuditEntry, ChatAccount, Member, Submission
+from storage.models import Admin, AuditEntry, ChatAccount, Member, Submission, utcnow
 from storage.repositories.members import MemberRepo
 from storage.repositories.operations import AuditRepo
 
@@ -49,8 +50,9 @@ class AdminRow:
 
 
 class MemberAdminService:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, clock: Callable[[], datetime] = utcnow) -> None:
         self.session = session
+        self.clock = clock  # when a member joins: the week's posts before that are not owed
         self.members = MemberRepo(session)
         self.invites = InviteService(session)
         self.audit = AuditRepo(session)
@@ -65,7 +67,7 @@ class MemberAdminService:
             member = await self.members.by_username(username)
             result = AddResult.EXISTS if member else AddResult.ADDED
             if member is None:
-                member = await self.members.add(username)
+                member = await self.members.add(username, joined_at=self.clock())
             code = await self.invites.create(member.id)
             action = "member_added" if result is AddResult.ADDED else "invite_created"
             await self.audit.add(actor_id, action, target=username)

@@ -54,6 +54,47 @@ class ResultsView:
     missing_by_member: dict[str, int] = field(default_factory=dict)
 
 
+@dataclass
+class MemberResult:
+    member_id: int
+    username: str
+    owed: int
+    done: int
+    missing: list[TodoItem]
+    unknown: int
+    submitted: int
+
+    @property
+    def complete(self) -> bool:
+        return self.owed > 0 and self.done == self.owed
+
+
+@dataclass
+class WeekResults:
+    """The whole community's week, for the group post and the private summaries."""
+
+    week: Week
+    posts: int
+    members: list[MemberResult]
+    checked: bool
+
+    @property
+    def completed(self) -> list[MemberResult]:
+        return [m for m in self.members if m.complete]
+
+    @property
+    def missing(self) -> list[MemberResult]:
+        return [m for m in self.members if m.missing]
+
+    @property
+    def unknown_only(self) -> list[MemberResult]:
+        return [m for m in self.members if not m.missing and m.unknown]
+
+    @property
+    def not_submitted(self) -> list[MemberResult]:
+        return [m for m in self.members if m.submitted == 0]
+
+
 class ProgressService:
     def __init__(self, session: AsyncSession, rules: CommunityRules) -> None:
         self.session = session
@@ -83,13 +124,20 @@ class ProgressService:
         return {(m, s): status for m, s, status in rows.all()}
 
     def _todo(
-        self, member_id: int, rows: list[tuple[Submission, str]], checks: dict[tuple[int, int], str]
+        self, member_id: int, rows: list[tuple[Submission, str]],
+        checks: dict[tuple[int, int], str], joined: datetime | None = None,
     ) -> list[TodoItem]:
+        """What a member owes: every other post, except (by the rules) those handed in
+        before the member joined; the same rule as the verification's."""
+        late = joined is not None and not self.rules.late_joiners_owe_earlier_posts
         return [
             TodoItem(sub.id, owner, sub.url, checks.get((member_id, sub.id), UNCHECKED))
             for sub, owner in rows
-            if sub.member_id != member_id
+            if sub.member_id != member_id and not (late and sub.submitted_at < joined)
         ]
+
+    async def _joined(self, member_id: int) -> datetime | None:
+        return await self.session.scalar(select(Member.joined_at).where(Member.id == member_id))
 
     async def status(self, member_id: int, now: datetime) -> StatusView:
         week = Week.containing(now, self.rules.timezone)
@@ -98,13 +146,31 @@ class ProgressService:
         own = [s for s, _ in rows if s.member_id == member_id]
         return StatusView(
             week,
-            self._todo(member_id, rows, checks),
+            self._todo(member_id, rows, checks, await self._joined(member_id)),
             own,
             self.rules.weekly_min_posts,
             self.rules.weekly_max_posts,
             week.at(self.rules.submission_deadline),
             week.at(self.rules.comment_deadline),
         )
+
+    async def week_results(self, week: Week) -> WeekResults:
+        rows = await self._week_rows(week)
+        checks = await self._verifications([s.id for s, _ in rows])
+        members = await self.session.execute(
+            select(Member.id, Member.instagram_username, Member.joined_at)
+            .where(Member.status == "active").order_by(Member.instagram_username)
+        )
+        results = []
+        for member_id, username, joined in members.all():
+            todo = self._todo(member_id, rows, checks, joined)
+            done = sum(1 for item in todo if item.status == "done")
+            missing = [item for item in todo if item.status == "missing"]
+            results.append(MemberResult(
+                member_id, username, len(todo), done, missing,
+                len(todo) - done - len(missing),
+                sum(1 for s, _ in rows if s.member_id == member_id)))
+        return WeekResults(week, len(rows), results, bool(checks))
 
     async def results(self, member_id: int, now: datetime) -> ResultsView:
         """The last finished week: the one before the current week."""
@@ -113,17 +179,18 @@ class ProgressService:
         checks = await self._verifications([s.id for s, _ in rows])
         view = ResultsView(
             week,
-            self._todo(member_id, rows, checks),
+            self._todo(member_id, rows, checks, await self._joined(member_id)),
             sum(1 for s, _ in rows if s.member_id == member_id),
             self.rules.weekly_min_posts,
             posts=len(rows),
             checked=bool(checks),
         )
         members = await self.session.execute(
-            select(Member.id, Member.instagram_username).where(Member.status == "active")
+            select(Member.id, Member.instagram_username, Member.joined_at)
+            .where(Member.status == "active")
         )
-        for other_id, username in members.all():
-            statuses = [item.status for item in self._todo(other_id, rows, checks)]
+        for other_id, username, joined in members.all():
+            statuses = [item.status for item in self._todo(other_id, rows, checks, joined)]
             if not statuses:
                 continue
             if "missing" in statuses:

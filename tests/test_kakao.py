@@ -329,6 +329,9 @@ async def test_a_week_on_kakao_and_telegram_in_one_database(
 
     last_week = Week.containing(utcnow(), services.rules.timezone).previous().start
     async with services.transaction() as tx:
+        # Members since before last week (a later joiner would not owe its posts).
+        for member in await tx.session.scalars(select(Member)):
+            member.joined_at = utcnow() - timedelta(days=30)
         subs_repo, checks = SubmissionRepo(tx.session), VerificationRepo(tx.session)
         old_jun = await subs_repo.add(ids["jun.telegram"], last_week,
                                       "https://www.instagram.com/p/OLDJUN001/", "OLDJUN001",

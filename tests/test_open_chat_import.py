@@ -130,7 +130,7 @@ def world(engine: AsyncEngine) -> Services:
 async def add_members(world: Services) -> None:
     async with world.transaction() as tx:
         for name in MEMBERS:
-            await MemberRepo(tx.session).add(name)
+            await MemberRepo(tx.session).add(name, joined_at=datetime(2025, 1, 1, tzinfo=UTC))
 
 
 async def stored(world: Services) -> set[tuple[str, date, str, str]]:

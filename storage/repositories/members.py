@@ -16,11 +16,12 @@ class MemberRepo:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def add(self, instagram_username: str, display_name: str | None = None) -> Member:
+    async def add(self, instagram_username: str, display_name: str | None = None,
+                  joined_at: datetime | None = None) -> Member:
         member = Member(
             instagram_username=instagram_username.lower(),
             display_name=display_name,
-            joined_at=utcnow(),
+            joined_at=joined_at or utcnow(),
         )
         self.session.add(member)
         await self.session.flush()
