@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from bot.alerts import AdminAlerts
 from bot.config import Settings
+from bot.delivery import Delivery
 from bot.kakao import SKILL_PATH, KakaoSkill
 from bot.web import HealthCheck, build_web_app, database_check
 from bot.wiring import open_services
@@ -68,8 +68,9 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
         web_app = build_web_app(checks)
         kakao = KakaoSkill(settings, dispatcher, services)
         kakao.add_routes(web_app)
+        delivery = Delivery(services, [n for n in (telegram, kakao) if n is not None])
         if services.instagram is not None:  # helpers taken out of service are told to admins
-            services.instagram.alert = AdminAlerts(services, [n for n in (telegram, kakao) if n])
+            services.instagram.alert = delivery.alert
         if telegram is not None:
             telegram.add_routes(web_app)
         runner = web.AppRunner(web_app, access_log=None)

@@ -69,7 +69,7 @@ def _body(shown: list[Reply], has_more: bool, more_label: str) -> dict[str, Any]
         buttons.append(Button(more_label, MORE_PAYLOAD))  # the rest's buttons come with it
     else:
         for piece in shown:
-            buttons += piece.buttons
+            buttons += [b for b in piece.buttons if b.url is None]  # no link quick replies
     template: dict[str, Any] = {"outputs": outputs or [{"simpleText": {"text": " "}}]}
     if buttons:
         template["quickReplies"] = [quick_reply(b) for b in buttons[:MAX_QUICK_REPLIES]]

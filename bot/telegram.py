@@ -61,7 +61,8 @@ def keyboard(buttons: tuple[Button, ...]) -> InlineKeyboardMarkup | None:
         if len(button.payload.encode()) > CALLBACK_DATA_LIMIT:
             raise ValueError(f"button payload over {CALLBACK_DATA_LIMIT} bytes: {button.payload!r}")
     return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(b.label, callback_data=b.payload)] for b in buttons]
+        [[InlineKeyboardButton(b.label, url=b.url) if b.url
+          else InlineKeyboardButton(b.label, callback_data=b.payload)] for b in buttons]
     )
 
 
@@ -326,6 +327,22 @@ class TelegramTransport:
         try:
             await self.send_reply(int(chat_id), Reply(text))
         except Forbidden:
+            return False
+        return True
+
+    @property
+    def start_link(self) -> str | None:
+        """Opens a private chat with the bot, for members it cannot message yet."""
+        return f"https://t.me/{self.username}" if self.username else None
+
+    async def post(self, chat_id: str, reply: Reply) -> bool:
+        """A job's post to a group chat (split to fit); False when the bot was removed."""
+        try:
+            await self.send_reply(int(chat_id), reply)
+        except Forbidden:
+            return False
+        except TelegramError as exc:
+            log.warning("posting to group %s failed: %s", chat_id, exc)
             return False
         return True
 

@@ -33,6 +33,8 @@ class Incoming:
 class Button:
     label: str
     payload: str
+    # A link button (opens the URL) where the platform has them; payload is then unused.
+    url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

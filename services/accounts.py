@@ -6,8 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.models import ChatAccount
 from storage.repositories.members import AdminRepo, ChatAccountRepo, MemberRepo
 
 LANGUAGES = ("ko", "en")
@@ -89,6 +91,19 @@ class AccountService:
         if who.member_id is None:
             return False
         return any(a.platform == platform for a in await self.accounts.of_member(who.member_id))
+
+    async def private_chats(self, member_ids: list[int]) -> dict[int, list[tuple[str, str, str]]]:
+        """(platform, user id, language) of each member's linked chat accounts."""
+        found: dict[int, list[tuple[str, str, str]]] = {}
+        for start in range(0, len(member_ids), 500):
+            rows = await self.accounts.session.execute(
+                select(ChatAccount.member_id, ChatAccount.platform,
+                       ChatAccount.platform_user_id, ChatAccount.language)
+                .where(ChatAccount.member_id.in_(member_ids[start:start + 500]))
+                .order_by(ChatAccount.id))
+            for member_id, platform, user_id, language in rows.all():
+                found.setdefault(member_id, []).append((platform, user_id, language))
+        return found
 
     async def set_language(self, platform: str, platform_user_id: str, language: str) -> None:
         if language not in LANGUAGES:

@@ -7,7 +7,8 @@ platform's flood control for everyone else.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Protocol
 
 
@@ -35,3 +36,30 @@ class Notifier(Protocol):
     async def broadcast(self, messages: list[Outgoing]) -> BroadcastReport:
         """Send many messages to many chats at a pace the platform accepts."""
         ...
+
+
+Render = Callable[[str], str]  # language -> the text in that language
+
+
+@dataclass
+class Delivered:
+    """Which members a private message reached; the rest cannot be messaged privately
+    (never started the bot, blocked it, or only on a platform that cannot push)."""
+
+    reached: list[int] = field(default_factory=list)
+    unreachable: list[int] = field(default_factory=list)
+
+
+class Delivery(Protocol):
+    """How jobs speak to people, whatever platform each one is on."""
+
+    async def to_members(self, texts: dict[int, Render]) -> Delivered:
+        """A private message to each member (member id -> text)."""
+        ...
+
+    async def to_groups(self, render: Render, start_for: list[str] | None = None) -> int:
+        """Post to every registered group chat (split to fit); `start_for` names members
+        to mention with a button to start a private chat with the bot. Returns posts made."""
+        ...
+
+    async def to_admins(self, render: Render) -> None: ...

@@ -7,7 +7,7 @@ import logging
 import pytest
 from sqlalchemy import select
 
-from bot.alerts import AdminAlerts
+from bot.delivery import Delivery
 from handlers.dispatcher import Dispatcher
 from services.container import Services
 from services.instagram.errors import NetworkError, RateLimited
@@ -207,7 +207,7 @@ async def test_a_checkpointed_helper_is_taken_out_and_the_admins_are_told(
             raise NotImplementedError
 
     recorder = Recorder()
-    instagram.alert = AdminAlerts(services, [recorder])  # type: ignore[list-item]
+    instagram.alert = Delivery(services, [recorder]).alert  # type: ignore[list-item]
     async with services.transaction() as tx:
         await tx.helpers.load_pool()
     account.checkpoint = True

@@ -1,0 +1,128 @@
+"""How jobs and services reach people: members privately, the group chats, the admins.
+
+Texts come rendered per language (a `Render`), so each person reads their own. A
+member is messaged on one linked platform (Telegram first: it can always push). Where a
+platform cannot push (KakaoTalk without the Event API), the message waits in the outbox
+for the person's next message and the member counts as unreachable for this message,
+so the group post can mention them.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from bot.kakao_render import to_plain
+from handlers.events import Button, Reply
+from handlers.i18n import t
+from services.container import Services
+from services.notifier import Delivered, Notifier, Outgoing, Render
+
+log = logging.getLogger(__name__)
+PREFERENCE = ("telegram", "kakao", "console")
+GROUP_LANGUAGE = "ko"  # the community speaks Korean in its groups
+
+
+def render_key(key: str, values: dict[str, object]) -> Render:
+    """A catalog message as a Render; `reason_key="ig.admin.challenge"` fills `{reason}`."""
+
+    def render(language: str) -> str:
+        filled = {
+            (name.removesuffix("_key") if name.endswith("_key") else name):
+                (t(language, str(value)) if name.endswith("_key") else value)
+            for name, value in values.items()
+        }
+        return t(language, key, **filled)
+
+    return render
+
+
+class Delivery:
+    def __init__(self, services: Services, notifiers: list[Notifier]) -> None:
+        self.services = services
+        self.notifiers = {n.platform: n for n in notifiers}
+
+    def _pushes(self, platform: str) -> bool:
+        notifier = self.notifiers.get(platform)
+        return notifier is not None and getattr(notifier, "can_push", True)
+
+    async def to_members(self, texts: dict[int, Render]) -> Delivered:
+        async with self.services.transaction() as tx:
+            chats = await tx.accounts.private_chats(list(texts))
+        outgoing: dict[str, list[tuple[int, Outgoing]]] = {}
+        waiting: list[tuple[str, str, str]] = []
+        delivered = Delivered()
+        for member_id, render in texts.items():
+            accounts = sorted(chats.get(member_id, []), key=lambda a: _rank(a[0]))
+            pushable = [a for a in accounts if self._pushes(a[0])]
+            if pushable:
+                platform, user_id, language = pushable[0]
+                outgoing.setdefault(platform, []).append(
+                    (member_id, Outgoing(user_id, render(language))))
+                continue
+            delivered.unreachable.append(member_id)
+            for platform, user_id, language in accounts:
+                if getattr(self.notifiers.get(platform), "reads_outbox", False):
+                    waiting.append((platform, user_id, render(language)))
+        for platform, batch in outgoing.items():
+            report = await self.notifiers[platform].broadcast([o for _, o in batch])
+            refused = set(report.unreachable or []) | set(report.failed or [])
+            for member_id, message in batch:
+                (delivered.unreachable if message.chat_id in refused
+                 else delivered.reached).append(member_id)
+        await self._to_outbox(waiting)
+        return delivered
+
+    async def to_groups(self, render: Render, start_for: list[str] | None = None) -> int:
+        async with self.services.transaction() as tx:
+            groups = [(g.platform, g.chat_id) for g in await tx.community.groups.all()]
+        posted = 0
+        for platform, chat_id in groups:
+            notifier: Any = self.notifiers.get(platform)
+            if notifier is None or not hasattr(notifier, "post"):
+                log.warning("cannot post to the %s group %s: the platform cannot push to "
+                            "groups", platform, chat_id)
+                continue
+            text = render(GROUP_LANGUAGE)
+            buttons: tuple[Button, ...] = ()
+            # A link that opens a private chat with the bot (Telegram: t.me/<bot>?start).
+            link = getattr(notifier, "start_link", None)
+            if start_for and link:
+                text += "\n\n" + t(GROUP_LANGUAGE, "results.start_please",
+                                   names=", ".join(f"@{n}" for n in start_for))
+                buttons = (Button(t(GROUP_LANGUAGE, "button.start_bot"), "", url=link),)
+            if await notifier.post(chat_id, Reply(text, buttons=buttons)):
+                posted += 1
+        return posted
+
+    async def to_admins(self, render: Render) -> None:
+        async with self.services.transaction() as tx:
+            admins = await tx.accounts.admin_accounts()
+        waiting: list[tuple[str, str, str]] = []
+        for platform, user_id, language in admins:
+            text = render(language)
+            notifier = self.notifiers.get(platform)
+            if notifier is not None and self._pushes(platform) \
+                    and await notifier.send(user_id, text):
+                continue
+            if getattr(notifier, "reads_outbox", False):
+                waiting.append((platform, user_id, text))
+            else:
+                log.warning("an admin message could not reach a %s admin", platform)
+        await self._to_outbox(waiting)
+
+    async def alert(self, key: str, **values: object) -> None:
+        """For services (the helper pool): a catalog message to every admin."""
+        log.info("admin alert %s", key)
+        await self.to_admins(render_key(key, values))
+
+    async def _to_outbox(self, waiting: list[tuple[str, str, str]]) -> None:
+        if not waiting:
+            return
+        async with self.services.transaction() as tx:
+            for platform, user_id, text in waiting:
+                await tx.outbox.put(platform, user_id, to_plain([Reply(text)]))
+
+
+def _rank(platform: str) -> int:
+    return PREFERENCE.index(platform) if platform in PREFERENCE else len(PREFERENCE)
