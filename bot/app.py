@@ -16,10 +16,13 @@ from bot.config import Settings
 from bot.delivery import Delivery
 from bot.kakao import SKILL_PATH, KakaoSkill
 from bot.web import HealthCheck, build_web_app, database_check
-from bot.wiring import open_services
+from bot.wiring import open_services, schedule_from
 from handlers.dispatcher import Dispatcher
 from handlers.open_chat import folder_report
+from jobs.leader import Leader
 from jobs.open_chat_folder import import_new_files
+from jobs.schedule import JobRunner
+from jobs.weekly import WeeklyJobs
 from services.container import Services
 from services.open_chat_import import ImportReport
 
@@ -58,11 +61,13 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
 
             checks.append(telegram_check)
         scheduler = AsyncIOScheduler(timezone=settings.zone)
+        leader = Leader(services.engine)
         if settings.kakao_import_folder:
             _watch_folder(scheduler, settings, services, telegram)
 
         async def scheduler_check() -> tuple[str, bool, str]:
-            return "scheduler", True, "running" if scheduler.running else "off"
+            role = "leader" if leader.leading else "standby"
+            return "scheduler", True, f"running ({role})" if scheduler.running else "off"
 
         checks.append(scheduler_check)
         web_app = build_web_app(checks)
@@ -71,6 +76,9 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
         delivery = Delivery(services, [n for n in (telegram, kakao) if n is not None])
         if services.instagram is not None:  # helpers taken out of service are told to admins
             services.instagram.alert = delivery.alert
+        weekly = WeeklyJobs(services, delivery, nudge_after_days=settings.nudge_after_days)
+        job_runner = JobRunner(weekly, leader, schedule_from(settings))
+        job_runner.install(scheduler)
         if telegram is not None:
             telegram.add_routes(web_app)
         runner = web.AppRunner(web_app, access_log=None)
@@ -80,14 +88,15 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
         try:
             if telegram is not None:
                 await telegram.start()
-            if scheduler.get_jobs():
-                scheduler.start()
+            scheduler.start()
             _announce(settings, telegram is not None, kakao.enabled)
             await stop.wait()
             log.info("Stopping...")
         finally:
             if scheduler.running:
                 scheduler.shutdown(wait=False)
+            await job_runner.stop()
+            await leader.release()
             if telegram is not None:
                 await telegram.stop()
             await runner.cleanup()

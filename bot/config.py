@@ -6,6 +6,7 @@ Telegram, keys for storing secrets). `.env.example` documents each one.
 
 from __future__ import annotations
 
+import re
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cryptography.fernet import Fernet
@@ -65,6 +66,23 @@ class Settings(BaseSettings):
     kakao_import_folder: str = ""
     kakao_import_interval_seconds: int = 60
 
+    # The weekly loop's schedule, in TIMEZONE: "DAY HH:MM" weekly, "HH:MM" daily (lists
+    # comma-separated). The final verification runs VERIFICATION_DELAY_MINUTES after
+    # COMMENT_DEADLINE, then the results go out.
+    week_open_at: str = "MON 09:00"
+    reminder_times: str = "08:00,10:00,22:00"
+    nudge_at: str = "20:00"
+    nudge_after_days: int = 3
+    submission_warning_at: str = "SUN 09:00"
+    refresh_times: str = "21:00"
+    verification_delay_minutes: int = 5
+    # "Check now" in /status: once per member this often; commenter lists are reused
+    # for this long instead of asking Instagram again.
+    check_now_minutes: int = 10
+    commenter_cache_minutes: int = 10
+    # A member who joins mid-week owes comments on the posts handed in before they joined.
+    late_joiners_owe_earlier_posts: bool = False
+
     # Instagram (instagrapi for logins, reads and writes; instaloader as a second reader).
     # Calls a helper account may make in an hour (Instagram allows about 200).
     helper_hourly_budget: int = 180
@@ -76,11 +94,26 @@ class Settings(BaseSettings):
     # An HTTP(S) proxy for every Instagram request (a residential one keeps helpers healthy).
     instagram_proxy: str = ""
 
-    @field_validator("submission_deadline", "comment_deadline")
+    @field_validator("submission_deadline", "comment_deadline", "week_open_at",
+                     "submission_warning_at")
     @classmethod
     def _deadline(cls, value: str) -> str:
         parse_deadline(value)
         return value.strip().upper()
+
+    @field_validator("reminder_times", "refresh_times", "nudge_at")
+    @classmethod
+    def _times(cls, value: str) -> str:
+        times = [part.strip() for part in value.split(",") if part.strip()]
+        for part in times:
+            if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", part):
+                raise ValueError(f"{part!r} is not a time like 08:00 (HH:MM, 24-hour)")
+        return ",".join(times)
+
+    @property
+    def schedule_times(self) -> dict[str, tuple[str, ...]]:
+        return {name: tuple(p for p in getattr(self, name).split(",") if p)
+                for name in ("reminder_times", "refresh_times")}
 
     @field_validator("encryption_keys")
     @classmethod

@@ -59,9 +59,18 @@ async def converse(dispatcher: Dispatcher, name: str, lines: TextIO, out: TextIO
             payload=None if button is None else button.payload,
             message_id=str(counter),
         )
-        outcome = await dispatcher.handle(event)
+        outcome = await dispatcher.handle(event, defer=True)
         text, buttons = render(outcome.replies)
         print(text, file=out, flush=True)
+        if outcome.deferred:
+            more = await dispatcher.finish(outcome, lambda update: _print_progress(update, out))
+            if more:
+                text, buttons = render(more)
+                print(text, file=out, flush=True)
+
+
+async def _print_progress(update: str, out: TextIO) -> None:
+    print(f"  … {update}", file=out, flush=True)
 
 
 async def chat(settings: Settings, name: str = "console") -> None:

@@ -48,8 +48,8 @@ def render(replies: list[Reply], more_label: str) -> Rendered:
     """The skill response for `replies`, and whatever must wait for "더 보기"."""
     pieces: list[Reply] = []  # one piece per output, each text <= 1000 characters
     for reply in replies:
-        if not reply.text and not reply.buttons:
-            continue
+        if not reply.text.strip() and not reply.buttons:
+            continue  # nothing to show
         chunks = split_text(reply.text or " ", MAX_TEXT)
         for index, chunk in enumerate(chunks):
             last = index == len(chunks) - 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import time
 import weakref
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -48,9 +49,40 @@ log = logging.getLogger(__name__)
 PLATFORM = "telegram"
 WEBHOOK_PATH = "/telegram/webhook"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+PROGRESS_EVERY = 3.0  # seconds between two edits of a progress message
 CALLBACK_DATA_LIMIT = 64  # bytes, Telegram's limit for callback_data
 MAX_DOWNLOAD = 20 * 1024 * 1024  # the Bot API's getFile limit
 T = TypeVar("T")
+
+
+class ProgressMessage:
+    """One message edited in place as long work goes on: at most one edit every
+    PROGRESS_EVERY seconds (Telegram limits edits too), and never the same text twice."""
+
+    def __init__(self, transport: TelegramTransport, chat_id: int, message_id: int | None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.transport = transport
+        self.chat_id = chat_id
+        self.message_id = message_id
+        self.clock = clock
+        self.last_edit = float("-inf")
+        self.text = ""
+
+    async def show(self, text: str) -> None:
+        now = self.clock()
+        if text == self.text or now - self.last_edit < PROGRESS_EVERY:
+            return
+        self.text, self.last_edit = text, now
+        bot = self.transport.app.bot
+        try:
+            if self.message_id is None:
+                sent = await bot.send_message(self.chat_id, text)
+                self.message_id = sent.message_id
+            else:
+                await bot.edit_message_text(text, chat_id=self.chat_id,
+                                            message_id=self.message_id)
+        except TelegramError as exc:  # a lost progress update is not worth failing for
+            log.info("progress update not shown: %s", exc)
 
 
 def keyboard(buttons: tuple[Button, ...]) -> InlineKeyboardMarkup | None:
@@ -290,12 +322,18 @@ class TelegramTransport:
         if lock is None:
             lock = self._locks[key] = asyncio.Lock()
         async with lock:
-            outcome = await self.dispatcher.handle(event)
-            await self.deliver(event, outcome)
+            outcome = await self.dispatcher.handle(event, defer=True)
+            progress_id = await self.deliver(event, outcome)
+        if outcome.deferred:  # long work: the user's chat stays usable meanwhile
+            chat_id = int(event.chat_id)
+            meter = ProgressMessage(self, chat_id, progress_id)
+            for reply in await self.dispatcher.finish(outcome, meter.show):
+                await self.send_reply(chat_id, reply)
 
     # --- outgoing ------------------------------------------------------------------
 
-    async def deliver(self, event: Incoming, outcome: Outcome) -> None:
+    async def deliver(self, event: Incoming, outcome: Outcome) -> int | None:
+        """Send the replies; returns the message id of a progress reply, if any."""
         chat_id = int(event.chat_id)
         if event.message_id and any(r.delete_incoming for r in outcome.replies):
             # A password: gone from the chat before anything else is said.
@@ -307,20 +345,27 @@ class TelegramTransport:
                 log.warning("could not delete a secret message in chat %s: %s", chat_id, exc)
         if outcome.menu_changed and event.chat_kind == "private":
             await self.set_admin_menu(chat_id, outcome.language)  # ready when they read on
+        progress_id = None
         for reply in outcome.replies:
-            await self.send_reply(chat_id, reply)
+            sent = await self.send_reply(chat_id, reply)
+            if reply.progress and sent is not None:
+                progress_id = sent
+        return progress_id
 
-    async def send_reply(self, chat_id: int, reply: Reply) -> None:
+    async def send_reply(self, chat_id: int, reply: Reply) -> int | None:
+        """Send one reply (split to fit); returns the id of its last text message."""
         chunks = split_text(reply.text, MessageLimit.MAX_TEXT_LENGTH)
+        last = None
         for index, chunk in enumerate(chunks):
             markup = keyboard(reply.buttons) if index == len(chunks) - 1 else None
-            await with_retries(
+            last = await with_retries(
                 lambda c=chunk, m=markup: self.app.bot.send_message(chat_id, c, reply_markup=m)
             )
         if reply.image is not None:
             image = reply.image
             photo = InputFile(image, filename="image.png")
             await with_retries(lambda: self.app.bot.send_photo(chat_id, photo=photo))
+        return last.message_id if last is not None else None
 
     async def send(self, chat_id: str, text: str) -> bool:
         """Notifier: one message; False when the user blocked or never started the bot."""

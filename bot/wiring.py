@@ -7,12 +7,21 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from bot.config import Settings
+from jobs.schedule import Schedule
 from services.container import Services
 from services.instagram.runtime import Instagram
 from services.rules import CommunityRules
 from storage import crypto
 from storage.db import create_engine, is_sqlite, session_factory
 from storage.migrations import ensure_current
+
+
+def schedule_from(settings: Settings) -> Schedule:
+    times = settings.schedule_times
+    return Schedule(week_open=settings.week_open_at, reminders=times["reminder_times"],
+                    nudge=settings.nudge_at, submission_warning=settings.submission_warning_at,
+                    refresh=times["refresh_times"], comment_deadline=settings.comment_deadline,
+                    verification_delay_minutes=settings.verification_delay_minutes)
 
 
 def rules_from(settings: Settings) -> CommunityRules:
@@ -24,6 +33,7 @@ def rules_from(settings: Settings) -> CommunityRules:
         submission_deadline=settings.submission_deadline,
         comment_deadline=settings.comment_deadline,
         kakao_import_weeks=settings.kakao_import_weeks,
+        late_joiners_owe_earlier_posts=settings.late_joiners_owe_earlier_posts,
     )
 
 
@@ -51,7 +61,11 @@ async def open_services(settings: Settings, instagram: Instagram | None = None
     try:
         await ensure_current(engine)
         serialize = is_sqlite(settings.database_url)
-        yield Services(session_factory(engine), rules_from(settings), serialize=serialize,
-                       instagram=instagram or instagram_from(settings))
+        services = Services(session_factory(engine), rules_from(settings), serialize=serialize,
+                            instagram=instagram or instagram_from(settings))
+        if services.checks is not None:
+            services.checks.cache.ttl = settings.commenter_cache_minutes * 60.0
+            services.checks.check_now_every = timedelta(minutes=settings.check_now_minutes)
+        yield services
     finally:
         await engine.dispose()

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from handlers.events import Button, Incoming, Reply
 from handlers.i18n import t
 from services.accounts import Identity
-from services.container import Tx
+from services.container import Services, Tx
 from services.conversations import FlowState
 
 CANCEL_PAYLOAD = "/cancel"
+# Shows how long work is going: the transport edits one message in place (Telegram),
+# prints it (console) or lets it pass (KakaoTalk, which cannot edit).
+ProgressFn = Callable[[str], Awaitable[None]]
+# Work that must not hold the event's transaction (Instagram calls, long checks): run by
+# the dispatcher after the commit; its replies follow the event's own.
+Deferred = Callable[[ProgressFn], Awaitable[list[Reply]]]
 
 
 @dataclass
@@ -25,6 +32,9 @@ class Ctx:
     menu_changed: bool = False
     # Invite deep links per platform, e.g. {"telegram": "https://t.me/bot?start={code}"}.
     invite_links: dict[str, str] = field(default_factory=dict)
+    deferred: list[Deferred] = field(default_factory=list)
+    # For deferred work, which runs after `tx` has closed and opens its own.
+    services: Services | None = None
 
     @property
     def lang(self) -> str:
@@ -50,3 +60,7 @@ class Ctx:
 
     def end(self) -> None:
         self.state = None
+
+    def after(self, work: Deferred) -> None:
+        """Run `work` once this event's transaction has committed."""
+        self.deferred.append(work)

@@ -10,8 +10,8 @@ import logging
 import re
 from dataclasses import dataclass, field, replace
 
-from handlers import admin, core, helper_admin, open_chat, weekly
-from handlers.context import CANCEL_PAYLOAD, Ctx
+from handlers import admin, checks, core, helper_admin, open_chat, weekly
+from handlers.context import CANCEL_PAYLOAD, Ctx, Deferred, ProgressFn
 from handlers.events import Incoming, Reply
 from handlers.i18n import t
 from handlers.registry import Command, Flow
@@ -34,6 +34,7 @@ COMMANDS: list[Command] = [
     *admin.COMMANDS,
     *open_chat.COMMANDS,
     *helper_admin.COMMANDS,
+    *checks.COMMANDS,
 ]
 FLOWS: dict[str, Flow] = {
     flow.name: flow for flow in (*helper_admin.FLOWS, *weekly.FLOWS, *admin.FLOWS)
@@ -50,6 +51,12 @@ class Outcome:
     audience: str = "stranger"
     # The person's audience changed (an admin claim): their command menu needs refreshing.
     menu_changed: bool = False
+    # Work to run after the first replies are delivered (Dispatcher.finish).
+    deferred: list[Deferred] = field(default_factory=list)
+
+
+async def _no_progress(_text: str) -> None:
+    return None
 
 
 def parse_command(text: str) -> tuple[str, str] | None:
@@ -67,8 +74,13 @@ class Dispatcher:
         # Filled in by the transports that have invite deep links (Telegram: t.me/<bot>).
         self.invite_links: dict[str, str] = {}
 
-    async def handle(self, event: Incoming) -> Outcome:
-        """Answer one event; a failure rolls the event back and says so in the user's language."""
+    async def handle(self, event: Incoming, progress: ProgressFn | None = None, *,
+                     defer: bool = False) -> Outcome:
+        """Answer one event; a failure rolls the event back and says so in the user's language.
+
+        Work a handler deferred (ctx.after) runs after the commit: here, with `progress`
+        told how it goes, or, with `defer=True`, when the transport calls `finish` after
+        it has delivered the first replies (so a progress message can be edited)."""
         language, secret = event.language_hint or "ko", False
         try:
             async with self.services.transaction() as tx:
@@ -80,7 +92,7 @@ class Dispatcher:
                 flow = FLOWS.get(state.flow) if state and not state.expired else None
                 secret = bool(flow and state and state.step in flow.secret_steps)
                 ctx = Ctx(event, who, tx, state=None if flow is None else state,
-                          invite_links=self.invite_links)
+                          invite_links=self.invite_links, services=self.services)
                 outcome = Outcome(language=who.language, audience=who.audience)
                 text = event.payload if event.payload is not None else event.text
                 if state is not None and state.expired:
@@ -94,11 +106,26 @@ class Dispatcher:
             # Logged without the text: it may be a password.
             log.exception("handler failed (platform=%s user=%s)", event.platform, event.user_id)
             return Outcome([Reply(t(language, "common.error"), delete_incoming=secret)], language)
+        outcome.deferred = ctx.deferred
+        if not defer:
+            outcome.replies += await self.finish(outcome, progress)
         outcome.language, outcome.menu_changed = ctx.lang, ctx.menu_changed
         outcome.audience = "admin" if ctx.menu_changed else ctx.who.audience
         if secret and outcome.replies:
             outcome.replies[0] = replace(outcome.replies[0], delete_incoming=True)
         return outcome
+
+    async def finish(self, outcome: Outcome, progress: ProgressFn | None = None) -> list[Reply]:
+        """Run the event's deferred work (no transaction held meanwhile); its replies."""
+        replies: list[Reply] = []
+        works, outcome.deferred = outcome.deferred, []
+        for work in works:
+            try:
+                replies += await work(progress or _no_progress)
+            except Exception:
+                log.exception("deferred work failed")
+                replies.append(Reply(t(outcome.language, "common.error")))
+        return replies
 
     @staticmethod
     def _is_command(text: str) -> bool:

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from handlers import formatting
+import re
+from datetime import date
+from zoneinfo import ZoneInfo
+
+from handlers import announcements, formatting
 from handlers.context import Ctx
 from handlers.events import Button, Reply
 from handlers.registry import Command, Flow
 from services.links import LinkProblem, PostLink, find_links, parse_post_link
 from services.submissions import SubmitResult, WithdrawResult
+from services.weeks import Week
 
 FLOW = "submit"
+WEEK_LABEL = re.compile(r"^(\d{4})-?W(\d{1,2})$", re.IGNORECASE)
 STATUS_ICONS = {"done": "✅", "missing": "❌", "unknown": "❔", "unchecked": "⏳"}
 
 
@@ -109,10 +115,45 @@ async def status(ctx: Ctx, _args: str) -> list[Reply]:
     ]
     buttons = [Button(ctx.t("button.submit_more"), "/submit")] if len(view.own) < view.maximum \
         else []
+    if view.open_items and ctx.tx.checks is not None:
+        buttons.insert(0, Button(ctx.t("status.check_now"), "/checknow"))
     return [Reply("\n".join(lines), buttons=tuple(buttons))]
 
 
-async def results(ctx: Ctx, _args: str) -> list[Reply]:
+def parse_week(text: str, zone: ZoneInfo) -> Week | None:
+    """"2026-W47" or "2026W47" -> that ISO week; None when it is not one."""
+    match = WEEK_LABEL.match(text.strip())
+    if not match:
+        return None
+    try:
+        monday = date.fromisocalendar(int(match.group(1)), int(match.group(2)), 1)
+    except ValueError:
+        return None
+    return Week(monday, zone)
+
+
+async def community_results(ctx: Ctx, args: str) -> list[Reply]:
+    """Admins: the community's results of a week (default: last week), as posted."""
+    zone = ctx.tx.rules.timezone
+    if args.strip():
+        week = parse_week(args, zone)
+        if week is None:
+            return [ctx.reply("results.admin_usage")]
+    else:
+        week = Week.containing(ctx.tx.now(), zone).previous()
+    results = await ctx.tx.progress.week_results(week)
+    label = formatting.week(week, ctx.lang)
+    if results.posts == 0:
+        return [ctx.reply("results.admin_no_week", week=label)]
+    if not results.checked:
+        return [ctx.reply("results.admin_not_checked", week=label)]
+    reasons = await ctx.tx.progress.check_reasons(week)
+    return [Reply(announcements.group_results(results, results.unchecked(reasons))(ctx.lang))]
+
+
+async def results(ctx: Ctx, args: str) -> list[Reply]:
+    if ctx.who.is_admin and (args.strip() or ctx.who.member_id is None):
+        return await community_results(ctx, args)
     assert ctx.who.member_id is not None
     view = await ctx.tx.progress.results(ctx.who.member_id, ctx.tx.now())
     lines = [ctx.t("results.header", week=formatting.week(view.week, ctx.lang))]

@@ -7,10 +7,11 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, nullcontext
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.accounts import AccountService
 from services.admins import AdminService
+from services.checks import Checks
 from services.community import CommunityService
 from services.conversations import ConversationService
 from services.helper_accounts import HelperAccountService
@@ -31,8 +32,10 @@ class Tx:
     """The services of one unit of work; they share one session and commit together."""
 
     def __init__(self, session: AsyncSession, rules: CommunityRules, clock: Clock = utcnow,
-                 instagram: Instagram | None = None) -> None:
+                 instagram: Instagram | None = None, checks: Checks | None = None) -> None:
         self.session = session
+        # Process-wide, not bound to this transaction: handlers hand it to deferred work.
+        self.checks = checks
         self.rules = rules
         self.now = clock
         self.accounts = AccountService(session)
@@ -59,8 +62,11 @@ class Services:
         instagram: Instagram | None = None,
     ) -> None:
         self.sessions = sessions
+        # The engine itself, for what needs a connection of its own (the leader lock).
+        self.engine: AsyncEngine = sessions.kw["bind"]
         # The process's Instagram gateway and helper pool (None: Instagram is not used).
         self.instagram = instagram
+        self.checks = Checks(sessions, rules, instagram) if instagram is not None else None
         self.rules = rules
         # Injectable, so tests can stand on a week boundary.
         self.clock = clock
@@ -74,4 +80,4 @@ class Services:
         the second would wait for the first forever."""
         async with self._one_writer or nullcontext(), self.sessions() as session, \
                 session.begin():
-            yield Tx(session, self.rules, self.clock, self.instagram)
+            yield Tx(session, self.rules, self.clock, self.instagram, self.checks)

@@ -57,6 +57,12 @@ class MemberAdminService:
         self.invites = InviteService(session)
         self.audit = AuditRepo(session)
 
+    async def ids_by_username(self, usernames: list[str]) -> dict[str, int]:
+        rows = await self.session.execute(
+            select(Member.instagram_username, Member.id)
+            .where(Member.instagram_username.in_([u.lower() for u in usernames])))
+        return dict(rows.tuples().all())
+
     async def add(self, actor_id: int, raw_names: list[str]) -> list[Added]:
         results: list[Added] = []
         for raw in raw_names:

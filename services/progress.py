@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.rules import CommunityRules
 from services.weeks import Week
-from storage.models import Member, Submission, Verification
+from storage.models import JobRun, Member, Submission, Verification
 
 # A post nobody has checked yet has no verification row.
 UNCHECKED = "unchecked"
@@ -22,6 +22,8 @@ class TodoItem:
     owner: str
     url: str
     status: str  # done, missing, unknown or unchecked
+    submitted_at: datetime | None = None
+    shortcode: str = ""
 
 
 @dataclass
@@ -63,6 +65,7 @@ class MemberResult:
     missing: list[TodoItem]
     unknown: int
     submitted: int
+    todo: list[TodoItem] = field(default_factory=list)
 
     @property
     def complete(self) -> bool:
@@ -93,6 +96,18 @@ class WeekResults:
     @property
     def not_submitted(self) -> list[MemberResult]:
         return [m for m in self.members if m.submitted == 0]
+
+    def unchecked(self, reasons: dict[str, str]) -> dict[str, tuple[str, str]]:
+        """Posts someone's verdict is still open on (unknown or never checked):
+        url -> (owner, reason code), the reason taken from `reasons` by shortcode."""
+        found: dict[str, tuple[str, str]] = {}
+        for member in self.members:
+            for item in member.todo:
+                if item.status in ("unknown", UNCHECKED) and item.url not in found:
+                    code = reasons.get(item.shortcode,
+                                       "not_checked" if item.status == UNCHECKED else "transient")
+                    found[item.url] = (item.owner, code)
+        return found
 
 
 class ProgressService:
@@ -131,7 +146,8 @@ class ProgressService:
         before the member joined; the same rule as the verification's."""
         late = joined is not None and not self.rules.late_joiners_owe_earlier_posts
         return [
-            TodoItem(sub.id, owner, sub.url, checks.get((member_id, sub.id), UNCHECKED))
+            TodoItem(sub.id, owner, sub.url, checks.get((member_id, sub.id), UNCHECKED),
+                     sub.submitted_at, sub.shortcode)
             for sub, owner in rows
             if sub.member_id != member_id and not (late and sub.submitted_at < joined)
         ]
@@ -169,8 +185,17 @@ class ProgressService:
             results.append(MemberResult(
                 member_id, username, len(todo), done, missing,
                 len(todo) - done - len(missing),
-                sum(1 for s, _ in rows if s.member_id == member_id)))
+                sum(1 for s, _ in rows if s.member_id == member_id), todo))
         return WeekResults(week, len(rows), results, bool(checks))
+
+    async def check_reasons(self, week: Week) -> dict[str, str]:
+        """Shortcode -> why the week's final check could not read it (from its record)."""
+        run = await self.session.scalar(
+            select(JobRun).where(JobRun.job == "final", JobRun.period == week.label))
+        report = (run.summary or {}).get("report", {}) if run else {}
+        reasons = {str(s): "incomplete" for s in report.get("incomplete", [])}
+        reasons.update({str(k): str(v) for k, v in report.get("failed", {}).items()})
+        return reasons
 
     async def results(self, member_id: int, now: datetime) -> ResultsView:
         """The last finished week: the one before the current week."""

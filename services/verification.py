@@ -57,7 +57,7 @@ class RunReport:
     from_cache: int = 0
     incomplete: list[str] = field(default_factory=list)  # shortcodes fetched short
     failed: dict[str, str] = field(default_factory=dict)  # shortcode -> error code
-    gone: list[tuple[str, str, str]] = field(default_factory=list)  # (shortcode, owner, code)
+    gone: list[tuple[str, str, str]] = field(default_factory=list)  # (url, owner, code)
     verdicts: dict[str, int] = field(default_factory=lambda: {s: 0 for s in
                                                              ("done", "missing", "unknown")})
     paused: bool = False
@@ -221,7 +221,7 @@ class Verifier:
             if isinstance(result, InstagramError):
                 if result.code in GONE_CODES:
                     gone.append(post.submission_id)
-                    report.gone.append((post.shortcode, post.owner, result.code))
+                    report.gone.append((post.url, post.owner, result.code))
                     continue
                 report.failed[post.shortcode] = result.code
             elif not result.complete:

@@ -157,7 +157,8 @@ def test_run_imports_new_exports_from_the_watched_folder(tmp_path: Path) -> None
         runs: list[tuple[str, str]] = []
         for _ in range(100):
             with sqlite3.connect(tmp_path / "autogram.sqlite3") as db:
-                runs = db.execute("SELECT job, status FROM job_run").fetchall()
+                runs = db.execute(
+                    "SELECT job, status FROM job_run WHERE job LIKE 'kakao%'").fetchall()
             if runs:
                 break
             time.sleep(0.1)

@@ -368,8 +368,8 @@ def test_any_reply_renders_within_kakao_limits(replies: list[Reply]) -> None:
     quick = template.get("quickReplies", [])
     assert len(quick) <= 10 and all(len(q["label"]) <= 14 for q in quick)
     assert size(rendered.body) <= MAX_BYTES
-    def flat(texts: list[str]) -> str:
-        return "".join(texts).replace("\n", "")
+    def flat(texts: list[str]) -> str:  # what a reader sees, whitespace aside
+        return "".join("".join(texts).split())
 
     # A reply of buttons only is shown as a blank bubble, so its buttons are not lost.
     original = flat([r.text or (" " if r.buttons else "") for r in replies])

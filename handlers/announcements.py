@@ -1,0 +1,176 @@
+"""What the scheduled jobs say: each function returns a Render (language -> text).
+
+Jobs decide who hears what; this module decides the words, from the catalogs, so a
+Korean member and an English admin each read their own language.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from handlers import formatting
+from handlers.i18n import t
+from services.notifier import Render
+from services.progress import MemberResult, TodoItem, WeekResults
+from services.rules import CommunityRules
+from services.verification import RunReport
+from services.weeks import Week
+
+
+def _items(language: str, items: list[TodoItem]) -> list[str]:
+    return [t(language, "announce.item", owner=i.owner, url=i.url) for i in items]
+
+
+def week_opened(week: Week, rules: CommunityRules) -> Render:
+    def render(lang: str) -> str:
+        zone = rules.timezone
+        return t(lang, "announce.week_opened", week=formatting.week(week, lang),
+                 minimum=rules.weekly_min_posts, maximum=rules.weekly_max_posts,
+                 submit=formatting.moment(week.at(rules.submission_deadline), zone, lang),
+                 comment=formatting.moment(week.at(rules.comment_deadline), zone, lang))
+    return render
+
+
+def reminder(items: list[TodoItem], deadline: datetime, zone: ZoneInfo) -> Render:
+    def render(lang: str) -> str:
+        head = t(lang, "announce.reminder", count=len(items),
+                 deadline=formatting.moment(deadline, zone, lang))
+        return "\n".join([head, *_items(lang, items)])
+    return render
+
+
+def nudge(items: list[TodoItem], days: int) -> Render:
+    def render(lang: str) -> str:
+        return "\n".join([t(lang, "announce.nudge", days=days), *_items(lang, items)])
+    return render
+
+
+def submission_warning(count: int, minimum: int, deadline: datetime, zone: ZoneInfo) -> Render:
+    def render(lang: str) -> str:
+        return t(lang, "announce.submission_warning", count=count, minimum=minimum,
+                 deadline=formatting.moment(deadline, zone, lang))
+    return render
+
+
+def gone_owner(url: str) -> Render:
+    return lambda lang: t(lang, "announce.gone_owner", url=url)
+
+
+def gone_admins(owner: str, url: str, code: str) -> Render:
+    return lambda lang: t(lang, "announce.gone_admins", owner=owner, url=url,
+                          reason=t(lang, f"ig.admin.{code}"))
+
+
+def paused() -> Render:
+    return lambda lang: t(lang, "announce.paused")
+
+
+REASONS = ("transient", "rate_limited", "no_helper", "incomplete", "share_link",
+           "session_expired", "challenge", "action_blocked", "not_checked")
+
+
+def reason(lang: str, code: str) -> str:
+    """Why a post could not be checked, in a few words."""
+    return t(lang, f"reason.{code if code in REASONS else 'transient'}")
+
+
+def group_results(results: WeekResults, unchecked: dict[str, str]) -> Render:
+    """The results post: who completed everything, who misses what (with the posts),
+    what could not be checked and why, who handed in nothing. `unchecked` maps a post's
+    url to the reason code it could not be checked."""
+
+    def render(lang: str) -> str:
+        owed = [m for m in results.members if m.owed]
+        lines = [t(lang, "results.group_header", week=formatting.week(results.week, lang)),
+                 t(lang, "results.group_counts", posts=results.posts, members=len(owed)), ""]
+        completed = results.completed
+        lines.append(t(lang, "results.group_completed", count=len(completed),
+                       names=_names(completed)) if completed
+                     else t(lang, "results.group_nobody_completed"))
+        missing = results.missing
+        if missing:
+            lines += ["", t(lang, "results.group_missing", count=len(missing))]
+            for member in missing:
+                lines.append(t(lang, "results.group_missing_line", username=member.username,
+                               count=len(member.missing)))
+                lines += [t(lang, "results.group_missing_post", owner=i.owner, url=i.url)
+                          for i in member.missing]
+        if unchecked:
+            lines += ["", t(lang, "results.group_unknown", count=len(unchecked))]
+            lines += [t(lang, "results.group_unknown_line", owner=owner, url=url,
+                        reason=reason(lang, code))
+                      for url, (owner, code) in sorted(unchecked.items())]
+        elif results.unknown_only:
+            lines += ["", t(lang, "results.group_unknown_members",
+                            count=len(results.unknown_only))]
+        if results.not_submitted:
+            lines += ["", t(lang, "results.group_not_submitted",
+                            count=len(results.not_submitted),
+                            names=_names(results.not_submitted))]
+        return "\n".join(lines)
+
+    return render
+
+
+def private_result(member: MemberResult, week: Week) -> Render:
+    def render(lang: str) -> str:
+        label = formatting.week(week, lang)
+        if not member.owed:
+            return t(lang, "results.private_nothing_owed", week=label)
+        if member.complete:
+            return t(lang, "results.private_done", week=label, total=member.owed)
+        lines = [t(lang, "results.private_missing", week=label, done=member.done,
+                   total=member.owed)] if member.missing else \
+            [t(lang, "results.mine", done=member.done, total=member.owed)]
+        lines += _items(lang, member.missing)
+        if member.unknown:
+            lines.append(t(lang, "results.private_unknown", count=member.unknown))
+        return "\n".join(lines)
+    return render
+
+
+def run_report(job_key: str, period: str, report: RunReport | None, *,
+               reached: int | None = None, unreachable: list[str] | None = None,
+               groups: int | None = None, cooling: list[str] | None = None,
+               unregistered: list[str] | None = None) -> Render:
+    """The admins' report after a job: posts, verdicts, failures, helpers, delivery."""
+
+    def render(lang: str) -> str:
+        lines = [t(lang, "report.header", job=t(lang, job_key), period=period)]
+        if report is not None:
+            lines.append(t(lang, "report.posts", posts=report.posts, fetched=report.fetched,
+                           cached=report.from_cache))
+            lines.append(t(lang, "report.verdicts", **report.verdicts))
+            failures = {**{s: "incomplete" for s in report.incomplete}, **report.failed}
+            if failures:
+                lines.append(t(lang, "report.failures", count=len(failures)))
+                lines += [t(lang, "report.failure_line", shortcode=s, reason=reason(lang, c))
+                          for s, c in sorted(failures.items())]
+            if report.gone:
+                lines.append(t(lang, "report.gone", count=len(report.gone)))
+            if report.paused:
+                lines.append(t(lang, "report.paused"))
+            if report.helpers_out:
+                lines.append(t(lang, "report.helpers_out",
+                               names=", ".join(f"@{h}" for h in report.helpers_out)))
+        if cooling:
+            lines.append(t(lang, "report.helpers_cooling",
+                           names=", ".join(f"@{h}" for h in cooling)))
+        if reached is not None:
+            lines.append(t(lang, "report.delivered", reached=reached,
+                           unreachable=len(unreachable or [])))
+        if unreachable:
+            lines.append(t(lang, "report.unreachable",
+                           names=", ".join(f"@{n}" for n in unreachable)))
+        if groups is not None:
+            lines.append(t(lang, "report.groups", count=groups))
+        if unregistered:
+            lines.append(t(lang, "report.unregistered", names=", ".join(unregistered)))
+        return "\n".join(lines)
+
+    return render
+
+
+def _names(members: list[MemberResult]) -> str:
+    return ", ".join(f"@{m.username}" for m in members)

@@ -1,0 +1,209 @@
+"""The weekly loop's scheduled jobs: the week opens, reminders, nudges, the Sunday
+warning, the re-check of open debts, and the final verification with its results.
+
+Each job runs once per period (jobs/runs.py): a re-run of a finished period changes
+nothing and posts nothing; a run a crash interrupted resumes, skipping the steps it
+had marked. Messages go out through the Delivery (bot/delivery.py); the words come from
+handlers/announcements.py.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from handlers import announcements
+from jobs.runs import JobRuns, Run
+from services.container import Services
+from services.notifier import Delivery, Render
+from services.progress import WeekResults
+from services.verification import RunReport
+from services.weeks import Week
+from storage.models import utcnow
+
+log = logging.getLogger(__name__)
+
+
+class WeeklyJobs:
+    def __init__(self, services: Services, delivery: Delivery, *, nudge_after_days: int = 3,
+                 clock: Callable[[], datetime] = utcnow) -> None:
+        self.services = services
+        self.rules = services.rules
+        self.delivery = delivery
+        self.runs = JobRuns(services)
+        self.nudge_after = timedelta(days=nudge_after_days)
+        self.clock = clock
+        if services.checks is not None:
+            services.checks.aftermath = self.tell_aftermath
+
+    # --- periods ---------------------------------------------------------------------
+
+    def current_week(self) -> Week:
+        return Week.containing(self.clock(), self.rules.timezone)
+
+    def finished_week(self) -> Week:
+        """The week whose comment deadline passed most recently."""
+        week = self.current_week()
+        return week if self.clock() >= week.at(self.rules.comment_deadline) else week.previous()
+
+    def _local(self, fmt: str) -> str:
+        return self.clock().astimezone(self.rules.timezone).strftime(fmt)
+
+    async def _results(self, week: Week) -> WeekResults:
+        async with self.services.transaction() as tx:
+            return await tx.progress.week_results(week)
+
+    # --- jobs --------------------------------------------------------------------------
+
+    async def week_opens(self) -> None:
+        week = self.current_week()
+        run = await self.runs.claim("week_open", week.label)
+        if run is None:
+            return
+        await self.runs.mark(run, "groups")
+        posted = await self.delivery.to_groups(announcements.week_opened(week, self.rules))
+        await self.runs.finish(run, groups=posted)
+
+    async def remind(self, slot: str) -> None:
+        """Each member's to-do list, privately, when it is not empty."""
+        run = await self.runs.claim("reminder", self._local("%Y-%m-%d ") + slot)
+        if run is None:
+            return
+        week = self.current_week()
+        deadline = week.at(self.rules.comment_deadline)
+        if self.clock() >= deadline:
+            await self.runs.finish(run, sent=0, skipped="comments closed")
+            return
+        results = await self._results(week)
+        texts: dict[int, Render] = {}
+        for member in results.members:
+            open_items = [i for i in member.todo if i.status != "done"]
+            if open_items:
+                texts[member.member_id] = announcements.reminder(open_items, deadline,
+                                                                 self.rules.timezone)
+        await self._send_once(run, texts)
+
+    async def nudge(self) -> None:
+        """Posts left uncommented for days: a gentler, more specific reminder."""
+        run = await self.runs.claim("nudge", self._local("%Y-%m-%d"))
+        if run is None:
+            return
+        old = self.clock() - self.nudge_after
+        results = await self._results(self.current_week())
+        texts: dict[int, Render] = {}
+        for member in results.members:
+            stale = [i for i in member.todo if i.status != "done"
+                     and i.submitted_at is not None and i.submitted_at <= old]
+            if stale:
+                texts[member.member_id] = announcements.nudge(stale, self.nudge_after.days)
+        await self._send_once(run, texts)
+
+    async def submission_warning(self) -> None:
+        """Before submissions close: members below the weekly minimum are told."""
+        week = self.current_week()
+        run = await self.runs.claim("submission_warning", week.label)
+        if run is None:
+            return
+        deadline = week.at(self.rules.submission_deadline)
+        if self.clock() >= deadline:
+            await self.runs.finish(run, sent=0, skipped="submissions closed")
+            return
+        results = await self._results(week)
+        texts = {m.member_id: announcements.submission_warning(
+                     m.submitted, self.rules.weekly_min_posts, deadline, self.rules.timezone)
+                 for m in results.members if m.submitted < self.rules.weekly_min_posts}
+        await self._send_once(run, texts)
+
+    async def refresh(self) -> None:
+        """Re-check the open (missing or unknown) debts of the week."""
+        checks = self.services.checks
+        if checks is None:
+            return
+        run = await self.runs.claim("refresh", self._local("%Y-%m-%d %H:%M"))
+        if run is None:
+            return
+        report = await checks.week(self.current_week(), only_open=True)
+        await self.runs.finish(run, report=report.as_summary())
+        await self.delivery.to_admins(announcements.run_report(
+            "job.refresh", run.period, report, cooling=self._cooling()))
+
+    async def final(self) -> None:
+        """After the comment deadline: check the whole week, tell each member privately,
+        post the results to the groups (mentioning whom the bot cannot reach), report."""
+        week = self.finished_week()
+        run = await self.runs.claim("final", week.label)
+        if run is None:
+            return
+        try:
+            await self._final(run, week)
+        except Exception as exc:
+            log.exception("the final verification of %s failed", week.label)
+            await self.runs.finish(run, error=f"{type(exc).__name__}: {exc}")
+            raise
+
+    async def _final(self, run: Run, week: Week) -> None:
+        checks = self.services.checks
+        report: RunReport | None = None
+        if not run.done("verified") and checks is not None:
+            report = await checks.week(week)
+            await self.runs.mark(run, "verified", report=report.as_summary())
+        results = await self._results(week)
+        if results.posts == 0:
+            await self.runs.finish(run, posts=0)
+            return
+        unreachable: list[str] = list(run.summary.get("unreachable", []))
+        reached = int(run.summary.get("reached", 0))
+        if not run.done("members"):
+            await self.runs.mark(run, "members")  # marked first: never sent twice
+            delivered = await self.delivery.to_members(
+                {m.member_id: announcements.private_result(m, week) for m in results.members})
+            names = {m.member_id: m.username for m in results.members}
+            unreachable = sorted(names[i] for i in delivered.unreachable)
+            reached = len(delivered.reached)
+            await self.runs.mark(run, "members_sent", unreachable=unreachable, reached=reached)
+        groups = int(run.summary.get("groups", 0))
+        if not run.done("groups"):
+            await self.runs.mark(run, "groups")
+            async with self.services.transaction() as tx:
+                reasons = await tx.progress.check_reasons(week)
+            groups = await self.delivery.to_groups(
+                announcements.group_results(results, results.unchecked(reasons)),
+                start_for=unreachable)
+            await self.runs.mark(run, "groups_sent", groups=groups)
+        await self.runs.finish(run)
+        await self.delivery.to_admins(announcements.run_report(
+            "job.final", week.label, report, reached=reached, unreachable=unreachable,
+            groups=groups, cooling=self._cooling()))
+
+    async def _send_once(self, run: Run, texts: dict[int, Render]) -> None:
+        if not run.done("send"):
+            await self.runs.mark(run, "send", planned=len(texts))
+            delivered = await self.delivery.to_members(texts)
+            await self.runs.finish(run, sent=len(delivered.reached),
+                                   unreachable=len(delivered.unreachable))
+        else:
+            await self.runs.finish(run)
+
+    # --- what follows a check ------------------------------------------------------------
+
+    async def tell_aftermath(self, report: RunReport) -> None:
+        """Gone posts: their owners and the admins are told; a paused check: the admins."""
+        if report.gone:
+            async with self.services.transaction() as tx:
+                owners = await tx.members.ids_by_username([owner for _, owner, _ in report.gone])
+            await self.delivery.to_members({owners[owner]: announcements.gone_owner(url)
+                                            for url, owner, _ in report.gone if owner in owners})
+            for url, owner, reason in report.gone:
+                await self.delivery.to_admins(announcements.gone_admins(owner, url, reason))
+        if report.paused:
+            await self.delivery.to_admins(announcements.paused())
+
+    def _cooling(self) -> list[str]:
+        instagram = self.services.instagram
+        if instagram is None:
+            return []
+        now = instagram.clock()
+        return sorted(h.username for h in instagram.pool.helpers.values()
+                      if h.status == "cooling" and h.cooldown_until > now)
+

@@ -1,0 +1,73 @@
+"""Checks on Instagram as the product runs them: the week, the open debts, one member.
+
+One per process (held by Services): it owns the commenter cache, the per-member
+"check now" cooldown, and a lock so that two checks of the same week never overlap.
+The helper pool is loaded from the helper table before each check and its state is
+written back after, so `/helpers` shows cooldowns and a restart keeps them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.helper_accounts import HelperAccountService
+from services.instagram.runtime import Instagram
+from services.rules import CommunityRules
+from services.verification import CommenterCache, Progress, RunReport, Verifier
+from services.weeks import Week
+
+# Told after each check that found gone posts or stopped helpers (the jobs wire it).
+Aftermath = Callable[[RunReport], Awaitable[None]]
+
+
+class Checks:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], rules: CommunityRules,
+                 instagram: Instagram, *, cache_seconds: float = 600.0,
+                 check_now_every: timedelta = timedelta(minutes=10)) -> None:
+        self.sessions = sessions
+        self.rules = rules
+        self.instagram = instagram
+        self.cache = CommenterCache(cache_seconds)
+        self.verifier = Verifier(sessions, instagram, self.cache)
+        self.check_now_every = check_now_every
+        self._last_check: dict[int, datetime] = {}
+        self.lock = asyncio.Lock()
+        self.aftermath: Aftermath | None = None
+
+    async def _with_pool(self, run: Callable[[], Awaitable[RunReport]]) -> RunReport:
+        async with self.sessions() as session, session.begin():
+            await HelperAccountService(session, self.instagram).load_pool()
+        try:
+            report = await run()
+        finally:
+            async with self.sessions() as session, session.begin():
+                await HelperAccountService(session, self.instagram).save_pool()
+        if self.aftermath is not None and (report.gone or report.paused):
+            await self.aftermath(report)
+        return report
+
+    async def week(self, week: Week, *, only_open: bool = False,
+                   progress: Progress | None = None) -> RunReport:
+        """Check the week's posts (or only those someone still owes), one check at a time."""
+        async with self.lock:
+            return await self._with_pool(lambda: self.verifier.run(
+                week, self.rules, only_open=only_open, progress=progress))
+
+    def next_check_for(self, member_id: int, now: datetime) -> datetime | None:
+        """When this member may ask for a check again (None: now)."""
+        last = self._last_check.get(member_id)
+        if last is None or now - last >= self.check_now_every:
+            return None
+        return last + self.check_now_every
+
+    async def member(self, member_id: int, now: datetime) -> RunReport:
+        """"Check now" from /status: only this member's open posts, from the cache when
+        it is fresh. Callers respect `next_check_for` first."""
+        self._last_check[member_id] = now
+        week = Week.containing(now, self.rules.timezone)
+        return await self._with_pool(lambda: self.verifier.run(
+            week, self.rules, member_id=member_id, use_cache=True))
