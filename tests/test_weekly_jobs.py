@@ -1,0 +1,280 @@
+"""The scheduled weekly jobs: schedule in Seoul time, results once, resume after a crash,
+reminders, and one leader among instances."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+
+from bot.delivery import Delivery
+from handlers.events import Reply
+from jobs.leader import Leader
+from jobs.runs import JobRuns
+from jobs.schedule import JobRunner, Schedule, jobs_of
+from jobs.weekly import WeeklyJobs
+from services.container import Services
+from services.instagram.runtime import Instagram
+from services.instagram.simulated import SimulatedInstagram
+from services.notifier import BroadcastReport, Outgoing
+from services.sample_community import SampleCommunity, build
+from services.weeks import Week
+from storage.db import create_engine, session_factory
+from storage.models import Admin, ChatAccount, GroupChat, JobRun, Member
+
+WEDNESDAY = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)  # noon in Seoul
+AFTER_DEADLINE = datetime(2026, 11, 29, 15, 10, tzinfo=UTC)  # Monday 00:10 in Seoul
+GROUP = "-1001"
+
+
+class Phone:
+    """Stands in for a transport behind the Notifier interface, recording what it sends."""
+
+    platform = "telegram"
+    start_link = "https://t.me/autogram_bot"
+
+    def __init__(self, blocked: set[str] | None = None) -> None:
+        self.blocked = blocked or set()
+        self.sent: list[tuple[str, str]] = []
+        self.posts: list[tuple[str, Reply]] = []
+
+    async def send(self, chat_id: str, text: str) -> bool:
+        if chat_id in self.blocked:
+            return False
+        self.sent.append((chat_id, text))
+        return True
+
+    async def broadcast(self, messages: list[Outgoing]) -> BroadcastReport:
+        report = BroadcastReport(unreachable=[], failed=[])
+        for message in messages:
+            if await self.send(message.chat_id, message.text):
+                report.sent += 1
+            else:
+                report.unreachable.append(message.chat_id)  # type: ignore[union-attr]
+        return report
+
+    async def post(self, chat_id: str, reply: Reply) -> bool:
+        self.posts.append((chat_id, reply))
+        return True
+
+    def to(self, chat_id: str) -> list[str]:
+        return [text for chat, text in self.sent if chat == chat_id]
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+async def community(services: Services, sim: SimulatedInstagram, members: int = 5,
+                    linked: int | None = None, **extra: Any) -> SampleCommunity:
+    """A sample week, its members linked on Telegram (all but the last `members - linked`),
+    a group chat, and an admin."""
+    week = Week.containing(WEDNESDAY, services.rules.timezone)
+    async with services.transaction() as tx:
+        found = await build(tx.session, sim, week, members=members, **extra)
+        ids = dict((await tx.session.execute(
+            select(Member.instagram_username, Member.id))).tuples().all())
+        for name in found.members[: members if linked is None else linked]:
+            tx.session.add(ChatAccount(platform="telegram", platform_user_id=f"tg-{name}",
+                                       member_id=ids[name], language="ko"))
+        admin = ChatAccount(platform="telegram", platform_user_id="tg-admin", language="en")
+        tx.session.add(admin)
+        await tx.session.flush()
+        tx.session.add(Admin(name="boss", chat_account_id=admin.id, claimed_at=WEDNESDAY))
+        tx.session.add(GroupChat(platform="telegram", chat_id=GROUP, title="품앗이방"))
+    return found
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(WEDNESDAY)
+
+
+@pytest.fixture
+def timed(services: Services, clock: Clock) -> Services:
+    services.clock = clock
+    return services
+
+
+def jobs_for(services: Services, phone: Phone, clock: Clock) -> WeeklyJobs:
+    return WeeklyJobs(services, Delivery(services, [phone]), clock=clock)  # type: ignore[list-item]
+
+
+def test_the_schedule_fires_in_seoul_time() -> None:
+    from zoneinfo import ZoneInfo
+
+    seoul = ZoneInfo("Asia/Seoul")
+    schedule = Schedule()
+    assert schedule.final == "MON 00:04"  # SUN 23:59 and five minutes
+    fake = WeeklyJobs.__new__(WeeklyJobs)
+    fake.week_opens = fake.submission_warning = fake.final = fake.nudge = None  # type: ignore[assignment]
+    fake.refresh = fake.remind = None  # type: ignore[assignment]
+    triggers = {name: trigger for name, trigger, _ in jobs_of(schedule, fake, seoul)}
+    sunday_night = datetime(2026, 11, 29, 14, 0, tzinfo=UTC)  # Sunday 23:00 in Seoul
+    nxt = {name: t.get_next_fire_time(None, sunday_night).astimezone(UTC)
+           for name, t in triggers.items()}
+    assert nxt["final"] == datetime(2026, 11, 29, 15, 4, tzinfo=UTC)  # Monday 00:04 KST
+    assert nxt["reminder 08:00"] == datetime(2026, 11, 29, 23, 0, tzinfo=UTC)
+    assert nxt["reminder 22:00"] == datetime(2026, 11, 30, 13, 0, tzinfo=UTC)
+    assert nxt["week_open"] == datetime(2026, 11, 30, 0, 0, tzinfo=UTC)  # Monday 09:00 KST
+    assert nxt["submission_warning"] == datetime(2026, 12, 6, 0, 0, tzinfo=UTC)
+    assert nxt["refresh 21:00"] == datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+
+
+async def test_final_results_go_out_once_to_members_groups_and_admins(
+    timed: Services, simulated: SimulatedInstagram, clock: Clock, instagram: Instagram
+) -> None:
+    found = await community(timed, simulated, members=5, linked=4, posts_each=2)
+    phone = Phone()
+    jobs = jobs_for(timed, phone, clock)
+    clock.now = AFTER_DEADLINE
+    await jobs.final()
+    assert len(phone.posts) == 1
+    chat, post = phone.posts[0]
+    assert chat == GROUP and "댓글 품앗이 결과" in post.text
+    for name in found.members:
+        missed = [code for code, (owner, commenters) in found.posts.items()
+                  if owner != name and name not in commenters]
+        if missed:
+            assert f"• @{name} — {len(missed)}개 빠짐:" in post.text
+        else:
+            assert f"@{name}" in post.text.split("❌")[0]  # among those all done
+    unreachable = found.members[4]
+    assert f"봇과 1:1 대화를 열고" in post.text and f"@{unreachable}" in post.text.split("📩")[1]
+    assert post.buttons[0].url == "https://t.me/autogram_bot"
+    private = {chat: texts for chat, texts in
+               ((f"tg-{n}", phone.to(f"tg-{n}")) for n in found.members[:4])}
+    assert all(len(texts) == 1 and texts[0].startswith("📊") for texts in private.values())
+    (report,) = phone.to("tg-admin")
+    assert report.startswith("🛠 Report: weekly verification and results (2026-W48)")
+    assert "Messages: 4 delivered, 1 members unreachable" in report
+    # Re-running the finished period changes nothing and posts nothing.
+    calls = len(simulated.calls)
+    await jobs.final()
+    await jobs_for(timed, phone, clock).final()
+    assert len(phone.posts) == 1 and len(simulated.calls) == calls
+    assert len(phone.to("tg-admin")) == 1
+
+
+async def test_a_crash_mid_run_resumes_without_repeating_messages(
+    timed: Services, simulated: SimulatedInstagram, clock: Clock
+) -> None:
+    await community(timed, simulated, members=4)
+    phone = Phone()
+    clock.now = AFTER_DEADLINE
+    first = jobs_for(timed, phone, clock)
+
+    async def crash(_render: Any, start_for: Any = None) -> int:
+        raise SystemExit("the process died while posting")
+
+    first.delivery.to_groups = crash  # type: ignore[method-assign]
+    with pytest.raises(SystemExit):
+        await first.final()
+    async with timed.transaction() as tx:
+        run = await tx.session.scalar(select(JobRun).where(JobRun.job == "final"))
+        assert run is not None and run.status == "running"
+        assert run.summary["steps"] == ["verified", "members", "members_sent", "groups"]
+    members_told = len(phone.sent)
+    calls = len(simulated.calls)
+    # A restart: a new process, new job objects, the same database.
+    await jobs_for(timed, phone, clock).final()
+    assert len(simulated.calls) == calls  # the verification is not done again
+    assert len(phone.sent) == members_told + 1  # only the admins' report is new
+    # The group post was marked before the crash: at most once, so not sent again.
+    assert phone.posts == []
+    async with timed.transaction() as tx:
+        run = await tx.session.scalar(select(JobRun).where(JobRun.job == "final"))
+        assert run is not None and run.status == "done" and run.attempts == 2
+
+
+async def test_a_run_interrupted_twice_is_not_retried_forever(timed: Services) -> None:
+    runs = JobRuns(timed)
+    assert await runs.claim("final", "2026-W48") is not None
+    runs.active.clear()  # the process died
+    assert await runs.claim("final", "2026-W48") is not None  # resumed once
+    runs.active.clear()
+    assert await runs.claim("final", "2026-W48") is None
+    async with timed.transaction() as tx:
+        run = await tx.session.scalar(select(JobRun))
+        assert run is not None and run.status == "failed" and "not retried" in (run.error or "")
+
+
+async def test_reminders_nudges_and_the_sunday_warning(
+    timed: Services, simulated: SimulatedInstagram, clock: Clock
+) -> None:
+    found = await community(timed, simulated, members=4, posts_each=1, comment_rate=0.0)
+    phone = Phone()
+    jobs = jobs_for(timed, phone, clock)
+    await jobs.remind("08:00")
+    assert all(len(phone.to(f"tg-{n}")) == 1 for n in found.members)
+    text = phone.to(f"tg-{found.members[0]}")[0]
+    assert text.startswith("⏰ 아직 댓글을 기다리는 게시물이 3개 있어요")
+    await jobs.remind("08:00")  # the same slot again: nothing more
+    assert len(phone.sent) == 4
+    # Everyone comments on everything; the daily re-check sees it; the next reminder
+    # has nobody to tell.
+    for code, (owner, _) in found.posts.items():
+        for name in found.members:
+            if name != owner:
+                simulated.posts[code].comments.append((name, "멋져요!"))
+    await jobs.refresh()
+    await jobs.remind("22:00")
+    assert len(phone.sent) == 4 + 1  # only the refresh report to the admin
+    assert phone.sent[-1][0] == "tg-admin" and "✅ 12" in phone.sent[-1][1]
+    # Three days later, a post nobody commented on yet earns a nudge.
+    simulated.add_post(found.members[0], "LATEPOST1")
+    async with timed.transaction() as tx:
+        from storage.repositories.weekly import SubmissionRepo
+        owner = await tx.session.scalar(select(Member.id).where(
+            Member.instagram_username == found.members[0]))
+        await SubmissionRepo(tx.session).add(owner, Week.containing(WEDNESDAY, tx.rules.timezone
+                                                                    ).start,
+                                             "https://www.instagram.com/p/LATEPOST1/",
+                                             "LATEPOST1", submitted_at=WEDNESDAY)
+    clock.now = WEDNESDAY + timedelta(days=3, hours=8)  # Saturday evening
+    await jobs.nudge()
+    nudges = [t for _, t in phone.sent if t.startswith("🙏")]
+    assert len(nudges) == 3 and all("LATEPOST1" in t for t in nudges)
+    # Sunday morning: members below the minimum of 2 posts are warned, once.
+    clock.now = datetime(2026, 11, 29, 0, 0, tzinfo=UTC)  # Sunday 09:00 in Seoul
+    await jobs.submission_warning()
+    await jobs.submission_warning()
+    warnings = [c for c, t in phone.sent if t.startswith("📝")]
+    assert sorted(warnings) == sorted(f"tg-{n}" for n in found.members[1:])
+
+
+async def test_only_one_instance_runs_the_jobs(
+    timed: Services, simulated: SimulatedInstagram, clock: Clock, database_url: str,
+    tmp_path: Any
+) -> None:
+    await community(timed, simulated, members=3)
+    clock.now = AFTER_DEADLINE
+    phone = Phone()
+    # Two instances: each its own engine (so its own lock connection) and job objects.
+    other_engine = create_engine(database_url)
+    try:
+        other = Services(session_factory(other_engine), timed.rules, clock,
+                         serialize=timed._one_writer is not None, instagram=timed.instagram)
+        lock = tmp_path / "jobs.lock"
+        first = JobRunner(jobs_for(timed, phone, clock), Leader(timed.engine, lock), Schedule())
+        second = JobRunner(jobs_for(other, phone, clock), Leader(other_engine, lock),
+                           Schedule())
+        await first.watch()
+        await second.watch()
+        assert first.leader.leading and not second.leader.leading
+        await first.guarded("final", first.jobs.final)
+        await second.guarded("final", second.jobs.final)
+        assert len(phone.posts) == 1
+        # The leader dies: the other instance takes over at its next watch.
+        await first.leader.release()
+        await second.watch()
+        assert second.leader.leading
+    finally:
+        await second.leader.release()
+        await other_engine.dispose()
