@@ -76,7 +76,8 @@ def reason(lang: str, code: str) -> str:
 
 
 def group_results(results: WeekResults, unchecked: dict[str, str]) -> Render:
-    """The results post: who completed everything, who misses what (with the posts),
+    """The results post: who completed everything, who misses what (counts, and whose
+    posts; the links go in each member's private summary),
     what could not be checked and why, who handed in nothing. `unchecked` maps a post's
     url to the reason code it could not be checked."""
 
@@ -91,11 +92,9 @@ def group_results(results: WeekResults, unchecked: dict[str, str]) -> Render:
         missing = results.missing
         if missing:
             lines += ["", t(lang, "results.group_missing", count=len(missing))]
-            for member in missing:
-                lines.append(t(lang, "results.group_missing_line", username=member.username,
-                               count=len(member.missing)))
-                lines += [t(lang, "results.group_missing_post", owner=i.owner, url=i.url)
-                          for i in member.missing]
+            lines += [t(lang, "results.group_missing_line", username=member.username,
+                        count=len(member.missing), owners=_owners(member.missing))
+                      for member in missing]
         if unchecked:
             lines += ["", t(lang, "results.group_unknown", count=len(unchecked))]
             lines += [t(lang, "results.group_unknown_line", owner=owner, url=url,
@@ -170,6 +169,14 @@ def run_report(job_key: str, period: str, report: RunReport | None, *,
         return "\n".join(lines)
 
     return render
+
+
+def _owners(items: list[TodoItem]) -> str:
+    """Whose posts, compactly: "@minji, @jisoo ×2" (the links are in the private summary)."""
+    counts: dict[str, int] = {}
+    for item in items:
+        counts[item.owner] = counts.get(item.owner, 0) + 1
+    return ", ".join(f"@{o}" + (f" ×{n}" if n > 1 else "") for o, n in counts.items())
 
 
 def _names(members: list[MemberResult]) -> str:

@@ -21,7 +21,7 @@ async def verify(ctx: Ctx, _args: str) -> list[Reply]:
     if checks.lock.locked():
         return [ctx.reply("verify.busy")]
     week = Week.containing(ctx.tx.now(), ctx.tx.rules.timezone)
-    posts = len(await ctx.tx.submissions.of_week(week))
+    posts = await ctx.tx.submissions.count_of_week(week)
     if posts == 0:
         return [ctx.reply("verify.nothing")]
     lang = ctx.lang

@@ -128,6 +128,10 @@ class SubmissionService:
         await self.session.flush()
         return results
 
+    async def count_of_week(self, week: Week) -> int:
+        """The week's active posts (what a check of the week would look at)."""
+        return len(await self.submissions.of_week(week.start))
+
     async def mine(self, member_id: int, now: datetime) -> list[Submission]:
         week = self.week(now)
         return [s for s in await self.submissions.of_week(week.start) if s.member_id == member_id]

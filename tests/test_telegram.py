@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp import web
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import Settings, load_settings
@@ -359,3 +360,73 @@ async def test_an_admin_uploads_the_open_chat_export(
     await emulator.send_document(ADMIN, "photo.jpg", b"\xff\xd8\xff\xe0 not a chat")
     (unreadable,) = await emulator.wait_for(ADMIN)
     assert unreadable["text"].startswith("파일을 읽을 수 없어요: 텍스트(UTF-8) 파일이 아니에요")
+
+
+async def test_long_results_arrive_whole_and_in_order_with_a_start_button(
+    emulator: BotApiEmulator, services: Services, bot: TelegramTransport,
+    simulated: SimulatedInstagram,
+) -> None:
+    from datetime import UTC, datetime
+
+    from bot.delivery import Delivery
+    from handlers.announcements import group_results
+    from jobs.weekly import WeeklyJobs
+    from services.sample_community import build
+    from services.weeks import Week
+    from storage.models import ChatAccount, GroupChat, Member
+
+    week = Week.containing(datetime(2026, 11, 25, 3, 0, tzinfo=UTC), services.rules.timezone)
+    simulated.config.calls_per_hour = 10_000
+    async with services.transaction() as tx:
+        found = await build(tx.session, simulated, week, members=60, posts_each=2,
+                            comment_rate=0.3, helpers=2)
+        ids = dict((await tx.session.execute(
+            select(Member.instagram_username, Member.id))).tuples().all())
+        for n, name in enumerate(found.members[:50]):
+            tx.session.add(ChatAccount(platform="telegram", platform_user_id=str(3000 + n),
+                                       member_id=ids[name]))
+        tx.session.add(GroupChat(platform="telegram", chat_id=str(GROUP), title="품앗이방"))
+    emulator.block(3001)  # this member blocked the bot
+    after = datetime(2026, 11, 29, 15, 10, tzinfo=UTC)
+    jobs = WeeklyJobs(services, Delivery(services, [bot]), clock=lambda: after)
+    await jobs.final()
+    posts = emulator.messages_to(GROUP)
+    assert len(posts) >= 2 and all(len(p["text"]) <= 4096 for p in posts)
+    async with services.transaction() as tx:
+        results = await tx.progress.week_results(week)
+    expected = group_results(results, results.unchecked({}))("ko")
+    shown = "\n".join(p["text"] for p in posts)
+    assert shown.startswith(expected)  # whole and in order; the start request follows
+    tail = shown[len(expected):]
+    assert f"@{found.members[1]}" in tail and f"@{found.members[55]}" in tail
+    markup = posts[-1]["reply_markup"]
+    markup = json.loads(markup) if isinstance(markup, str) else markup
+    assert markup["inline_keyboard"][0][0]["url"] == f"https://t.me/{emulator.bot_username}"
+    assert len(emulator.messages_to(3000)) == 1  # each reachable member: one summary
+
+
+async def test_verify_edits_its_progress_message_and_reports(
+    emulator: BotApiEmulator, services: Services, bot: TelegramTransport,
+    simulated: SimulatedInstagram,
+) -> None:
+    from services.sample_community import build
+    from services.weeks import Week
+    from storage.models import utcnow
+
+    await claim_admin(emulator, services)
+    async with services.transaction() as tx:
+        await build(tx.session, simulated, Week.containing(utcnow(), services.rules.timezone),
+                    members=4, posts_each=2)
+    await emulator.send_text(ADMIN, "/verify")
+    (started,) = await emulator.wait_for(ADMIN)
+    assert started["text"] == "🔎 이번 주 게시물 8개를 인스타그램에서 확인하고 있어요…"
+    arrived = [started]
+    while "확인을 마쳤어요" not in arrived[-1]["text"]:
+        arrived += await emulator.wait_for(ADMIN, timeout=10)
+    edits = [m for m in arrived if m["method"] == "editMessageText"]
+    # The progress message is edited in place (at most once every few seconds).
+    assert 1 <= len(edits) <= 2 and all(e["message_id"] == started["message_id"]
+                                        for e in edits)
+    assert edits[0]["text"].startswith("🔎 인스타그램 확인 중: 게시물 8개 중")
+    finished = arrived[-1]
+    assert finished["method"] == "sendMessage" and "게시물 8개 · 가져옴 8" in finished["text"]

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from bot.delivery import Delivery
 from handlers.events import Reply
@@ -142,11 +142,11 @@ async def test_final_results_go_out_once_to_members_groups_and_admins(
         missed = [code for code, (owner, commenters) in found.posts.items()
                   if owner != name and name not in commenters]
         if missed:
-            assert f"• @{name} — {len(missed)}개 빠짐:" in post.text
+            assert f"• @{name} — {len(missed)}개 빠짐: @" in post.text
         else:
             assert f"@{name}" in post.text.split("❌")[0]  # among those all done
     unreachable = found.members[4]
-    assert f"봇과 1:1 대화를 열고" in post.text and f"@{unreachable}" in post.text.split("📩")[1]
+    assert "봇과 1:1 대화를 열고" in post.text and f"@{unreachable}" in post.text.split("📩")[1]
     assert post.buttons[0].url == "https://t.me/autogram_bot"
     private = {chat: texts for chat, texts in
                ((f"tg-{n}", phone.to(f"tg-{n}")) for n in found.members[:4])}
