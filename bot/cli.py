@@ -112,10 +112,16 @@ def cmd_run(_: argparse.Namespace) -> None:
 
 
 def cmd_chat(args: argparse.Namespace) -> None:
+    settings = _settings()
+    if args.demo:
+        from bot.demo import demo, prepare
+
+        demo_settings, fresh = prepare(settings, args.as_name)
+        asyncio.run(demo(demo_settings, args.as_name, fresh))
+        return
     from bot.console import chat
 
-    settings = _settings()
-    asyncio.run(chat(settings, name=args.as_name))
+    asyncio.run(chat(settings, name=args.as_name or "console"))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -123,7 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="serve everything configured").set_defaults(func=cmd_run)
     chat = sub.add_parser("chat", help="talk to the bot in this terminal")
-    chat.add_argument("--as", dest="as_name", default="console", help="who you are in the chat")
+    chat.add_argument("--as", dest="as_name", default=None, help="who you are in the chat")
+    chat.add_argument("--demo", action="store_true",
+                      help="a throw-away demo community on a simulated Instagram")
     chat.set_defaults(func=cmd_chat)
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
     sub.add_parser("keygen", help="print a new encryption key").set_defaults(func=cmd_keygen)

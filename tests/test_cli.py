@@ -169,3 +169,31 @@ def test_run_imports_new_exports_from_the_watched_folder(tmp_path: Path) -> None
         process.kill()
     assert runs == [("kakao_import_file", "done")]
     assert output.count("imported Talk_2025.12.22.txt") == 1
+
+
+def test_the_demo_walks_the_weekly_loop(tmp_path: Path) -> None:
+    temp = {"TMPDIR": str(tmp_path)}  # the demo's throw-away database lives here
+    listed = run(["chat", "--demo"], tmp_path, **temp)
+    assert listed.returncode == 0, listed.stderr
+    assert "admin:   admin" in listed.stdout and "minji (2)" in listed.stdout
+    member = run(["chat", "--demo", "--as", "minji"], tmp_path, stdin="내 현황\n1\n결과\n", **temp)
+    assert "⏳ @jisoo" in member.stdout  # not checked yet
+    assert "🔄 방금 인스타그램에서 확인했어요." in member.stdout
+    after_check = member.stdout.split("방금 인스타그램에서 확인했어요.")[1]
+    todo = after_check.split("내 제출")[0]
+    assert todo.count("✅ @") + todo.count("❌ @") == 8 and "⏳ @" not in todo
+    assert "📊 지난주" in member.stdout  # last week was checked when the demo was made
+    from zoneinfo import ZoneInfo
+
+    from services.weeks import Week
+    from storage.models import utcnow
+
+    label = Week.containing(utcnow(), ZoneInfo("Asia/Seoul")).label
+    admin = run(["chat", "--demo", "--as", "admin"], tmp_path,
+                stdin=f"/verify\n/results {label}\n", **temp)
+    assert "… 🔎 인스타그램 확인 중: 게시물 10개 중 10개…" in admin.stdout
+    assert "✅ 확인을 마쳤어요." in admin.stdout and "판정: ✅" in admin.stdout
+    assert "댓글 품앗이 결과" in admin.stdout and "📭 제출하지 않은 멤버 (1명): @doyun" in \
+        admin.stdout
+    nobody = run(["chat", "--demo", "--as", "stranger"], tmp_path, **temp)
+    assert nobody.returncode != 0 and "Choose one of: admin, doyun" in nobody.stderr

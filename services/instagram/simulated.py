@@ -116,6 +116,13 @@ class SimulatedInstagram:
         self._sessions[token] = username.lower()
         return {"simulated": True, "token": token, "username": username.lower()}
 
+    def accept_session(self, session: Session) -> None:
+        """Honour a session this simulation handed out in an earlier process (the demo
+        keeps its database between runs, the simulation is rebuilt each time)."""
+        token, username = session.get("token"), session.get("username")
+        if session.get("simulated") and token and username:
+            self._sessions[str(token)] = str(username)
+
     # --- the gateway -----------------------------------------------------------------
 
     async def _call(self, operation: str, actor: str) -> None:

@@ -1,0 +1,157 @@
+"""`autogram chat --demo`: the whole weekly loop in a terminal, on the simulated Instagram.
+
+A throw-away SQLite database (in the system's temp folder) holds a small community: an
+admin, six members, a helper account, last week's posts already checked and this week's
+posts waiting. The simulated Instagram is rebuilt from that database in every process,
+with comments drawn the same way each time (a hash of who and which post), so the
+admin's and the members' sessions see the same Instagram. Plain `--demo` starts a fresh
+community and lists who is there; `--demo --as admin` or `--demo --as <username>` chats.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+import tempfile
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import select
+
+from bot.config import Settings
+from bot.console import converse
+from bot.wiring import open_services
+from handlers.dispatcher import Dispatcher
+from services.container import Services
+from services.instagram.runtime import Instagram
+from services.instagram.simulated import SimulatedInstagram
+from services.weeks import Week
+from storage import crypto
+from storage.migrations import upgrade
+from storage.models import Admin, ChatAccount, Helper, Member, Submission, utcnow
+from storage.repositories.weekly import SubmissionRepo
+
+DEMO_DB = Path(tempfile.gettempdir()) / "autogram-demo" / "demo.sqlite3"
+ADMIN = "admin"
+HELPER = "demo.helper"
+# (username, posts this week): one below the minimum, one with none.
+MEMBERS = (("minji", 2), ("jisoo", 2), ("hana", 2), ("yuna", 3), ("seojun", 1), ("doyun", 0))
+COMMENT_SHARE = 6  # in 10: how often a member commented on another's post
+
+
+def commented(member: str, shortcode: str) -> bool:
+    """The same answer in every process: whether `member` commented on the post."""
+    digest = hashlib.sha256(f"{member}:{shortcode}".encode()).digest()
+    return digest[0] % 10 < COMMENT_SHARE
+
+
+def _key_file() -> Path:
+    return DEMO_DB.with_suffix(".key")
+
+
+async def fill_simulation(services: Services, sim: SimulatedInstagram) -> None:
+    """Accounts, every submitted post with its (hashed) commenters, and the helper's
+    stored session, so the helper stays logged in across demo processes."""
+    async with services.transaction() as tx:
+        names = list(await tx.session.scalars(select(Member.instagram_username)))
+        posts = (await tx.session.execute(
+            select(Submission.shortcode, Member.instagram_username, Submission.submitted_at)
+            .join(Member, Member.id == Submission.member_id))).all()
+        helpers = list(await tx.session.scalars(select(Helper)))
+        for helper in helpers:
+            sim.add_account(helper.instagram_username, password="demo-password")
+            if helper.session:
+                sim.accept_session(helper.session)
+    for name in names:
+        sim.add_account(name)
+    for shortcode, owner, when in posts:
+        sim.add_post(owner, shortcode, [n for n in names if n != owner
+                                        and commented(n, shortcode)], taken_at=when)
+
+
+async def seed(services: Services, sim: SimulatedInstagram) -> None:
+    now = utcnow()
+    this_week = Week.containing(now, services.rules.timezone)
+    last_week = this_week.previous()
+    async with services.transaction() as tx:
+        admin_account = ChatAccount(platform="console", platform_user_id=ADMIN,
+                                    display_name="Demo admin", language="ko")
+        tx.session.add(admin_account)
+        await tx.session.flush()
+        tx.session.add(Admin(name="demo admin", chat_account_id=admin_account.id,
+                             claimed_at=now))
+        sim.add_account(HELPER, password="demo-password")
+        tx.session.add(Helper(instagram_username=HELPER, password="demo-password",
+                              session=sim.session_for(HELPER), status="ready"))
+        repo = SubmissionRepo(tx.session)
+        for number, (name, posts) in enumerate(MEMBERS):
+            member = Member(instagram_username=name, display_name=name.title(),
+                            joined_at=now - timedelta(days=30))
+            tx.session.add(member)
+            await tx.session.flush()
+            tx.session.add(ChatAccount(platform="console", platform_user_id=name,
+                                       member_id=member.id, language="ko"))
+            for week, count in ((last_week, 2), (this_week, posts)):
+                for n in range(count):
+                    code = f"D{week.start:%y%m%d}{number}{n}x"
+                    await repo.add(member.id, week.start,
+                                   f"https://www.instagram.com/p/{code}/", code,
+                                   submitted_at=min(now, week.at("MON 09:00")
+                                                    + timedelta(hours=number)))
+    await fill_simulation(services, sim)
+    assert services.checks is not None
+    await services.checks.week(last_week)  # last week is already checked
+
+
+def cast() -> str:
+    members = ", ".join(f"{name} ({posts})" for name, posts in MEMBERS)
+    return (
+        "A demo community is ready (a throw-away database on a simulated Instagram):\n"
+        f"  admin:   {ADMIN}\n"
+        f"  members: {members}   (posts handed in this week)\n"
+        f"  helper:  @{HELPER}\n\n"
+        "Chat as one of them:\n"
+        "  autogram chat --demo --as minji     then: 내 현황 (status), press 1 to check now,\n"
+        "                                      결과 (last week's results), or send a link\n"
+        "  autogram chat --demo --as admin     then: /verify, /results, /helpers, /users\n"
+        "`autogram chat --demo` again starts a fresh community."
+    )
+
+
+def prepare(settings: Settings, as_name: str | None) -> tuple[Settings, bool]:
+    """The demo's database and key (fresh for a plain --demo), migrated. Runs before the
+    event loop: migrations start their own."""
+    fresh = as_name is None or not DEMO_DB.exists()
+    DEMO_DB.parent.mkdir(parents=True, exist_ok=True)
+    if fresh:
+        for path in DEMO_DB.parent.glob("demo.*"):
+            path.unlink()
+        _key_file().write_text(crypto.new_key())
+    settings = settings.model_copy(update={
+        "database_url": f"sqlite+aiosqlite:///{DEMO_DB}",
+        "encryption_keys": _key_file().read_text().strip(),
+    })
+    crypto.configure_keys(settings.keys)
+    upgrade(settings.database_url)
+    return settings, fresh
+
+
+async def demo(settings: Settings, as_name: str | None, fresh: bool) -> None:
+    """Plain --demo: a fresh community and its cast. With --as: chat in it."""
+    sim = SimulatedInstagram()
+    async with open_services(settings, Instagram(sim, max_wait=2.0)) as services:
+        if fresh:
+            await seed(services, sim)
+        else:
+            await fill_simulation(services, sim)
+        if as_name is None:
+            print(cast(), flush=True)
+            return
+        name = as_name.strip().lstrip("@").lower()
+        known = {ADMIN, *(n for n, _ in MEMBERS)}
+        if name not in known:
+            sys.exit(f"No {name!r} in the demo. Choose one of: {', '.join(sorted(known))}.")
+        if sys.stdin.isatty():
+            print(f"Demo: chatting as {name!r} (send /help; a number presses a button; "
+                  "Ctrl-D quits).", flush=True)
+        await converse(Dispatcher(services), name, sys.stdin, sys.stdout)
