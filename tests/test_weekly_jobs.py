@@ -278,3 +278,59 @@ async def test_only_one_instance_runs_the_jobs(
     finally:
         await second.leader.release()
         await other_engine.dispose()
+
+
+async def test_a_gone_post_is_told_to_its_owner_and_the_admins(
+    timed: Services, simulated: SimulatedInstagram, clock: Clock
+) -> None:
+    found = await community(timed, simulated, members=3, posts_each=1)
+    shortcode, (owner, _) = next(iter(found.posts.items()))
+    simulated.posts[shortcode].gone = True
+    phone = Phone()
+    clock.now = AFTER_DEADLINE
+    await jobs_for(timed, phone, clock).final()
+    (told,) = [t for t in phone.to(f"tg-{owner}") if t.startswith("⚠️")]
+    assert shortcode in told and "삭제되었거나 비공개" in told
+    admin = phone.to("tg-admin")
+    assert any(t.startswith(f"⚠️ @{owner}'s post") and shortcode in t for t in admin)
+    assert shortcode not in phone.posts[0][1].text  # out of everyone's debt
+
+
+async def test_a_new_leader_catches_up_on_a_missed_final(
+    timed: Services, simulated: SimulatedInstagram, clock: Clock, tmp_path: Any
+) -> None:
+    await community(timed, simulated, members=3)
+    phone = Phone()
+    clock.now = AFTER_DEADLINE + timedelta(hours=9)  # the bot was down at 00:04
+    runner = JobRunner(jobs_for(timed, phone, clock), Leader(timed.engine,
+                                                             tmp_path / "l.lock"), Schedule())
+    try:
+        await runner.watch()  # starts leading: the missed final runs now
+        texts = [reply.text for _, reply in phone.posts]
+        # The results, and (it is past Monday 09:00) the new week's opening post.
+        assert len(texts) == 2 and "댓글 품앗이 결과" in texts[0]
+        assert texts[1].startswith("📢 새로운 한 주가 시작됐어요")
+        await runner.watch()
+        assert len(phone.posts) == 2
+    finally:
+        await runner.leader.release()
+
+
+async def test_check_now_is_rate_limited_per_member(
+    timed: Services, simulated: SimulatedInstagram, clock: Clock, dispatcher: Any
+) -> None:
+    from tests.chat_driver import Person
+
+    found = await community(timed, simulated, members=3)
+    person = Person(dispatcher, f"tg-{found.members[0]}", platform="telegram")
+    replies = await person.say("내 현황")
+    assert [b.label for b in replies[0].buttons][0] == "🔄 지금 확인"
+    await person.press("🔄 지금 확인")
+    assert person.text.startswith("🔄 방금 인스타그램에서 확인했어요.")
+    calls = len(simulated.calls)
+    await person.say("/checknow")
+    assert "이후에 다시 확인할 수 있어요" in person.text and len(simulated.calls) == calls
+    clock.now += timedelta(minutes=11)
+    await person.say("/checknow")
+    assert person.text.startswith("🔄 방금")
+    assert len(simulated.calls) == calls  # the commenter lists were fresh: no new requests
