@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint chat bench clean
+.PHONY: run test lint chat demo bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ run: $(STAMP) .env
 chat: $(STAMP) .env
 	$(BIN)/autogram migrate
 	$(BIN)/autogram chat
+
+# A throw-away community on a simulated Instagram; then `.venv/bin/autogram chat --demo --as minji`.
+demo: $(STAMP) .env
+	$(BIN)/autogram chat --demo
 
 # TEST_DATABASE_URL picks the database (default: a fresh SQLite file per test run).
 test: $(STAMP)

@@ -324,7 +324,7 @@ async def test_check_now_is_rate_limited_per_member(
     found = await community(timed, simulated, members=3)
     person = Person(dispatcher, f"tg-{found.members[0]}", platform="telegram")
     replies = await person.say("내 현황")
-    assert [b.label for b in replies[0].buttons][0] == "🔄 지금 확인"
+    assert replies[0].buttons[0].label == "🔄 지금 확인"
     await person.press("🔄 지금 확인")
     assert person.text.startswith("🔄 방금 인스타그램에서 확인했어요.")
     calls = len(simulated.calls)
