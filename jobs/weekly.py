@@ -172,9 +172,11 @@ class WeeklyJobs:
                 start_for=unreachable)
             await self.runs.mark(run, "groups_sent", groups=groups)
         await self.runs.finish(run)
+        async with self.services.transaction() as tx:
+            strangers = await tx.open_chat.strangers(week)
         await self.delivery.to_admins(announcements.run_report(
             "job.final", week.label, report, reached=reached, unreachable=unreachable,
-            groups=groups, cooling=self._cooling()))
+            groups=groups, cooling=self._cooling(), unregistered=strangers))
 
     async def _send_once(self, run: Run, texts: dict[int, Render]) -> None:
         if not run.done("send"):

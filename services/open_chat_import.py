@@ -30,6 +30,7 @@ from storage.models import Member
 from storage.repositories.operations import AuditRepo, JobRunRepo
 
 FOLDER_JOB = "kakao_import_file"
+STRANGERS_JOB = "open_chat_strangers"  # a record per week, not a scheduled job
 USERNAME_TOKEN = re.compile(r"[A-Za-z0-9._]{1,30}")
 
 # Why a link was not used; each has a message in the catalogs (import.reason.<key>).
@@ -137,6 +138,7 @@ class OpenChatImporter:
         report.not_understood = [(s.line_no, s.text) for s in parsed.skipped
                                  if s.reason == "not_understood"]
         seen_weeks: set[str] = set()
+        strangers: dict[str, set[str]] = {}  # week -> nicknames that are not members
         pending: list[tuple[ChatMessage, str, str, int, PostLink]] = []
         for message in parsed.messages:
             for raw in ANY_URL.findall(message.text):
@@ -151,17 +153,33 @@ class OpenChatImporter:
                 found = self._attribute(message, link, members, report)
                 if found is not None:
                     pending.append((message, link, *found))
+                elif report.unused[-1].reason in (UNKNOWN_MEMBER, NO_INSTAGRAM_ID):
+                    strangers.setdefault(week.label, set()).add(message.nickname)
         results = await self.submissions.submit_many(
             [(member_id, post, message.when) for message, _, _, member_id, post in pending],
             source="kakao",
         )
         for (message, link, username, _, _), done in zip(pending, results, strict=True):
             self._count(message, link, username, done, report)
+        await self._remember_strangers(strangers)
         report.unused.sort(key=lambda unused: unused.line_no)  # in the file's order
         report.weeks = sorted(seen_weeks)
         await self.audit.add(actor_id, "kakao_import", target=source_name[:200],
                              detail=f"added {report.added}, links {report.links}")
         return report
+
+    async def _remember_strangers(self, strangers: dict[str, set[str]]) -> None:
+        """Who handed in links in the open chat without being a member, per week: the
+        weekly report tells the admins (they may want to invite them)."""
+        runs = JobRunRepo(self.session)
+        for label, names in strangers.items():
+            run = await runs.get(STRANGERS_JOB, label) or await runs.start(STRANGERS_JOB, label)
+            known = set((run.summary or {}).get("names", []))
+            await runs.finish(run, "done", {"names": sorted(known | names)})
+
+    async def strangers(self, week: Week) -> list[str]:
+        run = await JobRunRepo(self.session).get(STRANGERS_JOB, week.label)
+        return list((run.summary or {}).get("names", [])) if run else []
 
     @staticmethod
     def _attribute(message: ChatMessage, link: str, members: dict[str, int],

@@ -76,6 +76,24 @@ async def test_checkpoint_takes_a_helper_out_and_tells_the_admins() -> None:
     assert told[-1] == ("helper1", "session_expired")
 
 
+async def test_feedback_required_stops_a_helper_for_hours_and_tells_the_admins() -> None:
+    from services.instagram.errors import ActionBlocked
+
+    ig, helpers = world(2)
+    told: list[tuple[str, str]] = []
+
+    async def on_out(username: str, error: InstagramError) -> None:
+        told.append((username, error.code))
+
+    pool = HelperPool(helpers, on_out=on_out)
+    ig.fail_call(1, ActionBlocked("feedback_required", retry_after=6 * 3600))
+    result = await pool.run(lambda s: ig.commenters(s, "HANA0001"))
+    assert result.usernames  # the read moved to the other helper
+    blocked = pool.helpers["helper0"]
+    assert told == [("helper0", "action_blocked")] and blocked.status == "cooling"
+    assert blocked.cooldown_until - pool.clock() > 5 * 3600
+
+
 async def test_the_hourly_budget_is_respected() -> None:
     ig, helpers = world(2)
     pool = HelperPool(helpers, hourly_budget=2, max_wait=0.05)

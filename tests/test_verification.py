@@ -77,11 +77,13 @@ async def test_every_verdict_equals_the_truth(
     assert len([c for c in simulated.calls if c[0] == "comments"]) == pages
 
 
-@pytest.mark.parametrize("members", [3, 30])
+@pytest.mark.parametrize("members", [3, 30, 300])
 async def test_faults_make_unknowns_never_wrong_verdicts(
     services: Services, simulated: SimulatedInstagram, instagram: Instagram, members: int
 ) -> None:
-    community, week = await world(services, simulated, members, helpers=2)
+    simulated.config.calls_per_hour = instagram.pool.hourly_budget = 100_000
+    community, week = await world(services, simulated, members, helpers=2,
+                                  posts_each=1 if members == 300 else 2)
     simulated.fail_share(0.3, NetworkError)
     report = await verifier(services, instagram).run(week, services.rules)
     found = await verdicts(services)

@@ -131,6 +131,16 @@ async def test_final_results_go_out_once_to_members_groups_and_admins(
     timed: Services, simulated: SimulatedInstagram, clock: Clock, instagram: Instagram
 ) -> None:
     found = await community(timed, simulated, members=5, linked=4, posts_each=2)
+    # Someone who is not a member handed in a link in the open chat this week.
+    from datetime import datetime as naive
+
+    from tests.kakao_export_builder import ExportBuilder
+
+    export = ExportBuilder("phone")
+    export.message(naive(2026, 11, 24, 10, 0), "낯선이 @stranger.one",
+                   "https://www.instagram.com/p/STRANGE01/")
+    async with timed.transaction() as tx:
+        await tx.open_chat.import_file(export.bytes(), "chat.txt", WEDNESDAY, None)
     phone = Phone()
     jobs = jobs_for(timed, phone, clock)
     clock.now = AFTER_DEADLINE
@@ -154,6 +164,7 @@ async def test_final_results_go_out_once_to_members_groups_and_admins(
     (report,) = phone.to("tg-admin")
     assert report.startswith("🛠 Report: weekly verification and results (2026-W48)")
     assert "Messages: 4 delivered, 1 members unreachable" in report
+    assert "Links from people who are not members (open chat): 낯선이 @stranger.one" in report
     # Re-running the finished period changes nothing and posts nothing.
     calls = len(simulated.calls)
     await jobs.final()

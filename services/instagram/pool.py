@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from services.instagram.errors import (
+    ActionBlocked,
     CheckpointRequired,
     InstagramError,
     NetworkError,
@@ -125,6 +126,13 @@ class HelperPool:
                     helper.strikes += 1
                     backoff = BASE_COOLDOWN * 2 ** (helper.strikes - 1)
                     self._cool(helper, min(max(backoff, exc.retry_after), MAX_COOLDOWN))
+                except ActionBlocked as exc:
+                    # "feedback required": Instagram is watching this account; it stops at
+                    # once and rests as long as Instagram asks (hours), and admins hear.
+                    helper.failures += 1
+                    self._cool(helper, exc.retry_after)
+                    if self.on_out is not None:
+                        await self.on_out(helper.username, exc)
                 except NetworkError:
                     # Instagram did not answer this read: the caller decides (the
                     # verification marks the post unknown); the helper rests a moment.
