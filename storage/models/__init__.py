@@ -1,5 +1,6 @@
 """All tables; importing this package registers them on `Base.metadata`."""
 
+from storage.models.accountability import MemberWeek, Strike
 from storage.models.base import Base, utcnow
 from storage.models.instagram_accounts import CommentLog, Consumer, Helper, Producer
 from storage.models.members import Admin, ChatAccount, Invite, Member
@@ -26,8 +27,10 @@ __all__ = [
     "Invite",
     "JobRun",
     "Member",
+    "MemberWeek",
     "Notice",
     "Outbox",
+    "Strike",
     "Producer",
     "Submission",
     "Verification",

@@ -22,6 +22,8 @@ class Member(CreatedAt, Base):
     display_name: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16), default="active", nullable=False)
     joined_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When a pause or a suspension ends by itself (None: a pause until /resume).
+    status_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     chat_accounts: Mapped[list[ChatAccount]] = relationship(back_populates="member")
 
