@@ -74,6 +74,7 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
         kakao = KakaoSkill(settings, dispatcher, services)
         kakao.add_routes(web_app)
         delivery = Delivery(services, [n for n in (telegram, kakao) if n is not None])
+        services.delivery = delivery
         if services.instagram is not None:  # helpers taken out of service are told to admins
             services.instagram.alert = delivery.alert
         weekly = WeeklyJobs(services, delivery, nudge_after_days=settings.nudge_after_days)

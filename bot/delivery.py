@@ -16,7 +16,7 @@ from bot.kakao_render import to_plain
 from handlers.events import Button, Reply
 from handlers.i18n import t
 from services.container import Services
-from services.notifier import Delivered, Notifier, Outgoing, Render
+from services.notifier import ButtonsRender, Delivered, Notifier, Outgoing, Render
 
 log = logging.getLogger(__name__)
 PREFERENCE = ("telegram", "kakao", "console")
@@ -50,7 +50,7 @@ class Delivery:
         async with self.services.transaction() as tx:
             chats = await tx.accounts.private_chats(list(texts))
         outgoing: dict[str, list[tuple[int, Outgoing]]] = {}
-        waiting: list[tuple[str, str, str]] = []
+        waiting: list[tuple[str, str, str | Reply]] = []
         delivered = Delivered()
         for member_id, render in texts.items():
             accounts = sorted(chats.get(member_id, []), key=lambda a: _rank(a[0]))
@@ -95,33 +95,38 @@ class Delivery:
                 posted += 1
         return posted
 
-    async def to_admins(self, render: Render) -> None:
+    async def to_admins(self, render: Render, buttons: ButtonsRender | None = None) -> None:
         async with self.services.transaction() as tx:
             admins = await tx.accounts.admin_accounts()
-        waiting: list[tuple[str, str, str]] = []
+        waiting: list[tuple[str, str, Reply]] = []
         for platform, user_id, language in admins:
-            text = render(language)
-            notifier = self.notifiers.get(platform)
-            if notifier is not None and self._pushes(platform) \
-                    and await notifier.send(user_id, text):
-                continue
+            reply = Reply(render(language), buttons=tuple(
+                Button(label, payload) for label, payload in (buttons(language) if buttons
+                                                              else [])))
+            notifier: Any = self.notifiers.get(platform)
+            if notifier is not None and self._pushes(platform):
+                sent = await notifier.post(user_id, reply) if hasattr(notifier, "post") \
+                    else await notifier.send(user_id, reply.text)
+                if sent:
+                    continue
             if getattr(notifier, "reads_outbox", False):
-                waiting.append((platform, user_id, text))
+                waiting.append((platform, user_id, reply))
             else:
                 log.warning("an admin message could not reach a %s admin", platform)
-        await self._to_outbox(waiting)
+        await self._to_outbox([(p, u, r) for p, u, r in waiting])
 
     async def alert(self, key: str, **values: object) -> None:
         """For services (the helper pool): a catalog message to every admin."""
         log.info("admin alert %s", key)
         await self.to_admins(render_key(key, values))
 
-    async def _to_outbox(self, waiting: list[tuple[str, str, str]]) -> None:
+    async def _to_outbox(self, waiting: list[tuple[str, str, str | Reply]]) -> None:
         if not waiting:
             return
         async with self.services.transaction() as tx:
-            for platform, user_id, text in waiting:
-                await tx.outbox.put(platform, user_id, to_plain([Reply(text)]))
+            for platform, user_id, message in waiting:
+                reply = message if isinstance(message, Reply) else Reply(message)
+                await tx.outbox.put(platform, user_id, to_plain([reply]))
 
 
 def _rank(platform: str) -> int:

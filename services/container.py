@@ -9,6 +9,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from services.accountability import Accountability
 from services.accounts import AccountService
 from services.admins import AdminService
 from services.checks import Checks
@@ -18,6 +19,7 @@ from services.helper_accounts import HelperAccountService
 from services.instagram.runtime import Instagram
 from services.invites import InviteService
 from services.members import MemberAdminService
+from services.notifier import Delivery
 from services.open_chat_import import OpenChatImporter
 from services.progress import ProgressService
 from services.rules import CommunityRules
@@ -39,6 +41,7 @@ class Tx:
         self.rules = rules
         self.now = clock
         self.accounts = AccountService(session)
+        self.accountability = Accountability(session, rules)
         self.admins = AdminService(session)
         self.conversations = ConversationService(session, rules.conversation_timeout)
         self.helpers = HelperAccountService(session, instagram)
@@ -67,6 +70,8 @@ class Services:
         # The process's Instagram gateway and helper pool (None: Instagram is not used).
         self.instagram = instagram
         self.checks = Checks(sessions, rules, instagram) if instagram is not None else None
+        # How deferred work reaches other people (set by the app; None in a bare console).
+        self.delivery: Delivery | None = None
         self.rules = rules
         # Injectable, so tests can stand on a week boundary.
         self.clock = clock

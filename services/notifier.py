@@ -39,6 +39,8 @@ class Notifier(Protocol):
 
 
 Render = Callable[[str], str]  # language -> the text in that language
+# language -> (label, payload) buttons, for messages that ask for a decision.
+ButtonsRender = Callable[[str], list[tuple[str, str]]]
 
 
 @dataclass
@@ -62,4 +64,5 @@ class Delivery(Protocol):
         to mention with a button to start a private chat with the bot. Returns posts made."""
         ...
 
-    async def to_admins(self, render: Render) -> None: ...
+    async def to_admins(self, render: Render, buttons: ButtonsRender | None = None) -> None:
+        ...

@@ -20,3 +20,13 @@ class CommunityRules:
     kakao_import_weeks: int = 2
     # A member who joins mid-week owes comments on the posts handed in before they joined.
     late_joiners_owe_earlier_posts: bool = False
+    # The accountability ladder (services/accountability.py): what the 1st, 2nd, ...
+    # active strike brings: "warning", "suspend N" (weeks), "removal" (proposed).
+    ladder: tuple[str, ...] = ("warning", "removal")
+    strike_for_missing: bool = True
+    strike_for_below_minimum: bool = True
+    # Weeks in a row without a single submission before removal is proposed (0: never).
+    removal_after_empty_weeks: int = 2
+    grace_weeks: int = 1  # a new member's first weeks earn no strike
+    strikes_expire_after_clean_weeks: int = 4
+    appeal_hours: int = 48

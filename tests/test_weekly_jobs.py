@@ -39,6 +39,7 @@ class Phone:
         self.blocked = blocked or set()
         self.sent: list[tuple[str, str]] = []
         self.posts: list[tuple[str, Reply]] = []
+        self.buttons: dict[str, list[Any]] = {}
 
     async def send(self, chat_id: str, text: str) -> bool:
         if chat_id in self.blocked:
@@ -56,6 +57,9 @@ class Phone:
         return report
 
     async def post(self, chat_id: str, reply: Reply) -> bool:
+        if not chat_id.startswith("-"):  # a private chat (an admin's message with buttons)
+            self.buttons[chat_id] = list(reply.buttons)
+            return await self.send(chat_id, reply.text)
         self.posts.append((chat_id, reply))
         return True
 

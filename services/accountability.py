@@ -1,0 +1,295 @@
+"""The accountability ladder: strikes, suspensions, pauses, appeals, streaks.
+
+After each week's results the ladder is applied once (`apply_week`): every member who
+was active that week gets a MemberWeek row (how the week ended) and, outside their
+grace weeks, a strike for posts left uncommented and one for handing in fewer posts
+than the minimum. An "unknown" result never strikes. The number of active strikes picks
+the ladder's step (warning, suspension for N weeks, removal proposed to the admins).
+Strikes expire after a run of clean weeks. Removal is only ever proposed; an admin
+confirms it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.progress import ProgressService
+from services.rules import CommunityRules
+from services.weeks import Week
+from storage.models import AuditEntry, JobRun, Member, MemberWeek, Strike
+
+
+@dataclass
+class LadderNews:
+    """What the ladder did to one member this week (told to them privately)."""
+
+    member_id: int
+    username: str
+    strikes: list[Strike] = field(default_factory=list)
+    step: str | None = None  # "warning", "suspend N" or "removal"
+    suspended_until: datetime | None = None
+    expired: int = 0
+    grace: bool = False
+    removal_proposed: bool = False
+    empty_weeks: int = 0
+
+
+@dataclass(frozen=True)
+class MeView:
+    status: str
+    status_until: datetime | None
+    streak: int
+    best_streak: int
+    completion: float | None  # done / owed over all recorded weeks
+    active_strikes: list[Strike]
+
+
+@dataclass(frozen=True)
+class Board:
+    streaks: list[tuple[str, int]]
+    month: list[tuple[str, float]]
+    all_time: list[tuple[str, float]]
+
+
+def streaks(weeks: list[MemberWeek]) -> tuple[int, int]:
+    """(current, best) runs of complete weeks, the weeks in order."""
+    current = best = 0
+    for week in weeks:
+        current = current + 1 if week.complete else 0
+        best = max(best, current)
+    return current, best
+
+
+class Accountability:
+    def __init__(self, session: AsyncSession, rules: CommunityRules) -> None:
+        self.session = session
+        self.rules = rules
+
+    # --- the weekly ladder -------------------------------------------------------------
+
+    async def apply_week(self, week: Week, now: datetime) -> list[LadderNews]:
+        """Apply the ladder to a finished week, once (a second call finds it done)."""
+        done = await self.session.scalar(
+            select(func.count()).select_from(MemberWeek).where(
+                MemberWeek.week_start == week.start))
+        if done:
+            return []
+        results = await ProgressService(self.session, self.rules).week_results(week)
+        minimum = self.rules.weekly_min_posts
+        news: list[LadderNews] = []
+        for result in results.members:
+            member = await self.session.get(Member, result.member_id)
+            if member is None:
+                continue
+            item = LadderNews(member.id, member.instagram_username)
+            grace_from = week.at("MON 00:00") - timedelta(weeks=self.rules.grace_weeks - 1)
+            item.grace = member.joined_at is not None and member.joined_at >= grace_from
+            if not item.grace:
+                if self.rules.strike_for_missing and result.missing:
+                    item.strikes.append(Strike(
+                        member_id=member.id, week_start=week.start, reason="missing",
+                        detail={"posts": [[i.owner, i.url] for i in result.missing]}))
+                if self.rules.strike_for_below_minimum and result.submitted < minimum:
+                    item.strikes.append(Strike(
+                        member_id=member.id, week_start=week.start, reason="below_minimum",
+                        detail={"submitted": result.submitted, "minimum": minimum}))
+            self.session.add_all(item.strikes)
+            complete = not result.missing and not result.unknown and result.submitted >= minimum
+            self.session.add(MemberWeek(
+                member_id=member.id, week_start=week.start, owed=result.owed,
+                done=result.done, missing=len(result.missing), unknown=result.unknown,
+                submitted=result.submitted, complete=complete, clean=not item.strikes))
+            await self.session.flush()
+            await self._empty_weeks(member, item)
+            if item.strikes:
+                await self._escalate(member, item, now)
+            else:
+                item.expired = await self._expire(member.id)
+            if item.strikes or item.step or item.expired or item.removal_proposed:
+                news.append(item)
+        return news
+
+    async def _history(self, member_id: int) -> list[MemberWeek]:
+        return list(await self.session.scalars(
+            select(MemberWeek).where(MemberWeek.member_id == member_id)
+            .order_by(MemberWeek.week_start)))
+
+    async def _empty_weeks(self, member: Member, item: LadderNews) -> None:
+        limit = self.rules.removal_after_empty_weeks
+        if limit <= 0 or item.grace:
+            return
+        run = 0
+        for week in reversed(await self._history(member.id)):
+            if week.submitted:
+                break
+            run += 1
+        item.empty_weeks = run
+        if run >= limit:
+            item.removal_proposed = True
+
+    async def active_strikes(self, member_id: int) -> list[Strike]:
+        return list(await self.session.scalars(
+            select(Strike).where(Strike.member_id == member_id, Strike.status == "active")
+            .order_by(Strike.week_start, Strike.id)))
+
+    async def _escalate(self, member: Member, item: LadderNews, now: datetime) -> None:
+        count = len(await self.active_strikes(member.id))
+        ladder = self.rules.ladder or ("warning",)
+        item.step = ladder[min(count, len(ladder)) - 1]
+        if item.step.startswith("suspend"):
+            weeks = int(item.step.split()[1])
+            # Until the start of a week, in the community's zone: it ends on time.
+            start = Week.containing(now, self.rules.timezone)
+            item.suspended_until = Week(start.start + timedelta(weeks=weeks),
+                                        self.rules.timezone).at("MON 00:00")
+            member.status, member.status_until = "suspended", item.suspended_until
+        elif item.step == "removal":
+            item.removal_proposed = True
+
+    async def _expire(self, member_id: int) -> int:
+        """After enough clean weeks in a row, the member's active strikes expire."""
+        needed = self.rules.strikes_expire_after_clean_weeks
+        history = await self._history(member_id)
+        recent = history[-needed:] if needed > 0 else []
+        if len(recent) < needed or not all(w.clean for w in recent):
+            return 0
+        strikes = await self.active_strikes(member_id)
+        for strike in strikes:
+            strike.status = "expired"
+        return len(strikes)
+
+    # --- pauses and suspensions ----------------------------------------------------------
+
+    async def set_status(self, actor_id: int | None, member: Member, status: str,
+                         until: datetime | None, action: str) -> None:
+        member.status, member.status_until = status, until
+        self.session.add(AuditEntry(actor_id=actor_id, action=action,
+                                    target=member.instagram_username,
+                                    detail=until.isoformat() if until else None))
+        await self.session.flush()
+
+    def weeks_from_now(self, now: datetime, weeks: int) -> datetime:
+        """The Monday 00:00 (community zone) `weeks` weeks after this week's."""
+        week = Week.containing(now, self.rules.timezone)
+        return Week(week.start + timedelta(weeks=weeks), self.rules.timezone).at("MON 00:00")
+
+    async def lift_due(self, now: datetime) -> list[tuple[int, str]]:
+        """Pauses and suspensions whose time is up end; (member id, what ended)."""
+        members = await self.session.scalars(
+            select(Member).where(Member.status.in_(("paused", "suspended")),
+                                 Member.status_until.is_not(None),
+                                 Member.status_until <= now))
+        ended = []
+        for member in members:
+            ended.append((member.id, member.status))
+            await self.set_status(None, member, "active", None, f"{member.status}_ended")
+        return ended
+
+    # --- strikes for admins --------------------------------------------------------------
+
+    async def strikes(self, member_id: int | None = None) -> list[tuple[str, Strike]]:
+        query = (select(Member.instagram_username, Strike)
+                 .join(Member, Member.id == Strike.member_id)
+                 .order_by(Strike.week_start.desc(), Strike.id.desc()))
+        query = query.where(Strike.member_id == member_id) if member_id is not None \
+            else query.where(Strike.status == "active")
+        return [(name, strike) for name, strike in (await self.session.execute(query)).all()]
+
+    async def pardon(self, actor_id: int | None, strike: Strike, now: datetime) -> None:
+        strike.status = "pardoned"
+        if strike.appeal == "pending":
+            strike.appeal, strike.decided_at = "pardoned", now
+        await self._week_clean_again(strike)
+        self.session.add(AuditEntry(actor_id=actor_id, action="strike_pardoned",
+                                    target=str(strike.member_id), detail=str(strike.id)))
+
+    async def uphold(self, actor_id: int | None, strike: Strike, now: datetime) -> None:
+        strike.appeal, strike.decided_at = "upheld", now
+        self.session.add(AuditEntry(actor_id=actor_id, action="appeal_upheld",
+                                    target=str(strike.member_id), detail=str(strike.id)))
+
+    async def _week_clean_again(self, strike: Strike) -> None:
+        others = await self.session.scalar(
+            select(func.count()).select_from(Strike).where(
+                Strike.member_id == strike.member_id, Strike.week_start == strike.week_start,
+                Strike.status == "active", Strike.id != strike.id))
+        if not others:
+            week = await self.session.scalar(select(MemberWeek).where(
+                MemberWeek.member_id == strike.member_id,
+                MemberWeek.week_start == strike.week_start))
+            if week is not None:
+                week.clean = True
+
+    # --- appeals -------------------------------------------------------------------------
+
+    async def appealable(self, member_id: int, now: datetime) -> list[Strike]:
+        """Active strikes of the last finished week, while its appeal window is open."""
+        strikes = [s for s in await self.active_strikes(member_id) if s.appeal is None]
+        if not strikes:
+            return []
+        latest = max(s.week_start for s in strikes)
+        week = Week(latest, self.rules.timezone)
+        results_at = await self.session.scalar(
+            select(JobRun.finished_at).where(JobRun.job == "final",
+                                             JobRun.period == week.label))
+        opened = results_at or week.at(self.rules.comment_deadline)
+        if now - opened > timedelta(hours=self.rules.appeal_hours):
+            return []
+        return [s for s in strikes if s.week_start == latest]
+
+    async def after_recheck(self, strike: Strike, still_missing: list[list[str]],
+                            now: datetime) -> str:
+        """A "missing" strike after its posts were checked again: "cleared" when every
+        comment is there now, else "pending" (the admins decide, with the evidence)."""
+        if strike.reason == "missing" and not still_missing:
+            strike.status, strike.appeal, strike.decided_at = "pardoned", "cleared", now
+            await self._week_clean_again(strike)
+            week = await self.session.scalar(select(MemberWeek).where(
+                MemberWeek.member_id == strike.member_id,
+                MemberWeek.week_start == strike.week_start))
+            if week is not None:
+                week.missing = 0
+            return "cleared"
+        strike.appeal = "pending"
+        if strike.reason == "missing":
+            strike.detail = {**strike.detail, "still_missing": still_missing}
+        return "pending"
+
+    # --- streaks, rates and the leaderboard ----------------------------------------------
+
+    async def me(self, member: Member) -> MeView:
+        history = await self._history(member.id)
+        current, best = streaks(history)
+        owed = sum(w.owed for w in history)
+        rate = sum(w.done for w in history) / owed if owed else None
+        return MeView(member.status, member.status_until, current, best, rate,
+                      await self.active_strikes(member.id))
+
+    async def leaderboard(self, now: datetime, top: int = 10) -> Board:
+        rows = (await self.session.execute(
+            select(Member.instagram_username, MemberWeek)
+            .join(Member, Member.id == MemberWeek.member_id)
+            .where(Member.status != "removed")
+            .order_by(MemberWeek.week_start))).all()
+        by_member: dict[str, list[MemberWeek]] = {}
+        for name, week in rows:
+            by_member.setdefault(name, []).append(week)
+        local = now.astimezone(self.rules.timezone)
+        month_start = local.date().replace(day=1)
+
+        def rate(weeks: list[MemberWeek]) -> float | None:
+            owed = sum(w.owed for w in weeks)
+            return sum(w.done for w in weeks) / owed if owed else None
+
+        current = sorted(((n, streaks(w)[0]) for n, w in by_member.items()),
+                         key=lambda x: (-x[1], x[0]))
+        month = [(n, r) for n, w in by_member.items()
+                 if (r := rate([x for x in w if x.week_start >= month_start])) is not None]
+        all_time = [(n, r) for n, w in by_member.items() if (r := rate(w)) is not None]
+        return Board([x for x in current if x[1] > 0][:top],
+                     sorted(month, key=lambda x: (-x[1], x[0]))[:top],
+                     sorted(all_time, key=lambda x: (-x[1], x[0]))[:top])
