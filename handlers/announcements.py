@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from handlers import formatting
 from handlers.i18n import t
+from services.accountability import LadderNews
 from services.notifier import Render
 from services.progress import MemberResult, TodoItem, WeekResults
 from services.rules import CommunityRules
@@ -75,7 +76,51 @@ def reason(lang: str, code: str) -> str:
     return t(lang, f"reason.{code if code in REASONS else 'transient'}")
 
 
-def group_results(results: WeekResults, unchecked: dict[str, str]) -> Render:
+def ladder_news(news: LadderNews, week: Week, rules: CommunityRules) -> Render:
+    """What the ladder did to a member this week, and why, with the posts concerned."""
+
+    def render(lang: str) -> str:
+        label = formatting.week(week, lang)
+        lines: list[str] = []
+        for strike in news.strikes:
+            if strike.reason == "missing":
+                posts = strike.detail.get("posts", [])
+                lines.append(t(lang, "ladder.strike_missing", week=label, count=len(posts)))
+                lines += [t(lang, "announce.item", owner=o, url=u) for o, u in posts]
+            else:
+                lines.append(t(lang, "ladder.strike_below", week=label,
+                               submitted=strike.detail.get("submitted", 0),
+                               minimum=strike.detail.get("minimum", rules.weekly_min_posts)))
+        count = news.active_count
+        hours = rules.appeal_hours
+        if news.step == "warning":
+            lines.append(t(lang, "ladder.warning", weeks=rules.strikes_expire_after_clean_weeks,
+                           hours=hours))
+        elif news.step and news.step.startswith("suspend") and news.suspended_until:
+            lines.append(t(lang, "ladder.suspended", count=count, hours=hours,
+                           until=formatting.moment(news.suspended_until, rules.timezone, lang)))
+        elif news.step == "removal":
+            lines.append(t(lang, "ladder.removal", count=count, hours=hours))
+        if news.removal_proposed and news.step != "removal" and news.empty_weeks:
+            lines.append(t(lang, "ladder.empty_weeks", weeks=news.empty_weeks))
+        if news.expired:
+            lines.append(t(lang, "ladder.expired", count=rules.strikes_expire_after_clean_weeks,
+                           strikes=news.expired))
+        return "\n".join(lines)
+
+    return render
+
+
+def removal_proposal(news: LadderNews) -> Render:
+    def render(lang: str) -> str:
+        reason = t(lang, "ladder.reason_strikes", count=news.active_count) \
+            if news.step == "removal" else t(lang, "ladder.reason_empty", weeks=news.empty_weeks)
+        return t(lang, "ladder.admin_removal", username=news.username, reason=reason)
+    return render
+
+
+def group_results(results: WeekResults, unchecked: dict[str, str],
+                  streaks: list[tuple[str, int]] | None = None) -> Render:
     """The results post: who completed everything, who misses what (counts, and whose
     posts; the links go in each member's private summary),
     what could not be checked and why, who handed in nothing. `unchecked` maps a post's
@@ -107,6 +152,10 @@ def group_results(results: WeekResults, unchecked: dict[str, str]) -> Render:
             lines += ["", t(lang, "results.group_not_submitted",
                             count=len(results.not_submitted),
                             names=_names(results.not_submitted))]
+        if streaks:
+            items = ", ".join(t(lang, "results.streak_item", username=n, weeks=w)
+                              for n, w in streaks)
+            lines += ["", t(lang, "results.streaks", names=items)]
         return "\n".join(lines)
 
     return render

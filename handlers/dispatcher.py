@@ -10,7 +10,7 @@ import logging
 import re
 from dataclasses import dataclass, field, replace
 
-from handlers import admin, checks, core, helper_admin, open_chat, weekly
+from handlers import accountability, admin, checks, core, helper_admin, open_chat, weekly
 from handlers.context import CANCEL_PAYLOAD, Ctx, Deferred, ProgressFn
 from handlers.events import Incoming, Reply
 from handlers.i18n import t
@@ -35,6 +35,7 @@ COMMANDS: list[Command] = [
     *open_chat.COMMANDS,
     *helper_admin.COMMANDS,
     *checks.COMMANDS,
+    *accountability.COMMANDS,
 ]
 FLOWS: dict[str, Flow] = {
     flow.name: flow for flow in (*helper_admin.FLOWS, *weekly.FLOWS, *admin.FLOWS)

@@ -73,6 +73,8 @@ def jobs_of(schedule: Schedule, weekly_jobs: WeeklyJobs, zone: object
                         lambda s=slot: weekly_jobs.remind(s)))  # type: ignore[misc]
     for slot in schedule.refresh:
         entries.append((f"refresh {slot}", daily(slot, zone), weekly_jobs.refresh))
+    # Suspensions and pauses end on the hour they are due (they end at Monday 00:00).
+    entries.append(("lift", CronTrigger(minute=0, timezone=zone), weekly_jobs.lift))
     return entries
 
 
@@ -126,7 +128,7 @@ class JobRunner:
         jobs, zone = self.jobs, self.jobs.rules.timezone
         now = jobs.clock()
         week = jobs.current_week()
-        for name, job in (("final", jobs.final),):
+        for name, job in (("lift", jobs.lift), ("final", jobs.final)):
             await self.guarded(name, job)
         if week.at(self.schedule.week_open) <= now < week.at(jobs.rules.submission_deadline):
             await self.guarded("week_open", jobs.week_opens)

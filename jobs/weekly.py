@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from handlers import announcements
 from jobs.runs import JobRuns, Run
+from services.accountability import LadderNews
 from services.container import Services
 from services.notifier import Delivery, Render
 from services.progress import WeekResults
@@ -152,6 +153,11 @@ class WeeklyJobs:
         if results.posts == 0:
             await self.runs.finish(run, posts=0)
             return
+        news: list[LadderNews] = []
+        if not run.done("ladder"):  # once per week: the ladder's own rows say it ran
+            async with self.services.transaction() as tx:
+                news = await tx.accountability.apply_week(week, self.clock())
+            await self.runs.mark(run, "ladder", strikes=sum(len(n.strikes) for n in news))
         unreachable: list[str] = list(run.summary.get("unreachable", []))
         reached = int(run.summary.get("reached", 0))
         if not run.done("members"):
@@ -162,13 +168,26 @@ class WeeklyJobs:
             unreachable = sorted(names[i] for i in delivered.unreachable)
             reached = len(delivered.reached)
             await self.runs.mark(run, "members_sent", unreachable=unreachable, reached=reached)
+        if news and not run.done("ladder_told"):
+            await self.runs.mark(run, "ladder_told")
+            await self.delivery.to_members({
+                n.member_id: announcements.ladder_news(n, week, self.rules)
+                for n in news if n.strikes or n.step or n.expired or n.removal_proposed})
+            for item in (n for n in news if n.removal_proposed):
+                await self.delivery.to_admins(
+                    announcements.removal_proposal(item),
+                    lambda lang, name=item.username: [
+                        (announcements.t(lang, "admin.remove_button"),
+                         f"/remove {name} confirm")])
         groups = int(run.summary.get("groups", 0))
         if not run.done("groups"):
             await self.runs.mark(run, "groups")
             async with self.services.transaction() as tx:
                 reasons = await tx.progress.check_reasons(week)
+                board = await tx.accountability.leaderboard(self.clock(), top=3)
+            streaks = [(name, weeks) for name, weeks in board.streaks if weeks >= 2]
             groups = await self.delivery.to_groups(
-                announcements.group_results(results, results.unchecked(reasons)),
+                announcements.group_results(results, results.unchecked(reasons), streaks),
                 start_for=unreachable)
             await self.runs.mark(run, "groups_sent", groups=groups)
         await self.runs.finish(run)
@@ -177,6 +196,15 @@ class WeeklyJobs:
         await self.delivery.to_admins(announcements.run_report(
             "job.final", week.label, report, reached=reached, unreachable=unreachable,
             groups=groups, cooling=self._cooling(), unregistered=strangers))
+
+    async def lift(self) -> None:
+        """Pauses and suspensions whose time is up end on time; the member is told."""
+        async with self.services.transaction() as tx:
+            ended = await tx.accountability.lift_due(self.clock())
+        if ended:
+            await self.delivery.to_members({
+                member_id: (lambda lang, was=was: announcements.t(lang, f"status.lifted_{was}"))
+                for member_id, was in ended})
 
     async def _send_once(self, run: Run, texts: dict[int, Render]) -> None:
         if not run.done("send"):

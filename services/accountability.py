@@ -36,6 +36,7 @@ class LadderNews:
     grace: bool = False
     removal_proposed: bool = False
     empty_weeks: int = 0
+    active_count: int = 0  # active strikes after this week
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,16 @@ class Accountability:
     def __init__(self, session: AsyncSession, rules: CommunityRules) -> None:
         self.session = session
         self.rules = rules
+
+    async def member(self, member_id: int) -> Member | None:
+        return await self.session.get(Member, member_id)
+
+    async def member_by_name(self, username: str) -> Member | None:
+        return await self.session.scalar(
+            select(Member).where(Member.instagram_username == username.lower()))
+
+    async def strike(self, strike_id: int) -> Strike | None:
+        return await self.session.get(Strike, strike_id)
 
     # --- the weekly ladder -------------------------------------------------------------
 
@@ -137,7 +148,7 @@ class Accountability:
             .order_by(Strike.week_start, Strike.id)))
 
     async def _escalate(self, member: Member, item: LadderNews, now: datetime) -> None:
-        count = len(await self.active_strikes(member.id))
+        count = item.active_count = len(await self.active_strikes(member.id))
         ladder = self.rules.ladder or ("warning",)
         item.step = ladder[min(count, len(ladder)) - 1]
         if item.step.startswith("suspend"):

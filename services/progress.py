@@ -188,6 +188,13 @@ class ProgressService:
                 sum(1 for s, _ in rows if s.member_id == member_id), todo))
         return WeekResults(week, len(rows), results, bool(checks))
 
+    async def missing_for(self, member_id: int, week: Week) -> list[TodoItem]:
+        """One member's posts still "missing" in a week (whatever their status now)."""
+        rows = await self._week_rows(week)
+        checks = await self._verifications([s.id for s, _ in rows])
+        todo = self._todo(member_id, rows, checks, await self._joined(member_id))
+        return [item for item in todo if item.status == "missing"]
+
     async def check_reasons(self, week: Week) -> dict[str, str]:
         """Shortcode -> why the week's final check could not read it (from its record)."""
         run = await self.session.scalar(

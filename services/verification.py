@@ -97,9 +97,11 @@ async def posts_to_check(
     """The week's posts and who owes each a comment: every active member except the owner
     (a member who joined after a post was handed in owes it only if the rules say so).
     `only_open` keeps the posts someone still owes; `member_id` keeps one member's debts."""
+    # One member's own re-check (an appeal) holds even if the ladder suspended them since.
+    who = Member.id == member_id if member_id is not None else Member.status == "active"
     members = (await session.execute(
         select(Member.id, Member.instagram_username, Member.joined_at)
-        .where(Member.status == "active").order_by(Member.id)
+        .where(who).order_by(Member.id)
     )).all()
     rows = (await session.execute(
         select(Submission, Member.instagram_username)

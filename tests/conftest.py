@@ -11,6 +11,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 
 import pytest
 from cryptography.fernet import Fernet
@@ -24,6 +25,8 @@ from storage.migrations import upgrade
 from storage.models import Base
 
 TEST_KEY = Fernet.generate_key().decode()
+# The bot's "now" in tests: a Wednesday noon in Seoul, mid-week, whatever the real day.
+TEST_NOW = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
 
 
 async def _admin_execute(server_url: str, statement: str) -> None:
@@ -103,7 +106,7 @@ def services(engine: AsyncEngine, instagram):  # type: ignore[no-untyped-def]
     from services.rules import CommunityRules
     from storage.db import session_factory
 
-    return Services(session_factory(engine), CommunityRules(),
+    return Services(session_factory(engine), CommunityRules(), lambda: TEST_NOW,
                     serialize=engine.dialect.name == "sqlite", instagram=instagram)
 
 

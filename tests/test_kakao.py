@@ -324,21 +324,21 @@ async def test_a_week_on_kakao_and_telegram_in_one_database(
     from datetime import timedelta
 
     from services.weeks import Week
-    from storage.models import utcnow
     from storage.repositories.weekly import SubmissionRepo
 
-    last_week = Week.containing(utcnow(), services.rules.timezone).previous().start
+    now = services.clock()
+    last_week = Week.containing(now, services.rules.timezone).previous().start
     async with services.transaction() as tx:
         # Members since before last week (a later joiner would not owe its posts).
         for member in await tx.session.scalars(select(Member)):
-            member.joined_at = utcnow() - timedelta(days=30)
+            member.joined_at = now - timedelta(days=30)
         subs_repo, checks = SubmissionRepo(tx.session), VerificationRepo(tx.session)
         old_jun = await subs_repo.add(ids["jun.telegram"], last_week,
                                       "https://www.instagram.com/p/OLDJUN001/", "OLDJUN001",
-                                      submitted_at=utcnow() - timedelta(days=7))
+                                      submitted_at=now - timedelta(days=7))
         old_hana = await subs_repo.add(ids["hana.kakao"], last_week,
                                        "https://www.instagram.com/p/OLDHANA01/", "OLDHANA01",
-                                       submitted_at=utcnow() - timedelta(days=7))
+                                       submitted_at=now - timedelta(days=7))
         await checks.record(ids["hana.kakao"], old_jun.id, "missing")
         await checks.record(ids["jun.telegram"], old_hana.id, "done")
     results = await kakao.say("결과")

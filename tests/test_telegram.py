@@ -402,7 +402,8 @@ async def test_long_results_arrive_whole_and_in_order_with_a_start_button(
     markup = posts[-1]["reply_markup"]
     markup = json.loads(markup) if isinstance(markup, str) else markup
     assert markup["inline_keyboard"][0][0]["url"] == f"https://t.me/{emulator.bot_username}"
-    assert len(emulator.messages_to(3000)) == 1  # each reachable member: one summary
+    summary, *ladder = emulator.messages_to(3000)  # each reachable member: a summary
+    assert summary["text"].startswith("📊") and all("경고" in m["text"] for m in ladder)
 
 
 async def test_verify_edits_its_progress_message_and_reports(
@@ -411,11 +412,11 @@ async def test_verify_edits_its_progress_message_and_reports(
 ) -> None:
     from services.sample_community import build
     from services.weeks import Week
-    from storage.models import utcnow
 
     await claim_admin(emulator, services)
     async with services.transaction() as tx:
-        await build(tx.session, simulated, Week.containing(utcnow(), services.rules.timezone),
+        await build(tx.session, simulated, Week.containing(services.clock(),
+                                                           services.rules.timezone),
                     members=4, posts_each=2)
     await emulator.send_text(ADMIN, "/verify")
     (started,) = await emulator.wait_for(ADMIN)

@@ -164,7 +164,17 @@ async def test_final_results_go_out_once_to_members_groups_and_admins(
     assert post.buttons[0].url == "https://t.me/autogram_bot"
     private = {chat: texts for chat, texts in
                ((f"tg-{n}", phone.to(f"tg-{n}")) for n in found.members[:4])}
-    assert all(len(texts) == 1 and texts[0].startswith("📊") for texts in private.values())
+    assert all(texts[0].startswith("📊") for texts in private.values())
+    # Then the ladder: a strike for whoever left posts uncommented, with the posts.
+    for name in found.members[:4]:
+        missed = [code for code, (owner, commenters) in found.posts.items()
+                  if owner != name and name not in commenters]
+        ladder = phone.to(f"tg-{name}")[1:]
+        assert bool(ladder) == bool(missed)
+        if missed:
+            assert ladder[0].startswith(f"⚠️ 11월 23일 (월) ~ 11월 29일 (일) 경고: 댓글을 달지 않은 "
+                                        f"게시물이 {len(missed)}개")
+            assert all(code in ladder[0] for code in missed) and "이번은 경고예요" in ladder[0]
     (report,) = phone.to("tg-admin")
     assert report.startswith("🛠 Report: weekly verification and results (2026-W48)")
     assert "Messages: 4 delivered, 1 members unreachable" in report
@@ -194,7 +204,8 @@ async def test_a_crash_mid_run_resumes_without_repeating_messages(
     async with timed.transaction() as tx:
         run = await tx.session.scalar(select(JobRun).where(JobRun.job == "final"))
         assert run is not None and run.status == "running"
-        assert run.summary["steps"] == ["verified", "members", "members_sent", "groups"]
+        assert run.summary["steps"] == ["verified", "ladder", "members", "members_sent",
+                                        "ladder_told", "groups"]
     members_told = len(phone.sent)
     calls = len(simulated.calls)
     # A restart: a new process, new job objects, the same database.
@@ -304,7 +315,7 @@ async def test_a_gone_post_is_told_to_its_owner_and_the_admins(
     phone = Phone()
     clock.now = AFTER_DEADLINE
     await jobs_for(timed, phone, clock).final()
-    (told,) = [t for t in phone.to(f"tg-{owner}") if t.startswith("⚠️")]
+    (told,) = [t for t in phone.to(f"tg-{owner}") if "삭제되었거나" in t]
     assert shortcode in told and "삭제되었거나 비공개" in told
     admin = phone.to("tg-admin")
     assert any(t.startswith(f"⚠️ @{owner}'s post") and shortcode in t for t in admin)
