@@ -83,6 +83,16 @@ class Settings(BaseSettings):
     # A member who joins mid-week owes comments on the posts handed in before they joined.
     late_joiners_owe_earlier_posts: bool = False
 
+    # The accountability ladder: what the 1st, 2nd, ... active strike brings, among
+    # "warning", "suspend N" (weeks) and "removal" (proposed to the admins).
+    ladder: str = "warning,removal"
+    strike_for_missing: bool = True
+    strike_for_below_minimum: bool = True
+    removal_after_empty_weeks: int = 2
+    grace_weeks: int = 1
+    strikes_expire_after_clean_weeks: int = 4
+    appeal_hours: int = 48
+
     # Instagram (instagrapi for logins, reads and writes; instaloader as a second reader).
     # Calls a helper account may make in an hour (Instagram allows about 200).
     helper_hourly_budget: int = 180
@@ -100,6 +110,19 @@ class Settings(BaseSettings):
     def _deadline(cls, value: str) -> str:
         parse_deadline(value)
         return value.strip().upper()
+
+    @field_validator("ladder")
+    @classmethod
+    def _ladder(cls, value: str) -> str:
+        steps = [" ".join(part.split()).lower() for part in value.split(",") if part.strip()]
+        for step in steps:
+            if step not in ("warning", "removal") and not re.fullmatch(r"suspend [1-9]\d?",
+                                                                       step):
+                raise ValueError(f"{step!r} is not a step: use warning, suspend N (weeks) "
+                                 "or removal, comma-separated")
+        if not steps:
+            raise ValueError("give at least one step, e.g. warning,removal")
+        return ",".join(steps)
 
     @field_validator("reminder_times", "refresh_times", "nudge_at")
     @classmethod

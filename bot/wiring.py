@@ -34,6 +34,13 @@ def rules_from(settings: Settings) -> CommunityRules:
         comment_deadline=settings.comment_deadline,
         kakao_import_weeks=settings.kakao_import_weeks,
         late_joiners_owe_earlier_posts=settings.late_joiners_owe_earlier_posts,
+        ladder=tuple(settings.ladder.split(",")),
+        strike_for_missing=settings.strike_for_missing,
+        strike_for_below_minimum=settings.strike_for_below_minimum,
+        removal_after_empty_weeks=settings.removal_after_empty_weeks,
+        grace_weeks=settings.grace_weeks,
+        strikes_expire_after_clean_weeks=settings.strikes_expire_after_clean_weeks,
+        appeal_hours=settings.appeal_hours,
     )
 
 

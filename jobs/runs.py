@@ -10,7 +10,9 @@ crash between the mark and the send loses that one message rather than repeating
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -36,8 +38,9 @@ class Run:
 
 
 class JobRuns:
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, clock: Callable[[], datetime] = utcnow) -> None:
         self.services = services
+        self.clock = clock  # the jobs' clock: appeal windows count from finished_at
         # Runs going on in this process: a "running" row of one of these is not a crash.
         self.active: set[tuple[str, str]] = set()
 
@@ -56,7 +59,7 @@ class JobRuns:
             try:
                 async with self.services.transaction() as tx:
                     tx.session.add(JobRun(job=job, period=period, status="running", summary={},
-                                          started_at=utcnow()))
+                                          started_at=self.clock()))
                 return Run(job, period, 1)
             except IntegrityError:  # another instance just claimed it
                 return None
@@ -66,7 +69,7 @@ class JobRuns:
                 return None
             if run.attempts >= MAX_ATTEMPTS:
                 if run.status == "running":
-                    run.status, run.finished_at = "failed", utcnow()
+                    run.status, run.finished_at = "failed", self.clock()
                     run.error = (run.error or "") + " interrupted again; not retried"
                 return None
             run.attempts += 1
@@ -97,7 +100,7 @@ class JobRuns:
             if error is not None:
                 stored.error = error[:2000]
             if finished:
-                stored.finished_at = utcnow()
+                stored.finished_at = self.clock()
 
     async def status(self, job: str, period: str) -> str | None:
         async with self.services.transaction() as tx:

@@ -32,7 +32,7 @@ class WeeklyJobs:
         self.services = services
         self.rules = services.rules
         self.delivery = delivery
-        self.runs = JobRuns(services)
+        self.runs = JobRuns(services, clock)
         self.nudge_after = timedelta(days=nudge_after_days)
         self.clock = clock
         if services.checks is not None:

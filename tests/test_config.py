@@ -25,6 +25,10 @@ def test_defaults_need_nothing(monkeypatch: pytest.MonkeyPatch, tmp_path) -> Non
         ({"TELEGRAM_TOKEN": "1:x", "TELEGRAM_WEBHOOK_URL": "https://bot.example"},
          "TELEGRAM_WEBHOOK_SECRET is empty"),
         ({"TELEGRAM_API_URL": "api.telegram.org"}, "TELEGRAM_API_URL: must start with http"),
+        ({"LADDER": "warning,ban"}, "LADDER: 'ban' is not a step"),
+        ({"REMINDER_TIMES": "08:00,25:00"}, "REMINDER_TIMES: '25:00' is not a time"),
+        ({"WEEK_OPEN_AT": "MONDAY 9"}, "WEEK_OPEN_AT"),
+        ({"INSTAGRAM_DELAY_MIN_SECONDS": "5"}, "INSTAGRAM_DELAY_MIN_SECONDS must be between"),
     ],
 )
 def test_wrong_settings_say_what_and_how(
