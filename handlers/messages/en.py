@@ -84,7 +84,7 @@ MESSAGES: dict[str, str] = {
     "submit.over_max": "You already handed in all {maximum} for this week. To change one, /withdraw it first.",
     "submit.duplicate_own": "You already handed in this post this week. Send another post's link.",
     "submit.duplicate_other": "Another member already handed in this post this week. Send your own post's link.",
-    "submit.not_active": "You can't hand in links right now. Please ask an admin.",
+    "submit.not_active": "You can't hand in links right now (you are paused or suspended; /me shows until when). Please ask an admin if this is a mistake.",
     "submit.closed": "This week's submissions closed ({deadline}). You can hand in again from Monday.",
     "link.not_a_link": "Please send an Instagram post link (e.g. https://www.instagram.com/p/ABC123xyz/).",
     "link.other_domain": "That is not an Instagram link. Send an instagram.com post link.",

@@ -84,7 +84,7 @@ MESSAGES: dict[str, str] = {
     "submit.over_max": "이번 주에는 이미 {maximum}개를 모두 제출했어요. 바꾸려면 먼저 /withdraw 로 하나를 취소해 주세요.",
     "submit.duplicate_own": "이미 이번 주에 제출한 게시물이에요. 다른 게시물 링크를 보내 주세요.",
     "submit.duplicate_other": "다른 멤버가 이번 주에 이미 제출한 게시물이에요. 본인 게시물 링크를 보내 주세요.",
-    "submit.not_active": "지금은 링크를 제출할 수 없는 상태예요. 관리자에게 문의해 주세요.",
+    "submit.not_active": "지금은 링크를 제출할 수 없어요 (휴식 또는 활동 정지 중이에요. /me 에서 언제까지인지 볼 수 있어요). 잘못된 것 같으면 관리자에게 문의해 주세요.",
     "submit.closed": "이번 주 제출 마감({deadline})이 지났어요. 다음 주 월요일부터 다시 제출할 수 있어요.",
     "link.not_a_link": "인스타그램 게시물 링크를 보내 주세요. (예: https://www.instagram.com/p/ABC123xyz/)",
     "link.other_domain": "인스타그램 링크가 아니에요. instagram.com 게시물 링크를 보내 주세요.",
