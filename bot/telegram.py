@@ -266,6 +266,7 @@ class TelegramTransport:
             text=message.text,
             message_id=str(message.message_id),
             language_hint=user.language_code,
+            takes_documents=True,
         )
         await self._handle(event)
 
@@ -290,6 +291,7 @@ class TelegramTransport:
             language_hint=user.language_code,
             attachment=data,
             attachment_name=document.file_name or "",
+            takes_documents=True,
         )
         await self._handle(event)
 
@@ -313,6 +315,7 @@ class TelegramTransport:
             user_name=user.full_name,
             payload=query.data or "",
             language_hint=user.language_code,
+            takes_documents=True,
         )
         await self._handle(event)
 
@@ -365,6 +368,10 @@ class TelegramTransport:
             image = reply.image
             photo = InputFile(image, filename="image.png")
             await with_retries(lambda: self.app.bot.send_photo(chat_id, photo=photo))
+        if reply.document is not None:
+            name, content = reply.document
+            await with_retries(lambda: self.app.bot.send_document(
+                chat_id, document=InputFile(content, filename=name)))
         return last.message_id if last is not None else None
 
     async def send(self, chat_id: str, text: str) -> bool:

@@ -10,12 +10,22 @@ import logging
 import re
 from dataclasses import dataclass, field, replace
 
-from handlers import accountability, admin, checks, core, helper_admin, open_chat, weekly
+from handlers import (
+    accountability,
+    admin,
+    checks,
+    core,
+    helper_admin,
+    open_chat,
+    unfollow,
+    weekly,
+)
 from handlers.context import CANCEL_PAYLOAD, Ctx, Deferred, ProgressFn
 from handlers.events import Incoming, Reply
 from handlers.i18n import t
 from handlers.registry import Command, Flow
 from services.container import Services
+from services.instagram_export import looks_like_export
 from services.links import looks_like_link
 
 log = logging.getLogger(__name__)
@@ -36,9 +46,11 @@ COMMANDS: list[Command] = [
     *helper_admin.COMMANDS,
     *checks.COMMANDS,
     *accountability.COMMANDS,
+    *unfollow.COMMANDS,
 ]
 FLOWS: dict[str, Flow] = {
-    flow.name: flow for flow in (*helper_admin.FLOWS, *weekly.FLOWS, *admin.FLOWS)
+    flow.name: flow for flow in (*helper_admin.FLOWS, *weekly.FLOWS, *admin.FLOWS,
+                                 *unfollow.FLOWS)
 }
 INVITE_CODE = re.compile(r"^[A-Z2-9]{8}$")
 BY_NAME = {c.name: c for c in COMMANDS}
@@ -136,6 +148,11 @@ class Dispatcher:
         if ctx.event.attachment is not None:
             if ctx.event.chat_kind == "group":
                 return []
+            # Instagram's export: the unfollow check. Only admins send chat exports, so
+            # anyone else's file is read as an Instagram export (and told what is wrong).
+            if not ctx.who.is_admin or looks_like_export(ctx.event.attachment_name or "",
+                                                         ctx.event.attachment):
+                return await unfollow.from_upload(ctx)
             return await open_chat.import_upload(ctx)
         parsed = parse_command(text)
         if parsed is None and text.strip().lower() in BY_KEYWORD:
@@ -147,7 +164,7 @@ class Dispatcher:
             return await self._command(ctx, *parsed)
         if ctx.event.chat_kind == "group":
             return []  # in groups the bot reacts only to commands meant for it
-        if flow is not None and ctx.state is not None:
+        if flow is not None and ctx.state is not None and not flow.passthrough:
             step = flow.steps[ctx.state.step]
             return await step(ctx, text)
         if ctx.who.member_id is None:
@@ -172,7 +189,7 @@ class Dispatcher:
             return [ctx.reply("common.members_only")]
         if command.private_only and ctx.event.chat_kind != "private":
             return [ctx.reply("common.private_only")]
-        if name != "cancel":
+        if name != "cancel" and not command.keeps_flow:
             ctx.end()  # a new command leaves any flow in progress
         return await command.run(ctx, args)
 

@@ -27,6 +27,8 @@ class Incoming:
     # A file the user sent (an open-chat export), with its name.
     attachment: bytes | None = None
     attachment_name: str | None = None
+    # True where the bot can send files (Telegram): long lists go as a text document.
+    takes_documents: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,3 +49,5 @@ class Reply:
     progress: bool = False
     # A PNG shown with the text (the open-chat QR code of the notice).
     image: bytes | None = None
+    # A file sent with the text: (file name, content), where the platform takes files.
+    document: tuple[str, bytes] | None = None

@@ -28,6 +28,8 @@ class Command:
     # Refused in group chats (it asks for a password, or is personal).
     private_only: bool = False
     in_menu: bool = True
+    # Runs inside the flow in progress instead of ending it (a button of that flow).
+    keeps_flow: bool = False
 
     def allowed_for(self, audience: str) -> bool:
         return RANK[audience] >= NEEDS[self.audience]
@@ -41,6 +43,8 @@ class Flow:
     steps: dict[str, StepHandler]
     # Steps whose input is a password: the message is deleted and never logged.
     secret_steps: frozenset[str] = field(default_factory=frozenset)
+    # A flow that only remembers something for its buttons: text is routed as usual.
+    passthrough: bool = False
 
 
 def visible_commands(commands: list[Command], audience: str) -> list[Command]:

@@ -24,6 +24,7 @@ from services.open_chat_import import OpenChatImporter
 from services.progress import ProgressService
 from services.rules import CommunityRules
 from services.submissions import SubmissionService
+from services.unfollow import UnfollowService
 from storage.models import utcnow
 from storage.repositories.operations import AuditRepo, OutboxRepo
 
@@ -51,6 +52,7 @@ class Tx:
         self.members = MemberAdminService(session, clock)
         self.community = CommunityService(session)
         self.open_chat = OpenChatImporter(session, rules)
+        self.unfollow = UnfollowService(session)
         self.audit = AuditRepo(session)
         self.outbox = OutboxRepo(session)
 

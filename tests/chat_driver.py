@@ -29,7 +29,11 @@ class Person:
                     return await self._send(button.label, button.payload)
         raise AssertionError(f"no button {label!r} in {self.last.replies}")
 
-    async def _send(self, text: str, payload: str | None) -> list[Reply]:
+    async def send_file(self, name: str, data: bytes) -> list[Reply]:
+        return await self._send("", None, attachment=(name, data))
+
+    async def _send(self, text: str, payload: str | None,
+                    attachment: tuple[str, bytes] | None = None) -> list[Reply]:
         event = Incoming(
             platform=self.platform,
             chat_id=self.chat_id or self.user_id,
@@ -39,6 +43,8 @@ class Person:
             text=text,
             payload=payload,
             language_hint=self.language_hint,
+            attachment=attachment[1] if attachment else None,
+            attachment_name=attachment[0] if attachment else None,
         )
         self.last = await self.dispatcher.handle(event)
         return self.last.replies

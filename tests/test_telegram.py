@@ -333,7 +333,7 @@ async def test_invite_deep_link_submission_and_an_admin_command(
 async def test_an_admin_uploads_the_open_chat_export(
     emulator: BotApiEmulator, services: Services, bot: TelegramTransport
 ) -> None:
-    from datetime import datetime, timedelta
+    from datetime import timedelta
     from zoneinfo import ZoneInfo
 
     from tests.kakao_export_builder import ExportBuilder
@@ -341,7 +341,7 @@ async def test_an_admin_uploads_the_open_chat_export(
     await claim_admin(emulator, services)
     async with services.transaction() as tx:
         await tx.members.add(None, ["hana.daily"])  # type: ignore[arg-type]
-    today = datetime.now(ZoneInfo("Asia/Seoul")).replace(tzinfo=None)
+    today = services.clock().astimezone(ZoneInfo("Asia/Seoul")).replace(tzinfo=None)
     now = (today - timedelta(days=today.weekday())).replace(hour=0, minute=1)  # this Monday
     export = ExportBuilder("phone", saved=today)
     export.message(now, "김하나 @hana.daily", "https://www.instagram.com/p/UPLOAD001/\n하나 (1/3)")

@@ -12,6 +12,7 @@ from storage.models.operations import (
     Notice,
     Outbox,
 )
+from storage.models.unfollow import FollowSnapshot, FollowWhitelist
 from storage.models.weekly import Submission, Verification
 
 __all__ = [
@@ -22,6 +23,8 @@ __all__ = [
     "CommentLog",
     "Consumer",
     "ConversationState",
+    "FollowSnapshot",
+    "FollowWhitelist",
     "GroupChat",
     "Helper",
     "Invite",
