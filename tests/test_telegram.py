@@ -431,3 +431,20 @@ async def test_verify_edits_its_progress_message_and_reports(
     assert edits[0]["text"].startswith("🔎 인스타그램 확인 중: 게시물 8개 중")
     finished = arrived[-1]
     assert finished["method"] == "sendMessage" and "게시물 8개 · 가져옴 8" in finished["text"]
+
+
+async def test_a_long_unfollow_answer_comes_with_the_whole_list_as_a_file(
+    emulator: BotApiEmulator, services: Services, bot: TelegramTransport
+) -> None:
+    from tests.instagram_export_builder import export_zip
+
+    following = [f"account.{n:04d}" for n in range(300)]
+    followers = following[:120] + ["fan.one"]
+    await emulator.send_document(MEMBER, "instagram-me.zip", export_zip(followers, following))
+    answer, _file = await emulator.wait_for(MEMBER, count=2)
+    assert "팔로워 121명, 팔로잉 300명" in answer["text"]
+    assert "… 외 130개 (전체 목록은 파일에 있어요)" in answer["text"]
+    (document,) = emulator.documents
+    listed = document["bytes"].decode()
+    assert all(f"@account.{n:04d}" in listed for n in range(120, 300))
+    assert document["filename"] == "unfollow-check.txt"
