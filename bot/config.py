@@ -92,6 +92,8 @@ class Settings(BaseSettings):
     grace_weeks: int = 1
     strikes_expire_after_clean_weeks: int = 4
     appeal_hours: int = 48
+    # Unfollow checks with login a person may run in a day (the export check is free).
+    unfollow_daily_limit: int = 3
 
     # Instagram (instagrapi for logins, reads and writes; instaloader as a second reader).
     # Calls a helper account may make in an hour (Instagram allows about 200).

@@ -41,6 +41,7 @@ def rules_from(settings: Settings) -> CommunityRules:
         grace_weeks=settings.grace_weeks,
         strikes_expire_after_clean_weeks=settings.strikes_expire_after_clean_weeks,
         appeal_hours=settings.appeal_hours,
+        unfollow_daily_limit=settings.unfollow_daily_limit,
     )
 
 

@@ -32,6 +32,10 @@ log = logging.getLogger(__name__)
 
 
 async def cancel(ctx: Ctx, _args: str) -> list[Reply]:
+    services = ctx.services
+    if services is not None and services.unfollow_checks.cancel(
+            (ctx.event.platform, ctx.event.user_id)):
+        return [ctx.reply("unfollow.cancelled_now")]  # a running check stops
     had_flow = ctx.state is not None
     ctx.end()
     return [ctx.reply("common.cancelled" if had_flow else "common.nothing_to_cancel")]

@@ -4,11 +4,18 @@ Instagram request. Also the whitelist, keeping a result, and `/forgetme`."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
 from handlers import formatting
-from handlers.context import Ctx
+from handlers.context import Ctx, ProgressFn
 from handlers.events import Button, Reply
+from handlers.i18n import t
 from handlers.registry import Command, Flow
 from services.helper_accounts import normalize_username
+from services.instagram.errors import CheckpointRequired, InstagramError, TwoFactorRequired
 from services.instagram_export import (
     ExportProblem,
     FollowLists,
@@ -19,6 +26,7 @@ from services.unfollow import UnfollowResult
 
 FILES_FLOW = "unfollow_files"
 RESULT_FLOW = "unfollow_result"
+LOGIN_FLOW = "unfollow_login"
 SHOWN = 50  # names shown per list in a chat message where a file carries the rest
 
 
@@ -79,8 +87,139 @@ def answer(ctx: Ctx, result: UnfollowResult) -> list[Reply]:
 
 
 async def how(ctx: Ctx, _args: str) -> list[Reply]:
-    """`/unfollow`: how to get Instagram's export (no password needed)."""
-    return [ctx.reply("unfollow.how")]
+    """`/unfollow`: the export first (no password needed), then the login as a choice."""
+    login = Button(ctx.t("unfollow.login_button"), "/unfollowlogin")
+    return [ctx.reply("unfollow.how", login)]
+
+
+# --- with a login: nothing of it is stored ------------------------------------------------
+
+
+def _key(ctx: Ctx) -> tuple[str, str]:
+    return (ctx.event.platform, ctx.event.user_id)
+
+
+async def login_begin(ctx: Ctx, _args: str) -> list[Reply]:
+    services = ctx.services
+    if services is not None and services.unfollow_checks.running(_key(ctx)):
+        return [ctx.reply("unfollow.busy")]
+    since = ctx.tx.now() - timedelta(days=1)
+    limit = ctx.tx.rules.unfollow_daily_limit
+    if await ctx.tx.unfollow.checks_since(ctx.who.account_id, since) >= limit:
+        return [ctx.reply("unfollow.daily_limit", limit=limit)]
+    ctx.goto(LOGIN_FLOW, "username")
+    replies = [ctx.ask("unfollow.ask_username")]
+    if not ctx.event.deletes_messages:
+        replies.insert(0, ctx.reply("unfollow.no_delete_warning"))
+    return replies
+
+
+async def on_login_username(ctx: Ctx, text: str) -> list[Reply]:
+    username = normalize_username(text)
+    if username is None:
+        return [ctx.ask("addhelper.bad_username", value=text.strip()[:40])]
+    ctx.goto(LOGIN_FLOW, "password", username=username, tries=0)
+    return [ctx.ask("unfollow.ask_password", username=username)]
+
+
+async def on_login_password(ctx: Ctx, text: str) -> list[Reply]:
+    data = ctx.state.data if ctx.state else {}
+    username = str(data.get("username", ""))
+    gateway = _gateway(ctx)
+    if gateway is None:
+        ctx.end()
+        return [ctx.reply("ig.user.no_helper")]
+    try:
+        result = await gateway.login(username, text.strip())
+    except (TwoFactorRequired, CheckpointRequired) as exc:
+        if isinstance(exc, CheckpointRequired) and not exc.needs_code:
+            ctx.end()
+            return [ctx.reply("ig.user.challenge")]
+        ctx.goto(LOGIN_FLOW, "code", tries=0)
+        return [ctx.ask("unfollow.ask_code")]
+    except InstagramError as exc:
+        return _login_failed(ctx, exc, "password", data)
+    return await _start_check(ctx, username, result.session)
+
+
+async def on_login_code(ctx: Ctx, text: str) -> list[Reply]:
+    data = ctx.state.data if ctx.state else {}
+    username = str(data.get("username", ""))
+    gateway = _gateway(ctx)
+    if gateway is None:
+        ctx.end()
+        return [ctx.reply("ig.user.no_helper")]
+    try:
+        result = await gateway.submit_code(username, "".join(text.split()))
+    except InstagramError as exc:
+        return _login_failed(ctx, exc, "code", data)
+    return await _start_check(ctx, username, result.session)
+
+
+def _login_failed(ctx: Ctx, error: InstagramError, step: str, data: dict) -> list[Reply]:
+    if error.code in ("bad_credentials", "bad_2fa"):
+        tries = int(data.get("tries", 0)) + 1
+        if tries < 3:
+            ctx.goto(LOGIN_FLOW, step, tries=tries)
+            return [ctx.ask(f"ig.user.{error.code}")]
+    ctx.end()
+    return [ctx.reply(f"ig.user.{error.code}")]
+
+
+def _gateway(ctx: Ctx) -> Any:
+    instagram = ctx.services.instagram if ctx.services is not None else None
+    return instagram.gateway if instagram is not None else None
+
+
+async def _start_check(ctx: Ctx, username: str, session: dict) -> list[Reply]:
+    """Logged in: the check runs after this event, in the background; the chat stays
+    usable, a progress message shows the counts, `/cancel` stops it. The session is
+    dropped when it ends; only the fact that a check ran is recorded (the daily cap)."""
+    ctx.end()
+    await ctx.tx.unfollow.record_check(ctx.who.account_id)
+    services, gateway, key, event, who = ctx.services, _gateway(ctx), _key(ctx), ctx.event, \
+        ctx.who
+    assert services is not None
+    lang = ctx.lang
+
+    async def work(progress: ProgressFn) -> list[Reply]:
+        loop = asyncio.get_running_loop()
+        counts = {"followers": (0, 0), "following": (0, 0)}
+
+        def tell(which: str) -> Callable[[int, int], None]:
+            def update(done: int, total: int) -> None:  # may run in a worker thread
+                counts[which] = (done, total)
+                text = t(lang, "unfollow.progress", followers=counts["followers"][0],
+                         followers_total=counts["followers"][1],
+                         following=counts["following"][0],
+                         following_total=counts["following"][1])
+                loop.call_soon_threadsafe(lambda: asyncio.ensure_future(progress(text)))
+            return update
+
+        services.unfollow_checks.start(key)
+        try:
+            followers = await gateway.followers(session, username, tell("followers"))
+            following = await gateway.followees(session, username, tell("following"))
+        except asyncio.CancelledError:
+            return [Reply(t(lang, "unfollow.cancelled"))]
+        except InstagramError as exc:
+            return [Reply(t(lang, f"ig.user.{exc.code}"))]
+        finally:
+            services.unfollow_checks.finish(key)
+            gateway.discard(session)
+        async with services.transaction() as tx:
+            result = await tx.unfollow.analyse(who.account_id, set(followers.usernames),
+                                               set(following.usernames))
+            fresh = Ctx(event, who, tx, services=services)
+            replies = answer(fresh, result)
+            if not (followers.complete and following.complete):
+                replies.insert(0, Reply(t(lang, "unfollow.incomplete")))
+            fresh.goto(RESULT_FLOW, "done", followers=sorted(followers.usernames))
+            await tx.conversations.save(event.platform, event.user_id, fresh.state)
+        return replies
+
+    ctx.after(work)
+    return [Reply(ctx.t("unfollow.started", username=username), progress=True)]
 
 
 async def keep(ctx: Ctx, _args: str) -> list[Reply]:
@@ -127,6 +266,7 @@ async def on_text_while_waiting(ctx: Ctx, _text: str) -> list[Reply]:
 
 COMMANDS = [
     Command("unfollow", how, keywords=("언팔 확인", "맞팔 확인")),
+    Command("unfollowlogin", login_begin, private_only=True, in_menu=False),
     Command("whitelist", whitelist, keywords=("화이트리스트",)),
     Command("forgetme", forget_me, keywords=("내 기록 삭제",)),
     Command("unfollowkeep", keep, in_menu=False, keeps_flow=True),
@@ -135,4 +275,6 @@ FLOWS = [
     Flow(FILES_FLOW, {"more": on_text_while_waiting}),
     # Remembers the last result for its "keep" button; the chat goes on as usual.
     Flow(RESULT_FLOW, {"done": on_text_while_waiting}, passthrough=True),
+    Flow(LOGIN_FLOW, {"username": on_login_username, "password": on_login_password,
+                      "code": on_login_code}, secret_steps=frozenset({"password", "code"})),
 ]

@@ -24,7 +24,7 @@ from services.open_chat_import import OpenChatImporter
 from services.progress import ProgressService
 from services.rules import CommunityRules
 from services.submissions import SubmissionService
-from services.unfollow import UnfollowService
+from services.unfollow import RunningChecks, UnfollowService
 from storage.models import utcnow
 from storage.repositories.operations import AuditRepo, OutboxRepo
 
@@ -74,6 +74,8 @@ class Services:
         self.checks = Checks(sessions, rules, instagram) if instagram is not None else None
         # How deferred work reaches other people (set by the app; None in a bare console).
         self.delivery: Delivery | None = None
+        # Unfollow checks with login running now, so /cancel can stop one.
+        self.unfollow_checks = RunningChecks()
         self.rules = rules
         # Injectable, so tests can stand on a week boundary.
         self.clock = clock

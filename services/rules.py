@@ -30,3 +30,5 @@ class CommunityRules:
     grace_weeks: int = 1  # a new member's first weeks earn no strike
     strikes_expire_after_clean_weeks: int = 4
     appeal_hours: int = 48
+    # Unfollow checks with login a person may run in a day.
+    unfollow_daily_limit: int = 3

@@ -4,13 +4,14 @@ you since. A personal whitelist hides accounts you follow on purpose."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import FollowSnapshot, FollowWhitelist
+from storage.models import AuditEntry, FollowSnapshot, FollowWhitelist
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,18 @@ class UnfollowService:
             sorted(set(kept.followers) - followers) if kept else None,
             kept.taken_at if kept else None)
 
+    async def checks_since(self, account_id: int, since: datetime) -> int:
+        """Unfollow checks with login this person started since `since` (the daily cap)."""
+        return int(await self.session.scalar(
+            select(func.count()).select_from(AuditEntry).where(
+                AuditEntry.actor_id == account_id, AuditEntry.action == "unfollow_check",
+                AuditEntry.created_at >= since)) or 0)
+
+    async def record_check(self, account_id: int) -> None:
+        """The check is recorded (never the username or anything of the login)."""
+        self.session.add(AuditEntry(actor_id=account_id, action="unfollow_check"))
+        await self.session.flush()
+
     async def keep(self, account_id: int, followers: list[str], when: datetime) -> None:
         """Keep this result's followers (replacing the last kept), for the next check."""
         await self.session.execute(delete(FollowSnapshot).where(
@@ -76,3 +89,30 @@ class UnfollowService:
                 delete(table).where(table.chat_account_id == account_id))
             gone += int(result.rowcount or 0)  # type: ignore[attr-defined]
         return gone
+
+
+class RunningChecks:
+    """Unfollow checks with login that are running in this process, one per person, so
+    `/cancel` can stop one and a second is refused while the first runs."""
+
+    def __init__(self) -> None:
+        self._tasks: dict[tuple[str, str], asyncio.Task[object]] = {}
+
+    def running(self, key: tuple[str, str]) -> bool:
+        task = self._tasks.get(key)
+        return task is not None and not task.done()
+
+    def start(self, key: tuple[str, str]) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks[key] = task  # type: ignore[assignment]
+
+    def finish(self, key: tuple[str, str]) -> None:
+        self._tasks.pop(key, None)
+
+    def cancel(self, key: tuple[str, str]) -> bool:
+        task = self._tasks.pop(key, None)
+        if task is None or task.done():
+            return False
+        task.cancel()
+        return True

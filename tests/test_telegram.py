@@ -439,7 +439,7 @@ async def test_a_long_unfollow_answer_comes_with_the_whole_list_as_a_file(
     from tests.instagram_export_builder import export_zip
 
     following = [f"account.{n:04d}" for n in range(300)]
-    followers = following[:120] + ["fan.one"]
+    followers = [*following[:120], "fan.one"]
     await emulator.send_document(MEMBER, "instagram-me.zip", export_zip(followers, following))
     answer, _file = await emulator.wait_for(MEMBER, count=2)
     assert "팔로워 121명, 팔로잉 300명" in answer["text"]

@@ -92,3 +92,113 @@ async def test_the_check_from_files_with_whitelist_history_and_forgetme(
     assert "celeb.official" not in await database_dump(engine)
     await person.send_file("broken.zip", b"PK\x03\x04nope")
     assert "ZIP 파일을 열 수 없어요" in person.text
+
+
+def follow_world(simulated, followers: int = 5, following: int = 6, **account) -> None:  # type: ignore[no-untyped-def]
+    simulated.add_account("me.kim", password="kim-pass-123", **account)
+    for n in range(max(followers, following) + 1):
+        simulated.add_account(f"friend.{n:05d}")
+    for n in range(followers):
+        simulated.follow(f"friend.{n:05d}", "me.kim")
+    for n in range(following):
+        simulated.follow("me.kim", f"friend.{n + 1:05d}")
+
+
+async def test_the_check_with_login_keeps_nothing_of_it(
+    dispatcher: Dispatcher, engine, simulated, caplog
+) -> None:
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    follow_world(simulated, two_factor_code="135790")
+    person = Person(dispatcher, "tg-1", platform="telegram")
+    replies = await person.say("/unfollow")
+    assert "내 정보 다운로드" in person.text
+    assert replies[0].buttons[0].payload == "/unfollowlogin"
+    await person.press("인스타그램 로그인으로 확인")
+    await person.say("@Me.Kim")
+    assert "@me.kim 의 비밀번호" in person.text
+    replies = await person.say("wrong-pass")
+    assert replies[0].delete_incoming and "비밀번호가 틀리다고" in person.text
+    replies = await person.say("kim-pass-123")
+    assert replies[0].delete_incoming and "보안 코드" in person.text
+    replies = await person.say("135 790")
+    assert replies[0].delete_incoming
+    assert replies[0].text.startswith("🔍 @me.kim 로 로그인했어요")
+    text = person.text
+    assert "팔로워 5명, 팔로잉 6명" in text
+    not_back = text.split("🙅")[1].split("💛")[0]
+    assert "@friend.00005" in not_back and "@friend.00006" in not_back
+    assert "@friend.00000" in text.split("💛")[1]
+    # Nothing of the login was kept: no password, no session, in the database or logs.
+    dump = await database_dump(engine)
+    assert "kim-pass" not in dump and "me.kim" not in dump and "kim-pass" not in caplog.text
+    assert simulated._sessions == {}  # the session was discarded
+
+
+async def test_login_problems_and_the_daily_limit(dispatcher: Dispatcher, simulated) -> None:
+    from services.instagram.errors import RateLimited
+
+    follow_world(simulated, approve_in_app=True)
+    person = Person(dispatcher, "tg-2", platform="telegram")
+    await person.say("/unfollowlogin")
+    await person.say("me.kim")
+    await person.say("kim-pass-123")
+    assert "본인 맞음" in person.text  # confirm in the app first
+    simulated.accounts["me.kim"].approve_in_app = False
+    await person.say("/unfollowlogin")
+    await person.say("me.kim")
+    simulated.fail_call(3, RateLimited("Please wait a few minutes", retry_after=600))
+    await person.say("kim-pass-123")
+    assert "요청을 제한하고" in person.text  # rate limited mid-fetch: said, nothing shown
+    await person.say("/unfollowlogin")
+    await person.say("me.kim")
+    await person.say("kim-pass-123")
+    assert "팔로워 5명" in person.text
+    await person.say("/unfollowlogin")
+    await person.say("me.kim")
+    await person.say("kim-pass-123")
+    await person.say("/unfollowlogin")
+    assert "하루 한도" in person.text  # three checks with login today
+
+
+async def test_a_big_account_shows_bounded_progress_and_can_be_cancelled(
+    simulated, services
+) -> None:
+    """Over Telegram: a 20,000-follower account, progress edited in place a bounded
+    number of times; then a slow check stopped with /cancel while it runs."""
+    import asyncio
+
+    from bot.telegram import TelegramTransport
+    from tests.telegram_emulator import BotApiEmulator
+    from tests.test_telegram import start_polling
+
+    follow_world(simulated, followers=20_000, following=300)
+    async with BotApiEmulator() as emulator:
+        bot: TelegramTransport = await start_polling(emulator, services)
+        try:
+            for text in ("/unfollowlogin", "me.kim", "kim-pass-123"):
+                await emulator.send_text(3003, text)
+            arrived = await emulator.wait_for(3003, count=3)
+            while "팔로워 20000명" not in arrived[-1].get("text", ""):
+                arrived += await emulator.wait_for(3003, timeout=20)
+            edits = [m for m in arrived if m["method"] == "editMessageText"]
+            assert 1 <= len(edits) <= 5  # 101 pages read, a handful of edits
+            assert edits[0]["text"].startswith("🔍 팔로워")
+            (document,) = await emulator.wait_for(3003)  # the whole lists, as a file
+            assert document["method"] == "sendDocument"
+            # A slow one, stopped while it runs; the chat answers meanwhile.
+            simulated.config.latency = 0.05
+            for text in ("/unfollowlogin", "me.kim", "kim-pass-123"):
+                await emulator.send_text(3003, text)
+            await emulator.wait_for(3003, count=3)
+            await asyncio.sleep(0.3)
+            await emulator.send_text(3003, "/cancel")
+            texts: list[str] = []
+            while not (any("확인을 멈췄어요" in t for t in texts)
+                       and any("멈추고 있어요" in t for t in texts)):
+                texts += [m["text"] for m in await emulator.wait_for(3003, timeout=10)]
+            assert any("언팔 확인을 멈추고 있어요" in t for t in texts), texts
+            assert any("확인을 멈췄어요" in t for t in texts)
+        finally:
+            await bot.stop()

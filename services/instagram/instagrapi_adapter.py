@@ -195,6 +195,11 @@ class InstagrapiGateway:
         except (errors.TwoFactorRequired, errors.BadCredentials) as exc:
             raise errors.BadCode("the code was not accepted") from exc
 
+    def discard(self, session: Session) -> None:
+        """Forget a session's client (the unfollow check keeps nothing of a login)."""
+        key = str((session.get("authorization_data") or {}).get("ds_user_id", id(session)))
+        self._clients.pop(key, None)
+
     async def restore(self, session: Session) -> str:
         client = self._client(session)
         info = await self._run(client.account_info)

@@ -116,6 +116,9 @@ class SimulatedInstagram:
         self._sessions[token] = username.lower()
         return {"simulated": True, "token": token, "username": username.lower()}
 
+    def discard(self, session: Session) -> None:
+        self._sessions.pop(str(session.get("token")), None)
+
     def accept_session(self, session: Session) -> None:
         """Honour a session this simulation handed out in an earlier process (the demo
         keeps its database between runs, the simulation is rebuilt each time)."""
