@@ -21,6 +21,7 @@ from services.invites import InviteService
 from services.members import MemberAdminService
 from services.notifier import Delivery
 from services.open_chat_import import OpenChatImporter
+from services.producers import ProducerRegistry
 from services.progress import ProgressService
 from services.rules import CommunityRules
 from services.submissions import SubmissionService
@@ -53,6 +54,7 @@ class Tx:
         self.community = CommunityService(session)
         self.open_chat = OpenChatImporter(session, rules)
         self.unfollow = UnfollowService(session)
+        self.producers = ProducerRegistry(session)
         self.audit = AuditRepo(session)
         self.outbox = OutboxRepo(session)
 
