@@ -16,12 +16,13 @@ from bot.config import Settings
 from bot.delivery import Delivery
 from bot.kakao import SKILL_PATH, KakaoSkill
 from bot.web import HealthCheck, build_web_app, database_check
-from bot.wiring import open_services, schedule_from
+from bot.wiring import comment_rules_from, comment_writer_from, open_services, schedule_from
 from handlers.dispatcher import Dispatcher
 from handlers.open_chat import folder_report
+from jobs.comments import CommentJob
 from jobs.leader import Leader
 from jobs.open_chat_folder import import_new_files
-from jobs.schedule import JobRunner
+from jobs.schedule import JobRunner, daily
 from jobs.weekly import WeeklyJobs
 from services.container import Services
 from services.open_chat_import import ImportReport
@@ -78,7 +79,14 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
         if services.instagram is not None:  # helpers taken out of service are told to admins
             services.instagram.alert = delivery.alert
         weekly = WeeklyJobs(services, delivery, nudge_after_days=settings.nudge_after_days)
-        job_runner = JobRunner(weekly, leader, schedule_from(settings))
+        comments = CommentJob(services, delivery, comment_writer_from(settings),
+                              comment_rules_from(settings))
+
+        async def nightly_comments() -> None:
+            await comments.run()
+
+        job_runner = JobRunner(weekly, leader, schedule_from(settings), [
+            ("comments", daily(settings.auto_comment_at, settings.zone), nightly_comments)])
         job_runner.install(scheduler)
         if telegram is not None:
             telegram.add_routes(web_app)

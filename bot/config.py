@@ -92,6 +92,25 @@ class Settings(BaseSettings):
     grace_weeks: int = 1
     strikes_expire_after_clean_weeks: int = 4
     appeal_hours: int = 48
+    # Automatic comments: nightly from AUTO_COMMENT_AT for AUTO_COMMENT_WINDOW_MINUTES
+    # (members are off Instagram then), COMMENTS_PER_POST producers a post, each producer
+    # within its hourly and daily caps (Instagram tolerates about 60 an hour), a random
+    # pause between writes.
+    auto_comment_at: str = "03:00"
+    auto_comment_window_minutes: int = 60
+    comments_per_post: int = 3
+    producer_hourly_cap: int = 8
+    producer_daily_cap: int = 25
+    comment_jitter_min_seconds: float = 20.0
+    comment_jitter_max_seconds: float = 90.0
+    # "builtin" (a polite Korean phrase bank) or "openai" (any OpenAI-compatible
+    # chat-completions endpoint; the phrase bank stands in on any error or timeout).
+    comment_writer: str = "builtin"
+    openai_base_url: str = ""
+    openai_model: str = ""
+    openai_api_key: str = ""
+    openai_timeout_seconds: float = 15.0
+
     # Unfollow checks with login a person may run in a day (the export check is free).
     unfollow_daily_limit: int = 3
 
@@ -126,7 +145,7 @@ class Settings(BaseSettings):
             raise ValueError("give at least one step, e.g. warning,removal")
         return ",".join(steps)
 
-    @field_validator("reminder_times", "refresh_times", "nudge_at")
+    @field_validator("reminder_times", "refresh_times", "nudge_at", "auto_comment_at")
     @classmethod
     def _times(cls, value: str) -> str:
         times = [part.strip() for part in value.split(",") if part.strip()]
@@ -190,6 +209,13 @@ class Settings(BaseSettings):
         if not 0 <= self.instagram_delay_min_seconds <= self.instagram_delay_max_seconds:
             raise ValueError("INSTAGRAM_DELAY_MIN_SECONDS must be between 0 and "
                              "INSTAGRAM_DELAY_MAX_SECONDS")
+        if self.comment_writer not in ("builtin", "openai"):
+            raise ValueError("COMMENT_WRITER must be builtin or openai")
+        if self.comment_writer == "openai" and not (self.openai_base_url and self.openai_model):
+            raise ValueError("COMMENT_WRITER=openai needs OPENAI_BASE_URL and OPENAI_MODEL")
+        if not 0 <= self.comment_jitter_min_seconds <= self.comment_jitter_max_seconds:
+            raise ValueError("COMMENT_JITTER_MIN_SECONDS must be between 0 and "
+                             "COMMENT_JITTER_MAX_SECONDS")
         if self.helper_hourly_budget < 1:
             raise ValueError("HELPER_HOURLY_BUDGET must be at least 1")
         if self.telegram_webhook_url and not self.telegram_token:

@@ -8,12 +8,31 @@ from datetime import timedelta
 
 from bot.config import Settings
 from jobs.schedule import Schedule
+from services.auto_comments import CommentRules
+from services.comment_text import BuiltinWriter, CommentWriter, OpenAIWriter
 from services.container import Services
 from services.instagram.runtime import Instagram
 from services.rules import CommunityRules
 from storage import crypto
 from storage.db import create_engine, is_sqlite, session_factory
 from storage.migrations import ensure_current
+
+
+def comment_rules_from(settings: Settings) -> CommentRules:
+    return CommentRules(
+        comments_per_post=settings.comments_per_post,
+        producer_hourly_cap=settings.producer_hourly_cap,
+        producer_daily_cap=settings.producer_daily_cap,
+        jitter=(settings.comment_jitter_min_seconds, settings.comment_jitter_max_seconds),
+        window=timedelta(minutes=settings.auto_comment_window_minutes),
+    )
+
+
+def comment_writer_from(settings: Settings) -> CommentWriter:
+    if settings.comment_writer == "openai":
+        return OpenAIWriter(settings.openai_base_url, settings.openai_model,
+                            settings.openai_api_key, timeout=settings.openai_timeout_seconds)
+    return BuiltinWriter()
 
 
 def schedule_from(settings: Settings) -> Schedule:

@@ -17,6 +17,7 @@ from handlers import (
     core,
     helper_admin,
     open_chat,
+    producers,
     unfollow,
     weekly,
 )
@@ -51,10 +52,11 @@ COMMANDS: list[Command] = [
     *checks.COMMANDS,
     *accountability.COMMANDS,
     *unfollow.COMMANDS,
+    *producers.COMMANDS,
 ]
 FLOWS: dict[str, Flow] = {
     flow.name: flow for flow in (*helper_admin.FLOWS, *weekly.FLOWS, *admin.FLOWS,
-                                 *unfollow.FLOWS)
+                                 *unfollow.FLOWS, *producers.FLOWS)
 }
 INVITE_CODE = re.compile(r"^[A-Z2-9]{8}$")
 BY_NAME = {c.name: c for c in COMMANDS}

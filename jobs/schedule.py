@@ -81,10 +81,14 @@ def jobs_of(schedule: Schedule, weekly_jobs: WeeklyJobs, zone: object
 class JobRunner:
     """Runs the scheduled jobs on the leader only, and catches up when it starts leading."""
 
-    def __init__(self, weekly_jobs: WeeklyJobs, leader: Leader, schedule: Schedule) -> None:
+    def __init__(self, weekly_jobs: WeeklyJobs, leader: Leader, schedule: Schedule,
+                 extra: list[tuple[str, CronTrigger, Callable[[], Awaitable[None]]]]
+                 | None = None) -> None:
         self.jobs = weekly_jobs
         self.leader = leader
         self.schedule = schedule
+        # Other jobs on their own triggers (the nightly comments).
+        self.extra = extra or []
         self._running: set[asyncio.Task[object]] = set()
 
     async def guarded(self, name: str, job: Callable[[], Awaitable[None]]) -> None:
@@ -139,7 +143,7 @@ class JobRunner:
 
     def install(self, scheduler: AsyncIOScheduler, watch_seconds: int = 30) -> None:
         zone = self.jobs.rules.timezone
-        for name, trigger, job in jobs_of(self.schedule, self.jobs, zone):
+        for name, trigger, job in [*jobs_of(self.schedule, self.jobs, zone), *self.extra]:
             scheduler.add_job(self.guarded, trigger, args=[name, job], id=name, name=name,
                               max_instances=1, coalesce=True, misfire_grace_time=3600)
         scheduler.add_job(self._watch, "interval", seconds=watch_seconds, id="leader",

@@ -22,8 +22,9 @@ class ProducerRegistry:
     async def producer_of(self, member_id: int) -> Producer | None:
         return await self.session.scalar(select(Producer).where(Producer.member_id == member_id))
 
-    async def username_taken(self, table: type[Consumer] | type[Producer], username: str,
-                             member_id: int) -> bool:
+    async def username_taken(self, kind: str, username: str, member_id: int) -> bool:
+        """Another member already registered this Instagram account as `kind`."""
+        table: type[Consumer] | type[Producer] = Consumer if kind == "consumer" else Producer
         other = await self.session.scalar(select(table).where(
             table.instagram_username == username, table.member_id != member_id))
         return other is not None

@@ -1,0 +1,253 @@
+"""Members register as consumers (their new posts get automatic comments) or producers
+(their account writes them); admins approve both and see the monthly usage."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+from handlers.context import Ctx, ProgressFn
+from handlers.events import Reply
+from handlers.i18n import t
+from handlers.registry import Command, Flow
+from services.helper_accounts import HelperAccountService, normalize_username
+from services.instagram.errors import (
+    CheckpointRequired,
+    InstagramError,
+    NotFound,
+    PrivateProfile,
+    TwoFactorRequired,
+)
+from services.notifier import Render
+
+CONSUMER_FLOW = "consumer"
+PRODUCER_FLOW = "producer"
+
+
+def _ask_admins(ctx: Ctx, render: Render, kind: str, row_id: int) -> None:
+    services = ctx.services
+
+    async def work(_progress: ProgressFn) -> list[Reply]:
+        if services is not None and services.delivery is not None:
+            await services.delivery.to_admins(render, lambda lang: [
+                (t(lang, "approve.button", id=row_id), f"/approve {kind} {row_id}")])
+        return []
+
+    ctx.after(work)
+
+
+async def _switch(ctx: Ctx, kind: str, word: str) -> list[Reply]:
+    assert ctx.who.member_id is not None
+    status = await ctx.tx.producers.switch(kind, ctx.who.member_id, word == "on")
+    if status is None:
+        return [ctx.reply(f"{kind}.none")]
+    return [ctx.reply(f"{kind}.switched.{status}")]
+
+
+# --- consumers ---------------------------------------------------------------------------
+
+
+async def consumer(ctx: Ctx, args: str) -> list[Reply]:
+    word = args.strip().lower()
+    if word in ("on", "off", "켜기", "끄기"):
+        return await _switch(ctx, "consumer", "on" if word in ("on", "켜기") else "off")
+    if word:
+        return await on_consumer_username(ctx, word)
+    ctx.goto(CONSUMER_FLOW, "username")
+    return [ctx.ask("consumer.ask_username")]
+
+
+async def on_consumer_username(ctx: Ctx, text: str) -> list[Reply]:
+    """Checked to exist and be public through a helper, after this event's commit."""
+    username = normalize_username(text)
+    if username is None:
+        return [ctx.ask("addhelper.bad_username", value=text.strip()[:40])]
+    assert ctx.who.member_id is not None
+    if await ctx.tx.producers.username_taken("consumer", username, ctx.who.member_id):
+        ctx.end()
+        return [ctx.reply("consumer.taken", username=username)]
+    ctx.end()
+    services, member_id, lang = ctx.services, ctx.who.member_id, ctx.lang
+    member = ctx.who.member_username or ""
+    assert services is not None
+
+    async def work(_progress: ProgressFn) -> list[Reply]:
+        instagram = services.instagram
+        try:
+            if instagram is None:
+                raise InstagramError("no_helper")
+            async with services.transaction() as tx:
+                await HelperAccountService(tx.session, instagram).load_pool()
+            await instagram.pool.run(
+                lambda s: instagram.gateway.recent_posts(s, username, 1))
+        except NotFound:
+            return [Reply(t(lang, "consumer.not_found", username=username))]
+        except PrivateProfile:
+            return [Reply(t(lang, "consumer.private", username=username))]
+        except InstagramError as exc:
+            return [Reply(t(lang, "consumer.cannot_check", username=username,
+                            reason=t(lang, f"ig.user.{exc.code}")))]
+        async with services.transaction() as tx:
+            row = await tx.producers.register_consumer(member_id, username)
+            row_id = row.id
+        if services.delivery is not None:
+            await services.delivery.to_admins(
+                lambda lg: t(lg, "consumer.admins", id=row_id, username=username,
+                             member=member),
+                lambda lg: [(t(lg, "approve.button", id=row_id),
+                             f"/approve consumer {row_id}")])
+        return [Reply(t(lang, "consumer.pending", username=username))]
+
+    ctx.after(work)
+    return [ctx.reply("consumer.checking", username=username)]
+
+
+# --- producers ---------------------------------------------------------------------------
+
+
+async def producer(ctx: Ctx, args: str) -> list[Reply]:
+    word = args.strip().lower()
+    if word in ("on", "off", "켜기", "끄기"):
+        return await _switch(ctx, "producer", "on" if word in ("on", "켜기") else "off")
+    ctx.goto(PRODUCER_FLOW, "username")
+    return [ctx.ask("producer.ask_username")]
+
+
+async def on_producer_username(ctx: Ctx, text: str) -> list[Reply]:
+    username = normalize_username(text)
+    if username is None:
+        return [ctx.ask("addhelper.bad_username", value=text.strip()[:40])]
+    assert ctx.who.member_id is not None
+    if await ctx.tx.producers.username_taken("producer", username, ctx.who.member_id):
+        ctx.end()
+        return [ctx.reply("producer.taken", username=username)]
+    ctx.goto(PRODUCER_FLOW, "password", username=username, tries=0)
+    replies = [ctx.ask("producer.ask_password", username=username)]
+    if not ctx.event.deletes_messages:
+        replies.insert(0, ctx.reply("addhelper.kakao_warning"))
+    return replies
+
+
+async def on_producer_password(ctx: Ctx, text: str) -> list[Reply]:
+    data = ctx.state.data if ctx.state else {}
+    username, password = str(data.get("username", "")), text.strip()
+    instagram = ctx.services.instagram if ctx.services else None
+    if instagram is None:
+        ctx.end()
+        return [ctx.reply("ig.user.no_helper")]
+    try:
+        result = await instagram.gateway.login(username, password)
+    except (TwoFactorRequired, CheckpointRequired) as exc:
+        if isinstance(exc, CheckpointRequired) and not exc.needs_code:
+            ctx.end()
+            return [ctx.reply("ig.user.challenge")]
+        # The password waits with the login in the gateway (memory), not in the flow.
+        ctx.goto(PRODUCER_FLOW, "code", tries=0)
+        pending_passwords[(ctx.event.platform, ctx.event.user_id)] = password
+        return [ctx.ask("producer.ask_code")]
+    except InstagramError as exc:
+        return _failed(ctx, exc, "password", data)
+    return await _registered(ctx, username, password, result.session)
+
+
+# The password between the password and code messages, in this process only (the login
+# waiting in the gateway lives here too); gone when the flow ends.
+pending_passwords: dict[tuple[str, str], str] = {}
+
+
+async def on_producer_code(ctx: Ctx, text: str) -> list[Reply]:
+    data = ctx.state.data if ctx.state else {}
+    username = str(data.get("username", ""))
+    key = (ctx.event.platform, ctx.event.user_id)
+    instagram = ctx.services.instagram if ctx.services else None
+    if instagram is None or key not in pending_passwords:
+        ctx.end()
+        return [ctx.reply("common.expired")]
+    try:
+        result = await instagram.gateway.submit_code(username, "".join(text.split()))
+    except InstagramError as exc:
+        return _failed(ctx, exc, "code", data)
+    return await _registered(ctx, username, pending_passwords.pop(key), result.session)
+
+
+def _failed(ctx: Ctx, error: InstagramError, step: str, data: dict) -> list[Reply]:
+    if error.code in ("bad_credentials", "bad_2fa"):
+        tries = int(data.get("tries", 0)) + 1
+        if tries < 3:
+            ctx.goto(PRODUCER_FLOW, step, tries=tries)
+            return [ctx.ask(f"ig.user.{error.code}")]
+    pending_passwords.pop((ctx.event.platform, ctx.event.user_id), None)
+    ctx.end()
+    return [ctx.reply(f"ig.user.{error.code}")]
+
+
+async def _registered(ctx: Ctx, username: str, password: str, session: dict) -> list[Reply]:
+    assert ctx.who.member_id is not None
+    row = await ctx.tx.producers.register_producer(ctx.who.member_id, username, password,
+                                                   session)
+    ctx.end()
+    member = ctx.who.member_username or ""
+    if row.status == "pending":
+        _ask_admins(ctx, lambda lang: t(lang, "producer.admins", id=row.id, username=username,
+                                        member=member), "producer", row.id)
+    return [ctx.reply("producer.pending" if row.status == "pending"
+                      else "producer.switched.active", username=username)]
+
+
+# --- admins ------------------------------------------------------------------------------
+
+
+async def approve(ctx: Ctx, args: str) -> list[Reply]:
+    parts = args.split()
+    if len(parts) != 2 or parts[0] not in ("consumer", "producer") or not parts[1].isdigit():
+        return [ctx.reply("approve.usage")]
+    kind, row_id = parts[0], int(parts[1])
+    approved = await ctx.tx.producers.approve(ctx.who.account_id, kind, row_id, ctx.tx.now())
+    if approved is None:
+        return [ctx.reply("approve.unknown", kind=kind, id=row_id)]
+    member_id, username = approved
+    services = ctx.services
+
+    async def work(_progress: ProgressFn) -> list[Reply]:
+        if services is not None and services.delivery is not None:
+            await services.delivery.to_members({member_id: lambda lang: t(
+                lang, f"{kind}.approved", username=username)})
+        return []
+
+    ctx.after(work)
+    return [ctx.reply("approve.done", kind=kind, username=username)]
+
+
+async def usage(ctx: Ctx, args: str) -> list[Reply]:
+    zone = ctx.tx.rules.timezone
+    local = ctx.tx.now().astimezone(zone)
+    year, month = local.year, local.month
+    if args.strip():
+        match = re.fullmatch(r"(\d{4})-(\d{1,2})", args.strip())
+        if not match or not 1 <= int(match.group(2)) <= 12:
+            return [ctx.reply("usage.bad_month")]
+        year, month = int(match.group(1)), int(match.group(2))
+    start = datetime(year, month, 1, tzinfo=zone).astimezone(UTC)
+    end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=zone).astimezone(UTC)
+    label = f"{year}-{month:02d}"
+    rows = await ctx.tx.producers.usage(start, end)
+    if not rows:
+        return [ctx.reply("usage.none", month=label)]
+    lines = [ctx.t("usage.header", month=label)]
+    lines += [ctx.t("usage.line", username=name, count=count) for name, count in rows]
+    return [Reply("\n".join(lines))]
+
+
+COMMANDS = [
+    Command("consumer", consumer, audience="member", keywords=("자동 댓글 받기",)),
+    Command("producer", producer, audience="member", private_only=True,
+            keywords=("댓글 계정 빌려주기",)),
+    Command("approve", approve, audience="admin"),
+    Command("usage", usage, audience="admin"),
+]
+FLOWS = [
+    Flow(CONSUMER_FLOW, {"username": on_consumer_username}),
+    Flow(PRODUCER_FLOW, {"username": on_producer_username, "password": on_producer_password,
+                         "code": on_producer_code},
+         secret_steps=frozenset({"password", "code"})),
+]
