@@ -198,7 +198,7 @@ class AutoCommenter:
             report.failed += 1
             report.unverified.append(producer.instagram_username)
             if self.tell is not None:
-                await self.tell(producer.member_id, "producer_expired")
+                await self.tell(producer.member_id, "expired")
             return "failed", exc.code
         except (RateLimited, ActionBlocked, InstagramError) as exc:
             report.failed += 1

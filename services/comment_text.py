@@ -88,9 +88,12 @@ class BuiltinWriter:
         general = [p for p in bank["any"] if p not in topical]
         self.random.shuffle(topical)
         self.random.shuffle(general)
-        texts = (topical + general)[:count]
+        pool = topical + general
+        texts = pool[:count]
+        endings = "🙂✨👏🌸💫🌼"
         while len(texts) < count:  # more producers than phrases: vary the ending
-            texts.append(f"{general[len(texts) % len(general)]} {'🙂✨👏🌸'[len(texts) % 4]}")
+            i = len(texts)
+            texts.append(f"{pool[i % len(pool)]} {endings[(i // len(pool) - 1) % len(endings)]}")
         return texts
 
 
