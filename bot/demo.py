@@ -100,7 +100,9 @@ async def seed(services: Services, sim: SimulatedInstagram) -> None:
                                                     + timedelta(hours=number)))
     await fill_simulation(services, sim)
     assert services.checks is not None
-    await services.checks.week(last_week)  # last week is already checked
+    await services.checks.week(last_week)  # last week is already checked and counted
+    async with services.transaction() as tx:
+        await tx.accountability.apply_week(last_week, now)
 
 
 def cast() -> str:

@@ -20,6 +20,8 @@ FLOORS = {
     "urllib3": logging.INFO,
     "aiosqlite": logging.INFO,
     "alembic.runtime.plugins": logging.WARNING,
+    # One line per job run otherwise (the leader check runs every 30 seconds).
+    "apscheduler": logging.WARNING,
 }
 
 
