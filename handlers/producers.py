@@ -7,7 +7,7 @@ import re
 from datetime import UTC, datetime
 
 from handlers.context import Ctx, ProgressFn
-from handlers.events import Reply
+from handlers.events import Button, Reply
 from handlers.i18n import t
 from handlers.registry import Command, Flow
 from services.helper_accounts import HelperAccountService, normalize_username
@@ -199,6 +199,16 @@ async def _registered(ctx: Ctx, username: str, password: str, session: dict) -> 
 
 async def approve(ctx: Ctx, args: str) -> list[Reply]:
     parts = args.split()
+    if not parts:  # the requests waiting, each with its button
+        waiting = await ctx.tx.producers.waiting()
+        if not waiting:
+            return [ctx.reply("approve.none")]
+        lines = [ctx.t("approve.header", count=len(waiting))]
+        lines += [ctx.t("approve.line", kind=kind, id=row_id, username=name)
+                  for kind, row_id, name in waiting]
+        buttons = tuple(Button(ctx.t("approve.button", id=row_id), f"/approve {kind} {row_id}")
+                        for kind, row_id, _ in waiting[:10])
+        return [Reply("\n".join(lines), buttons=buttons)]
     if len(parts) != 2 or parts[0] not in ("consumer", "producer") or not parts[1].isdigit():
         return [ctx.reply("approve.usage")]
     kind, row_id = parts[0], int(parts[1])
@@ -239,7 +249,8 @@ async def usage(ctx: Ctx, args: str) -> list[Reply]:
 
 
 COMMANDS = [
-    Command("consumer", consumer, audience="member", keywords=("자동 댓글 받기",)),
+    Command("consumer", consumer, audience="member", private_only=True,
+            keywords=("자동 댓글 받기",)),
     Command("producer", producer, audience="member", private_only=True,
             keywords=("댓글 계정 빌려주기",)),
     Command("approve", approve, audience="admin"),

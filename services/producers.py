@@ -79,6 +79,15 @@ class ProducerRegistry:
                                     target=row.instagram_username))
         return row.member_id, row.instagram_username
 
+    async def waiting(self) -> list[tuple[str, int, str]]:
+        """(kind, id, username) of every request waiting for an admin."""
+        found: list[tuple[str, int, str]] = []
+        for kind, table in (("consumer", Consumer), ("producer", Producer)):
+            rows = await self.session.scalars(select(table).where(table.status == "pending")
+                                              .order_by(table.id))
+            found += [(kind, row.id, row.instagram_username) for row in rows]
+        return found
+
     async def usage(self, start: datetime, end: datetime) -> list[tuple[str, int]]:
         """Comments written for each consumer in [start, end): the basis for charging."""
         rows = await self.session.execute(

@@ -459,4 +459,7 @@ MESSAGES: dict[str, str] = {
     "job.comments": "automatic comments",
     "report.comments": "Consumers {consumers} · new posts {posts} · written {written} · failed {failed} · skipped {skipped} · over the caps {capped}",
     "report.unverified": "Producers logged out (told to log in again): {names}",
+    "approve.none": "No consumer or producer is waiting for approval.",
+    "approve.header": "Waiting for approval ({count}):",
+    "approve.line": "• {kind} #{id}: @{username}",
 }

@@ -459,4 +459,7 @@ MESSAGES: dict[str, str] = {
     "job.comments": "자동 댓글",
     "report.comments": "소비자 {consumers} · 새 게시물 {posts} · 작성 {written} · 실패 {failed} · 건너뜀 {skipped} · 한도 초과 {capped}",
     "report.unverified": "로그아웃된 생산자 (다시 로그인 안내함): {names}",
+    "approve.none": "승인을 기다리는 소비자·생산자가 없어요.",
+    "approve.header": "승인 대기 ({count}):",
+    "approve.line": "• {kind} #{id}: @{username}",
 }
