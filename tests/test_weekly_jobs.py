@@ -360,3 +360,30 @@ async def test_check_now_is_rate_limited_per_member(
     await person.say("/checknow")
     assert person.text.startswith("🔄 방금")
     assert len(simulated.calls) == calls  # the commenter lists were fresh: no new requests
+
+
+async def test_two_bot_processes_run_the_final_job_exactly_once(
+    timed: Services, simulated: SimulatedInstagram, database_url: str, tmp_path: Any
+) -> None:
+    import asyncio
+    import sys
+    from pathlib import Path
+
+    from tests.conftest import TEST_KEY
+
+    await community(timed, simulated, members=4)
+    child = Path(__file__).with_name("leader_child.py")
+    outs = [tmp_path / "one.txt", tmp_path / "two.txt"]
+    processes = [await asyncio.create_subprocess_exec(
+        sys.executable, str(child), database_url, TEST_KEY, str(out), "2.0",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE) for out in outs]
+    results = [await process.communicate() for process in processes]
+    roles = sorted(stdout.decode().strip() for stdout, _ in results)
+    assert roles == ["leader", "standby"], [err.decode()[-2000:] for _, err in results]
+    lines = [line for out in outs if out.exists() for line in out.read_text().splitlines()]
+    assert sum(1 for line in lines if line.startswith("group\t📊")) == 1
+    assert sum(1 for line in lines if line.startswith("admin\t🛠")) == 1
+    async with timed.transaction() as tx:
+        runs = (await tx.session.execute(select(JobRun.job, JobRun.status, JobRun.attempts)
+                                         .where(JobRun.job == "final"))).all()
+    assert runs == [("final", "done", 1)]
