@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from handlers import announcements
+from handlers.i18n import t
 from jobs.runs import JobRuns, Run
 from services.accountability import LadderNews
 from services.container import Services
@@ -177,7 +178,7 @@ class WeeklyJobs:
                 await self.delivery.to_admins(
                     announcements.removal_proposal(item),
                     lambda lang, name=item.username: [
-                        (announcements.t(lang, "admin.remove_button"),
+                        (t(lang, "admin.remove_button"),
                          f"/remove {name} confirm")])
         groups = int(run.summary.get("groups", 0))
         if not run.done("groups"):
@@ -203,7 +204,7 @@ class WeeklyJobs:
             ended = await tx.accountability.lift_due(self.clock())
         if ended:
             await self.delivery.to_members({
-                member_id: (lambda lang, was=was: announcements.t(lang, f"status.lifted_{was}"))
+                member_id: (lambda lang, was=was: t(lang, f"status.lifted_{was}"))
                 for member_id, was in ended})
 
     async def _send_once(self, run: Run, texts: dict[int, Render]) -> None:

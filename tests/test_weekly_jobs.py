@@ -387,3 +387,27 @@ async def test_two_bot_processes_run_the_final_job_exactly_once(
         runs = (await tx.session.execute(select(JobRun.job, JobRun.status, JobRun.attempts)
                                          .where(JobRun.job == "final"))).all()
     assert runs == [("final", "done", 1)]
+
+
+async def test_a_suspension_is_lifted_on_time_and_the_member_told(
+    timed: Services, simulated: SimulatedInstagram, clock: Clock
+) -> None:
+    found = await community(timed, simulated, members=2)
+    name = found.members[0]
+    async with timed.transaction() as tx:
+        member = await tx.session.scalar(select(Member).where(
+            Member.instagram_username == name))
+        assert member is not None
+        member.status, member.status_until = "suspended", WEDNESDAY + timedelta(hours=1)
+    phone = Phone()
+    jobs = jobs_for(timed, phone, clock)
+    await jobs.lift()
+    assert phone.sent == []  # not yet
+    clock.now = WEDNESDAY + timedelta(hours=1)
+    await jobs.lift()
+    (told,) = phone.to(f"tg-{name}")
+    assert told.startswith("✅ 활동 정지가 끝났어요")
+    async with timed.transaction() as tx:
+        member = await tx.session.scalar(select(Member).where(
+            Member.instagram_username == name))
+        assert member is not None and member.status == "active"
