@@ -13,28 +13,30 @@ import logging
 from typing import Any
 
 from bot.kakao_render import to_plain
+from handlers import announcements
 from handlers.events import Button, Reply
 from handlers.i18n import t
 from services.container import Services
-from services.notifier import ButtonsRender, Delivered, Notifier, Outgoing, Render
+from services.notifier import (
+    Delivered,
+    Notifier,
+    Outgoing,
+    Render,
+    Say,
+    SayButtons,
+    Words,
+)
 
 log = logging.getLogger(__name__)
 PREFERENCE = ("telegram", "kakao", "console")
 GROUP_LANGUAGE = "ko"  # the community speaks Korean in its groups
 
 
-def render_key(key: str, values: dict[str, object]) -> Render:
-    """A catalog message as a Render; `reason_key="ig.admin.challenge"` fills `{reason}`."""
-
-    def render(language: str) -> str:
-        filled = {
-            (name.removesuffix("_key") if name.endswith("_key") else name):
-                (t(language, str(value)) if name.endswith("_key") else value)
-            for name, value in values.items()
-        }
-        return t(language, key, **filled)
-
-    return render
+def resolve(what: Say) -> Render:
+    """Words named by a job, rendered by handlers/announcements.py; a Render as it is."""
+    if isinstance(what, Words):
+        return getattr(announcements, what.name)(*what.args, **what.kwargs)
+    return what
 
 
 class Delivery:
@@ -46,13 +48,14 @@ class Delivery:
         notifier = self.notifiers.get(platform)
         return notifier is not None and getattr(notifier, "can_push", True)
 
-    async def to_members(self, texts: dict[int, Render]) -> Delivered:
+    async def to_members(self, texts: dict[int, Say]) -> Delivered:
         async with self.services.transaction() as tx:
             chats = await tx.accounts.private_chats(list(texts))
         outgoing: dict[str, list[tuple[int, Outgoing]]] = {}
         waiting: list[tuple[str, str, str | Reply]] = []
         delivered = Delivered()
-        for member_id, render in texts.items():
+        for member_id, what in texts.items():
+            render = resolve(what)
             accounts = sorted(chats.get(member_id, []), key=lambda a: _rank(a[0]))
             pushable = [a for a in accounts if self._pushes(a[0])]
             if pushable:
@@ -73,7 +76,8 @@ class Delivery:
         await self._to_outbox(waiting)
         return delivered
 
-    async def to_groups(self, render: Render, start_for: list[str] | None = None) -> int:
+    async def to_groups(self, what: Say, start_for: list[str] | None = None) -> int:
+        render = resolve(what)
         async with self.services.transaction() as tx:
             groups = [(g.platform, g.chat_id) for g in await tx.community.groups.all()]
         posted = 0
@@ -95,13 +99,15 @@ class Delivery:
                 posted += 1
         return posted
 
-    async def to_admins(self, render: Render, buttons: ButtonsRender | None = None) -> None:
+    async def to_admins(self, what: Say, buttons: SayButtons | None = None) -> None:
+        render = resolve(what)
+        labels = resolve(buttons) if buttons is not None else None  # type: ignore[arg-type]
         async with self.services.transaction() as tx:
             admins = await tx.accounts.admin_accounts()
         waiting: list[tuple[str, str, Reply]] = []
         for platform, user_id, language in admins:
             reply = Reply(render(language), buttons=tuple(
-                Button(label, payload) for label, payload in (buttons(language) if buttons
+                Button(label, payload) for label, payload in (labels(language) if labels
                                                               else [])))
             notifier: Any = self.notifiers.get(platform)
             if notifier is not None and self._pushes(platform):
@@ -118,7 +124,7 @@ class Delivery:
     async def alert(self, key: str, **values: object) -> None:
         """For services (the helper pool): a catalog message to every admin."""
         log.info("admin alert %s", key)
-        await self.to_admins(render_key(key, values))
+        await self.to_admins(Words("text", (key,), values))
 
     async def _to_outbox(self, waiting: list[tuple[str, str, str | Reply]]) -> None:
         if not waiting:

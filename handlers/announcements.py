@@ -6,17 +6,54 @@ Korean member and an English admin each read their own language.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from handlers import formatting
 from handlers.i18n import t
 from services.accountability import LadderNews
+from services.auto_comments import CommentReport
 from services.notifier import Render
 from services.progress import MemberResult, TodoItem, WeekResults
 from services.rules import CommunityRules
 from services.verification import RunReport
 from services.weeks import Week
+
+
+def text(key: str, **values: object) -> Render:
+    """A catalog message; a value named `<name>_key` is itself a message key, rendered
+    into `{<name>}` (`reason_key="ig.admin.challenge"` fills `{reason}`)."""
+
+    def render(lang: str) -> str:
+        filled = {
+            (name.removesuffix("_key") if name.endswith("_key") else name):
+                (t(lang, str(value)) if name.endswith("_key") else value)
+            for name, value in values.items()
+        }
+        return t(lang, key, **filled)
+
+    return render
+
+
+def buttons(*pairs: tuple[str, str]) -> Callable[[str], list[tuple[str, str]]]:
+    """(label key, payload) pairs as buttons in the reader's language."""
+    return lambda lang: [(t(lang, key), payload) for key, payload in pairs]
+
+
+def comment_report(period: str, report: CommentReport) -> Render:
+    """The admins' report after a night of automatic comments."""
+
+    def render(lang: str) -> str:
+        counts = {k: v for k, v in vars(report).items() if k != "unverified"}
+        lines = [t(lang, "report.header", job=t(lang, "job.comments"), period=period),
+                 t(lang, "report.comments", **counts)]
+        if report.unverified:
+            lines.append(t(lang, "report.unverified",
+                           names=", ".join(f"@{n}" for n in report.unverified)))
+        return "\n".join(lines)
+
+    return render
 
 
 def _items(language: str, items: list[TodoItem]) -> list[str]:

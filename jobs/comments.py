@@ -6,12 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from handlers.i18n import t
 from jobs.runs import JobRuns
 from services.auto_comments import AutoCommenter, CommentReport, CommentRules
 from services.comment_text import CommentWriter
 from services.container import Services
-from services.notifier import Delivery
+from services.notifier import Delivery, Words
 from storage.models import utcnow
 
 
@@ -27,7 +26,7 @@ class CommentJob:
                                        **commenter)  # type: ignore[arg-type]
 
     async def _tell(self, member_id: int, what: str) -> None:
-        await self.delivery.to_members({member_id: lambda lang: t(lang, f"producer.{what}")})
+        await self.delivery.to_members({member_id: Words("text", (f"producer.{what}",))})
 
     async def run(self) -> CommentReport | None:
         zone = self.services.rules.timezone
@@ -41,13 +40,7 @@ class CommentJob:
             await self.runs.finish(run, error=f"{type(exc).__name__}: {exc}")
             raise
         await self.runs.finish(run, **vars(report))
-        await self.delivery.to_admins(lambda lang: "\n".join(
-            [t(lang, "report.header", job=t(lang, "job.comments"), period=period),
-             t(lang, "report.comments", **{k: v for k, v in vars(report).items()
-                                           if k != "unverified"})]
-            + ([t(lang, "report.unverified",
-                  names=", ".join(f"@{n}" for n in report.unverified))]
-               if report.unverified else [])))
+        await self.delivery.to_admins(Words("comment_report", (period, report)))
         return report
 
 

@@ -3,8 +3,8 @@ warning, the re-check of open debts, and the final verification with its results
 
 Each job runs once per period (jobs/runs.py): a re-run of a finished period changes
 nothing and posts nothing; a run a crash interrupted resumes, skipping the steps it
-had marked. Messages go out through the Delivery (bot/delivery.py); the words come from
-handlers/announcements.py.
+had marked. Messages go out through the Delivery (services/notifier.py); jobs only name
+them (`Words`), the bot layer renders them from handlers/announcements.py.
 """
 
 from __future__ import annotations
@@ -13,12 +13,10 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from handlers import announcements
-from handlers.i18n import t
 from jobs.runs import JobRuns, Run
 from services.accountability import LadderNews
 from services.container import Services
-from services.notifier import Delivery, Render
+from services.notifier import Delivery, Words
 from services.progress import WeekResults
 from services.verification import RunReport
 from services.weeks import Week
@@ -64,7 +62,7 @@ class WeeklyJobs:
         if run is None:
             return
         await self.runs.mark(run, "groups")
-        posted = await self.delivery.to_groups(announcements.week_opened(week, self.rules))
+        posted = await self.delivery.to_groups(Words("week_opened", (week, self.rules)))
         await self.runs.finish(run, groups=posted)
 
     async def remind(self, slot: str) -> None:
@@ -78,12 +76,12 @@ class WeeklyJobs:
             await self.runs.finish(run, sent=0, skipped="comments closed")
             return
         results = await self._results(week)
-        texts: dict[int, Render] = {}
+        texts: dict[int, Words] = {}
         for member in results.members:
             open_items = [i for i in member.todo if i.status != "done"]
             if open_items:
-                texts[member.member_id] = announcements.reminder(open_items, deadline,
-                                                                 self.rules.timezone)
+                texts[member.member_id] = Words("reminder", (open_items, deadline,
+                                                                  self.rules.timezone))
         await self._send_once(run, texts)
 
     async def nudge(self) -> None:
@@ -93,12 +91,12 @@ class WeeklyJobs:
             return
         old = self.clock() - self.nudge_after
         results = await self._results(self.current_week())
-        texts: dict[int, Render] = {}
+        texts: dict[int, Words] = {}
         for member in results.members:
             stale = [i for i in member.todo if i.status != "done"
                      and i.submitted_at is not None and i.submitted_at <= old]
             if stale:
-                texts[member.member_id] = announcements.nudge(stale, self.nudge_after.days)
+                texts[member.member_id] = Words("nudge", (stale, self.nudge_after.days))
         await self._send_once(run, texts)
 
     async def submission_warning(self) -> None:
@@ -112,8 +110,8 @@ class WeeklyJobs:
             await self.runs.finish(run, sent=0, skipped="submissions closed")
             return
         results = await self._results(week)
-        texts = {m.member_id: announcements.submission_warning(
-                     m.submitted, self.rules.weekly_min_posts, deadline, self.rules.timezone)
+        texts = {m.member_id: Words("submission_warning", (
+                     m.submitted, self.rules.weekly_min_posts, deadline, self.rules.timezone))
                  for m in results.members if m.submitted < self.rules.weekly_min_posts}
         await self._send_once(run, texts)
 
@@ -127,8 +125,8 @@ class WeeklyJobs:
             return
         report = await checks.week(self.current_week(), only_open=True)
         await self.runs.finish(run, report=report.as_summary())
-        await self.delivery.to_admins(announcements.run_report(
-            "job.refresh", run.period, report, cooling=self._cooling()))
+        await self.delivery.to_admins(Words("run_report", ("job.refresh", run.period, report),
+                                            {"cooling": self._cooling()}))
 
     async def final(self) -> None:
         """After the comment deadline: check the whole week, tell each member privately,
@@ -164,7 +162,7 @@ class WeeklyJobs:
         if not run.done("members"):
             await self.runs.mark(run, "members")  # marked first: never sent twice
             delivered = await self.delivery.to_members(
-                {m.member_id: announcements.private_result(m, week) for m in results.members})
+                {m.member_id: Words("private_result", (m, week)) for m in results.members})
             names = {m.member_id: m.username for m in results.members}
             unreachable = sorted(names[i] for i in delivered.unreachable)
             reached = len(delivered.reached)
@@ -172,14 +170,13 @@ class WeeklyJobs:
         if news and not run.done("ladder_told"):
             await self.runs.mark(run, "ladder_told")
             await self.delivery.to_members({
-                n.member_id: announcements.ladder_news(n, week, self.rules)
+                n.member_id: Words("ladder_news", (n, week, self.rules))
                 for n in news if n.strikes or n.step or n.expired or n.removal_proposed})
             for item in (n for n in news if n.removal_proposed):
                 await self.delivery.to_admins(
-                    announcements.removal_proposal(item),
-                    lambda lang, name=item.username: [
-                        (t(lang, "admin.remove_button"),
-                         f"/remove {name} confirm")])
+                    Words("removal_proposal", (item,)),
+                    Words("buttons", (("admin.remove_button",
+                                       f"/remove {item.username} confirm"),)))
         groups = int(run.summary.get("groups", 0))
         if not run.done("groups"):
             await self.runs.mark(run, "groups")
@@ -188,15 +185,15 @@ class WeeklyJobs:
                 board = await tx.accountability.leaderboard(self.clock(), top=3)
             streaks = [(name, weeks) for name, weeks in board.streaks if weeks >= 2]
             groups = await self.delivery.to_groups(
-                announcements.group_results(results, results.unchecked(reasons), streaks),
+                Words("group_results", (results, results.unchecked(reasons), streaks)),
                 start_for=unreachable)
             await self.runs.mark(run, "groups_sent", groups=groups)
         await self.runs.finish(run)
         async with self.services.transaction() as tx:
             strangers = await tx.open_chat.strangers(week)
-        await self.delivery.to_admins(announcements.run_report(
-            "job.final", week.label, report, reached=reached, unreachable=unreachable,
-            groups=groups, cooling=self._cooling(), unregistered=strangers))
+        await self.delivery.to_admins(Words("run_report", ("job.final", week.label, report), {
+            "reached": reached, "unreachable": unreachable, "groups": groups,
+            "cooling": self._cooling(), "unregistered": strangers}))
 
     async def lift(self) -> None:
         """Pauses and suspensions whose time is up end on time; the member is told."""
@@ -204,10 +201,10 @@ class WeeklyJobs:
             ended = await tx.accountability.lift_due(self.clock())
         if ended:
             await self.delivery.to_members({
-                member_id: (lambda lang, was=was: t(lang, f"status.lifted_{was}"))
+                member_id: Words("text", (f"status.lifted_{was}",))
                 for member_id, was in ended})
 
-    async def _send_once(self, run: Run, texts: dict[int, Render]) -> None:
+    async def _send_once(self, run: Run, texts: dict[int, Words]) -> None:
         if not run.done("send"):
             await self.runs.mark(run, "send", planned=len(texts))
             delivered = await self.delivery.to_members(texts)
@@ -223,12 +220,12 @@ class WeeklyJobs:
         if report.gone:
             async with self.services.transaction() as tx:
                 owners = await tx.members.ids_by_username([owner for _, owner, _ in report.gone])
-            await self.delivery.to_members({owners[owner]: announcements.gone_owner(url)
+            await self.delivery.to_members({owners[owner]: Words("gone_owner", (url,))
                                             for url, owner, _ in report.gone if owner in owners})
             for url, owner, reason in report.gone:
-                await self.delivery.to_admins(announcements.gone_admins(owner, url, reason))
+                await self.delivery.to_admins(Words("gone_admins", (owner, url, reason)))
         if report.paused:
-            await self.delivery.to_admins(announcements.paused())
+            await self.delivery.to_admins(Words("paused"))
 
     def _cooling(self) -> list[str]:
         instagram = self.services.instagram

@@ -43,6 +43,21 @@ Render = Callable[[str], str]  # language -> the text in that language
 ButtonsRender = Callable[[str], list[tuple[str, str]]]
 
 
+@dataclass(frozen=True)
+class Words:
+    """What to say, by name: jobs (which hold no texts) name a message of
+    handlers/announcements.py and its arguments; the delivery renders it in each
+    reader's language. `Words("text", ("status.lifted_paused",))` is a catalog key."""
+
+    name: str
+    args: tuple[object, ...] = ()
+    kwargs: dict[str, object] = field(default_factory=dict)
+
+
+Say = Words | Render  # handlers pass Renders; jobs pass Words
+SayButtons = Words | ButtonsRender
+
+
 @dataclass
 class Delivered:
     """Which members a private message reached; the rest cannot be messaged privately
@@ -55,14 +70,14 @@ class Delivered:
 class Delivery(Protocol):
     """How jobs speak to people, whatever platform each one is on."""
 
-    async def to_members(self, texts: dict[int, Render]) -> Delivered:
+    async def to_members(self, texts: dict[int, Say]) -> Delivered:
         """A private message to each member (member id -> text)."""
         ...
 
-    async def to_groups(self, render: Render, start_for: list[str] | None = None) -> int:
+    async def to_groups(self, render: Say, start_for: list[str] | None = None) -> int:
         """Post to every registered group chat (split to fit); `start_for` names members
         to mention with a button to start a private chat with the bot. Returns posts made."""
         ...
 
-    async def to_admins(self, render: Render, buttons: ButtonsRender | None = None) -> None:
+    async def to_admins(self, render: Say, buttons: SayButtons | None = None) -> None:
         ...

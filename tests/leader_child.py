@@ -10,6 +10,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bot.delivery import resolve
 from bot.demo import fill_simulation
 from jobs.leader import Leader
 from jobs.schedule import JobRunner, Schedule
@@ -17,7 +18,7 @@ from jobs.weekly import WeeklyJobs
 from services.container import Services
 from services.instagram.runtime import Instagram
 from services.instagram.simulated import SimulatedInstagram
-from services.notifier import Delivered, Render
+from services.notifier import Delivered, Say
 from services.rules import CommunityRules
 from storage import crypto
 from storage.db import create_engine, session_factory
@@ -35,17 +36,17 @@ class FileDelivery:
         with self.path.open("a") as out:
             out.write(f"{kind}\t{text.splitlines()[0]}\n")
 
-    async def to_members(self, texts: dict[int, Render]) -> Delivered:
-        for render in texts.values():
-            self._write("member", render("ko"))
+    async def to_members(self, texts: dict[int, Say]) -> Delivered:
+        for what in texts.values():
+            self._write("member", resolve(what)("ko"))
         return Delivered(reached=list(texts))
 
-    async def to_groups(self, render: Render, start_for: list[str] | None = None) -> int:
-        self._write("group", render("ko"))
+    async def to_groups(self, what: Say, start_for: list[str] | None = None) -> int:
+        self._write("group", resolve(what)("ko"))
         return 1
 
-    async def to_admins(self, render: Render, buttons: object = None) -> None:
-        self._write("admin", render("en"))
+    async def to_admins(self, what: Say, buttons: object = None) -> None:
+        self._write("admin", resolve(what)("en"))
 
 
 async def main(url: str, key: str, out: Path, hold: float) -> None:
