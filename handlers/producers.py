@@ -6,18 +6,13 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
+from handlers import instagram_login as login
 from handlers.context import Ctx, ProgressFn
 from handlers.events import Button, Reply
 from handlers.i18n import t
 from handlers.registry import Command, Flow
 from services.helper_accounts import HelperAccountService, normalize_username
-from services.instagram.errors import (
-    CheckpointRequired,
-    InstagramError,
-    NotFound,
-    PrivateProfile,
-    TwoFactorRequired,
-)
+from services.instagram.errors import InstagramError, NotFound, PrivateProfile
 from services.notifier import Render
 
 CONSUMER_FLOW = "consumer"
@@ -131,22 +126,13 @@ async def on_producer_username(ctx: Ctx, text: str) -> list[Reply]:
 async def on_producer_password(ctx: Ctx, text: str) -> list[Reply]:
     data = ctx.state.data if ctx.state else {}
     username, password = str(data.get("username", "")), text.strip()
-    instagram = ctx.services.instagram if ctx.services else None
-    if instagram is None:
-        ctx.end()
-        return [ctx.reply("ig.user.no_helper")]
-    try:
-        result = await instagram.gateway.login(username, password)
-    except (TwoFactorRequired, CheckpointRequired) as exc:
-        if isinstance(exc, CheckpointRequired) and not exc.needs_code:
-            ctx.end()
-            return [ctx.reply("ig.user.challenge")]
-        # The password waits with the login in the gateway (memory), not in the flow.
-        ctx.goto(PRODUCER_FLOW, "code", tries=0)
-        pending_passwords[(ctx.event.platform, ctx.event.user_id)] = password
-        return [ctx.ask("producer.ask_code")]
-    except InstagramError as exc:
-        return _failed(ctx, exc, "password", data)
+    key = (ctx.event.platform, ctx.event.user_id)
+    result = await login.with_password(ctx, PRODUCER_FLOW, "producer.ask_code", username,
+                                       password)
+    if isinstance(result, list):
+        if ctx.state is not None and ctx.state.step == "code":
+            pending_passwords[key] = password  # for the code step; never in the state
+        return result
     return await _registered(ctx, username, password, result.session)
 
 
@@ -159,26 +145,15 @@ async def on_producer_code(ctx: Ctx, text: str) -> list[Reply]:
     data = ctx.state.data if ctx.state else {}
     username = str(data.get("username", ""))
     key = (ctx.event.platform, ctx.event.user_id)
-    instagram = ctx.services.instagram if ctx.services else None
-    if instagram is None or key not in pending_passwords:
+    if key not in pending_passwords:
         ctx.end()
         return [ctx.reply("common.expired")]
-    try:
-        result = await instagram.gateway.submit_code(username, "".join(text.split()))
-    except InstagramError as exc:
-        return _failed(ctx, exc, "code", data)
+    result = await login.with_code(ctx, PRODUCER_FLOW, username, text)
+    if isinstance(result, list):
+        if ctx.state is None:
+            pending_passwords.pop(key, None)
+        return result
     return await _registered(ctx, username, pending_passwords.pop(key), result.session)
-
-
-def _failed(ctx: Ctx, error: InstagramError, step: str, data: dict) -> list[Reply]:
-    if error.code in ("bad_credentials", "bad_2fa"):
-        tries = int(data.get("tries", 0)) + 1
-        if tries < 3:
-            ctx.goto(PRODUCER_FLOW, step, tries=tries)
-            return [ctx.ask(f"ig.user.{error.code}")]
-    pending_passwords.pop((ctx.event.platform, ctx.event.user_id), None)
-    ctx.end()
-    return [ctx.reply(f"ig.user.{error.code}")]
 
 
 async def _registered(ctx: Ctx, username: str, password: str, session: dict) -> list[Reply]:

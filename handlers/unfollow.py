@@ -7,15 +7,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
 
 from handlers import formatting
+from handlers import instagram_login as login
 from handlers.context import Ctx, ProgressFn
 from handlers.events import Button, Reply
 from handlers.i18n import t
 from handlers.registry import Command, Flow
 from services.helper_accounts import normalize_username
-from services.instagram.errors import CheckpointRequired, InstagramError, TwoFactorRequired
+from services.instagram.errors import InstagramError
 from services.instagram_export import (
     ExportProblem,
     FollowLists,
@@ -123,52 +123,18 @@ async def on_login_username(ctx: Ctx, text: str) -> list[Reply]:
 
 
 async def on_login_password(ctx: Ctx, text: str) -> list[Reply]:
-    data = ctx.state.data if ctx.state else {}
-    username = str(data.get("username", ""))
-    gateway = _gateway(ctx)
-    if gateway is None:
-        ctx.end()
-        return [ctx.reply("ig.user.no_helper")]
-    try:
-        result = await gateway.login(username, text.strip())
-    except (TwoFactorRequired, CheckpointRequired) as exc:
-        if isinstance(exc, CheckpointRequired) and not exc.needs_code:
-            ctx.end()
-            return [ctx.reply("ig.user.challenge")]
-        ctx.goto(LOGIN_FLOW, "code", tries=0)
-        return [ctx.ask("unfollow.ask_code")]
-    except InstagramError as exc:
-        return _login_failed(ctx, exc, "password", data)
-    return await _start_check(ctx, username, result.session)
+    username = str((ctx.state.data if ctx.state else {}).get("username", ""))
+    result = await login.with_password(ctx, LOGIN_FLOW, "unfollow.ask_code", username,
+                                       text.strip())
+    return result if isinstance(result, list) else \
+        await _start_check(ctx, username, result.session)
 
 
 async def on_login_code(ctx: Ctx, text: str) -> list[Reply]:
-    data = ctx.state.data if ctx.state else {}
-    username = str(data.get("username", ""))
-    gateway = _gateway(ctx)
-    if gateway is None:
-        ctx.end()
-        return [ctx.reply("ig.user.no_helper")]
-    try:
-        result = await gateway.submit_code(username, "".join(text.split()))
-    except InstagramError as exc:
-        return _login_failed(ctx, exc, "code", data)
-    return await _start_check(ctx, username, result.session)
-
-
-def _login_failed(ctx: Ctx, error: InstagramError, step: str, data: dict) -> list[Reply]:
-    if error.code in ("bad_credentials", "bad_2fa"):
-        tries = int(data.get("tries", 0)) + 1
-        if tries < 3:
-            ctx.goto(LOGIN_FLOW, step, tries=tries)
-            return [ctx.ask(f"ig.user.{error.code}")]
-    ctx.end()
-    return [ctx.reply(f"ig.user.{error.code}")]
-
-
-def _gateway(ctx: Ctx) -> Any:
-    instagram = ctx.services.instagram if ctx.services is not None else None
-    return instagram.gateway if instagram is not None else None
+    username = str((ctx.state.data if ctx.state else {}).get("username", ""))
+    result = await login.with_code(ctx, LOGIN_FLOW, username, text)
+    return result if isinstance(result, list) else \
+        await _start_check(ctx, username, result.session)
 
 
 async def _start_check(ctx: Ctx, username: str, session: dict) -> list[Reply]:
@@ -177,8 +143,8 @@ async def _start_check(ctx: Ctx, username: str, session: dict) -> list[Reply]:
     dropped when it ends; only the fact that a check ran is recorded (the daily cap)."""
     ctx.end()
     await ctx.tx.unfollow.record_check(ctx.who.account_id)
-    services, gateway, key, event, who = ctx.services, _gateway(ctx), _key(ctx), ctx.event, \
-        ctx.who
+    services, gateway, key, event, who = ctx.services, login.gateway_of(ctx), _key(ctx), \
+        ctx.event, ctx.who
     assert services is not None
     lang = ctx.lang
 

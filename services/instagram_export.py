@@ -127,8 +127,7 @@ def read_export(name: str, data: bytes) -> FollowLists:
     if data[:2] == b"PK":
         try:
             archive = zipfile.ZipFile(io.BytesIO(data))
-            members = [m for m in archive.infolist()
-                       if FILE_KIND.search("/" + m.filename.replace("\\", "/").rsplit("/", 1)[-1])]
+            members = [m for m in archive.infolist() if _is_follow_file(m.filename)]
             if sum(m.file_size for m in members) > MAX_UNZIPPED:
                 raise ExportProblem("too_big")
             lists = FollowLists()
@@ -142,28 +141,32 @@ def read_export(name: str, data: bytes) -> FollowLists:
     return _one(name, data)
 
 
+def _zip_names(data: bytes) -> list[str] | None:
+    """The file names inside a ZIP; None when `data` is not a readable ZIP."""
+    if data[:2] != b"PK":
+        return None
+    try:
+        return zipfile.ZipFile(io.BytesIO(data)).namelist()
+    except zipfile.BadZipFile:
+        return None
+
+
+def _is_follow_file(name: str) -> bool:
+    return FILE_KIND.search("/" + name.replace("\\", "/").rsplit("/", 1)[-1]) is not None
+
+
 def looks_like_export(name: str, data: bytes) -> bool:
     """Whether an uploaded file is (part of) Instagram's export rather than, say, a
     KakaoTalk chat export: by its name, or by the follow files inside a ZIP."""
-    if FILE_KIND.search("/" + name.rsplit("/", 1)[-1]):
+    if _is_follow_file(name):
         return True
-    if data[:2] != b"PK":
-        return False
-    try:
-        names = zipfile.ZipFile(io.BytesIO(data)).namelist()
-    except zipfile.BadZipFile:
-        return False
-    return any(FILE_KIND.search("/" + n.replace("\\", "/").rsplit("/", 1)[-1]) for n in names)
+    return any(_is_follow_file(n) for n in _zip_names(data) or [])
 
 
 def looks_like_chat_export(name: str, data: bytes) -> bool:
     """A text file, or a ZIP of text files: a KakaoTalk chat export, not Instagram's."""
     if name.lower().endswith(".txt"):
         return True
-    if data[:2] != b"PK":
-        return False
-    try:
-        names = zipfile.ZipFile(io.BytesIO(data)).namelist()
-    except zipfile.BadZipFile:
-        return False
-    return bool(names) and all(n.lower().endswith(".txt") or n.endswith("/") for n in names)
+    names = _zip_names(data)
+    return bool(names) and all(n.lower().endswith(".txt") or n.endswith("/")
+                               for n in names or [])
