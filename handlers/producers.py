@@ -11,6 +11,7 @@ from handlers.context import Ctx, ProgressFn
 from handlers.events import Button, Reply
 from handlers.i18n import t
 from handlers.registry import Command, Flow
+from services.container import Services
 from services.helper_accounts import HelperAccountService, normalize_username
 from services.instagram.errors import InstagramError, NotFound, PrivateProfile
 from services.notifier import Render
@@ -19,16 +20,12 @@ CONSUMER_FLOW = "consumer"
 PRODUCER_FLOW = "producer"
 
 
-def _ask_admins(ctx: Ctx, render: Render, kind: str, row_id: int) -> None:
-    services = ctx.services
-
-    async def work(_progress: ProgressFn) -> list[Reply]:
-        if services is not None and services.delivery is not None:
-            await services.delivery.to_admins(render, lambda lang: [
-                (t(lang, "approve.button", id=row_id), f"/approve {kind} {row_id}")])
-        return []
-
-    ctx.after(work)
+async def _request_approval(services: Services | None, render: Render, kind: str,
+                            row_id: int) -> None:
+    """The admins hear of a new consumer or producer, with its Approve button."""
+    if services is not None and services.delivery is not None:
+        await services.delivery.to_admins(render, lambda lang: [
+            (t(lang, "approve.button", id=row_id), f"/approve {kind} {row_id}")])
 
 
 async def _switch(ctx: Ctx, kind: str, word: str) -> list[Reply]:
@@ -85,12 +82,9 @@ async def on_consumer_username(ctx: Ctx, text: str) -> list[Reply]:
         async with services.transaction() as tx:
             row = await tx.producers.register_consumer(member_id, username)
             row_id = row.id
-        if services.delivery is not None:
-            await services.delivery.to_admins(
-                lambda lg: t(lg, "consumer.admins", id=row_id, username=username,
-                             member=member),
-                lambda lg: [(t(lg, "approve.button", id=row_id),
-                             f"/approve consumer {row_id}")])
+        await _request_approval(services, lambda lg: t(
+            lg, "consumer.admins", id=row_id, username=username, member=member),
+            "consumer", row_id)
         return [Reply(t(lang, "consumer.pending", username=username))]
 
     ctx.after(work)
@@ -163,8 +157,15 @@ async def _registered(ctx: Ctx, username: str, password: str, session: dict) -> 
     ctx.end()
     member = ctx.who.member_username or ""
     if row.status == "pending":
-        _ask_admins(ctx, lambda lang: t(lang, "producer.admins", id=row.id, username=username,
-                                        member=member), "producer", row.id)
+        services, row_id = ctx.services, row.id
+
+        async def work(_progress: ProgressFn) -> list[Reply]:
+            await _request_approval(services, lambda lang: t(
+                lang, "producer.admins", id=row_id, username=username, member=member),
+                "producer", row_id)
+            return []
+
+        ctx.after(work)
     return [ctx.reply("producer.pending" if row.status == "pending"
                       else "producer.switched.active", username=username)]
 
