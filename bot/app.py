@@ -162,7 +162,8 @@ def _announce(settings: Settings, telegram_on: bool, kakao_on: bool) -> None:
         )
     lines.append(
         "To chat with the bot here and now, run `make chat` (or `.venv/bin/autogram chat`) "
-        "in another terminal. Stop with Ctrl-C."
+        "in another terminal; `make demo` gives a ready-made community on a simulated "
+        "Instagram. Stop with Ctrl-C."
     )
     for line in lines:
         log.info(line)
