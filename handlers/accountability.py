@@ -11,7 +11,7 @@ from handlers.context import Ctx, ProgressFn
 from handlers.events import Button, Reply
 from handlers.i18n import t
 from handlers.registry import Command
-from services.helper_accounts import normalize_username
+from services.instagram.names import normalize_username
 from services.notifier import Render
 from services.weeks import Week
 from storage.models import Member, Strike

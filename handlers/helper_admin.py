@@ -12,7 +12,8 @@ from handlers.context import Ctx
 from handlers.events import Button, Reply
 from handlers.formatting import moment
 from handlers.registry import Command, Flow
-from services.helper_accounts import HelperView, LoginOutcome, normalize_username
+from services.helper_accounts import HelperView, LoginOutcome
+from services.instagram.names import normalize_username
 
 FLOW = "add_helper"
 TRIES = 3

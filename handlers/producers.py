@@ -12,8 +12,9 @@ from handlers.events import Button, Reply
 from handlers.i18n import t
 from handlers.registry import Command, Flow
 from services.container import Services
-from services.helper_accounts import HelperAccountService, normalize_username
+from services.helper_accounts import HelperAccountService
 from services.instagram.errors import InstagramError, NotFound, PrivateProfile
+from services.instagram.names import normalize_username
 from services.notifier import Render
 
 CONSUMER_FLOW = "consumer"

@@ -14,8 +14,8 @@ from handlers.context import Ctx, ProgressFn
 from handlers.events import Button, Reply
 from handlers.i18n import t
 from handlers.registry import Command, Flow
-from services.helper_accounts import normalize_username
 from services.instagram.errors import InstagramError
+from services.instagram.names import normalize_username
 from services.instagram_export import (
     ExportProblem,
     FollowLists,

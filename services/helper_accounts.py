@@ -10,7 +10,6 @@ the two messages. States, as `/helpers` shows them: "new" (stored, never logged 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -28,19 +27,7 @@ from storage.models import Helper
 from storage.repositories.instagram_accounts import HelperRepo
 from storage.repositories.operations import AuditRepo
 
-# Instagram: 1-30 letters, digits, periods and underscores; no leading/trailing or double period.
-USERNAME = re.compile(r"^(?!\.)(?!.*\.\.)(?!.*\.$)[a-z0-9._]{1,30}$")
 READY_STATES = ("ready", "cooling")
-
-
-def normalize_username(text: str) -> str | None:
-    """`@Kim.Minji` or an instagram.com profile link -> `kim.minji`; None when not a username."""
-    value = text.strip()
-    match = re.match(r"^(?:https?://)?(?:www\.)?instagram\.com/([^/?#]+)/?(?:[?#].*)?$", value)
-    if match:
-        value = match.group(1)
-    value = value.removeprefix("@").lower()
-    return value if USERNAME.match(value) else None
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,13 @@ INSTAGRAM_HOSTS = {"instagram.com", "www.instagram.com", "m.instagram.com", "ins
 POST_KINDS = {"p", "reel", "reels", "tv"}
 SHORTCODE = re.compile(r"^[A-Za-z0-9_-]{5,64}$")
 USERNAME = re.compile(r"^[A-Za-z0-9._]{1,30}$")
+# What can never be part of a link as people paste it in Korean chats: white space,
+# brackets and quotes of every kind, and Hangul glued right after it ("…/p/CODE입니다").
+NOT_IN_LINK = (r"\s<>\"'`()\[\]{}「」『』【】〈〉《》（）［］｛｝“”‘’"
+               r"\u1100-\u11ff\u3130-\u318f\uac00-\ud7a3")
 LINK_IN_TEXT = re.compile(
-    r"(?:https?://)?(?:www\.|m\.)?(?:instagram\.com|instagr\.am)/[^\s<>\"')\]]*", re.IGNORECASE
+    rf"(?:https?://)?(?:www\.|m\.)?(?:instagram\.com|instagr\.am)/[^{NOT_IN_LINK}]*",
+    re.IGNORECASE,
 )
 ANY_URL = re.compile(r"(?:https?://|www\.)\S+|\b[\w-]+(?:\.[\w-]+)+/\S*", re.IGNORECASE)
 SHARE_PREFIX = "share:"
@@ -46,7 +51,7 @@ class PostLink:
 
 def find_links(text: str) -> list[str]:
     """Every Instagram link in a message (a chat message may hold several)."""
-    return [m.group(0).rstrip(".,!?…") for m in LINK_IN_TEXT.finditer(text)]
+    return [m.group(0).rstrip(".,!?…~:;") for m in LINK_IN_TEXT.finditer(text)]
 
 
 def looks_like_link(text: str) -> bool:
@@ -55,7 +60,7 @@ def looks_like_link(text: str) -> bool:
 
 def parse_post_link(text: str) -> PostLink | LinkProblem:
     raw = text.strip()
-    if not raw or " " in raw:
+    if not raw or re.search(f"[{NOT_IN_LINK}]", raw):
         found = find_links(raw)
         if len(found) != 1:
             return LinkProblem.NOT_A_LINK if not looks_like_link(raw) else _outside(raw)

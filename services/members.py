@@ -10,7 +10,7 @@ from enum import Enum
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.helper_accounts import normalize_username
+from services.instagram.names import normalize_username
 from services.invites import InviteService
 from storage.models import Admin, AuditEntry, ChatAccount, Member, Submission, utcnow
 from storage.repositories.members import MemberRepo
