@@ -15,7 +15,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from bot.config import Settings
 from bot.delivery import Delivery
 from bot.kakao import SKILL_PATH, KakaoSkill
-from bot.web import HealthCheck, build_web_app, database_check
+from bot.web import HealthCheck, build_web_app, database_check, helpers_check
 from bot.wiring import comment_rules_from, comment_writer_from, open_services, schedule_from
 from handlers.dispatcher import Dispatcher
 from handlers.open_chat import folder_report
@@ -46,7 +46,7 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
     async with open_services(settings) as services:
         dispatcher = Dispatcher(services)
         telegram = None
-        checks: list[HealthCheck] = [database_check(services)]
+        checks: list[HealthCheck] = [database_check(services), helpers_check(services)]
         if settings.telegram_token:
             from bot.telegram import TelegramTransport
 
@@ -99,6 +99,12 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
                 await telegram.start()
             scheduler.start()
             _announce(settings, telegram is not None, kakao.enabled)
+            async with services.transaction() as tx:
+                registered, usable = await tx.helpers.counts()
+            if not usable:
+                log.warning("No Instagram helper account can read (%d registered): the weekly "
+                            "check cannot run until an admin adds one with /addhelper.",
+                            registered)
             await stop.wait()
             log.info("Stopping...")
         finally:

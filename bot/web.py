@@ -25,6 +25,24 @@ def database_check(services: Services) -> HealthCheck:
     return check
 
 
+def helpers_check(services: Services) -> HealthCheck:
+    """Says when no helper account can read: the weekly check cannot run without one
+    (the bot itself is healthy, so this never fails the health check)."""
+
+    async def check() -> tuple[str, bool, str]:
+        async with services.transaction() as tx:
+            registered, usable = await tx.helpers.counts()
+        if registered == 0:
+            return "helpers", True, ("none registered: the weekly check cannot run until "
+                                     "an admin adds one with /addhelper")
+        if usable == 0:
+            return "helpers", True, (f"{registered} registered, none can read: the weekly "
+                                     "check cannot run (see /helpers)")
+        return "helpers", True, f"{usable} of {registered} can read"
+
+    return check
+
+
 def build_web_app(checks: list[HealthCheck]) -> web.Application:
     app = web.Application(client_max_size=2 * 1024 * 1024)
 

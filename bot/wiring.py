@@ -12,6 +12,7 @@ from services.auto_comments import CommentRules
 from services.comment_text import BuiltinWriter, CommentWriter, OpenAIWriter
 from services.container import Services
 from services.instagram.runtime import Instagram
+from services.instagram.share_links import ShareResolver
 from services.rules import CommunityRules
 from storage import crypto
 from storage.db import create_engine, is_sqlite, session_factory
@@ -76,7 +77,10 @@ def instagram_from(settings: Settings) -> Instagram:
         proxy=settings.instagram_proxy or None,
     )
     reader = InstaloaderCommentReader(call_timeout=settings.instagram_call_timeout_seconds)
-    return Instagram(CombinedGateway(primary, reader), hourly_budget=settings.helper_hourly_budget)
+    shares = ShareResolver(proxy=settings.instagram_proxy or None,
+                           timeout=min(10.0, settings.instagram_call_timeout_seconds))
+    return Instagram(CombinedGateway(primary, reader), hourly_budget=settings.helper_hourly_budget,
+                     shares=shares)
 
 
 @asynccontextmanager

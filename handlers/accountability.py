@@ -95,6 +95,7 @@ async def appeal(ctx: Ctx, _args: str) -> list[Reply]:
             await checks.member_week(member_id, week)
         replies: list[Reply] = []
         async with services.transaction() as tx:
+            await tx.records.take_rechecked(week, member_id, now, "appeal")
             missing = [[i.owner, i.url] for i in await tx.progress.missing_for(member_id, week)]
             for strike_id in ids:
                 strike = await tx.accountability.strike(strike_id)

@@ -18,7 +18,11 @@ from services.notifier import Render
 from services.progress import MemberResult, TodoItem, WeekResults
 from services.rules import CommunityRules
 from services.verification import RunReport
+from services.week_record import RECHECK
 from services.weeks import Week
+from storage.models import WeekCorrection
+
+CORRECTION_REASONS = ("appeal", "pardon")
 
 
 def text(key: str, **values: object) -> Render:
@@ -100,12 +104,50 @@ def gone_admins(owner: str, url: str, code: str) -> Render:
                           reason=t(lang, f"ig.admin.{code}"))
 
 
+def foreign_member(url: str, author: str) -> Render:
+    return lambda lang: t(lang, "announce.foreign_member", url=url, author=author)
+
+
+def foreign_admins(owner: str, url: str, author: str) -> Render:
+    return lambda lang: t(lang, "announce.foreign_admins", owner=owner, url=url, author=author)
+
+
+def comments_off_owner(url: str) -> Render:
+    return lambda lang: t(lang, "announce.comments_off_owner", url=url)
+
+
+def comments_off_admins(owner: str, url: str) -> Render:
+    return lambda lang: t(lang, "announce.comments_off_admins", owner=owner, url=url)
+
+
+def correction_lines(lang: str, corrections: list[WeekCorrection]) -> list[str]:
+    """A recorded week's corrections: what changed, who made it and why."""
+    if not corrections:
+        return []
+    lines = [t(lang, "results.corrections")]
+    for item in corrections:
+        who = t(lang, "correction.by_recheck") if item.actor == RECHECK else \
+            t(lang, "correction.by_admin", name=item.actor)
+        why = t(lang, f"correction.reason.{item.reason}") \
+            if item.reason in CORRECTION_REASONS else item.reason
+        if item.kind == "pardon":
+            lines.append(t(lang, "correction.pardon", username=item.username, who=who, why=why,
+                           strike=t(lang, f"strike.{item.before}")))
+        else:
+            lines.append(t(lang, "correction.verdict", username=item.username,
+                           owner=item.post_owner, url=item.post_url,
+                           before=t(lang, f"verdict.{item.before}"),
+                           after=t(lang, f"verdict.{item.after}"), who=who, why=why))
+    return lines
+
+
 def paused() -> Render:
     return lambda lang: t(lang, "announce.paused")
 
 
 REASONS = ("transient", "rate_limited", "no_helper", "incomplete", "share_link",
-           "session_expired", "challenge", "action_blocked", "not_checked")
+           "session_expired", "challenge", "action_blocked", "not_checked", "not_found_once",
+           "not_found", "private")
 
 
 def reason(lang: str, code: str) -> str:
@@ -193,6 +235,8 @@ def group_results(results: WeekResults, unchecked: dict[str, str],
             items = ", ".join(t(lang, "results.streak_item", username=n, weeks=w)
                               for n, w in streaks)
             lines += ["", t(lang, "results.streaks", names=items)]
+        if results.corrections:
+            lines += ["", *correction_lines(lang, results.corrections)]
         return "\n".join(lines)
 
     return render
@@ -234,6 +278,11 @@ def run_report(job_key: str, period: str, report: RunReport | None, *,
                           for s, c in sorted(failures.items())]
             if report.gone:
                 lines.append(t(lang, "report.gone", count=len(report.gone)))
+            if report.foreign:
+                lines.append(t(lang, "report.foreign", count=len(report.foreign)))
+            if report.comments_off:
+                lines.append(t(lang, "report.comments_off", count=len(report.comments_off)))
+            lines.append(t(lang, "report.requests", requests=report.requests))
             if report.paused:
                 lines.append(t(lang, "report.paused"))
             if report.helpers_out:

@@ -14,10 +14,23 @@ from handlers.weekly import status
 from services.weeks import Week
 
 
+async def _no_reader(ctx: Ctx) -> list[Reply]:
+    """Nothing can be read without a helper account: say so before promising a check."""
+    registered, usable = await ctx.tx.helpers.counts()
+    if registered and usable:
+        return []
+    admin = ctx.who.is_admin
+    if registered == 0:
+        return [ctx.reply("check.no_helper_admin" if admin else "check.no_helper_member")]
+    return [ctx.reply("ig.admin.no_helper" if admin else "check.no_reader_member")]
+
+
 async def verify(ctx: Ctx, _args: str) -> list[Reply]:
     checks = ctx.tx.checks
     if checks is None:
-        return [ctx.reply("ig.admin.no_helper")]
+        return [ctx.reply("check.no_helper_admin")]
+    if refused := await _no_reader(ctx):
+        return refused
     if checks.lock.locked():
         return [ctx.reply("verify.busy")]
     week = Week.containing(ctx.tx.now(), ctx.tx.rules.timezone)
@@ -43,6 +56,8 @@ async def check_now(ctx: Ctx, _args: str) -> list[Reply]:
     checks, member_id, now = ctx.tx.checks, ctx.who.member_id, ctx.tx.now()
     if checks is None or member_id is None:
         return await status(ctx, "")
+    if refused := await _no_reader(ctx):
+        return refused
     wait = checks.next_check_for(member_id, now)
     if wait is not None:
         when = formatting.moment(wait, ctx.tx.rules.timezone, ctx.lang)
@@ -50,12 +65,12 @@ async def check_now(ctx: Ctx, _args: str) -> list[Reply]:
     who, tx_now = ctx.who, now
 
     async def work(_progress: ProgressFn) -> list[Reply]:
-        await checks.member(member_id, tx_now)
+        report = await checks.member(member_id, tx_now)
         async with ctx.services.transaction() as tx:
             fresh = Ctx(ctx.event, who, tx, services=ctx.services)
             replies = await status(fresh, "")
-        return [Reply(ctx.t("status.checked") + "\n\n" + replies[0].text,
-                      buttons=replies[0].buttons)]
+        said = "status.check_paused" if report.paused else "status.checked"
+        return [Reply(ctx.t(said) + "\n\n" + replies[0].text, buttons=replies[0].buttons)]
 
     ctx.after(work)
     return []

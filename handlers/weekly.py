@@ -7,9 +7,11 @@ from datetime import date
 from zoneinfo import ZoneInfo
 
 from handlers import announcements, formatting
-from handlers.context import Ctx
+from handlers.context import Ctx, ProgressFn
 from handlers.events import Button, Reply
 from handlers.registry import Command, Flow
+from services.instagram.runtime import Instagram
+from services.link_check import CheckedLink, check_link, needs_instagram
 from services.links import LinkProblem, PostLink, find_links, parse_post_link
 from services.submissions import SubmitResult, WithdrawResult
 from services.weeks import Week
@@ -31,22 +33,61 @@ async def on_link(ctx: Ctx, text: str) -> list[Reply]:
 
 
 async def submit_link(ctx: Ctx, text: str, *, in_flow: bool) -> list[Reply]:
-    """Check and store the link(s); a bad link is explained and the step stays where it was."""
-    several = find_links(text)
-    if len(several) > 1:
-        replies: list[Reply] = []
-        for link in several:
-            replies += await submit_link(ctx, link, in_flow=in_flow)
-        return replies
-    parsed = parse_post_link(text)
-    if isinstance(parsed, LinkProblem):
-        key = f"link.{parsed.value}"
+    """Check and store the link(s); a bad link is explained and the step stays where it
+    was. When Instagram is to be asked first (a share link to resolve, a post's author
+    to read), that happens after this event's transaction, and the answer follows."""
+    found = find_links(text)
+    parts = found if len(found) > 1 else [text]
+    parsed = [parse_post_link(part) for part in parts]
+    instagram = ctx.services.instagram if ctx.services is not None else None
+    if any(isinstance(p, PostLink) and needs_instagram(instagram, p) for p in parsed):
+        return _submit_after_looking(ctx, parsed, instagram)
+    replies: list[Reply] = []
+    for link in parsed:
+        replies += await _submit_one(ctx, link, in_flow=in_flow)
+    return replies
+
+
+def _submit_after_looking(ctx: Ctx, parsed: list[PostLink | LinkProblem],
+                          instagram: Instagram | None) -> list[Reply]:
+    services, who, event = ctx.services, ctx.who, ctx.event
+    assert services is not None
+    ctx.end()
+
+    async def work(_progress: ProgressFn) -> list[Reply]:
+        looked = [await check_link(instagram, p) if isinstance(p, PostLink) else p
+                  for p in parsed]
+        async with services.transaction() as tx:
+            fresh = Ctx(event, who, tx, services=services)
+            replies: list[Reply] = []
+            for item in looked:
+                replies += await _submit_one(fresh, item, in_flow=False)
+            return replies
+
+    ctx.after(work)
+    return [Reply(ctx.t("submit.checking"), progress=True)]
+
+
+async def _submit_one(ctx: Ctx, link: PostLink | LinkProblem | CheckedLink, *,
+                      in_flow: bool) -> list[Reply]:
+    author = None
+    if isinstance(link, CheckedLink):
+        if link.unresolved_share:
+            return [ctx.reply("submit.share_unresolved", Button(ctx.t("button.submit_more"),
+                                                                "/submit"), url=link.link.url)]
+        link, author = link.link, link.author
+    if isinstance(link, LinkProblem):
+        key = f"link.{link.value}"
         return [ctx.ask(key) if in_flow else ctx.reply(key)]
-    assert ctx.who.member_id is not None
-    done = await ctx.tx.submissions.submit(ctx.who.member_id, parsed, ctx.tx.now())
+    if ctx.who.member_id is None:
+        return [ctx.reply("common.members_only")]
+    done = await ctx.tx.submissions.submit(ctx.who.member_id, link, ctx.tx.now(), author=author)
     if done.result is SubmitResult.ACCEPTED:
         ctx.end()
-        return [_accepted(ctx, parsed, done.count, done.maximum)]
+        return [_accepted(ctx, link, done.count, done.maximum)]
+    if done.result is SubmitResult.FOREIGN:
+        return [ctx.reply("submit.foreign", author=done.author, url=link.url,
+                          me=ctx.who.member_username or "")]
     if done.result is SubmitResult.CLOSED:
         ctx.end()
         deadline = ctx.tx.submissions.week(ctx.tx.now()).at(ctx.tx.rules.submission_deadline)
@@ -61,8 +102,6 @@ async def submit_link(ctx: Ctx, text: str, *, in_flow: bool) -> list[Reply]:
 
 def _accepted(ctx: Ctx, link: PostLink, count: int, maximum: int) -> Reply:
     text = ctx.t("submit.accepted", count=count, maximum=maximum, url=link.url)
-    if link.is_share:
-        text += "\n" + ctx.t("submit.share_note")
     minimum = ctx.tx.rules.weekly_min_posts
     if count < minimum:
         text += "\n" + ctx.t("submit.below_minimum", minimum=minimum)
@@ -159,6 +198,8 @@ async def results(ctx: Ctx, args: str) -> list[Reply]:
     lines = [ctx.t("results.header", week=formatting.week(view.week, ctx.lang))]
     if view.posts == 0:
         return [Reply("\n".join([*lines, ctx.t("results.no_posts")]))]
+    if not view.took_part:
+        return [Reply("\n".join([*lines, ctx.t("results.not_part")]))]
     if not view.checked:
         return [Reply("\n".join([*lines, ctx.t("results.not_checked", posts=view.posts)]))]
     missing = [i for i in view.owed if i.status == "missing"]
@@ -175,6 +216,8 @@ async def results(ctx: Ctx, args: str) -> list[Reply]:
         ctx.t("results.community", posts=view.posts, done=view.members_done,
               missing=view.members_missing, unknown=view.members_unknown),
     ]
+    if view.corrections:
+        lines += ["", *announcements.correction_lines(ctx.lang, view.corrections)]
     return [Reply("\n".join(lines))]
 
 

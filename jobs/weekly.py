@@ -148,6 +148,10 @@ class WeeklyJobs:
         if not run.done("verified") and checks is not None:
             report = await checks.week(week)
             await self.runs.mark(run, "verified", report=report.as_summary())
+        if not run.done("recorded"):  # the week as it is now is what results read from
+            async with self.services.transaction() as tx:
+                await tx.records.record(week, self.clock())
+            await self.runs.mark(run, "recorded")
         results = await self._results(week)
         if results.posts == 0:
             await self.runs.finish(run, posts=0)
@@ -216,14 +220,27 @@ class WeeklyJobs:
     # --- what follows a check ------------------------------------------------------------
 
     async def tell_aftermath(self, report: RunReport) -> None:
-        """Gone posts: their owners and the admins are told; a paused check: the admins."""
-        if report.gone:
+        """Gone posts, posts by someone else, posts with comments off: their owners and
+        the admins are told; a paused check: the admins."""
+        told = [owner for _, owner, _ in report.gone + report.foreign] + \
+            [owner for _, owner in report.comments_off]
+        if told:
             async with self.services.transaction() as tx:
-                owners = await tx.members.ids_by_username([owner for _, owner, _ in report.gone])
-            await self.delivery.to_members({owners[owner]: Words("gone_owner", (url,))
-                                            for url, owner, _ in report.gone if owner in owners})
-            for url, owner, reason in report.gone:
-                await self.delivery.to_admins(Words("gone_admins", (owner, url, reason)))
+                owners = await tx.members.ids_by_username(told)
+        for url, owner, reason in report.gone:
+            if owner in owners:
+                await self.delivery.to_members({owners[owner]: Words("gone_owner", (url,))})
+            await self.delivery.to_admins(Words("gone_admins", (owner, url, reason)))
+        for url, owner, author in report.foreign:
+            if owner in owners:
+                await self.delivery.to_members(
+                    {owners[owner]: Words("foreign_member", (url, author))})
+            await self.delivery.to_admins(Words("foreign_admins", (owner, url, author)))
+        for url, owner in report.comments_off:
+            if owner in owners:
+                await self.delivery.to_members({owners[owner]: Words("comments_off_owner",
+                                                                     (url,))})
+            await self.delivery.to_admins(Words("comments_off_admins", (owner, url)))
         if report.paused:
             await self.delivery.to_admins(Words("paused"))
 

@@ -19,8 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.progress import ProgressService
 from services.rules import CommunityRules
+from services.week_record import RECHECK, WeekRecords
 from services.weeks import Week
-from storage.models import AuditEntry, JobRun, Member, MemberWeek, Strike
+from storage.models import Admin, AuditEntry, ChatAccount, JobRun, Member, MemberWeek, Strike
 
 
 @dataclass
@@ -93,7 +94,8 @@ class Accountability:
         minimum = self.rules.weekly_min_posts
         news: list[LadderNews] = []
         for result in results.members:
-            member = await self.session.get(Member, result.member_id)
+            member = None if result.member_id is None else \
+                await self.session.get(Member, result.member_id)
             if member is None:
                 continue
             item = LadderNews(member.id, member.instagram_username)
@@ -210,10 +212,29 @@ class Accountability:
             else query.where(Strike.status == "active")
         return [(name, strike) for name, strike in (await self.session.execute(query)).all()]
 
-    async def pardon(self, actor_id: int | None, strike: Strike, now: datetime) -> None:
+    async def _actor_name(self, actor_id: int | None) -> str:
+        """How an admin is named in a week's corrections."""
+        if actor_id is None:
+            return "admin"
+        name = await self.session.scalar(select(Admin.name).where(
+            Admin.chat_account_id == actor_id))
+        return name or await self.session.scalar(select(ChatAccount.display_name).where(
+            ChatAccount.id == actor_id)) or "admin"
+
+    async def _note_pardon(self, strike: Strike, actor: str, reason: str,
+                           now: datetime) -> None:
+        username = await self.session.scalar(select(Member.instagram_username).where(
+            Member.id == strike.member_id))
+        await WeekRecords(self.session, self.rules).note_pardon(
+            strike.week_start, username or "?", strike.reason, actor, reason, now)
+
+    async def pardon(self, actor_id: int | None, strike: Strike, now: datetime,
+                     reason: str = "pardon") -> None:
         strike.status = "pardoned"
         if strike.appeal == "pending":
             strike.appeal, strike.decided_at = "pardoned", now
+            reason = "appeal"
+        await self._note_pardon(strike, await self._actor_name(actor_id), reason, now)
         await self._week_clean_again(strike)
         self.session.add(AuditEntry(actor_id=actor_id, action="strike_pardoned",
                                     target=str(strike.member_id), detail=str(strike.id)))
@@ -258,6 +279,7 @@ class Accountability:
         comment is there now, else "pending" (the admins decide, with the evidence)."""
         if strike.reason == "missing" and not still_missing:
             strike.status, strike.appeal, strike.decided_at = "pardoned", "cleared", now
+            await self._note_pardon(strike, RECHECK, "appeal", now)
             await self._week_clean_again(strike)
             week = await self.session.scalar(select(MemberWeek).where(
                 MemberWeek.member_id == strike.member_id,

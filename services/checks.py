@@ -27,12 +27,13 @@ Aftermath = Callable[[RunReport], Awaitable[None]]
 class Checks:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], rules: CommunityRules,
                  instagram: Instagram, *, cache_seconds: float = 600.0,
-                 check_now_every: timedelta = timedelta(minutes=10)) -> None:
+                 check_now_every: timedelta = timedelta(minutes=10),
+                 write_lock: asyncio.Lock | None = None) -> None:
         self.sessions = sessions
         self.rules = rules
         self.instagram = instagram
         self.cache = CommenterCache(cache_seconds)
-        self.verifier = Verifier(sessions, instagram, self.cache)
+        self.verifier = Verifier(sessions, instagram, self.cache, write_lock=write_lock)
         self.check_now_every = check_now_every
         self._last_check: dict[int, datetime] = {}
         self.lock = asyncio.Lock()
@@ -46,7 +47,7 @@ class Checks:
         finally:
             async with self.sessions() as session, session.begin():
                 await HelperAccountService(session, self.instagram).save_pool()
-        if self.aftermath is not None and (report.gone or report.paused):
+        if self.aftermath is not None and report.news:
             await self.aftermath(report)
         return report
 

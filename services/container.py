@@ -26,6 +26,7 @@ from services.progress import ProgressService
 from services.rules import CommunityRules
 from services.submissions import SubmissionService
 from services.unfollow import RunningChecks, UnfollowService
+from services.week_record import WeekRecords
 from storage.models import utcnow
 from storage.repositories.operations import AuditRepo, OutboxRepo
 
@@ -50,6 +51,7 @@ class Tx:
         self.invites = InviteService(session)
         self.submissions = SubmissionService(session, rules)
         self.progress = ProgressService(session, rules)
+        self.records = WeekRecords(session, rules)
         self.members = MemberAdminService(session, clock)
         self.community = CommunityService(session)
         self.open_chat = OpenChatImporter(session, rules)
@@ -73,7 +75,11 @@ class Services:
         self.engine: AsyncEngine = sessions.kw["bind"]
         # The process's Instagram gateway and helper pool (None: Instagram is not used).
         self.instagram = instagram
-        self.checks = Checks(sessions, rules, instagram) if instagram is not None else None
+        # SQLite has one writer at a time: queueing here, in order, beats SQLite's busy
+        # handler, which sleeps in growing steps (up to 100 ms) while it waits for the lock.
+        self._one_writer = asyncio.Lock() if serialize else None
+        self.checks = Checks(sessions, rules, instagram, write_lock=self._one_writer) \
+            if instagram is not None else None
         # How deferred work reaches other people (set by the app; None in a bare console).
         self.delivery: Delivery | None = None
         # Unfollow checks with login running now, so /cancel can stop one.
@@ -81,9 +87,6 @@ class Services:
         self.rules = rules
         # Injectable, so tests can stand on a week boundary.
         self.clock = clock
-        # SQLite has one writer at a time: queueing here, in order, beats SQLite's busy
-        # handler, which sleeps in growing steps (up to 100 ms) while it waits for the lock.
-        self._one_writer = asyncio.Lock() if serialize else None
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Tx]:

@@ -136,6 +136,11 @@ class HelperAccountService:
             for h in await self.helpers.list()
         ]
 
+    async def counts(self) -> tuple[int, int]:
+        """(helpers registered, helpers that can read now or after a rest)."""
+        helpers = await self.helpers.list()
+        return len(helpers), sum(1 for h in helpers if h.status in READY_STATES and h.session)
+
     # --- the pool, mirrored to the table -------------------------------------------------
 
     async def load_pool(self) -> int:

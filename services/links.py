@@ -54,6 +54,13 @@ def find_links(text: str) -> list[str]:
     return [m.group(0).rstrip(".,!?…~:;") for m in LINK_IN_TEXT.finditer(text)]
 
 
+def share_token(url: str) -> str | None:
+    """The token of a /share/ link (None: not one)."""
+    parsed = parse_post_link(url)
+    return parsed.shortcode.removeprefix(SHARE_PREFIX) if isinstance(parsed, PostLink) \
+        and parsed.is_share else None
+
+
 def looks_like_link(text: str) -> bool:
     return bool(ANY_URL.search(text.strip()))
 

@@ -42,6 +42,9 @@ OUTSIDE_WEEKS = "outside_weeks"
 AFTER_DEADLINE = "after_deadline"
 NOT_ACTIVE = "member_not_active"
 TAKEN = "submitted_by_another_member"
+# A /share/ link: its post is only known after a request to Instagram, which an import
+# (one transaction) does not make; the member hands in the post's own link instead.
+SHARE_LINK = "share_link"
 
 
 @dataclass(frozen=True)
@@ -188,6 +191,9 @@ class OpenChatImporter:
         parsed = parse_post_link(link)
         if isinstance(parsed, LinkProblem):
             report.unused.append(UnusedLink(message.line_no, message.nickname, link, NOT_A_POST))
+            return None
+        if parsed.is_share:
+            report.unused.append(UnusedLink(message.line_no, message.nickname, link, SHARE_LINK))
             return None
         username, problem = instagram_id(message.nickname, members)
         if username is None:

@@ -1,4 +1,10 @@
-"""What a member sees of the exchange: this week's to-do list and last week's results."""
+"""What a member sees of the exchange: this week's to-do list and last week's results.
+
+A week that had its final check is read from its record (services/week_record.py): who
+was active, who owed what, what each handed in and every verdict, as they were then,
+with the corrections made since. A week without a record (this week, or one nobody
+checked) is computed from today's members and verification rows.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +16,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.rules import CommunityRules
 from services.weeks import Week
-from storage.models import JobRun, Member, Submission, Verification
+from storage.models import (
+    JobRun,
+    Member,
+    Submission,
+    Verification,
+    WeekCorrection,
+    WeekRecord,
+    WeekRecordEntry,
+    WeekRecordMember,
+    WeekRecordPost,
+)
 
 # A post nobody has checked yet has no verification row.
 UNCHECKED = "unchecked"
+# Posts that count as handed in; only "active" ones are owed comments.
+HANDED_IN = ("active", "comments_off")
 
 
 @dataclass(frozen=True)
@@ -54,11 +72,14 @@ class ResultsView:
     members_unknown: int = 0
     checked: bool = False
     missing_by_member: dict[str, int] = field(default_factory=dict)
+    # False: the member was not active in that week (joined since, paused, suspended).
+    took_part: bool = True
+    corrections: list[WeekCorrection] = field(default_factory=list)
 
 
 @dataclass
 class MemberResult:
-    member_id: int
+    member_id: int | None  # None: deleted since the week was recorded
     username: str
     owed: int
     done: int
@@ -80,6 +101,8 @@ class WeekResults:
     posts: int
     members: list[MemberResult]
     checked: bool
+    recorded: bool = False
+    corrections: list[WeekCorrection] = field(default_factory=list)
 
     @property
     def completed(self) -> list[MemberResult]:
@@ -116,12 +139,13 @@ class ProgressService:
         self.rules = rules
 
     async def _week_rows(self, week: Week) -> list[tuple[Submission, str]]:
+        """The week's handed-in posts of active members (owed: the "active" ones)."""
         rows = await self.session.execute(
             select(Submission, Member.instagram_username)
             .join(Member, Member.id == Submission.member_id)
             .where(
                 Submission.week_start == week.start,
-                Submission.status == "active",
+                Submission.status.in_(HANDED_IN),
                 Member.status == "active",
             )
             .order_by(Submission.submitted_at, Submission.id)
@@ -149,7 +173,8 @@ class ProgressService:
             TodoItem(sub.id, owner, sub.url, checks.get((member_id, sub.id), UNCHECKED),
                      sub.submitted_at, sub.shortcode)
             for sub, owner in rows
-            if sub.member_id != member_id and not (late and sub.submitted_at < joined)
+            if sub.status == "active" and sub.member_id != member_id
+            and not (late and sub.submitted_at < joined)
         ]
 
     async def _joined(self, member_id: int) -> datetime | None:
@@ -159,7 +184,7 @@ class ProgressService:
         week = Week.containing(now, self.rules.timezone)
         rows = await self._week_rows(week)
         checks = await self._verifications([s.id for s, _ in rows])
-        own = [s for s, _ in rows if s.member_id == member_id]
+        own = [s for s, _ in rows if s.member_id == member_id]  # comments-off ones too
         return StatusView(
             week,
             self._todo(member_id, rows, checks, await self._joined(member_id)),
@@ -171,6 +196,11 @@ class ProgressService:
         )
 
     async def week_results(self, week: Week) -> WeekResults:
+        """The community's week: its record when it has one, else computed now."""
+        return await self.recorded(week) or await self.live_week_results(week)
+
+    async def live_week_results(self, week: Week) -> WeekResults:
+        """The week as today's members and verification rows say (what gets recorded)."""
         rows = await self._week_rows(week)
         checks = await self._verifications([s.id for s, _ in rows])
         members = await self.session.execute(
@@ -188,8 +218,52 @@ class ProgressService:
                 sum(1 for s, _ in rows if s.member_id == member_id), todo))
         return WeekResults(week, len(rows), results, bool(checks))
 
+    async def recorded(self, week: Week) -> WeekResults | None:
+        """A finished week as recorded at its final check, corrections applied."""
+        record = await self.session.scalar(
+            select(WeekRecord).where(WeekRecord.week_start == week.start))
+        if record is None:
+            return None
+        posts = {p.id: p for p in await self.session.scalars(
+            select(WeekRecordPost).where(WeekRecordPost.week_start == week.start))}
+        todo: dict[str, list[TodoItem]] = {}
+        entries = await self.session.execute(
+            select(WeekRecordEntry.username, WeekRecordEntry.post_id, WeekRecordEntry.status)
+            .where(WeekRecordEntry.week_start == week.start))
+        for username, post_id, status in entries.all():
+            post = posts[post_id]
+            todo.setdefault(username, []).append(TodoItem(
+                post.submission_id or 0, post.owner, post.url, status, post.submitted_at,
+                post.shortcode))
+        members = []
+        for row in await self.session.scalars(
+                select(WeekRecordMember).where(WeekRecordMember.week_start == week.start)
+                .order_by(WeekRecordMember.username)):
+            items = sorted(todo.get(row.username, []), key=lambda i: (i.submitted_at, i.url))
+            done = sum(1 for i in items if i.status == "done")
+            missing = [i for i in items if i.status == "missing"]
+            members.append(MemberResult(row.member_id, row.username, len(items), done, missing,
+                                        len(items) - done - len(missing), row.submitted, items))
+        corrections = list(await self.session.scalars(
+            select(WeekCorrection).where(WeekCorrection.week_start == week.start)
+            .order_by(WeekCorrection.at, WeekCorrection.id)))
+        handed_in = sum(1 for p in posts.values() if p.state in ("counted", "comments_off"))
+        return WeekResults(week, handed_in, members, record.checked, True, corrections)
+
+    async def live_todo_of(self, member_id: int, week: Week) -> dict[int, str]:
+        """Submission id -> this member's verdict now, over the week's posts."""
+        rows = await self.session.execute(
+            select(Verification.submission_id, Verification.status)
+            .join(Submission, Submission.id == Verification.submission_id)
+            .where(Submission.week_start == week.start, Verification.member_id == member_id))
+        return dict(rows.all())
+
     async def missing_for(self, member_id: int, week: Week) -> list[TodoItem]:
         """One member's posts still "missing" in a week (whatever their status now)."""
+        recorded = await self.recorded(week)
+        if recorded is not None:
+            mine = next((m for m in recorded.members if m.member_id == member_id), None)
+            return list(mine.missing) if mine else []
         rows = await self._week_rows(week)
         checks = await self._verifications([s.id for s, _ in rows])
         todo = self._todo(member_id, rows, checks, await self._joined(member_id))
@@ -205,29 +279,23 @@ class ProgressService:
         return reasons
 
     async def results(self, member_id: int, now: datetime) -> ResultsView:
-        """The last finished week: the one before the current week."""
+        """The last finished week (the one before the current week), for one member."""
         week = Week.containing(now, self.rules.timezone).previous()
-        rows = await self._week_rows(week)
-        checks = await self._verifications([s.id for s, _ in rows])
+        whole = await self.week_results(week)
+        mine = next((m for m in whole.members if m.member_id == member_id), None)
         view = ResultsView(
-            week,
-            self._todo(member_id, rows, checks, await self._joined(member_id)),
-            sum(1 for s, _ in rows if s.member_id == member_id),
-            self.rules.weekly_min_posts,
-            posts=len(rows),
-            checked=bool(checks),
-        )
-        members = await self.session.execute(
-            select(Member.id, Member.instagram_username, Member.joined_at)
-            .where(Member.status == "active")
-        )
-        for other_id, username, joined in members.all():
-            statuses = [item.status for item in self._todo(other_id, rows, checks, joined)]
+            week, list(mine.todo) if mine else [], mine.submitted if mine else 0,
+            self.rules.weekly_min_posts, posts=whole.posts, checked=whole.checked,
+            took_part=mine is not None,
+            corrections=[c for c in whole.corrections
+                         if mine is not None and c.username == mine.username])
+        for member in whole.members:
+            statuses = [item.status for item in member.todo]
             if not statuses:
                 continue
             if "missing" in statuses:
                 view.members_missing += 1
-                view.missing_by_member[username] = statuses.count("missing")
+                view.missing_by_member[member.username] = statuses.count("missing")
             elif all(s == "done" for s in statuses):
                 view.members_done += 1
             else:

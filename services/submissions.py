@@ -9,6 +9,7 @@ from enum import Enum
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.instagram.names import name_key
 from services.links import PostLink
 from services.rules import CommunityRules
 from services.weeks import Week
@@ -24,6 +25,7 @@ class SubmitResult(Enum):
     DUPLICATE_OTHER = "duplicate_other"
     CLOSED = "closed"
     NOT_ACTIVE = "not_active"
+    FOREIGN = "foreign"  # the post's author is someone else
 
 
 @dataclass
@@ -40,6 +42,7 @@ class Submitted:
     count: int  # the member's submissions this week after this attempt
     maximum: int
     submission_id: int | None = None
+    author: str | None = None  # as Instagram said at submission (None: not read)
 
 
 class WithdrawResult(Enum):
@@ -91,18 +94,45 @@ class SubmissionService:
         return Submitted(SubmitResult.ACCEPTED, count + 1, maximum)
 
     async def submit(
-        self, member_id: int, link: PostLink, now: datetime, source: str = "chat"
+        self, member_id: int, link: PostLink, now: datetime, source: str = "chat",
+        author: str | None = None,
     ) -> Submitted:
+        """Hand in a post; `author`, when Instagram was asked, must be the member. A post
+        another member handed in but the submitter wrote moves to its author."""
         week = self.week(now)
         member = await self.members.get(member_id)
         active = member is not None and member.status == "active"
-        done = self._decide(await self._book(week.start), active, member_id, link, now)
+        book = await self._book(week.start)
+        done = self._decide(book, active, member_id, link, now)
+        own = member is not None and author is not None and \
+            name_key(author) == name_key(member.instagram_username)
+        if author is not None and not own and done.result in (
+                SubmitResult.ACCEPTED, SubmitResult.DUPLICATE_OTHER):
+            return replace(done, result=SubmitResult.FOREIGN, count=book.counts.get(
+                member_id, 0), author=name_key(author))
+        if done.result is SubmitResult.DUPLICATE_OTHER and own:
+            return await self._take_back(member_id, book, done, author, now)
         if done.result is not SubmitResult.ACCEPTED:
             return done
         row = await self.submissions.add(
             member_id, week.start, link.url, link.shortcode, source=source, submitted_at=now
         )
-        return replace(done, submission_id=row.id)
+        row.author = name_key(author) if author else None
+        return replace(done, submission_id=row.id, author=row.author)
+
+    async def _take_back(self, member_id: int, book: WeekBook, done: Submitted,
+                         author: str | None, now: datetime) -> Submitted:
+        """The author hands in their own post that someone else had handed in (a repost
+        of their link): the submission becomes theirs, within their quota."""
+        count = book.counts.get(member_id, 0)
+        if count >= done.maximum:
+            return Submitted(SubmitResult.OVER_MAX, count, done.maximum)
+        row = await self.session.get(Submission, done.submission_id)
+        assert row is not None
+        row.member_id, row.status, row.author = member_id, "active", author
+        row.submitted_at = now
+        await self.session.flush()
+        return Submitted(SubmitResult.ACCEPTED, count + 1, done.maximum, row.id, author)
 
     async def submit_many(
         self, items: list[tuple[int, PostLink, datetime]], source: str

@@ -1,16 +1,24 @@
-"""Who commented where: the week's posts checked on Instagram, one fetch per post.
+"""Who commented where: the week's posts checked on Instagram, one read per post.
 
-A run reads the week's posts and who owes a comment on each (one transaction), fetches
-each post's commenters once, all pages, through the helper pool, several posts at a
-time up to the number of usable helpers (no transaction open meanwhile), and writes one
-row per (member, post) as done, missing or unknown (a second transaction).
+A run reads the week's posts and who owes a comment on each (one transaction), then
+reads each post once, all pages, through the helper pool, several posts at a time up
+to the number of usable helpers (no transaction open meanwhile), and writes that
+post's verdicts as soon as its read finishes (a short transaction of its own), so an
+interrupted run keeps every read it finished.
 
-- A post whose commenters could not be fetched, or came back shorter than the count
-  Instagram reports, never makes anyone "missing": such rows are "unknown" (a "done"
-  seen earlier stays done; comments are not taken back).
-- A post that is gone or became private leaves everyone's debt; the run reports it so
-  its owner and the admins are told.
-- When every helper is stopped the run pauses: the posts not fetched stay as they were.
+- Verdicts: "done" when the member's name is among the commenters; "missing" only
+  when the read was complete (distinct comments reach the count Instagram reported);
+  otherwise "unknown". A "done" is never taken back by any path: verdicts are written
+  as upserts that leave a "done" row alone, so a check that read rows before another
+  check committed "done" cannot overwrite it, and two checks of one post never clash.
+- A post whose author is not the member who handed it in is "foreign": nobody owes
+  it; the member and the admins are told. A post with comments turned off is excused:
+  nobody owes it; its owner and the admins are told why.
+- "Not found" or "private" ends a post only when a second read confirms it (another
+  helper at once, or the next run); until then its verdicts stay "unknown".
+- When every helper is stopped the run pauses: the posts not read stay as they were.
+  When one read fails unexpectedly the others are cancelled, and no Instagram request
+  is sent after the run has ended.
 - Commenter sets are cached for a short time, so "check now" reuses them.
 """
 
@@ -18,14 +26,18 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass, field
+from datetime import datetime
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.instagram.errors import InstagramError, NoHelperAvailable
-from services.instagram.gateway import UserList
+from services.instagram.gateway import CURRENT_METER, CallMeter, PostComments
+from services.instagram.names import name_key
 from services.instagram.runtime import Instagram
 from services.rules import CommunityRules
 from services.weeks import Week
@@ -33,7 +45,20 @@ from storage.models import Member, Submission, Verification, utcnow
 
 OPEN = ("missing", "unknown")
 GONE_CODES = {"not_found", "private"}
+# Submissions a check reads: "comments_off" ones too, in case comments were turned on.
+READ_STATUSES = ("active", "comments_off")
 Progress = Callable[[int, int], Awaitable[None]]  # (posts done, posts to check)
+Sessions = Callable[[], AsyncSession]
+
+
+@dataclass(frozen=True)
+class ConfirmedGone:
+    """Two reads by different helpers said the post is gone (or private)."""
+
+    code: str
+
+
+Read = PostComments | InstagramError | ConfirmedGone
 
 
 @dataclass(frozen=True)
@@ -45,6 +70,8 @@ class PostToCheck:
     owner: str
     # Member id -> username of everyone who owes this post a comment.
     owed_by: dict[int, str]
+    status: str = "active"
+    not_found_before: bool = False  # an earlier read said "not found", unconfirmed
 
 
 @dataclass
@@ -55,38 +82,47 @@ class RunReport:
     posts: int = 0
     fetched: int = 0
     from_cache: int = 0
+    requests: int = 0  # HTTP requests sent to Instagram, every page and info call
     incomplete: list[str] = field(default_factory=list)  # shortcodes fetched short
     failed: dict[str, str] = field(default_factory=dict)  # shortcode -> error code
     gone: list[tuple[str, str, str]] = field(default_factory=list)  # (url, owner, code)
+    foreign: list[tuple[str, str, str]] = field(default_factory=list)  # (url, owner, author)
+    comments_off: list[tuple[str, str]] = field(default_factory=list)  # (url, owner)
     verdicts: dict[str, int] = field(default_factory=lambda: {s: 0 for s in
                                                              ("done", "missing", "unknown")})
     paused: bool = False
     helpers_out: list[str] = field(default_factory=list)
 
+    @property
+    def news(self) -> bool:
+        """Something that owners or admins are told about."""
+        return bool(self.gone or self.foreign or self.comments_off or self.paused)
+
     def as_summary(self) -> dict[str, object]:
         return {
             "posts": self.posts, "fetched": self.fetched, "from_cache": self.from_cache,
-            "incomplete": self.incomplete, "failed": self.failed,
-            "gone": [list(g) for g in self.gone], "verdicts": self.verdicts,
+            "requests": self.requests, "incomplete": self.incomplete, "failed": self.failed,
+            "gone": [list(g) for g in self.gone], "foreign": [list(f) for f in self.foreign],
+            "comments_off": [list(c) for c in self.comments_off], "verdicts": self.verdicts,
             "paused": self.paused, "helpers_out": self.helpers_out,
         }
 
 
 class CommenterCache:
-    """Commenter sets by shortcode, kept `ttl` seconds (only complete ones are kept)."""
+    """Post reads by shortcode, kept `ttl` seconds (only complete ones are kept)."""
 
     def __init__(self, ttl: float = 600.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.ttl = ttl
         self.clock = clock
-        self._sets: dict[str, tuple[float, UserList]] = {}
+        self._sets: dict[str, tuple[float, PostComments]] = {}
 
-    def get(self, shortcode: str) -> UserList | None:
+    def get(self, shortcode: str) -> PostComments | None:
         hit = self._sets.get(shortcode)
         if hit is None or self.clock() - hit[0] > self.ttl:
             return None
         return hit[1]
 
-    def put(self, shortcode: str, users: UserList) -> None:
+    def put(self, shortcode: str, users: PostComments) -> None:
         self._sets[shortcode] = (self.clock(), users)
 
 
@@ -106,7 +142,7 @@ async def posts_to_check(
     rows = (await session.execute(
         select(Submission, Member.instagram_username)
         .join(Member, Member.id == Submission.member_id)
-        .where(Submission.week_start == week.start, Submission.status == "active",
+        .where(Submission.week_start == week.start, Submission.status.in_(READ_STATUSES),
                Member.status == "active")
         .order_by(Submission.submitted_at, Submission.id)
     )).all()
@@ -129,137 +165,183 @@ async def posts_to_check(
         }
         if owed or not (only_open or member_id is not None):
             posts.append(PostToCheck(submission.id, submission.shortcode, submission.url,
-                                     submission.member_id, owner, owed))
+                                     submission.member_id, owner, owed, submission.status,
+                                     submission.not_found_at is not None))
     return posts
 
 
 class Verifier:
     """Runs checks for one week; holds no transaction while Instagram is asked."""
 
-    def __init__(self, sessions: Callable[[], AsyncSession], instagram: Instagram,
-                 cache: CommenterCache) -> None:
+    def __init__(self, sessions: Sessions, instagram: Instagram, cache: CommenterCache,
+                 *, write_lock: asyncio.Lock | None = None,
+                 clock: Callable[[], datetime] = utcnow) -> None:
         self.sessions = sessions
         self.instagram = instagram
         self.cache = cache
-
-    async def fetch(self, posts: list[PostToCheck], report: RunReport, *,
-                    use_cache: bool, progress: Progress | None = None
-                    ) -> dict[str, UserList | InstagramError]:
-        """Each post's commenters, several posts at once (one per usable helper)."""
-        results: dict[str, UserList | InstagramError] = {}
-        pool = self.instagram.pool
-        gateway = self.instagram.gateway
-        width = asyncio.Semaphore(max(1, pool.usable()))
-        finished = 0
-
-        async def one(post: PostToCheck) -> None:
-            nonlocal finished
-            if report.paused:
-                return
-            cached = self.cache.get(post.shortcode) if use_cache else None
-            if cached is not None:
-                results[post.shortcode] = cached
-                report.from_cache += 1
-            elif post.shortcode.startswith("share:"):
-                results[post.shortcode] = InstagramError("share_link")
-            else:
-                async with width:
-                    if report.paused:
-                        return
-                    try:
-                        users = await pool.run(
-                            lambda s: gateway.commenters(s, post.shortcode))
-                    except NoHelperAvailable as exc:
-                        report.paused = True
-                        results[post.shortcode] = exc
-                        return
-                    except InstagramError as exc:
-                        results[post.shortcode] = exc
-                    else:
-                        results[post.shortcode] = users
-                        report.fetched += 1
-                        if users.complete:
-                            self.cache.put(post.shortcode, users)
-            finished += 1
-            if progress is not None:
-                await progress(finished, len(posts))
-
-        await asyncio.gather(*(one(post) for post in posts))
-        report.helpers_out = sorted(h.username for h in pool.helpers.values() if h.out)
-        return results
+        # SQLite has one writer: the process's writes queue on one lock (see Services).
+        self.write_lock = write_lock
+        self.clock = clock
 
     async def run(self, week: Week, rules: CommunityRules, *, only_open: bool = False,
                   member_id: int | None = None, use_cache: bool = False,
                   progress: Progress | None = None) -> RunReport:
         report = RunReport(week.label)
-        async with self.sessions() as session, session.begin():
+        async with self._transaction() as session:
             posts = await posts_to_check(session, week, rules, only_open=only_open,
                                          member_id=member_id)
         report.posts = len(posts)
-        fetched = await self.fetch(posts, report, use_cache=use_cache, progress=progress)
-        async with self.sessions() as session, session.begin():
-            await self._apply(session, posts, fetched, report)
+        meter = CallMeter(parent=CURRENT_METER.get())
+        token = CURRENT_METER.set(meter)  # every read of this run counts here
+        width = asyncio.Semaphore(max(1, self.instagram.pool.usable()))
+        finished = 0
+
+        async def one(post: PostToCheck) -> None:
+            nonlocal finished
+            if await self._check(post, report, width, use_cache=use_cache):
+                finished += 1
+                if progress is not None:
+                    await progress(finished, len(posts))
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                for post in posts:
+                    group.create_task(one(post))
+        except BaseExceptionGroup as failed:
+            raise failed.exceptions[0] from None  # the others were cancelled
+        finally:
+            meter.stop()  # nothing is sent to Instagram once the run has ended
+            CURRENT_METER.reset(token)
+            report.requests = meter.requests
+            pool = self.instagram.pool
+            report.helpers_out = sorted(h.username for h in pool.helpers.values() if h.out)
         return report
 
-    async def _apply(self, session: AsyncSession, posts: list[PostToCheck],
-                     fetched: dict[str, UserList | InstagramError], report: RunReport) -> None:
-        """Write the verdicts: new rows inserted, changed rows updated, in bulk."""
-        ids = [p.submission_id for p in posts]
-        existing: dict[tuple[int, int], tuple[int, str]] = {}
-        for start in range(0, len(ids), 500):
-            rows = await session.execute(
-                select(Verification.id, Verification.member_id, Verification.submission_id,
-                       Verification.status)
-                .where(Verification.submission_id.in_(ids[start:start + 500])))
-            existing.update({(m, s): (i, st) for i, m, s, st in rows.all()})
-        now = utcnow()
-        inserts: list[dict[str, object]] = []
-        updates: list[dict[str, object]] = []
-        gone: list[int] = []
-        for post in posts:
-            result = fetched.get(post.shortcode)
-            if result is None:  # not reached: the run paused first
-                continue
-            if isinstance(result, InstagramError):
-                if result.code in GONE_CODES:
-                    gone.append(post.submission_id)
-                    report.gone.append((post.url, post.owner, result.code))
-                    continue
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[AsyncSession]:
+        async with self.write_lock or nullcontext(), self.sessions() as session, \
+                session.begin():
+            yield session
+
+    async def _check(self, post: PostToCheck, report: RunReport, width: asyncio.Semaphore,
+                     *, use_cache: bool) -> bool:
+        """Read one post and write its verdicts; False when the run paused first."""
+        cached = self.cache.get(post.shortcode) if use_cache else None
+        if cached is not None:
+            report.from_cache += 1
+            result: Read = cached
+        elif post.shortcode.startswith("share:"):
+            result = InstagramError("share_link")
+        else:
+            async with width:
+                if report.paused:
+                    return False
+                result = await self._read(post)
+            if isinstance(result, NoHelperAvailable):
+                report.paused = True
+                return False
+            if isinstance(result, PostComments):
+                report.fetched += 1
+                if result.complete:
+                    self.cache.put(post.shortcode, result)
+        async with self._transaction() as session:
+            await self._apply(session, post, result, report)
+        return True
+
+    async def _read(self, post: PostToCheck) -> Read:
+        """One read; a "not found" is read again at once by another helper if there is
+        one (a passing fault of one account is not a deleted post)."""
+        pool, gateway = self.instagram.pool, self.instagram.gateway
+        try:
+            return await pool.run(lambda s: gateway.commenters(s, post.shortcode))
+        except InstagramError as exc:
+            if exc.code not in GONE_CODES or exc.helper is None or pool.usable() < 2:
+                return exc
+            first = exc
+        try:
+            second = await pool.run(lambda s: gateway.commenters(s, post.shortcode),
+                                    avoid=frozenset({first.helper or ""}))
+        except InstagramError as exc:
+            # The second read could not be made (rate limit, no helper): not confirmed.
+            return ConfirmedGone(exc.code) if exc.code in GONE_CODES else first
+        return second
+
+    async def _apply(self, session: AsyncSession, post: PostToCheck, result: Read,
+                     report: RunReport) -> None:
+        """This post's verdicts (and its state: gone, foreign, comments off) written."""
+        # Locked (PostgreSQL) so a withdrawal cannot slip in between; withdrawn or taken
+        # out by another check meanwhile: nothing to write.
+        status = await session.scalar(select(Submission.status).where(
+            Submission.id == post.submission_id).with_for_update())
+        if status not in READ_STATUSES:
+            return
+        submission = update(Submission).where(Submission.id == post.submission_id)
+        owner_key = name_key(post.owner)
+        if isinstance(result, ConfirmedGone) or (
+                isinstance(result, InstagramError) and result.code in GONE_CODES
+                and post.not_found_before):
+            await session.execute(submission.values(status="gone"))
+            report.gone.append((post.url, post.owner, result.code))
+            return
+        if isinstance(result, InstagramError):
+            if result.code in GONE_CODES:
+                await session.execute(submission.values(not_found_at=self.clock()))
+                report.failed[post.shortcode] = "not_found_once"
+            else:
                 report.failed[post.shortcode] = result.code
-            elif not result.complete:
-                report.incomplete.append(post.shortcode)
-            for mid, username in post.owed_by.items():
-                before = existing.get((mid, post.submission_id))
-                verdict = _verdict(result, username, before[1] if before else None)
-                report.verdicts[verdict] += 1
-                if before is None:
-                    inserts.append({"member_id": mid, "submission_id": post.submission_id,
-                                    "status": verdict, "checked_at": now})
-                elif before[1] != verdict:
-                    updates.append({"row_id": before[0], "status": verdict, "checked_at": now})
-        if gone:
-            await session.execute(update(Submission).where(Submission.id.in_(gone))
-                                  .values(status="gone"))
-            await session.execute(delete(Verification)
-                                  .where(Verification.submission_id.in_(gone)))
-        if inserts:
-            await session.execute(insert(Verification), inserts)
-        if updates:
-            await _bulk_update(session, updates)
+            await self._write(session, post, {m: "unknown" for m in post.owed_by}, report)
+            return
+        state: dict[str, object] = {"not_found_at": None}
+        if result.author is not None:
+            state["author"] = result.author
+        if result.author is not None and result.author != owner_key:
+            await session.execute(submission.values(status="foreign", **state))
+            report.foreign.append((post.url, post.owner, result.author))
+            return
+        if result.comments_off:
+            await session.execute(submission.values(status="comments_off", **state))
+            if post.status != "comments_off":
+                report.comments_off.append((post.url, post.owner))
+            return
+        await session.execute(submission.values(status="active", **state))
+        if not result.complete:
+            report.incomplete.append(post.shortcode)
+        verdicts = {}
+        for member_id, username in post.owed_by.items():
+            if name_key(username) in result.usernames:
+                verdicts[member_id] = "done"
+            else:
+                verdicts[member_id] = "missing" if result.complete else "unknown"
+        await self._write(session, post, verdicts, report)
+
+    async def _write(self, session: AsyncSession, post: PostToCheck, verdicts: dict[int, str],
+                     report: RunReport) -> None:
+        """Upsert the verdicts that changed; a row that says "done" is never touched."""
+        existing = dict((await session.execute(
+            select(Verification.member_id, Verification.status)
+            .where(Verification.submission_id == post.submission_id))).all())
+        now = self.clock()
+        rows = []
+        for member_id, verdict in verdicts.items():
+            before = existing.get(member_id)
+            if before == "done":
+                verdict = "done"  # seen before; a comment deleted since is not held against
+            report.verdicts[verdict] += 1
+            if before != verdict:
+                rows.append({"member_id": member_id, "submission_id": post.submission_id,
+                             "status": verdict, "checked_at": now})
+        if rows:
+            await upsert_verdicts(session, rows)
 
 
-async def _bulk_update(session: AsyncSession, updates: list[dict[str, object]]) -> None:
-    table = Verification.__table__
-    statement = (table.update().where(table.c.id == bindparam("row_id"))
-                 .values(status=bindparam("status"), checked_at=bindparam("checked_at")))
-    await (await session.connection()).execute(statement, updates)
-
-
-def _verdict(result: UserList | InstagramError, username: str, before: str | None) -> str:
-    if isinstance(result, InstagramError):
-        return "done" if before == "done" else "unknown"
-    if username.lower() in result.usernames:
-        return "done"
-    if before == "done":
-        return "done"  # seen before; a comment deleted since is not held against anyone
-    return "missing" if result.complete else "unknown"
+async def upsert_verdicts(session: AsyncSession, rows: list[dict[str, object]]) -> None:
+    """Insert or update (member, submission) verdicts, never over a "done"."""
+    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(Verification)
+    statement = statement.on_conflict_do_update(
+        index_elements=["member_id", "submission_id"],
+        set_={"status": statement.excluded.status, "checked_at": statement.excluded.checked_at},
+        where=Verification.status != "done",
+    )
+    for start in range(0, len(rows), 2000):
+        await session.execute(statement, rows[start:start + 2000])

@@ -38,7 +38,8 @@ async def test_reads_rotate_least_recently_used_first() -> None:
     for _ in range(6):
         result = await pool.run(lambda s: ig.commenters(s, "HANA0001"))
         assert result.usernames == {"jun", "mina"} and result.complete
-    assert Counter(actor for _, actor in ig.calls) == {"helper0": 2, "helper1": 2, "helper2": 2}
+    assert Counter(actor for op, actor in ig.calls if op == "comments") == {
+        "helper0": 2, "helper1": 2, "helper2": 2}
 
 
 async def test_a_rate_limited_helper_cools_down_and_the_work_moves_on() -> None:
@@ -95,14 +96,27 @@ async def test_feedback_required_stops_a_helper_for_hours_and_tells_the_admins()
 
 
 async def test_the_hourly_budget_is_respected() -> None:
+    # The budget counts requests: a read is the post's info and one page of comments.
     ig, helpers = world(2)
-    pool = HelperPool(helpers, hourly_budget=2, max_wait=0.05)
+    pool = HelperPool(helpers, hourly_budget=4, max_wait=0.05)
     for _ in range(4):
         await pool.run(lambda s: ig.commenters(s, "HANA0001"))
-    assert Counter(actor for _, actor in ig.calls) == {"helper0": 2, "helper1": 2}
+    assert Counter(actor for _, actor in ig.calls) == {"helper0": 4, "helper1": 4}
     with pytest.raises(NoHelperAvailable) as failure:
         await pool.run(lambda s: ig.commenters(s, "HANA0001"))
     assert failure.value.ready_at is not None  # says when a helper is back
+
+
+async def test_a_long_post_costs_every_page_of_the_budget() -> None:
+    ig, helpers = world(1)
+    ig.add_post("hana", "LONG0001", commenters=[f"fan{n}" for n in range(13 * 15)])
+    pool = HelperPool(helpers, hourly_budget=20, max_wait=0.05)
+    await pool.run(lambda s: ig.commenters(s, "LONG0001"))
+    assert len(pool.helpers["helper0"].calls) == 14  # the info and 13 pages
+    await pool.run(lambda s: ig.commenters(s, "HANA0001"))  # 14 < 20: allowed, now 16
+    with pytest.raises(NoHelperAvailable):
+        for _ in range(3):
+            await pool.run(lambda s: ig.commenters(s, "HANA0001"))
 
 
 async def test_one_operation_per_helper_at_a_time() -> None:

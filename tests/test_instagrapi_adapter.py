@@ -46,31 +46,96 @@ def comments_url() -> re.Pattern[str]:
     return re.compile(rf"{API}/media/{PK}/comments/(\?.*)?$")
 
 
+def info(author: str = "Hana.Daily", count: int | None = None, **extra: Any) -> None:
+    """media/{pk}/info/: the post's author, count and comment state."""
+    item: dict[str, Any] = {"pk": PK, "code": SHORTCODE, "user": {"pk": "42", "username": author},
+                            **extra}
+    if count is not None:
+        item["comment_count"] = count
+    responses.get(re.compile(rf"{API}/media/{PK}/info/.*"), json={"items": [item],
+                                                                   "status": "ok"})
+
+
+def page(params: dict[str, str], body: dict[str, Any]) -> None:
+    responses.get(comments_url(), match=[responses.matchers.query_param_matcher(
+        {"can_support_threading": "true", "permalink_enabled": "false", **params})],
+        json={"status": "ok", **body})
+
+
 @responses.activate
 async def test_commenters_follow_every_page_and_the_replies() -> None:
-    responses.get(comments_url(), match=[responses.matchers.query_param_matcher(
-        {"can_support_threading": "true", "permalink_enabled": "false"})], json={
-        "comments": [comment(1, "Hana.Daily"), comment(2, "jun", children=3, previews=["mina"])],
-        "comment_count": 6, "has_more_comments": True, "next_max_id": "PAGE2", "status": "ok"})
-    responses.get(comments_url(), match=[responses.matchers.query_param_matcher(
-        {"can_support_threading": "true", "permalink_enabled": "false", "max_id": "PAGE2"})],
-        json={"comments": [comment(3, "seojun")], "has_more_comments": False, "status": "ok"})
+    info(count=6)
+    page({}, {"comments": [comment(1, "Hana.Daily"), comment(2, "jun", children=3,
+                                                                previews=["mina"])],
+              "comment_count": 6, "has_more_comments": True, "next_max_id": "PAGE2"})
+    page({"max_id": "PAGE2"}, {"comments": [comment(3, "seojun")], "has_more_comments": False})
     responses.get(f"{API}/media/{PK}/comments/2/inline_child_comments/", json={
-        "child_comments": [{"pk": 21, "user": {"pk": 5, "username": "mina"}},
+        "child_comments": [{"pk": 200, "user": {"pk": 5, "username": "mina"}},
                            {"pk": 22, "user": {"pk": 6, "username": "dy_lee"}},
-                           {"pk": 23, "user": {"pk": 7, "username": "hana.daily"}}],
+                           {"pk": 23, "user": {"pk": 7, "username": "@Hana.Daily"}}],
         "has_more_tail_child_comments": False, "status": "ok"})
     result = await gateway().commenters(session(), SHORTCODE)
     assert result.usernames == {"hana.daily", "jun", "mina", "dy_lee", "seojun"}
-    assert (result.fetched, result.reported, result.complete) == (6, 6, True)
+    assert (result.seen, result.reported, result.complete) == (6, 6, True)
+    assert result.author == "hana.daily"
 
 
 @responses.activate
 async def test_a_short_fetch_is_reported_incomplete() -> None:
-    responses.get(comments_url(), json={"comments": [comment(1, "jun")], "comment_count": 4,
-                                        "has_more_comments": False, "status": "ok"})
+    info(count=4)
+    page({}, {"comments": [comment(1, "jun")], "comment_count": 4, "has_more_comments": False})
     result = await gateway().commenters(session(), SHORTCODE)
     assert result.usernames == {"jun"} and not result.complete
+
+
+@responses.activate
+async def test_a_comment_on_two_pages_counts_once() -> None:
+    # Three distinct comments, one of them sent twice: 4 rows against a count of 4 must
+    # not look complete (somebody's comment was never listed).
+    info(count=4)
+    page({}, {"comments": [comment(1, "jun"), comment(2, "mina")], "comment_count": 4,
+              "has_more_comments": True, "next_max_id": "P2"})
+    page({"max_id": "P2"}, {"comments": [comment(2, "mina"), comment(3, "seojun")],
+                            "has_more_comments": False})
+    result = await gateway().commenters(session(), SHORTCODE)
+    assert (result.seen, result.reported, result.complete) == (3, 4, False)
+
+
+@responses.activate
+async def test_no_count_anywhere_is_never_complete() -> None:
+    info()  # no comment_count in the info either
+    page({}, {"comments": [comment(1, "jun")], "has_more_comments": False})
+    result = await gateway().commenters(session(), SHORTCODE)
+    assert result.reported is None and not result.complete
+
+
+@responses.activate
+async def test_headload_pages_are_followed_too() -> None:
+    # The first page is from the middle: newer ones by max_id, older ones by min_id.
+    info(count=3)
+    page({}, {"comments": [comment(2, "mina")], "comment_count": 3,
+              "has_more_comments": True, "next_max_id": "NEWER",
+              "has_more_headload_comments": True, "next_min_id": "OLDER"})
+    page({"max_id": "NEWER"}, {"comments": [comment(3, "seojun")], "has_more_comments": False})
+    page({"min_id": "OLDER"}, {"comments": [comment(1, "Jun")],
+                               "has_more_headload_comments": False})
+    result = await gateway().commenters(session(), SHORTCODE)
+    assert result.usernames == {"jun", "mina", "seojun"} and result.complete
+
+
+@responses.activate
+async def test_comments_turned_off() -> None:
+    info(count=0, comments_disabled=True)
+    page({}, {"comments": [], "comment_count": 0, "comments_disabled": True})
+    result = await gateway().commenters(session(), SHORTCODE)
+    assert result.comments_off and result.usernames == frozenset()
+
+
+@responses.activate
+async def test_the_post_info_names_its_author() -> None:
+    info(author="@Hana.Daily", count=2)
+    found = await gateway().post_info(session(), SHORTCODE)
+    assert (found.author, found.comment_count) == ("hana.daily", 2)
 
 
 @pytest.mark.parametrize(("status", "body", "expected"), [
@@ -88,10 +153,11 @@ async def test_a_short_fetch_is_reported_incomplete() -> None:
 async def test_instagram_errors_become_the_products_errors(
     status: int, body: Any, expected: type[errors.InstagramError]
 ) -> None:
+    both = re.compile(rf"{API}/media/{PK}/(info|comments)/(\?.*)?$")
     if isinstance(body, str):
-        responses.get(comments_url(), body=body, status=status)
+        responses.get(both, body=body, status=status)
     else:
-        responses.get(comments_url(), json=body, status=status)
+        responses.get(both, json=body, status=status)
     with pytest.raises(expected) as failure:
         await gateway().commenters(session(), SHORTCODE)
     assert "fake" not in str(failure.value)  # no session value in the error

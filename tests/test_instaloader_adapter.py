@@ -9,7 +9,7 @@ import pytest
 import responses
 
 from services.instagram import errors
-from services.instagram.gateway import UserList
+from services.instagram.gateway import PostComments
 from services.instagram.instaloader_adapter import CombinedGateway, InstaloaderCommentReader
 
 SHORTCODE = "DAbCdEfGhIj"
@@ -33,8 +33,8 @@ def iphone_comment(pk: int, username: str, children: list[str] = ()) -> dict[str
     return {"pk": str(pk), "created_at": 1765000100, "text": "좋아요", "comment_like_count": 0,
             "child_comment_count": len(children), "user": user(username, pk),
             "preview_child_comments": [
-                {"pk": str(pk * 10 + n), "created_at": 1765000200, "text": "답글",
-                 "comment_like_count": 0, "user": user(child, pk * 10 + n)}
+                {"pk": str(pk * 1000 + n), "created_at": 1765000200, "text": "답글",
+                 "comment_like_count": 0, "user": user(child, pk * 1000 + n)}
                 for n, child in enumerate(children)]}
 
 
@@ -53,7 +53,8 @@ async def test_commenters_through_the_iphone_endpoint_with_answers() -> None:
               "status": "ok"})
     result = await InstaloaderCommentReader().commenters(SESSION, SHORTCODE)
     assert {"hana.daily", "jun", "mina", "user12"} <= result.usernames
-    assert (result.fetched, result.reported, result.complete) == (14, 14, True)
+    assert (result.seen, result.reported, result.complete) == (14, 14, True)
+    assert result.author == "hana.daily"
 
 
 @responses.activate
@@ -74,15 +75,15 @@ async def test_a_429_is_a_rate_limit_at_once() -> None:
 
 async def test_the_second_reader_steps_in_when_instagrapi_fails_on_a_post() -> None:
     class Failing:
-        async def commenters(self, session: dict, shortcode: str) -> UserList:
+        async def commenters(self, session: dict, shortcode: str) -> PostComments:
             raise errors.NetworkError("ClientStatusFail")
 
         async def restore(self, session: dict) -> str:
             return "helper.one"
 
     class Second(InstaloaderCommentReader):
-        async def commenters(self, session: dict, shortcode: str) -> UserList:
-            return UserList(frozenset({"jun"}), 1, 1)
+        async def commenters(self, session: dict, shortcode: str) -> PostComments:
+            return PostComments("hana", frozenset({"jun"}), 1, 1)
 
     combined = CombinedGateway(Failing(), Second())
     assert (await combined.commenters(SESSION, SHORTCODE)).usernames == {"jun"}

@@ -112,21 +112,48 @@ async def test_a_short_fetch_is_unknown_not_missing(
     assert report.incomplete == [shortcode]
 
 
-async def test_a_gone_or_private_post_leaves_everyones_debt(
+async def statuses(services: Services) -> dict[str, str]:
+    async with services.transaction() as tx:
+        return dict((await tx.session.execute(
+            select(Submission.shortcode, Submission.status))).all())
+
+
+async def test_a_gone_or_private_post_ends_only_when_a_second_read_confirms(
     services: Services, simulated: SimulatedInstagram, instagram: Instagram
 ) -> None:
-    community, week = await world(services, simulated, 4, posts_each=1)
+    community, week = await world(services, simulated, 4, posts_each=1)  # one helper
     first, second, *_ = community.posts
     simulated.posts[first].gone = True
     simulated.accounts[community.posts[second][0]].private = True
     report = await verifier(services, instagram).run(week, services.rules)
-    assert sorted(code for _, _, code in report.gone) == ["not_found", "private"]
+    # One read is not proof: the posts stay, nobody's verdict on them is settled.
+    assert report.gone == [] and report.failed == {first: "not_found_once",
+                                                   second: "not_found_once"}
+    assert (await statuses(services))[first] == "active"
     found = await verdicts(services)
-    assert not [key for key in found if key[1] in (first, second)]
+    assert {v for k, v in found.items() if k[1] in (first, second)} == {"unknown"}
+    # The next run reads them again: now they are gone, and owed by nobody.
+    report = await verifier(services, instagram).run(week, services.rules)
+    assert sorted(code for _, _, code in report.gone) == ["not_found", "private"]
+    assert {(await statuses(services))[s] for s in (first, second)} == {"gone"}
     async with services.transaction() as tx:
-        statuses = dict((await tx.session.execute(
-            select(Submission.shortcode, Submission.status))).all())
-    assert statuses[first] == statuses[second] == "gone"
+        results = await tx.progress.week_results(week)
+    owed = {item.shortcode for m in results.members for item in m.todo}
+    assert first not in owed and second not in owed
+
+
+async def test_another_helper_confirms_a_not_found_at_once(
+    services: Services, simulated: SimulatedInstagram, instagram: Instagram
+) -> None:
+    community, week = await world(services, simulated, 4, posts_each=1, helpers=2)
+    first, second, *_ = community.posts
+    simulated.posts[first].gone = True  # lasting
+    simulated.posts[second].not_found_reads = 1  # passing
+    report = await verifier(services, instagram).run(week, services.rules)
+    assert [url for url, _, _ in report.gone] == [f"https://www.instagram.com/p/{first}/"]
+    assert (await statuses(services))[second] == "active"
+    found = await verdicts(services)
+    assert "unknown" not in {v for k, v in found.items() if k[1] == second}
 
 
 async def test_all_helpers_stopped_pauses_the_run(
@@ -148,11 +175,11 @@ async def test_rate_limits_move_the_work_to_another_helper(
     community, week = await world(services, simulated, 10, helpers=3)
     simulated.fail_call(2, RateLimited("Please wait a few minutes", retry_after=60))
     simulated.fail_call(5, NotFound("Media not found or unavailable"))
-    await verifier(services, instagram).run(week, services.rules)
+    report = await verifier(services, instagram).run(week, services.rules)
     found = await verdicts(services)
     assert "missing" in found.values()  # the run went on
-    gone = set(community.posts) - {s for _, s in found}
-    assert len(gone) == 1  # the one post Instagram said is gone
+    # The passing "not found" was read again by another helper: nothing is gone.
+    assert report.gone == [] and check_against_truth(community, found, allow_unknown=False) == 0
 
 
 async def test_check_now_reuses_the_cached_commenters(

@@ -22,7 +22,7 @@ from services.notifier import BroadcastReport, Outgoing
 from services.sample_community import SampleCommunity, build
 from services.weeks import Week
 from storage.db import create_engine, session_factory
-from storage.models import Admin, ChatAccount, GroupChat, JobRun, Member
+from storage.models import Admin, ChatAccount, GroupChat, JobRun, Member, Submission
 
 WEDNESDAY = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)  # noon in Seoul
 AFTER_DEADLINE = datetime(2026, 11, 29, 15, 10, tzinfo=UTC)  # Monday 00:10 in Seoul
@@ -204,8 +204,8 @@ async def test_a_crash_mid_run_resumes_without_repeating_messages(
     async with timed.transaction() as tx:
         run = await tx.session.scalar(select(JobRun).where(JobRun.job == "final"))
         assert run is not None and run.status == "running"
-        assert run.summary["steps"] == ["verified", "ladder", "members", "members_sent",
-                                        "ladder_told", "groups"]
+        assert run.summary["steps"] == ["verified", "recorded", "ladder", "members",
+                                        "members_sent", "ladder_told", "groups"]
     members_told = len(phone.sent)
     calls = len(simulated.calls)
     # A restart: a new process, new job objects, the same database.
@@ -313,13 +313,35 @@ async def test_a_gone_post_is_told_to_its_owner_and_the_admins(
     shortcode, (owner, _) = next(iter(found.posts.items()))
     simulated.posts[shortcode].gone = True
     phone = Phone()
+    await jobs_for(timed, phone, clock).refresh()  # the daily re-check reads it once
+    assert not [t for t in phone.to(f"tg-{owner}") if "삭제되었거나" in t]  # not yet
     clock.now = AFTER_DEADLINE
-    await jobs_for(timed, phone, clock).final()
+    await jobs_for(timed, phone, clock).final()  # the final check's read confirms it
     (told,) = [t for t in phone.to(f"tg-{owner}") if "삭제되었거나" in t]
     assert shortcode in told and "삭제되었거나 비공개" in told
     admin = phone.to("tg-admin")
     assert any(t.startswith(f"⚠️ @{owner}'s post") and shortcode in t for t in admin)
     assert shortcode not in phone.posts[0][1].text  # out of everyone's debt
+
+
+async def test_a_passing_not_found_at_the_final_check_strikes_nobody(
+    timed: Services, simulated: SimulatedInstagram, clock: Clock
+) -> None:
+    found = await community(timed, simulated, members=3, posts_each=2)  # the minimum
+    shortcode, (owner, _) = next(iter(found.posts.items()))
+    simulated.posts[shortcode].not_found_reads = 1
+    phone = Phone()
+    clock.now = AFTER_DEADLINE
+    await jobs_for(timed, phone, clock).final()
+    assert not [t for t in phone.to(f"tg-{owner}") if "삭제되었거나" in t]
+    async with timed.transaction() as tx:
+        strikes = await tx.accountability.strikes()
+        status = await tx.session.scalar(select(Submission.status).where(
+            Submission.shortcode == shortcode))
+    assert status == "active"
+    assert not [s for name, s in strikes if s.reason == "below_minimum" and name == owner]
+    assert not [s for name, s in strikes if s.reason == "missing" and any(
+        shortcode in url for _, url in s.detail["posts"])]
 
 
 async def test_a_new_leader_catches_up_on_a_missed_final(

@@ -14,6 +14,9 @@ class InstagramError(Exception):
     def __init__(self, detail: str = "") -> None:
         super().__init__(detail or self.code)
         self.detail = detail
+        # The helper account whose read this was (set by the pool), so a "not found"
+        # can be confirmed by another one.
+        self.helper: str | None = None
 
 
 class BadCredentials(InstagramError):

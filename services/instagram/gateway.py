@@ -2,13 +2,20 @@
 
 Reads run on helper accounts, writes on producer accounts; every call is made *as* an
 account whose session the caller holds. A list that is shorter than the count
-Instagram reports comes back with `complete=False`: the verification reads that as
-"unknown", never as "missing".
+Instagram reports, or that came without a count, comes back with `complete=False`: the
+verification reads that as "unknown", never as "missing".
+
+Every HTTP request an adapter makes is told to the `CallMeter` of the call it serves
+(`meter_request`): the helper pool's hourly budget and the run reports count real
+requests, and a meter that was stopped (the run ended, the call timed out) makes the
+next request raise instead of reaching Instagram.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -29,6 +36,75 @@ class UserList:
     @property
     def complete(self) -> bool:
         return self.fetched >= self.reported
+
+
+@dataclass(frozen=True)
+class PostComments:
+    """One read of a post: its author, the names of everyone who commented or replied
+    (as `name_key` gives them), how many distinct comments were seen, and the count
+    Instagram reports (None when no count came: then the list is never complete)."""
+
+    author: str | None
+    usernames: frozenset[str]
+    seen: int
+    reported: int | None
+    comments_off: bool = False  # turned off, or limited so that nobody can comment
+
+    @property
+    def complete(self) -> bool:
+        return self.reported is not None and self.seen >= self.reported
+
+
+@dataclass(frozen=True)
+class PostInfo:
+    """A post's author and comment state, read with one request (at submission)."""
+
+    shortcode: str
+    author: str
+    comment_count: int | None
+    comments_off: bool = False
+
+
+class CallStopped(Exception):
+    """The call this request served was given up (run ended, timeout): not sent."""
+
+
+class CallMeter:
+    """Counts the requests of one call (and of the run it is part of, `parent`); once
+    stopped, the next request of the call raises CallStopped. Shared with worker threads
+    through the context, so it is thread-safe."""
+
+    def __init__(self, parent: CallMeter | None = None) -> None:
+        self.parent = parent
+        self.requests = 0
+        self._stopped = threading.Event()
+        self._lock = threading.Lock()
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopped.is_set() or (self.parent is not None and self.parent.stopped)
+
+    def request(self) -> None:
+        if self.stopped:
+            raise CallStopped("the call was given up")
+        meter: CallMeter | None = self
+        while meter is not None:
+            with meter._lock:
+                meter.requests += 1
+            meter = meter.parent
+
+
+CURRENT_METER: ContextVar[CallMeter | None] = ContextVar("instagram_call_meter", default=None)
+
+
+def meter_request() -> None:
+    """An adapter is about to send one HTTP request to Instagram."""
+    meter = CURRENT_METER.get()
+    if meter is not None:
+        meter.request()
 
 
 @dataclass(frozen=True)
@@ -60,7 +136,15 @@ class Gateway(Protocol):
         """Check a stored session with one cheap read; returns its username."""
         ...
 
-    async def commenters(self, session: Session, shortcode: str) -> UserList: ...
+    async def commenters(self, session: Session, shortcode: str) -> PostComments:
+        """The post's author and every commenter, all pages in every direction."""
+        ...
+
+    async def post_info(self, session: Session, shortcode: str) -> PostInfo: ...
+
+    async def resolve_share(self, session: Session, url: str) -> str | None:
+        """A /share/ link's post URL, asked as a logged-in helper (None: not resolved)."""
+        ...
 
     async def followers(self, session: Session, username: str,
                         progress: Progress | None = None) -> UserList: ...

@@ -24,7 +24,22 @@ from instagrapi import Client
 from instagrapi import exceptions as ig
 
 from services.instagram import errors
-from services.instagram.gateway import LoginResult, Post, Progress, Session, UserList
+from services.instagram.comment_pages import CommentPages
+from services.instagram.gateway import (
+    CURRENT_METER,
+    CallMeter,
+    CallStopped,
+    LoginResult,
+    Post,
+    PostComments,
+    PostInfo,
+    Progress,
+    Session,
+    UserList,
+    meter_request,
+)
+from services.instagram.names import name_key
+from services.instagram.share_links import post_url_from_location
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -121,12 +136,34 @@ class InstagrapiGateway:
         return client
 
     async def _run(self, func: Callable[..., T], *args: Any) -> T:
+        """`func` in a worker thread with its own meter: given up (timeout, cancelled),
+        the thread's next request raises instead of reaching Instagram."""
+        meter = CallMeter(parent=CURRENT_METER.get())
+        token = CURRENT_METER.set(meter)  # the thread gets a copy of this context
         try:
             return await asyncio.wait_for(asyncio.to_thread(func, *args), self.call_timeout)
         except TimeoutError as exc:
             raise errors.NetworkError("Instagram did not answer in time") from exc
+        except CallStopped as exc:
+            raise errors.NetworkError("the call was given up") from exc
         except Exception as exc:  # the library's exceptions, mapped
             raise map_error(exc) from exc
+        finally:
+            meter.stop()
+            CURRENT_METER.reset(token)
+
+    @staticmethod
+    def _request(client: Client, path: str, params: dict[str, str] | None = None
+                 ) -> dict[str, Any]:
+        """One private API request, counted (and refused once its call was given up)."""
+        meter_request()
+        return client.private_request(path, params=params)
+
+    @staticmethod
+    def _library_call(func: Callable[..., T], *args: Any) -> T:
+        """A library method that sends one request of its own."""
+        meter_request()
+        return func(*args)
 
     # --- logins ----------------------------------------------------------------------
 
@@ -202,60 +239,65 @@ class InstagrapiGateway:
 
     async def restore(self, session: Session) -> str:
         client = self._client(session)
-        info = await self._run(client.account_info)
+        info = await self._run(self._library_call, client.account_info)
         return str(info.username).lower()
 
     # --- reads -----------------------------------------------------------------------
 
-    def _commenters(self, client: Client, shortcode: str) -> UserList:
+    def _post_comments(self, client: Client, shortcode: str) -> PostComments:
+        """The post's info (author, count, comment state), then every page of comments
+        in every direction, then the replies Instagram did not preview."""
         pk = client.media_pk_from_code(shortcode)
-        names: set[str] = set()
-        fetched, reported, max_id, seen = 0, 0, "", set()
-        while True:
-            params = {"can_support_threading": "true", "permalink_enabled": "false"}
-            if max_id:
-                params["max_id"] = max_id
-            result = client.private_request(f"media/{pk}/comments/", params=params)
-            if not seen:
-                reported = int(result.get("comment_count") or 0)
-            for comment in result.get("comments", []):
-                names.add(str(comment["user"]["username"]).lower())
-                fetched += 1
-                fetched += self._replies(client, pk, comment, names)
-            max_id = result.get("next_max_id") or ""
-            if not (result.get("has_more_comments") and max_id) or max_id in seen:
-                break
-            seen.add(max_id)
-        return UserList(frozenset(names), fetched, reported)
+        info = self._media_info(client, pk)
+        pages = CommentPages()
+        params: dict[str, str] | None = {}
+        while params is not None:
+            pages.add_page(self._request(client, f"media/{pk}/comments/", {
+                "can_support_threading": "true", "permalink_enabled": "false", **params}))
+            params = pages.next_page()
+        for comment_pk, _count in pages.threads:
+            cursor: str | None = ""
+            followed: set[str] = set()
+            while cursor is not None and cursor not in followed:
+                followed.add(cursor)
+                cursor = pages.add_replies(self._request(
+                    client, f"media/{pk}/comments/{comment_pk}/inline_child_comments/",
+                    {"max_id": cursor} if cursor else None))
+        author = str((info.get("user") or {}).get("username") or "") or None
+        return pages.result(author, info)
 
-    @staticmethod
-    def _replies(client: Client, pk: str, comment: dict[str, Any], names: set[str]) -> int:
-        """Members who only replied count too: previews first, the rest fetched."""
-        total = int(comment.get("child_comment_count") or 0)
-        previews = comment.get("preview_child_comments") or []
-        for child in previews:
-            names.add(str(child["user"]["username"]).lower())
-        got, max_id = len(previews), ""
-        if total > got:
-            got = 0
-            while True:
-                params = {"max_id": max_id} if max_id else None
-                result = client.private_request(
-                    f"media/{pk}/comments/{comment['pk']}/inline_child_comments/", params=params)
-                for child in result.get("child_comments", []):
-                    names.add(str(child["user"]["username"]).lower())
-                    got += 1
-                max_id = result.get("next_max_child_cursor") or ""
-                if not (result.get("has_more_tail_child_comments") and max_id):
-                    break
-        return min(got, total) if total else got
+    def _media_info(self, client: Client, pk: str) -> dict[str, Any]:
+        result = self._request(client, f"media/{pk}/info/")
+        items = result.get("items") or []
+        if not items:
+            raise errors.NotFound("Media not found or unavailable")
+        return dict(items[0])
 
-    async def commenters(self, session: Session, shortcode: str) -> UserList:
-        return await self._run(self._commenters, self._client(session), shortcode)
+    def _post_info(self, client: Client, shortcode: str) -> PostInfo:
+        info = self._media_info(client, client.media_pk_from_code(shortcode))
+        count = info.get("comment_count")
+        return PostInfo(shortcode, name_key(str((info.get("user") or {}).get("username", ""))),
+                        None if count is None else int(count),
+                        bool(info.get("comments_disabled")))
+
+    async def post_info(self, session: Session, shortcode: str) -> PostInfo:
+        return await self._run(self._post_info, self._client(session), shortcode)
+
+    def _resolve_share(self, client: Client, url: str) -> str | None:
+        meter_request()
+        response = client.public.get(url, proxies=client.public.proxies, allow_redirects=False,
+                                     timeout=self.http_timeout)
+        return post_url_from_location(response.headers.get("Location") or "")
+
+    async def resolve_share(self, session: Session, url: str) -> str | None:
+        return await self._run(self._resolve_share, self._client(session), url)
+
+    async def commenters(self, session: Session, shortcode: str) -> PostComments:
+        return await self._run(self._post_comments, self._client(session), shortcode)
 
     def _follow_list(self, client: Client, username: str, which: str,
                      progress: Progress | None) -> UserList:
-        user = client.user_info_by_username_v1(username)
+        user = self._library_call(client.user_info_by_username_v1, username)
         if user.is_private and str(user.pk) != str(client.user_id):
             raise errors.PrivateProfile("private profile")
         reported = int(user.follower_count if which == "followers" else user.following_count)
@@ -265,7 +307,7 @@ class InstagrapiGateway:
             params = {"count": FOLLOW_PAGE, "search_surface": "follow_list_page"}
             if max_id:
                 params["max_id"] = max_id
-            result = client.private_request(f"friendships/{user.pk}/{which}/", params=params)
+            result = self._request(client, f"friendships/{user.pk}/{which}/", params)
             names.update(str(u["username"]).lower() for u in result.get("users", []))
             if progress is not None:
                 progress(len(names), reported)
@@ -285,10 +327,10 @@ class InstagrapiGateway:
                                progress)
 
     def _recent_posts(self, client: Client, username: str, amount: int) -> list[Post]:
-        user = client.user_info_by_username_v1(username)
+        user = self._library_call(client.user_info_by_username_v1, username)
         if user.is_private and str(user.pk) != str(client.user_id):
             raise errors.PrivateProfile("private profile")
-        result = client.private_request(f"feed/user/{user.pk}/", params={"count": amount})
+        result = self._request(client, f"feed/user/{user.pk}/", {"count": str(amount)})
         posts = [
             Post(str(item["code"]),
                  datetime.fromtimestamp(int(item.get("taken_at") or 0), UTC),
@@ -308,7 +350,7 @@ class InstagrapiGateway:
     async def comment(self, session: Session, shortcode: str, text: str) -> None:
         client = self._client(session)
         pk = client.media_pk_from_code(shortcode)
-        await self._run(client.media_comment, str(pk), text)
+        await self._run(self._library_call, client.media_comment, str(pk), text)
 
     @staticmethod
     def current_session(client: Client) -> Session:

@@ -15,7 +15,15 @@ import instaloader
 from instaloader import exceptions as il
 
 from services.instagram import errors
-from services.instagram.gateway import Session, UserList
+from services.instagram.gateway import (
+    CURRENT_METER,
+    CallMeter,
+    CallStopped,
+    PostComments,
+    Session,
+    meter_request,
+)
+from services.instagram.names import name_key
 
 
 class _NoWaiting(instaloader.RateController):
@@ -77,29 +85,46 @@ class InstaloaderCommentReader:
         username = str(session.get("username") or
                        (session.get("authorization_data") or {}).get("ds_user_id", "helper"))
         loader.load_session(username, cookies_from(session))
+        # Every request it sends is counted (and refused once the call was given up).
+        # (every query instaloader makes goes through get_json, one request each).
+        original = loader.context.get_json
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            meter_request()
+            return original(*args, **kwargs)
+
+        loader.context.get_json = counted  # type: ignore[method-assign]
         return loader
 
-    def _commenters(self, session: Session, shortcode: str) -> UserList:
+    def _commenters(self, session: Session, shortcode: str) -> PostComments:
         loader = self._loader(session)
         post = instaloader.Post.from_shortcode(loader.context, shortcode)
         names: set[str] = set()
-        fetched = 0
+        ids: set[int] = set()
         for comment in post.get_comments():
-            names.add(comment.owner.username.lower())
-            fetched += 1
+            names.add(name_key(comment.owner.username))
+            ids.add(comment.id)
             for answer in comment.answers:
-                names.add(answer.owner.username.lower())
-                fetched += 1
-        return UserList(frozenset(names), fetched, int(post.comments))
+                names.add(name_key(answer.owner.username))
+                ids.add(answer.id)
+        return PostComments(name_key(post.owner_username), frozenset(names), len(ids),
+                            int(post.comments))
 
-    async def commenters(self, session: Session, shortcode: str) -> UserList:
+    async def commenters(self, session: Session, shortcode: str) -> PostComments:
+        meter = CallMeter(parent=CURRENT_METER.get())
+        token = CURRENT_METER.set(meter)
         try:
             return await asyncio.wait_for(
                 asyncio.to_thread(self._commenters, session, shortcode), self.call_timeout)
         except TimeoutError as exc:
             raise errors.NetworkError("Instagram did not answer in time") from exc
+        except CallStopped as exc:
+            raise errors.NetworkError("the call was given up") from exc
         except Exception as exc:
             raise map_error(exc) from exc
+        finally:
+            meter.stop()
+            CURRENT_METER.reset(token)
 
 
 class CombinedGateway:
@@ -114,7 +139,7 @@ class CombinedGateway:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.primary, name)
 
-    async def commenters(self, session: Session, shortcode: str) -> UserList:
+    async def commenters(self, session: Session, shortcode: str) -> PostComments:
         try:
             return await self.primary.commenters(session, shortcode)
         except errors.NetworkError:

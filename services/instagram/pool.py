@@ -2,8 +2,9 @@
 
 A helper that is rate-limited cools down with exponential backoff and the work moves
 to the next one; one that hits a checkpoint or loses its session is taken out and the
-admins are told (`on_out`); each helper keeps an hourly budget of calls, and the pool
-waits for a helper or moves on rather than exceed it. When no helper is usable within
+admins are told (`on_out`); each helper keeps an hourly budget of requests (every HTTP request of a
+call is counted through its CallMeter, so a post read in 14 pages costs 14), and the
+pool waits for a helper or moves on rather than exceed it. When no helper is usable within
 `max_wait`, the caller gets NoHelperAvailable, never a hang.
 """
 
@@ -25,7 +26,7 @@ from services.instagram.errors import (
     RateLimited,
     SessionExpired,
 )
-from services.instagram.gateway import Session
+from services.instagram.gateway import CURRENT_METER, CallMeter, Session
 
 T = TypeVar("T")
 Clock = Callable[[], float]
@@ -46,7 +47,7 @@ class Helper:
     strikes: int = 0  # rate limits in a row, for the backoff
     failures: int = 0
     last_used: float = 0.0
-    calls: deque[float] = field(default_factory=deque)
+    calls: deque[float] = field(default_factory=deque)  # one time per request sent
     busy: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @property
@@ -89,26 +90,35 @@ class HelperPool:
         """Helpers that can take work now or after a cooldown (for sizing parallel reads)."""
         return sum(1 for h in self.helpers.values() if not h.out)
 
-    def _pick(self) -> tuple[Helper | None, float]:
+    def free_now(self) -> bool:
+        """Whether a helper could take a read at once (a submission's quick look)."""
+        helper, _ = self._pick()
+        return helper is not None
+
+    def _pick(self, avoid: frozenset[str] = frozenset()) -> tuple[Helper | None, float]:
         """The least recently used helper free now, or how long until one may be."""
         now = self.clock()
-        free = [h for h in self.helpers.values()
+        candidates = [h for h in self.helpers.values() if h.username not in avoid]
+        free = [h for h in candidates
                 if self._ready_at(h, now) <= now and not h.busy.locked()]
         if free:
             return min(free, key=lambda h: h.last_used), 0.0
-        later = [self._ready_at(h, now) for h in self.helpers.values() if not h.out]
+        later = [self._ready_at(h, now) for h in candidates if not h.out]
         return None, (min(later) - now) if later else float("inf")
 
-    async def run(self, operation: Callable[[Session], Awaitable[T]]) -> T:
-        """Run a read as some helper; rate limits and lost sessions move it to the next."""
+    async def run(self, operation: Callable[[Session], Awaitable[T]], *,
+                  avoid: frozenset[str] = frozenset(), max_wait: float | None = None) -> T:
+        """Run a read as some helper (not one in `avoid`); rate limits and lost sessions
+        move it to the next. Errors it lets through name the helper (`exc.helper`)."""
         waited = 0.0
+        max_wait = self.max_wait if max_wait is None else max_wait
         while True:
-            helper, wait = self._pick()
+            helper, wait = self._pick(avoid)
             if helper is None:
-                if waited + wait > self.max_wait:
+                if waited + wait > max_wait:
                     ready = None if wait == float("inf") else self.clock() + wait
                     raise NoHelperAvailable("no usable helper account", ready_at=ready)
-                pause = min(max(wait, 0.01), self.max_wait - waited)
+                pause = min(max(wait, 0.01), max_wait - waited)
                 async with self._changed:
                     try:
                         await asyncio.wait_for(self._changed.wait(), pause)
@@ -117,9 +127,9 @@ class HelperPool:
                 waited += pause
                 continue
             async with helper.busy:
-                now = self.clock()
-                helper.last_used = now
-                helper.calls.append(now)
+                now = helper.last_used = self.clock()
+                meter = CallMeter(parent=CURRENT_METER.get())
+                token = CURRENT_METER.set(meter)
                 try:
                     result = await operation(helper.session)
                 except RateLimited as exc:
@@ -133,11 +143,12 @@ class HelperPool:
                     self._cool(helper, exc.retry_after)
                     if self.on_out is not None:
                         await self.on_out(helper.username, exc)
-                except NetworkError:
+                except NetworkError as exc:
                     # Instagram did not answer this read: the caller decides (the
                     # verification marks the post unknown); the helper rests a moment.
                     helper.failures += 1
                     self._cool(helper, NETWORK_COOLDOWN)
+                    exc.helper = helper.username
                     raise
                 except (CheckpointRequired, SessionExpired) as exc:
                     helper.failures += 1
@@ -145,10 +156,16 @@ class HelperPool:
                         else "expired"
                     if self.on_out is not None:
                         await self.on_out(helper.username, exc)
+                except InstagramError as exc:  # about the post or profile, not the helper
+                    exc.helper = helper.username
+                    raise
                 else:
                     helper.strikes, helper.status = 0, "ready"
                     return result
                 finally:
+                    meter.stop()  # a call given up sends nothing more
+                    CURRENT_METER.reset(token)
+                    helper.calls.extend([now] * max(1, meter.requests))
                     async with self._changed:
                         self._changed.notify_all()
 

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from services.instagram.errors import InstagramError
 from services.instagram.gateway import Gateway
 from services.instagram.pool import Clock, Helper, HelperPool
+from services.instagram.share_links import ShareResolver
 
 # alert(message key, **values): rendered in each admin's language and sent by the bot layer;
 # a value named `<name>_key` is itself a message key, rendered as `<name>`.
@@ -29,8 +30,11 @@ class Instagram:
         hourly_budget: int = 180,
         max_wait: float = 30.0,
         clock: Clock = time.time,
+        shares: ShareResolver | None = None,
     ) -> None:
         self.gateway = gateway
+        # /share/ links by a plain request (None: only through a helper, as in the demo).
+        self.shares = shares
         # Wall-clock seconds, so cooldowns can be stored and survive a restart.
         self.clock = clock
         self.pool = HelperPool([], hourly_budget=hourly_budget, max_wait=max_wait,

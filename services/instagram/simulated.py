@@ -1,10 +1,15 @@
 """A simulated Instagram behind the gateway interface: a test double, never production.
 
 It keeps accounts with passwords, optional 2FA and checkpoints, public and private
-profiles, posts with comments, follower graphs, Instagram-like page sizes, latency,
-per-account rate limits that answer like Instagram's, and fault injection (fail the
-Nth call, fail a share of calls, expire a session, hide comments so a fetch comes back
-short). Tests and `autogram chat --demo` use it.
+profiles, posts by anyone (members or not) with comments, follower graphs, share links,
+Instagram-like page sizes, latency, per-account rate limits that answer like
+Instagram's, and fault injection (fail the Nth call, fail a share of calls, expire a
+session, hide comments so a fetch comes back short). A post's comments are served as
+the mobile API serves them, page by page in the same JSON shape, and read by the same
+`CommentPages` as the instagrapi adapter; a post can repeat comments across pages, send
+no count, start in the middle (headload pages), have comments turned off, or answer
+"not found" for a few reads before it is seen again. Tests and `autogram chat --demo`
+use it.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from services.instagram.comment_pages import CommentPages
 from services.instagram.errors import (
     BadCode,
     BadCredentials,
@@ -29,7 +35,17 @@ from services.instagram.errors import (
     SessionExpired,
     TwoFactorRequired,
 )
-from services.instagram.gateway import LoginResult, Post, Progress, Session, UserList
+from services.instagram.gateway import (
+    LoginResult,
+    Post,
+    PostComments,
+    PostInfo,
+    Progress,
+    Session,
+    UserList,
+    meter_request,
+)
+from services.links import share_token
 
 COMMENTS_PAGE = 15  # the mobile comments endpoint pages by about this many
 FOLLOW_PAGE = 200  # friendships/{id}/followers asks for 200 a page
@@ -56,6 +72,11 @@ class SimPost:
     comments: list[tuple[str, str]] = field(default_factory=list)  # (username, text)
     hidden: int = 0  # comments counted by Instagram but never listed (filtered, restricted)
     gone: bool = False
+    comments_off: bool = False  # the owner turned comments off: 0 of 0, nobody can comment
+    repeat_on_pages: bool = False  # each page repeats the previous page's last comment
+    no_count: bool = False  # neither the info nor the pages carry comment_count
+    headload: bool = False  # the first page is from the middle; older ones by min_id
+    not_found_reads: int = 0  # the next reads answer "not found" (a passing fault)
 
 
 @dataclass
@@ -70,6 +91,7 @@ class SimulatedInstagram:
         self.config = config or SimConfig()
         self.accounts: dict[str, SimAccount] = {}
         self.posts: dict[str, SimPost] = {}
+        self.shares: dict[str, str] = {}  # /share/ token -> shortcode
         self._sessions: dict[str, str] = {}  # token -> username
         self._pending_codes: dict[str, str] = {}  # username -> the code awaited
         self._calls: dict[str, deque[float]] = {}
@@ -96,6 +118,11 @@ class SimulatedInstagram:
                        [(name.lower(), "좋아요!") for name in commenters])
         self.posts[shortcode] = post
         return post
+
+    def add_share(self, token: str, shortcode: str) -> str:
+        """A /share/ link for a post; returns it as a member would paste it."""
+        self.shares[token] = shortcode
+        return f"https://www.instagram.com/share/p/{token}/"
 
     # --- fault injection -------------------------------------------------------------
 
@@ -130,6 +157,7 @@ class SimulatedInstagram:
 
     async def _call(self, operation: str, actor: str) -> None:
         """Latency, injected faults, checkpoints and the per-account rate limit."""
+        meter_request()
         self.calls.append((operation, actor))
         if self.config.latency:
             await asyncio.sleep(self.config.latency)
@@ -193,21 +221,71 @@ class SimulatedInstagram:
 
     def _post(self, shortcode: str) -> SimPost:
         post = self.posts.get(shortcode)
+        if post is not None and post.not_found_reads > 0:
+            post.not_found_reads -= 1
+            raise NotFound("Media not found or unavailable")
         if post is None or post.gone:
             raise NotFound("Media not found or unavailable")
         if self.accounts.get(post.owner, SimAccount(post.owner)).private:
             raise PrivateProfile("Not authorized to view user")
         return post
 
-    async def commenters(self, session: Session, shortcode: str) -> UserList:
+    def _info(self, post: SimPost) -> dict[str, object]:
+        count = 0 if post.comments_off else len(post.comments) + post.hidden
+        return {"code": post.shortcode, "user": {"username": post.owner},
+                "comment_count": None if post.no_count else count,
+                "comments_disabled": post.comments_off}
+
+    def _page(self, post: SimPost, number: int, start: int) -> dict[str, object]:
+        """Page `number` of a post's comments, shaped like `media/{pk}/comments/`."""
+        listed = [] if post.comments_off else post.comments
+        pages = max(1, -(-len(listed) // COMMENTS_PAGE))
+        first = number * COMMENTS_PAGE
+        rows = list(enumerate(listed))[first:first + COMMENTS_PAGE]
+        if post.repeat_on_pages and number > 0:
+            rows.insert(0, (first - 1, listed[first - 1]))
+        page: dict[str, object] = {
+            "comments": [{"pk": f"{post.shortcode}.{i}", "text": text,
+                          "user": {"pk": i, "username": name}} for i, (name, text) in rows],
+            "has_more_comments": number >= start and number + 1 < pages,
+            "next_max_id": f"p{number + 1}",
+            "has_more_headload_comments": number <= start and number > 0,
+            "next_min_id": f"p{number - 1}",
+            "comments_disabled": post.comments_off,
+            "status": "ok",
+        }
+        if number == start and not post.no_count:
+            page["comment_count"] = self._info(post)["comment_count"]
+        return page
+
+    async def commenters(self, session: Session, shortcode: str) -> PostComments:
         actor = self._actor(session)
+        await self._call("info", actor)
         post = self._post(shortcode)
-        names: set[str] = set()
-        listed = post.comments
-        for start in range(0, max(len(listed), 1), COMMENTS_PAGE):  # one call a page
+        pages_total = max(1, -(-len(post.comments) // COMMENTS_PAGE))
+        start = pages_total // 2 if post.headload and not post.comments_off else 0
+        reader = CommentPages()
+        params: dict[str, str] | None = {}
+        while params is not None:
             await self._call("comments", actor)
-            names.update(name for name, _ in listed[start:start + COMMENTS_PAGE])
-        return UserList(frozenset(names), len(listed), len(listed) + post.hidden)
+            cursor = params.get("max_id") or params.get("min_id")
+            reader.add_page(self._page(post, int(cursor[1:]) if cursor else start, start))
+            params = reader.next_page()
+        return reader.result(post.owner, self._info(post))
+
+    async def post_info(self, session: Session, shortcode: str) -> PostInfo:
+        actor = self._actor(session)
+        await self._call("info", actor)
+        post = self._post(shortcode)
+        count = 0 if post.comments_off else len(post.comments) + post.hidden
+        return PostInfo(shortcode, post.owner, None if post.no_count else count,
+                        post.comments_off)
+
+    async def resolve_share(self, session: Session, url: str) -> str | None:
+        actor = self._actor(session)
+        await self._call("share", actor)
+        shortcode = self.shares.get(share_token(url) or "")
+        return f"https://www.instagram.com/p/{shortcode}/" if shortcode else None
 
     def _profile(self, actor: str, username: str) -> SimAccount:
         """A profile as `actor` may see it: not found, or private unless it is their own."""

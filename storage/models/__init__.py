@@ -12,6 +12,13 @@ from storage.models.operations import (
     Notice,
     Outbox,
 )
+from storage.models.records import (
+    WeekCorrection,
+    WeekRecord,
+    WeekRecordEntry,
+    WeekRecordMember,
+    WeekRecordPost,
+)
 from storage.models.unfollow import FollowSnapshot, FollowWhitelist
 from storage.models.weekly import Submission, Verification
 
@@ -37,5 +44,10 @@ __all__ = [
     "Strike",
     "Submission",
     "Verification",
+    "WeekCorrection",
+    "WeekRecord",
+    "WeekRecordEntry",
+    "WeekRecordMember",
+    "WeekRecordPost",
     "utcnow",
 ]

@@ -28,8 +28,14 @@ class Submission(CreatedAt, Base):
     shortcode: Mapped[str] = mapped_column(String(64), nullable=False)
     source: Mapped[str] = mapped_column(String(16), default="chat", nullable=False)
     submitted_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
-    # "active", "withdrawn" by the member, or "gone" (deleted / private on Instagram).
+    # "active"; "gone" (deleted or private, confirmed by a second read); "comments_off"
+    # (nobody can comment: nobody owes it, it still counts as handed in); "foreign" (its
+    # author is not the member: nobody owes it, it does not count).
     status: Mapped[str] = mapped_column(String(16), default="active", nullable=False)
+    # The post's author as Instagram last said (None: not read yet).
+    author: Mapped[str | None] = mapped_column(String(30))
+    # When a read last said "not found" without a second read confirming it yet.
+    not_found_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Verification(Base):

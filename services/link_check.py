@@ -1,0 +1,72 @@
+"""A post link looked at on Instagram before it is handed in, outside any transaction.
+
+Two things need Instagram at submission: a `/share/` link must become the post's own
+link (verification can only read a shortcode), and the post's author should be the
+member (a repost of another member's link, or anyone's post, is refused). Both are
+tried only as far as they are cheap: the share redirect by a plain request first, a
+helper second; the author only when a helper is free at once. What could not be looked
+at is left to the verification, which reads the author again.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from services.instagram.errors import InstagramError
+from services.instagram.runtime import Instagram
+from services.links import LinkProblem, PostLink, parse_post_link
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CheckedLink:
+    link: PostLink
+    author: str | None = None  # None: not read now (no helper free, or a passing fault)
+    unresolved_share: bool = False  # a /share/ link whose post could not be found
+
+
+async def check_link(instagram: Instagram | None, link: PostLink) -> CheckedLink:
+    if link.is_share:
+        resolved = await _resolve_share(instagram, link)
+        if resolved is None:
+            return CheckedLink(link, unresolved_share=True)
+        link = resolved
+    return CheckedLink(link, await _author(instagram, link))
+
+
+def needs_instagram(instagram: Instagram | None, link: PostLink) -> bool:
+    """Whether a look at Instagram is due (and possible) for this link now."""
+    return link.is_share or (instagram is not None and instagram.pool.free_now())
+
+
+async def _resolve_share(instagram: Instagram | None, link: PostLink) -> PostLink | None:
+    if instagram is None:
+        return None
+    if instagram.shares is not None:
+        found = await instagram.shares.resolve(link)
+        if found is not None:
+            return found
+    if not instagram.pool.helpers:
+        return None
+    try:
+        url = await instagram.pool.run(
+            lambda s: instagram.gateway.resolve_share(s, link.url), max_wait=5.0)
+    except InstagramError as exc:
+        log.info("a helper could not resolve a share link: %s", exc.code)
+        return None
+    parsed = parse_post_link(url) if url else LinkProblem.MALFORMED
+    return parsed if isinstance(parsed, PostLink) and not parsed.is_share else None
+
+
+async def _author(instagram: Instagram | None, link: PostLink) -> str | None:
+    if instagram is None or not instagram.pool.free_now():
+        return None
+    try:
+        info = await instagram.pool.run(
+            lambda s: instagram.gateway.post_info(s, link.shortcode), max_wait=0.0)
+    except InstagramError as exc:  # the verification reads it again
+        log.info("the author of a submitted post was not read: %s", exc.code)
+        return None
+    return info.author or None

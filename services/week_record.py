@@ -1,0 +1,142 @@
+"""A finished week written down at its final check, and corrections made to it since.
+
+`record` stores who was active, what each handed in, who owed which post and every
+verdict, as they were when the week's results were made. Results, `/me` and the
+leaderboard read that record (services/progress.py), so suspending, pausing, adding or
+deleting a member later never rewrites a finished week. A change afterwards is a
+correction: the verdict in the record changes and a WeekCorrection row says what it was,
+what it became, who made it and why; the results show those rows.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.progress import ProgressService
+from services.rules import CommunityRules
+from services.weeks import Week
+from storage.models import (
+    Member,
+    Submission,
+    WeekCorrection,
+    WeekRecord,
+    WeekRecordEntry,
+    WeekRecordMember,
+    WeekRecordPost,
+)
+
+# What a submission's status becomes in the record.
+POST_STATES = {"active": "counted", "comments_off": "comments_off", "foreign": "foreign",
+               "gone": "gone"}
+RECHECK = "recheck"  # the actor of a correction made by an appeal's re-check
+
+
+class WeekRecords:
+    def __init__(self, session: AsyncSession, rules: CommunityRules) -> None:
+        self.session = session
+        self.rules = rules
+        self.progress = ProgressService(session, rules)
+
+    async def exists(self, week: Week) -> bool:
+        return bool(await self.session.scalar(
+            select(func.count()).select_from(WeekRecord)
+            .where(WeekRecord.week_start == week.start)))
+
+    async def record(self, week: Week, now: datetime) -> bool:
+        """Write the week down as it is now, once; False when it already was."""
+        if await self.exists(week):
+            return False
+        results = await self.progress.live_week_results(week)
+        active = {m.member_id for m in results.members}
+        submissions = (await self.session.execute(
+            select(Submission, Member.instagram_username)
+            .join(Member, Member.id == Submission.member_id)
+            .where(Submission.week_start == week.start,
+                   Submission.status.in_(tuple(POST_STATES)),
+                   Submission.member_id.in_(active) if active else False)
+            .order_by(Submission.submitted_at, Submission.id))).all()
+        posts: dict[int, WeekRecordPost] = {}
+        for submission, owner in submissions:
+            posts[submission.id] = WeekRecordPost(
+                week_start=week.start, submission_id=submission.id, owner=owner,
+                url=submission.url, shortcode=submission.shortcode,
+                submitted_at=submission.submitted_at, state=POST_STATES[submission.status])
+        self.session.add_all(posts.values())
+        self.session.add_all(WeekRecordMember(
+            week_start=week.start, member_id=m.member_id, username=m.username,
+            submitted=m.submitted) for m in results.members)
+        self.session.add(WeekRecord(week_start=week.start, recorded_at=now,
+                                    checked=results.checked))
+        await self.session.flush()
+        entries = [{"week_start": week.start, "post_id": posts[item.submission_id].id,
+                    "username": member.username, "status": item.status}
+                   for member in results.members for item in member.todo
+                   if item.submission_id in posts]
+        for start in range(0, len(entries), 5000):
+            await self.session.execute(WeekRecordEntry.__table__.insert(),
+                                       entries[start:start + 5000])
+        return True
+
+    async def take_rechecked(self, week: Week, member_id: int, now: datetime,
+                             reason: str) -> list[WeekCorrection]:
+        """After a re-check of a recorded week (an appeal): every verdict of this member
+        that the re-check settled differently goes into the record as a correction."""
+        if not await self.exists(week):
+            return []
+        username = await self.session.scalar(
+            select(Member.instagram_username).where(Member.id == member_id))
+        live = await self.progress.live_todo_of(member_id, week)
+        changed = []
+        rows = await self.session.execute(
+            select(WeekRecordEntry, WeekRecordPost)
+            .join(WeekRecordPost, WeekRecordPost.id == WeekRecordEntry.post_id)
+            .where(WeekRecordEntry.week_start == week.start,
+                   WeekRecordEntry.username == username))
+        for entry, post in rows.all():
+            now_status = live.get(post.submission_id or -1)
+            if now_status is None or now_status == entry.status or entry.status == "done":
+                continue
+            if now_status not in ("done", "missing"):
+                continue  # only a settled verdict corrects the record
+            changed.append(self._correct(entry, post, now_status, RECHECK, reason, now))
+        await self.session.flush()
+        return changed
+
+    async def correct(self, week: Week, username: str, post_url: str, status: str,
+                      actor: str, reason: str, now: datetime) -> WeekCorrection | None:
+        """An admin's correction of one verdict in a recorded week (None: no such entry)."""
+        row = (await self.session.execute(
+            select(WeekRecordEntry, WeekRecordPost)
+            .join(WeekRecordPost, WeekRecordPost.id == WeekRecordEntry.post_id)
+            .where(WeekRecordEntry.week_start == week.start,
+                   WeekRecordEntry.username == username, WeekRecordPost.url == post_url))
+               ).first()
+        if row is None:
+            return None
+        correction = self._correct(row[0], row[1], status, actor, reason, now)
+        await self.session.flush()
+        return correction
+
+    def _correct(self, entry: WeekRecordEntry, post: WeekRecordPost, status: str,
+                 actor: str, reason: str, now: datetime) -> WeekCorrection:
+        correction = WeekCorrection(
+            week_start=entry.week_start, at=now, kind="verdict", username=entry.username,
+            post_owner=post.owner, post_url=post.url, before=entry.status, after=status,
+            actor=actor, reason=reason)
+        entry.status = status
+        self.session.add(correction)
+        return correction
+
+    async def note_pardon(self, week_start: date, username: str, strike_reason: str,
+                          actor: str, reason: str, now: datetime) -> None:
+        """A strike of a recorded week taken back: shown with the week's results."""
+        if not await self.session.scalar(select(func.count()).select_from(WeekRecord)
+                                         .where(WeekRecord.week_start == week_start)):
+            return
+        self.session.add(WeekCorrection(
+            week_start=week_start, at=now, kind="pardon", username=username,
+            before=strike_reason, after="pardoned", actor=actor, reason=reason))
+        await self.session.flush()
