@@ -66,10 +66,10 @@ class Checks:
         return last + self.check_now_every
 
     async def member_week(self, member_id: int, week: Week) -> RunReport:
-        """An appeal: this member's open posts of a finished week, checked again (from
-        the cache when fresh)."""
+        """An appeal: this member's open posts of a finished week, read again (never from
+        the cache: the member says the comments are there now)."""
         return await self._with_pool(lambda: self.verifier.run(
-            week, self.rules, member_id=member_id, use_cache=True))
+            week, self.rules, member_id=member_id))
 
     async def member(self, member_id: int, now: datetime) -> RunReport:
         """"Check now" from /status: only this member's open posts, from the cache when

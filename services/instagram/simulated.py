@@ -45,6 +45,7 @@ from services.instagram.gateway import (
     UserList,
     meter_request,
 )
+from services.instagram.names import name_key
 from services.links import share_token
 
 COMMENTS_PAGE = 15  # the mobile comments endpoint pages by about this many
@@ -114,8 +115,9 @@ class SimulatedInstagram:
 
     def add_post(self, owner: str, shortcode: str, commenters: list[str] = (),  # type: ignore[assignment]
                  taken_at: datetime | None = None, caption: str = "") -> SimPost:
-        post = SimPost(owner.lower(), shortcode, taken_at or datetime.now(UTC), caption,
-                       [(name.lower(), "좋아요!") for name in commenters])
+        # Names are kept as written ("Mina", "@mina"): readers must normalise them.
+        post = SimPost(owner, shortcode, taken_at or datetime.now(UTC), caption,
+                       [(name, "좋아요!") for name in commenters])
         self.posts[shortcode] = post
         return post
 
@@ -226,7 +228,8 @@ class SimulatedInstagram:
             raise NotFound("Media not found or unavailable")
         if post is None or post.gone:
             raise NotFound("Media not found or unavailable")
-        if self.accounts.get(post.owner, SimAccount(post.owner)).private:
+        owner = name_key(post.owner)
+        if self.accounts.get(owner, SimAccount(owner)).private:
             raise PrivateProfile("Not authorized to view user")
         return post
 
@@ -278,7 +281,7 @@ class SimulatedInstagram:
         await self._call("info", actor)
         post = self._post(shortcode)
         count = 0 if post.comments_off else len(post.comments) + post.hidden
-        return PostInfo(shortcode, post.owner, None if post.no_count else count,
+        return PostInfo(shortcode, name_key(post.owner), None if post.no_count else count,
                         post.comments_off)
 
     async def resolve_share(self, session: Session, url: str) -> str | None:
@@ -322,7 +325,7 @@ class SimulatedInstagram:
         actor = self._actor(session)
         account = self._profile(actor, username)
         await self._call("user_medias", actor)
-        posts = sorted((p for p in self.posts.values() if p.owner == account.username
+        posts = sorted((p for p in self.posts.values() if name_key(p.owner) == account.username
                         and not p.gone), key=lambda p: p.taken_at, reverse=True)
         return [Post(p.shortcode, p.taken_at, p.caption, len(p.comments) + p.hidden)
                 for p in posts[:amount]]
