@@ -37,6 +37,14 @@ HELPER = "demo.helper"
 # (username, posts this week): one below the minimum, one with none.
 MEMBERS = (("minji", 2), ("jisoo", 2), ("hana", 2), ("yuna", 3), ("seojun", 1), ("doyun", 0))
 COMMENT_SHARE = 6  # in 10: how often a member commented on another's post
+# On the simulated Instagram beside the members' posts: a café's post (someone else's:
+# refused when a member hands it in) and a new post of minji's behind a /share/ link
+# (resolved to the post's own link when handed in).
+OTHERS_POST = ("seoul.cafe.daily", "DCafePost1x")
+MINJI_NEW = ("minji", "DMinjiNew1x")
+SHARE_TOKEN = "BMinjiShare2"
+OTHERS_LINK = f"https://www.instagram.com/p/{OTHERS_POST[1]}/"
+SHARE_LINK = f"https://www.instagram.com/share/p/{SHARE_TOKEN}/"
 
 
 def commented(member: str, shortcode: str) -> bool:
@@ -67,6 +75,11 @@ async def fill_simulation(services: Services, sim: SimulatedInstagram) -> None:
     for shortcode, owner, when in posts:
         sim.add_post(owner, shortcode, [n for n in names if n != owner
                                         and commented(n, shortcode)], taken_at=when)
+    for owner, shortcode in (OTHERS_POST, MINJI_NEW):
+        if shortcode not in sim.posts:
+            sim.add_account(owner)
+            sim.add_post(owner, shortcode, [])
+    sim.add_share(SHARE_TOKEN, MINJI_NEW[1])
 
 
 async def seed(services: Services, sim: SimulatedInstagram) -> None:
@@ -114,7 +127,10 @@ def cast() -> str:
         f"  helper:  @{HELPER}\n\n"
         "Chat as one of them:\n"
         "  autogram chat --demo --as minji     then: 내 현황 (status), press 1 to check now,\n"
-        "                                      결과 (last week's results), or send a link\n"
+        "                                      결과 (last week's results), or send a link:\n"
+        f"                                      {SHARE_LINK} (a share link of minji's\n"
+        "                                      new post: taken as the post's own link) or\n"
+        f"                                      {OTHERS_LINK} (a café's post: refused)\n"
         "  autogram chat --demo --as admin     then: /verify, /results, /helpers, /users\n"
         "`autogram chat --demo` again starts a fresh community."
     )

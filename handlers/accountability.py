@@ -1,6 +1,7 @@
 """Accountability from chat: members' `/me`, `/leaderboard`, `/appeal`; admins' `/strikes`,
-`/pardon`, `/suspend`, `/unsuspend`, `/pause`, `/resume`, `/remove`, and the appeal
-decision buttons. Every admin action is in the audit log; the member is told."""
+`/pardon`, `/suspend`, `/unsuspend`, `/pause`, `/resume`, `/remove`, `/correct` (a
+verdict of last week's record), and the appeal decision buttons. Every admin action is
+in the audit log; the member is told."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from handlers.events import Button, Reply
 from handlers.i18n import t
 from handlers.registry import Command
 from services.instagram.names import normalize_username
+from services.links import PostLink, parse_post_link
 from services.notifier import Render
 from services.weeks import Week
 from storage.models import Member, Strike
@@ -288,6 +290,38 @@ async def remove(ctx: Ctx, args: str) -> list[Reply]:
     return [ctx.reply("admin.removed", username=name)]
 
 
+CORRECTIONS = {"done": "done", "완료": "done", "missing": "missing", "빠짐": "missing"}
+MAX_REASON = 200
+
+
+async def correct(ctx: Ctx, args: str) -> list[Reply]:
+    """`/correct NAME POST_LINK done|missing REASON`: one verdict of last week's record
+    changed, shown with the week's results with the admin's name and the reason."""
+    parts = args.split(maxsplit=3)
+    if len(parts) < 4:
+        return [ctx.reply("correct.usage")]
+    username, link = normalize_username(parts[0]), parse_post_link(parts[1])
+    status, reason = CORRECTIONS.get(parts[2].lower()), parts[3].strip()
+    if username is None or not isinstance(link, PostLink) or status is None:
+        return [ctx.reply("correct.usage")]
+    if len(reason) > MAX_REASON:
+        return [ctx.reply("correct.reason_too_long", limit=MAX_REASON)]
+    now = ctx.tx.now()
+    week = Week.containing(now, ctx.tx.rules.timezone).previous()
+    label = formatting.week(week, ctx.lang)
+    if not await ctx.tx.records.exists(week):
+        return [ctx.reply("correct.not_recorded", week=label)]
+    actor = await ctx.tx.accountability.actor_name(ctx.who.account_id)
+    done = await ctx.tx.records.correct(week, username, link.url, status, actor, reason, now)
+    if done is None:
+        return [ctx.reply("correct.no_entry", username=username, url=link.url, week=label)]
+    await ctx.tx.audit.add(ctx.who.account_id, "week_corrected", target=username,
+                           detail=f"{link.url} {done.before}->{status}")
+    return [ctx.reply("correct.done", username=username, url=link.url, week=label,
+                      before=t(ctx.lang, f"verdict.{done.before}"),
+                      after=t(ctx.lang, f"verdict.{status}"))]
+
+
 COMMANDS = [
     Command("me", me, audience="member", keywords=("내 기록", "me")),
     Command("leaderboard", leaderboard, audience="member", keywords=("순위", "leaderboard")),
@@ -299,5 +333,6 @@ COMMANDS = [
     Command("pause", pause, audience="admin"),
     Command("resume", resume, audience="admin"),
     Command("remove", remove, audience="admin"),
+    Command("correct", correct, audience="admin"),
     Command("appealdecide", decide_appeal, audience="admin", in_menu=False),
 ]

@@ -212,7 +212,7 @@ class Accountability:
             else query.where(Strike.status == "active")
         return [(name, strike) for name, strike in (await self.session.execute(query)).all()]
 
-    async def _actor_name(self, actor_id: int | None) -> str:
+    async def actor_name(self, actor_id: int | None) -> str:
         """How an admin is named in a week's corrections."""
         if actor_id is None:
             return "admin"
@@ -234,7 +234,7 @@ class Accountability:
         if strike.appeal == "pending":
             strike.appeal, strike.decided_at = "pardoned", now
             reason = "appeal"
-        await self._note_pardon(strike, await self._actor_name(actor_id), reason, now)
+        await self._note_pardon(strike, await self.actor_name(actor_id), reason, now)
         await self._week_clean_again(strike)
         self.session.add(AuditEntry(actor_id=actor_id, action="strike_pardoned",
                                     target=str(strike.member_id), detail=str(strike.id)))

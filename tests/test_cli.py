@@ -197,3 +197,21 @@ def test_the_demo_walks_the_weekly_loop(tmp_path: Path) -> None:
         admin.stdout
     nobody = run(["chat", "--demo", "--as", "stranger"], tmp_path, **temp)
     assert nobody.returncode != 0 and "Choose one of: admin, doyun" in nobody.stderr
+
+
+def test_the_demo_takes_a_share_link_and_refuses_someone_elses_post(tmp_path: Path) -> None:
+    from bot.demo import OTHERS_LINK, SHARE_LINK
+
+    temp = {"TMPDIR": str(tmp_path)}
+    assert run(["chat", "--demo"], tmp_path, **temp).returncode == 0
+    # Pasted as people paste in Korean chats: words glued on, brackets around.
+    member = run(["chat", "--demo", "--as", "minji"], tmp_path,
+                 stdin=f"{OTHERS_LINK}입니다\n({SHARE_LINK})\n내 현황\n", **temp)
+    assert member.returncode == 0, member.stderr
+    out = member.stdout
+    if "마감" in out:  # the week's submissions are closed on the day the test runs
+        return
+    assert "이 게시물은 @seoul.cafe.daily 님의 게시물이에요" in out and "(@minji)" in out
+    assert "✅ 접수했어요 (3/3)\n" in out and "https://www.instagram.com/p/DMinjiNew1x/" in out
+    status = out.split("내 현황")[-1]
+    assert "DMinjiNew1x" in status and "DCafePost1x" not in status and "share" not in status

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from handlers.dispatcher import Dispatcher
 from services.container import Services
 from services.instagram.simulated import SimulatedInstagram
+from services.weeks import Week
 from storage.models import Member, Strike
 from tests.chat_driver import Person
 from tests.test_weekly_jobs import AFTER_DEADLINE, WEDNESDAY, Clock, Phone, community, jobs_for
@@ -122,3 +123,30 @@ async def test_an_appeal_recheck_corrects_the_record_and_says_so(
     board = await say(admin, "/results 2026-W48")
     assert f"@{name} → " in board and "missing → done" in board and "appeal" in board
     assert found.members
+
+
+async def test_an_admins_correction_shows_with_name_and_reason(
+    timed: Services, simulated: SimulatedInstagram, clock: Clock
+) -> None:
+    await community(timed, simulated, members=3, posts_each=2, comment_rate=0.3)
+    clock.now = AFTER_DEADLINE
+    chat = Dispatcher(timed)
+    admin = Person(chat, "tg-admin", "boss", platform="telegram", language_hint="en")
+    await admin.say("/correct minji https://www.instagram.com/p/C0100001x/ done hidden")
+    assert "not recorded yet" in admin.text
+    await jobs_for(timed, Phone(), clock).final()
+    async with timed.transaction() as tx:
+        results = await tx.progress.week_results(
+            Week.containing(WEDNESDAY, timed.rules.timezone))
+    member = next(m for m in results.members if m.missing)
+    item = member.missing[0]
+    for bad in ("", f"{member.username}", f"{member.username} {item.url} maybe why",
+                f"{member.username} not-a-link done why", f"nobody {item.url} done why"):
+        await admin.say(f"/correct {bad}")
+        assert ("went wrong" not in admin.text and "Send: /correct" in admin.text) or \
+            "has no comment" in admin.text, (bad, admin.text)
+    await admin.say(f"/correct @{member.username} {item.url} done the comment was filtered")
+    assert "Corrected the record" in admin.text and "missing → done" in admin.text
+    board = await say(admin, "/results 2026-W48")
+    assert "admin boss" in board and "the comment was filtered" in board
+    assert f"@{member.username} → @{item.owner} {item.url}: missing → done" in board

@@ -433,3 +433,28 @@ async def test_a_suspension_is_lifted_on_time_and_the_member_told(
         member = await tx.session.scalar(select(Member).where(
             Member.instagram_username == name))
         assert member is not None and member.status == "active"
+
+
+async def test_foreign_and_comments_off_posts_are_told_and_owed_by_nobody(
+    timed: Services, simulated: SimulatedInstagram, clock: Clock
+) -> None:
+    found = await community(timed, simulated, members=3, posts_each=2)
+    (foreign, (reposter, _)), (closed, (closer, _)) = list(found.posts.items())[::3][:2]
+    simulated.posts[foreign].owner = "seoul.cafe"  # not the member's own post
+    simulated.posts[closed].comments_off = True
+    phone = Phone()
+    clock.now = AFTER_DEADLINE
+    await jobs_for(timed, phone, clock).final()
+    assert any(foreign in t and "@seoul.cafe 님의 게시물" in t for t in phone.to(f"tg-{reposter}"))
+    assert any(closed in t and "댓글이 꺼져" in t for t in phone.to(f"tg-{closer}"))
+    admin = "\n".join(phone.to("tg-admin"))
+    assert f"handed in by @{reposter} is by @seoul.cafe" in admin
+    assert f"Comments are turned off or limited on @{closer}'s post" in admin
+    group = phone.posts[0][1].text
+    assert foreign not in group and closed not in group
+    async with timed.transaction() as tx:
+        results = await tx.progress.week_results(Week.containing(WEDNESDAY, timed.rules.timezone))
+    owed = {item.shortcode for member in results.members for item in member.todo}
+    assert foreign not in owed and closed not in owed
+    submitted = {m.username: m.submitted for m in results.members}
+    assert submitted[closer] == 2 and submitted[reposter] == 1  # comments off still counts

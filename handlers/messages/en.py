@@ -491,4 +491,10 @@ MESSAGES: dict[str, str] = {
     "check.no_helper_member": "No helper account is registered yet, so Instagram cannot be checked. Please tell an admin.",
     "check.no_reader_member": "No helper account can read Instagram right now, so nothing was checked. Please try again later.",
     "status.check_paused": "⛔ No helper account could read Instagram just now, so nothing was checked. Below is the last check's result.",
+    "cmd.correct": "correct a verdict of last week's record (/correct NAME LINK done|missing REASON)",
+    "correct.usage": "Send: /correct NAME POST_LINK done|missing REASON\n(e.g. /correct minji https://www.instagram.com/p/ABC123xyz/ done the comment was hidden by a filter)",
+    "correct.reason_too_long": "The reason can be at most {limit} characters.",
+    "correct.not_recorded": "{week} is not recorded yet (it is recorded at the week's final check).",
+    "correct.no_entry": "The record of {week} has no comment @{username} owed on {url}.",
+    "correct.done": "✏️ Corrected the record of {week}: @{username} → {url}: {before} → {after}. The results show it with the reason. Strikes are separate (/pardon).",
 }

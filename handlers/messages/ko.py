@@ -491,4 +491,10 @@ MESSAGES: dict[str, str] = {
     "check.no_helper_member": "아직 인스타그램을 읽을 헬퍼 계정이 등록되지 않아 확인할 수 없어요. 관리자에게 알려 주세요.",
     "check.no_reader_member": "지금은 인스타그램을 읽을 수 있는 헬퍼 계정이 없어 확인할 수 없어요. 잠시 뒤에 다시 해 주세요.",
     "status.check_paused": "⛔ 지금은 인스타그램을 읽을 수 있는 헬퍼 계정이 없어 확인하지 못했어요. 아래는 지난 확인 결과예요.",
+    "cmd.correct": "지난주 기록의 판정 고치기 (/correct 아이디 링크 완료|빠짐 이유)",
+    "correct.usage": "이렇게 보내 주세요: /correct 아이디 게시물링크 완료|빠짐 이유\n(예: /correct minji https://www.instagram.com/p/ABC123xyz/ 완료 댓글이 숨김 처리되어 있었음)",
+    "correct.reason_too_long": "이유는 {limit}자까지 쓸 수 있어요.",
+    "correct.not_recorded": "{week} 은 아직 기록되지 않았어요 (주간 최종 확인 뒤에 기록돼요).",
+    "correct.no_entry": "{week} 기록에 @{username} 님이 {url} 에 달아야 했던 댓글이 없어요.",
+    "correct.done": "✏️ {week} 기록을 고쳤어요: @{username} 님 → {url}: {before} → {after}. 결과에 이유와 함께 보여요. 경고는 따로예요(/pardon).",
 }
