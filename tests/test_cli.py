@@ -103,6 +103,7 @@ def test_run_without_a_token_serves_health_and_stops_cleanly(
             except OSError:
                 time.sleep(0.1)
         assert '"status": "ok"' in body and '"database": "ok"' in body
+        assert '"helpers": "none registered: the weekly check cannot run' in body
         process.send_signal(stop_signal)
         output, _ = process.communicate(timeout=30)
     finally:
@@ -110,6 +111,8 @@ def test_run_without_a_token_serves_health_and_stops_cleanly(
     assert process.returncode == 0
     assert "Telegram: off. To enable it, put TELEGRAM_TOKEN" in output
     assert "autogram chat" in output and "Stopped." in output
+    assert "No Instagram helper account can read (0 registered): the weekly check cannot " \
+        "run until an admin adds one with /addhelper." in output
 
 
 def test_import_kakao_from_the_cli(tmp_path: Path) -> None:

@@ -75,6 +75,8 @@ async def test_every_verdict_equals_the_truth(
     # One request per page of comments per post, and nothing more.
     pages = sum(max(1, -(-len(c) // 15)) for _, c in community.posts.values())
     assert len([c for c in simulated.calls if c[0] == "comments"]) == pages
+    # The report counts every request: the pages and one info request per post.
+    assert report.requests == len(simulated.calls) == pages + report.posts
 
 
 @pytest.mark.parametrize("members", [3, 30, 300])
