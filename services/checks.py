@@ -40,12 +40,12 @@ class Checks:
         self.aftermath: Aftermath | None = None
 
     async def _with_pool(self, run: Callable[[], Awaitable[RunReport]]) -> RunReport:
-        async with self.sessions() as session, session.begin():
+        async with self.verifier.transaction() as session:
             await HelperAccountService(session, self.instagram).load_pool()
         try:
             report = await run()
         finally:
-            async with self.sessions() as session, session.begin():
+            async with self.verifier.transaction() as session:
                 await HelperAccountService(session, self.instagram).save_pool()
         if self.aftermath is not None and report.news:
             await self.aftermath(report)

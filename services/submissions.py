@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.instagram.names import name_key
 from services.links import PostLink
+from services.progress import HANDED_IN
 from services.rules import CommunityRules
 from services.weeks import Week
 from storage.models import Member, Submission
@@ -72,7 +73,7 @@ class SubmissionService:
         book = WeekBook()
         for member_id, shortcode, submission_id, status in rows.all():
             book.owners[shortcode] = (member_id, submission_id)
-            if status == "active":
+            if status in HANDED_IN:
                 book.counts[member_id] = book.counts.get(member_id, 0) + 1
         return book
 

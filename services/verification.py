@@ -187,18 +187,19 @@ class Verifier:
                   member_id: int | None = None, use_cache: bool = False,
                   progress: Progress | None = None) -> RunReport:
         report = RunReport(week.label)
-        async with self._transaction() as session:
+        async with self.transaction() as session:
             posts = await posts_to_check(session, week, rules, only_open=only_open,
                                          member_id=member_id)
         report.posts = len(posts)
         meter = CallMeter(parent=CURRENT_METER.get())
         token = CURRENT_METER.set(meter)  # every read of this run counts here
         width = asyncio.Semaphore(max(1, self.instagram.pool.usable()))
+        writes: set[asyncio.Future[None]] = set()
         finished = 0
 
         async def one(post: PostToCheck) -> None:
             nonlocal finished
-            if await self._check(post, report, width, use_cache=use_cache):
+            if await self._check(post, report, width, writes, use_cache=use_cache):
                 finished += 1
                 if progress is not None:
                     await progress(finished, len(posts))
@@ -212,20 +213,24 @@ class Verifier:
         finally:
             meter.stop()  # nothing is sent to Instagram once the run has ended
             CURRENT_METER.reset(token)
+            # A read that finished is written even when the run was cancelled meanwhile.
+            await asyncio.gather(*writes, return_exceptions=True)
             report.requests = meter.requests
             pool = self.instagram.pool
             report.helpers_out = sorted(h.username for h in pool.helpers.values() if h.out)
         return report
 
     @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[AsyncSession]:
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A transaction queued behind the process's writer lock (SQLite)."""
         async with self.write_lock or nullcontext(), self.sessions() as session, \
                 session.begin():
             yield session
 
     async def _check(self, post: PostToCheck, report: RunReport, width: asyncio.Semaphore,
-                     *, use_cache: bool) -> bool:
-        """Read one post and write its verdicts; False when the run paused first."""
+                     writes: set[asyncio.Future[None]], *, use_cache: bool) -> bool:
+        """Read one post and write its verdicts (shielded: a cancelled run still writes
+        what it read); False when the run paused first."""
         cached = self.cache.get(post.shortcode) if use_cache else None
         if cached is not None:
             report.from_cache += 1
@@ -244,9 +249,14 @@ class Verifier:
                 report.fetched += 1
                 if result.complete:
                     self.cache.put(post.shortcode, result)
-        async with self._transaction() as session:
-            await self._apply(session, post, result, report)
+        write = asyncio.ensure_future(self._write_post(post, result, report))
+        writes.add(write)
+        await asyncio.shield(write)
         return True
+
+    async def _write_post(self, post: PostToCheck, result: Read, report: RunReport) -> None:
+        async with self.transaction() as session:
+            await self._apply(session, post, result, report)
 
     async def _read(self, post: PostToCheck) -> Read:
         """One read; a "not found" is read again at once by another helper if there is
@@ -306,9 +316,10 @@ class Verifier:
         await session.execute(submission.values(status="active", **state))
         if not result.complete:
             report.incomplete.append(post.shortcode)
+        commenters = {name_key(name) for name in result.usernames}  # whoever read them
         verdicts = {}
         for member_id, username in post.owed_by.items():
-            if name_key(username) in result.usernames:
+            if name_key(username) in commenters:
                 verdicts[member_id] = "done"
             else:
                 verdicts[member_id] = "missing" if result.complete else "unknown"

@@ -85,6 +85,28 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
+class Clock:
+    """A clock a test moves by hand (`clock.now = ...`)."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(TEST_NOW)
+
+
+@pytest.fixture
+def timed(services, clock: Clock):  # type: ignore[no-untyped-def]
+    """The services on the test's clock."""
+    services.clock = clock
+    return services
+
+
 @pytest.fixture
 def simulated():  # type: ignore[no-untyped-def]
     """The simulated Instagram the tests' bot talks to (Instagram itself is unreachable)."""

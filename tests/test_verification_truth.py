@@ -30,9 +30,10 @@ from services.instagram.simulated import SimulatedInstagram
 from services.rules import CommunityRules
 from services.weeks import Week
 from storage.db import session_factory
-from storage.models import Helper, Member, Submission, Verification
+from storage.models import Helper, Member, Submission
 from storage.repositories.weekly import SubmissionRepo
 from tests.conftest import TEST_NOW, wipe
+from tests.test_verification import verdicts
 
 FAULTS = ("none", "repeat", "no_count", "headload", "comments_off", "hidden",
           "repeat_hidden", "passing_not_found", "gone", "foreign")
@@ -110,15 +111,6 @@ async def setup(engine: AsyncEngine, members: int, helpers: int, plans: list[Pos
             by_code[code] = plan
         await tx.helpers.load_pool()
     return services, sim, week, by_code
-
-
-async def verdicts(services: Services) -> dict[tuple[str, str], str]:
-    async with services.transaction() as tx:
-        rows = await tx.session.execute(
-            select(Member.instagram_username, Submission.shortcode, Verification.status)
-            .join(Verification, Verification.member_id == Member.id)
-            .join(Submission, Submission.id == Verification.submission_id))
-        return {(m, s): v for m, s, v in rows.all()}
 
 
 async def statuses(services: Services) -> dict[str, str]:
@@ -277,7 +269,7 @@ class Exploding:
 
     async def commenters(self, session: dict, shortcode: str) -> PostComments:
         if shortcode == self.shortcode:
-            await asyncio.sleep(0.05)  # the quick reads finish first
+            await asyncio.sleep(0.15)  # the quick reads finish first
             raise ValueError("unexpected answer")
         return await self.sim.commenters(session, shortcode)
 
@@ -289,7 +281,7 @@ async def test_an_unexpected_failure_cancels_the_run_and_keeps_finished_reads(
     services, sim, week, by_code = await setup(engine, 3, 2, plans)
     codes = list(by_code)
     for code in codes[3:]:
-        sim.posts[code].comments += [(f"fan{k}", "!") for k in range(200)]  # long reads
+        sim.posts[code].comments += [(f"fan{k}", "!") for k in range(600)]  # long reads
     sim.config.latency = 0.01
     instagram = Instagram(Exploding(sim, codes[1]), max_wait=0.2)  # type: ignore[arg-type]
     broken = Services(services.sessions, services.rules, lambda: TEST_NOW,
@@ -304,6 +296,7 @@ async def test_an_unexpected_failure_cancels_the_run_and_keeps_finished_reads(
     calls = len(sim.calls)
     await asyncio.sleep(0.2)
     assert len(sim.calls) == calls  # nothing sent to Instagram after the run ended
+    assert calls < 3 * 41  # the long reads (41 pages each) were cut short
     found = await verdicts(services)
     assert {code for _, code in found} >= {codes[0]}  # the read that finished was kept
     never_wrong(found, by_code, 3)

@@ -3,7 +3,6 @@ show with who made them and why."""
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import select
 
 from handlers.dispatcher import Dispatcher
@@ -13,17 +12,6 @@ from services.weeks import Week
 from storage.models import Member, Strike
 from tests.chat_driver import Person
 from tests.test_weekly_jobs import AFTER_DEADLINE, WEDNESDAY, Clock, Phone, community, jobs_for
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock(WEDNESDAY)
-
-
-@pytest.fixture
-def timed(services: Services, clock: Clock) -> Services:
-    services.clock = clock
-    return services
 
 
 async def say(person: Person, text: str) -> str:

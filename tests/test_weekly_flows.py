@@ -15,22 +15,15 @@ from storage.db import session_factory
 from storage.models import AuditEntry, Member, Submission
 from storage.repositories.weekly import VerificationRepo
 from tests.chat_driver import Person
+from tests.conftest import Clock
 
 # Wednesday 2026-11-18 12:00 in Seoul.
 WEDNESDAY = datetime(2026, 11, 18, 3, 0, tzinfo=UTC)
 
 
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
 def clock() -> Clock:
-    return Clock(WEDNESDAY)
+    return Clock(WEDNESDAY)  # a week before the other tests' "now"
 
 
 @pytest.fixture

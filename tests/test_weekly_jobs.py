@@ -23,6 +23,7 @@ from services.sample_community import SampleCommunity, build
 from services.weeks import Week
 from storage.db import create_engine, session_factory
 from storage.models import Admin, ChatAccount, GroupChat, JobRun, Member, Submission
+from tests.conftest import Clock
 
 WEDNESDAY = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)  # noon in Seoul
 AFTER_DEADLINE = datetime(2026, 11, 29, 15, 10, tzinfo=UTC)  # Monday 00:10 in Seoul
@@ -67,14 +68,6 @@ class Phone:
         return [text for chat, text in self.sent if chat == chat_id]
 
 
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 async def community(services: Services, sim: SimulatedInstagram, members: int = 5,
                     linked: int | None = None, **extra: Any) -> SampleCommunity:
     """A sample week, its members linked on Telegram (all but the last `members - linked`),
@@ -93,17 +86,6 @@ async def community(services: Services, sim: SimulatedInstagram, members: int = 
         tx.session.add(Admin(name="boss", chat_account_id=admin.id, claimed_at=WEDNESDAY))
         tx.session.add(GroupChat(platform="telegram", chat_id=GROUP, title="품앗이방"))
     return found
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock(WEDNESDAY)
-
-
-@pytest.fixture
-def timed(services: Services, clock: Clock) -> Services:
-    services.clock = clock
-    return services
 
 
 def jobs_for(services: Services, phone: Phone, clock: Clock) -> WeeklyJobs:
