@@ -102,7 +102,7 @@ class Dispatcher:
         it has delivered the first replies (so a progress message can be edited)."""
         language, secret = event.language_hint or "ko", False
         try:
-            async with self.services.transaction() as tx:
+            async with self.services.transaction_of(event.platform, event.user_id) as tx:
                 who, stored = await tx.accounts.identify(
                     event.platform, event.user_id, event.user_name, event.language_hint
                 )

@@ -57,7 +57,7 @@ def _submit_after_looking(ctx: Ctx, parsed: list[PostLink | LinkProblem],
     async def work(_progress: ProgressFn) -> list[Reply]:
         looked = [await check_link(instagram, p) if isinstance(p, PostLink) else p
                   for p in parsed]
-        async with services.transaction() as tx:
+        async with services.transaction_of(event.platform, event.user_id) as tx:
             fresh = Ctx(event, who, tx, services=services)
             replies: list[Reply] = []
             for item in looked:

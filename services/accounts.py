@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import ChatAccount
@@ -48,11 +49,32 @@ def language_from_hint(hint: str | None) -> str:
     return "en" if hint and hint.lower().startswith("en") else "ko"
 
 
+def person_key(platform: str, platform_user_id: str) -> int:
+    """A signed 64-bit number for one person (a PostgreSQL advisory lock's key)."""
+    digest = hashlib.sha256(f"{platform}\0{platform_user_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
 class AccountService:
     def __init__(self, session: AsyncSession) -> None:
+        self.session = session
         self.accounts = ChatAccountRepo(session)
         self.admins = AdminRepo(session)
         self.members = MemberRepo(session)
+
+    async def lock_person(self, platform: str, platform_user_id: str) -> None:
+        """One person's events one at a time, on every instance, until this transaction
+        ends: quotas, throttles and first contact are counted under it. PostgreSQL: an
+        advisory transaction lock on the person; SQLite: a write as the first statement
+        takes the database's write lock at once (BEGIN IMMEDIATE)."""
+        if self.session.bind.dialect.name == "postgresql":
+            await self.session.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                                       {"key": person_key(platform, platform_user_id)})
+        else:
+            await self.session.execute(
+                update(ChatAccount).where(ChatAccount.platform == platform,
+                                          ChatAccount.platform_user_id == platform_user_id)
+                .values(id=ChatAccount.id))
 
     async def identify(
         self, platform: str, platform_user_id: str, display_name: str | None, hint: str | None

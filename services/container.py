@@ -95,3 +95,10 @@ class Services:
         async with self._one_writer or nullcontext(), self.sessions() as session, \
                 session.begin():
             yield Tx(session, self.rules, self.clock, self.instagram, self.checks)
+
+    @asynccontextmanager
+    async def transaction_of(self, platform: str, platform_user_id: str) -> AsyncIterator[Tx]:
+        """A transaction for one person's event: their events run one at a time."""
+        async with self.transaction() as tx:
+            await tx.accounts.lock_person(platform, platform_user_id)
+            yield tx

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -105,17 +106,19 @@ class ChatAccountRepo:
     async def get_or_create(
         self, platform: str, platform_user_id: str, display_name: str | None, language: str
     ) -> ChatAccount:
-        """The account for this user, created on first contact with their app's language."""
+        """The account for this user, created on first contact with their app's language
+        (an insert that does nothing when another event created it first)."""
         account = await self.get(platform, platform_user_id)
         if account is None:
-            account = ChatAccount(
-                platform=platform,
-                platform_user_id=platform_user_id,
-                display_name=display_name,
-                language=language,
-            )
-            self.session.add(account)
-            await self.session.flush()
+            dialect = postgresql if self.session.bind.dialect.name == "postgresql" else sqlite
+            await self.session.execute(
+                dialect.insert(ChatAccount).values(
+                    platform=platform, platform_user_id=platform_user_id,
+                    display_name=display_name, language=language,
+                    created_at=utcnow(), reachable=True)
+                .on_conflict_do_nothing(index_elements=["platform", "platform_user_id"]))
+            account = await self.get(platform, platform_user_id)
+            assert account is not None
         elif display_name and account.display_name != display_name:
             account.display_name = display_name
         return account
