@@ -12,6 +12,7 @@ import asyncio
 import hmac
 import json
 import logging
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -31,6 +32,9 @@ log = logging.getLogger(__name__)
 PLATFORM = "kakao"
 SKILL_PATH = "/kakao/skill"
 SECRET_HEADER = "X-Skill-Secret"
+MAX_BODY = 256 * 1024  # a skill request is a few KB; Kakao's own limit is far below this
+# Kakao's user ids are hex keys; anything printable and short is accepted, nothing else.
+USER_ID = re.compile(r"[\x21-\x7e]{1,128}")
 CALLBACK_WINDOW = 55.0  # seconds; Kakao's callback URL lives one minute
 EVENT_BATCH = 100  # users per Event API call
 
@@ -70,47 +74,63 @@ class KakaoSkill:
 
     # --- the skill endpoint --------------------------------------------------------
 
-    def _authorised(self, request: web.Request, payload: dict[str, Any]) -> bool:
-        """The configured secret header (constant-time) and our bot id (or its dev `!`)."""
+    def _secret_ok(self, request: web.Request) -> bool:
+        """The configured secret header, compared in constant time (before any parsing)."""
         if not self.enabled:
             return False
         given = request.headers.get(SECRET_HEADER, "").encode()
-        if not hmac.compare_digest(given, self.settings.kakao_skill_secret.encode()):
-            return False
-        bot_id = str((payload.get("bot") or {}).get("id", ""))
+        return hmac.compare_digest(given, self.settings.kakao_skill_secret.encode())
+
+    def _our_bot(self, payload: dict[str, Any]) -> bool:
+        """Our bot id (or its development twin, the same id with `!`)."""
+        bot_id = str(_object(payload.get("bot")).get("id", ""))
         return bot_id.removesuffix("!") == self.settings.kakao_bot_id.removesuffix("!")
 
     async def _skill(self, request: web.Request) -> web.Response:
+        if not self._secret_ok(request):
+            return web.json_response({"error": "unauthorised"}, status=401)
+        if (request.content_length or 0) > MAX_BODY:
+            return web.json_response({"error": "body too large"}, status=413)
         try:
-            payload = await request.json()
+            payload = json.loads(await request.read())
             if not isinstance(payload, dict):
                 raise ValueError("not an object")
-        except (ValueError, json.JSONDecodeError):
+        except (ValueError, RecursionError, UnicodeDecodeError):
             return web.json_response({"error": "malformed JSON"}, status=400)
-        if not self._authorised(request, payload):
+        except web.HTTPRequestEntityTooLarge:
+            return web.json_response({"error": "body too large"}, status=413)
+        if not self._our_bot(payload):
             return web.json_response({"error": "unauthorised"}, status=401)
         event = self._event(payload)
-        if event is None:
-            return web.json_response({"error": "no userRequest.user.id"}, status=400)
-        callback = (payload.get("userRequest") or {}).get("callbackUrl")
+        if isinstance(event, str):
+            return web.json_response({"error": event}, status=400)
+        callback = _object(payload.get("userRequest")).get("callbackUrl")
+        callback = callback if isinstance(callback, str) else None
         return web.json_response(await self._answer(event, callback))
 
     @staticmethod
-    def _event(payload: dict[str, Any]) -> Incoming | None:
-        user_request = payload.get("userRequest") or {}
-        user_id = str((user_request.get("user") or {}).get("id") or "")
-        if not user_id:
-            return None
-        extra = (payload.get("action") or {}).get("clientExtra") or {}
+    def _event(payload: dict[str, Any]) -> Incoming | str:
+        """The event, or why the request is malformed (a short reason for the 400)."""
+        for key in ("bot", "userRequest", "action"):
+            if key in payload and not isinstance(payload[key], dict):
+                return f"{key} must be an object"
+        user_request = _object(payload.get("userRequest"))
+        if "user" in user_request and not isinstance(user_request["user"], dict):
+            return "userRequest.user must be an object"
+        user_id = _object(user_request.get("user")).get("id")
+        if not isinstance(user_id, str) or not USER_ID.fullmatch(user_id):
+            return "userRequest.user.id must be a short printable string"
+        extra = _object(payload.get("action")).get("clientExtra") or {}
         button = extra.get("payload") if isinstance(extra, dict) else None
+        utterance = user_request.get("utterance")
         return Incoming(
             platform=PLATFORM,
             chat_id=user_id,
             chat_kind="private",  # a channel chatbot talks one to one
             user_id=user_id,
             user_name="",
-            text=str(user_request.get("utterance") or ""),
-            payload=str(button) if button is not None else None,
+            text=clean_text(utterance if isinstance(utterance, str) else ""),
+            payload=clean_text(str(button)) if button is not None else None,
             language_hint=str(user_request.get("lang") or "ko"),
             deletes_messages=False,
         )
@@ -226,3 +246,13 @@ class KakaoSkill:
             return False
         log.info("Kakao Event API accepted %d users (task %s)", len(users), task_id)
         return True
+
+
+def _object(value: Any) -> dict[str, Any]:
+    """A JSON object, or an empty one for anything else (a field of the wrong type)."""
+    return value if isinstance(value, dict) else {}
+
+
+def clean_text(text: str) -> str:
+    """What a database can store of a message: no NUL, no lone surrogate halves."""
+    return text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")

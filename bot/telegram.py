@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import json
 import logging
 import time
 import weakref
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from aiohttp import web
 from telegram import (
@@ -204,11 +205,17 @@ class TelegramTransport:
         given = request.headers.get(SECRET_HEADER, "")
         expected = self.settings.telegram_webhook_secret
         if not hmac.compare_digest(given.encode(), expected.encode()):
-            return web.Response(status=403, text="forbidden")
+            return web.json_response({"error": "forbidden"}, status=403)
         try:
-            update = Update.de_json(await request.json(), self.app.bot)
-        except ValueError:
-            return web.Response(status=400, text="bad update")
+            body = json.loads(await request.read())
+            problem = update_problem(body)
+            if problem:
+                return web.json_response({"error": problem}, status=400)
+            update = Update.de_json(body, self.app.bot)
+        except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
+            return web.json_response({"error": "malformed update"}, status=400)
+        except web.HTTPRequestEntityTooLarge:
+            return web.json_response({"error": "body too large"}, status=413)
         await self.app.update_queue.put(update)
         return web.Response(text="ok")
 
@@ -443,3 +450,19 @@ def _commands(pairs: list[tuple[str, str]]) -> list[BotCommand]:
 
 
 __all__ = ["PLATFORM", "WEBHOOK_PATH", "TelegramTransport"]
+
+
+UPDATE_OBJECTS = ("message", "edited_message", "callback_query", "my_chat_member",
+                  "chat_member", "channel_post", "edited_channel_post")
+
+
+def update_problem(body: Any) -> str | None:
+    """Why a webhook body is not an update Telegram would send (None: it looks like one)."""
+    if not isinstance(body, dict):
+        return "an update must be a JSON object"
+    if not isinstance(body.get("update_id"), int) or isinstance(body.get("update_id"), bool):
+        return "update_id must be an integer"
+    for key in UPDATE_OBJECTS:
+        if key in body and not isinstance(body[key], dict):
+            return f"{key} must be an object"
+    return None
