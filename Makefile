@@ -14,11 +14,13 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # A fresh checkout gets a .env with a new encryption key, so secrets can be stored at once.
+# Only its owner may read it: it holds the key to every stored password.
 .env: | $(STAMP)
-	@echo "ENCRYPTION_KEYS=$$($(BIN)/autogram keygen)" > .env
+	@umask 077 && echo "ENCRYPTION_KEYS=$$($(BIN)/autogram keygen)" > .env
 	@echo "Wrote .env with a new ENCRYPTION_KEYS (keep it; see .env.example for the rest)."
 
 run: $(STAMP) .env
+	@chmod 600 .env
 	$(BIN)/autogram migrate
 	$(BIN)/autogram run
 

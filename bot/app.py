@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from bot.config import Settings
+from bot.config import Settings, load_settings
 from bot.delivery import Delivery
 from bot.kakao import SKILL_PATH, KakaoSkill
 from bot.web import HealthCheck, build_web_app, database_check, helpers_check
@@ -26,6 +26,7 @@ from jobs.schedule import JobRunner, daily
 from jobs.weekly import WeeklyJobs
 from services.container import Services
 from services.open_chat_import import ImportReport
+from storage import crypto
 
 if TYPE_CHECKING:
     from bot.telegram import TelegramTransport
@@ -42,6 +43,13 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
             loop.add_signal_handler(sig, stop.set)
         except (NotImplementedError, RuntimeError):  # not the main thread (tests)
             pass
+    # `autogram rotate-keys` while the bot runs: SIGHUP (or the first secret the old keys
+    # cannot read) makes the bot read ENCRYPTION_KEYS again from the environment / .env.
+    crypto.set_key_source(lambda: load_settings().keys)
+    try:
+        loop.add_signal_handler(signal.SIGHUP, _reload_keys)
+    except (NotImplementedError, RuntimeError, AttributeError):
+        pass
 
     async with open_services(settings) as services:
         dispatcher = Dispatcher(services)
@@ -147,6 +155,13 @@ def _watch_folder(
         coalesce=True,
         id="kakao_import_folder",
     )
+
+
+def _reload_keys() -> None:
+    if crypto.reload_keys():
+        log.info("Encryption keys read again (SIGHUP).")
+    else:
+        log.warning("SIGHUP: ENCRYPTION_KEYS is empty; the keys in use are kept.")
 
 
 def _announce(settings: Settings, telegram_on: bool, kakao_on: bool) -> None:

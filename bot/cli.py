@@ -55,7 +55,9 @@ def cmd_rotate_keys(_: argparse.Namespace) -> None:
         sys.exit(f"Nothing was changed: {exc}")
     print(
         f"Re-encrypted {count} stored secrets with the newest key. "
-        "Older keys can now be removed from ENCRYPTION_KEYS."
+        "Older keys can now be removed from ENCRYPTION_KEYS.\n"
+        "A bot that is running picks the new keys up by itself the first time it needs "
+        "them; to make it read them now, send it SIGHUP (kill -HUP <pid of autogram run>)."
     )
 
 

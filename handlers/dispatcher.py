@@ -108,16 +108,22 @@ class Dispatcher:
                 )
                 language = who.language
                 state = await tx.conversations.resume(event.platform, event.user_id, stored)
-                flow = FLOWS.get(state.flow) if state and not state.expired else None
-                secret = bool(flow and state and state.step in flow.secret_steps)
+                known = FLOWS.get(state.flow) if state else None
+                flow = known if state and not state.expired else None
+                # A message in a password or code step: deleted even when the flow has
+                # expired, and what was typed is never read as a command or echoed.
+                secret = bool(known and state and state.step in known.secret_steps)
+                typed_secret = secret and event.payload is None
                 ctx = Ctx(event, who, tx, state=None if flow is None else state,
                           invite_links=self.invite_links, services=self.services)
                 outcome = Outcome(language=who.language, audience=who.audience)
                 text = event.payload if event.payload is not None else event.text
                 if state is not None and state.expired:
                     outcome.replies.append(ctx.reply("common.expired"))
-                    if self._is_command(text):
+                    if self._is_command(text) and not typed_secret:
                         outcome.replies += await self._route(ctx, text, None)
+                elif typed_secret and flow is not None and state is not None:
+                    outcome.replies += await flow.steps[state.step](ctx, text)
                 else:
                     outcome.replies += await self._route(ctx, text, flow)
                 await self._save_state(ctx, had_state=state is not None and not state.expired)

@@ -12,7 +12,7 @@ from handlers.context import Ctx
 from handlers.events import Button, Reply
 from handlers.formatting import moment
 from handlers.registry import Command, Flow
-from services.helper_accounts import HelperView, LoginOutcome
+from services.helper_accounts import HelperView, LoginOutcome, secrets_storable
 from services.instagram.names import normalize_username
 
 FLOW = "add_helper"
@@ -25,6 +25,8 @@ def ig_reason(ctx: Ctx, code: str) -> str:
 
 
 async def begin(ctx: Ctx, _args: str) -> list[Reply]:
+    if not secrets_storable():
+        return [ctx.reply("secrets.no_key")]
     ctx.goto(FLOW, "username")
     return [ctx.ask("addhelper.ask_username")]
 

@@ -12,7 +12,7 @@ from handlers.events import Button, Reply
 from handlers.i18n import t
 from handlers.registry import Command, Flow
 from services.container import Services
-from services.helper_accounts import HelperAccountService
+from services.helper_accounts import HelperAccountService, secrets_storable
 from services.instagram.errors import InstagramError, NotFound, PrivateProfile
 from services.instagram.names import normalize_username
 from services.notifier import Render
@@ -99,6 +99,8 @@ async def producer(ctx: Ctx, args: str) -> list[Reply]:
     word = args.strip().lower()
     if word in ("on", "off", "켜기", "끄기"):
         return await _switch(ctx, "producer", "on" if word in ("on", "켜기") else "off")
+    if not secrets_storable():
+        return [ctx.reply("secrets.no_key")]
     ctx.goto(PRODUCER_FLOW, "username")
     return [ctx.ask("producer.ask_username")]
 

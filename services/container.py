@@ -46,7 +46,7 @@ class Tx:
         self.accounts = AccountService(session)
         self.accountability = Accountability(session, rules)
         self.admins = AdminService(session)
-        self.conversations = ConversationService(session, rules.conversation_timeout)
+        self.conversations = ConversationService(session, rules.conversation_timeout, clock)
         self.helpers = HelperAccountService(session, instagram)
         self.invites = InviteService(session)
         self.submissions = SubmissionService(session, rules)

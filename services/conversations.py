@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,9 +23,11 @@ class FlowState:
 
 
 class ConversationService:
-    def __init__(self, session: AsyncSession, timeout: timedelta) -> None:
+    def __init__(self, session: AsyncSession, timeout: timedelta,
+                 clock: Callable[[], datetime] = utcnow) -> None:
         self.repo = ConversationRepo(session)
         self.timeout = timeout
+        self.clock = clock  # the services' clock, so tests can let a flow expire
 
     async def load(self, platform: str, user_id: str) -> FlowState | None:
         """The user's flow; an expired one is cleared and returned once with `expired`."""
@@ -40,14 +43,14 @@ class ConversationService:
         if stored is None:
             return None
         state = FlowState(stored.flow, stored.step, dict(stored.data))
-        if stored.expires_at <= utcnow():
+        if stored.expires_at <= self.clock():
             await self.repo.clear(platform, user_id)
             state.expired = True
         return state
 
     async def save(self, platform: str, user_id: str, state: FlowState) -> None:
         await self.repo.save(
-            platform, user_id, state.flow, state.step, state.data, utcnow() + self.timeout
+            platform, user_id, state.flow, state.step, state.data, self.clock() + self.timeout
         )
 
     async def clear(self, platform: str, user_id: str) -> None:

@@ -23,11 +23,18 @@ from services.instagram.errors import (
     TwoFactorRequired,
 )
 from services.instagram.runtime import Instagram
+from storage import crypto
 from storage.models import Helper
 from storage.repositories.instagram_accounts import HelperRepo
 from storage.repositories.operations import AuditRepo
 
 READY_STATES = ("ready", "cooling")
+
+
+def secrets_storable() -> bool:
+    """Whether passwords and sessions can be stored (ENCRYPTION_KEYS is set): asked
+    before anyone types a password, not after Instagram has been asked."""
+    return crypto.configured()
 
 
 @dataclass(frozen=True)

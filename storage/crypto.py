@@ -8,6 +8,7 @@ decrypts with any of them and encrypts with the newest, which is what makes
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -25,12 +26,38 @@ class SecretUnreadable(RuntimeError):
 
 
 _fernet: MultiFernet | None = None
+# Where the current keys can be read again (the settings), so a running bot picks up a
+# rotation: on SIGHUP, or when a stored secret cannot be read with the keys it has.
+_source: Callable[[], list[str]] | None = None
 
 
 def configure_keys(keys: list[str]) -> None:
     """Install the Fernet keys (newest first); an empty list disables secret storage."""
     global _fernet
     _fernet = MultiFernet([Fernet(k.encode()) for k in keys]) if keys else None
+
+
+def configured() -> bool:
+    """Whether secrets can be stored (ENCRYPTION_KEYS is set)."""
+    return _fernet is not None
+
+
+def set_key_source(source: Callable[[], list[str]] | None) -> None:
+    global _source
+    _source = source
+
+
+def reload_keys() -> bool:
+    """Read the keys again from their source; whether that gave any."""
+    if _source is None:
+        return False
+    try:
+        keys = _source()
+    except Exception:  # a settings file that does not read: keep the keys in use
+        return False
+    if keys:
+        configure_keys(keys)
+    return bool(keys)
 
 
 def new_key() -> str:
@@ -54,6 +81,11 @@ def decrypt(token: str) -> str:
     try:
         return _box().decrypt(token.encode()).decode()
     except InvalidToken as exc:
+        if reload_keys():  # keys rotated while the bot runs: the settings have them
+            try:
+                return _box().decrypt(token.encode()).decode()
+            except InvalidToken:
+                pass
         raise SecretUnreadable(
             "a stored secret cannot be decrypted with the configured ENCRYPTION_KEYS "
             "(was an old key removed before `autogram rotate-keys`?)"

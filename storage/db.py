@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
@@ -46,9 +48,28 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def keep_private(url: str) -> None:
+    """A SQLite database holds encrypted passwords and everyone's data: only its owner
+    reads it (SQLite gives its -wal and -shm files the same mode). Made with mode 0600
+    when its folder exists; an existing file is set to 0600."""
+    if not is_sqlite(url):
+        return
+    name = make_url(url).database
+    if not name or name == ":memory:" or name.startswith("file:"):
+        return
+    path = Path(name)
+    if not path.parent.is_dir():
+        return  # a missing folder is reported by whoever opens the database
+    if path.exists():
+        path.chmod(0o600)
+    else:
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+
+
 def create_engine(url: str) -> AsyncEngine:
     """An async engine; on SQLite every connection enforces foreign keys and uses WAL."""
     url = async_url(url)
+    keep_private(url)
     # hide_parameters: a failed statement must never print a password into a log.
     engine = create_async_engine(url, pool_pre_ping=not is_sqlite(url), hide_parameters=True)
     if is_sqlite(url):

@@ -10,6 +10,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alembic import command
+from storage.db import keep_private
 
 ALEMBIC_DIR = Path(__file__).resolve().parent.parent / "alembic"
 
@@ -27,6 +28,7 @@ def alembic_config(url: str) -> Config:
 
 def upgrade(url: str, revision: str = "head") -> None:
     """Bring the database to `revision` (blocking; runs its own event loop)."""
+    keep_private(url)
     command.upgrade(alembic_config(url), revision)
 
 

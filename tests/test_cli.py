@@ -88,6 +88,8 @@ def test_run_without_a_token_serves_health_and_stops_cleanly(
     tmp_path: Path, stop_signal: signal.Signals
 ) -> None:
     assert run(["migrate"], tmp_path).returncode == 0
+    # The database holds encrypted passwords and everyone's data: its owner's only.
+    assert (tmp_path / "autogram.sqlite3").stat().st_mode & 0o777 == 0o600
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("TELEGRAM_")}
     env.update(PYTHONPATH=str(ROOT), WEB_PORT=str(port))

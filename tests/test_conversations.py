@@ -9,8 +9,9 @@ from sqlalchemy import select, text, update
 from handlers.dispatcher import Dispatcher
 from handlers.messages import en, ko
 from services.container import Services
-from storage.models import AuditEntry, ConversationState, utcnow
+from storage.models import AuditEntry, ConversationState
 from tests.chat_driver import Person
+from tests.conftest import TEST_NOW
 
 
 async def make_admin(services: Services, person: Person) -> None:
@@ -173,7 +174,7 @@ async def test_an_expired_flow_says_so_and_starts_clean(
     await admin.say("/addhelper")
     async with engine.begin() as conn:
         await conn.execute(
-            update(ConversationState).values(expires_at=utcnow() - timedelta(minutes=1))
+            update(ConversationState).values(expires_at=TEST_NOW - timedelta(minutes=1))
         )
     await admin.say("helper.three")
     assert admin.text == "이전 대화가 시간이 지나 종료됐어요. 처음부터 다시 해 주세요."

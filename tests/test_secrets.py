@@ -104,3 +104,34 @@ async def test_storing_a_secret_without_keys_fails_clearly(engine: AsyncEngine) 
     assert isinstance(failure.value.orig, crypto.SecretsNotConfigured)
     assert "autogram keygen" in str(failure.value)
     assert PASSWORD not in str(failure.value)  # never echoed into a log
+
+
+async def test_a_running_bot_reads_rotated_keys_when_the_old_ones_fail(
+    engine: AsyncEngine,
+) -> None:
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    crypto.configure_keys([old])
+    await _store_secrets(engine)
+    crypto.configure_keys([new, old])
+    await rotate_all(engine)  # `autogram rotate-keys`, in another process
+    settings = {"keys": [new]}  # the operator then drops the old key from .env
+    crypto.configure_keys([old])  # the running bot still has only the old one
+    crypto.set_key_source(lambda: settings["keys"])
+    try:
+        async with session_factory(engine)() as s:
+            helper = await HelperRepo(s).by_username("helper_one")
+            assert helper is not None and helper.password == PASSWORD
+    finally:
+        crypto.set_key_source(None)
+
+
+def test_sighup_reloads_the_keys() -> None:
+    first, second = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    crypto.configure_keys([first])
+    token = Fernet(second.encode()).encrypt(b"x").decode()
+    crypto.set_key_source(lambda: [second])
+    try:
+        assert crypto.reload_keys()
+        assert crypto.decrypt(token) == "x"
+    finally:
+        crypto.set_key_source(None)

@@ -497,4 +497,5 @@ MESSAGES: dict[str, str] = {
     "correct.not_recorded": "{week} is not recorded yet (it is recorded at the week's final check).",
     "correct.no_entry": "The record of {week} has no comment @{username} owed on {url}.",
     "correct.done": "✏️ Corrected the record of {week}: @{username} → {url}: {before} → {after}. The results show it with the reason. Strikes are separate (/pardon).",
+    "secrets.no_key": "🔒 No encryption key (ENCRYPTION_KEYS) is set, so no Instagram account can be stored. The operator must make one with `autogram keygen`, put it in ENCRYPTION_KEYS in .env and restart the bot. Do not send a password now.",
 }

@@ -497,4 +497,5 @@ MESSAGES: dict[str, str] = {
     "correct.not_recorded": "{week} 은 아직 기록되지 않았어요 (주간 최종 확인 뒤에 기록돼요).",
     "correct.no_entry": "{week} 기록에 @{username} 님이 {url} 에 달아야 했던 댓글이 없어요.",
     "correct.done": "✏️ {week} 기록을 고쳤어요: @{username} 님 → {url}: {before} → {after}. 결과에 이유와 함께 보여요. 경고는 따로예요(/pardon).",
+    "secrets.no_key": "🔒 비밀번호를 암호화할 키(ENCRYPTION_KEYS)가 설정되지 않아 인스타그램 계정을 저장할 수 없어요. 운영자가 `autogram keygen` 으로 키를 만들어 .env 의 ENCRYPTION_KEYS 에 넣고 봇을 다시 시작해야 해요. 비밀번호는 보내지 마세요.",
 }
