@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from handlers import formatting
 from handlers.context import Ctx
 from handlers.events import Button, Reply
 from handlers.registry import Command, Flow
-from services.members import AddResult
+from services.members import AddResult, AuditActor
 from services.weeks import Week
 
 NOTICE_FLOW = "set_notice"
@@ -130,15 +132,32 @@ async def week(ctx: Ctx, _args: str) -> list[Reply]:
     return [Reply("\n".join(lines))]
 
 
+def _actor(ctx: Ctx, actor: AuditActor) -> str:
+    """An entry's author as an admin recognises them: the member, the chat name, or the
+    platform and a short id; "CLI" for the command line and the bot's own jobs."""
+    if actor.member:
+        return f"@{actor.member}"
+    if actor.display_name:
+        return actor.display_name
+    if actor.platform and actor.platform_user_id:
+        return ctx.t(f"audit.{actor.platform}_user", id=actor.platform_user_id[:8])
+    return "CLI"
+
+
 async def audit(ctx: Ctx, _args: str) -> list[Reply]:
     entries = await ctx.tx.members.recent_audit()
-    if not entries:
+    count, accounts, kinds = await ctx.tx.members.recent_refusals(
+        ctx.tx.now() - timedelta(hours=24))
+    if not entries and not count:
         return [ctx.reply("audit.empty")]
     lines = [ctx.t("audit.header")]
     for entry, actor in entries:
         when = formatting.moment(entry.created_at, ctx.tx.rules.timezone, ctx.lang)
         target = f" {entry.target}" if entry.target else ""
-        lines.append(f"{when} · {actor or 'CLI'} · {entry.action}{target}")
+        lines.append(f"{when} · {_actor(ctx, actor)} · {entry.action}{target}")
+    if count:
+        summary = ", ".join(f"{kind} {n}" for kind, n in sorted(kinds.items()))
+        lines += ["", ctx.t("audit.refusals", count=count, accounts=accounts, kinds=summary)]
     return [Reply("\n".join(lines))]
 
 

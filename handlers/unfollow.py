@@ -22,7 +22,7 @@ from services.instagram_export import (
     looks_like_chat_export,
     read_export,
 )
-from services.unfollow import UnfollowResult
+from services.unfollow import UnfollowResult, WhitelistFull
 
 FILES_FLOW = "unfollow_files"
 RESULT_FLOW = "unfollow_result"
@@ -210,7 +210,10 @@ async def whitelist(ctx: Ctx, args: str) -> list[Reply]:
     if words[0] not in ("add", "remove", "추가", "삭제") or not usernames:
         return [ctx.reply("whitelist.usage")]
     if words[0] in ("add", "추가"):
-        added = await ctx.tx.unfollow.add_to_whitelist(account, usernames)
+        try:
+            added = await ctx.tx.unfollow.add_to_whitelist(account, usernames)
+        except WhitelistFull as full:
+            return [ctx.reply("whitelist.full", limit=full.limit)]
         return [ctx.reply("whitelist.added", names=", ".join(f"@{n}" for n in added) or "-")]
     removed = await ctx.tx.unfollow.remove_from_whitelist(account, usernames)
     return [ctx.reply("whitelist.removed", count=removed)]

@@ -6,11 +6,11 @@ import logging
 from datetime import timedelta
 from enum import Enum
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.codes import code_hash, new_code
-from storage.models import AuditEntry, utcnow
+from services.throttle import recent_failures
+from storage.models import utcnow
 from storage.repositories.members import AdminRepo
 from storage.repositories.operations import AuditRepo
 
@@ -43,17 +43,8 @@ class AdminService:
         return code
 
     async def _recent_failures(self, account_id: int) -> int:
-        since = utcnow() - timedelta(hours=1)
-        count = await self.session.scalar(
-            select(func.count())
-            .select_from(AuditEntry)
-            .where(
-                AuditEntry.actor_id == account_id,
-                AuditEntry.action == "claim_failed",
-                AuditEntry.created_at >= since,
-            )
-        )
-        return count or 0
+        return await recent_failures(self.session, "claim_failed", utcnow(),
+                                     account_id=account_id)
 
     async def claim(self, account_id: int, code: str) -> ClaimResult:
         if await self.admins.is_admin(account_id):

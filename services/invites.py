@@ -8,7 +8,8 @@ from enum import Enum
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.codes import code_hash, new_code
-from storage.models import ChatAccount, utcnow
+from services.throttle import recent_failures
+from storage.models import AuditEntry, ChatAccount, utcnow
 from storage.repositories.members import ChatAccountRepo, InviteRepo, MemberRepo
 
 INVITE_VALID_DAYS = 14
@@ -20,6 +21,10 @@ class InviteResult(Enum):
     USED = "used"
     EXPIRED = "expired"
     PLATFORM_TAKEN = "platform_taken"  # the member already linked another account here
+    THROTTLED = "throttled"  # too many wrong codes from this account in the last hour
+
+
+INVITE_TRIES_PER_HOUR = 5
 
 
 class InviteService:
@@ -36,9 +41,16 @@ class InviteService:
         return code
 
     async def accept(self, account_id: int, code: str) -> tuple[InviteResult, str | None]:
-        """Link the account; returns the result and the member's Instagram username."""
+        """Link the account; returns the result and the member's Instagram username.
+        Wrong codes are throttled like admin claims (an invite code is short)."""
+        now = utcnow()
+        if await recent_failures(self.session, "invite_failed", now,
+                                 account_id=account_id) >= INVITE_TRIES_PER_HOUR:
+            self.session.add(AuditEntry(actor_id=account_id, action="invite_throttled"))
+            return InviteResult.THROTTLED, None
         invite = await self.invites.by_code_hash(code_hash(code))
         if invite is None:
+            self.session.add(AuditEntry(actor_id=account_id, action="invite_failed"))
             return InviteResult.INVALID, None
         member = await self.members.get(invite.member_id)
         username = member.instagram_username if member else None

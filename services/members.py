@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.instagram.names import normalize_username
 from services.invites import InviteService
+from services.throttle import REFUSALS
 from storage.models import Admin, AuditEntry, ChatAccount, Member, Submission, utcnow
 from storage.repositories.members import MemberRepo
 from storage.repositories.operations import AuditRepo
@@ -47,6 +48,16 @@ class AdminRow:
     platform: str | None
     display_name: str | None
     claimed: bool
+
+
+@dataclass(frozen=True)
+class AuditActor:
+    """Who made an audit entry: nothing (the CLI or the bot), or a chat account."""
+
+    platform: str | None
+    platform_user_id: str | None
+    display_name: str | None
+    member: str | None  # the linked member's Instagram username
 
 
 class MemberAdminService:
@@ -129,14 +140,31 @@ class MemberAdminService:
             for a, c in rows.all()
         ]
 
-    async def recent_audit(self, limit: int = 20) -> list[tuple[AuditEntry, str | None]]:
+    async def recent_audit(self, limit: int = 20) -> list[tuple[AuditEntry, AuditActor]]:
+        """Admins' (and the bot's) recent actions with who made them; refusals and failed
+        guesses are kept apart (`recent_refusals`), so a stranger cannot push the real
+        actions out of view."""
         rows = await self.session.execute(
-            select(AuditEntry, ChatAccount.display_name)
+            select(AuditEntry, ChatAccount.platform, ChatAccount.platform_user_id,
+                   ChatAccount.display_name, Member.instagram_username)
             .outerjoin(ChatAccount, ChatAccount.id == AuditEntry.actor_id)
+            .outerjoin(Member, Member.id == ChatAccount.member_id)
+            .where(AuditEntry.action.not_in(REFUSALS))
             .order_by(AuditEntry.id.desc())
             .limit(limit)
         )
-        return [(entry, name) for entry, name in rows.all()]
+        return [(entry, AuditActor(platform, user_id, name, member))
+                for entry, platform, user_id, name, member in rows.all()]
+
+    async def recent_refusals(self, since: datetime) -> tuple[int, int, dict[str, int]]:
+        """(refusals, accounts they came from, count by kind) since `since`."""
+        rows = (await self.session.execute(
+            select(AuditEntry.action, AuditEntry.actor_id)
+            .where(AuditEntry.action.in_(REFUSALS), AuditEntry.created_at >= since))).all()
+        kinds: dict[str, int] = {}
+        for action, _ in rows:
+            kinds[action] = kinds.get(action, 0) + 1
+        return len(rows), len({actor for _, actor in rows}), kinds
 
     async def week_overview(self, week_start: date) -> list[tuple[str, list[str]]]:
         """Every member with this week's links, members without any included."""

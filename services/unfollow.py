@@ -25,6 +25,17 @@ class UnfollowResult:
     since: datetime | None
 
 
+WHITELIST_MAX = 500  # accounts one person keeps off the "does not follow back" list
+
+
+class WhitelistFull(Exception):
+    """The whitelist would hold more than WHITELIST_MAX names."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"at most {limit} names")
+        self.limit = limit
+
+
 class UnfollowService:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -36,8 +47,12 @@ class UnfollowService:
         return list(rows)
 
     async def add_to_whitelist(self, account_id: int, usernames: list[str]) -> list[str]:
+        """The names added (those already there are not); raises WhitelistFull past the
+        cap, adding nothing."""
         known = set(await self.whitelist(account_id))
         added = [u for u in dict.fromkeys(usernames) if u not in known]
+        if len(known) + len(added) > WHITELIST_MAX:
+            raise WhitelistFull(WHITELIST_MAX)
         self.session.add_all(FollowWhitelist(chat_account_id=account_id, username=u)
                              for u in added)
         await self.session.flush()

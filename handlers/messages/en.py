@@ -498,4 +498,10 @@ MESSAGES: dict[str, str] = {
     "correct.no_entry": "The record of {week} has no comment @{username} owed on {url}.",
     "correct.done": "✏️ Corrected the record of {week}: @{username} → {url}: {before} → {after}. The results show it with the reason. Strikes are separate (/pardon).",
     "secrets.no_key": "🔒 No encryption key (ENCRYPTION_KEYS) is set, so no Instagram account can be stored. The operator must make one with `autogram keygen`, put it in ENCRYPTION_KEYS in .env and restart the bot. Do not send a password now.",
+    "whitelist.full": "The whitelist holds at most {limit} names. Remove some first with /whitelist remove NAME.",
+    "invite.throttled": "Too many wrong invite codes. Please try again in an hour.",
+    "audit.refusals": "🚫 Refused or failed: {count} (from {accounts} accounts, last 24 hours): {kinds}",
+    "audit.kakao_user": "Kakao user {id}",
+    "audit.telegram_user": "Telegram user {id}",
+    "audit.console_user": "console {id}",
 }

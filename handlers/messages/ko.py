@@ -498,4 +498,10 @@ MESSAGES: dict[str, str] = {
     "correct.no_entry": "{week} 기록에 @{username} 님이 {url} 에 달아야 했던 댓글이 없어요.",
     "correct.done": "✏️ {week} 기록을 고쳤어요: @{username} 님 → {url}: {before} → {after}. 결과에 이유와 함께 보여요. 경고는 따로예요(/pardon).",
     "secrets.no_key": "🔒 비밀번호를 암호화할 키(ENCRYPTION_KEYS)가 설정되지 않아 인스타그램 계정을 저장할 수 없어요. 운영자가 `autogram keygen` 으로 키를 만들어 .env 의 ENCRYPTION_KEYS 에 넣고 봇을 다시 시작해야 해요. 비밀번호는 보내지 마세요.",
+    "whitelist.full": "예외 목록에는 {limit}개까지만 넣을 수 있어요. /whitelist remove 아이디 로 먼저 빼 주세요.",
+    "invite.throttled": "잘못된 초대 코드를 너무 많이 보냈어요. 한 시간 뒤에 다시 해 주세요.",
+    "audit.refusals": "🚫 거절·실패 {count}건 (계정 {accounts}개, 최근 24시간): {kinds}",
+    "audit.kakao_user": "카카오 사용자 {id}",
+    "audit.telegram_user": "텔레그램 사용자 {id}",
+    "audit.console_user": "콘솔 {id}",
 }
