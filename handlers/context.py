@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from handlers.events import Button, Incoming, Reply
 from handlers.i18n import t
 from services.accounts import Identity
 from services.container import Services, Tx
 from services.conversations import FlowState
+from services.instagram.errors import InstagramError
 
 CANCEL_PAYLOAD = "/cancel"
 # Shows how long work is going: the transport edits one message in place (Telegram),
@@ -19,6 +20,7 @@ ProgressFn = Callable[[str], Awaitable[None]]
 # Work that must not hold the event's transaction (Instagram calls, long checks): run by
 # the dispatcher after the commit; its replies follow the event's own.
 Deferred = Callable[[ProgressFn], Awaitable[list[Reply]]]
+T = TypeVar("T")
 
 
 @dataclass
@@ -64,3 +66,32 @@ class Ctx:
     def after(self, work: Deferred) -> None:
         """Run `work` once this event's transaction has committed."""
         self.deferred.append(work)
+
+    def continue_after(self, call: Callable[[], Awaitable[T]],
+                       then: Callable[[Ctx, T | InstagramError], Awaitable[list[Reply]]]
+                       ) -> None:
+        """A flow step that needs Instagram: `call` runs after this event's transaction
+        (no database lock held while Instagram answers), then `then` continues the flow
+        in a new transaction of this person, with the flow state as it is by then."""
+        services, event, who = self.services, self.event, self.who
+        assert services is not None
+
+        async def work(progress: ProgressFn) -> list[Reply]:
+            try:
+                result: T | InstagramError = await call()
+            except InstagramError as exc:
+                result = exc
+            async with services.transaction_of(event.platform, event.user_id) as tx:
+                state = await tx.conversations.load(event.platform, event.user_id)
+                fresh = Ctx(event, who, tx, state=None if state is None or state.expired
+                            else state, invite_links=self.invite_links, services=services)
+                replies = await then(fresh, result)
+                if fresh.state is None:
+                    await tx.conversations.clear(event.platform, event.user_id)
+                else:
+                    await tx.conversations.save(event.platform, event.user_id, fresh.state)
+            for more in fresh.deferred:  # work the continuation deferred in its turn
+                replies += await more(progress)
+            return replies
+
+        self.after(work)

@@ -8,11 +8,22 @@ confirmation.
 
 from __future__ import annotations
 
+from handlers import instagram_login as login
 from handlers.context import Ctx
 from handlers.events import Button, Reply
 from handlers.formatting import moment
 from handlers.registry import Command, Flow
-from services.helper_accounts import HelperView, LoginOutcome, secrets_storable
+from services.helper_accounts import (
+    HelperView,
+    LoginOutcome,
+    ProbeResult,
+    probe,
+    secrets_storable,
+    try_code,
+    try_login,
+)
+from services.instagram.errors import InstagramError
+from services.instagram.gateway import LoginResult
 from services.instagram.names import normalize_username
 
 FLOW = "add_helper"
@@ -52,18 +63,28 @@ async def on_password(ctx: Ctx, text: str) -> list[Reply]:
         return [ctx.ask("addhelper.password_empty")]
     data = ctx.state.data if ctx.state else {}
     username = str(data.get("username", ""))
-    outcome = await ctx.tx.helpers.log_in(ctx.who.account_id, username, password)
-    if outcome.status == "bad_credentials":
-        tries = int(data.get("tries", 0)) + 1
-        if tries >= TRIES:
-            ctx.end()
-            return [ctx.reply("addhelper.gave_up")]
-        ctx.goto(FLOW, "password", tries=tries)
-        return [ctx.ask("addhelper.bad_password", left=TRIES - tries)]
-    if outcome.status == "not_found":
-        ctx.goto(FLOW, "username")
-        return [ctx.ask("addhelper.no_such_account", username=username)]
-    return after_login(ctx, username, outcome)
+    if no := await login.refused(ctx, username):
+        return no
+    instagram, actor = ctx.services.instagram if ctx.services else None, ctx.who.account_id
+    ctx.goto(FLOW, login.CHECKING)
+
+    async def then(fresh: Ctx, result: LoginResult | InstagramError) -> list[Reply]:
+        outcome = await fresh.tx.helpers.record_login(actor, username, password, result)
+        if outcome.status == "bad_credentials":
+            await fresh.tx.logins.failed(actor, username)
+            tries = int(data.get("tries", 0)) + 1
+            if tries >= TRIES or await fresh.tx.logins.throttled(actor, username):
+                fresh.end()
+                return [fresh.reply("addhelper.gave_up")]
+            fresh.goto(FLOW, "password", tries=tries)
+            return [fresh.ask("addhelper.bad_password", left=TRIES - tries)]
+        if outcome.status == "not_found":
+            fresh.goto(FLOW, "username")
+            return [fresh.ask("addhelper.no_such_account", username=username)]
+        return after_login(fresh, username, outcome)
+
+    ctx.continue_after(lambda: try_login(instagram, username, password), then)
+    return [Reply(ctx.t("login.checking"), progress=True)]
 
 
 def after_login(ctx: Ctx, username: str, outcome: LoginOutcome) -> list[Reply]:
@@ -90,15 +111,22 @@ async def on_code(ctx: Ctx, text: str) -> list[Reply]:
     code = "".join(text.split())
     if not code.isdigit():
         return [ctx.ask("addhelper.code_digits")]
-    outcome = await ctx.tx.helpers.submit_code(username, code)
-    if outcome.status == "bad_2fa":
-        tries = int(data.get("tries", 0)) + 1
-        if tries >= TRIES:
-            ctx.end()
-            return [ctx.reply("addhelper.code_gave_up", username=username)]
-        ctx.goto(FLOW, "code", tries=tries)
-        return [ctx.ask("addhelper.bad_code", left=TRIES - tries)]
-    return after_login(ctx, username, outcome)
+    instagram = ctx.services.instagram if ctx.services else None
+    ctx.goto(FLOW, login.CHECKING)
+
+    async def then(fresh: Ctx, result: LoginResult | InstagramError) -> list[Reply]:
+        outcome = await fresh.tx.helpers.record_code(username, result)
+        if outcome.status == "bad_2fa":
+            tries = int(data.get("tries", 0)) + 1
+            if tries >= TRIES:
+                fresh.end()
+                return [fresh.reply("addhelper.code_gave_up", username=username)]
+            fresh.goto(FLOW, "code", tries=tries)
+            return [fresh.ask("addhelper.bad_code", left=TRIES - tries)]
+        return after_login(fresh, username, outcome)
+
+    ctx.continue_after(lambda: try_code(instagram, username, code), then)
+    return [Reply(ctx.t("login.checking"), progress=True)]
 
 
 def _status(ctx: Ctx, helper: HelperView) -> str:
@@ -151,13 +179,23 @@ async def check_helper(ctx: Ctx, args: str) -> list[Reply]:
     username, problem = await _named(ctx, args, "checkhelper.usage")
     if username is None:
         return problem
-    outcome = await ctx.tx.helpers.check(ctx.who.account_id, username)
-    if outcome.status == "ready":
-        return [ctx.reply("checkhelper.ok", username=username)]
-    if outcome.status in {"logged_in", "needs_code", "checkpoint"}:
-        return after_login(ctx, username, outcome)
-    return [ctx.reply("checkhelper.failed", username=username,
-                      reason=ig_reason(ctx, outcome.status))]
+    plan = await ctx.tx.helpers.check_plan(ctx.who.account_id, username)
+    if isinstance(plan, LoginOutcome):
+        return [ctx.reply("checkhelper.failed", username=username,
+                          reason=ig_reason(ctx, plan.status))]
+    instagram, actor = ctx.services.instagram if ctx.services else None, ctx.who.account_id
+
+    async def then(fresh: Ctx, result: ProbeResult | InstagramError) -> list[Reply]:
+        outcome = await fresh.tx.helpers.record_check(actor, plan, result)
+        if outcome.status == "ready":
+            return [fresh.reply("checkhelper.ok", username=username)]
+        if outcome.status in {"logged_in", "needs_code", "checkpoint"}:
+            return after_login(fresh, username, outcome)
+        return [fresh.reply("checkhelper.failed", username=username,
+                            reason=ig_reason(fresh, outcome.status))]
+
+    ctx.continue_after(lambda: probe(instagram, plan), then)
+    return [Reply(ctx.t("checkhelper.checking", username=username), progress=True)]
 
 
 COMMANDS = [
@@ -169,7 +207,8 @@ COMMANDS = [
 FLOWS = [
     Flow(
         FLOW,
-        {"username": on_username, "password": on_password, "code": on_code},
-        secret_steps=frozenset({"password", "code"}),
+        {"username": on_username, "password": on_password, "code": on_code,
+         login.CHECKING: login.waiting},
+        secret_steps=frozenset({"password", "code", login.CHECKING}),
     )
 ]

@@ -124,13 +124,12 @@ async def on_producer_password(ctx: Ctx, text: str) -> list[Reply]:
     data = ctx.state.data if ctx.state else {}
     username, password = str(data.get("username", "")), text.strip()
     key = (ctx.event.platform, ctx.event.user_id)
-    result = await login.with_password(ctx, PRODUCER_FLOW, "producer.ask_code", username,
-                                       password)
-    if isinstance(result, list):
-        if ctx.state is not None and ctx.state.step == "code":
-            pending_passwords[key] = password  # for the code step; never in the state
-        return result
-    return await _registered(ctx, username, password, result.session)
+    pending_passwords[key] = password  # for the code step; never in the state
+    return await login.password_step(
+        ctx, PRODUCER_FLOW, "producer.ask_code", username, password,
+        lambda fresh, result: _registered(fresh, username, pending_passwords.pop(key, password),
+                                          result.session),
+        forget=lambda: pending_passwords.pop(key, None))
 
 
 # The password between the password and code messages, in this process only (the login
@@ -142,15 +141,14 @@ async def on_producer_code(ctx: Ctx, text: str) -> list[Reply]:
     data = ctx.state.data if ctx.state else {}
     username = str(data.get("username", ""))
     key = (ctx.event.platform, ctx.event.user_id)
-    if key not in pending_passwords:
+    if key not in pending_passwords:  # the login waits in another instance, or was lost
         ctx.end()
-        return [ctx.reply("common.expired")]
-    result = await login.with_code(ctx, PRODUCER_FLOW, username, text)
-    if isinstance(result, list):
-        if ctx.state is None:
-            pending_passwords.pop(key, None)
-        return result
-    return await _registered(ctx, username, pending_passwords.pop(key), result.session)
+        return [ctx.reply("ig.user.login_lost")]
+    return await login.code_step(
+        ctx, PRODUCER_FLOW, username, text,
+        lambda fresh, result: _registered(fresh, username, pending_passwords.pop(key, ""),
+                                          result.session),
+        forget=lambda: pending_passwords.pop(key, None))
 
 
 async def _registered(ctx: Ctx, username: str, password: str, session: dict) -> list[Reply]:
@@ -238,6 +236,6 @@ COMMANDS = [
 FLOWS = [
     Flow(CONSUMER_FLOW, {"username": on_consumer_username}),
     Flow(PRODUCER_FLOW, {"username": on_producer_username, "password": on_producer_password,
-                         "code": on_producer_code},
-         secret_steps=frozenset({"password", "code"})),
+                         "code": on_producer_code, login.CHECKING: login.waiting},
+         secret_steps=frozenset({"password", "code", login.CHECKING})),
 ]

@@ -124,17 +124,16 @@ async def on_login_username(ctx: Ctx, text: str) -> list[Reply]:
 
 async def on_login_password(ctx: Ctx, text: str) -> list[Reply]:
     username = str((ctx.state.data if ctx.state else {}).get("username", ""))
-    result = await login.with_password(ctx, LOGIN_FLOW, "unfollow.ask_code", username,
-                                       text.strip())
-    return result if isinstance(result, list) else \
-        await _start_check(ctx, username, result.session)
+    return await login.password_step(
+        ctx, LOGIN_FLOW, "unfollow.ask_code", username, text.strip(),
+        lambda fresh, result: _start_check(fresh, username, result.session))
 
 
 async def on_login_code(ctx: Ctx, text: str) -> list[Reply]:
     username = str((ctx.state.data if ctx.state else {}).get("username", ""))
-    result = await login.with_code(ctx, LOGIN_FLOW, username, text)
-    return result if isinstance(result, list) else \
-        await _start_check(ctx, username, result.session)
+    return await login.code_step(
+        ctx, LOGIN_FLOW, username, text,
+        lambda fresh, result: _start_check(fresh, username, result.session))
 
 
 async def _start_check(ctx: Ctx, username: str, session: dict) -> list[Reply]:
@@ -245,5 +244,6 @@ FLOWS = [
     # Remembers the last result for its "keep" button; the chat goes on as usual.
     Flow(RESULT_FLOW, {"done": on_text_while_waiting}, passthrough=True),
     Flow(LOGIN_FLOW, {"username": on_login_username, "password": on_login_password,
-                      "code": on_login_code}, secret_steps=frozenset({"password", "code"})),
+                      "code": on_login_code, login.CHECKING: login.waiting},
+         secret_steps=frozenset({"password", "code", login.CHECKING})),
 ]

@@ -25,6 +25,7 @@ from services.producers import ProducerRegistry
 from services.progress import ProgressService
 from services.rules import CommunityRules
 from services.submissions import SubmissionService
+from services.throttle import LoginThrottle
 from services.unfollow import RunningChecks, UnfollowService
 from services.week_record import WeekRecords
 from storage.models import utcnow
@@ -58,6 +59,7 @@ class Tx:
         self.unfollow = UnfollowService(session)
         self.producers = ProducerRegistry(session)
         self.audit = AuditRepo(session)
+        self.logins = LoginThrottle(session, clock)
         self.outbox = OutboxRepo(session)
 
 

@@ -10,7 +10,7 @@ the two messages. States, as `/helpers` shows them: "new" (stored, never logged 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +22,7 @@ from services.instagram.errors import (
     SessionExpired,
     TwoFactorRequired,
 )
+from services.instagram.gateway import LoginResult
 from services.instagram.runtime import Instagram
 from storage import crypto
 from storage.models import Helper
@@ -48,6 +49,65 @@ class HelperView:
 
 
 @dataclass(frozen=True)
+class CheckPlan:
+    """A helper's stored session and password, read for a check (kept out of reprs)."""
+
+    username: str
+    session: dict | None = field(default=None, repr=False)
+    password: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """A check on Instagram: the session still works (`restored`), or the login that
+    was tried with the stored password (None: none was tried)."""
+
+    restored: bool
+    login: LoginResult | InstagramError | None = None
+
+
+async def try_login(instagram: Instagram | None, username: str, password: str
+                    ) -> LoginResult | InstagramError:
+    """Ask Instagram (never inside a transaction)."""
+    if instagram is None:
+        return NoHelperAvailable("no Instagram gateway in this process")
+    try:
+        return await instagram.gateway.login(username, password)
+    except InstagramError as exc:
+        return exc
+
+
+async def try_code(instagram: Instagram | None, username: str, code: str
+                   ) -> LoginResult | InstagramError:
+    if instagram is None:
+        return NoHelperAvailable("no Instagram gateway in this process")
+    try:
+        return await instagram.gateway.submit_code(username, code)
+    except InstagramError as exc:
+        return exc
+
+
+async def probe(instagram: Instagram | None, plan: CheckPlan) -> ProbeResult | InstagramError:
+    """Restore the stored session with one cheap read; log in again with the stored
+    password when the session is gone."""
+    if instagram is None:
+        return NoHelperAvailable("no Instagram gateway in this process")
+    if plan.session:
+        try:
+            await instagram.gateway.restore(plan.session)
+        except SessionExpired:
+            pass  # log in again below
+        except InstagramError as exc:
+            return exc
+        else:
+            return ProbeResult(restored=True)
+    if not plan.password:
+        return ProbeResult(restored=False)
+    return ProbeResult(restored=False, login=await try_login(instagram, plan.username,
+                                                             plan.password))
+
+
+@dataclass(frozen=True)
 class LoginOutcome:
     """"ready", "logged_in" (a check had to log in again), "needs_code" (ask for the
     code), "checkpoint" (confirm in the app), or an InstagramError code."""
@@ -71,57 +131,58 @@ class HelperAccountService:
     async def exists(self, username: str) -> bool:
         return await self.helpers.by_username(username) is not None
 
-    async def log_in(self, actor_id: int, username: str, password: str) -> LoginOutcome:
-        """Log a new or known helper in with this password. The account is stored (password
-        encrypted) unless Instagram said the password is wrong; a wrong one is never kept."""
-        try:
-            result = await self._ig.gateway.login(username, password)
-        except (TwoFactorRequired, CheckpointRequired) as exc:
-            needs_code = isinstance(exc, TwoFactorRequired) or exc.needs_code  # type: ignore[attr-defined]
+    async def record_login(self, actor_id: int, username: str, password: str,
+                           result: LoginResult | InstagramError) -> LoginOutcome:
+        """What Instagram said to a helper's password (asked outside any transaction,
+        `try_login`). The account is stored (password encrypted) unless Instagram said the
+        password is wrong; a wrong one is never kept."""
+        if isinstance(result, TwoFactorRequired | CheckpointRequired):
+            needs_code = isinstance(result, TwoFactorRequired) or result.needs_code  # type: ignore[union-attr]
             status = "needs_code" if needs_code else "checkpoint"
-            await self._store(actor_id, username, password, status=status, error=exc)
-            return LoginOutcome(status, exc)
-        except InstagramError as exc:
-            if exc.code in {"bad_credentials", "not_found"}:
-                return LoginOutcome(exc.code, exc)
-            await self._store(actor_id, username, password, status="new", error=exc)
-            return LoginOutcome(exc.code, exc)
+            await self._store(actor_id, username, password, status=status, error=result)
+            return LoginOutcome(status, result)
+        if isinstance(result, InstagramError):
+            if result.code in {"bad_credentials", "not_found"}:
+                return LoginOutcome(result.code, result)
+            await self._store(actor_id, username, password, status="new", error=result)
+            return LoginOutcome(result.code, result)
         await self._store(actor_id, username, password, status="ready", session=result.session)
         return LoginOutcome("ready")
 
-    async def submit_code(self, username: str, code: str) -> LoginOutcome:
+    async def record_code(self, username: str, result: LoginResult | InstagramError
+                          ) -> LoginOutcome:
         helper = await self.helpers.by_username(username)
         if helper is None:
             return LoginOutcome("not_found")
-        try:
-            result = await self._ig.gateway.submit_code(username, code)
-        except InstagramError as exc:
-            helper.last_error = exc.code
-            return LoginOutcome(exc.code, exc)
+        if isinstance(result, InstagramError):
+            helper.last_error = result.code
+            return LoginOutcome(result.code, result)
         self._ready(helper, result.session)
         return LoginOutcome("ready")
 
-    async def check(self, actor_id: int, username: str) -> LoginOutcome:
-        """Restore the stored session with one cheap read; log in again with the stored
-        password when the session is gone."""
+    async def check_plan(self, actor_id: int, username: str) -> CheckPlan | LoginOutcome:
+        """What a check of this helper will try (its session, then its password)."""
         helper = await self.helpers.by_username(username)
         if helper is None:
             return LoginOutcome("unknown_helper")
         await self.audit.add(actor_id, "helper_checked", target=username)
-        if helper.session:
-            try:
-                await self._ig.gateway.restore(helper.session)
-            except SessionExpired:
-                pass  # log in again below
-            except InstagramError as exc:
-                self._failed(helper, exc)
-                return LoginOutcome(exc.code, exc)
-            else:
-                self._ready(helper, helper.session)
+        return CheckPlan(username, helper.session, helper.password)
+
+    async def record_check(self, actor_id: int, plan: CheckPlan,
+                           result: ProbeResult | InstagramError) -> LoginOutcome:
+        helper = await self.helpers.by_username(plan.username)
+        if helper is None:
+            return LoginOutcome("unknown_helper")
+        if isinstance(result, InstagramError):  # the session read failed, not a login
+            self._failed(helper, result)
+            return LoginOutcome(result.code, result)
+        if result.login is None:
+            if result.restored:
+                self._ready(helper, helper.session or {})
                 return LoginOutcome("ready")
-        if not helper.password:
             return LoginOutcome("session_expired", SessionExpired())
-        outcome = await self.log_in(actor_id, username, helper.password)
+        outcome = await self.record_login(actor_id, plan.username, plan.password or "",
+                                          result.login)
         if outcome.status == "bad_credentials":  # the password was changed on Instagram
             helper.status, helper.last_error = "expired", outcome.status
         return LoginOutcome("logged_in") if outcome.status == "ready" else outcome

@@ -112,13 +112,14 @@ async def test_multi_step_flow_with_buttons_secret_and_cancel(
     (ask_password,) = await emulator.wait_for(ADMIN)
     assert "password of @helper.one" in ask_password["text"]
     wrong = await emulator.send_text(ADMIN, "s3cret?")
-    (retry,) = await emulator.wait_for(ADMIN)
+    (checking, retry) = await emulator.wait_for(ADMIN, 2)  # Instagram is asked, then
+    assert checking["text"] == "🔐 Logging in to Instagram…"
     assert "password is wrong" in retry["text"] and "2 tries left" in retry["text"]
     secret = await emulator.send_text(ADMIN, "s3cret!")
-    (ask_code,) = await emulator.wait_for(ADMIN)
+    (_, ask_code) = await emulator.wait_for(ADMIN, 2)
     assert "6-digit code" in ask_code["text"]
     code = await emulator.send_text(ADMIN, "246 810")
-    (saved,) = await emulator.wait_for(ADMIN)
+    (_, saved) = await emulator.wait_for(ADMIN, 2)
     assert "@helper.one is logged in" in saved["text"]
     for message in (wrong, secret, code):  # every secret message is deleted from the chat
         assert (ADMIN, message["message_id"]) in emulator.deleted
@@ -284,7 +285,7 @@ async def test_webhook_mode_checks_the_secret(
         await emulator.send_text(ADMIN, "helper.three")
         await emulator.wait_for(ADMIN)
         secret = await emulator.send_text(ADMIN, "pw-123")
-        (saved,) = await emulator.wait_for(ADMIN)
+        (_, saved) = await emulator.wait_for(ADMIN, 2)
         assert "@helper.three 로그인 완료" in saved["text"]
         assert (ADMIN, secret["message_id"]) in emulator.deleted
         assert set(emulator.webhook_responses) == {200, 403}

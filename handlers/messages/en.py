@@ -504,4 +504,10 @@ MESSAGES: dict[str, str] = {
     "audit.kakao_user": "Kakao user {id}",
     "audit.telegram_user": "Telegram user {id}",
     "audit.console_user": "console {id}",
+    "login.checking": "🔐 Logging in to Instagram…",
+    "login.still_checking": "Still waiting for Instagram's answer. One moment, please.",
+    "login.throttled": "🔒 The password was wrong {limit} times today for this account (or this Instagram username), so no more tries today. Please try again tomorrow.",
+    "ig.user.login_lost": "This login was started on another server, so the code cannot be used here. Please start again.",
+    "ig.admin.login_lost": "the login was started on another bot instance, so the code cannot continue it: start again",
+    "checkhelper.checking": "🔎 Checking @{username} on Instagram…",
 }

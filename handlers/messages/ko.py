@@ -504,4 +504,10 @@ MESSAGES: dict[str, str] = {
     "audit.kakao_user": "카카오 사용자 {id}",
     "audit.telegram_user": "텔레그램 사용자 {id}",
     "audit.console_user": "콘솔 {id}",
+    "login.checking": "🔐 인스타그램에 로그인하고 있어요…",
+    "login.still_checking": "아직 인스타그램의 답을 기다리고 있어요. 잠시만 기다려 주세요.",
+    "login.throttled": "🔒 오늘은 이 계정(또는 이 인스타그램 아이디)으로 비밀번호가 {limit}번 틀려서 더 시도할 수 없어요. 내일 다시 해 주세요.",
+    "ig.user.login_lost": "로그인이 다른 서버에서 진행 중이라 이 코드를 이어서 쓸 수 없어요. 처음부터 다시 해 주세요.",
+    "ig.admin.login_lost": "로그인이 다른 봇 인스턴스에서 시작돼 코드를 이어서 쓸 수 없음: 처음부터 다시 해 주세요",
+    "checkhelper.checking": "🔎 @{username} 계정을 인스타그램에서 확인하고 있어요…",
 }

@@ -33,6 +33,13 @@ class BadCode(InstagramError):
     code = "bad_2fa"
 
 
+class LoginLost(InstagramError):
+    """A code came for a login this process is not waiting for (it was started on
+    another instance, or it expired): the person starts again."""
+
+    code = "login_lost"
+
+
 class CheckpointRequired(InstagramError):
     """"Confirm it was you": in the Instagram app, or with a code sent by e-mail/SMS."""
 

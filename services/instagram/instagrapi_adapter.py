@@ -214,7 +214,7 @@ class InstagrapiGateway:
         username = username.lower()
         pending = self._pending.get(username)
         if pending is None:
-            raise errors.BadCode("no login is waiting for a code")
+            raise errors.LoginLost("no login is waiting for a code here")
         code = "".join(code.split())
         if pending.thread_result is not None:  # a challenge handler is waiting in its thread
             pending.codes.put(code)

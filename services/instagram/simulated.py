@@ -29,6 +29,7 @@ from services.instagram.errors import (
     BadCredentials,
     CheckpointRequired,
     InstagramError,
+    LoginLost,
     NotFound,
     PrivateProfile,
     RateLimited,
@@ -210,7 +211,9 @@ class SimulatedInstagram:
         username = username.lower()
         await self._call("login", username)
         expected = self._pending_codes.get(username)
-        if expected is None or code.strip() != expected:
+        if expected is None:
+            raise LoginLost("no login is waiting for a code here")
+        if code.strip() != expected:
             raise BadCode("The security code is incorrect.")
         del self._pending_codes[username]
         self.accounts[username].checkpoint = False
