@@ -13,6 +13,7 @@ import hmac
 import json
 import logging
 import re
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -20,7 +21,7 @@ import aiohttp
 from aiohttp import web
 
 from bot.config import Settings
-from bot.kakao_render import MORE_PAYLOAD, from_plain, render, to_plain
+from bot.kakao_render import MORE_PAYLOAD, from_plain, render, to_plain, with_more
 from handlers.dispatcher import Dispatcher
 from handlers.events import Incoming, Reply
 from handlers.i18n import t
@@ -136,30 +137,47 @@ class KakaoSkill:
         )
 
     async def _answer(self, event: Incoming, callback: str | None) -> dict[str, Any]:
-        async with self.services.transaction() as tx:
-            waiting = from_plain(await tx.outbox.take(PLATFORM, event.user_id))
+        """The current answer first; answers that could not be delivered before follow
+        it; the rest of a long answer waits behind "more" (and expires). Everything,
+        the outbox included, within the reply budget; past it, the callback or the
+        outbox."""
+        deadline = time.monotonic() + self.settings.kakao_reply_budget_seconds
         language = language_from_hint(event.language_hint)
         if event.payload == MORE_PAYLOAD:
-            return await self._render(event.user_id, waiting, language)
-        work = asyncio.create_task(self.dispatcher.handle(event))
-        done, _ = await asyncio.wait({work}, timeout=self.settings.kakao_reply_budget_seconds)
+            async with self.services.transaction_of(PLATFORM, event.user_id) as tx:
+                more = from_plain(await tx.outbox.take_newest(PLATFORM, event.user_id,
+                                                              tx.now()))
+            return await self._render(event.user_id, more or [Reply(
+                t(language, "kakao.nothing_more"))], language)
+        work = asyncio.create_task(self._handle_with_results(event))
+        done, _ = await asyncio.wait({work}, timeout=max(0.0, deadline - time.monotonic()))
         if done:
-            outcome = work.result()
-            return await self._render(event.user_id, waiting + outcome.replies, outcome.language)
+            replies, language, leftovers = work.result()
+            body = await self._render(event.user_id, replies, language)
+            return with_more(body, t(language, "kakao.more")) if leftovers else body
         if callback and self._callback_allowed(callback):
-            self._spawn(self._finish_by_callback(event, work, waiting, callback))
+            self._spawn(self._finish_by_callback(event, work, callback))
             return {"version": "2.0", "useCallback": True,
                     "data": {"text": t(language, "kakao.working")}}
         self._spawn(self._finish_to_outbox(event, work))
-        return await self._render(event.user_id,
-                                  [*waiting, Reply(t(language, "kakao.working_no_callback"))],
+        return await self._render(event.user_id, [Reply(t(language, "kakao.working_no_callback"))],
                                   language)
+
+    async def _handle_with_results(self, event: Incoming) -> tuple[list[Reply], str, int]:
+        """This event's answer, then what waited to be delivered (oldest first), and how
+        many leftovers of earlier long answers still wait behind "more"."""
+        outcome = await self.dispatcher.handle(event)
+        async with self.services.transaction_of(PLATFORM, event.user_id) as tx:
+            waiting = from_plain(await tx.outbox.take_results(PLATFORM, event.user_id,
+                                                              tx.now()))
+            leftovers = await tx.outbox.waiting(PLATFORM, event.user_id, tx.now())
+        return outcome.replies + waiting, outcome.language, leftovers
 
     async def _render(self, user_id: str, replies: list[Reply], language: str) -> dict[str, Any]:
         rendered = render(replies, t(language, "kakao.more"))
         if rendered.remainder:
-            async with self.services.transaction() as tx:
-                await tx.outbox.put(PLATFORM, user_id, to_plain(rendered.remainder))
+            async with self.services.transaction_of(PLATFORM, user_id) as tx:
+                await tx.outbox.put(PLATFORM, user_id, to_plain(rendered.remainder), "rest")
         return rendered.body
 
     def _callback_allowed(self, url: str) -> bool:
@@ -175,25 +193,36 @@ class KakaoSkill:
         task.add_done_callback(self._background.discard)
 
     async def _finish_by_callback(self, event: Incoming, work: asyncio.Task[Any],
-                                  waiting: list[Reply], url: str) -> None:
+                                  url: str) -> None:
+        """The answer through Kakao's callback URL; a refused or unreachable callback
+        leaves it in the outbox for the next message instead of losing it."""
         try:
-            outcome = await asyncio.wait_for(work, CALLBACK_WINDOW)
-            body = await self._render(event.user_id, waiting + outcome.replies, outcome.language)
+            replies, language, _ = await asyncio.wait_for(asyncio.shield(work),
+                                                          CALLBACK_WINDOW)
         except TimeoutError:
-            body = await self._render(event.user_id, waiting, "ko")
             self._spawn(self._finish_to_outbox(event, work))
+            return
+        rendered = render(replies, t(language, "kakao.more"))
         try:
-            async with self._http().post(url, json=body) as response:
+            async with self._http().post(url, json=rendered.body) as response:
                 answer = await response.text()
-                if response.status != 200 or '"SUCCESS"' not in answer:
+                delivered = response.status == 200 and '"SUCCESS"' in answer
+                if not delivered:
                     log.warning("Kakao callback refused (%s): %s", response.status, answer[:200])
-        except aiohttp.ClientError as exc:
-            log.warning("Kakao callback failed: %s", exc)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("Kakao callback failed: %s", type(exc).__name__)
+            delivered = False
+        async with self.services.transaction_of(PLATFORM, event.user_id) as tx:
+            if delivered and rendered.remainder:
+                await tx.outbox.put(PLATFORM, event.user_id, to_plain(rendered.remainder),
+                                    "rest")
+            elif not delivered:
+                await tx.outbox.put(PLATFORM, event.user_id, to_plain(replies), "result")
 
     async def _finish_to_outbox(self, event: Incoming, work: asyncio.Task[Any]) -> None:
-        outcome = await work
-        async with self.services.transaction() as tx:
-            await tx.outbox.put(PLATFORM, event.user_id, to_plain(outcome.replies))
+        replies, _language, _ = await work
+        async with self.services.transaction_of(PLATFORM, event.user_id) as tx:
+            await tx.outbox.put(PLATFORM, event.user_id, to_plain(replies), "result")
 
     # --- Event API push (Notifier) ---------------------------------------------------
 

@@ -85,3 +85,14 @@ def to_plain(replies: list[Reply]) -> list[dict[str, Any]]:
 def from_plain(items: list[dict[str, Any]]) -> list[Reply]:
     return [Reply(i["text"], buttons=tuple(Button(label, payload) for label, payload in
                                            i.get("buttons", []))) for i in items]
+
+
+def with_more(body: dict[str, Any], more_label: str) -> dict[str, Any]:
+    """The body with a "more" quick reply (earlier leftovers wait), if there is room."""
+    template = body["template"]
+    quick = template.setdefault("quickReplies", [])
+    if any(q.get("extra", {}).get("payload") == MORE_PAYLOAD for q in quick):
+        return body
+    if len(quick) < MAX_QUICK_REPLIES:
+        quick.append(quick_reply(Button(more_label, MORE_PAYLOAD)))
+    return body

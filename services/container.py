@@ -60,7 +60,7 @@ class Tx:
         self.producers = ProducerRegistry(session)
         self.audit = AuditRepo(session)
         self.logins = LoginThrottle(session, clock)
-        self.outbox = OutboxRepo(session)
+        self.outbox = OutboxRepo(session, clock)
 
 
 class Services:

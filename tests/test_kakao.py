@@ -267,8 +267,8 @@ async def test_without_a_callback_the_result_comes_with_the_next_message(
     await asyncio.gather(*skill._background)
     kakao, _ = await kakao_factory()  # the same database, a normal budget
     text = await kakao.say("/lang")
-    assert text.startswith("쓸 수 있는 명령")  # the earlier result first
-    assert "언어를 골라 주세요" in text
+    assert text.startswith("언어를 골라 주세요")  # the current answer first
+    assert "쓸 수 있는 명령" in text  # then the earlier result, which waited
     assert stand_in.callbacks == []
 
 

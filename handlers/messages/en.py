@@ -510,4 +510,5 @@ MESSAGES: dict[str, str] = {
     "ig.user.login_lost": "This login was started on another server, so the code cannot be used here. Please start again.",
     "ig.admin.login_lost": "the login was started on another bot instance, so the code cannot continue it: start again",
     "checkhelper.checking": "🔎 Checking @{username} on Instagram…",
+    "kakao.nothing_more": "There is nothing more to show.",
 }

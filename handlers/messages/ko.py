@@ -510,4 +510,5 @@ MESSAGES: dict[str, str] = {
     "ig.user.login_lost": "로그인이 다른 서버에서 진행 중이라 이 코드를 이어서 쓸 수 없어요. 처음부터 다시 해 주세요.",
     "ig.admin.login_lost": "로그인이 다른 봇 인스턴스에서 시작돼 코드를 이어서 쓸 수 없음: 처음부터 다시 해 주세요",
     "checkhelper.checking": "🔎 @{username} 계정을 인스타그램에서 확인하고 있어요…",
+    "kakao.nothing_more": "더 볼 내용이 없어요.",
 }

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -114,12 +115,59 @@ class JobRunRepo:
 
 
 class OutboxRepo:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+    """What waits for a user's next message, by kind: "result" (an answer or a message
+    that could not be delivered: work that outlived the reply window, a callback Kakao
+    refused, a weekly message to a member the bot cannot push to) and "rest" (the rest of
+    a long answer, behind a "more" button). Each reply's dict says its kind. A rest
+    expires after REST_TTL, a result after RESULT_TTL."""
 
-    async def put(self, platform: str, user_id: str, replies: list[dict[str, Any]]) -> None:
-        self.session.add(Outbox(platform=platform, platform_user_id=user_id, replies=replies))
+    REST_TTL = timedelta(minutes=30)
+    RESULT_TTL = timedelta(days=7)
+
+    def __init__(self, session: AsyncSession,
+                 clock: Callable[[], datetime] | None = None) -> None:
+        self.session = session
+        self.clock = clock  # the services' clock (rows are stamped with it)
+
+    async def put(self, platform: str, user_id: str, replies: list[dict[str, Any]],
+                  kind: str = "result") -> None:
+        items = [{**reply, "kind": kind} for reply in replies]
+        row = Outbox(platform=platform, platform_user_id=user_id, replies=items)
+        if self.clock is not None:
+            row.created_at = self.clock()
+        self.session.add(row)
         await self.session.flush()
+
+    async def _rows(self, platform: str, user_id: str, now: datetime) -> list[Outbox]:
+        rows = list(await self.session.scalars(
+            select(Outbox).where(Outbox.platform == platform,
+                                 Outbox.platform_user_id == user_id)
+            .order_by(Outbox.id)))
+        expired = [r.id for r in rows if r.created_at < now - (
+            self.RESULT_TTL if _kind(r) == "result" else self.REST_TTL)]
+        if expired:
+            await self.session.execute(delete(Outbox).where(Outbox.id.in_(expired)))
+        return [r for r in rows if r.id not in expired]
+
+    async def take_results(self, platform: str, user_id: str, now: datetime
+                           ) -> list[dict[str, Any]]:
+        """Undelivered answers, oldest first; taken out of the box."""
+        rows = [r for r in await self._rows(platform, user_id, now) if _kind(r) == "result"]
+        if rows:
+            await self.session.execute(delete(Outbox).where(Outbox.id.in_([r.id for r in rows])))
+        return [reply for row in rows for reply in row.replies]
+
+    async def take_newest(self, platform: str, user_id: str, now: datetime
+                          ) -> list[dict[str, Any]]:
+        """The newest waiting row (the rest of the latest long answer first)."""
+        rows = await self._rows(platform, user_id, now)
+        if not rows:
+            return []
+        await self.session.execute(delete(Outbox).where(Outbox.id == rows[-1].id))
+        return list(rows[-1].replies)
+
+    async def waiting(self, platform: str, user_id: str, now: datetime) -> int:
+        return len(await self._rows(platform, user_id, now))
 
     async def take(self, platform: str, user_id: str) -> list[dict[str, Any]]:
         """Everything waiting for this user, oldest first; taken out of the box."""
@@ -133,6 +181,10 @@ class OutboxRepo:
         if rows:
             await self.session.execute(delete(Outbox).where(Outbox.id.in_([r.id for r in rows])))
         return [reply for row in rows for reply in row.replies]
+
+
+def _kind(row: Outbox) -> str:
+    return str(row.replies[0].get("kind", "result")) if row.replies else "rest"
 
 
 class AuditRepo:
