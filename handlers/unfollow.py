@@ -20,7 +20,7 @@ from services.instagram_export import (
     ExportProblem,
     FollowLists,
     looks_like_chat_export,
-    read_export,
+    read_export_off_loop,
 )
 from services.unfollow import UnfollowResult, WhitelistFull
 
@@ -31,14 +31,32 @@ SHOWN = 50  # names shown per list in a chat message where a file carries the re
 
 
 async def from_upload(ctx: Ctx) -> list[Reply]:
-    """An uploaded export file: the answer, or which file is still needed."""
-    try:
-        lists = read_export(ctx.event.attachment_name or "", ctx.event.attachment or b"")
-    except ExportProblem as problem:
-        if problem.reason in ("not_instagram", "zip_without_lists") and looks_like_chat_export(
-                ctx.event.attachment_name or "", ctx.event.attachment or b""):
-            return [ctx.reply("import.admins_only")]  # a KakaoTalk export, not from an admin
-        return [ctx.reply(f"unfollow.file.{problem.reason}")]
+    """An uploaded export file: read after this event, in a worker thread (a stranger's
+    upload never holds the database or stalls the bot), then the answer, or which file
+    is still needed."""
+    name, data = ctx.event.attachment_name or "", ctx.event.attachment or b""
+    if looks_like_chat_export(name, data):  # by its name alone: nothing is unpacked
+        return [ctx.reply("import.admins_only")]  # a KakaoTalk export, not an admin's
+
+    async def read() -> FollowLists | ExportProblem:
+        try:
+            return await read_export_off_loop(name, data)
+        except ExportProblem as problem:
+            return problem
+
+    async def then(fresh: Ctx, result: FollowLists | ExportProblem | InstagramError
+                   ) -> list[Reply]:
+        if isinstance(result, FollowLists):
+            return await _with_lists(fresh, result)
+        reason = result.reason if isinstance(result, ExportProblem) else "broken_file"
+        limit = result.limit if isinstance(result, ExportProblem) else None
+        return [fresh.reply(f"unfollow.file.{reason}", limit=limit)]
+
+    ctx.continue_after(read, then)
+    return [Reply(ctx.t("unfollow.reading"), progress=True)]
+
+
+async def _with_lists(ctx: Ctx, lists: FollowLists) -> list[Reply]:
     if ctx.state is not None and ctx.state.flow == FILES_FLOW:
         earlier = ctx.state.data
         lists.merge(FollowLists(set(earlier.get("followers", [])),

@@ -442,7 +442,8 @@ async def test_a_long_unfollow_answer_comes_with_the_whole_list_as_a_file(
     following = [f"account.{n:04d}" for n in range(300)]
     followers = [*following[:120], "fan.one"]
     await emulator.send_document(MEMBER, "instagram-me.zip", export_zip(followers, following))
-    answer, _file = await emulator.wait_for(MEMBER, count=2)
+    reading, answer, _file = await emulator.wait_for(MEMBER, count=3)
+    assert reading["text"] == "📂 파일을 읽고 있어요…"
     assert "팔로워 121명, 팔로잉 300명" in answer["text"]
     assert "… 외 130개 (전체 목록은 파일에 있어요)" in answer["text"]
     (document,) = emulator.documents

@@ -511,4 +511,10 @@ MESSAGES: dict[str, str] = {
     "ig.admin.login_lost": "the login was started on another bot instance, so the code cannot continue it: start again",
     "checkhelper.checking": "🔎 Checking @{username} on Instagram…",
     "kakao.nothing_more": "There is nothing more to show.",
+    "unfollow.reading": "📂 Reading the file…",
+    "unfollow.file.upload_too_big": "The file is too big (up to {limit} MB). Download only \"Followers and following\" from \"Download your information\" and send that.",
+    "unfollow.file.too_many_entries": "The ZIP holds too many files (up to {limit}). Download only \"Followers and following\" and send that.",
+    "unfollow.file.unzipped_too_big": "The ZIP unpacks to too much (up to {limit} MB). Download only \"Followers and following\" and send that.",
+    "unfollow.file.file_too_big": "One list file is too big (up to {limit} MB).",
+    "unfollow.file.too_many_accounts": "A list holds too many accounts (up to {limit} are checked).",
 }

@@ -511,4 +511,10 @@ MESSAGES: dict[str, str] = {
     "ig.admin.login_lost": "로그인이 다른 봇 인스턴스에서 시작돼 코드를 이어서 쓸 수 없음: 처음부터 다시 해 주세요",
     "checkhelper.checking": "🔎 @{username} 계정을 인스타그램에서 확인하고 있어요…",
     "kakao.nothing_more": "더 볼 내용이 없어요.",
+    "unfollow.reading": "📂 파일을 읽고 있어요…",
+    "unfollow.file.upload_too_big": "파일이 너무 커요({limit}MB까지 받아요). \"내 정보 다운로드\"에서 \"팔로워 및 팔로잉\"만 골라 다시 받아 주세요.",
+    "unfollow.file.too_many_entries": "ZIP 안에 파일이 너무 많아요({limit}개까지). \"팔로워 및 팔로잉\"만 골라 다시 받아 주세요.",
+    "unfollow.file.unzipped_too_big": "압축을 풀면 너무 커요({limit}MB까지). \"팔로워 및 팔로잉\"만 골라 다시 받아 주세요.",
+    "unfollow.file.file_too_big": "목록 파일 하나가 너무 커요({limit}MB까지).",
+    "unfollow.file.too_many_accounts": "한 목록에 계정이 너무 많아요({limit}개까지 확인해요).",
 }
