@@ -2,7 +2,14 @@
 
 Updates become `Incoming` events for the handlers; replies become messages with inline
 keyboards, split at Telegram's 4096-character limit. The Application is driven with
-initialize / start / updater (never run_polling), so it shares the loop with the web app.
+initialize / start (never run_polling), so it shares the loop with the web app.
+
+Every update is recorded in the database (unique by `update_id`) before Telegram is
+told it arrived: the webhook answers 200 only after the record is written, and the
+polling loop asks for the next batch (which acknowledges this one) only after each
+update of this batch is recorded. An update already recorded is not run again; one
+recorded but not finished (a crash, a restart) is taken up again once its claim is
+stale (`stale_after`), by one instance.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import logging
 import time
 import weakref
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -35,6 +43,7 @@ from telegram.ext import (
     CallbackQueryHandler,
     ContextTypes,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 
@@ -132,11 +141,16 @@ class TelegramTransport:
         settings: Settings,
         dispatcher: Dispatcher,
         admin_accounts: Callable[[], Awaitable[list[tuple[str, str, str]]]] | None = None,
+        *, stale_after: float = 120.0,
     ) -> None:
         self.settings = settings
         self.dispatcher = dispatcher
+        self.services = dispatcher.services
         self.admin_accounts = admin_accounts
         self.webhook_mode = settings.webhook_mode
+        # Seconds after which an update recorded but not finished is taken up again.
+        self.stale_after = stale_after
+        self._tasks: list[asyncio.Task[None]] = []
         builder = (
             Application.builder()
             .token(settings.telegram_token)
@@ -147,14 +161,14 @@ class TelegramTransport:
             )
             .concurrent_updates(settings.telegram_concurrent_updates)
         )
-        if self.webhook_mode:
-            builder = builder.updater(None)
+        builder = builder.updater(None)  # polling is ours: it records before it acknowledges
         self.app = builder.build()
         self.app.add_handler(CallbackQueryHandler(self._on_button))
         self.app.add_handler(MessageHandler(filters.TEXT, self._on_message))
         self.app.add_handler(
             MessageHandler(filters.Document.ALL & filters.ChatType.PRIVATE, self._on_document)
         )
+        self.app.add_handler(TypeHandler(Update, self._finished), group=1)  # after the above
         self.app.add_error_handler(self._on_error)
         # Updates of one user are handled in order, different users concurrently.
         self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
@@ -179,20 +193,19 @@ class TelegramTransport:
             )
         else:
             await with_retries(self.app.bot.delete_webhook)
-            assert self.app.updater is not None
-            await self.app.updater.start_polling(
-                poll_interval=0.0,
-                timeout=self.settings.telegram_poll_timeout,
-                allowed_updates=["message", "callback_query"],
-                error_callback=lambda exc: log.warning("Telegram polling error: %s", exc),
-            )
         await self.app.start()
+        await self._take_up_stale()
+        self._tasks.append(asyncio.create_task(self._sweep()))
+        if not self.webhook_mode:
+            self._tasks.append(asyncio.create_task(self._poll()))
         log.info("Telegram bot @%s started (%s)", self.username,
                  "webhook" if self.webhook_mode else "polling")
 
     async def stop(self) -> None:
-        if self.app.updater is not None and self.app.updater.running:
-            await self.app.updater.stop()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
         if self.app.running:
             await self.app.stop()
         await self.app.shutdown()
@@ -216,8 +229,69 @@ class TelegramTransport:
             return web.json_response({"error": "malformed update"}, status=400)
         except web.HTTPRequestEntityTooLarge:
             return web.json_response({"error": "body too large"}, status=413)
-        await self.app.update_queue.put(update)
+        try:
+            fresh = await self._record(update.update_id, body)
+        except Exception:  # the database is down: Telegram delivers it again later
+            log.exception("a Telegram update could not be recorded")
+            return web.json_response({"error": "not recorded, send again"}, status=503)
+        if fresh:
+            await self.app.update_queue.put(update)
         return web.Response(text="ok")
+
+    # --- the record of updates -------------------------------------------------------
+
+    async def _record(self, update_id: int, body: dict[str, Any]) -> bool:
+        async with self.services.transaction() as tx:
+            return await tx.updates.record(update_id, body, tx.now())
+
+    async def _finished(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        async with self.services.transaction() as tx:
+            await tx.updates.finish(update.update_id, tx.now())
+
+    async def _poll(self) -> None:
+        """getUpdates in a loop; a batch is acknowledged (by asking for the next one)
+        only once each of its updates is recorded."""
+        offset: int | None = None
+        while True:
+            try:
+                updates = await self.app.bot.get_updates(
+                    offset=offset, timeout=self.settings.telegram_poll_timeout,
+                    allowed_updates=["message", "callback_query"])
+                for update in updates:
+                    if await self._record(update.update_id, update.to_dict()):
+                        await self.app.update_queue.put(update)
+                    offset = update.update_id + 1
+            except asyncio.CancelledError:
+                raise
+            except RetryAfter as exc:
+                await asyncio.sleep(float(exc.retry_after))  # type: ignore[arg-type]
+            except Exception as exc:  # Telegram or the database away: try again soon
+                log.warning("Telegram polling error: %s", type(exc).__name__)
+                await asyncio.sleep(1.0)
+
+    async def _take_up_stale(self) -> None:
+        """Updates recorded but never finished (their instance crashed): run them now."""
+        async with self.services.transaction() as tx:
+            now = tx.now()
+            stale = await tx.updates.claim_stale(
+                now - timedelta(seconds=self.stale_after), now)
+            await tx.updates.forget_before(now - timedelta(days=2))
+        for _update_id, body in stale:
+            update = Update.de_json(body, self.app.bot)
+            if update is not None:
+                await self.app.update_queue.put(update)
+        if stale:
+            log.info("took up %d Telegram updates left unfinished", len(stale))
+
+    async def _sweep(self) -> None:
+        while True:
+            await asyncio.sleep(max(5.0, self.stale_after / 2))
+            try:
+                await self._take_up_stale()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("could not take up unfinished Telegram updates")
 
     # --- menus ---------------------------------------------------------------------
 

@@ -29,7 +29,7 @@ from services.throttle import LoginThrottle
 from services.unfollow import RunningChecks, UnfollowService
 from services.week_record import WeekRecords
 from storage.models import utcnow
-from storage.repositories.operations import AuditRepo, OutboxRepo
+from storage.repositories.operations import AuditRepo, OutboxRepo, UpdateLog
 
 Clock = Callable[[], datetime]
 
@@ -61,6 +61,7 @@ class Tx:
         self.audit = AuditRepo(session)
         self.logins = LoginThrottle(session, clock)
         self.outbox = OutboxRepo(session, clock)
+        self.updates = UpdateLog(session)
 
 
 class Services:

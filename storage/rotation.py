@@ -11,7 +11,9 @@ from storage import crypto
 ENCRYPTED_COLUMNS: dict[str, tuple[str, ...]] = {
     "helper": ("password", "session"),
     "producer": ("password", "session"),
+    "telegram_update": ("body",),
 }
+KEY_COLUMNS = {"telegram_update": "update_id"}  # the others' key is "id"
 
 
 async def rotate_all(engine: AsyncEngine) -> int:
@@ -19,13 +21,14 @@ async def rotate_all(engine: AsyncEngine) -> int:
     rotated = 0
     async with engine.begin() as conn:
         for table, columns in ENCRYPTED_COLUMNS.items():
+            key = KEY_COLUMNS.get(table, "id")
             for column in columns:
                 rows = await conn.execute(
-                    text(f"SELECT id, {column} FROM {table} WHERE {column} IS NOT NULL")
+                    text(f"SELECT {key}, {column} FROM {table} WHERE {column} IS NOT NULL")
                 )
                 for row_id, token in rows.all():
                     await conn.execute(
-                        text(f"UPDATE {table} SET {column} = :value WHERE id = :id"),
+                        text(f"UPDATE {table} SET {column} = :value WHERE {key} = :id"),
                         {"value": crypto.rotate(token), "id": row_id},
                     )
                     rotated += 1

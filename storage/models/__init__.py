@@ -11,6 +11,7 @@ from storage.models.operations import (
     JobRun,
     Notice,
     Outbox,
+    TelegramUpdate,
 )
 from storage.models.records import (
     WeekCorrection,
@@ -43,6 +44,7 @@ __all__ = [
     "Producer",
     "Strike",
     "Submission",
+    "TelegramUpdate",
     "Verification",
     "WeekCorrection",
     "WeekRecord",

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from storage.crypto import EncryptedJSON
 from storage.models.base import Base, CreatedAt, UTCDateTime
 
 
@@ -99,3 +100,19 @@ class AuditEntry(CreatedAt, Base):
     action: Mapped[str] = mapped_column(String(64), nullable=False)
     target: Mapped[str | None] = mapped_column(String(256))
     detail: Mapped[str | None] = mapped_column(Text)
+
+
+class TelegramUpdate(Base):
+    """Every Telegram update, recorded before it is acknowledged (unique by Telegram's
+    own id) and processed from this record: a crash loses nothing, a redelivery runs
+    nothing twice. `claimed_at` says when an instance took it up; `done_at` when its
+    handling ended. The body can hold a password a person just typed: it is stored
+    encrypted, and emptied once the update is handled (None: it was not kept)."""
+
+    __tablename__ = "telegram_update"
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    body: Mapped[dict[str, Any] | None] = mapped_column(EncryptedJSON())
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)

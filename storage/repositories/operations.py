@@ -6,9 +6,11 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage import crypto
 from storage.models import (
     AuditEntry,
     ConversationState,
@@ -16,6 +18,7 @@ from storage.models import (
     JobRun,
     Notice,
     Outbox,
+    TelegramUpdate,
     utcnow,
 )
 
@@ -208,3 +211,54 @@ class AuditRepo:
             select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
         )
         return list(rows)
+
+
+class UpdateLog:
+    """Telegram updates as recorded: new ones claimed by the instance that got them,
+    unfinished ones taken up again once their claim is stale (a crash, a restart)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def record(self, update_id: int, body: dict[str, Any], now: datetime) -> bool:
+        """Record an update; False when it was recorded already (a redelivery). Without
+        an encryption key the body is not kept (it may hold a password): such an update
+        still runs once, but a crash before it ends loses it."""
+        dialect = postgresql if self.session.bind.dialect.name == "postgresql" else sqlite
+        kept = body if crypto.configured() else None
+        result = await self.session.execute(
+            dialect.insert(TelegramUpdate)
+            .values(update_id=update_id, body=kept, received_at=now, claimed_at=now)
+            .on_conflict_do_nothing(index_elements=["update_id"]))
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def finish(self, update_id: int, now: datetime) -> None:
+        """Handled: only the id is kept (for redeliveries), the message is dropped."""
+        await self.session.execute(update(TelegramUpdate).where(
+            TelegramUpdate.update_id == update_id).values(done_at=now, body=None))
+
+    async def claim_stale(self, stale_before: datetime, now: datetime
+                          ) -> list[tuple[int, dict[str, Any]]]:
+        """Unfinished updates whose claim is older than `stale_before`, oldest first,
+        claimed now by the caller (one instance each: the claim is a conditional update)."""
+        rows = (await self.session.execute(
+            select(TelegramUpdate.update_id, TelegramUpdate.body)
+            .where(TelegramUpdate.done_at.is_(None),
+                   TelegramUpdate.claimed_at <= stale_before)
+            .order_by(TelegramUpdate.update_id).limit(500))).all()
+        taken = []
+        for update_id, body in rows:
+            if body is None:  # not kept (no key): nothing to run again
+                await self.finish(update_id, now)
+                continue
+            claimed = await self.session.execute(update(TelegramUpdate).where(
+                TelegramUpdate.update_id == update_id, TelegramUpdate.done_at.is_(None),
+                TelegramUpdate.claimed_at <= stale_before).values(claimed_at=now))
+            if claimed.rowcount:  # type: ignore[attr-defined]
+                taken.append((update_id, dict(body)))
+        return taken
+
+    async def forget_before(self, before: datetime) -> None:
+        """Finished updates are kept a while (redeliveries), then dropped."""
+        await self.session.execute(delete(TelegramUpdate).where(
+            TelegramUpdate.done_at.is_not(None), TelegramUpdate.done_at < before))
