@@ -81,3 +81,26 @@ async def test_links_looked_at_on_instagram_at_once_stay_within_the_maximum(
     async with services.transaction() as tx:
         handed_in = await tx.session.scalar(select(func.count()).select_from(Submission))
     assert handed_in == services.rules.weekly_max_posts
+
+
+async def test_links_sent_at_once_on_telegram_stay_within_the_maximum(
+    services: Services,
+) -> None:
+    from tests.telegram_emulator import BotApiEmulator
+    from tests.test_telegram import MEMBER, start_polling
+
+    async with services.transaction() as tx:
+        invites = await tx.members.add(None, ["hana.daily"])  # type: ignore[arg-type]
+    async with BotApiEmulator() as emulator:
+        transport = await start_polling(emulator, services)
+        try:
+            await emulator.send_text(MEMBER, f"/start {invites[0].code}")
+            await emulator.wait_for(MEMBER)
+            await asyncio.gather(*(emulator.send_text(
+                MEMBER, f"https://www.instagram.com/p/TGRAM{n:03d}xy/") for n in range(12)))
+            await emulator.wait_for(MEMBER, count=12, timeout=20)
+        finally:
+            await transport.stop()
+    async with services.transaction() as tx:
+        handed_in = await tx.session.scalar(select(func.count()).select_from(Submission))
+    assert handed_in == services.rules.weekly_max_posts
