@@ -127,24 +127,29 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+async def add_kakao_members(services: Any, user_ids: list[str]) -> None:
+    """A member for each Kakao user id, linked to it (no invite needed)."""
+    from storage.models import ChatAccount, Member
+
+    async with services.transaction() as tx:
+        for n, user in enumerate(user_ids):
+            member = Member(instagram_username=f"soak.member.{n:03d}")
+            tx.session.add(member)
+            await tx.session.flush()
+            tx.session.add(ChatAccount(platform="kakao", platform_user_id=user,
+                                       member_id=member.id, language="ko"))
+
+
 async def seed(url: str, users: int) -> list[str]:
-    """Members, each linked to a Kakao user; returns the Kakao user ids."""
+    """The members on a fresh database; returns their Kakao user ids."""
     from services.container import Services
     from services.rules import CommunityRules
     from storage.db import create_engine, session_factory
-    from storage.models import ChatAccount, Member
 
     engine = create_engine(url)
     ids = [uuid.uuid4().hex * 2 for _ in range(users)]
     try:
-        services = Services(session_factory(engine), CommunityRules())
-        async with services.transaction() as tx:
-            for n, user in enumerate(ids):
-                member = Member(instagram_username=f"soak.member.{n:03d}")
-                tx.session.add(member)
-                await tx.session.flush()
-                tx.session.add(ChatAccount(platform="kakao", platform_user_id=user,
-                                           member_id=member.id, language="ko"))
+        await add_kakao_members(Services(session_factory(engine), CommunityRules()), ids)
     finally:
         await engine.dispose()
     return ids

@@ -8,15 +8,11 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 
-from bot.telegram import TelegramTransport
-from bot.web import build_web_app
-from handlers.dispatcher import Dispatcher
 from services.container import Services
 from tests.telegram_emulator import BotApiEmulator
 from tests.test_kakao import SECRET, kakao_factory, skill_request  # noqa: F401 (a fixture)
-from tests.test_telegram import emulator, free_port, telegram_settings  # noqa: F401
+from tests.test_telegram import emulator, webhook_bot  # noqa: F401
 
 
 def wrong_types() -> list[Any]:
@@ -65,27 +61,18 @@ async def test_the_kakao_endpoint_answers_4xx_with_a_reason(
 async def test_the_telegram_webhook_answers_4xx_with_a_reason(
     emulator: BotApiEmulator, services: Services, body: Any  # noqa: F811
 ) -> None:
-    port = await free_port()
-    settings = telegram_settings(emulator, telegram_webhook_url=f"http://127.0.0.1:{port}",
-                                 telegram_webhook_secret="s3cr3t-token")
-    transport = TelegramTransport(settings, Dispatcher(services))
-    web_app = build_web_app([])
-    transport.add_routes(web_app)
-    runner = web.AppRunner(web_app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
+    transport, runner, url = await webhook_bot(emulator, services)
     try:
         async with aiohttp.ClientSession() as http:
-            async with http.post(f"http://127.0.0.1:{port}/telegram/webhook",
-                                 data=json.dumps(body),
+            async with http.post(url, data=json.dumps(body),
                                  headers={"X-Telegram-Bot-Api-Secret-Token": "s3cr3t-token"}
                                  ) as response:
                 assert 400 <= response.status < 500
                 assert (await response.json()).get("error")
-            async with http.post(f"http://127.0.0.1:{port}/telegram/webhook",
-                                 data=b"[" * 100_000,
+            async with http.post(url, data=b"[" * 100_000,
                                  headers={"X-Telegram-Bot-Api-Secret-Token": "s3cr3t-token"}
                                  ) as response:
                 assert response.status == 400
     finally:
+        await transport.stop()
         await runner.cleanup()

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmarks.kakao_soak import BOT_ID, SECRET, drive_kakao
+from benchmarks.kakao_soak import BOT_ID, SECRET, add_kakao_members, drive_kakao
 from services.container import Services
-from storage.models import ChatAccount, Member
 from tests.test_kakao import kakao_factory  # noqa: F401 (a fixture)
 
 
@@ -16,12 +15,6 @@ async def test_many_members_at_once_lose_nothing(
 ) -> None:
     kakao, _ = await kakao_factory(kakao_bot_id=BOT_ID, kakao_skill_secret=SECRET)
     users = [f"{n:04d}" + "ab" * 30 for n in range(20)]
-    async with services.transaction() as tx:
-        for n, user in enumerate(users):
-            member = Member(instagram_username=f"soak.member.{n:03d}")
-            tx.session.add(member)
-            await tx.session.flush()
-            tx.session.add(ChatAccount(platform="kakao", platform_user_id=user,
-                                       member_id=member.id, language="ko"))
+    await add_kakao_members(services, users)
     figures = await drive_kakao(kakao.url, users, requests=150, seconds=3.0)
     assert figures.invalid == [] and figures.answered == figures.sent == 150

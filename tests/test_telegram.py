@@ -247,25 +247,29 @@ async def free_port() -> int:
     return port
 
 
-async def test_webhook_mode_checks_the_secret(
-    emulator: BotApiEmulator, services: Services, simulated: SimulatedInstagram
-) -> None:
-    simulated.add_account("helper.three", password="pw-123")
+async def webhook_bot(emulator: BotApiEmulator, services: Services, **options: float
+                      ) -> tuple[TelegramTransport, web.AppRunner, str]:
+    """A transport in webhook mode behind the web app on a free port, started; its URL."""
     port = await free_port()
-    settings = telegram_settings(
-        emulator,
-        telegram_webhook_url=f"http://127.0.0.1:{port}",
-        telegram_webhook_secret="s3cr3t-token",
-    )
-    transport = TelegramTransport(settings, Dispatcher(services))
+    settings = telegram_settings(emulator, telegram_webhook_url=f"http://127.0.0.1:{port}",
+                                 telegram_webhook_secret="s3cr3t-token")
+    transport = TelegramTransport(settings, Dispatcher(services), **options)
     web_app = build_web_app([])
     transport.add_routes(web_app)
     runner = web.AppRunner(web_app)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     await transport.start()
+    return transport, runner, f"http://127.0.0.1:{port}/telegram/webhook"
+
+
+async def test_webhook_mode_checks_the_secret(
+    emulator: BotApiEmulator, services: Services, simulated: SimulatedInstagram
+) -> None:
+    simulated.add_account("helper.three", password="pw-123")
+    transport, runner, url = await webhook_bot(emulator, services)
     try:
-        assert emulator.webhook["url"] == f"http://127.0.0.1:{port}/telegram/webhook"
+        assert emulator.webhook["url"] == url
         forged = {
             "update_id": 999,
             "message": {

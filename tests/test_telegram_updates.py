@@ -6,12 +6,8 @@ from __future__ import annotations
 
 import asyncio
 
-from aiohttp import web
 from sqlalchemy import func, select
 
-from bot.telegram import TelegramTransport
-from bot.web import build_web_app
-from handlers.dispatcher import Dispatcher
 from services.container import Services
 from storage.models import Member, TelegramUpdate
 from tests.telegram_emulator import BotApiEmulator
@@ -19,25 +15,9 @@ from tests.test_telegram import (  # noqa: F401 (a fixture)
     ADMIN,
     claim_admin,
     emulator,
-    free_port,
     start_polling,
-    telegram_settings,
+    webhook_bot,
 )
-
-
-async def webhook_bot(emulator: BotApiEmulator, services: Services,  # noqa: F811
-                      **options: float) -> tuple[TelegramTransport, web.AppRunner, str]:
-    port = await free_port()
-    settings = telegram_settings(emulator, telegram_webhook_url=f"http://127.0.0.1:{port}",
-                                 telegram_webhook_secret="s3cr3t-token")
-    transport = TelegramTransport(settings, Dispatcher(services), **options)
-    app = build_web_app([])
-    transport.add_routes(app)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    await transport.start()
-    return transport, runner, f"http://127.0.0.1:{port}/telegram/webhook"
 
 
 def update(update_id: int, text: str, user: int = ADMIN) -> dict:
