@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import false, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.progress import ProgressService
@@ -56,7 +56,7 @@ class WeekRecords:
             .join(Member, Member.id == Submission.member_id)
             .where(Submission.week_start == week.start,
                    Submission.status.in_(tuple(POST_STATES)),
-                   Submission.member_id.in_(active) if active else False)
+                   Submission.member_id.in_(active) if active else false())
             .order_by(Submission.submitted_at, Submission.id))).all()
         posts: dict[int, WeekRecordPost] = {}
         for submission, owner in submissions:
