@@ -115,7 +115,8 @@ class Settings(BaseSettings):
     unfollow_daily_limit: int = 3
 
     # Instagram (instagrapi for logins, reads and writes; instaloader as a second reader).
-    # Calls a helper account may make in an hour (Instagram allows about 200).
+    # Requests a helper account may send in an hour, every page counted (Instagram allows
+    # about 200).
     helper_hourly_budget: int = 180
     # A pause between two requests of one account, picked at random in this range.
     instagram_delay_min_seconds: float = 1.0
