@@ -36,6 +36,24 @@ async def add_user(ctx: Ctx, args: str) -> list[Reply]:
     return [Reply("\n".join(lines))]
 
 
+async def add_me(ctx: Ctx, args: str) -> list[Reply]:
+    """An admin joins the exchange as a member in one step: the member is made and this
+    chat account linked to it at once."""
+    if ctx.who.member_id is not None:
+        return [ctx.reply("addme.already", username=ctx.who.member_username or "")]
+    names = args.split()
+    if len(names) != 1:
+        return [ctx.reply("addme.usage")]
+    (added,) = await ctx.tx.members.add(ctx.who.account_id, names)
+    if added.result is AddResult.INVALID or added.code is None:
+        return [ctx.reply("adduser.invalid", value=names[0][:40])]
+    result, username = await ctx.tx.invites.accept(ctx.who.account_id, added.code)
+    if username is None or result.value != "linked":
+        return [ctx.reply(f"invite.{result.value}", username=username or "")]
+    ctx.menu_changed = True
+    return [ctx.reply("addme.done", username=username)]
+
+
 async def del_user(ctx: Ctx, args: str) -> list[Reply]:
     parts = args.split()
     if not parts:
@@ -163,6 +181,7 @@ async def audit(ctx: Ctx, _args: str) -> list[Reply]:
 
 COMMANDS = [
     Command("adduser", add_user, audience="admin", keywords=("멤버 추가",)),
+    Command("addme", add_me, audience="admin"),
     Command("deluser", del_user, audience="admin", keywords=("멤버 삭제",)),
     Command("users", users, audience="admin", keywords=("멤버 목록",)),
     Command("admins", admins, audience="admin", keywords=("관리자 목록",)),

@@ -32,7 +32,8 @@ async def help_(ctx: Ctx, _args: str) -> list[Reply]:
     from handlers.dispatcher import COMMANDS  # the registry imports this module: import late
 
     lines = [ctx.t("help.header")]
-    for command in visible_commands(COMMANDS, ctx.who.audience):
+    for command in visible_commands(COMMANDS, ctx.who.audience,
+                                    member=ctx.who.member_id is not None):
         lines.append(
             ctx.t("help.line", command=command.name, description=ctx.t(f"cmd.{command.name}"))
         )

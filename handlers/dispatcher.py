@@ -182,7 +182,9 @@ class Dispatcher:
         if ctx.who.member_id is None:
             if INVITE_CODE.match(text.strip().upper()):  # an invite code typed on its own
                 return await core.start(ctx, text.strip())
-            return [ctx.reply("stranger.how_to_join" if ctx.who.audience == "stranger"
+            if ctx.who.audience == "stranger":
+                return [ctx.reply("stranger.how_to_join")]
+            return [ctx.reply("admin.not_member" if looks_like_link(text)
                               else "common.not_understood")]
         if looks_like_link(text):  # a member simply sends a link: that is a submission
             return await weekly.submit_link(ctx, text, in_flow=False)
@@ -201,6 +203,9 @@ class Dispatcher:
             return [ctx.reply("common.members_only")]
         if command.private_only and ctx.event.chat_kind != "private":
             return [ctx.reply("common.private_only")]
+        if command.audience == "member" and ctx.who.member_id is None and \
+                not command.admins_too:
+            return [ctx.reply("admin.not_member")]  # an admin who is not a member (yet)
         if name != "cancel" and not command.keeps_flow:
             ctx.end()  # a new command leaves any flow in progress
         return await command.run(ctx, args)

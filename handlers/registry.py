@@ -30,6 +30,8 @@ class Command:
     in_menu: bool = True
     # Runs inside the flow in progress instead of ending it (a button of that flow).
     keeps_flow: bool = False
+    # A member command that also serves an admin who is not a member (/results).
+    admins_too: bool = False
 
     def allowed_for(self, audience: str) -> bool:
         return RANK[audience] >= NEEDS[self.audience]
@@ -47,5 +49,8 @@ class Flow:
     passthrough: bool = False
 
 
-def visible_commands(commands: list[Command], audience: str) -> list[Command]:
-    return [c for c in commands if c.in_menu and c.allowed_for(audience)]
+def visible_commands(commands: list[Command], audience: str, member: bool = True
+                     ) -> list[Command]:
+    """What a person's help lists: an admin who is not a member sees no member commands."""
+    return [c for c in commands if c.in_menu and c.allowed_for(audience)
+            and (member or c.audience != "member" or c.admins_too)]

@@ -53,13 +53,20 @@ class ProducerRegistry:
         return producer
 
     async def switch(self, kind: str, member_id: int, on: bool) -> str | None:
-        """`/consumer off` and on again: the new status, or None when not registered."""
+        """`/consumer off` and on again: the new status, or None when not registered.
+        Switching never approves: a request still waiting for an admin is "off_pending"
+        while off, and waits again when switched on."""
         row = await (self.consumer_of(member_id) if kind == "consumer"
                      else self.producer_of(member_id))
         if row is None:
             return None
         if not on:
-            row.status = "off"
+            if row.status == "pending":
+                row.status = "off_pending"
+            elif row.status != "off_pending":
+                row.status = "off"
+        elif row.status == "off_pending":
+            row.status = "pending"
         elif row.status == "off":
             row.status = "active" if (row.approved_at if isinstance(row, Consumer)
                                       else row.verified) else "pending"

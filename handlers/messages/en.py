@@ -517,4 +517,11 @@ MESSAGES: dict[str, str] = {
     "unfollow.file.unzipped_too_big": "The ZIP unpacks to too much (up to {limit} MB). Download only \"Followers and following\" and send that.",
     "unfollow.file.file_too_big": "One list file is too big (up to {limit} MB).",
     "unfollow.file.too_many_accounts": "A list holds too many accounts (up to {limit} are checked).",
+    "admin.not_member": "You are an admin but not a member of the exchange yet, so this command is not for you. To take part as a member too, send /addme YOUR_INSTAGRAM (e.g. /addme kim.minji).",
+    "addme.usage": "Send: /addme YOUR_INSTAGRAM (e.g. /addme kim.minji)",
+    "addme.already": "You already take part as @{username}.",
+    "addme.done": "✅ You take part as @{username} now. Send this week's link, or tap 'status'.",
+    "cmd.addme": "take part as a member yourself (/addme INSTAGRAM)",
+    "consumer.switched.off_pending": "Automatic comments are off. /consumer on turns them on again; the request then waits for an admin.",
+    "producer.switched.off_pending": "Your account's comment writing is off. /producer on turns it on again; the request then waits for an admin.",
 }

@@ -517,4 +517,11 @@ MESSAGES: dict[str, str] = {
     "unfollow.file.unzipped_too_big": "압축을 풀면 너무 커요({limit}MB까지). \"팔로워 및 팔로잉\"만 골라 다시 받아 주세요.",
     "unfollow.file.file_too_big": "목록 파일 하나가 너무 커요({limit}MB까지).",
     "unfollow.file.too_many_accounts": "한 목록에 계정이 너무 많아요({limit}개까지 확인해요).",
+    "admin.not_member": "관리자님은 아직 품앗이 멤버가 아니라서 이 명령은 쓸 수 없어요. 멤버로도 참여하려면 /addme 내인스타그램아이디 를 보내 주세요 (예: /addme kim.minji).",
+    "addme.usage": "이렇게 보내 주세요: /addme 내인스타그램아이디 (예: /addme kim.minji)",
+    "addme.already": "이미 @{username} 멤버로 참여하고 있어요.",
+    "addme.done": "✅ @{username} 멤버로 참여했어요. 이번 주 링크를 보내거나 '내 현황'을 눌러 보세요.",
+    "cmd.addme": "나도 멤버로 참여 (/addme 인스타그램아이디)",
+    "consumer.switched.off_pending": "자동 댓글 신청을 껐어요. /consumer on 으로 다시 켜면 관리자 승인을 기다려요.",
+    "producer.switched.off_pending": "댓글 쓰기 신청을 껐어요. /producer on 으로 다시 켜면 관리자 승인을 기다려요.",
 }

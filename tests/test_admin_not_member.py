@@ -1,0 +1,46 @@
+"""An admin who is not a member: member commands say so and offer to join, and the
+admin joins in one step; help lists only what works for them."""
+
+from __future__ import annotations
+
+from handlers.dispatcher import Dispatcher
+from services.container import Services
+from tests.chat_driver import Person
+from tests.test_conversations import make_admin
+
+MEMBER_WORDS = ("/status", "내 현황", "/me", "/withdraw", "/appeal", "/submit", "/checknow",
+                "/consumer someone", "/producer", "/leaderboard", "제출 취소", "이의 신청",
+                "https://www.instagram.com/p/ADMIN0001/")
+
+
+async def test_member_commands_say_not_a_member_and_offer_to_join(
+    dispatcher: Dispatcher, services: Services
+) -> None:
+    boss = Person(dispatcher, "boss")
+    await make_admin(services, boss)
+    for words in MEMBER_WORDS:
+        await boss.say(words)
+        assert "/addme" in boss.text and "문제가 생겼어요" not in boss.text, words
+    await boss.say("/results")
+    assert "문제가 생겼어요" not in boss.text
+    await boss.say("/help")
+    assert "/status" not in boss.text and "/addme" in boss.text and "/results" in boss.text
+    await boss.say("/addme Boss.Kim")
+    assert "@boss.kim 멤버로 참여했어요" in boss.text
+    await boss.say("내 현황")
+    assert "이번 주" in boss.text
+    await boss.say("/help")
+    assert "/status" in boss.text
+
+
+async def test_switching_off_and_on_never_approves(services: Services) -> None:
+    from storage.repositories.members import MemberRepo
+
+    async with services.transaction() as tx:
+        member = await MemberRepo(tx.session).add("pro.kim")
+        await tx.producers.register_producer(member.id, "pro.kim", "pw", {"s": 1})
+        await tx.producers.register_consumer(member.id, "pro.kim")
+        for kind in ("producer", "consumer"):
+            assert await tx.producers.switch(kind, member.id, False) == "off_pending"
+            assert await tx.producers.switch(kind, member.id, True) == "pending"
+        assert [k for k, _, _ in await tx.producers.waiting()] == ["consumer", "producer"]
