@@ -63,8 +63,11 @@ class KakaoSkill:
         web_app.on_cleanup.append(self._close)
 
     async def _close(self, _app: web.Application) -> None:
-        for task in list(self._background):
+        tasks = list(self._background)
+        for task in tasks:
             task.cancel()
+        # Let them end (a cancelled write rolls back) before the database goes away.
+        await asyncio.gather(*tasks, return_exceptions=True)
         if self._client is not None:
             await self._client.close()
 
@@ -212,11 +215,13 @@ class KakaoSkill:
         except (aiohttp.ClientError, TimeoutError) as exc:
             log.warning("Kakao callback failed: %s", type(exc).__name__)
             delivered = False
+        if delivered and not rendered.remainder:
+            return
         async with self.services.transaction_of(PLATFORM, event.user_id) as tx:
-            if delivered and rendered.remainder:
+            if delivered:
                 await tx.outbox.put(PLATFORM, event.user_id, to_plain(rendered.remainder),
                                     "rest")
-            elif not delivered:
+            else:
                 await tx.outbox.put(PLATFORM, event.user_id, to_plain(replies), "result")
 
     async def _finish_to_outbox(self, event: Incoming, work: asyncio.Task[Any]) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from handlers import formatting
+from handlers.arguments import whole_number
 from handlers.context import Ctx, ProgressFn
 from handlers.events import Button, Reply
 from handlers.i18n import t
@@ -151,9 +152,7 @@ async def _member(ctx: Ctx, args: str, command: str) -> tuple[Member | None, lis
 
 def _weeks(args: str) -> int | None:
     parts = args.split()
-    if len(parts) < 2 or not parts[1].isdigit() or not 1 <= int(parts[1]) <= MAX_WEEKS:
-        return None
-    return int(parts[1])
+    return whole_number(parts[1], 1, MAX_WEEKS) if len(parts) >= 2 else None
 
 
 async def strikes(ctx: Ctx, args: str) -> list[Reply]:
@@ -199,10 +198,11 @@ async def pardon(ctx: Ctx, args: str) -> list[Reply]:
 
 async def decide_appeal(ctx: Ctx, args: str) -> list[Reply]:
     parts = args.split()
-    strike = await ctx.tx.accountability.strike(int(parts[0])) \
-        if len(parts) == 2 and parts[0].isdigit() and parts[1] in ("uphold", "pardon") else None
+    number = whole_number(parts[0]) if len(parts) == 2 else None
+    strike = await ctx.tx.accountability.strike(number) \
+        if number is not None and parts[1] in ("uphold", "pardon") else None
     if strike is None or strike.appeal != "pending":
-        return [ctx.reply("appeal.unknown", id=parts[0] if parts else "?")]
+        return [ctx.reply("appeal.unknown", id=parts[0][:20] if parts else "?")]
     now, week = ctx.tx.now(), strike.week_start
     zone = ctx.tx.rules.timezone
     if parts[1] == "pardon":

@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 from handlers import formatting
+from handlers.arguments import whole_number
 from handlers.context import Ctx
 from handlers.events import Button, Reply
 from handlers.registry import Command, Flow
+from services.community import NOTICE_MAX
 from services.members import AddResult, AuditActor
 from services.weeks import Week
 
@@ -69,7 +71,9 @@ async def del_user(ctx: Ctx, args: str) -> list[Reply]:
 
 
 async def users(ctx: Ctx, args: str) -> list[Reply]:
-    page = int(args) if args.strip().isdigit() else 1
+    if args.strip() and whole_number(args) is None:
+        return [ctx.reply("users.usage")]
+    page = whole_number(args) or 1
     rows, pages = await ctx.tx.members.page(page, _this_week(ctx).start)
     page = min(max(page, 1), pages)
     if not rows:
@@ -130,9 +134,13 @@ async def on_notice_text(ctx: Ctx, text: str) -> list[Reply]:
 
 
 async def _store_notice(ctx: Ctx, text: str) -> list[Reply]:
+    if len(text.strip()) > NOTICE_MAX:
+        return [ctx.ask("setnotice.too_long", limit=NOTICE_MAX, length=len(text.strip()))]
     notice = await ctx.tx.community.set_notice(ctx.who.account_id, text)
     ctx.end()
     key = "setnotice.done_with_qr" if notice.qr_image else "setnotice.done"
+    if notice.open_chat_url and not notice.qr_image:
+        key = "setnotice.done_no_qr"
     return [Reply(ctx.t(key) + "\n\n" + notice.text, image=notice.qr_image)]
 
 

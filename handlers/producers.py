@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 
 from handlers import instagram_login as login
+from handlers.arguments import month as month_of
+from handlers.arguments import whole_number
 from handlers.context import Ctx, ProgressFn
 from handlers.events import Button, Reply
 from handlers.i18n import t
@@ -186,9 +187,10 @@ async def approve(ctx: Ctx, args: str) -> list[Reply]:
         buttons = tuple(Button(ctx.t("approve.button", id=row_id), f"/approve {kind} {row_id}")
                         for kind, row_id, _ in waiting[:10])
         return [Reply("\n".join(lines), buttons=buttons)]
-    if len(parts) != 2 or parts[0] not in ("consumer", "producer") or not parts[1].isdigit():
+    row_number = whole_number(parts[1]) if len(parts) == 2 else None
+    if row_number is None or parts[0] not in ("consumer", "producer"):
         return [ctx.reply("approve.usage")]
-    kind, row_id = parts[0], int(parts[1])
+    kind, row_id = parts[0], row_number
     approved = await ctx.tx.producers.approve(ctx.who.account_id, kind, row_id, ctx.tx.now())
     if approved is None:
         return [ctx.reply("approve.unknown", kind=kind, id=row_id)]
@@ -210,10 +212,10 @@ async def usage(ctx: Ctx, args: str) -> list[Reply]:
     local = ctx.tx.now().astimezone(zone)
     year, month = local.year, local.month
     if args.strip():
-        match = re.fullmatch(r"(\d{4})-(\d{1,2})", args.strip())
-        if not match or not 1 <= int(match.group(2)) <= 12:
+        found = month_of(args)
+        if found is None:
             return [ctx.reply("usage.bad_month")]
-        year, month = int(match.group(1)), int(match.group(2))
+        year, month = found
     start = datetime(year, month, 1, tzinfo=zone).astimezone(UTC)
     end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=zone).astimezone(UTC)
     label = f"{year}-{month:02d}"

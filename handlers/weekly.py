@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from datetime import date
 from zoneinfo import ZoneInfo
 
 from handlers import announcements, formatting
+from handlers.arguments import iso_week, whole_number
 from handlers.context import Ctx, ProgressFn
 from handlers.events import Button, Reply
 from handlers.registry import Command, Flow
@@ -115,8 +115,11 @@ def _accepted(ctx: Ctx, link: PostLink, count: int, maximum: int) -> Reply:
 async def withdraw(ctx: Ctx, args: str) -> list[Reply]:
     assert ctx.who.member_id is not None
     now = ctx.tx.now()
-    if args.strip().isdigit():
-        result = await ctx.tx.submissions.withdraw(ctx.who.member_id, int(args), now)
+    if args.strip():
+        number = whole_number(args)
+        if number is None:
+            return [ctx.reply("withdraw.usage")]
+        result = await ctx.tx.submissions.withdraw(ctx.who.member_id, number, now)
         count = len(await ctx.tx.submissions.mine(ctx.who.member_id, now))
         return [ctx.reply(f"withdraw.{result.value}", count=count,
                           maximum=ctx.tx.rules.weekly_max_posts)]
@@ -161,14 +164,7 @@ async def status(ctx: Ctx, _args: str) -> list[Reply]:
 
 def parse_week(text: str, zone: ZoneInfo) -> Week | None:
     """"2026-W47" or "2026W47" -> that ISO week; None when it is not one."""
-    match = WEEK_LABEL.match(text.strip())
-    if not match:
-        return None
-    try:
-        monday = date.fromisocalendar(int(match.group(1)), int(match.group(2)), 1)
-    except ValueError:
-        return None
-    return Week(monday, zone)
+    return iso_week(text, zone)
 
 
 async def community_results(ctx: Ctx, args: str) -> list[Reply]:

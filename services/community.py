@@ -15,10 +15,20 @@ from storage.repositories.operations import AuditRepo, GroupChatRepo, NoticeRepo
 OPEN_CHAT_LINK = re.compile(r"https://open\.kakao\.com/o/[A-Za-z0-9]+")
 
 
-def qr_png(url: str) -> bytes:
-    """A QR code of the open-chat link, so members can join from another phone's screen."""
+NOTICE_MAX = 2000  # characters: a notice is read on a phone, in one message
+OPEN_CHAT_LINK_MAX = 200  # a real open-chat link is about 40 characters
+
+
+def qr_png(url: str) -> bytes | None:
+    """A QR code of the open-chat link, so members can join from another phone's screen
+    (None: the link is too long for a QR code anyone could scan)."""
+    if len(url) > OPEN_CHAT_LINK_MAX:
+        return None
     buffer = io.BytesIO()
-    segno.make(url, error="m").save(buffer, kind="png", scale=8, border=2)
+    try:
+        segno.make(url, error="m").save(buffer, kind="png", scale=8, border=2)
+    except segno.DataOverflowError:
+        return None
     return buffer.getvalue()
 
 
@@ -48,7 +58,8 @@ class CommunityService:
         return bool(result.rowcount)
 
     async def set_notice(self, actor_id: int, text: str) -> Notice:
-        """A new notice; an open-chat link in it gets its QR image."""
+        """A new notice; an open-chat link in it gets its QR image (when it fits one).
+        Callers keep the text within NOTICE_MAX."""
         link = OPEN_CHAT_LINK.search(text)
         notice = await self.notices.add(text.strip(), link.group(0) if link else None)
         notice.created_by_id = actor_id

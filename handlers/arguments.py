@@ -1,0 +1,50 @@
+"""The one place where commands read numbers, months and weeks from what people type.
+
+Only ASCII digits count ("²" or "٣" pass `str.isdigit` but are no number anyone
+meant), a number has at most nine digits and must lie in the command's range, a month
+or a week must lie in the years the bot can have data for. Each reader answers None
+for anything else, and the command says what it expects.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from zoneinfo import ZoneInfo
+
+from services.weeks import Week
+
+NUMBER = re.compile(r"[0-9]{1,9}")
+MONTH = re.compile(r"([0-9]{4})-([0-9]{1,2})")
+WEEK = re.compile(r"([0-9]{4})-?[Ww]([0-9]{1,2})")
+YEARS = range(2020, 2101)  # a month or week outside these has no data, ever
+
+
+def whole_number(text: str, low: int = 1, high: int = 10**9) -> int | None:
+    """A whole number in [low, high] written in ASCII digits; None otherwise."""
+    text = text.strip()
+    if not NUMBER.fullmatch(text):
+        return None
+    value = int(text)
+    return value if low <= value <= high else None
+
+
+def month(text: str) -> tuple[int, int] | None:
+    """"2026-11" -> (2026, 11)."""
+    found = MONTH.fullmatch(text.strip())
+    if not found:
+        return None
+    year, number = int(found.group(1)), int(found.group(2))
+    return (year, number) if year in YEARS and 1 <= number <= 12 else None
+
+
+def iso_week(text: str, zone: ZoneInfo) -> Week | None:
+    """"2026-W47" or "2026W47" -> that ISO week."""
+    found = WEEK.fullmatch(text.strip())
+    if not found or int(found.group(1)) not in YEARS:
+        return None
+    try:
+        monday = date.fromisocalendar(int(found.group(1)), int(found.group(2)), 1)
+    except ValueError:
+        return None
+    return Week(monday, zone)
