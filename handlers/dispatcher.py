@@ -168,10 +168,9 @@ class Dispatcher:
             return await open_chat.import_upload(ctx)
         parsed = parse_command(text)
         if parsed is None and text.strip().lower() in BY_KEYWORD:
-            keyword_command = BY_KEYWORD[text.strip().lower()]
-            # Inside a flow only "cancel" words leave it; other words are the step's input.
-            if flow is None or keyword_command.name == "cancel":
-                parsed = (keyword_command.name, "")
+            # A word that names a command leaves the flow in progress (KakaoTalk users
+            # move on with words); a password or code step never reads words (above).
+            parsed = (BY_KEYWORD[text.strip().lower()].name, "")
         if parsed is not None:
             return await self._command(ctx, *parsed)
         if ctx.event.chat_kind == "group":

@@ -41,14 +41,28 @@ async def submit_link(ctx: Ctx, text: str, *, in_flow: bool) -> list[Reply]:
     parsed = [parse_post_link(part) for part in parts]
     instagram = ctx.services.instagram if ctx.services is not None else None
     if any(isinstance(p, PostLink) and needs_instagram(instagram, p) for p in parsed):
-        return _submit_after_looking(ctx, parsed, instagram)
+        return _submit_after_looking(ctx, parts, parsed, instagram)
     replies: list[Reply] = []
     for link in parsed:
         replies += await _submit_one(ctx, link, in_flow=in_flow)
-    return replies
+    return _one_reply(parts, replies)
 
 
-def _submit_after_looking(ctx: Ctx, parsed: list[PostLink | LinkProblem],
+def _one_reply(parts: list[str], replies: list[Reply]) -> list[Reply]:
+    """Several links in one message: one reply, a line per link with its fate, and
+    one set of buttons (each kept once, in order)."""
+    if len(parts) < 2 or len(replies) != len(parts):
+        return replies
+    lines, buttons = [], []
+    for part, reply in zip(parts, replies, strict=True):
+        first, *rest = reply.text.split("\n")
+        lines.append(f"• {part.strip()[:120]}\n  {first}")
+        lines += [f"  {line}" for line in rest if line.strip() and line.strip() not in part]
+        buttons += [b for b in reply.buttons if b not in buttons]
+    return [Reply("\n".join(lines), buttons=tuple(buttons))]
+
+
+def _submit_after_looking(ctx: Ctx, parts: list[str], parsed: list[PostLink | LinkProblem],
                           instagram: Instagram | None) -> list[Reply]:
     services, who, event = ctx.services, ctx.who, ctx.event
     assert services is not None
@@ -62,7 +76,7 @@ def _submit_after_looking(ctx: Ctx, parsed: list[PostLink | LinkProblem],
             replies: list[Reply] = []
             for item in looked:
                 replies += await _submit_one(fresh, item, in_flow=False)
-            return replies
+            return _one_reply(parts, replies)
 
     ctx.after(work)
     return [Reply(ctx.t("submit.checking"), progress=True)]

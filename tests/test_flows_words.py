@@ -1,0 +1,37 @@
+"""Words that name a command leave a flow; several links in one message get one reply."""
+
+from __future__ import annotations
+
+from handlers.dispatcher import Dispatcher
+from services.container import Services
+from tests.chat_driver import Person
+from tests.test_conversations import make_member
+
+
+async def test_menu_words_leave_a_flow(dispatcher: Dispatcher, services: Services) -> None:
+    minji = Person(dispatcher, "minji", platform="kakao")
+    await make_member(services, minji, "minji")
+    for word, answer in (("내 현황", "이번 주"), ("결과", "지난주"), ("도움말", "쓸 수 있는 명령")):
+        await minji.say("링크 제출")
+        assert "게시물 링크를 보내 주세요" in minji.text
+        await minji.say(word)
+        assert answer in minji.text and "링크" not in minji.text.split("\n")[0], word
+    await minji.say("/consumer")
+    await minji.say("공지")
+    assert "공지" in minji.text and "아이디" not in minji.text
+
+
+async def test_five_links_in_one_message_get_one_reply(
+    dispatcher: Dispatcher, services: Services
+) -> None:
+    minji = Person(dispatcher, "minji")
+    await make_member(services, minji, "minji")
+    links = [f"https://www.instagram.com/p/MINJI{n:04d}x/" for n in range(4)]
+    replies = await minji.say(" ".join([*links, "https://instagram.com/stories/minji/1/"]))
+    assert len(replies) == 1
+    text = replies[0].text
+    assert text.count("• ") == 5 and text.count("접수했어요") == 3
+    assert "최대" in text or "3개" in text  # the fourth is over the maximum, and says so
+    assert "스토리" in text
+    labels = [b.label for b in replies[0].buttons]
+    assert len(labels) == len(set(labels))
