@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from handlers.korean import with_particles
 from handlers.messages import en, ko
 
 CATALOGS: dict[str, dict[str, str]] = {"ko": ko.MESSAGES, "en": en.MESSAGES}
@@ -12,4 +13,8 @@ def t(language: str, key: str, **values: object) -> str:
     """The text for `key` in `language` (Korean when missing), with `values` filled in."""
     catalog = CATALOGS.get(language, CATALOGS[DEFAULT_LANGUAGE])
     template = catalog.get(key) or CATALOGS[DEFAULT_LANGUAGE][key]
-    return template.format(**values) if values else template
+    if not values:
+        return template
+    if catalog is CATALOGS["ko"] or key not in catalog:
+        template = with_particles(template, values)
+    return template.format(**values)

@@ -140,7 +140,7 @@ async def test_two_empty_weeks_propose_removal_which_only_an_admin_confirms(
     assert "내보낼까요?" in admin.text and replies[0].buttons[0].payload == "/remove dan confirm"
     assert (await status_of(services, "dan"))[0] == "active"
     await admin.press("내보내기")
-    assert admin.text == "@dan 을(를) 품앗이에서 내보냈어요."
+    assert admin.text == "@dan을 품앗이에서 내보냈어요."
     assert (await status_of(services, "dan"))[0] == "removed"
 
 

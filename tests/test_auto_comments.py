@@ -222,7 +222,7 @@ async def test_consumer_and_producer_registration_from_chat(
     await kim.say("/consumer secret.acct")
     assert "비공개라" in kim.text
     await kim.say("/consumer @Kim.New")
-    assert "@kim.new 을(를) 등록했어요. 관리자가 승인하면" in kim.text
+    assert "@kim.new를 등록했어요. 관리자가 승인하면" in kim.text
     assert phone.buttons["tg-admin"][0].payload.startswith("/approve consumer ")
     replies = await admin.say("/approve")  # the waiting requests, also without a push
     assert "consumer #" in admin.text and "@kim.new" in admin.text

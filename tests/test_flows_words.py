@@ -35,3 +35,18 @@ async def test_five_links_in_one_message_get_one_reply(
     assert "스토리" in text
     labels = [b.label for b in replies[0].buttons]
     assert len(labels) == len(set(labels))
+
+
+def test_korean_particles_follow_the_names_last_sound() -> None:
+    from handlers.i18n import t
+    from handlers.korean import particle
+
+    assert t("ko", "deluser.removed", username="jun") == "@jun을 삭제했어요."
+    assert t("ko", "deluser.removed", username="yuna") == "@yuna를 삭제했어요."
+    assert t("ko", "admin.suspended", username="하나", until="월요일").startswith("@하나는 ")
+    assert t("ko", "admin.suspended", username="민준", until="월요일").startswith("@민준은 ")
+    assert t("ko", "admin.reactivated", username="seoul") == "@seoul이 다시 활동해요."
+    assert particle("kim_7", "(으)로") == "로" and particle("hana_3", "(으)로") == "으로"
+    assert particle("길", "(으)로") == "로" and particle("책", "(으)로") == "으로"
+    assert particle("xyz.", "이(가)") == "이(가)" or particle("xyz.", "이(가)") in ("이", "가")
+    assert "은(는)" not in t("ko", "admin.not_suspended", username="minji")

@@ -231,7 +231,7 @@ async def test_groups_users_week_admins_and_audit(world: Services, bot: Dispatch
     assert "운영자 — console" in admin.text
     await admin.say("/deluser jun")
     await admin.press("삭제")
-    assert "@jun 을(를) 삭제했어요" in admin.text
+    assert "@jun을 삭제했어요" in admin.text
     await admin.say("/audit")
     for action in ("member_added", "group_set", "group_unset", "member_removed"):
         assert action in admin.text
