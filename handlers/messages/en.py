@@ -116,7 +116,7 @@ MESSAGES: dict[str, str] = {
     "adduser.added": "✅ @{username} added · invite code {code}",
     "adduser.exists": "ℹ️ @{username} is already a member · new invite code {code}",
     "adduser.link": "   {platform}: {link}",
-    "adduser.footer": "Each invite works once, for 14 days. Give each member only their own code.",
+    "adduser.footer": "A member joins by sending the code to the bot (or /start CODE), or by tapping the link above. Each invite works once, for 14 days. Give each member only their own code.",
     "deluser.usage": "Send the member's username: /deluser NAME",
     "deluser.confirm": "Remove @{username}? Their links and check records go too.",
     "deluser.confirm_button": "Remove",

@@ -116,7 +116,7 @@ MESSAGES: dict[str, str] = {
     "adduser.added": "✅ @{username} 추가 · 초대 코드 {code}",
     "adduser.exists": "ℹ️ @{username} 은(는) 이미 멤버예요 · 새 초대 코드 {code}",
     "adduser.link": "   {platform}: {link}",
-    "adduser.footer": "초대 코드는 한 번만 쓸 수 있고 14일 동안 유효해요. 각 멤버에게 본인 코드만 전해 주세요.",
+    "adduser.footer": "멤버는 봇에게 코드를 그대로 보내거나(/start 코드) 위 링크를 누르면 연결돼요. 초대 코드는 한 번만 쓸 수 있고 14일 동안 유효해요. 각 멤버에게 본인 코드만 전해 주세요.",
     "deluser.usage": "삭제할 멤버의 아이디를 보내 주세요: /deluser 아이디",
     "deluser.confirm": "@{username} 을(를) 삭제할까요? 제출한 링크와 인증 기록도 함께 지워져요.",
     "deluser.confirm_button": "삭제",
