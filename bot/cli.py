@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import re
 import sys
 from collections.abc import Callable
 
@@ -22,6 +23,31 @@ def _settings() -> Settings:
     return settings
 
 
+def _database_ready(settings: Settings, *, migrated: bool = True) -> None:
+    """A SQLite database in a folder that does not exist, or (for the commands that need
+    the tables) not made yet: one line naming the fix, and no empty file left behind."""
+    from storage.db import sqlite_file
+
+    path = sqlite_file(settings.database_url)
+    if path is None:
+        return
+    if not path.parent.is_dir():
+        sys.exit(f"The folder of the SQLite database does not exist: {path.parent}. "
+                 "Create it, or point DATABASE_URL elsewhere.")
+    if migrated and not path.exists():
+        sys.exit(f"There is no database at {path} yet: run `autogram migrate` first.")
+
+
+def weeks(text: str) -> int:
+    """--weeks: a whole number of weeks, 1 to 520."""
+    from handlers.arguments import whole_number
+
+    value = whole_number(text, 1, 520)
+    if value is None:
+        raise argparse.ArgumentTypeError("a whole number of weeks from 1 to 520")
+    return value
+
+
 def cmd_keygen(_: argparse.Namespace) -> None:
     print(crypto.new_key())
 
@@ -30,6 +56,7 @@ def cmd_migrate(_: argparse.Namespace) -> None:
     from storage.migrations import upgrade
 
     settings = _settings()
+    _database_ready(settings, migrated=False)
     upgrade(settings.database_url)
     print("The database is up to date.")
 
@@ -41,6 +68,7 @@ def cmd_rotate_keys(_: argparse.Namespace) -> None:
     settings = _settings()
     if not settings.keys:
         sys.exit("ENCRYPTION_KEYS is empty: put the new key first, then the old ones.")
+    _database_ready(settings)
 
     async def rotate() -> int:
         engine = create_engine(settings.database_url)
@@ -66,6 +94,7 @@ def cmd_admin_add(args: argparse.Namespace) -> None:
     from services.admins import CLAIM_VALID_HOURS
 
     settings = _settings()
+    _database_ready(settings)
 
     async def add() -> str:
         async with open_services(settings) as services, services.transaction() as tx:
@@ -87,7 +116,10 @@ def cmd_import_kakao(args: argparse.Namespace) -> None:
     from services.kakao_export import ExportUnreadable
 
     settings = _settings()
+    _database_ready(settings)
     path = Path(args.file)
+    if path.is_dir():
+        sys.exit(f"{path} is a folder: give the export file itself (.txt or .zip).")
     if not path.is_file():
         sys.exit(f"No such file: {path}")
 
@@ -109,6 +141,7 @@ def cmd_run(_: argparse.Namespace) -> None:
     from bot.app import run
 
     settings = _settings()
+    _database_ready(settings)
     configure(logging.getLevelName(settings.log_level))
     asyncio.run(run(settings))
 
@@ -123,6 +156,7 @@ def cmd_chat(args: argparse.Namespace) -> None:
         return
     from bot.console import chat
 
+    _database_ready(settings)
     asyncio.run(chat(settings, name=args.as_name or "console"))
 
 
@@ -141,21 +175,24 @@ def build_parser() -> argparse.ArgumentParser:
         "rotate-keys", help="re-encrypt stored secrets with the newest key"
     ).set_defaults(func=cmd_rotate_keys)
     kakao = sub.add_parser("import-kakao", help="import a KakaoTalk open-chat export (.txt/.zip)")
-    kakao.add_argument("file")
-    kakao.add_argument("--weeks", type=int, default=None,
+    kakao.add_argument("file", help="the exported chat: a .txt file, or the .zip as mailed")
+    kakao.add_argument("--weeks", type=weeks, default=None,
                        help="only the last N weeks, this one included (default: every week)")
     kakao.add_argument("--lang", choices=("ko", "en"), default="ko", help="language of the report")
     kakao.set_defaults(func=cmd_import_kakao)
     admin = sub.add_parser("admin", help="manage admins")
     admin_sub = admin.add_subparsers(dest="admin_command", required=True)
     add = admin_sub.add_parser("add", help="create an admin and print a one-time claim code")
-    add.add_argument("name")
+    add.add_argument("name", help="the admin's name, as /admins and the audit show it")
     add.set_defaults(func=cmd_admin_add)
     return parser
 
 
 def _guarded(func: Callable[[argparse.Namespace], None], args: argparse.Namespace) -> None:
     """Known start-up problems end with their message, not a traceback."""
+    from asyncpg import PostgresError
+    from sqlalchemy.exc import DBAPIError
+
     from storage.migrations import DatabaseBehind
 
     try:
@@ -166,6 +203,12 @@ def _guarded(func: Callable[[argparse.Namespace], None], args: argparse.Namespac
         sys.exit(str(exc))
     except OSError as exc:  # the web port is taken, the database folder is missing, ...
         sys.exit(f"Cannot start: {exc}")
+    except (DBAPIError, PostgresError) as exc:  # no such database, not migrated, ...
+        orig = getattr(exc, "orig", None) or exc
+        reason = (str(orig).strip().splitlines() or [type(orig).__name__])[0]
+        reason = re.sub(r"^<class '[\w.]+'>: ", "", reason)
+        sys.exit(f"Cannot use the database: {reason}. Check DATABASE_URL (and that the "
+                 "database exists and is migrated: `autogram migrate`).")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,6 +1,8 @@
 """`autogram chat --demo`: the whole weekly loop in a terminal, on the simulated Instagram.
 
-A throw-away SQLite database (in the system's temp folder) holds a small community: an
+A throw-away SQLite database (in the user's data folder, `$XDG_DATA_HOME/autogram/demo`,
+else `~/.local/share/autogram/demo`: one per user, so two people on one machine never
+share it) holds a small community: an
 admin, six members, a helper account, last week's posts already checked and this week's
 posts waiting. The simulated Instagram is rebuilt from that database in every process,
 with comments drawn the same way each time (a hash of who and which post), so the
@@ -11,8 +13,8 @@ community and lists who is there; `--demo --as admin` or `--demo --as <username>
 from __future__ import annotations
 
 import hashlib
+import os
 import sys
-import tempfile
 from datetime import timedelta
 from pathlib import Path
 
@@ -31,7 +33,10 @@ from storage.migrations import upgrade
 from storage.models import Admin, ChatAccount, Helper, Member, Submission, utcnow
 from storage.repositories.weekly import SubmissionRepo
 
-DEMO_DB = Path(tempfile.gettempdir()) / "autogram-demo" / "demo.sqlite3"
+
+def demo_folder() -> Path:
+    data = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data) / "autogram" / "demo"
 ADMIN = "admin"
 HELPER = "demo.helper"
 # (username, posts this week): one below the minimum, one with none.
@@ -54,7 +59,7 @@ def commented(member: str, shortcode: str) -> bool:
 
 
 def _key_file() -> Path:
-    return DEMO_DB.with_suffix(".key")
+    return demo_folder() / "demo.key"
 
 
 async def fill_simulation(services: Services, sim: SimulatedInstagram) -> None:
@@ -132,21 +137,24 @@ def cast() -> str:
         "                                      new post: taken as the post's own link) or\n"
         f"                                      {OTHERS_LINK} (a café's post: refused)\n"
         "  autogram chat --demo --as admin     then: /verify, /results, /helpers, /users\n"
-        "`autogram chat --demo` again starts a fresh community."
+        "`autogram chat --demo` again starts a fresh community.\n"
+        f"(It lives in {demo_folder()}.)"
     )
 
 
 def prepare(settings: Settings, as_name: str | None) -> tuple[Settings, bool]:
     """The demo's database and key (fresh for a plain --demo), migrated. Runs before the
     event loop: migrations start their own."""
-    fresh = as_name is None or not DEMO_DB.exists()
-    DEMO_DB.parent.mkdir(parents=True, exist_ok=True)
+    database = demo_folder() / "demo.sqlite3"
+    fresh = as_name is None or not database.exists()
+    database.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     if fresh:
-        for path in DEMO_DB.parent.glob("demo.*"):
+        for path in database.parent.glob("demo.*"):
             path.unlink()
         _key_file().write_text(crypto.new_key())
+        _key_file().chmod(0o600)
     settings = settings.model_copy(update={
-        "database_url": f"sqlite+aiosqlite:///{DEMO_DB}",
+        "database_url": f"sqlite+aiosqlite:///{database}",
         "encryption_keys": _key_file().read_text().strip(),
     })
     crypto.configure_keys(settings.keys)

@@ -48,21 +48,27 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def keep_private(url: str) -> None:
-    """A SQLite database holds encrypted passwords and everyone's data: only its owner
-    reads it (SQLite gives its -wal and -shm files the same mode). Made with mode 0600
-    when its folder exists; an existing file is set to 0600."""
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL (None: not SQLite, or in memory)."""
     if not is_sqlite(url):
-        return
+        return None
     name = make_url(url).database
     if not name or name == ":memory:" or name.startswith("file:"):
-        return
-    path = Path(name)
-    if not path.parent.is_dir():
+        return None
+    return Path(name)
+
+
+def keep_private(url: str, *, create: bool = False) -> None:
+    """A SQLite database holds encrypted passwords and everyone's data: only its owner
+    reads it (SQLite gives its -wal and -shm files the same mode). `create` (migrate)
+    makes a missing file with mode 0600 when its folder exists; an existing file is set
+    to 0600."""
+    path = sqlite_file(url)
+    if path is None or not path.parent.is_dir():
         return  # a missing folder is reported by whoever opens the database
     if path.exists():
         path.chmod(0o600)
-    else:
+    elif create:
         os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
 
 

@@ -28,7 +28,7 @@ def alembic_config(url: str) -> Config:
 
 def upgrade(url: str, revision: str = "head") -> None:
     """Bring the database to `revision` (blocking; runs its own event loop)."""
-    keep_private(url)
+    keep_private(url, create=True)
     command.upgrade(alembic_config(url), revision)
 
 

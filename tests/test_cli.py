@@ -34,8 +34,33 @@ def test_keygen_prints_a_usable_key(tmp_path: Path) -> None:
 def test_run_refuses_a_database_that_is_behind(tmp_path: Path) -> None:
     result = run(["run"], tmp_path, WEB_PORT="0")
     assert result.returncode != 0
-    assert "Run `autogram migrate` first" in result.stderr
+    assert "run `autogram migrate` first" in result.stderr.lower()
     assert "Traceback" not in result.stderr
+    assert not (tmp_path / "autogram.sqlite3").exists()  # no empty database left behind
+
+
+def test_cli_problems_are_one_line_naming_the_fix(tmp_path: Path) -> None:
+    key = run(["keygen"], tmp_path).stdout.strip()
+    missing = f"sqlite:///{tmp_path / 'nowhere' / 'bot.sqlite3'}"
+    checks = [
+        (["migrate"], {"DATABASE_URL": missing}, "does not exist"),
+        (["rotate-keys"], {"ENCRYPTION_KEYS": key}, "autogram migrate"),
+        (["admin", "add", "boss"], {}, "autogram migrate"),
+        (["import-kakao", str(tmp_path)], {}, "autogram migrate"),
+        (["import-kakao", "x.txt", "--weeks", "0"], {}, "from 1 to 520"),
+        (["import-kakao", "x.txt", "--weeks", "-3"], {}, "from 1 to 520"),
+    ]
+    for args, env, expected in checks:
+        result = run(args, tmp_path, **env)
+        assert result.returncode != 0 and expected in result.stderr, (args, result.stderr)
+        assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) <= 3
+    assert not list(tmp_path.glob("*.sqlite3")) and not (tmp_path / "nowhere").exists()
+    assert run(["migrate"], tmp_path).returncode == 0
+    folder = run(["import-kakao", str(tmp_path)], tmp_path)
+    assert "is a folder" in folder.stderr
+    listed = run(["--help"], tmp_path).stdout
+    assert all(name in listed for name in ("run", "chat", "migrate", "keygen", "rotate-keys",
+                                           "import-kakao", "admin"))
 
 
 def test_wrong_settings_stop_with_the_fix(tmp_path: Path) -> None:
@@ -177,10 +202,12 @@ def test_run_imports_new_exports_from_the_watched_folder(tmp_path: Path) -> None
 
 
 def test_the_demo_walks_the_weekly_loop(tmp_path: Path) -> None:
-    temp = {"TMPDIR": str(tmp_path)}  # the demo's throw-away database lives here
+    temp = {"XDG_DATA_HOME": str(tmp_path)}  # the demo's throw-away database lives here
     listed = run(["chat", "--demo"], tmp_path, **temp)
     assert listed.returncode == 0, listed.stderr
     assert "admin:   admin" in listed.stdout and "minji (2)" in listed.stdout
+    assert str(tmp_path / "autogram" / "demo") in listed.stdout  # one per user, said where
+    assert (tmp_path / "autogram" / "demo" / "demo.sqlite3").exists()
     member = run(["chat", "--demo", "--as", "minji"], tmp_path, stdin="내 현황\n1\n결과\n", **temp)
     assert "⏳ @jisoo" in member.stdout  # not checked yet
     assert "🔄 방금 인스타그램에서 확인했어요." in member.stdout
@@ -207,7 +234,7 @@ def test_the_demo_walks_the_weekly_loop(tmp_path: Path) -> None:
 def test_the_demo_takes_a_share_link_and_refuses_someone_elses_post(tmp_path: Path) -> None:
     from bot.demo import OTHERS_LINK, SHARE_LINK
 
-    temp = {"TMPDIR": str(tmp_path)}
+    temp = {"XDG_DATA_HOME": str(tmp_path)}
     assert run(["chat", "--demo"], tmp_path, **temp).returncode == 0
     # Pasted as people paste in Korean chats: words glued on, brackets around.
     member = run(["chat", "--demo", "--as", "minji"], tmp_path,
