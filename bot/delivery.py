@@ -121,6 +121,16 @@ class Delivery:
                 log.warning("an admin message could not reach a %s admin", platform)
         await self._to_outbox([(p, u, r) for p, u, r in waiting])
 
+    async def to_account(self, platform: str, user_id: str, text: str) -> bool:
+        """One chat account, by its platform's push, else its outbox (KakaoTalk)."""
+        notifier: Any = self.notifiers.get(platform)
+        if notifier is not None and self._pushes(platform) and \
+                await notifier.send(user_id, text):
+            return True
+        if getattr(notifier, "reads_outbox", False):
+            await self._to_outbox([(platform, user_id, text)])
+        return False
+
     async def alert(self, key: str, **values: object) -> None:
         """For services (the helper pool): a catalog message to every admin."""
         log.info("admin alert %s", key)

@@ -10,6 +10,7 @@ from handlers.context import Ctx
 from handlers.events import Button, Reply
 from handlers.registry import Command, Flow
 from services.community import NOTICE_MAX
+from services.instagram.names import normalize_username
 from services.members import AddResult, AuditActor
 from services.weeks import Week
 
@@ -49,11 +50,29 @@ async def add_me(ctx: Ctx, args: str) -> list[Reply]:
     (added,) = await ctx.tx.members.add(ctx.who.account_id, names)
     if added.result is AddResult.INVALID or added.code is None:
         return [ctx.reply("adduser.invalid", value=names[0][:40])]
-    result, username = await ctx.tx.invites.accept(ctx.who.account_id, added.code)
-    if username is None or result.value != "linked":
-        return [ctx.reply(f"invite.{result.value}", username=username or "")]
+    accepted = await ctx.tx.invites.accept(ctx.who.account_id, added.code)
+    username = accepted.username
+    if username is None or accepted.result.value != "linked":
+        return [ctx.reply(f"invite.{accepted.result.value}", username=username or "")]
     ctx.menu_changed = True
     return [ctx.reply("addme.done", username=username)]
+
+
+async def relink(ctx: Ctx, args: str) -> list[Reply]:
+    """A member changed phones: a code that moves them to the new chat account (history
+    kept; the old account lets go and is told)."""
+    username = normalize_username(args.split()[0]) if args.split() else None
+    if username is None:
+        return [ctx.reply("relink.usage")]
+    member_id = (await ctx.tx.members.ids_by_username([username])).get(username)
+    if member_id is None:
+        return [ctx.reply("admin.no_member", username=username)]
+    code = await ctx.tx.invites.create(member_id, moves_account=True)
+    await ctx.tx.audit.add(ctx.who.account_id, "relink_created", target=username)
+    lines = [ctx.t("relink.done", username=username, code=code)]
+    lines += [ctx.t("adduser.link", platform=platform, link=template.format(code=code))
+              for platform, template in sorted(ctx.invite_links.items())]
+    return [Reply("\n".join(lines))]
 
 
 async def del_user(ctx: Ctx, args: str) -> list[Reply]:
@@ -190,6 +209,7 @@ async def audit(ctx: Ctx, _args: str) -> list[Reply]:
 COMMANDS = [
     Command("adduser", add_user, audience="admin", keywords=("멤버 추가",)),
     Command("addme", add_me, audience="admin"),
+    Command("relink", relink, audience="admin"),
     Command("deluser", del_user, audience="admin", keywords=("멤버 삭제",)),
     Command("users", users, audience="admin", keywords=("멤버 목록",)),
     Command("admins", admins, audience="admin", keywords=("관리자 목록",)),

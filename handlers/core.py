@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from handlers.context import Ctx
+from handlers.context import Ctx, ProgressFn
 from handlers.events import Button, Reply
+from handlers.i18n import t
 from handlers.registry import Command, visible_commands
 from services.accounts import LANGUAGES
 from services.admins import ClaimResult
@@ -24,8 +25,20 @@ async def start(ctx: Ctx, args: str) -> list[Reply]:
 
 
 async def _accept_invite(ctx: Ctx, code: str) -> list[Reply]:
-    result, username = await ctx.tx.invites.accept(ctx.who.account_id, code)
-    return [ctx.reply(f"invite.{result.value}", username=username or "")]
+    accepted = await ctx.tx.invites.accept(ctx.who.account_id, code)
+    if accepted.moved_from:  # a re-link: the old phone's account is told
+        services, username, moved = ctx.services, accepted.username or "", accepted.moved_from
+
+        async def work(_progress: ProgressFn) -> list[Reply]:
+            if services is not None and services.delivery is not None:
+                for platform, user_id, language in moved:
+                    await services.delivery.to_account(
+                        platform, user_id, t(language, "invite.moved_away", username=username))
+            return []
+
+        ctx.after(work)
+    key = "invite.moved_here" if accepted.moved_from else f"invite.{accepted.result.value}"
+    return [ctx.reply(key, username=accepted.username or "")]
 
 
 async def help_(ctx: Ctx, _args: str) -> list[Reply]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from enum import Enum
 
@@ -27,6 +28,14 @@ class InviteResult(Enum):
 INVITE_TRIES_PER_HOUR = 5
 
 
+@dataclass(frozen=True)
+class Accepted:
+    result: InviteResult
+    username: str | None = None  # the member's Instagram username
+    # (platform, user id, language) of accounts a re-link moved the member away from.
+    moved_from: tuple[tuple[str, str, str], ...] = ()
+
+
 class InviteService:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -34,35 +43,42 @@ class InviteService:
         self.members = MemberRepo(session)
         self.accounts = ChatAccountRepo(session)
 
-    async def create(self, member_id: int) -> str:
+    async def create(self, member_id: int, *, moves_account: bool = False) -> str:
+        """A single-use code; `moves_account`: a re-link, which moves the member from
+        their old account on the platform where it is used (a new phone)."""
         code = new_code(8)
         expires = utcnow() + timedelta(days=INVITE_VALID_DAYS)
-        await self.invites.add(member_id, code_hash(code), expires)
+        await self.invites.add(member_id, code_hash(code), expires, moves_account)
         return code
 
-    async def accept(self, account_id: int, code: str) -> tuple[InviteResult, str | None]:
+    async def accept(self, account_id: int, code: str) -> Accepted:
         """Link the account; returns the result and the member's Instagram username.
         Wrong codes are throttled like admin claims (an invite code is short)."""
         now = utcnow()
         if await recent_failures(self.session, "invite_failed", now,
                                  account_id=account_id) >= INVITE_TRIES_PER_HOUR:
             self.session.add(AuditEntry(actor_id=account_id, action="invite_throttled"))
-            return InviteResult.THROTTLED, None
+            return Accepted(InviteResult.THROTTLED)
         invite = await self.invites.by_code_hash(code_hash(code))
         if invite is None:
             self.session.add(AuditEntry(actor_id=account_id, action="invite_failed"))
-            return InviteResult.INVALID, None
+            return Accepted(InviteResult.INVALID)
         member = await self.members.get(invite.member_id)
         username = member.instagram_username if member else None
         if invite.used_at is not None:
-            return InviteResult.USED, username
+            return Accepted(InviteResult.USED, username)
         if invite.expires_at < utcnow():
-            return InviteResult.EXPIRED, username
+            return Accepted(InviteResult.EXPIRED, username)
         account = await self.session.get(ChatAccount, account_id)
         assert account is not None
-        taken = [a for a in await self.accounts.of_member(invite.member_id) if a.id != account_id]
-        if any(a.platform == account.platform for a in taken):
-            return InviteResult.PLATFORM_TAKEN, username
+        taken = [a for a in await self.accounts.of_member(invite.member_id)
+                 if a.id != account_id and a.platform == account.platform]
+        if taken and not invite.moves_account:
+            return Accepted(InviteResult.PLATFORM_TAKEN, username)
+        for old in taken:  # a re-link: the old phone's account lets go, history stays
+            old.member_id = None
+        await self.session.flush()
         account.member_id = invite.member_id
         invite.used_at, invite.used_by_id = utcnow(), account_id
-        return InviteResult.LINKED, username
+        return Accepted(InviteResult.LINKED, username,
+                        tuple((a.platform, a.platform_user_id, a.language) for a in taken))

@@ -81,3 +81,7 @@ class Delivery(Protocol):
 
     async def to_admins(self, render: Say, buttons: SayButtons | None = None) -> None:
         ...
+
+    async def to_account(self, platform: str, user_id: str, text: str) -> bool:
+        """One chat account, member or not (a phone the member moved away from)."""
+        ...

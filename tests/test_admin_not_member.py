@@ -44,3 +44,30 @@ async def test_switching_off_and_on_never_approves(services: Services) -> None:
             assert await tx.producers.switch(kind, member.id, False) == "off_pending"
             assert await tx.producers.switch(kind, member.id, True) == "pending"
         assert [k for k, _, _ in await tx.producers.waiting()] == ["consumer", "producer"]
+
+
+async def test_a_member_who_changed_phones_is_relinked_with_history(
+    dispatcher: Dispatcher, services: Services
+) -> None:
+    from tests.test_conversations import make_member
+
+    boss = Person(dispatcher, "boss")
+    await make_admin(services, boss)
+    old = Person(dispatcher, "old-phone", platform="telegram")
+    await make_member(services, old, "minji")
+    await old.say("https://www.instagram.com/p/MINJI0001x/")
+    new = Person(dispatcher, "new-phone", platform="telegram")
+    await boss.say("/adduser minji")
+    code = boss.text.split("초대 코드 ")[1].split()[0]
+    await new.say(code)
+    assert "이미" in new.text or "연결" in new.text  # a plain invite does not move anyone
+    await boss.say("/relink minji")
+    code = boss.text.split("코드: ")[1].split()[0]
+    await new.say(f"/start {code}")
+    assert "@minji 멤버가 이 계정으로 옮겨졌어요" in new.text
+    await new.say("내 현황")
+    assert "MINJI0001x" in new.text  # history kept
+    await old.say("내 현황")
+    assert "초대 코드" in old.text  # the old phone is a stranger now
+    await boss.say("/help")
+    assert "기록은 남아요" in boss.text and "모두 지우기" in boss.text

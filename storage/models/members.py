@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from storage.models.base import Base, CreatedAt, UTCDateTime
@@ -82,3 +82,7 @@ class Invite(CreatedAt, Base):
     used_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("chat_account.id", ondelete="SET NULL")
     )
+    # A re-link (a new phone): accepting it moves the member from their old account on
+    # that platform to the new one, history kept.
+    moves_account: Mapped[bool] = mapped_column(default=False, server_default=false(),
+                                                nullable=False)

@@ -162,8 +162,10 @@ class InviteRepo:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def add(self, member_id: int, code_hash: str, expires_at: datetime) -> Invite:
-        invite = Invite(member_id=member_id, code_hash=code_hash, expires_at=expires_at)
+    async def add(self, member_id: int, code_hash: str, expires_at: datetime,
+                  moves_account: bool = False) -> Invite:
+        invite = Invite(member_id=member_id, code_hash=code_hash, expires_at=expires_at,
+                        moves_account=moves_account)
         self.session.add(invite)
         await self.session.flush()
         return invite
