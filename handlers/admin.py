@@ -8,6 +8,7 @@ from handlers import formatting
 from handlers.arguments import whole_number
 from handlers.context import Ctx
 from handlers.events import Button, Reply
+from handlers.i18n import CATALOGS, DEFAULT_LANGUAGE
 from handlers.registry import Command, Flow
 from services.community import NOTICE_MAX
 from services.instagram.names import normalize_username
@@ -79,6 +80,9 @@ async def del_user(ctx: Ctx, args: str) -> list[Reply]:
     parts = args.split()
     if not parts:
         return [ctx.reply("deluser.usage")]
+    username = normalize_username(parts[0])
+    if username is None or not await ctx.tx.members.ids_by_username([username]):
+        return [ctx.reply("deluser.not_found", username=parts[0].lstrip("@")[:40])]
     if len(parts) < 2 or parts[1] != "confirm":
         confirm = Button(ctx.t("deluser.confirm_button"), f"/deluser {parts[0]} confirm"[:64])
         return [ctx.reply("deluser.confirm", confirm, ctx.cancel_button(),
@@ -177,6 +181,12 @@ async def week(ctx: Ctx, _args: str) -> list[Reply]:
     return [Reply("\n".join(lines))]
 
 
+def _action(ctx: Ctx, action: str) -> str:
+    """An audit entry's action in plain words (its internal name when none is known)."""
+    key = f"audit.action.{action}"
+    return ctx.t(key) if key in CATALOGS[DEFAULT_LANGUAGE] else action.replace("_", " ")
+
+
 def _actor(ctx: Ctx, actor: AuditActor) -> str:
     """An entry's author as an admin recognises them: the member, the chat name, or the
     platform and a short id; "CLI" for the command line and the bot's own jobs."""
@@ -199,7 +209,7 @@ async def audit(ctx: Ctx, _args: str) -> list[Reply]:
     for entry, actor in entries:
         when = formatting.moment(entry.created_at, ctx.tx.rules.timezone, ctx.lang)
         target = f" {entry.target}" if entry.target else ""
-        lines.append(f"{when} · {_actor(ctx, actor)} · {entry.action}{target}")
+        lines.append(f"{when} · {_actor(ctx, actor)} · {_action(ctx, entry.action)}{target}")
     if count:
         summary = ", ".join(f"{kind} {n}" for kind, n in sorted(kinds.items()))
         lines += ["", ctx.t("audit.refusals", count=count, accounts=accounts, kinds=summary)]

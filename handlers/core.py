@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from handlers import formatting
 from handlers.context import Ctx, ProgressFn
 from handlers.events import Button, Reply
 from handlers.i18n import t
 from handlers.registry import Command, visible_commands
 from services.accounts import LANGUAGES
 from services.admins import ClaimResult
+from services.weeks import Week
 
 LANGUAGE_LABELS = {"ko": "한국어", "en": "English"}
 
@@ -38,7 +40,18 @@ async def _accept_invite(ctx: Ctx, code: str) -> list[Reply]:
 
         ctx.after(work)
     key = "invite.moved_here" if accepted.moved_from else f"invite.{accepted.result.value}"
-    return [ctx.reply(key, username=accepted.username or "")]
+    return [ctx.reply(key, username=accepted.username or "", **weekly_rules(ctx))]
+
+
+def weekly_rules(ctx: Ctx) -> dict[str, object]:
+    """The week's rules as a welcome states them: the quota and this week's deadlines."""
+    rules, now = ctx.tx.rules, ctx.tx.now()
+    week = Week.containing(now, rules.timezone)
+    return {"minimum": rules.weekly_min_posts, "maximum": rules.weekly_max_posts,
+            "submit": formatting.moment(week.at(rules.submission_deadline), rules.timezone,
+                                        ctx.lang),
+            "comment": formatting.moment(week.at(rules.comment_deadline), rules.timezone,
+                                         ctx.lang)}
 
 
 async def help_(ctx: Ctx, _args: str) -> list[Reply]:

@@ -38,7 +38,10 @@ async def cancel(ctx: Ctx, _args: str) -> list[Reply]:
             (ctx.event.platform, ctx.event.user_id)):
         return [ctx.reply("unfollow.cancelled_now")]  # a running check stops
     had_flow = ctx.state is not None
+    picking = had_flow and ctx.state is not None and ctx.state.flow == weekly.PICK_FLOW
     ctx.end()
+    if picking:
+        return [ctx.reply("withdraw.kept")]
     return [ctx.reply("common.cancelled" if had_flow else "common.nothing_to_cancel")]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from handlers.english import singulars
 from handlers.korean import with_particles
 from handlers.messages import en, ko
 
@@ -17,4 +18,6 @@ def t(language: str, key: str, **values: object) -> str:
         return template
     if catalog is CATALOGS["ko"] or key not in catalog:
         template = with_particles(template, values)
+    else:
+        template = singulars(template, values)
     return template.format(**values)

@@ -17,6 +17,7 @@ from services.submissions import SubmitResult, WithdrawResult
 from services.weeks import Week
 
 FLOW = "submit"
+PICK_FLOW = "withdraw_pick"
 WEEK_LABEL = re.compile(r"^(\d{4})-?W(\d{1,2})$", re.IGNORECASE)
 STATUS_ICONS = {"done": "✅", "missing": "❌", "unknown": "❔", "unchecked": "⏳"}
 
@@ -145,6 +146,7 @@ async def withdraw(ctx: Ctx, args: str) -> list[Reply]:
     buttons = [Button(f"{n}. {s.shortcode[:20]}", f"/withdraw {s.id}") for n, s in
                enumerate(mine, 1)]
     lines = [ctx.t("withdraw.choose")] + [f"{n}. {s.url}" for n, s in enumerate(mine, 1)]
+    ctx.goto(PICK_FLOW, "pick")  # so its cancel button says the links were kept
     return [Reply("\n".join(lines), buttons=(*buttons, ctx.cancel_button()))]
 
 
@@ -190,8 +192,10 @@ async def community_results(ctx: Ctx, args: str) -> list[Reply]:
             return [ctx.reply("results.admin_usage")]
     else:
         week = Week.containing(ctx.tx.now(), zone).previous()
-    results = await ctx.tx.progress.week_results(week)
     label = formatting.week(week, ctx.lang)
+    if week.start > Week.containing(ctx.tx.now(), zone).start:
+        return [ctx.reply("results.future_week", week=label)]
+    results = await ctx.tx.progress.week_results(week)
     if results.posts == 0:
         return [ctx.reply("results.admin_no_week", week=label)]
     if not results.checked:
@@ -250,4 +254,11 @@ COMMANDS = [
             keywords=("제출 취소", "withdraw")),
     Command("notice", notice, keywords=("공지", "notice")),
 ]
-FLOWS = [Flow(FLOW, {"link": on_link})]
+async def on_pick_text(ctx: Ctx, text: str) -> list[Reply]:
+    """The withdraw picker only waits for its buttons; text goes on as usual."""
+    return []
+
+
+FLOWS = [Flow(FLOW, {"link": on_link}),
+         # Remembers the withdraw picker for its cancel button; the chat goes on as usual.
+         Flow(PICK_FLOW, {"pick": on_pick_text}, passthrough=True)]

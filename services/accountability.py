@@ -237,12 +237,18 @@ class Accountability:
         await self._note_pardon(strike, await self.actor_name(actor_id), reason, now)
         await self._week_clean_again(strike)
         self.session.add(AuditEntry(actor_id=actor_id, action="strike_pardoned",
-                                    target=str(strike.member_id), detail=str(strike.id)))
+                                    target=await self._username(strike.member_id),
+                                    detail=str(strike.id)))
 
     async def uphold(self, actor_id: int | None, strike: Strike, now: datetime) -> None:
         strike.appeal, strike.decided_at = "upheld", now
         self.session.add(AuditEntry(actor_id=actor_id, action="appeal_upheld",
-                                    target=str(strike.member_id), detail=str(strike.id)))
+                                    target=await self._username(strike.member_id),
+                                    detail=str(strike.id)))
+
+    async def _username(self, member_id: int) -> str:
+        return await self.session.scalar(select(Member.instagram_username).where(
+            Member.id == member_id)) or str(member_id)
 
     async def _week_clean_again(self, strike: Strike) -> None:
         others = await self.session.scalar(

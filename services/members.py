@@ -149,7 +149,11 @@ class MemberAdminService:
                    ChatAccount.display_name, Member.instagram_username)
             .outerjoin(ChatAccount, ChatAccount.id == AuditEntry.actor_id)
             .outerjoin(Member, Member.id == ChatAccount.member_id)
-            .where(AuditEntry.action.not_in(REFUSALS))
+            .where(AuditEntry.action.not_in(REFUSALS),
+                   # what admins (or the bot, the CLI) did; not members' own actions
+                   (AuditEntry.actor_id.is_(None)) | AuditEntry.actor_id.in_(
+                       select(Admin.chat_account_id).where(
+                           Admin.chat_account_id.is_not(None))))
             .order_by(AuditEntry.id.desc())
             .limit(limit)
         )

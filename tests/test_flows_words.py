@@ -50,3 +50,27 @@ def test_korean_particles_follow_the_names_last_sound() -> None:
     assert particle("길", "(으)로") == "로" and particle("책", "(으)로") == "으로"
     assert particle("xyz.", "이(가)") == "이(가)" or particle("xyz.", "이(가)") in ("이", "가")
     assert "은(는)" not in t("ko", "admin.not_suspended", username="minji")
+
+
+async def test_words_that_fit_the_moment(dispatcher: Dispatcher, services: Services) -> None:
+    from handlers.i18n import t
+    from tests.test_conversations import make_admin
+
+    minji = Person(dispatcher, "minji")
+    await make_member(services, minji, "minji")
+    assert "매주" in minji.text and "2~3개" in minji.text  # the welcome states the rules
+    await minji.say("https://www.instagram.com/p/MINJI0001x/")
+    await minji.say("제출 취소")
+    await minji.press("취소")
+    assert "그대로 두었어요" in minji.text  # the picker's cancel keeps the links
+    await minji.say("/unfollow")
+    boss = Person(dispatcher, "boss")
+    await make_admin(services, boss)
+    await boss.say("/deluser nobody.here")
+    assert "nobody.here" in boss.text and "삭제할까요" not in boss.text
+    await boss.say("/results 2030-W10")
+    assert "아직 오지 않은 주" in boss.text
+    await boss.say("/audit")
+    assert "unfollow" not in boss.text  # a member's own action is not an admin's
+    assert t("en", "week.total", posts=1, members=1) == "Total: 1 post · 1 member"
+    assert t("en", "week.total", posts=2, members=3) == "Total: 2 posts · 3 members"
