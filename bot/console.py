@@ -1,13 +1,16 @@
 """`autogram chat`: talk to the same handlers in a terminal, one message per line.
 
 It reads standard input (so it can be scripted with a pipe) and prints each reply with
-its buttons numbered; typing a button's number or its label presses it.
+its buttons numbered; typing a button's number or its label presses it. `/file PATH`
+sends a file, as a chat app's attachment would (an open-chat export for `/import`,
+Instagram's export for the unfollow check).
 """
 
 from __future__ import annotations
 
 import asyncio
 import sys
+from pathlib import Path
 from typing import TextIO
 
 from bot.config import Settings
@@ -16,6 +19,7 @@ from handlers.dispatcher import Dispatcher
 from handlers.events import Button, Incoming, Reply
 
 PLATFORM = "console"
+FILE_COMMAND = "/file "
 
 
 def render(replies: list[Reply]) -> tuple[str, list[Button]]:
@@ -49,15 +53,23 @@ async def converse(dispatcher: Dispatcher, name: str, lines: TextIO, out: TextIO
             continue
         counter += 1
         button = pressed(line, buttons)
+        attachment = None
+        if button is None and line.startswith(FILE_COMMAND):
+            attachment = await asyncio.to_thread(_read_file, line.removeprefix(FILE_COMMAND))
+            if isinstance(attachment, str):
+                print(attachment, file=out, flush=True)
+                continue
         event = Incoming(
             platform=PLATFORM,
             chat_id=name,
             chat_kind="private",
             user_id=name,
             user_name=name,
-            text=line if button is None else button.label,
+            text="" if attachment else line if button is None else button.label,
             payload=None if button is None else button.payload,
             message_id=str(counter),
+            attachment=attachment[1] if attachment else None,
+            attachment_name=attachment[0] if attachment else None,
         )
         outcome = await dispatcher.handle(event, defer=True)
         text, buttons = render(outcome.replies)
@@ -69,6 +81,14 @@ async def converse(dispatcher: Dispatcher, name: str, lines: TextIO, out: TextIO
                 print(text, file=out, flush=True)
 
 
+def _read_file(name: str) -> tuple[str, bytes] | str:
+    """The file `/file` names (name, bytes), or what is wrong with the name."""
+    path = Path(name.strip()).expanduser()
+    if not path.is_file():
+        return f"(no such file: {path})"
+    return path.name, path.read_bytes()
+
+
 async def _print_progress(update: str, out: TextIO) -> None:
     print(f"  … {update}", file=out, flush=True)
 
@@ -78,7 +98,7 @@ async def chat(settings: Settings, name: str = "console") -> None:
         if sys.stdin.isatty():
             print(
                 f"Chatting as {name!r}. Type a message and press Enter; /help lists commands; "
-                "type a button's number to press it; Ctrl-D quits.",
+                "type a button's number to press it; `/file PATH` sends a file; Ctrl-D quits.",
                 flush=True,
             )
         await converse(Dispatcher(services), name, sys.stdin, sys.stdout)

@@ -164,7 +164,7 @@ def prepare(settings: Settings, as_name: str | None) -> tuple[Settings, bool]:
 
 async def demo(settings: Settings, as_name: str | None, fresh: bool) -> None:
     """Plain --demo: a fresh community and its cast. With --as: chat in it."""
-    sim = SimulatedInstagram()
+    sim = SimulatedInstagram(open_signup=True)  # /addhelper works for a new name too
     async with open_services(settings, Instagram(sim, max_wait=2.0)) as services:
         if fresh:
             await seed(services, sim)

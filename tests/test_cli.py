@@ -247,3 +247,29 @@ def test_the_demo_takes_a_share_link_and_refuses_someone_elses_post(tmp_path: Pa
     assert "✅ 접수했어요 (3/3)\n" in out and "https://www.instagram.com/p/DMinjiNew1x/" in out
     status = out.split("내 현황")[-1]
     assert "DMinjiNew1x" in status and "DCafePost1x" not in status and "share" not in status
+
+
+def test_the_console_chat_sends_a_file(tmp_path: Path) -> None:
+    from tests.instagram_export_builder import export_zip
+
+    export = tmp_path / "instagram.zip"
+    export.write_bytes(export_zip(["a.one", "b.two"], ["a.one", "c.three"]))
+    assert run(["migrate"], tmp_path).returncode == 0
+    chat = run(["chat", "--as", "kim"], tmp_path,
+               stdin=f"/file {tmp_path / 'missing.zip'}\n/file {export}\n")
+    assert chat.returncode == 0, chat.stderr
+    assert "no such file" in chat.stdout
+    assert "팔로워 2명, 팔로잉 2명" in chat.stdout and "@c.three" in chat.stdout
+
+
+def test_the_demo_adds_a_second_helper_and_warns_about_a_members_account(
+    tmp_path: Path,
+) -> None:
+    temp = {"XDG_DATA_HOME": str(tmp_path)}
+    assert run(["chat", "--demo"], tmp_path, **temp).returncode == 0
+    admin = run(["chat", "--demo", "--as", "admin"], tmp_path,
+                stdin="/addhelper\nsecond.helper\nany-password\n/addhelper\nminji\n/cancel\n",
+                **temp)
+    assert admin.returncode == 0, admin.stderr
+    assert "@second.helper 로그인 완료" in admin.stdout
+    assert "멤버의 인스타그램 계정이에요" in admin.stdout

@@ -559,4 +559,5 @@ MESSAGES: dict[str, str] = {
     "results.future_week": "{week} has not come yet.",
     "withdraw.kept": "Your links stay as they are.",
     "invite.linked": "Linked to @{username}. Welcome!\nEach week you hand in {minimum} to {maximum} links to posts of your own Instagram (by {submit}) and comment on every post the other members hand in (by {comment}). The bot checks on Instagram and shows it under 'status'. Send /help to get started.",
+    "addhelper.member_account": "⚠️ @{username} is a member's own Instagram account. A helper reads often and Instagram may block it: better use an account made for the purpose. To go on anyway, send its password; otherwise cancel.",
 }

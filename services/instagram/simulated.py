@@ -89,8 +89,11 @@ class SimConfig:
 
 
 class SimulatedInstagram:
-    def __init__(self, config: SimConfig | None = None, seed: int = 7) -> None:
+    def __init__(self, config: SimConfig | None = None, seed: int = 7, *,
+                 open_signup: bool = False) -> None:
         self.config = config or SimConfig()
+        # The demo: a login for an account nobody made yet makes it (any password).
+        self.open_signup = open_signup
         self.accounts: dict[str, SimAccount] = {}
         self.posts: dict[str, SimPost] = {}
         self.shares: dict[str, str] = {}  # /share/ token -> shortcode
@@ -191,6 +194,8 @@ class SimulatedInstagram:
         username = username.lower()
         await self._call("login", username)
         account = self.accounts.get(username)
+        if account is None and self.open_signup:
+            account = self.add_account(username, password=password)
         if account is None or account.password != password:
             raise BadCredentials("The password you entered is incorrect.")
         if account.approve_in_app:
