@@ -312,12 +312,16 @@ class TelegramTransport:
                     )
                 )
         if self.admin_accounts is not None:
+            async with self.services.transaction() as tx:
+                members = await tx.accounts.member_accounts(PLATFORM)
             for platform, user_id, language in await self.admin_accounts():
                 if platform == PLATFORM:
-                    await self.set_admin_menu(int(user_id), language)
+                    await self.set_admin_menu(int(user_id), language,
+                                              member=user_id in members)
 
-    async def set_admin_menu(self, chat_id: int, language: str) -> None:
-        commands = _commands(command_menu("admin", language))
+    async def set_admin_menu(self, chat_id: int, language: str, member: bool = True) -> None:
+        """An admin's own menu: the admin commands, and member ones if they are one."""
+        commands = _commands(command_menu("admin", language, member=member))
         await with_retries(
             lambda: self.app.bot.set_my_commands(commands, scope=BotCommandScopeChat(chat_id))
         )
@@ -428,7 +432,8 @@ class TelegramTransport:
             except TelegramError as exc:
                 log.warning("could not delete a secret message in chat %s: %s", chat_id, exc)
         if outcome.menu_changed and event.chat_kind == "private":
-            await self.set_admin_menu(chat_id, outcome.language)  # ready when they read on
+            await self.set_admin_menu(chat_id, outcome.language,  # ready when they read on
+                                      member=outcome.member)
         progress_id = None
         for reply in outcome.replies:
             sent = await self.send_reply(chat_id, reply)

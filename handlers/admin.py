@@ -55,7 +55,7 @@ async def add_me(ctx: Ctx, args: str) -> list[Reply]:
     username = accepted.username
     if username is None or accepted.result.value != "linked":
         return [ctx.reply(f"invite.{accepted.result.value}", username=username or "")]
-    ctx.menu_changed = True
+    ctx.menu_changed = ctx.joined = True
     return [ctx.reply("addme.done", username=username)]
 
 

@@ -32,6 +32,8 @@ class Ctx:
     state: FlowState | None = None
     # Set when this person's audience changed (admin claimed), so menus are refreshed.
     menu_changed: bool = False
+    # Set when this person became a member in this event (an admin's /addme).
+    joined: bool = False
     # Invite deep links per platform, e.g. {"telegram": "https://t.me/bot?start={code}"}.
     invite_links: dict[str, str] = field(default_factory=dict)
     deferred: list[Deferred] = field(default_factory=list)

@@ -24,7 +24,7 @@ from handlers import (
 from handlers.context import CANCEL_PAYLOAD, Ctx, Deferred, ProgressFn
 from handlers.events import Incoming, Reply
 from handlers.i18n import t
-from handlers.registry import Command, Flow
+from handlers.registry import Command, Flow, visible_commands
 from services.container import Services
 from services.instagram_export import looks_like_export
 from services.links import looks_like_link
@@ -73,6 +73,8 @@ class Outcome:
     audience: str = "stranger"
     # The person's audience changed (an admin claim): their command menu needs refreshing.
     menu_changed: bool = False
+    # Whether the person is a member (an admin's menu lists member commands only then).
+    member: bool = False
     # Work to run after the first replies are delivered (Dispatcher.finish).
     deferred: list[Deferred] = field(default_factory=list)
 
@@ -138,6 +140,7 @@ class Dispatcher:
         if not defer:
             outcome.replies += await self.finish(outcome, progress)
         outcome.language, outcome.menu_changed = ctx.lang, ctx.menu_changed
+        outcome.member = ctx.who.member_id is not None or ctx.joined
         outcome.audience = "admin" if ctx.menu_changed else ctx.who.audience
         if secret and outcome.replies:
             outcome.replies[0] = replace(outcome.replies[0], delete_incoming=True)
@@ -221,12 +224,14 @@ class Dispatcher:
             await conversations.save(ctx.event.platform, ctx.event.user_id, ctx.state)
 
 
-def command_menu(audience: str, language: str, in_group: bool = False) -> list[tuple[str, str]]:
-    """(command, description) pairs for a platform's command menu."""
+def command_menu(audience: str, language: str, in_group: bool = False, member: bool = True
+                 ) -> list[tuple[str, str]]:
+    """(command, description) pairs for a platform's command menu (an admin who is not a
+    member gets no member commands)."""
     return [
         (c.name, t(language, f"cmd.{c.name}"))
-        for c in COMMANDS
-        if c.in_menu and c.allowed_for(audience) and not (in_group and c.private_only)
+        for c in visible_commands(COMMANDS, audience, member)
+        if not (in_group and c.private_only)
     ]
 
 

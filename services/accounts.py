@@ -134,6 +134,12 @@ class AccountService:
         if account is not None:
             account.language = language
 
+    async def member_accounts(self, platform: str) -> set[str]:
+        """User ids on `platform` that are linked to a member."""
+        rows = await self.session.scalars(select(ChatAccount.platform_user_id).where(
+            ChatAccount.platform == platform, ChatAccount.member_id.is_not(None)))
+        return set(rows)
+
     async def admin_accounts(self) -> list[tuple[str, str, str]]:
         """(platform, platform user id, language) of every claimed admin, for admin menus."""
         return [

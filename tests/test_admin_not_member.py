@@ -71,3 +71,29 @@ async def test_a_member_who_changed_phones_is_relinked_with_history(
     assert "초대 코드" in old.text  # the old phone is a stranger now
     await boss.say("/help")
     assert "기록은 남아요" in boss.text and "모두 지우기" in boss.text
+
+
+async def test_a_telegram_admins_menu_lists_member_commands_once_a_member(
+    services: Services,
+) -> None:
+    import asyncio
+
+    from tests.telegram_emulator import BotApiEmulator
+    from tests.test_telegram import ADMIN, claim_admin, start_polling
+
+    async with BotApiEmulator() as emulator:
+        transport = await start_polling(emulator, services)
+        try:
+            await claim_admin(emulator, services)
+
+            def menu() -> list[str]:
+                keys = [k for k in emulator.commands if str(ADMIN) in str(k[0])]
+                return [c["command"] for c in emulator.commands[keys[-1]]]
+
+            assert "addhelper" in menu() and "status" not in menu() and "addme" in menu()
+            await emulator.send_text(ADMIN, "/addme boss.kim")
+            await emulator.wait_for(ADMIN)
+            await asyncio.sleep(0.2)
+            assert "status" in menu() and "addhelper" in menu()
+        finally:
+            await transport.stop()
