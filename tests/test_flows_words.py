@@ -74,3 +74,18 @@ async def test_words_that_fit_the_moment(dispatcher: Dispatcher, services: Servi
     assert "unfollow" not in boss.text  # a member's own action is not an admin's
     assert t("en", "week.total", posts=1, members=1) == "Total: 1 post · 1 member"
     assert t("en", "week.total", posts=2, members=3) == "Total: 2 posts · 3 members"
+
+
+async def test_a_menu_word_leaves_every_flow(dispatcher: Dispatcher, services: Services) -> None:
+    from tests.test_conversations import make_admin
+
+    boss = Person(dispatcher, "boss")
+    await make_admin(services, boss)
+    await boss.say("/addme boss.kim")
+    for start in ("/submit", "/addhelper", "/setnotice", "/consumer", "/producer",
+                  "/unfollowlogin", "/unfollow"):
+        await boss.say(start)
+        await boss.say("도움말")
+        assert "쓸 수 있는 명령" in boss.text, start
+        await boss.say("/cancel")
+        assert "진행 중인 작업이 없어요" in boss.text, start  # the flow was left
