@@ -23,7 +23,7 @@ from aiohttp import web
 from bot.config import Settings
 from bot.kakao_render import MORE_PAYLOAD, from_plain, render, to_plain, with_more
 from handlers.dispatcher import Dispatcher
-from handlers.events import Incoming, Reply
+from handlers.events import Incoming, Reply, clean_text
 from handlers.i18n import t
 from services.accounts import language_from_hint
 from services.container import Services
@@ -285,8 +285,3 @@ class KakaoSkill:
 def _object(value: Any) -> dict[str, Any]:
     """A JSON object, or an empty one for anything else (a field of the wrong type)."""
     return value if isinstance(value, dict) else {}
-
-
-def clean_text(text: str) -> str:
-    """What a database can store of a message: no NUL, no lone surrogate halves."""
-    return text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")

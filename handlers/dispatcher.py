@@ -22,7 +22,7 @@ from handlers import (
     weekly,
 )
 from handlers.context import CANCEL_PAYLOAD, Ctx, Deferred, ProgressFn
-from handlers.events import Incoming, Reply
+from handlers.events import Incoming, Reply, clean_text
 from handlers.i18n import t
 from handlers.registry import Command, Flow, visible_commands
 from services.container import Services
@@ -106,6 +106,9 @@ class Dispatcher:
         told how it goes, or, with `defer=True`, when the transport calls `finish` after
         it has delivered the first replies (so a progress message can be edited)."""
         language, secret = event.language_hint or "ko", False
+        event = replace(event, text=clean_text(event.text), user_name=clean_text(
+            event.user_name or ""), payload=None if event.payload is None
+            else clean_text(event.payload))
         try:
             async with self.services.transaction_of(event.platform, event.user_id) as tx:
                 who, stored = await tx.accounts.identify(

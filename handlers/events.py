@@ -51,3 +51,8 @@ class Reply:
     image: bytes | None = None
     # A file sent with the text: (file name, content), where the platform takes files.
     document: tuple[str, bytes] | None = None
+
+
+def clean_text(text: str) -> str:
+    """What a database can store of a message: no NUL, no lone surrogate halves."""
+    return text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")

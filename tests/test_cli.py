@@ -159,7 +159,7 @@ def test_import_kakao_from_the_cli(tmp_path: Path) -> None:
     assert "PC 내보내기" in first.stdout
     assert "닉네임의 인스타그램 아이디가 멤버 목록에 없어요" in first.stdout
     english = run(["import-kakao", "chat.txt", "--lang", "en"], tmp_path)
-    assert "1 links not used" in english.stdout
+    assert "1 link not used" in english.stdout
     (tmp_path / "empty.txt").write_bytes(b"")
     empty = run(["import-kakao", "empty.txt"], tmp_path)
     assert empty.returncode != 0 and "파일을 읽을 수 없어요" in empty.stderr

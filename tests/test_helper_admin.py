@@ -46,7 +46,7 @@ async def test_a_wrong_password_is_never_kept_and_three_tries_end_the_flow(
     await add(admin, "helper.one", "wrong-1")
     assert "password is wrong" in admin.text and "2 tries left" in admin.text
     await admin.say("wrong-2")
-    assert "1 tries left" in admin.text
+    assert "1 try left" in admin.text
     await admin.say("wrong-3")
     assert "refused three times, so nothing was stored" in admin.text
     assert await stored(services, "helper.one") is None

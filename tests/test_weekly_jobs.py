@@ -159,7 +159,7 @@ async def test_final_results_go_out_once_to_members_groups_and_admins(
             assert all(code in ladder[0] for code in missed) and "이번은 경고예요" in ladder[0]
     (report,) = phone.to("tg-admin")
     assert report.startswith("🛠 Report: weekly verification and results (2026-W48)")
-    assert "Messages: 4 delivered, 1 members unreachable" in report
+    assert "Messages: 4 delivered, 1 member unreachable" in report
     assert "Links from people who are not members (open chat): 낯선이 @stranger.one" in report
     # Re-running the finished period changes nothing and posts nothing.
     calls = len(simulated.calls)
