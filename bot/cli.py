@@ -111,8 +111,7 @@ def cmd_import_kakao(args: argparse.Namespace) -> None:
     from pathlib import Path
 
     from bot.wiring import open_services
-    from handlers.i18n import t
-    from handlers.open_chat import render_report
+    from handlers.open_chat import render_report, unreadable
     from services.kakao_export import ExportUnreadable
 
     settings = _settings()
@@ -133,8 +132,7 @@ def cmd_import_kakao(args: argparse.Namespace) -> None:
     try:
         print(asyncio.run(run_import()))
     except ExportUnreadable as exc:
-        problem = t(args.lang, f"import.unreadable.{exc.reason}")
-        sys.exit(t(args.lang, "import.unreadable", problem=problem))
+        sys.exit(unreadable(exc.reason, exc.first_lines, args.lang))
 
 
 def cmd_run(_: argparse.Namespace) -> None:

@@ -6,7 +6,7 @@ from handlers.context import Ctx
 from handlers.events import Reply
 from handlers.i18n import t
 from handlers.registry import Command
-from services.kakao_export import ExportUnreadable
+from services.kakao_export import LAYOUTS, ExportUnreadable
 from services.open_chat_import import ImportReport
 
 MAX_LISTED = 200  # a report longer than this says how many more there are
@@ -44,13 +44,23 @@ def render_report(report: ImportReport, language: str) -> str:
     return "\n".join(lines)
 
 
+def unreadable(reason: str, first_lines: tuple[str, ...], language: str) -> str:
+    """Why a file could not be imported; for a file with no message, the layouts tried
+    and the first lines none of them could read."""
+    text = t(language, "import.unreadable", problem=t(language, f"import.unreadable.{reason}"))
+    if reason == "no_messages":
+        layouts = ", ".join(t(language, f"import.layout.{name}") for name in LAYOUTS)
+        text += "\n" + t(language, "import.layouts_tried", layouts=layouts)
+        text += "".join(f"\n  | {line}" for line in first_lines)
+    return text
+
+
 def folder_report(name: str, report: ImportReport | None, problem: str | None,
                   language: str) -> str:
     """What the admins are told about a file found in the watched folder."""
     head = t(language, "import.from_folder", name=name)
     if report is None:
-        reason = t(language, f"import.unreadable.{problem}")
-        return f"{head}\n{t(language, 'import.unreadable', problem=reason)}"
+        return f"{head}\n{unreadable(problem or 'no_messages', (), language)}"
     return f"{head}\n{render_report(report, language)}"
 
 
@@ -66,8 +76,7 @@ async def import_upload(ctx: Ctx) -> list[Reply]:
             ctx.tx.rules.kakao_import_weeks, ctx.who.account_id,
         )
     except ExportUnreadable as exc:
-        return [ctx.reply("import.unreadable",
-                          problem=ctx.t(f"import.unreadable.{exc.reason}"))]
+        return [Reply(unreadable(exc.reason, exc.first_lines, ctx.lang))]
     return [Reply(render_report(report, ctx.lang))]
 
 

@@ -102,7 +102,8 @@ class OpenChatImporter:
         """Decode, parse and import one export file; ExportUnreadable says why it cannot."""
         parsed = parse_export(decode_export(data, name), self.rules.timezone)
         if not parsed.messages:
-            raise ExportUnreadable("no_messages")
+            raise ExportUnreadable("no_messages", tuple(
+                s.text[:80] for s in parsed.skipped if s.reason == "not_understood")[:5])
         weeks = None if weeks_back is None else recent_weeks(now, self.rules, weeks_back)
         return await self.run(parsed, weeks, actor_id, name)
 

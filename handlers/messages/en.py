@@ -560,4 +560,10 @@ MESSAGES: dict[str, str] = {
     "withdraw.kept": "Your links stay as they are.",
     "invite.linked": "Linked to @{username}. Welcome!\nEach week you hand in {minimum} to {maximum} links to posts of your own Instagram (by {submit}) and comment on every post the other members hand in (by {comment}). The bot checks on Instagram and shows it under 'status'. Send /help to get started.",
     "addhelper.member_account": "⚠️ @{username} is a member's own Instagram account. A helper reads often and Instagram may block it: better use an account made for the purpose. To go on anyway, send its password; otherwise cancel.",
+    "import.layout.android": "Android export",
+    "import.layout.phone_en": "phone export (English)",
+    "import.layout.pc_en": "PC export (English)",
+    "import.layout.mac": "Mac export (CSV)",
+    "import.layout.unknown": "unknown layout",
+    "import.layouts_tried": "Layouts tried: {layouts}. The first lines none could read:",
 }

@@ -560,4 +560,10 @@ MESSAGES: dict[str, str] = {
     "withdraw.kept": "제출한 링크는 그대로 두었어요.",
     "invite.linked": "@{username} 계정과 연결됐어요. 환영해요!\n매주 내 인스타그램 게시물 링크를 {minimum}~{maximum}개 내고({submit}까지), 다른 멤버가 낸 게시물 모두에 댓글을 달아요({comment}까지). 봇이 인스타그램에서 확인해서 '내 현황'에 보여 줘요. /help 로 시작해 보세요.",
     "addhelper.member_account": "⚠️ @{username} 은(는) 멤버의 인스타그램 계정이에요. 헬퍼는 댓글을 읽으려고 자주 요청해서 인스타그램이 막을 수 있어요. 멤버 본인 계정이 아니라 헬퍼용으로 만든 계정을 쓰는 게 좋아요. 그래도 쓰려면 비밀번호를 보내고, 아니면 취소해 주세요.",
+    "import.layout.android": "안드로이드 내보내기",
+    "import.layout.phone_en": "휴대폰 내보내기(영어)",
+    "import.layout.pc_en": "PC 내보내기(영어)",
+    "import.layout.mac": "Mac 내보내기(CSV)",
+    "import.layout.unknown": "알 수 없는 형식",
+    "import.layouts_tried": "읽어 본 형식: {layouts}. 읽지 못한 첫 줄:",
 }
