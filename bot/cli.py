@@ -132,7 +132,7 @@ def cmd_import_kakao(args: argparse.Namespace) -> None:
     try:
         print(asyncio.run(run_import()))
     except ExportUnreadable as exc:
-        sys.exit(unreadable(exc.reason, exc.first_lines, args.lang))
+        sys.exit(unreadable(exc.reason, exc.first_lines, args.lang, exc.limit))
 
 
 def cmd_run(_: argparse.Namespace) -> None:

@@ -6,7 +6,8 @@ from handlers.context import Ctx
 from handlers.events import Reply
 from handlers.i18n import t
 from handlers.registry import Command
-from services.kakao_export import LAYOUTS, ExportUnreadable
+from services.instagram.errors import InstagramError
+from services.kakao_export import LAYOUTS, ExportUnreadable, ParsedExport, read_off_loop
 from services.open_chat_import import ImportReport
 
 MAX_LISTED = 200  # a report longer than this says how many more there are
@@ -44,10 +45,12 @@ def render_report(report: ImportReport, language: str) -> str:
     return "\n".join(lines)
 
 
-def unreadable(reason: str, first_lines: tuple[str, ...], language: str) -> str:
-    """Why a file could not be imported; for a file with no message, the layouts tried
-    and the first lines none of them could read."""
-    text = t(language, "import.unreadable", problem=t(language, f"import.unreadable.{reason}"))
+def unreadable(reason: str, first_lines: tuple[str, ...], language: str,
+               limit: int | None = None) -> str:
+    """Why a file could not be imported (with the limit it went past); for a file with no
+    message, the layouts tried and the first lines none of them could read."""
+    text = t(language, "import.unreadable",
+             problem=t(language, f"import.unreadable.{reason}", limit=limit))
     if reason == "no_messages":
         layouts = ", ".join(t(language, f"import.layout.{name}") for name in LAYOUTS)
         text += "\n" + t(language, "import.layouts_tried", layouts=layouts)
@@ -70,14 +73,30 @@ async def import_upload(ctx: Ctx) -> list[Reply]:
         return [ctx.reply("import.admins_only")]
     event = ctx.event
     assert event.attachment is not None
-    try:
-        report = await ctx.tx.open_chat.import_file(
-            event.attachment, event.attachment_name or "", ctx.tx.now(),
-            ctx.tx.rules.kakao_import_weeks, ctx.who.account_id,
-        )
-    except ExportUnreadable as exc:
-        return [Reply(unreadable(exc.reason, exc.first_lines, ctx.lang))]
-    return [Reply(render_report(report, ctx.lang))]
+    data, name = event.attachment, event.attachment_name or ""
+    zone, actor = ctx.tx.rules.timezone, ctx.who.account_id
+
+    async def read() -> ParsedExport | ExportUnreadable:
+        try:
+            return await read_off_loop(data, name, zone)
+        except ExportUnreadable as exc:
+            return exc
+
+    async def then(fresh: Ctx, parsed: ParsedExport | ExportUnreadable | InstagramError
+                   ) -> list[Reply]:
+        if isinstance(parsed, ExportUnreadable):
+            return [Reply(unreadable(parsed.reason, parsed.first_lines, fresh.lang,
+                                     parsed.limit))]
+        assert isinstance(parsed, ParsedExport)
+        try:
+            report = await fresh.tx.open_chat.import_parsed(
+                parsed, fresh.tx.now(), fresh.tx.rules.kakao_import_weeks, actor, name)
+        except ExportUnreadable as exc:
+            return [Reply(unreadable(exc.reason, exc.first_lines, fresh.lang, exc.limit))]
+        return [Reply(render_report(report, fresh.lang))]
+
+    ctx.continue_after(read, then)
+    return [Reply(ctx.t("import.reading"), progress=True)]
 
 
 async def how_to_import(ctx: Ctx, _args: str) -> list[Reply]:

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from services.container import Services
-from services.kakao_export import ExportUnreadable
+from services.kakao_export import ExportUnreadable, read_off_loop
 from services.open_chat_import import ImportReport
 
 log = logging.getLogger(__name__)
@@ -35,8 +35,13 @@ async def import_new_files(services: Services, folder: Path, on_report: ReportSi
         data = await asyncio.to_thread(path.read_bytes)
         try:
             async with services.transaction() as tx:
+                if await tx.open_chat.was_read(data):
+                    continue
+            # Read in the upload worker: a big file never stalls the bot.
+            parsed = await read_off_loop(data, path.name, services.rules.timezone)
+            async with services.transaction() as tx:
                 report = await tx.open_chat.import_once(
-                    data, path.name, tx.now(), tx.rules.kakao_import_weeks
+                    data, parsed, path.name, tx.now(), tx.rules.kakao_import_weeks
                 )
         except ExportUnreadable as exc:
             # The failed run was rolled back with the transaction: record it on its own.

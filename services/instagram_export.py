@@ -21,7 +21,6 @@ which limit it was.
 
 from __future__ import annotations
 
-import asyncio
 import codecs
 import io
 import json
@@ -29,12 +28,12 @@ import re
 import zipfile
 import zlib
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
-from multiprocessing import get_context
 from typing import IO
+
+from services.uploads import in_worker
 
 MAX_UPLOAD = 20 * 1024 * 1024  # what Telegram lets a bot download; an export ZIP is smaller
 MAX_ENTRIES = 5000  # files in the ZIP ("followers and following" alone has a handful)
@@ -210,27 +209,12 @@ def read_export(name: str, data: bytes) -> FollowLists:
     return lists
 
 
-_workers: ProcessPoolExecutor | None = None
-
-
-def _executor() -> ProcessPoolExecutor:
-    """One worker process for uploads, started on first use: parsing a big file is
-    CPU work, which a thread would still fight the event loop for (the GIL)."""
-    global _workers
-    if _workers is None:
-        _workers = ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn"))
-    return _workers
-
-
 async def read_export_off_loop(name: str, data: bytes) -> FollowLists:
-    """`read_export` in the worker process: a big upload never stalls the bot, and its
-    memory is the worker's, not the bot's."""
-    loop = asyncio.get_running_loop()
+    """`read_export` in the upload worker process: a big upload never stalls the bot,
+    and its memory is the worker's, not the bot's."""
     try:
-        return await loop.run_in_executor(_executor(), read_export, name, data)
-    except BrokenProcessPool:  # the worker died (killed for its memory): a new one
-        global _workers
-        _workers = None
+        return await in_worker(read_export, name, data)
+    except BrokenProcessPool:  # the worker died (killed for its memory)
         raise ExportProblem("broken_file") from None
 
 

@@ -20,9 +20,13 @@ import csv
 import io
 import re
 import zipfile
+import zlib
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
+
+from services.uploads import in_worker
 
 PHONE_MESSAGE = re.compile(
     r"^(\d{4})\. (\d{1,2})\. (\d{1,2})\. (오전|오후) (\d{1,2}):(\d{2})(?:, (.+?) : (.*)|: (.*))$"
@@ -65,10 +69,12 @@ class ExportUnreadable(ValueError):
     `first_lines` are the first lines no layout could read (so an admin can tell a wrong
     file from an unsupported layout)."""
 
-    def __init__(self, reason: str, first_lines: tuple[str, ...] = ()) -> None:
-        super().__init__(reason)
+    def __init__(self, reason: str, first_lines: tuple[str, ...] = (),
+                 limit: int | None = None) -> None:
+        super().__init__(reason, first_lines, limit)  # all in args: it crosses processes
         self.reason = reason
         self.first_lines = first_lines
+        self.limit = limit
 
 
 @dataclass
@@ -99,23 +105,58 @@ def _clock(half: str, hour: int, minute: int) -> time:
     return time(hour, minute)
 
 
+MAX_UPLOAD = 20 * 1024 * 1024  # what Telegram lets a bot download
+MAX_ENTRIES = 20_000  # files in the ZIP (the chat and its photos)
+MAX_TEXT = 100 * 1024 * 1024  # the chat text, unpacked
+MAX_LINES = 1_000_000
+
+
 def decode_export(data: bytes, name: str = "") -> str:
-    """The text of an export: a .txt file, or the first .txt inside the ZIP KakaoTalk mails."""
+    """The text of an export: a .txt file, or the chat's .txt inside the ZIP KakaoTalk
+    mails (in a folder, beside photos); within the limits, a ZIP's sizes not trusted."""
     if not data:
         raise ExportUnreadable("empty")
+    if len(data) > MAX_UPLOAD:
+        raise ExportUnreadable("upload_too_big", limit=MAX_UPLOAD // (1024 * 1024))
     if data[:2] == b"PK" or name.lower().endswith(".zip"):
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as archive:
-                texts = [n for n in archive.namelist() if n.lower().endswith(".txt")]
+                entries = archive.infolist()
+                if len(entries) > MAX_ENTRIES:
+                    raise ExportUnreadable("too_many_entries", limit=MAX_ENTRIES)
+                texts = [e for e in entries if e.filename.lower().endswith(".txt")]
                 if not texts:
                     raise ExportUnreadable("zip_without_text")
-                data = archive.read(sorted(texts)[0])
-        except zipfile.BadZipFile as exc:
+                chat = max(texts, key=lambda e: e.file_size)  # the chat, not a stray note
+                if chat.file_size > MAX_TEXT:
+                    raise ExportUnreadable("text_too_big", limit=MAX_TEXT // (1024 * 1024))
+                with archive.open(chat) as stream:
+                    data = stream.read(MAX_TEXT + 1)
+                if len(data) > MAX_TEXT:
+                    raise ExportUnreadable("text_too_big", limit=MAX_TEXT // (1024 * 1024))
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError,
+                zlib.error) as exc:
             raise ExportUnreadable("bad_zip") from exc
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ExportUnreadable("not_text") from exc
+
+
+def read_chat_export(data: bytes, name: str, zone: ZoneInfo) -> ParsedExport:
+    """Decode and parse one export, within the limits (blocking: see `read_off_loop`)."""
+    text = decode_export(data, name)
+    if text.count("\n") > MAX_LINES:
+        raise ExportUnreadable("too_many_lines", limit=MAX_LINES)
+    return parse_export(text, zone)
+
+
+async def read_off_loop(data: bytes, name: str, zone: ZoneInfo) -> ParsedExport:
+    """`read_chat_export` in the upload worker process: the bot answers others meanwhile."""
+    try:
+        return await in_worker(read_chat_export, data, name, zone)
+    except BrokenProcessPool:
+        raise ExportUnreadable("not_text") from None
 
 
 def detect_layout(lines: list[str]) -> str:

@@ -19,8 +19,7 @@ from services.kakao_export import (
     ChatMessage,
     ExportUnreadable,
     ParsedExport,
-    decode_export,
-    parse_export,
+    read_chat_export,
 )
 from services.links import ANY_URL, LinkProblem, PostLink, parse_post_link
 from services.rules import CommunityRules
@@ -99,8 +98,15 @@ class OpenChatImporter:
         self, data: bytes, name: str, now: datetime, weeks_back: int | None,
         actor_id: int | None = None,
     ) -> ImportReport:
-        """Decode, parse and import one export file; ExportUnreadable says why it cannot."""
-        parsed = parse_export(decode_export(data, name), self.rules.timezone)
+        """Decode, parse and import one export file here (the CLI); ExportUnreadable says
+        why it cannot. The bot reads files off the loop first (`read_off_loop`)."""
+        parsed = read_chat_export(data, name, self.rules.timezone)
+        return await self.import_parsed(parsed, now, weeks_back, actor_id, name)
+
+    async def import_parsed(
+        self, parsed: ParsedExport, now: datetime, weeks_back: int | None,
+        actor_id: int | None = None, name: str = "",
+    ) -> ImportReport:
         if not parsed.messages:
             raise ExportUnreadable("no_messages", tuple(
                 s.text[:80] for s in parsed.skipped if s.reason == "not_understood")[:5])
@@ -108,7 +114,8 @@ class OpenChatImporter:
         return await self.run(parsed, weeks, actor_id, name)
 
     async def import_once(
-        self, data: bytes, name: str, now: datetime, weeks_back: int | None
+        self, data: bytes, parsed: ParsedExport, name: str, now: datetime,
+        weeks_back: int | None,
     ) -> ImportReport | None:
         """Import a file from the watched folder unless the same content was imported
         before (by any instance: the job-run row is unique); None when it was."""
@@ -117,10 +124,15 @@ class OpenChatImporter:
         if await runs.get(FOLDER_JOB, digest) is not None:
             return None
         run = await runs.start(FOLDER_JOB, digest)
-        report = await self.import_file(data, name, now, weeks_back)
+        report = await self.import_parsed(parsed, now, weeks_back, None, name)
         await runs.finish(run, "done", {"file": name, "added": report.added,
                                         "links": report.links, "unused": len(report.unused)})
         return report
+
+    async def was_read(self, data: bytes) -> bool:
+        """Whether the watched folder's file was imported (or refused) before."""
+        return await JobRunRepo(self.session).get(
+            FOLDER_JOB, hashlib.sha256(data).hexdigest()) is not None
 
     async def remember_unreadable(self, data: bytes, name: str, reason: str) -> None:
         """An unreadable file is reported once too, not at every scan of the folder."""

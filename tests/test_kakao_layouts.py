@@ -140,3 +140,30 @@ async def test_an_admin_imports_an_android_export_and_a_wrong_file_is_explained(
     assert "안드로이드 내보내기" in boss.text and "1" in boss.text
     await boss.send_file("notes.txt", "장보기 목록\n우유\n".encode())
     assert "읽어 본 형식" in boss.text and "장보기 목록" in boss.text
+
+
+def test_a_chat_export_past_its_limits_is_refused_naming_them() -> None:
+    import io
+    import zipfile
+
+    from services import kakao_export
+    from services.kakao_export import ExportUnreadable, read_chat_export
+
+    with pytest.raises(ExportUnreadable) as refused:
+        read_chat_export(b"x" * (kakao_export.MAX_UPLOAD + 1), "big.txt", SEOUL)
+    assert (refused.value.reason, refused.value.limit) == ("upload_too_big", 20)
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive, \
+            archive.open("Kakao/KakaoTalkChats.txt", "w") as out:
+        for _ in range(1100):
+            out.write(b"2025. 12. 15. \xec\x98\xa4\xec\xa0\x84 9:45, a : b\n" * 2000)
+    with pytest.raises(ExportUnreadable) as refused:
+        read_chat_export(bomb.getvalue(), "chat.zip", SEOUL)
+    assert refused.value.reason in ("text_too_big", "too_many_lines")
+    media = io.BytesIO()
+    with zipfile.ZipFile(media, "w") as archive:
+        archive.writestr("Kakao/readme.txt", "x")
+        archive.writestr("Kakao/KakaoTalkChats.txt", ANDROID_KO)
+        archive.writestr("Kakao/3f9a01e1.jpg", b"\xff\xd8" + b"\0" * 100)
+    parsed = read_chat_export(media.getvalue(), "chat.zip", SEOUL)
+    assert parsed.layout == "android" and len(parsed.messages) == 3

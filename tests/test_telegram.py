@@ -357,13 +357,14 @@ async def test_an_admin_uploads_the_open_chat_export(
     assert "관리자가 보낸 카카오톡 대화 내보내기만" in refused["text"]
 
     await emulator.send_document(ADMIN, "KakaoTalk.zip", export.zip())
-    (report,) = await emulator.wait_for(ADMIN)
+    (reading, report) = await emulator.wait_for(ADMIN, 2)  # read off the loop, then the report
+    assert reading["text"] == "📂 대화 파일을 읽고 있어요…"
     assert "메시지 2개 · 링크 2개 · 새로 추가 1개" in report["text"]
     unused = "[누군가 @somebody] https://www.instagram.com/p/UPLOAD002/ — 닉네임의 인스타그램"
     assert unused in report["text"]
 
     await emulator.send_document(ADMIN, "photo.jpg", b"\xff\xd8\xff\xe0 not a chat")
-    (unreadable,) = await emulator.wait_for(ADMIN)
+    (_, unreadable) = await emulator.wait_for(ADMIN, 2)
     assert unreadable["text"].startswith("파일을 읽을 수 없어요: 텍스트(UTF-8) 파일이 아니에요")
 
 

@@ -566,4 +566,9 @@ MESSAGES: dict[str, str] = {
     "import.layout.mac": "Mac export (CSV)",
     "import.layout.unknown": "unknown layout",
     "import.layouts_tried": "Layouts tried: {layouts}. The first lines none could read:",
+    "import.reading": "📂 Reading the chat file…",
+    "import.unreadable.upload_too_big": "the file is too big (up to {limit} MB)",
+    "import.unreadable.too_many_entries": "the ZIP holds too many files (up to {limit})",
+    "import.unreadable.text_too_big": "the chat file is too big (up to {limit} MB unpacked)",
+    "import.unreadable.too_many_lines": "the chat is too long (up to {limit} lines): export a shorter period",
 }

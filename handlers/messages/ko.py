@@ -566,4 +566,9 @@ MESSAGES: dict[str, str] = {
     "import.layout.mac": "Mac 내보내기(CSV)",
     "import.layout.unknown": "알 수 없는 형식",
     "import.layouts_tried": "읽어 본 형식: {layouts}. 읽지 못한 첫 줄:",
+    "import.reading": "📂 대화 파일을 읽고 있어요…",
+    "import.unreadable.upload_too_big": "파일이 너무 커요({limit}MB까지 받아요)",
+    "import.unreadable.too_many_entries": "ZIP 안에 파일이 너무 많아요({limit}개까지)",
+    "import.unreadable.text_too_big": "대화 파일이 너무 커요(압축을 풀어 {limit}MB까지)",
+    "import.unreadable.too_many_lines": "대화가 너무 길어요({limit}줄까지). 최근 대화만 내보내 주세요",
 }
