@@ -46,9 +46,10 @@ def _tell(ctx: Ctx, member_id: int, render: Render) -> None:
 
 
 async def me(ctx: Ctx, _args: str) -> list[Reply]:
-    assert ctx.who.member_id is not None
-    member = await ctx.tx.accountability.member(ctx.who.member_id)
-    assert member is not None
+    member = await ctx.tx.accountability.member(ctx.who.member_id) \
+        if ctx.who.member_id is not None else None
+    if member is None:  # an admin who is not a member
+        return [ctx.reply("admin.not_member")]
     view = await ctx.tx.accountability.me(member)
     status = ctx.t(f"member_status.{view.status}")
     lines = [ctx.t("me.header", username=member.instagram_username),
@@ -82,7 +83,8 @@ async def leaderboard(ctx: Ctx, _args: str) -> list[Reply]:
 async def appeal(ctx: Ctx, _args: str) -> list[Reply]:
     """Re-check the missing posts now; clear the strike if the comments are there, else
     send the appeal with the evidence to the admins."""
-    assert ctx.who.member_id is not None
+    if ctx.who.member_id is None:  # an admin who is not a member
+        return [ctx.reply("admin.not_member")]
     now, member_id = ctx.tx.now(), ctx.who.member_id
     strikes = await ctx.tx.accountability.appealable(member_id, now)
     if not strikes:
@@ -90,7 +92,6 @@ async def appeal(ctx: Ctx, _args: str) -> list[Reply]:
     ids, checks, services = [s.id for s in strikes], ctx.tx.checks, ctx.services
     week = Week(strikes[0].week_start, ctx.tx.rules.timezone)
     username = ctx.who.member_username or ""
-    assert services is not None
     pending: list[tuple[int, str, list[list[str]]]] = []
 
     async def work(_progress: ProgressFn) -> list[Reply]:

@@ -38,7 +38,7 @@ class Ctx:
     invite_links: dict[str, str] = field(default_factory=dict)
     deferred: list[Deferred] = field(default_factory=list)
     # For deferred work, which runs after `tx` has closed and opens its own.
-    services: Services | None = None
+    services: Services = field(kw_only=True)
 
     @property
     def lang(self) -> str:
@@ -76,7 +76,6 @@ class Ctx:
         (no database lock held while Instagram answers), then `then` continues the flow
         in a new transaction of this person, with the flow state as it is by then."""
         services, event, who = self.services, self.event, self.who
-        assert services is not None
 
         async def work(progress: ProgressFn) -> list[Reply]:
             try:

@@ -72,8 +72,7 @@ async def import_upload(ctx: Ctx) -> list[Reply]:
     if not ctx.who.is_admin:
         return [ctx.reply("import.admins_only")]
     event = ctx.event
-    assert event.attachment is not None
-    data, name = event.attachment, event.attachment_name or ""
+    data, name = event.attachment or b"", event.attachment_name or ""
     zone, actor = ctx.tx.rules.timezone, ctx.who.account_id
 
     async def read() -> ParsedExport | ExportUnreadable:

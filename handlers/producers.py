@@ -31,7 +31,8 @@ async def _request_approval(services: Services | None, render: Render, kind: str
 
 
 async def _switch(ctx: Ctx, kind: str, word: str) -> list[Reply]:
-    assert ctx.who.member_id is not None
+    if ctx.who.member_id is None:  # an admin who is not a member
+        return [ctx.reply("admin.not_member")]
     status = await ctx.tx.producers.switch(kind, ctx.who.member_id, word == "on")
     if status is None:
         return [ctx.reply(f"{kind}.none")]
@@ -56,14 +57,14 @@ async def on_consumer_username(ctx: Ctx, text: str) -> list[Reply]:
     username = normalize_username(text)
     if username is None:
         return [ctx.ask("addhelper.bad_username", value=text.strip()[:40])]
-    assert ctx.who.member_id is not None
+    if ctx.who.member_id is None:  # an admin who is not a member
+        return [ctx.reply("admin.not_member")]
     if await ctx.tx.producers.username_taken("consumer", username, ctx.who.member_id):
         ctx.end()
         return [ctx.reply("consumer.taken", username=username)]
     ctx.end()
     services, member_id, lang = ctx.services, ctx.who.member_id, ctx.lang
     member = ctx.who.member_username or ""
-    assert services is not None
 
     async def work(_progress: ProgressFn) -> list[Reply]:
         instagram = services.instagram
@@ -110,7 +111,8 @@ async def on_producer_username(ctx: Ctx, text: str) -> list[Reply]:
     username = normalize_username(text)
     if username is None:
         return [ctx.ask("addhelper.bad_username", value=text.strip()[:40])]
-    assert ctx.who.member_id is not None
+    if ctx.who.member_id is None:  # an admin who is not a member
+        return [ctx.reply("admin.not_member")]
     if await ctx.tx.producers.username_taken("producer", username, ctx.who.member_id):
         ctx.end()
         return [ctx.reply("producer.taken", username=username)]
@@ -153,7 +155,8 @@ async def on_producer_code(ctx: Ctx, text: str) -> list[Reply]:
 
 
 async def _registered(ctx: Ctx, username: str, password: str, session: dict) -> list[Reply]:
-    assert ctx.who.member_id is not None
+    if ctx.who.member_id is None:  # an admin who is not a member
+        return [ctx.reply("admin.not_member")]
     row = await ctx.tx.producers.register_producer(ctx.who.member_id, username, password,
                                                    session)
     ctx.end()

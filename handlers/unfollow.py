@@ -162,7 +162,6 @@ async def _start_check(ctx: Ctx, username: str, session: dict) -> list[Reply]:
     await ctx.tx.unfollow.record_check(ctx.who.account_id)
     services, gateway, key, event, who = ctx.services, login.gateway_of(ctx), _key(ctx), \
         ctx.event, ctx.who
-    assert services is not None
     lang = ctx.lang
 
     async def work(progress: ProgressFn) -> list[Reply]:

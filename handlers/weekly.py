@@ -66,7 +66,6 @@ def _one_reply(parts: list[str], replies: list[Reply]) -> list[Reply]:
 def _submit_after_looking(ctx: Ctx, parts: list[str], parsed: list[PostLink | LinkProblem],
                           instagram: Instagram | None) -> list[Reply]:
     services, who, event = ctx.services, ctx.who, ctx.event
-    assert services is not None
     ctx.end()
 
     async def work(_progress: ProgressFn) -> list[Reply]:
@@ -128,7 +127,8 @@ def _accepted(ctx: Ctx, link: PostLink, count: int, maximum: int) -> Reply:
 
 
 async def withdraw(ctx: Ctx, args: str) -> list[Reply]:
-    assert ctx.who.member_id is not None
+    if ctx.who.member_id is None:  # an admin who is not a member
+        return [ctx.reply("admin.not_member")]
     now = ctx.tx.now()
     if args.strip():
         number = whole_number(args)
@@ -151,7 +151,8 @@ async def withdraw(ctx: Ctx, args: str) -> list[Reply]:
 
 
 async def status(ctx: Ctx, _args: str) -> list[Reply]:
-    assert ctx.who.member_id is not None
+    if ctx.who.member_id is None:  # an admin who is not a member
+        return [ctx.reply("admin.not_member")]
     view = await ctx.tx.progress.status(ctx.who.member_id, ctx.tx.now())
     zone, lang = ctx.tx.rules.timezone, ctx.lang
     lines = [ctx.t("status.header", week=formatting.week(view.week, lang))]
@@ -207,7 +208,8 @@ async def community_results(ctx: Ctx, args: str) -> list[Reply]:
 async def results(ctx: Ctx, args: str) -> list[Reply]:
     if ctx.who.is_admin and (args.strip() or ctx.who.member_id is None):
         return await community_results(ctx, args)
-    assert ctx.who.member_id is not None
+    if ctx.who.member_id is None:  # an admin who is not a member
+        return [ctx.reply("admin.not_member")]
     view = await ctx.tx.progress.results(ctx.who.member_id, ctx.tx.now())
     lines = [ctx.t("results.header", week=formatting.week(view.week, ctx.lang))]
     if view.posts == 0:

@@ -101,7 +101,6 @@ class WeekResults:
     posts: int
     members: list[MemberResult]
     checked: bool
-    recorded: bool = False
     corrections: list[WeekCorrection] = field(default_factory=list)
 
     @property
@@ -248,7 +247,7 @@ class ProgressService:
             select(WeekCorrection).where(WeekCorrection.week_start == week.start)
             .order_by(WeekCorrection.at, WeekCorrection.id)))
         handed_in = sum(1 for p in posts.values() if p.state in ("counted", "comments_off"))
-        return WeekResults(week, handed_in, members, record.checked, True, corrections)
+        return WeekResults(week, handed_in, members, record.checked, corrections)
 
     async def live_todo_of(self, member_id: int, week: Week) -> dict[int, str]:
         """Submission id -> this member's verdict now, over the week's posts."""

@@ -112,7 +112,12 @@ class SubmissionService:
             return replace(done, result=SubmitResult.FOREIGN, count=book.counts.get(
                 member_id, 0), author=name_key(author))
         if done.result is SubmitResult.DUPLICATE_OTHER and own:
-            return await self._take_back(member_id, book, done, author, now)
+            taken = await self._take_back(member_id, book, done, author, now)
+            if taken is not None:
+                return taken
+            # The other member's row was withdrawn meanwhile: a new one.
+            done = Submitted(SubmitResult.ACCEPTED, book.counts.get(member_id, 0) + 1,
+                             done.maximum)
         if done.result is not SubmitResult.ACCEPTED:
             return done
         row = await self.submissions.add(
@@ -122,14 +127,16 @@ class SubmissionService:
         return replace(done, submission_id=row.id, author=row.author)
 
     async def _take_back(self, member_id: int, book: WeekBook, done: Submitted,
-                         author: str | None, now: datetime) -> Submitted:
+                         author: str | None, now: datetime) -> Submitted | None:
         """The author hands in their own post that someone else had handed in (a repost
-        of their link): the submission becomes theirs, within their quota."""
+        of their link): the submission becomes theirs, within their quota (None: that
+        row is gone since)."""
         count = book.counts.get(member_id, 0)
         if count >= done.maximum:
             return Submitted(SubmitResult.OVER_MAX, count, done.maximum)
         row = await self.session.get(Submission, done.submission_id)
-        assert row is not None
+        if row is None:
+            return None
         row.member_id, row.status, row.author = member_id, "active", author
         row.submitted_at = now
         await self.session.flush()

@@ -43,7 +43,6 @@ from services.rules import CommunityRules
 from services.weeks import Week
 from storage.models import Member, Submission, Verification, utcnow
 
-OPEN = ("missing", "unknown")
 GONE_CODES = {"not_found", "private"}
 # Submissions a check reads: "comments_off" ones too, in case comments were turned on.
 READ_STATUSES = ("active", "comments_off")

@@ -172,19 +172,6 @@ class OutboxRepo:
     async def waiting(self, platform: str, user_id: str, now: datetime) -> int:
         return len(await self._rows(platform, user_id, now))
 
-    async def take(self, platform: str, user_id: str) -> list[dict[str, Any]]:
-        """Everything waiting for this user, oldest first; taken out of the box."""
-        rows = list(
-            await self.session.scalars(
-                select(Outbox)
-                .where(Outbox.platform == platform, Outbox.platform_user_id == user_id)
-                .order_by(Outbox.id)
-            )
-        )
-        if rows:
-            await self.session.execute(delete(Outbox).where(Outbox.id.in_([r.id for r in rows])))
-        return [reply for row in rows for reply in row.replies]
-
 
 def _kind(row: Outbox) -> str:
     return str(row.replies[0].get("kind", "result")) if row.replies else "rest"
