@@ -1,13 +1,18 @@
 """KakaoTalk's exported chat text, in every layout (and the ZIP the phone mails).
 
-Layouts (../shared/reference/kakao-open-chat-export.md): iPhone Korean
-("2025. 12. 15. 오전 9:45, NICK : TEXT"), Android Korean ("2025년 12월 15일 오전 9:45,
-NICK : TEXT", a day's first timestamp alone on a line), English phone layouts
-("December 15, 2025, 9:45 AM, NICK : TEXT", "15 December 2025, 9:45 AM", short month
-names), Windows PC in Korean and English ("[NICK] [오후 1:16] TEXT" / "[1:16 PM]" under
-a dashed day line), and the Mac's CSV ("Date,User,Message"). The layout is the one whose
-lines match best; system lines (joins, leaves, invitations, kicks, deletions, hidden
-messages, the operation-policy notice, the open chat's own bot) are recognised in each.
+Layouts (../shared/reference/kakao-open-chat-export.md), each with a 12- or 24-hour clock:
+
+- iPhone: "2025. 12. 15. 오전 9:45, NICK : TEXT" under "2025년 12월 15일 월요일" day lines;
+  in English "Dec 15, 2025 at 9:45 AM, NICK : TEXT" under "Monday, December 15, 2025".
+- Android: "2025년 12월 15일 오전 9:45, NICK : TEXT", a day's first timestamp alone on a
+  line; in English "December 15, 2025, 9:45 AM, NICK : TEXT" or "15 December 2025, ...".
+- Windows PC: "[NICK] [오후 1:16] TEXT" / "[NICK] [1:16 PM] TEXT" under a dashed day line.
+- Mac: a CSV, "Date,User,Message", quoted, a message may span lines.
+
+The phone layouts tell a system line by its shape (a timestamp without "NICK : "); the PC
+layout has no timestamp on system lines, so they are told by their words (SYSTEM_TEXT).
+Joins, leaves, invitations, kicks, deletions, hidden messages, the operation-policy notice
+and the open chat's own bot (오픈채팅봇) are system lines, with their continuation lines.
 
 Parsing is pure: text in, messages and skipped lines out, every line accounted for.
 Times are the chat's local times (KakaoTalk writes them in the phone's zone, which for
@@ -21,6 +26,7 @@ import io
 import re
 import zipfile
 import zlib
+from collections.abc import Callable, Iterable
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -28,40 +34,60 @@ from zoneinfo import ZoneInfo
 
 from services.uploads import in_worker
 
-PHONE_MESSAGE = re.compile(
-    r"^(\d{4})\. (\d{1,2})\. (\d{1,2})\. (오전|오후) (\d{1,2}):(\d{2})(?:, (.+?) : (.*)|: (.*))$"
-)
-PHONE_DAY = re.compile(r"^(\d{4})년 (\d{1,2})월 (\d{1,2})일 [월화수목금토일]요일$")
-PC_DAY = re.compile(r"^-+ (\d{4})년 (\d{1,2})월 (\d{1,2})일 [월화수목금토일]요일 -+$")
-PC_MESSAGE = re.compile(r"^\[(.+?)\] \[(오전|오후) (\d{1,2}):(\d{2})\] (.*)$")
+# A clock: "오후 1:16", "1:16 PM", "1:16 p.m.", "13:16", "13:16:05".
+HALF = r"(?:오전|오후|[AaPp]\.? ?[Mm]\.?)"
+CLOCK = rf"(?:{HALF} ?)?\d{{1,2}}:\d{{2}}(?::\d{{2}})?(?: ?{HALF})?"
+DOT_DATE = r"\d{4}\. ?\d{1,2}\. ?\d{1,2}\.?"  # iPhone (Korean)
+KO_DATE = r"\d{4}년 ?\d{1,2}월 ?\d{1,2}일"  # Android (Korean), day lines everywhere
+MONTH_WORD = r"[A-Za-z]{3,9}\.?"
+# "December 15, 2025" or "15 December 2025", with or without a weekday in front.
+EN_DATE = (rf"(?:[A-Za-z]+,? )?(?:{MONTH_WORD} \d{{1,2}}(?:st|nd|rd|th)?,? \d{{4}}|"
+           rf"\d{{1,2}} {MONTH_WORD},? \d{{4}})")
+WEEKDAY_KO = r"[월화수목금토일]요일"
+
+
+def _stamped(date_pattern: str) -> re.Pattern[str]:
+    """A phone layout's line: its timestamp, then nothing (a day line), ", NICK : TEXT"
+    (a message) or ", TEXT" / ": TEXT" (a system line)."""
+    return re.compile(rf"^(?P<date>{date_pattern})(?:,? (?:at )?| )(?P<clock>{CLOCK})"
+                      rf"(?P<rest>(?:[,:] .*|[,:])?)$")
+
+
+IPHONE = _stamped(DOT_DATE)
+ANDROID = _stamped(KO_DATE)
+PHONE_EN = _stamped(EN_DATE)
+IPHONE_EN_STAMP = re.compile(rf"^{EN_DATE} at {CLOCK}")
+KO_DAY = re.compile(rf"^{KO_DATE} {WEEKDAY_KO}$")
+EN_DAY = re.compile(rf"^{EN_DATE}$")
+PC_DAY = re.compile(rf"^-+ (?P<date>{KO_DATE} {WEEKDAY_KO}|{EN_DATE}) -+$")
+PC_MESSAGE = re.compile(rf"^\[(?P<nick>.+?)\] \[(?P<clock>{CLOCK})\] ?(?P<text>.*)$")
+MAC_HEADER = re.compile(r"^\ufeff?\"?Date\"?,\"?User\"?,\"?Message\"?\s*$")
+# The file's own header: the room's title and the "saved on" line (its date is not a
+# message's date).
+SAVED_LINE = re.compile(r"^(?:저장한 날짜|Date Saved)\s?:")
+HEADER_LINES = 4
+
 SYSTEM_TEXT = re.compile(
-    r"(님이 들어왔습니다\.?|님이 나갔습니다\.?|님을 내보냈습니다\.?|메시지를 가렸습니다\.?|"
-    r"채팅방 관리자가 메시지를 가렸습니다|님이 .*(?:부방장|방장).*되었습니다\.?|"
-    r"초대했습니다\.?|메시지가 삭제되었습니다\.?|"
-    r"이용에 제한이 있을 수 있습니다\.?|"
-    r"joined this chatroom\.?|left this chatroom\.?|has been removed[^.]*\.?|"
-    r"This message was deleted\.?|hidden by (?:the )?(?:host|manager)[^.]*\.?|"
-    r"Operation Policy\.?)$|(?:^| )invited .+\.$"
+    r"(?:님이 들어왔습니다|님이 나갔습니다|님을 내보냈습니다|님이 내보내졌습니다|"
+    r"님이 (?:오픈채팅방에 )?(?:참여|입장|퇴장)했습니다|초대했습니다|"
+    r"메시지를 가렸습니다|메시지가 가려졌습니다|메시지가 삭제되었습니다|삭제된 메시지입니다|"
+    r"(?:부방장|방장|관리자)(?:으로|로)? ?(?:지정|해제|변경)(?:했|되었)습니다|"
+    r"권한을 (?:넘겼|위임했)습니다|님이 방장이 되었습니다|"
+    r"이용에 제한이 있을 수 있습니다|유의하여 주시기 바랍니다|"
+    r"joined this chat(?:room)?|left this chat(?:room)?|"
+    r"(?:has been|was) removed from this chat(?:room)?|removed .+ from this chat(?:room)?|"
+    r"(?:has been|was|were) (?:deleted|hidden)(?: by [^.]*)?|^Deleted message|"
+    r"hidden by (?:the )?(?:host|manager|co-host)[^.]*|"
+    r"Operation Policy|(?:^| )invited .+)\.?$"
 )
-MONTHS = {name.lower(): number for number, names in enumerate((
-    ("January", "Jan"), ("February", "Feb"), ("March", "Mar"), ("April", "Apr"),
-    ("May",), ("June", "Jun"), ("July", "Jul"), ("August", "Aug"),
-    ("September", "Sep", "Sept"), ("October", "Oct"), ("November", "Nov"),
-    ("December", "Dec")), 1) for name in names}
-MONTH = r"([A-Za-z]{3,9})\.?"
-# English dates, both orders: "December 15, 2025" / "15 December 2025" (+ "Thursday, ").
-EN_DATE = (rf"(?:[A-Za-z]+, )?(?:{MONTH} (\d{{1,2}}), (\d{{4}})|(\d{{1,2}}) {MONTH},? (\d{{4}}))")
-EN_TIME = r"(\d{1,2}):(\d{2})\s?([AaPp][Mm])"
-ANDROID_KO = re.compile(
-    r"^(\d{4})년 (\d{1,2})월 (\d{1,2})일 (오전|오후) (\d{1,2}):(\d{2})"
-    r"(?:, (.+?) : (.*)|, (.*))?$")
-PHONE_EN = re.compile(rf"^{EN_DATE},? (?:at )?{EN_TIME}(?:, (.+?) : (.*)|, (.*)|: (.*))?$")
-PC_DAY_EN = re.compile(rf"^-+ {EN_DATE} -+$")
-PC_MESSAGE_EN = re.compile(rf"^\[(.+?)\] \[{EN_TIME}\] (.*)$")
-MAC_HEADER = re.compile(r"^\ufeff?Date,User,Message\s*$")
-HEADERS = re.compile(r"(님과 카카오톡 대화|카카오톡 대화$|^저장한 날짜 ?: |^Talk_.*\.txt$|"
-                     r"^KakaoTalk Chats? with |^Date Saved ?: |^Chat with )")
-SYSTEM_NICKNAMES = {"오픈채팅봇", "카카오톡"}
+SYSTEM_NICKNAMES = {"오픈채팅봇", "카카오톡", "Open Chat Bot", "OpenChat Bot"}
+MONTHS = {name: number for number, names in enumerate((
+    ("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"),
+    ("may",), ("june", "jun"), ("july", "jul"), ("august", "aug"),
+    ("september", "sep", "sept"), ("october", "oct"), ("november", "nov"),
+    ("december", "dec")), 1) for name in names}
+
+LAYOUTS = ("iphone", "iphone_en", "android", "android_en", "pc", "pc_en", "mac")
 
 
 class ExportUnreadable(ValueError):
@@ -77,7 +103,7 @@ class ExportUnreadable(ValueError):
         self.limit = limit
 
 
-@dataclass
+@dataclass(slots=True)
 class ChatMessage:
     line_no: int
     when: datetime
@@ -85,7 +111,7 @@ class ChatMessage:
     text: str
 
 
-@dataclass
+@dataclass(slots=True)
 class SkippedLine:
     line_no: int
     text: str
@@ -94,58 +120,61 @@ class SkippedLine:
 
 @dataclass
 class ParsedExport:
-    layout: str  # "phone" or "pc"
+    layout: str  # one of LAYOUTS, or "unknown"
     messages: list[ChatMessage] = field(default_factory=list)
     skipped: list[SkippedLine] = field(default_factory=list)
 
 
-def _clock(half: str, hour: int, minute: int) -> time:
-    """오전 12:xx is just after midnight, 오후 12:xx just after noon."""
-    hour = hour % 12 + (12 if half == "오후" else 0)
-    return time(hour, minute)
-
-
 MAX_UPLOAD = 20 * 1024 * 1024  # what Telegram lets a bot download
 MAX_ENTRIES = 20_000  # files in the ZIP (the chat and its photos)
-MAX_TEXT = 100 * 1024 * 1024  # the chat text, unpacked
+MAX_TEXT = 60 * 1024 * 1024  # the chat text, unpacked
 MAX_LINES = 1_000_000
 
 
 def decode_export(data: bytes, name: str = "") -> str:
-    """The text of an export: a .txt file, or the chat's .txt inside the ZIP KakaoTalk
-    mails (in a folder, beside photos); within the limits, a ZIP's sizes not trusted."""
+    """The text of an export: a .txt (or the Mac's .csv) file, or the chat inside the ZIP
+    KakaoTalk mails (in a folder, beside photos); within the limits, a ZIP's sizes not
+    trusted."""
     if not data:
         raise ExportUnreadable("empty")
     if len(data) > MAX_UPLOAD:
         raise ExportUnreadable("upload_too_big", limit=MAX_UPLOAD // (1024 * 1024))
     if data[:2] == b"PK" or name.lower().endswith(".zip"):
-        try:
-            with zipfile.ZipFile(io.BytesIO(data)) as archive:
-                entries = archive.infolist()
-                if len(entries) > MAX_ENTRIES:
-                    raise ExportUnreadable("too_many_entries", limit=MAX_ENTRIES)
-                texts = [e for e in entries if e.filename.lower().endswith(".txt")]
-                if not texts:
-                    raise ExportUnreadable("zip_without_text")
-                chat = max(texts, key=lambda e: e.file_size)  # the chat, not a stray note
-                if chat.file_size > MAX_TEXT:
-                    raise ExportUnreadable("text_too_big", limit=MAX_TEXT // (1024 * 1024))
-                with archive.open(chat) as stream:
-                    data = stream.read(MAX_TEXT + 1)
-                if len(data) > MAX_TEXT:
-                    raise ExportUnreadable("text_too_big", limit=MAX_TEXT // (1024 * 1024))
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError,
-                zlib.error) as exc:
-            raise ExportUnreadable("bad_zip") from exc
+        data = _chat_in_zip(data)
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ExportUnreadable("not_text") from exc
 
 
+def _chat_in_zip(data: bytes) -> bytes:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            entries = archive.infolist()
+            if len(entries) > MAX_ENTRIES:
+                raise ExportUnreadable("too_many_entries", limit=MAX_ENTRIES)
+            texts = [e for e in entries if not e.is_dir()
+                     and e.filename.lower().endswith((".txt", ".csv"))
+                     and not e.filename.rsplit("/", 1)[-1].startswith("._")]  # Mac's forks
+            if not texts:
+                raise ExportUnreadable("zip_without_text")
+            chat = max(texts, key=lambda e: e.file_size)  # the chat, not a stray note
+            if chat.file_size > MAX_TEXT:
+                raise ExportUnreadable("text_too_big", limit=MAX_TEXT // (1024 * 1024))
+            with archive.open(chat) as stream:
+                text = stream.read(MAX_TEXT + 1)  # the header's size may lie
+            if len(text) > MAX_TEXT:
+                raise ExportUnreadable("text_too_big", limit=MAX_TEXT // (1024 * 1024))
+            return text
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError,
+            zlib.error, RuntimeError) as exc:  # RuntimeError: an encrypted entry
+        raise ExportUnreadable("bad_zip") from exc
+
+
 def read_chat_export(data: bytes, name: str, zone: ZoneInfo) -> ParsedExport:
     """Decode and parse one export, within the limits (blocking: see `read_off_loop`)."""
     text = decode_export(data, name)
+    del data
     if text.count("\n") > MAX_LINES:
         raise ExportUnreadable("too_many_lines", limit=MAX_LINES)
     return parse_export(text, zone)
@@ -159,215 +188,225 @@ async def read_off_loop(data: bytes, name: str, zone: ZoneInfo) -> ParsedExport:
         raise ExportUnreadable("not_text") from None
 
 
-def detect_layout(lines: list[str]) -> str:
-    """The layout whose lines match best ("unknown" when none does)."""
-    if lines and MAC_HEADER.match(lines[0]):
-        return "mac"
-    tests = {"phone": lambda line: PHONE_MESSAGE.match(line),
-             "android": lambda line: ANDROID_KO.match(line),
-             "phone_en": lambda line: PHONE_EN.match(line),
-             "pc": lambda line: PC_DAY.match(line) or PC_MESSAGE.match(line),
-             "pc_en": lambda line: PC_DAY_EN.match(line) or PC_MESSAGE_EN.match(line)}
-    scores = {name: sum(1 for line in lines[:300] if test(line)) for name, test in tests.items()}
-    best = max(scores, key=lambda name: scores[name])
-    return best if scores[best] else "unknown"
-
-
-LAYOUTS = ("phone", "android", "phone_en", "pc", "pc_en", "mac")
-
-
 def parse_export(text: str, zone: ZoneInfo) -> ParsedExport:
     text = text.removeprefix("\ufeff")
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     layout = detect_layout(lines)
-    result = ParsedExport(layout)
     if layout == "mac":
-        _parse_mac("\n".join(lines), zone, result)
+        return _parse_mac(text, zone)
+    parser = _Parser(layout, zone)
+    if layout in ("pc", "pc_en"):
+        parser.read_pc(lines)
+    elif layout == "unknown":
+        parser.read_nothing(lines)
     else:
-        {"phone": _parse_phone, "android": _parse_android, "phone_en": _parse_phone_en,
-         "pc": _parse_pc, "pc_en": _parse_pc_en, "unknown": _parse_nothing}[layout](
-            lines, zone, result)
-    for message in result.messages:
-        message.text = message.text.rstrip("\n")
-    return result
+        parser.read_phone(lines, {"iphone": IPHONE, "android": ANDROID}.get(layout, PHONE_EN))
+    return parser.result
 
 
-def _en_date(groups: tuple[str | None, ...]) -> date:
-    """The date of EN_DATE's groups: (month, day, year) or (day, month, year)."""
-    month1, day1, year1, day2, month2, year2 = groups
-    month, day, year = (month1, day1, year1) if month1 else (month2, day2, year2)
-    number = MONTHS.get((month or "").lower().rstrip("."))
-    if number is None:
-        raise ValueError(f"not a month: {month}")
-    return date(int(year or 0), number, int(day or 0))
+def detect_layout(lines: list[str]) -> str:
+    """The layout whose lines match best ("unknown" when none does)."""
+    if lines and MAC_HEADER.match(lines[0].removeprefix("\ufeff")):
+        return "mac"
+    sample = lines[:400]
+    scores = {
+        "iphone": _count(sample, IPHONE.match),
+        "android": _count(sample, ANDROID.match),
+        "phone_en": _count(sample, PHONE_EN.match),
+        "pc": _count(sample, lambda line: PC_DAY.match(line) or PC_MESSAGE.match(line)),
+    }
+    best = max(scores, key=lambda name: scores[name])
+    if not scores[best]:
+        return "unknown"
+    if best == "phone_en":
+        # iPhone writes "Dec 15, 2025 at 9:45 AM" under weekday day lines; Android a
+        # day's first timestamp alone.
+        iphone = _count(sample, IPHONE_EN_STAMP.match) > 0 or _count(sample, EN_DAY.match) > 0
+        return "iphone_en" if iphone else "android_en"
+    if best == "pc":
+        english = _count(sample, lambda line: (m := PC_DAY.match(line)) is not None
+                         and "년" not in m.group("date"))
+        korean = _count(sample, lambda line: (m := PC_DAY.match(line)) is not None
+                        and "년" in m.group("date"))
+        if english > korean or (english == korean and _count(
+                sample, lambda line: re.search(r"\[\d{1,2}:\d{2} ?[AaPp]", line)) > 0):
+            return "pc_en"
+    return best
 
 
-def _en_clock(hour: str, minute: str, half: str) -> time:
-    return _clock("오후" if half.lower() == "pm" else "오전", int(hour), int(minute))
+def _count(lines: Iterable[str], test: Callable[[str], object]) -> int:
+    return sum(1 for line in lines if test(line))
 
 
-def _is_system(nickname: str, text: str) -> bool:
+def read_date(text: str) -> date:
+    """The date of "2025. 12. 15.", "2025년 12월 15일", "Monday, December 15, 2025" or
+    "15 Dec 2025" (ValueError for an impossible one)."""
+    numbers = [int(n) for n in re.findall(r"\d+", text)]
+    words = [w.lower().rstrip(".") for w in re.findall(r"[A-Za-z]+\.?", text)]
+    months = [MONTHS[w] for w in words if w in MONTHS]
+    if months:
+        day, year = (numbers[0], numbers[1]) if len(numbers) >= 2 else (0, 0)
+        return date(year, months[-1], day)
+    if len(numbers) < 3:
+        raise ValueError(f"not a date: {text}")
+    return date(numbers[0], numbers[1], numbers[2])
+
+
+def read_clock(text: str) -> time:
+    """"오후 1:16", "1:16 PM", "13:16" or "13:16:05": 오전/AM 12:xx is just after midnight,
+    오후/PM 12:xx just after noon; no half is a 24-hour clock."""
+    numbers = [int(n) for n in re.findall(r"\d+", text)]
+    hour, minute, second = numbers[0], numbers[1], (numbers[2] if len(numbers) > 2 else 0)
+    lowered = text.lower()
+    if "오후" in text or "p" in lowered:
+        hour = hour % 12 + 12
+    elif "오전" in text or "a" in lowered:
+        hour = hour % 12
+    return time(hour, minute, second)
+
+
+def is_system(nickname: str, text: str) -> bool:
     return nickname.strip() in SYSTEM_NICKNAMES or bool(SYSTEM_TEXT.search(text.strip()))
 
 
-def _continue(result: ParsedExport, line_no: int, line: str) -> None:
-    """A line without a prefix continues what came before it: a message, or a system
-    line (the operation-policy notice after a join, the open chat's bot's reminder);
-    before anything it is not understood."""
-    last_skip = result.skipped[-1] if result.skipped else None
-    if line_no <= 2 and not result.messages and not result.skipped:
-        return  # the file's own header (a room's title, whatever its language)
-    if result.messages and result.messages[-1].line_no > _last_skip(result):
-        result.messages[-1].text += "\n" + line
-    elif last_skip is not None and last_skip.reason == "system" and line.strip():
-        result.skipped.append(SkippedLine(line_no, line, "system"))
-    elif line.strip():
-        result.skipped.append(SkippedLine(line_no, line, "not_understood"))
+class _Parser:
+    """Reads lines in order; `current` is what a line without a prefix continues: the
+    last message, a system line (the policy notice after a join, the bot's reminder), or
+    nothing yet (the file's header)."""
 
+    def __init__(self, layout: str, zone: ZoneInfo) -> None:
+        self.result = ParsedExport(layout)
+        self.zone = zone
+        self.current: list[str] | None = None  # the lines of the message being read
+        self.in_system = False
+        self.started = False
 
-def _last_skip(result: ParsedExport) -> int:
-    return result.skipped[-1].line_no if result.skipped else 0
+    def message(self, line_no: int, when: datetime, nickname: str, text: str) -> None:
+        self._close()
+        self.current = [text]
+        self.result.messages.append(ChatMessage(line_no, when, nickname, ""))
+        self.in_system, self.started = False, True
 
+    def system(self, line_no: int, line: str) -> None:
+        self._close()
+        self.result.skipped.append(SkippedLine(line_no, line, "system"))
+        self.in_system, self.started = True, True
 
-def _parse_phone(lines: list[str], zone: ZoneInfo, result: ParsedExport) -> None:
-    for line_no, line in enumerate(lines, 1):
-        match = PHONE_MESSAGE.match(line)
-        if match:
-            y, mo, d, half, h, mi, nickname, text, system = match.groups()
-            when = datetime.combine(date(int(y), int(mo), int(d)),
-                                    _clock(half, int(h), int(mi)), zone)
-            if system is not None or _is_system(nickname or "", text or ""):
-                result.skipped.append(SkippedLine(line_no, line, "system"))
-            else:
-                result.messages.append(ChatMessage(line_no, when, nickname, text))
-        elif PHONE_DAY.match(line) or (line_no <= 3 and HEADERS.search(line)):
-            continue  # day separators and the header (its date is not a message date)
+    def day(self) -> None:
+        self._close()
+        self.in_system, self.started = False, True
+
+    def other(self, line_no: int, line: str) -> None:
+        """A line without a prefix of its own."""
+        if self.current is not None:
+            self.current.append(line)
+        elif not line.strip():
+            return
+        elif self.in_system:
+            self.result.skipped.append(SkippedLine(line_no, line, "system"))
+        elif not self.started and (line_no <= HEADER_LINES or SAVED_LINE.match(line)):
+            return  # the file's own header (a room's title, the "saved on" line)
         else:
-            _continue(result, line_no, line)
+            self.result.skipped.append(SkippedLine(line_no, line, "not_understood"))
 
+    def _close(self) -> None:
+        if self.current is not None:
+            self.result.messages[-1].text = "\n".join(self.current).rstrip()
+            self.current = None
 
-def _parse_pc(lines: list[str], zone: ZoneInfo, result: ParsedExport) -> None:
-    day: date | None = None
-    for line_no, line in enumerate(lines, 1):
-        separator = PC_DAY.match(line)
-        if separator:
-            day = date(*(int(g) for g in separator.groups()))
-            continue
-        match = PC_MESSAGE.match(line)
-        if match and day is not None:
-            nickname, half, h, mi, text = match.groups()
-            if _is_system(nickname, text):
-                result.skipped.append(SkippedLine(line_no, line, "system"))
+    def read_phone(self, lines: list[str], pattern: re.Pattern[str]) -> None:
+        for line_no, line in enumerate(lines, 1):
+            match = pattern.match(line)
+            if match is None:
+                if KO_DAY.match(line) or EN_DAY.match(line):
+                    self.day()
+                elif not self.started and SAVED_LINE.match(line):
+                    continue
+                else:
+                    self.other(line_no, line)
                 continue
-            when = datetime.combine(day, _clock(half, int(h), int(mi)), zone)
-            result.messages.append(ChatMessage(line_no, when, nickname, text))
-        elif SYSTEM_TEXT.search(line.strip()):
-            result.skipped.append(SkippedLine(line_no, line, "system"))
-        elif line_no <= 3 and HEADERS.search(line):
-            continue
-        else:
-            _continue(result, line_no, line)
-
-
-def _message_or_system(result: ParsedExport, line_no: int, line: str, when: datetime,
-                       nickname: str | None, text: str | None) -> None:
-    if nickname is None or _is_system(nickname, text or ""):
-        result.skipped.append(SkippedLine(line_no, line, "system"))
-    else:
-        result.messages.append(ChatMessage(line_no, when, nickname, text or ""))
-
-
-def _parse_android(lines: list[str], zone: ZoneInfo, result: ParsedExport) -> None:
-    for line_no, line in enumerate(lines, 1):
-        match = ANDROID_KO.match(line)
-        if match:
-            y, mo, d, half, h, mi, nickname, text, system = match.groups()
-            if nickname is None and system is None:
-                continue  # a day's first timestamp alone: the day separator
-            when = datetime.combine(date(int(y), int(mo), int(d)),
-                                    _clock(half, int(h), int(mi)), zone)
-            _message_or_system(result, line_no, line, when, nickname, text)
-        elif line_no <= 3 and HEADERS.search(line):
-            continue
-        else:
-            _continue(result, line_no, line)
-
-
-def _parse_phone_en(lines: list[str], zone: ZoneInfo, result: ParsedExport) -> None:
-    for line_no, line in enumerate(lines, 1):
-        match = PHONE_EN.match(line)
-        day = None
-        if match:
             try:
-                day = _en_date(match.groups()[:6])
+                when = datetime.combine(read_date(match["date"]), read_clock(match["clock"]),
+                                        self.zone)
             except ValueError:
-                day = None
-        if match and day is not None:
-            hour, minute, half, nickname, text, system, system2 = match.groups()[6:]
-            if nickname is None and system is None and system2 is None:
-                continue  # the day separator
-            when = datetime.combine(day, _en_clock(hour, minute, half), zone)
-            _message_or_system(result, line_no, line, when, nickname, text)
-        elif line_no <= 3 and HEADERS.search(line):
-            continue
-        else:
-            _continue(result, line_no, line)
+                self.other(line_no, line)
+                continue
+            rest = match["rest"][2:]
+            if not match["rest"]:
+                self.day()  # a day's first timestamp alone (Android)
+                continue
+            nickname, colon, text = rest.partition(" : ")
+            if not colon and rest.endswith(" :"):
+                nickname, colon, text = rest[:-2], " : ", ""
+            if not colon or is_system(nickname, text):
+                self.system(line_no, line)
+            else:
+                self.message(line_no, when, nickname, text)
+        self._close()
+
+    def read_pc(self, lines: list[str]) -> None:
+        day: date | None = None
+        for line_no, line in enumerate(lines, 1):
+            separator = PC_DAY.match(line)
+            if separator:
+                try:
+                    day = read_date(separator["date"])
+                    self.day()
+                except ValueError:
+                    self.other(line_no, line)
+                continue
+            match = PC_MESSAGE.match(line)
+            if match and day is not None:
+                if is_system(match["nick"], match["text"]):
+                    self.system(line_no, line)
+                else:
+                    when = datetime.combine(day, read_clock(match["clock"]), self.zone)
+                    self.message(line_no, when, match["nick"], match["text"])
+            elif SYSTEM_TEXT.search(line.strip()):
+                self.system(line_no, line)
+            elif not self.started and SAVED_LINE.match(line):
+                continue
+            else:
+                self.other(line_no, line)
+        self._close()
+
+    def read_nothing(self, lines: list[str]) -> None:
+        """No layout matched: every line is listed (the first ones show in the report)."""
+        for line_no, line in enumerate(lines, 1):
+            if line.strip():
+                self.result.skipped.append(SkippedLine(line_no, line, "not_understood"))
 
 
-def _parse_pc_en(lines: list[str], zone: ZoneInfo, result: ParsedExport) -> None:
-    day: date | None = None
-    for line_no, line in enumerate(lines, 1):
-        separator = PC_DAY_EN.match(line)
-        if separator:
-            try:
-                day = _en_date(separator.groups())
-            except ValueError:
-                result.skipped.append(SkippedLine(line_no, line, "not_understood"))
-            continue
-        match = PC_MESSAGE_EN.match(line)
-        if match and day is not None:
-            nickname, hour, minute, half, text = match.groups()
-            when = datetime.combine(day, _en_clock(hour, minute, half), zone)
-            _message_or_system(result, line_no, line, when, nickname, text)
-        elif SYSTEM_TEXT.search(line.strip()):
-            result.skipped.append(SkippedLine(line_no, line, "system"))
-        elif line_no <= 3 and HEADERS.search(line):
-            continue
-        else:
-            _continue(result, line_no, line)
-
-
-def _parse_mac(text: str, zone: ZoneInfo, result: ParsedExport) -> None:
+def _parse_mac(text: str, zone: ZoneInfo) -> ParsedExport:
     """The Mac's CSV: Date,User,Message, quoted, a message may span lines."""
-    reader = csv.reader(io.StringIO(text))
-    line_no = 1
+    result = ParsedExport("mac")
+    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""))
     next(reader, None)  # the header row
     while True:
-        start = reader.line_num + 1
+        line_no = reader.line_num + 1
         try:
             row = next(reader)
         except StopIteration:
             break
         except csv.Error:
-            result.skipped.append(SkippedLine(start, "", "not_understood"))
+            result.skipped.append(SkippedLine(line_no, "", "not_understood"))
             break
-        line_no = start
         if len(row) < 3:
             if any(cell.strip() for cell in row):
                 result.skipped.append(SkippedLine(line_no, ",".join(row), "not_understood"))
             continue
         stamp, nickname, message = row[0], row[1], ",".join(row[2:])
+        numbers = [int(n) for n in re.findall(r"\d+", stamp)]
         try:
-            when = datetime.strptime(stamp.strip(), "%Y-%m-%d %H:%M:%S").replace(tzinfo=zone)
-        except ValueError:
+            when = datetime(*numbers[:6], tzinfo=zone)  # type: ignore[misc]
+            if len(numbers) < 5:
+                raise ValueError(stamp)
+        except (TypeError, ValueError):
             result.skipped.append(SkippedLine(line_no, ",".join(row), "not_understood"))
             continue
-        _message_or_system(result, line_no, ",".join(row), when,
-                           nickname if nickname.strip() else None, message)
-
-
-def _parse_nothing(lines: list[str], _zone: ZoneInfo, result: ParsedExport) -> None:
-    """No layout matched: every line is listed (the first ones show in the report)."""
-    for line_no, line in enumerate(lines, 1):
-        if line.strip():
-            result.skipped.append(SkippedLine(line_no, line, "not_understood"))
+        if not nickname.strip() or is_system(nickname, message):
+            result.skipped.append(SkippedLine(line_no, ",".join(row), "system"))
+        else:
+            result.messages.append(ChatMessage(line_no, when, nickname,
+                                               message.replace("\r\n", "\n").rstrip()))
+    return result

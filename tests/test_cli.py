@@ -174,7 +174,7 @@ def test_run_imports_new_exports_from_the_watched_folder(tmp_path: Path) -> None
     assert run(["migrate"], tmp_path).returncode == 0
     inbox = tmp_path / "inbox"
     inbox.mkdir()
-    export = ExportBuilder("phone")
+    export = ExportBuilder("iphone")
     export.message(datetime(2025, 12, 15, 9, 0), "김하나 @hana.daily",
                    "https://www.instagram.com/p/FOLDER001/")
     (inbox / "Talk_2025.12.22.txt").write_bytes(export.bytes())

@@ -83,10 +83,10 @@ MAC = """Date,User,Message
         (datetime(2025, 12, 15, 9, 45), "김하나 @hana.daily", "DAbCdEfGhIj/\n하나 (1/3)"),
         (datetime(2025, 12, 15, 12, 55), "박서준 @seojun_p", "사진"),
         (datetime(2025, 12, 16, 0, 5), "이도윤 / dy_lee", "도윤 (1/3)")]),
-    (ANDROID_EN, "phone_en", [
+    (ANDROID_EN, "android_en", [
         (datetime(2025, 12, 15, 9, 45), "Hana Kim @hana.daily", "DXyZ123abcd/"),
         (datetime(2025, 12, 15, 12, 30), "Seojun @seojun_p", "done 👍")]),
-    (ANDROID_EN_DAY_FIRST, "phone_en", [
+    (ANDROID_EN_DAY_FIRST, "android_en", [
         (datetime(2025, 12, 15, 9, 45), "Hana Kim @hana.daily", "DAbCdEfGhIj/"),
         (datetime(2025, 12, 15, 12, 5), "Doyun @dy_lee", "noon")]),
     (PC_EN, "pc_en", [

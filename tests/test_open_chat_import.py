@@ -52,7 +52,7 @@ REFERENCE_PC = """--------------- 2025년 4월 24일 목요일 ---------------
 
 def test_the_reference_phone_export() -> None:
     parsed = parse_export(REFERENCE_PHONE, SEOUL)
-    assert parsed.layout == "phone"
+    assert parsed.layout == "iphone"
     assert [(m.line_no, m.nickname, m.when.isoformat()) for m in parsed.messages] == [
         (5, "김하나 @hana.daily", "2025-12-15T09:45:00+09:00"),
         (7, "이도윤 / dy_lee", "2025-12-15T10:02:00+09:00"),
@@ -141,7 +141,7 @@ async def stored(world: Services) -> set[tuple[str, date, str, str]]:
         return set(rows.all())
 
 
-@pytest.mark.parametrize("layout", ["phone", "pc"])
+@pytest.mark.parametrize("layout", ["iphone", "pc"])
 async def test_an_export_imports_exactly_with_every_unused_link_listed(
     world: Services, layout: str
 ) -> None:
@@ -185,7 +185,7 @@ async def test_an_export_imports_exactly_with_every_unused_link_listed(
 
 async def test_an_upload_imports_only_recent_weeks(world: Services) -> None:
     await add_members(world)
-    builder, n = community_export("phone")
+    builder, n = community_export("iphone")
     async with world.transaction() as tx:
         report = await tx.open_chat.import_file(builder.zip(), "Talk.zip", tx.now(), 2)
     assert report.added == 6 and report.weeks == ["2025-W51"]
@@ -194,7 +194,7 @@ async def test_an_upload_imports_only_recent_weeks(world: Services) -> None:
 
 async def test_open_chat_members_get_their_status_once_linked(world: Services) -> None:
     await add_members(world)
-    builder, _ = community_export("phone")
+    builder, _ = community_export("iphone")
     async with world.transaction() as tx:
         await tx.open_chat.import_file(builder.bytes(), "chat.txt", tx.now(), None)
         hana = await MemberRepo(tx.session).by_username("hana.daily")

@@ -348,7 +348,7 @@ async def test_an_admin_uploads_the_open_chat_export(
         await tx.members.add(None, ["hana.daily"])  # type: ignore[arg-type]
     today = services.clock().astimezone(ZoneInfo("Asia/Seoul")).replace(tzinfo=None)
     now = (today - timedelta(days=today.weekday())).replace(hour=0, minute=1)  # this Monday
-    export = ExportBuilder("phone", saved=today)
+    export = ExportBuilder("iphone", saved=today)
     export.message(now, "김하나 @hana.daily", "https://www.instagram.com/p/UPLOAD001/\n하나 (1/3)")
     export.message(now, "누군가 @somebody", "https://www.instagram.com/p/UPLOAD002/")
 

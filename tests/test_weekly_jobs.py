@@ -122,7 +122,7 @@ async def test_final_results_go_out_once_to_members_groups_and_admins(
 
     from tests.kakao_export_builder import ExportBuilder
 
-    export = ExportBuilder("phone")
+    export = ExportBuilder("iphone")
     export.message(naive(2026, 11, 24, 10, 0), "낯선이 @stranger.one",
                    "https://www.instagram.com/p/STRANGE01/")
     async with timed.transaction() as tx:
