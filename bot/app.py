@@ -7,7 +7,6 @@ import logging
 import signal
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -18,18 +17,17 @@ from bot.kakao import SKILL_PATH, KakaoSkill
 from bot.web import HealthCheck, build_web_app, database_check, helpers_check
 from bot.wiring import comment_rules_from, comment_writer_from, open_services, schedule_from
 from handlers.dispatcher import Dispatcher
-from handlers.open_chat import folder_report
+from handlers.open_chat import delivered_report
 from jobs.comments import CommentJob
 from jobs.leader import Leader
-from jobs.open_chat_folder import import_new_files
+from jobs.open_chat_folder import ReportSink, import_new_files
+from jobs.open_chat_mail import Mailbox, import_mail, senders_from
 from jobs.schedule import JobRunner, daily
 from jobs.weekly import WeeklyJobs
 from services.container import Services
+from services.kakao_export import ExportUnreadable
 from services.open_chat_import import ImportReport
 from storage import crypto
-
-if TYPE_CHECKING:
-    from bot.telegram import TelegramTransport
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +69,6 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
             checks.append(telegram_check)
         scheduler = AsyncIOScheduler(timezone=settings.zone)
         leader = Leader(services.engine)
-        if settings.kakao_import_folder:
-            _watch_folder(scheduler, settings, services, telegram)
 
         async def scheduler_check() -> tuple[str, bool, str]:
             role = "leader" if leader.leading else "standby"
@@ -84,6 +80,10 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
         kakao.add_routes(web_app)
         delivery = Delivery(services, [n for n in (telegram, kakao) if n is not None])
         services.delivery = delivery
+        if settings.kakao_import_folder:
+            _watch_folder(scheduler, settings, services, delivery, leader)
+        if settings.kakao_import_mailbox:
+            _watch_mailbox(scheduler, settings, services, delivery, leader)
         if services.instagram is not None:  # helpers taken out of service are told to admins
             services.instagram.alert = delivery.alert
         weekly = WeeklyJobs(services, delivery, nudge_after_days=settings.nudge_after_days)
@@ -126,35 +126,46 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
     log.info("Stopped.")
 
 
-def _watch_folder(
-    scheduler: AsyncIOScheduler,
-    settings: Settings,
-    services: Services,
-    telegram: TelegramTransport | None,
-) -> None:
-    """Import new exports from KAKAO_IMPORT_FOLDER; the report goes to the admins."""
-    folder = Path(settings.kakao_import_folder)
+def _to_admins(delivery: Delivery, source: str) -> ReportSink:
+    """Where a delivered file's report goes: every admin, in their language."""
 
-    async def to_admins(name: str, report: ImportReport | None, problem: str | None) -> None:
-        log.info("%s", folder_report(name, report, problem, "en"))
-        if telegram is None:
-            return
-        async with services.transaction() as tx:
-            admins = await tx.accounts.admin_accounts()
-        for platform, user_id, language in admins:
-            if platform == telegram.platform:
-                await telegram.send(user_id, folder_report(name, report, problem, language))
+    async def tell(name: str, result: ImportReport | ExportUnreadable) -> None:
+        log.info("%s", delivered_report(source, name, result, "en"))
+        await delivery.to_admins(lambda language: delivered_report(source, name, result,
+                                                                   language))
 
-    scheduler.add_job(
-        import_new_files,
-        "interval",
-        seconds=settings.kakao_import_interval_seconds,
-        args=[services, folder, to_admins],
-        next_run_time=datetime.now(settings.zone),
-        max_instances=1,
-        coalesce=True,
-        id="kakao_import_folder",
-    )
+    return tell
+
+
+def _watch_folder(scheduler: AsyncIOScheduler, settings: Settings, services: Services,
+                  delivery: Delivery, leader: Leader) -> None:
+    """Import new exports from KAKAO_IMPORT_FOLDER (on the leading instance only)."""
+    folder, tell = Path(settings.kakao_import_folder), _to_admins(delivery, "folder")
+
+    async def scan() -> None:
+        if leader.leading:
+            await import_new_files(services, folder, tell)
+
+    scheduler.add_job(scan, "interval", seconds=settings.kakao_import_interval_seconds,
+                      next_run_time=datetime.now(settings.zone), max_instances=1,
+                      coalesce=True, id="kakao_import_folder")
+
+
+def _watch_mailbox(scheduler: AsyncIOScheduler, settings: Settings, services: Services,
+                   delivery: Delivery, leader: Leader) -> None:
+    """Import exports mailed to KAKAO_IMPORT_MAILBOX (on the leading instance only)."""
+    box, tell = Mailbox.from_url(settings.kakao_import_mailbox), _to_admins(delivery, "mail")
+    password = settings.kakao_import_mailbox_password.get_secret_value()
+    senders = senders_from(settings.kakao_import_senders)
+    log.info("Reading exports mailed to %s from %d sender(s).", box, len(senders))
+
+    async def poll() -> None:
+        if leader.leading:
+            await import_mail(services, box, password, senders, tell)
+
+    scheduler.add_job(poll, "interval", seconds=settings.kakao_import_mail_interval_seconds,
+                      next_run_time=datetime.now(settings.zone), max_instances=1,
+                      coalesce=True, id="kakao_import_mail")
 
 
 def _reload_keys() -> None:

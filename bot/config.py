@@ -10,9 +10,10 @@ import re
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cryptography.fernet import Fernet
-from pydantic import ValidationError, field_validator, model_validator
+from pydantic import SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from jobs.open_chat_mail import Mailbox, MailboxError
 from services.weeks import parse_deadline
 from storage.db import DEFAULT_DATABASE_URL
 
@@ -65,6 +66,11 @@ class Settings(BaseSettings):
     kakao_import_weeks: int = 2
     kakao_import_folder: str = ""
     kakao_import_interval_seconds: int = 60
+    # ... and a mailbox the admins mail exports to (jobs/open_chat_mail.py).
+    kakao_import_mailbox: str = ""
+    kakao_import_mailbox_password: SecretStr = SecretStr("")
+    kakao_import_senders: str = ""
+    kakao_import_mail_interval_seconds: int = 300
 
     # The weekly loop's schedule, in TIMEZONE: "DAY HH:MM" weekly, "HH:MM" daily (lists
     # comma-separated). The final verification runs VERIFICATION_DELAY_MINUTES after
@@ -221,6 +227,16 @@ class Settings(BaseSettings):
             raise ValueError("HELPER_HOURLY_BUDGET must be at least 1")
         if self.telegram_webhook_url and not self.telegram_token:
             raise ValueError("TELEGRAM_WEBHOOK_URL needs TELEGRAM_TOKEN")
+        if self.kakao_import_mailbox:
+            try:
+                Mailbox.from_url(self.kakao_import_mailbox)
+            except MailboxError as exc:
+                raise ValueError(f"KAKAO_IMPORT_MAILBOX: {exc}") from None
+            if not self.kakao_import_senders.strip():
+                raise ValueError("KAKAO_IMPORT_MAILBOX needs KAKAO_IMPORT_SENDERS (the "
+                                 "addresses allowed to send exports)")
+            if not self.kakao_import_mailbox_password.get_secret_value():
+                raise ValueError("KAKAO_IMPORT_MAILBOX needs KAKAO_IMPORT_MAILBOX_PASSWORD")
         return self
 
     @property

@@ -376,6 +376,7 @@ class TelegramTransport:
             language_hint=user.language_code,
             attachment=data,
             attachment_name=document.file_name or "",
+            attachment_size=document.file_size,
             takes_documents=True,
         )
         await self._handle(event)

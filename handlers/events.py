@@ -27,6 +27,9 @@ class Incoming:
     # A file the user sent (an open-chat export), with its name.
     attachment: bytes | None = None
     attachment_name: str | None = None
+    # The file's size as the platform announced it (a file too big to download arrives
+    # empty, with this size, so the person is told the limit).
+    attachment_size: int | None = None
     # True where the bot can send files (Telegram): long lists go as a text document.
     takes_documents: bool = False
 

@@ -7,8 +7,13 @@ from handlers.events import Reply
 from handlers.i18n import t
 from handlers.registry import Command
 from services.instagram.errors import InstagramError
-from services.kakao_export import LAYOUTS, ExportUnreadable, ParsedExport, read_off_loop
-from services.open_chat_import import ImportReport
+from services.kakao_export import LAYOUTS, MAX_UPLOAD, ExportUnreadable
+from services.open_chat_import import (
+    ExportDigest,
+    ImportReport,
+    import_start,
+    read_digest_off_loop,
+)
 
 MAX_LISTED = 200  # a report longer than this says how many more there are
 
@@ -21,6 +26,8 @@ def render_report(report: ImportReport, language: str) -> str:
     ]
     if report.weeks:
         lines.append(t(language, "import.weeks", weeks=", ".join(report.weeks)))
+    if report.links_outside:
+        lines.append(t(language, "import.outside_weeks", count=report.links_outside))
     if report.added_by_member:
         added = ", ".join(f"@{name} {count}" for name, count in
                           sorted(report.added_by_member.items()))
@@ -33,11 +40,11 @@ def render_report(report: ImportReport, language: str) -> str:
                            reason=t(language, f"import.reason.{item.reason}")))
     if report.not_understood:
         lines += ["", t(language, "import.not_understood_header",
-                        count=len(report.not_understood))]
+                        count=report.not_understood_count)]
         lines += [t(language, "import.not_understood_line", line=n, text=text[:80])
                   for n, text in report.not_understood[:MAX_LISTED]]
     hidden = max(0, len(report.unused) - MAX_LISTED) + max(
-        0, len(report.not_understood) - MAX_LISTED)
+        0, report.not_understood_count - min(MAX_LISTED, len(report.not_understood)))
     if hidden:
         lines.append(t(language, "import.more", count=hidden))
     if not report.unused and not report.not_understood:
@@ -58,13 +65,14 @@ def unreadable(reason: str, first_lines: tuple[str, ...], language: str,
     return text
 
 
-def folder_report(name: str, report: ImportReport | None, problem: str | None,
-                  language: str) -> str:
-    """What the admins are told about a file found in the watched folder."""
-    head = t(language, "import.from_folder", name=name)
-    if report is None:
-        return f"{head}\n{unreadable(problem or 'no_messages', (), language)}"
-    return f"{head}\n{render_report(report, language)}"
+def delivered_report(source: str, name: str, result: ImportReport | ExportUnreadable,
+                     language: str) -> str:
+    """What the admins are told about a file found in the watched folder (`source`
+    "folder") or attached to a mail ("mail", `name` then says the file and the sender)."""
+    head = t(language, f"import.from_{source}", name=name)
+    if isinstance(result, ExportUnreadable):
+        return f"{head}\n{unreadable(result.reason, result.first_lines, language, result.limit)}"
+    return f"{head}\n{render_report(result, language)}"
 
 
 async def import_upload(ctx: Ctx) -> list[Reply]:
@@ -73,25 +81,24 @@ async def import_upload(ctx: Ctx) -> list[Reply]:
         return [ctx.reply("import.admins_only")]
     event = ctx.event
     data, name = event.attachment or b"", event.attachment_name or ""
-    zone, actor = ctx.tx.rules.timezone, ctx.who.account_id
+    if (event.attachment_size or 0) > MAX_UPLOAD:  # too big to be downloaded at all
+        return [Reply(unreadable("upload_too_big", (), ctx.lang, MAX_UPLOAD // 2**20))]
+    rules, actor = ctx.tx.rules, ctx.who.account_id
+    since = import_start(ctx.tx.now(), rules, rules.kakao_import_weeks)
 
-    async def read() -> ParsedExport | ExportUnreadable:
+    async def read() -> ExportDigest | ExportUnreadable:
         try:
-            return await read_off_loop(data, name, zone)
+            return await read_digest_off_loop(data, name, rules.timezone, since)
         except ExportUnreadable as exc:
             return exc
 
-    async def then(fresh: Ctx, parsed: ParsedExport | ExportUnreadable | InstagramError
+    async def then(fresh: Ctx, found: ExportDigest | ExportUnreadable | InstagramError
                    ) -> list[Reply]:
-        if isinstance(parsed, ExportUnreadable):
-            return [Reply(unreadable(parsed.reason, parsed.first_lines, fresh.lang,
-                                     parsed.limit))]
-        assert isinstance(parsed, ParsedExport)
-        try:
-            report = await fresh.tx.open_chat.import_parsed(
-                parsed, fresh.tx.now(), fresh.tx.rules.kakao_import_weeks, actor, name)
-        except ExportUnreadable as exc:
-            return [Reply(unreadable(exc.reason, exc.first_lines, fresh.lang, exc.limit))]
+        if isinstance(found, ExportUnreadable):
+            return [Reply(unreadable(found.reason, found.first_lines, fresh.lang,
+                                     found.limit))]
+        assert isinstance(found, ExportDigest)
+        report = await fresh.tx.open_chat.run(found, actor, name)
         return [Reply(render_report(report, fresh.lang))]
 
     ctx.continue_after(read, then)

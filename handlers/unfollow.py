@@ -17,6 +17,7 @@ from handlers.registry import Command, Flow
 from services.instagram.errors import InstagramError
 from services.instagram.names import normalize_username
 from services.instagram_export import (
+    MAX_UPLOAD,
     ExportProblem,
     FollowLists,
     looks_like_chat_export,
@@ -37,6 +38,8 @@ async def from_upload(ctx: Ctx) -> list[Reply]:
     name, data = ctx.event.attachment_name or "", ctx.event.attachment or b""
     if looks_like_chat_export(name, data):  # by its name alone: nothing is unpacked
         return [ctx.reply("import.admins_only")]  # a KakaoTalk export, not an admin's
+    if (ctx.event.attachment_size or 0) > MAX_UPLOAD:  # too big to be downloaded at all
+        return [ctx.reply("unfollow.file.upload_too_big", limit=MAX_UPLOAD // 2**20)]
 
     async def read() -> FollowLists | ExportProblem:
         try:

@@ -1,19 +1,26 @@
-"""Watched folder: new open-chat exports dropped there are imported, each file once."""
+"""Watched folder: new open-chat exports dropped there are imported, each file once.
+
+A file is known by its content (a SHA-256), or, when it is too big to be read at all, by
+its name, size and modification time. Whatever happens to it, imported, unreadable or
+failed, is recorded with that key, and the admins are told once: a broken file is never
+read again in a loop, and a fixed file (new content, under any name) is imported.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from services.container import Services
-from services.kakao_export import ExportUnreadable, read_off_loop
-from services.open_chat_import import ImportReport
+from services.kakao_export import MAX_UPLOAD, ExportUnreadable
+from services.open_chat_import import ImportReport, import_start, read_digest_off_loop
 
 log = logging.getLogger(__name__)
-SUFFIXES = {".txt", ".zip"}
-ReportSink = Callable[[str, ImportReport | None, str | None], Awaitable[None]]
+SUFFIXES = {".txt", ".zip", ".csv"}
+ReportSink = Callable[[str, ImportReport | ExportUnreadable], Awaitable[None]]
 
 
 def _exports_in(folder: Path) -> list[Path]:
@@ -23,36 +30,64 @@ def _exports_in(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in SUFFIXES and p.is_file())
 
 
-async def import_new_files(services: Services, folder: Path, on_report: ReportSink) -> int:
-    """Import every export in `folder` not imported before; returns how many were new.
+def content_key(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
-    `on_report(name, report, problem)` gets each new file's report, or the reason the
-    file could not be read (the bot sends either to the admins).
-    """
+
+async def import_export(services: Services, key: str, name: str, data: bytes,
+                        on_report: ReportSink) -> bool:
+    """Import one delivered file (the folder, a mail) unless `key` was seen before; the
+    report, or why it could not be read, goes to `on_report` once. True when it was new."""
+    async with services.transaction() as tx:
+        if await tx.open_chat.was_read(key):
+            return False
+        since = import_start(tx.now(), tx.rules, tx.rules.kakao_import_weeks)
+    try:
+        # Read in the upload worker: a big file never stalls the bot.
+        found = await read_digest_off_loop(data, name, services.rules.timezone, since)
+        async with services.transaction() as tx:
+            report = await tx.open_chat.import_once(key, found, name)
+    except ExportUnreadable as problem:
+        await _failed(services, key, name, problem.reason)
+        await on_report(name, problem)
+        return True
+    except Exception:
+        # Not the file's fault as far as we know; still recorded, so it is not retried in
+        # a loop (a copy under a new name is read again).
+        log.exception("importing %s failed", name)
+        await _failed(services, key, name, "internal")
+        await on_report(name, ExportUnreadable("internal"))
+        return True
+    if report is None:
+        return False  # another instance took it meanwhile
+    log.info("imported %s: %d added, %d not used", name, report.added, len(report.unused))
+    await on_report(name, report)
+    return True
+
+
+async def _failed(services: Services, key: str, name: str, reason: str) -> None:
+    # The failed run was rolled back with the transaction: record it on its own.
+    async with services.transaction() as tx:
+        await tx.open_chat.remember_failure(key, name, reason)
+
+
+async def import_new_files(services: Services, folder: Path, on_report: ReportSink) -> int:
+    """Import every export in `folder` not seen before; returns how many were new."""
     files = await asyncio.to_thread(_exports_in, folder)
-    imported = 0
+    new = 0
     for path in files:
-        data = await asyncio.to_thread(path.read_bytes)
-        try:
+        stat = await asyncio.to_thread(path.stat)
+        if stat.st_size > MAX_UPLOAD:  # never read whole: known by name, size and time
+            key = content_key(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
             async with services.transaction() as tx:
-                if await tx.open_chat.was_read(data):
+                if await tx.open_chat.was_read(key):
                     continue
-            # Read in the upload worker: a big file never stalls the bot.
-            parsed = await read_off_loop(data, path.name, services.rules.timezone)
-            async with services.transaction() as tx:
-                report = await tx.open_chat.import_once(
-                    data, parsed, path.name, tx.now(), tx.rules.kakao_import_weeks
-                )
-        except ExportUnreadable as exc:
-            # The failed run was rolled back with the transaction: record it on its own.
-            async with services.transaction() as tx:
-                await tx.open_chat.remember_unreadable(data, path.name, exc.reason)
-            await on_report(path.name, None, exc.reason)
-            imported += 1
+            await _failed(services, key, path.name, "upload_too_big")
+            await on_report(path.name, ExportUnreadable("upload_too_big",
+                                                        limit=MAX_UPLOAD // 2**20))
+            new += 1
             continue
-        if report is not None:
-            log.info("imported %s: %d added, %d not used", path.name, report.added,
-                     len(report.unused))
-            await on_report(path.name, report, None)
-            imported += 1
-    return imported
+        data = await asyncio.to_thread(path.read_bytes)
+        if await import_export(services, content_key(data), path.name, data, on_report):
+            new += 1
+    return new

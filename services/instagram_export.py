@@ -241,9 +241,10 @@ def looks_like_export(name: str, data: bytes) -> bool:
 
 
 def looks_like_chat_export(name: str, data: bytes) -> bool:
-    """A text file, or a ZIP of text files: a KakaoTalk chat export, not Instagram's."""
-    if name.lower().endswith(".txt"):
+    """A text file (the Mac's CSV), or a ZIP with one beside photos and no follow lists:
+    a KakaoTalk chat export, not Instagram's (told by names alone, nothing unpacked)."""
+    if name.lower().endswith((".txt", ".csv")):
         return True
-    names = _zip_names(data)
-    return bool(names) and all(n.lower().endswith(".txt") or n.endswith("/")
-                               for n in names or [])
+    names = _zip_names(data) or []
+    return any(n.lower().endswith((".txt", ".csv")) for n in names) and not any(
+        _is_follow_file(n) for n in names)

@@ -3,47 +3,135 @@
 Links are attributed by the Instagram id in the nickname (`실명 @instagram_id`, with the
 usual variants), placed in the week of their own message, checked like a chat
 submission at the message's time, and deduplicated: the same file twice adds nothing.
+A message that reposts links (the owner's weekly round-up) credits none of them to its
+sender: a link another member handed in, or a message with more post links than the
+weekly maximum, is a repost.
+
+The file is read in the upload worker process (`read_digest_off_loop`), which sends back
+only what the import needs (`ExportDigest`): the counts, the first lines it could not
+read and the messages with links in the weeks imported, so a 20 MB export costs the
+event loop next to nothing.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.kakao_export import (
-    ChatMessage,
-    ExportUnreadable,
-    ParsedExport,
-    read_chat_export,
-)
+from services.kakao_export import ExportUnreadable, ParsedExport, read_chat_export
 from services.links import ANY_URL, LinkProblem, PostLink, parse_post_link
 from services.rules import CommunityRules
 from services.submissions import SubmissionService, SubmitResult, Submitted
+from services.uploads import in_worker
 from services.weeks import Week
-from storage.models import Member
+from storage.models import JobRun, Member
 from storage.repositories.operations import AuditRepo, JobRunRepo
 
 FOLDER_JOB = "kakao_import_file"
 STRANGERS_JOB = "open_chat_strangers"  # a record per week, not a scheduled job
 USERNAME_TOKEN = re.compile(r"[A-Za-z0-9._]{1,30}")
+MAX_NOT_UNDERSTOOD = 200  # lines kept for the report; the rest are counted
 
 # Why a link was not used; each has a message in the catalogs (import.reason.<key>).
 UNKNOWN_MEMBER = "unknown_member"
 NO_INSTAGRAM_ID = "no_instagram_id"
 NOT_A_POST = "not_a_post_link"
 OVER_QUOTA = "over_quota"
-OUTSIDE_WEEKS = "outside_weeks"
 AFTER_DEADLINE = "after_deadline"
 NOT_ACTIVE = "member_not_active"
-TAKEN = "submitted_by_another_member"
+# Someone else's link again, or a round-up of more links than a week's maximum.
+REPOST = "repost"
 # A /share/ link: its post is only known after a request to Instagram, which an import
 # (one transaction) does not make; the member hands in the post's own link instead.
 SHARE_LINK = "share_link"
+
+
+@dataclass(frozen=True, slots=True)
+class LinkMessage:
+    """A message with links, as the import needs it."""
+
+    line_no: int
+    when: datetime
+    nickname: str
+    links: tuple[str, ...]
+
+
+@dataclass
+class ExportDigest:
+    """What the import needs of a parsed export, small enough to cross processes."""
+
+    layout: str
+    messages: int = 0
+    system_lines: int = 0
+    not_understood: list[tuple[int, str]] = field(default_factory=list)  # the first ones
+    not_understood_count: int = 0
+    links_outside: int = 0  # links in messages before the weeks imported
+    with_links: list[LinkMessage] = field(default_factory=list)
+
+
+def links_in(text: str) -> tuple[str, ...]:
+    """Every link of a message, without the punctuation a sentence puts after it."""
+    return tuple(raw.rstrip(".,!?…)]}>\"'") for raw in ANY_URL.findall(text))
+
+
+def digest(parsed: ParsedExport, since: datetime | None) -> ExportDigest:
+    """The import's view of `parsed`: links from `since` on (all when None). A file with
+    no message at all is refused, with its first lines."""
+    if not parsed.messages:
+        raise ExportUnreadable("no_messages", tuple(
+            s.text[:80] for s in parsed.skipped if s.reason == "not_understood")[:5])
+    result = ExportDigest(parsed.layout, messages=len(parsed.messages))
+    for skipped in parsed.skipped:
+        if skipped.reason == "system":
+            result.system_lines += 1
+        else:
+            result.not_understood_count += 1
+            if len(result.not_understood) < MAX_NOT_UNDERSTOOD:
+                result.not_understood.append((skipped.line_no, skipped.text[:200]))
+    for message in parsed.messages:
+        if "/" not in message.text and "www." not in message.text:
+            continue  # no link (most chatter): no regex needed
+        links = links_in(message.text)
+        if not links:
+            continue
+        if since is not None and message.when < since:
+            result.links_outside += len(links)
+            continue
+        result.with_links.append(LinkMessage(message.line_no, message.when, message.nickname,
+                                             links))
+    return result
+
+
+def read_digest(data: bytes, name: str, zone: ZoneInfo, since: datetime | None
+                ) -> ExportDigest:
+    """Decode, parse and digest one export (blocking: the worker process runs it)."""
+    return digest(read_chat_export(data, name, zone), since)
+
+
+async def read_digest_off_loop(data: bytes, name: str, zone: ZoneInfo,
+                               since: datetime | None) -> ExportDigest:
+    """`read_digest` in the upload worker process: the bot answers others meanwhile."""
+    try:
+        return await in_worker(read_digest, data, name, zone, since)
+    except BrokenProcessPool:  # the worker died (its memory): the file was too much
+        raise ExportUnreadable("not_text") from None
+
+
+def import_start(now: datetime, rules: CommunityRules, weeks_back: int | None
+                 ) -> datetime | None:
+    """The first moment an import of the last `weeks_back` weeks looks at."""
+    if weeks_back is None:
+        return None
+    week = Week.containing(now, rules.timezone)
+    for _ in range(weeks_back - 1):
+        week = week.previous()
+    return datetime.combine(week.start, datetime.min.time(), rules.timezone)
 
 
 @dataclass(frozen=True)
@@ -64,7 +152,9 @@ class ImportReport:
     system_lines: int = 0
     weeks: list[str] = field(default_factory=list)
     unused: list[UnusedLink] = field(default_factory=list)
-    not_understood: list[tuple[int, str]] = field(default_factory=list)
+    not_understood: list[tuple[int, str]] = field(default_factory=list)  # the first ones
+    not_understood_count: int = 0
+    links_outside: int = 0  # links before the weeks imported (not listed one by one)
     added_by_member: dict[str, int] = field(default_factory=dict)
 
 
@@ -99,76 +189,72 @@ class OpenChatImporter:
         actor_id: int | None = None,
     ) -> ImportReport:
         """Decode, parse and import one export file here (the CLI); ExportUnreadable says
-        why it cannot. The bot reads files off the loop first (`read_off_loop`)."""
-        parsed = read_chat_export(data, name, self.rules.timezone)
-        return await self.import_parsed(parsed, now, weeks_back, actor_id, name)
+        why it cannot. The bot reads files off the loop first (`read_digest_off_loop`)."""
+        since = import_start(now, self.rules, weeks_back)
+        found = read_digest(data, name, self.rules.timezone, since)
+        return await self.run(found, actor_id, name)
 
-    async def import_parsed(
-        self, parsed: ParsedExport, now: datetime, weeks_back: int | None,
-        actor_id: int | None = None, name: str = "",
-    ) -> ImportReport:
-        if not parsed.messages:
-            raise ExportUnreadable("no_messages", tuple(
-                s.text[:80] for s in parsed.skipped if s.reason == "not_understood")[:5])
-        weeks = None if weeks_back is None else recent_weeks(now, self.rules, weeks_back)
-        return await self.run(parsed, weeks, actor_id, name)
-
-    async def import_once(
-        self, data: bytes, parsed: ParsedExport, name: str, now: datetime,
-        weeks_back: int | None,
-    ) -> ImportReport | None:
-        """Import a file from the watched folder unless the same content was imported
-        before (by any instance: the job-run row is unique); None when it was."""
-        digest = hashlib.sha256(data).hexdigest()
+    async def import_once(self, key: str, found: ExportDigest, name: str
+                          ) -> ImportReport | None:
+        """Import a file (the watched folder, a mail) unless `key` was imported before
+        (by any instance: the job-run row is unique); None when it was."""
         runs = JobRunRepo(self.session)
-        if await runs.get(FOLDER_JOB, digest) is not None:
+        if await runs.get(FOLDER_JOB, key) is not None:
             return None
-        run = await runs.start(FOLDER_JOB, digest)
-        report = await self.import_parsed(parsed, now, weeks_back, None, name)
+        run = await runs.start(FOLDER_JOB, key)
+        report = await self.run(found, None, name)
         await runs.finish(run, "done", {"file": name, "added": report.added,
                                         "links": report.links, "unused": len(report.unused)})
         return report
 
-    async def was_read(self, data: bytes) -> bool:
-        """Whether the watched folder's file was imported (or refused) before."""
-        return await JobRunRepo(self.session).get(
-            FOLDER_JOB, hashlib.sha256(data).hexdigest()) is not None
+    async def was_read(self, key: str) -> bool:
+        """Whether the file (or mail) `key` names was imported, or refused, before."""
+        return await JobRunRepo(self.session).get(FOLDER_JOB, key) is not None
 
-    async def remember_unreadable(self, data: bytes, name: str, reason: str) -> None:
-        """An unreadable file is reported once too, not at every scan of the folder."""
+    async def remember_failure(self, key: str, name: str, reason: str) -> None:
+        """A file that could not be imported is reported once, not at every scan."""
         runs = JobRunRepo(self.session)
-        run = await runs.start(FOLDER_JOB, hashlib.sha256(data).hexdigest())
-        await runs.finish(run, "failed", {"file": name, "reason": reason})
+        run = await runs.get(FOLDER_JOB, key) or await runs.start(FOLDER_JOB, key)
+        await runs.finish(run, "failed", {"file": name[:200], "reason": reason})
 
-    async def run(
-        self,
-        parsed: ParsedExport,
-        weeks: set[Week] | None,
-        actor_id: int | None = None,
-        source_name: str = "",
-    ) -> ImportReport:
-        """Import the messages of `weeks` (every week in the file when None)."""
+    async def keys_seen(self, job: str) -> list[str]:
+        """The records of `job` (the mails read so far)."""
+        rows = await self.session.scalars(select(JobRun.period).where(JobRun.job == job))
+        return list(rows)
+
+    async def remember_mail(self, job: str, key: str, sender: str, files: list[str]) -> None:
+        """A mail is read once, whatever its attachments gave."""
+        runs = JobRunRepo(self.session)
+        run = await runs.get(job, key) or await runs.start(job, key)
+        await runs.finish(run, "done", {"from": sender[:200], "files": [f[:200] for f in files]})
+
+    async def run(self, found: ExportDigest, actor_id: int | None = None,
+                  source_name: str = "") -> ImportReport:
+        """Import the digest's links (those in the weeks it was read for)."""
         members = await self._members()
-        report = ImportReport(parsed.layout, messages=len(parsed.messages))
-        report.system_lines = sum(1 for s in parsed.skipped if s.reason == "system")
-        report.not_understood = [(s.line_no, s.text) for s in parsed.skipped
-                                 if s.reason == "not_understood"]
+        report = ImportReport(found.layout, messages=found.messages,
+                              system_lines=found.system_lines,
+                              not_understood=found.not_understood,
+                              not_understood_count=found.not_understood_count,
+                              links=found.links_outside, links_outside=found.links_outside)
         seen_weeks: set[str] = set()
         strangers: dict[str, set[str]] = {}  # week -> nicknames that are not members
-        pending: list[tuple[ChatMessage, str, str, int, PostLink]] = []
-        for message in parsed.messages:
-            for raw in ANY_URL.findall(message.text):
-                link = raw.rstrip(".,!?…)]}>\"'")
-                report.links += 1
-                week = Week.containing(message.when, self.rules.timezone)
-                if weeks is not None and week not in weeks:
+        pending: list[tuple[LinkMessage, str, str, int, PostLink]] = []
+        for message in found.with_links:
+            week = Week.containing(message.when, self.rules.timezone)
+            seen_weeks.add(week.label)
+            report.links += len(message.links)
+            posts = [(link, parse_post_link(link)) for link in message.links]
+            round_up = sum(1 for _, post in posts if isinstance(post, PostLink)
+                           and not post.is_share) > self.rules.weekly_max_posts
+            for link, post in posts:
+                if round_up and isinstance(post, PostLink) and not post.is_share:
                     report.unused.append(UnusedLink(message.line_no, message.nickname, link,
-                                                    OUTSIDE_WEEKS))
+                                                    REPOST))
                     continue
-                seen_weeks.add(week.label)
-                found = self._attribute(message, link, members, report)
-                if found is not None:
-                    pending.append((message, link, *found))
+                attributed = self._attribute(message, link, post, members, report)
+                if attributed is not None:
+                    pending.append((message, link, *attributed))
                 elif report.unused[-1].reason in (UNKNOWN_MEMBER, NO_INSTAGRAM_ID):
                     strangers.setdefault(week.label, set()).add(message.nickname)
         results = await self.submissions.submit_many(
@@ -198,14 +284,14 @@ class OpenChatImporter:
         return list((run.summary or {}).get("names", [])) if run else []
 
     @staticmethod
-    def _attribute(message: ChatMessage, link: str, members: dict[str, int],
-                   report: ImportReport) -> tuple[str, int, PostLink] | None:
+    def _attribute(message: LinkMessage, link: str, post: PostLink | LinkProblem,
+                   members: dict[str, int], report: ImportReport
+                   ) -> tuple[str, int, PostLink] | None:
         """The member and post of one link, or None with the reason listed."""
-        parsed = parse_post_link(link)
-        if isinstance(parsed, LinkProblem):
+        if isinstance(post, LinkProblem):
             report.unused.append(UnusedLink(message.line_no, message.nickname, link, NOT_A_POST))
             return None
-        if parsed.is_share:
+        if post.is_share:
             report.unused.append(UnusedLink(message.line_no, message.nickname, link, SHARE_LINK))
             return None
         username, problem = instagram_id(message.nickname, members)
@@ -213,10 +299,10 @@ class OpenChatImporter:
             report.unused.append(UnusedLink(message.line_no, message.nickname, link,
                                             problem or NO_INSTAGRAM_ID))
             return None
-        return username, members[username], parsed
+        return username, members[username], post
 
     @staticmethod
-    def _count(message: ChatMessage, link: str, username: str, done: Submitted,
+    def _count(message: LinkMessage, link: str, username: str, done: Submitted,
                report: ImportReport) -> None:
         if done.result is SubmitResult.ACCEPTED:
             report.added += 1
@@ -225,18 +311,8 @@ class OpenChatImporter:
             report.duplicates += 1
         else:
             report.unused.append(UnusedLink(message.line_no, message.nickname, link, {
-                SubmitResult.DUPLICATE_OTHER: TAKEN,
+                SubmitResult.DUPLICATE_OTHER: REPOST,
                 SubmitResult.OVER_MAX: OVER_QUOTA,
                 SubmitResult.CLOSED: AFTER_DEADLINE,
                 SubmitResult.NOT_ACTIVE: NOT_ACTIVE,
             }[done.result]))
-
-
-def recent_weeks(now: datetime, rules: CommunityRules, count: int) -> set[Week]:
-    """The current week and the `count - 1` before it: what a weekly export covers."""
-    week = Week.containing(now, rules.timezone)
-    result = set()
-    for _ in range(count):
-        result.add(week)
-        week = week.previous()
-    return result

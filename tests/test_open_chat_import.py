@@ -167,7 +167,7 @@ async def test_an_export_imports_exactly_with_every_unused_link_listed(
         (n["no_id"], "no_instagram_id"),
         (n["profile"], "not_a_post_link"),
         (n["hana_4"], "over_quota"),
-        (n["taken"], "submitted_by_another_member"),
+        (n["taken"], "repost"),
         (n["blog"], "not_a_post_link"),
         (n["late"], "after_deadline"),
     ]
@@ -189,7 +189,9 @@ async def test_an_upload_imports_only_recent_weeks(world: Services) -> None:
     async with world.transaction() as tx:
         report = await tx.open_chat.import_file(builder.zip(), "Talk.zip", tx.now(), 2)
     assert report.added == 6 and report.weeks == ["2025-W51"]
-    assert (n["w50_seojun"], "outside_weeks") in [(u.line_no, u.reason) for u in report.unused]
+    assert report.links_outside == 1  # W50's link: counted, not listed
+    assert n["w50_seojun"] not in [u.line_no for u in report.unused]
+    assert "가져오는 주보다 앞선 링크 1개는 건너뛰었어요." in render_report(report, "ko")
 
 
 async def test_open_chat_members_get_their_status_once_linked(world: Services) -> None:
@@ -217,8 +219,11 @@ async def test_the_watched_folder_imports_each_file_once(
     (tmp_path / "notes.md").write_text("not an export")
     seen: list[tuple[str, int | None, str | None]] = []
 
-    async def sink(name, report, problem):  # type: ignore[no-untyped-def]
-        seen.append((name, report.added if report else None, problem))
+    async def sink(name, result):  # type: ignore[no-untyped-def]
+        if isinstance(result, ExportUnreadable):
+            seen.append((name, None, result.reason))
+        else:
+            seen.append((name, result.added, None))
 
     assert await import_new_files(world, tmp_path, sink) == 2
     assert sorted(seen) == [("broken.zip", None, "bad_zip"), ("week51.txt", 6, None)]
