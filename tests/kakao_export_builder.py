@@ -239,12 +239,15 @@ class ExportBuilder:
     def zip(self, name: str | None = None, media: bool = False) -> bytes:
         """The ZIP the phone mails: with `media`, a folder holding the chat and photos."""
         buffer = io.BytesIO()
+        folder = "Kakaotalk_Chat_품앗이/" if media else ""
+        files: dict[str, str | bytes] = {folder + (name or self.file_name()): self.text()}
+        if media:
+            files |= {folder + "2025-12-15-09-45-12.jpg": b"\xff\xd8\xff" + b"\0" * 5000,
+                      folder + "3f9a0c1de1.mp4": b"\0\0\0\x18ftypmp42" + b"\0" * 3000,
+                      folder + "memo.txt": "사진 설명",
+                      "__MACOSX/._KakaoTalkChats.txt": b"\0\x05\x16\x07" * 10_000}
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-            folder = "Kakaotalk_Chat_품앗이/" if media else ""
-            archive.writestr(folder + (name or self.file_name()), self.text())
-            if media:
-                archive.writestr(folder + "2025-12-15-09-45-12.jpg", b"\xff\xd8\xff" + b"\0" * 5000)
-                archive.writestr(folder + "3f9a0c1de1.mp4", b"\0\0\0\x18ftypmp42" + b"\0" * 3000)
-                archive.writestr(folder + "memo.txt", "사진 설명")
-                archive.writestr("__MACOSX/._KakaoTalkChats.txt", b"\0\x05\x16\x07" * 10_000)
+            for path, data in files.items():  # fixed times: the same chat, the same bytes
+                archive.writestr(zipfile.ZipInfo(path, date_time=(2025, 12, 22, 15, 13, 0)),
+                                 data, zipfile.ZIP_DEFLATED)
         return buffer.getvalue()
