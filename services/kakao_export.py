@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import re
 import zipfile
 import zlib
@@ -34,9 +35,10 @@ from zoneinfo import ZoneInfo
 
 from services.uploads import in_worker
 
-# A clock: "오후 1:16", "1:16 PM", "1:16 p.m.", "13:16", "13:16:05".
+# A clock: "오후 1:16", "1:16 PM", "1:16 p.m.", "13:16", "13:16:05"; newer phones put a
+# narrow no-break space before "PM".
 HALF = r"(?:오전|오후|[AaPp]\.? ?[Mm]\.?)"
-CLOCK = rf"(?:{HALF} ?)?\d{{1,2}}:\d{{2}}(?::\d{{2}})?(?: ?{HALF})?"
+CLOCK = rf"(?:{HALF} ?)?\d{{1,2}}:\d{{2}}(?::\d{{2}})?(?:[ \u00a0\u202f]?{HALF})?"
 DOT_DATE = r"\d{4}\. ?\d{1,2}\. ?\d{1,2}\.?"  # iPhone (Korean)
 KO_DATE = r"\d{4}년 ?\d{1,2}월 ?\d{1,2}일"  # Android (Korean), day lines everywhere
 MONTH_WORD = r"[A-Za-z]{3,9}\.?"
@@ -144,7 +146,10 @@ def decode_export(data: bytes, name: str = "") -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise ExportUnreadable("not_text") from exc
+        if exc.start < len(data) - 3:
+            raise ExportUnreadable("not_text") from exc
+        # A file cut short inside its last character (a copy that stopped): the rest is text.
+        return data[:exc.start].decode("utf-8-sig")
 
 
 def _chat_in_zip(data: bytes) -> bytes:
@@ -190,10 +195,13 @@ async def read_off_loop(data: bytes, name: str, zone: ZoneInfo) -> ParsedExport:
 
 def parse_export(text: str, zone: ZoneInfo) -> ParsedExport:
     text = text.removeprefix("\ufeff")
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    layout = detect_layout(lines)
+    # Lines one at a time (CRLF, CR or LF), never a second copy of the whole text.
+    stream = (line.rstrip("\n") for line in io.StringIO(text, newline=None))
+    head = list(itertools.islice(stream, 400))
+    layout = detect_layout(head)
     if layout == "mac":
         return _parse_mac(text, zone)
+    lines = itertools.chain(head, stream)
     parser = _Parser(layout, zone)
     if layout in ("pc", "pc_en"):
         parser.read_pc(lines)
@@ -208,7 +216,7 @@ def detect_layout(lines: list[str]) -> str:
     """The layout whose lines match best ("unknown" when none does)."""
     if lines and MAC_HEADER.match(lines[0].removeprefix("\ufeff")):
         return "mac"
-    sample = lines[:400]
+    sample = lines[:400]  # what parse_export reads ahead
     scores = {
         "iphone": _count(sample, IPHONE.match),
         "android": _count(sample, ANDROID.match),
@@ -266,7 +274,18 @@ def read_clock(text: str) -> time:
 
 
 def is_system(nickname: str, text: str) -> bool:
-    return nickname.strip() in SYSTEM_NICKNAMES or bool(SYSTEM_TEXT.search(text.strip()))
+    return nickname.strip() in SYSTEM_NICKNAMES or is_system_text(text)
+
+
+def is_system_text(text: str) -> bool:
+    """System words end a line: only its end is searched (a long message costs nothing),
+    and only when it ends as one can (in 다, in an English word, or names people)."""
+    tail = text.rstrip()[-300:]
+    end = tail.rstrip(".")[-1:]
+    if end == "다" or (end.isascii() and end.isalpha()) or "invited " in tail or \
+            "hidden by" in tail or "removed " in tail:
+        return bool(SYSTEM_TEXT.search(tail))
+    return False
 
 
 class _Parser:
@@ -280,10 +299,27 @@ class _Parser:
         self.current: list[str] | None = None  # the lines of the message being read
         self.in_system = False
         self.started = False
+        # Timestamps and nicknames repeat: each is read, and kept in memory, once.
+        self.days: dict[str, date] = {}
+        self.clocks: dict[str, time] = {}
+        self.nicknames: dict[str, str] = {}
+
+    def when(self, day: str | date, clock: str) -> datetime:
+        """The moment of a date (text, or a PC's day) and a clock; ValueError if none."""
+        if isinstance(day, str):
+            found = self.days.get(day)
+            if found is None:
+                found = self.days[day] = read_date(day)
+            day = found
+        moment = self.clocks.get(clock)
+        if moment is None:
+            moment = self.clocks[clock] = read_clock(clock)
+        return datetime.combine(day, moment, self.zone)
 
     def message(self, line_no: int, when: datetime, nickname: str, text: str) -> None:
         self._close()
         self.current = [text]
+        nickname = self.nicknames.setdefault(nickname, nickname)
         self.result.messages.append(ChatMessage(line_no, when, nickname, ""))
         self.in_system, self.started = False, True
 
@@ -314,9 +350,11 @@ class _Parser:
             self.result.messages[-1].text = "\n".join(self.current).rstrip()
             self.current = None
 
-    def read_phone(self, lines: list[str], pattern: re.Pattern[str]) -> None:
+    def read_phone(self, lines: Iterable[str], pattern: re.Pattern[str]) -> None:
+        # Korean timestamps start with the year: a line that does not is read at once.
+        numeric = pattern is not PHONE_EN
         for line_no, line in enumerate(lines, 1):
-            match = pattern.match(line)
+            match = pattern.match(line) if not numeric or line[:1].isdigit() else None
             if match is None:
                 if KO_DAY.match(line) or EN_DAY.match(line):
                     self.day()
@@ -325,26 +363,25 @@ class _Parser:
                 else:
                     self.other(line_no, line)
                 continue
+            day, clock, rest = match.group(1, 2, 3)
             try:
-                when = datetime.combine(read_date(match["date"]), read_clock(match["clock"]),
-                                        self.zone)
+                when = self.when(day, clock)
             except ValueError:
                 self.other(line_no, line)
                 continue
-            rest = match["rest"][2:]
-            if not match["rest"]:
+            if not rest:
                 self.day()  # a day's first timestamp alone (Android)
                 continue
-            nickname, colon, text = rest.partition(" : ")
+            nickname, colon, text = rest[2:].partition(" : ")
             if not colon and rest.endswith(" :"):
-                nickname, colon, text = rest[:-2], " : ", ""
+                nickname, colon, text = rest[2:-2], " : ", ""
             if not colon or is_system(nickname, text):
                 self.system(line_no, line)
             else:
                 self.message(line_no, when, nickname, text)
         self._close()
 
-    def read_pc(self, lines: list[str]) -> None:
+    def read_pc(self, lines: Iterable[str]) -> None:
         day: date | None = None
         for line_no, line in enumerate(lines, 1):
             separator = PC_DAY.match(line)
@@ -360,7 +397,7 @@ class _Parser:
                 if is_system(match["nick"], match["text"]):
                     self.system(line_no, line)
                 else:
-                    when = datetime.combine(day, read_clock(match["clock"]), self.zone)
+                    when = self.when(day, match["clock"])
                     self.message(line_no, when, match["nick"], match["text"])
             elif SYSTEM_TEXT.search(line.strip()):
                 self.system(line_no, line)
@@ -370,7 +407,7 @@ class _Parser:
                 self.other(line_no, line)
         self._close()
 
-    def read_nothing(self, lines: list[str]) -> None:
+    def read_nothing(self, lines: Iterable[str]) -> None:
         """No layout matched: every line is listed (the first ones show in the report)."""
         for line_no, line in enumerate(lines, 1):
             if line.strip():

@@ -26,6 +26,12 @@ LINK_IN_TEXT = re.compile(
     rf"(?:https?://)?(?:www\.|m\.)?(?:instagram\.com|instagr\.am)/[^{NOT_IN_LINK}]*",
     re.IGNORECASE,
 )
+ANY_OUTSIDE_CHAR = re.compile(f"[{NOT_IN_LINK}]")
+# The shape nearly every pasted link has, read without taking the URL apart.
+PLAIN_POST = re.compile(
+    rf"^(?:https?://)?(?:www\.|m\.)?instagram\.com/(?:p|reels?|tv)/([A-Za-z0-9_-]{{5,64}})"
+    rf"(?:[/?#][^{NOT_IN_LINK}]*)?$", re.IGNORECASE)
+HAS_SCHEME = re.compile(r"^https?://", re.IGNORECASE)
 ANY_URL = re.compile(r"(?:https?://|www\.)\S+|\b[\w-]+(?:\.[\w-]+)+/\S*", re.IGNORECASE)
 SHARE_PREFIX = "share:"
 
@@ -67,12 +73,16 @@ def looks_like_link(text: str) -> bool:
 
 def parse_post_link(text: str) -> PostLink | LinkProblem:
     raw = text.strip()
-    if not raw or re.search(f"[{NOT_IN_LINK}]", raw):
+    plain = PLAIN_POST.match(raw)
+    if plain:
+        code = plain.group(1)
+        return PostLink(f"https://www.instagram.com/p/{code}/", code)
+    if not raw or ANY_OUTSIDE_CHAR.search(raw):
         found = find_links(raw)
         if len(found) != 1:
             return LinkProblem.NOT_A_LINK if not looks_like_link(raw) else _outside(raw)
         raw = found[0]
-    if not re.match(r"^https?://", raw, re.IGNORECASE):
+    if not HAS_SCHEME.match(raw):
         raw = "https://" + raw
     try:
         parts = urlsplit(raw)

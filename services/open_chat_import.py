@@ -18,7 +18,8 @@ from __future__ import annotations
 import re
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -52,9 +53,9 @@ REPOST = "repost"
 SHARE_LINK = "share_link"
 
 
-@dataclass(frozen=True, slots=True)
-class LinkMessage:
-    """A message with links, as the import needs it."""
+class LinkMessage(NamedTuple):
+    """A message with links, as the import needs it (a tuple: cheap to send back from
+    the worker process)."""
 
     line_no: int
     when: datetime
@@ -73,6 +74,25 @@ class ExportDigest:
     not_understood_count: int = 0
     links_outside: int = 0  # links in messages before the weeks imported
     with_links: list[LinkMessage] = field(default_factory=list)
+
+    def __getstate__(self) -> dict[str, object]:
+        """Sent back from the worker in columns, times as numbers: a hundred thousand
+        links cross in a fraction of what one object each would cost."""
+        state = dict(self.__dict__)
+        messages = state.pop("with_links")
+        zone = messages[0].when.tzinfo if messages else None
+        state["packed"] = (zone, [m.line_no for m in messages],
+                           [m.when.timestamp() for m in messages],
+                           [m.nickname for m in messages], [m.links for m in messages])
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        zone, line_nos, stamps, nicknames, links = state.pop("packed")  # type: ignore[misc]
+        self.__dict__.update(state)
+        self.with_links = [
+            LinkMessage(line_no, datetime.fromtimestamp(stamp, zone), nickname, found)
+            for line_no, stamp, nickname, found in zip(line_nos, stamps, nicknames, links,
+                                                       strict=True)]
 
 
 def links_in(text: str) -> tuple[str, ...]:
@@ -240,9 +260,13 @@ class OpenChatImporter:
         seen_weeks: set[str] = set()
         strangers: dict[str, set[str]] = {}  # week -> nicknames that are not members
         pending: list[tuple[LinkMessage, str, str, int, PostLink]] = []
+        labels: dict[date, str] = {}  # a week label per day, worked out once
+        who: dict[str, tuple[str | None, str | None]] = {}  # nickname -> instagram_id()
         for message in found.with_links:
-            week = Week.containing(message.when, self.rules.timezone)
-            seen_weeks.add(week.label)
+            day = message.when.date()
+            label = labels.get(day) or labels.setdefault(
+                day, Week.containing(message.when, self.rules.timezone).label)
+            seen_weeks.add(label)
             report.links += len(message.links)
             posts = [(link, parse_post_link(link)) for link in message.links]
             round_up = sum(1 for _, post in posts if isinstance(post, PostLink)
@@ -252,11 +276,14 @@ class OpenChatImporter:
                     report.unused.append(UnusedLink(message.line_no, message.nickname, link,
                                                     REPOST))
                     continue
-                attributed = self._attribute(message, link, post, members, report)
+                if message.nickname not in who:
+                    who[message.nickname] = instagram_id(message.nickname, members)
+                attributed = self._attribute(message, link, post, who[message.nickname],
+                                             members, report)
                 if attributed is not None:
                     pending.append((message, link, *attributed))
                 elif report.unused[-1].reason in (UNKNOWN_MEMBER, NO_INSTAGRAM_ID):
-                    strangers.setdefault(week.label, set()).add(message.nickname)
+                    strangers.setdefault(label, set()).add(message.nickname)
         results = await self.submissions.submit_many(
             [(member_id, post, message.when) for message, _, _, member_id, post in pending],
             source="kakao",
@@ -285,8 +312,8 @@ class OpenChatImporter:
 
     @staticmethod
     def _attribute(message: LinkMessage, link: str, post: PostLink | LinkProblem,
-                   members: dict[str, int], report: ImportReport
-                   ) -> tuple[str, int, PostLink] | None:
+                   who: tuple[str | None, str | None], members: dict[str, int],
+                   report: ImportReport) -> tuple[str, int, PostLink] | None:
         """The member and post of one link, or None with the reason listed."""
         if isinstance(post, LinkProblem):
             report.unused.append(UnusedLink(message.line_no, message.nickname, link, NOT_A_POST))
@@ -294,7 +321,7 @@ class OpenChatImporter:
         if post.is_share:
             report.unused.append(UnusedLink(message.line_no, message.nickname, link, SHARE_LINK))
             return None
-        username, problem = instagram_id(message.nickname, members)
+        username, problem = who
         if username is None:
             report.unused.append(UnusedLink(message.line_no, message.nickname, link,
                                             problem or NO_INSTAGRAM_ID))

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from enum import Enum
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.instagram.names import name_key
@@ -33,6 +33,7 @@ class SubmitResult(Enum):
 class WeekBook:
     """What the quota and duplicate rules need to know about one week's submissions."""
 
+    closes_at: datetime  # the submission deadline
     counts: dict[int, int] = field(default_factory=dict)  # active submissions per member
     owners: dict[str, tuple[int, int]] = field(default_factory=dict)  # shortcode -> member, id
 
@@ -65,12 +66,12 @@ class SubmissionService:
     def is_open(self, now: datetime) -> bool:
         return now <= self.week(now).at(self.rules.submission_deadline)
 
-    async def _book(self, week_start: date) -> WeekBook:
+    async def _book(self, week: Week) -> WeekBook:
         rows = await self.session.execute(
             select(Submission.member_id, Submission.shortcode, Submission.id, Submission.status)
-            .where(Submission.week_start == week_start)
+            .where(Submission.week_start == week.start)
         )
-        book = WeekBook()
+        book = WeekBook(week.at(self.rules.submission_deadline))
         for member_id, shortcode, submission_id, status in rows.all():
             book.owners[shortcode] = (member_id, submission_id)
             if status in HANDED_IN:
@@ -83,7 +84,7 @@ class SubmissionService:
         count, maximum = book.counts.get(member_id, 0), self.rules.weekly_max_posts
         if not active:
             return Submitted(SubmitResult.NOT_ACTIVE, count, maximum)
-        if not self.is_open(now):
+        if now > book.closes_at:
             return Submitted(SubmitResult.CLOSED, count, maximum)
         if link.shortcode in book.owners:
             owner, existing_id = book.owners[link.shortcode]
@@ -103,7 +104,7 @@ class SubmissionService:
         week = self.week(now)
         member = await self.members.get(member_id)
         active = member is not None and member.status == "active"
-        book = await self._book(week.start)
+        book = await self._book(week)
         done = self._decide(book, active, member_id, link, now)
         own = member is not None and author is not None and \
             name_key(author) == name_key(member.instagram_username)
@@ -146,24 +147,29 @@ class SubmissionService:
         self, items: list[tuple[int, PostLink, datetime]], source: str
     ) -> list[Submitted]:
         """The same rules for many links at once (an open-chat import): each week's
-        submissions are read once, and the new rows are written together."""
+        submissions are read once, and the new rows are written in one bulk INSERT."""
         statuses = dict((await self.session.execute(select(Member.id, Member.status))).all())
         books: dict[date, WeekBook] = {}
         results: list[Submitted] = []
+        rows: list[dict[str, object]] = []
+        weeks: dict[date, Week] = {}  # by the local day: a week is worked out once a day
         for member_id, link, when in items:
-            week_start = self.week(when).start
+            day = when.astimezone(self.rules.timezone).date()
+            week = weeks.get(day) or weeks.setdefault(day, self.week(when))
+            week_start = week.start
             if week_start not in books:
-                books[week_start] = await self._book(week_start)
+                books[week_start] = await self._book(week)
             book = books[week_start]
             done = self._decide(book, statuses.get(member_id) == "active", member_id, link, when)
             if done.result is SubmitResult.ACCEPTED:
-                row = Submission(member_id=member_id, week_start=week_start, url=link.url,
-                                 shortcode=link.shortcode, source=source, submitted_at=when)
-                self.session.add(row)
+                rows.append({"member_id": member_id, "week_start": week_start, "url": link.url,
+                             "shortcode": link.shortcode, "source": source,
+                             "submitted_at": when})
                 book.counts[member_id] = done.count
                 book.owners[link.shortcode] = (member_id, 0)
             results.append(done)
-        await self.session.flush()
+        if rows:  # Core, not the ORM: nothing here needs the rows back as objects
+            await self.session.execute(insert(Submission.__table__), rows)
         return results
 
     async def count_of_week(self, week: Week) -> int:

@@ -62,6 +62,7 @@ class ExportBuilder:
     clock24: bool = False
     day_first: bool = False  # android_en: "15 December 2025"
     short_months: bool = False
+    narrow_space: bool = False  # "9:45\u202fAM", as newer phones write it in English
     lines: list[str] = field(default_factory=list)
     expected: list[tuple[datetime, str, str]] = field(default_factory=list)
     system_lines: int = 0
@@ -94,7 +95,9 @@ class ExportBuilder:
     def _clock(self, moment: datetime) -> str:
         if self.clock24:
             return f"{moment:%H:%M}"
-        return en_half(moment) if self.english else ko_half(moment)
+        if not self.english:
+            return ko_half(moment)
+        return en_half(moment).replace(" ", "\u202f") if self.narrow_space else en_half(moment)
 
     @staticmethod
     def _ko_date(moment: datetime) -> str:

@@ -124,7 +124,8 @@ def message_text(draw: st.DrawFn) -> str:
 def chat(draw: st.DrawFn) -> ExportBuilder:
     layout = draw(st.sampled_from(LAYOUTS))
     built = ExportBuilder(layout, clock24=draw(st.booleans()),
-                          day_first=draw(st.booleans()), short_months=draw(st.booleans()))
+                          day_first=draw(st.booleans()), short_months=draw(st.booleans()),
+                          narrow_space=draw(st.booleans()))
     moment = datetime(2025, 1, 1) + timedelta(minutes=draw(st.integers(0, 500_000)))
     for _ in range(draw(st.integers(1, 12))):
         moment += timedelta(minutes=draw(st.integers(0, 3000)),

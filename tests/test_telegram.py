@@ -10,6 +10,7 @@ import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
+from datetime import date, timedelta
 
 import pytest
 from aiohttp import web
@@ -455,3 +456,57 @@ async def test_a_long_unfollow_answer_comes_with_the_whole_list_as_a_file(
     listed = document["bytes"].decode()
     assert all(f"@account.{n:04d}" in listed for n in range(120, 300))
     assert document["filename"] == "unfollow-check.txt"
+
+
+def big_android_export(size: int, last_day: date) -> bytes:
+    """An Android export of about `size` bytes whose days end on `last_day`: years of
+    chatter and links, one of @hana.daily's links on the last day."""
+    day_lines = []
+    for minute in range(0, 24 * 60, 3):
+        hour, half = (minute // 60) % 12 or 12, "오전" if minute < 720 else "오후"
+        stamp = f"{{day}} {half} {hour}:{minute % 60:02d}"
+        day_lines.append(f"{stamp}, 이름{minute % 50} @member_{minute % 50:03d} : "
+                         f"https://www.instagram.com/p/M{{code}}{minute:04d}/ 댓글 부탁해요\n"
+                         f"이름 (1/3) 오늘도 화이팅\n{stamp}, 누군가님이 들어왔습니다.")
+    block = "\n".join(day_lines)
+    label = f"{last_day.year}년 {last_day.month}월 {last_day.day}일"
+    days = [f"{label} 오후 11:59, 김하나 @hana.daily : https://www.instagram.com/p/HANABIG01/"]
+    header = "품앗이 카카오톡 대화\n저장한 날짜 : 2026년 11월 25일 오후 3:13\n\n\n"
+    used, moment = len(header.encode()) + len(days[0].encode()) + 1, last_day
+    while True:
+        label = f"{moment.year}년 {moment.month}월 {moment.day}일"
+        day = f"{label} 오전 12:00\n" + block.replace("{day}", label).replace(
+            "{code}", moment.strftime("%y%m%d"))
+        if used + len(day.encode()) + 1 > size:
+            break
+        days.append(day)
+        used += len(day.encode()) + 1
+        moment -= timedelta(days=1)
+    return (header + "\n".join(reversed(days)) + "\n").encode()
+
+
+async def test_others_are_answered_while_an_admin_s_20_mb_export_is_read(
+    emulator: BotApiEmulator, services: Services, bot: TelegramTransport
+) -> None:
+    from zoneinfo import ZoneInfo
+
+    from services.kakao_export import MAX_UPLOAD
+
+    await claim_admin(emulator, services)
+    async with services.transaction() as tx:
+        await tx.members.add(None, ["hana.daily"])  # type: ignore[arg-type]
+    today = services.clock().astimezone(ZoneInfo("Asia/Seoul")).date()
+    export = big_android_export(MAX_UPLOAD - 1000, today - timedelta(days=1))
+    assert len(export) > 19 * 1024 * 1024
+
+    await emulator.send_document(ADMIN, "KakaoTalkChats.txt", export)
+    (reading,) = await emulator.wait_for(ADMIN, timeout=30)
+    assert reading["text"] == "📂 대화 파일을 읽고 있어요…"
+    for n in range(3):  # the bot answers while the file is read in its worker
+        await emulator.send_text(MEMBER + n, "/help")
+        (answer,) = await emulator.wait_for(MEMBER + n, timeout=30)
+        assert answer["text"]
+        assert len(emulator.messages_to(ADMIN)) == 2, "the import finished first"
+    (report,) = await emulator.wait_for(ADMIN, timeout=120)
+    assert "안드로이드 내보내기" in report["text"]
+    assert "@hana.daily 1" in report["text"]
