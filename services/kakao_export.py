@@ -28,12 +28,9 @@ import re
 import zipfile
 import zlib
 from collections.abc import Callable, Iterable
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
-
-from services.uploads import in_worker
 
 # A clock: "오후 1:16", "1:16 PM", "1:16 p.m.", "13:16", "13:16:05"; newer phones put a
 # narrow no-break space before "PM".
@@ -177,20 +174,13 @@ def _chat_in_zip(data: bytes) -> bytes:
 
 
 def read_chat_export(data: bytes, name: str, zone: ZoneInfo) -> ParsedExport:
-    """Decode and parse one export, within the limits (blocking: see `read_off_loop`)."""
+    """Decode and parse one export, within the limits (blocking: the bot runs it in its
+    upload worker, services/open_chat_import.read_digest_off_loop)."""
     text = decode_export(data, name)
     del data
     if text.count("\n") > MAX_LINES:
         raise ExportUnreadable("too_many_lines", limit=MAX_LINES)
     return parse_export(text, zone)
-
-
-async def read_off_loop(data: bytes, name: str, zone: ZoneInfo) -> ParsedExport:
-    """`read_chat_export` in the upload worker process: the bot answers others meanwhile."""
-    try:
-        return await in_worker(read_chat_export, data, name, zone)
-    except BrokenProcessPool:
-        raise ExportUnreadable("not_text") from None
 
 
 def parse_export(text: str, zone: ZoneInfo) -> ParsedExport:

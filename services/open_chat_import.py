@@ -15,6 +15,7 @@ event loop next to nothing.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -262,7 +263,9 @@ class OpenChatImporter:
         pending: list[tuple[LinkMessage, str, str, int, PostLink]] = []
         labels: dict[date, str] = {}  # a week label per day, worked out once
         who: dict[str, tuple[str | None, str | None]] = {}  # nickname -> instagram_id()
-        for message in found.with_links:
+        for n, message in enumerate(found.with_links, 1):
+            if n % 2000 == 0:
+                await asyncio.sleep(0)  # a huge file: let others' events in between
             day = message.when.date()
             label = labels.get(day) or labels.setdefault(
                 day, Week.containing(message.when, self.rules.timezone).label)

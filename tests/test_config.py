@@ -29,6 +29,13 @@ def test_defaults_need_nothing(monkeypatch: pytest.MonkeyPatch, tmp_path) -> Non
         ({"REMINDER_TIMES": "08:00,25:00"}, "REMINDER_TIMES: '25:00' is not a time"),
         ({"WEEK_OPEN_AT": "MONDAY 9"}, "WEEK_OPEN_AT"),
         ({"INSTAGRAM_DELAY_MIN_SECONDS": "5"}, "INSTAGRAM_DELAY_MIN_SECONDS must be between"),
+        ({"KAKAO_IMPORT_MAILBOX": "https://mail.example.org"}, "imaps://USER@HOST"),
+        ({"KAKAO_IMPORT_MAILBOX": "imaps://bot:secret@mail.example.org"},
+         "KAKAO_IMPORT_MAILBOX_PASSWORD, not in the URL"),
+        ({"KAKAO_IMPORT_MAILBOX": "imaps://bot@mail.example.org",
+          "KAKAO_IMPORT_MAILBOX_PASSWORD": "pw"}, "needs KAKAO_IMPORT_SENDERS"),
+        ({"KAKAO_IMPORT_MAILBOX": "imaps://bot@mail.example.org",
+          "KAKAO_IMPORT_SENDERS": "owner@example.org"}, "needs KAKAO_IMPORT_MAILBOX_PASSWORD"),
     ],
 )
 def test_wrong_settings_say_what_and_how(
