@@ -28,8 +28,8 @@ from services.open_chat_import import ImportReport
 from services.rules import CommunityRules
 from storage.db import session_factory
 from storage.models import JobRun, Member, Submission
-from storage.repositories.members import MemberRepo
 from tests.kakao_export_builder import ExportBuilder
+from tests.test_open_chat_import import add_members as add_community
 
 IMPORT_TIME = datetime(2025, 12, 19, 1, 0, tzinfo=UTC)  # Friday of 2025-W51, in Seoul
 MEMBERS = ("hana.daily", "dy_lee", "seojun_p", "owner_id")
@@ -42,9 +42,7 @@ def world(engine: AsyncEngine) -> Services:
 
 
 async def add_members(world: Services) -> None:
-    async with world.transaction() as tx:
-        for name in MEMBERS:
-            await MemberRepo(tx.session).add(name, joined_at=datetime(2025, 1, 1, tzinfo=UTC))
+    await add_community(world, MEMBERS)
 
 
 async def handed_in(world: Services) -> dict[str, set[str]]:

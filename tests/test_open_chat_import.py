@@ -127,9 +127,9 @@ def world(engine: AsyncEngine) -> Services:
     return Services(session_factory(engine), CommunityRules(), lambda: IMPORT_TIME)
 
 
-async def add_members(world: Services) -> None:
+async def add_members(world: Services, names: tuple[str, ...] = MEMBERS) -> None:
     async with world.transaction() as tx:
-        for name in MEMBERS:
+        for name in names:
             await MemberRepo(tx.session).add(name, joined_at=datetime(2025, 1, 1, tzinfo=UTC))
 
 
