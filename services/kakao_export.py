@@ -60,7 +60,8 @@ KO_DAY = re.compile(rf"^{KO_DATE} {WEEKDAY_KO}$")
 EN_DAY = re.compile(rf"^{EN_DATE}$")
 PC_DAY = re.compile(rf"^-+ (?P<date>{KO_DATE} {WEEKDAY_KO}|{EN_DATE}) -+$")
 PC_MESSAGE = re.compile(rf"^\[(?P<nick>.+?)\] \[(?P<clock>{CLOCK})\] ?(?P<text>.*)$")
-MAC_HEADER = re.compile(r"^\ufeff?\"?Date\"?,\"?User\"?,\"?Message\"?\s*$")
+MAC_HEADER = re.compile(r"^\ufeff?\"?(?:Date|날짜)\"?,\"?(?:User|사용자|이름)\"?,"
+                        r"\"?(?:Message|메시지|내용)\"?\s*$")
 # The file's own header: the room's title and the "saved on" line (its date is not a
 # message's date).
 SAVED_LINE = re.compile(r"^(?:저장한 날짜|Date Saved)\s?:")
@@ -198,8 +199,17 @@ def parse_export(text: str, zone: ZoneInfo) -> ParsedExport:
     elif layout == "unknown":
         parser.read_nothing(lines)
     else:
-        parser.read_phone(lines, {"iphone": IPHONE, "android": ANDROID}.get(layout, PHONE_EN))
+        parser.read_phone(lines, _phone_pattern(layout, head))
     return parser.result
+
+
+def _phone_pattern(layout: str, head: list[str]) -> re.Pattern[str]:
+    if layout == "android":
+        return ANDROID
+    if layout == "iphone" or (layout == "iphone_en" and  # numeric dates, English clock
+                              _count(head, IPHONE.match) > _count(head, PHONE_EN.match)):
+        return IPHONE
+    return PHONE_EN
 
 
 def detect_layout(lines: list[str]) -> str:
@@ -221,6 +231,9 @@ def detect_layout(lines: list[str]) -> str:
         # day's first timestamp alone.
         iphone = _count(sample, IPHONE_EN_STAMP.match) > 0 or _count(sample, EN_DAY.match) > 0
         return "iphone_en" if iphone else "android_en"
+    if best == "iphone" and _count(sample, lambda line: (m := IPHONE.match(line)) is not None
+                                   and re.search("[AaPp]", m.group(2))):
+        return "iphone_en"  # the iPhone's numeric dates with an English clock
     if best == "pc":
         english = _count(sample, lambda line: (m := PC_DAY.match(line)) is not None
                          and "년" not in m.group("date"))

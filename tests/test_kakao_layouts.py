@@ -167,3 +167,30 @@ def test_a_chat_export_past_its_limits_is_refused_naming_them() -> None:
         archive.writestr("Kakao/3f9a01e1.jpg", b"\xff\xd8" + b"\0" * 100)
     parsed = read_chat_export(media.getvalue(), "chat.zip", SEOUL)
     assert parsed.layout == "android" and len(parsed.messages) == 3
+
+
+IPHONE_EN_NUMERIC = """Talk_2025.12.22 15:13-1.txt
+Date Saved : 2025. 12. 22. 3:13 PM
+
+Monday, December 15, 2025
+2025. 12. 15. 9:45 PM, Hana Kim @hana.daily : https://www.instagram.com/p/DAbCdEfGhIj/
+2025. 12. 15. 9:46 PM: Doyun joined this chatroom.
+2025. 12. 15. 12:05 AM, Doyun @dy_lee : midnight
+"""
+
+MAC_KO_HEADER = """날짜,사용자,메시지
+2025-12-15 09:45:12,"김하나 @hana.daily","https://www.instagram.com/p/DAbCdEfGhIj/"
+"""
+
+
+@pytest.mark.parametrize(("text", "layout", "expected"), [
+    (IPHONE_EN_NUMERIC, "iphone_en", [
+        (datetime(2025, 12, 15, 21, 45), "Hana Kim @hana.daily", "DAbCdEfGhIj/"),
+        (datetime(2025, 12, 15, 0, 5), "Doyun @dy_lee", "midnight")]),
+    (MAC_KO_HEADER, "mac", [
+        (datetime(2025, 12, 15, 9, 45, 12), "김하나 @hana.daily", "DAbCdEfGhIj/")]),
+])
+def test_the_iphone_s_numeric_dates_with_an_english_clock_and_a_korean_csv_header(
+    text: str, layout: str, expected: list[tuple[datetime, str, str]]
+) -> None:
+    test_every_layout_reads_its_messages_and_only_them(text, layout, expected)
