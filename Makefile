@@ -39,8 +39,9 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+# Every benchmark, then docs/benchmarks.md (BENCH_ARGS=--quick for a short look).
 bench: $(STAMP)
-	$(BIN)/python benchmarks/telegram_throughput.py
+	$(BIN)/python benchmarks/report.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV)

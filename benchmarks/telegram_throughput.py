@@ -1,150 +1,215 @@
-"""Telegram throughput: the product's handlers against a bare PTB echo bot, side by side.
+"""Telegram throughput: the product against a plain PTB bot doing the same database work.
 
-N simulated users (default 1, 50, 500) each send messages one after another (the next
-after the reply), over real HTTP through the local Bot API emulator, to two bots run in
-the same process one after the other with the same PTB settings (rate limiter, concurrency):
+Each run has three processes: the load (benchmarks/telegram_load.py: the Bot API
+emulator and the simulated users, each sending the next message after the reply to the
+last), one bot (benchmarks/telegram_bots.py: the product, or the peer written there),
+and this one, which prepares a fresh database for the run (members, their Telegram
+accounts, this week's posts) and collects the figures. The bots alternate, at least five
+runs each, on the same database kind, for every path and number of users:
 
-- echo:    a bare PTB Application that answers each text with the same text;
-- product: the Autogram Telegram transport with its handlers on a fresh SQLite file
-           (every update: identify the account, load the flow state, answer /help).
+- paths: `/help` (a read), a link submission (a write), `/status` (the week's to-do list);
+- users: 1, 50, 500 and 1,000.
 
-It prints updates/s and p50/p99 update-to-reply latency for both, and the product's ratio
-to the echo bot. Both bots share the emulator's process and CPU, so the ratio is what to
-read, not the absolute figures. Telegram's own 30 messages/s limit is lifted for both
-(TELEGRAM_MAX_RATE): it would cap both at the same number and hide the handlers' cost.
+Printed per bot: updates per second and p99 update-to-reply latency as median
+(min-max) over the runs, CPU seconds and peak memory (VmHWM) of the bot's process;
+then the ratios product / peer against the goals: throughput at least 0.8x the peer's,
+p99 at most 1.5x.
 
-    .venv/bin/python benchmarks/telegram_throughput.py [--users 1 50 500] [--messages 400]
+    .venv/bin/python benchmarks/telegram_throughput.py [--users 1 50 500 1000]
+        [--paths help link status] [--runs 5] [--messages 300] [--database-url URL]
+        [--json results.json]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
+import json
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Awaitable, Callable
+import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from telegram import Update
-from telegram.ext import AIORateLimiter, Application, ContextTypes, MessageHandler, filters
+from sqlalchemy import insert, text
+from sqlalchemy.engine import make_url
 
-from bot.config import load_settings
-from bot.telegram import TelegramTransport
-from bot.wiring import rules_from
-from handlers.dispatcher import Dispatcher
-from services.container import Services
-from storage.db import create_engine, session_factory
+from storage.db import async_url, create_engine, is_sqlite
 from storage.migrations import upgrade
-from tests.telegram_emulator import BotApiEmulator
+from storage.models import ChatAccount, Member, Submission
 
-MAX_RATE = 100_000.0
-CONCURRENCY = 64
-Starter = Callable[[BotApiEmulator], Awaitable[Callable[[], Awaitable[None]]]]
-
-
-async def start_echo(emulator: BotApiEmulator) -> Callable[[], Awaitable[None]]:
-    async def echo(update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
-        assert update.effective_message is not None
-        await update.effective_message.reply_text(update.effective_message.text or "")
-
-    app = (
-        Application.builder()
-        .token(emulator.token)
-        .base_url(f"{emulator.url}/bot")
-        .rate_limiter(AIORateLimiter(overall_max_rate=MAX_RATE, max_retries=5))
-        .concurrent_updates(CONCURRENCY)
-        .build()
-    )
-    app.add_handler(MessageHandler(filters.TEXT, echo))
-    await app.initialize()
-    assert app.updater is not None
-    await app.updater.start_polling(poll_interval=0.0, timeout=1)
-    await app.start()
-
-    async def stop() -> None:
-        assert app.updater is not None
-        await app.updater.stop()
-        await app.stop()
-        await app.shutdown()
-
-    return stop
+ROOT = Path(__file__).resolve().parent.parent
+FIRST_USER = 10_000  # as benchmarks/telegram_load.py numbers its users
+GOALS = {"throughput": 0.8, "p99": 1.5}
 
 
-async def start_product(emulator: BotApiEmulator) -> Callable[[], Awaitable[None]]:
-    folder = tempfile.mkdtemp(prefix="autogram-bench-")
-    url = f"sqlite+aiosqlite:///{folder}/bench.sqlite3"
-    await asyncio.to_thread(upgrade, url)
-    settings = load_settings(
-        telegram_token=emulator.token,
-        telegram_api_url=emulator.url,
-        telegram_poll_timeout=1,
-        telegram_max_rate=MAX_RATE,
-        telegram_concurrent_updates=CONCURRENCY,
-        database_url=url,
-    )
+async def seed(url: str, users: int) -> None:
+    """Members with linked Telegram accounts, two posts each this week."""
     engine = create_engine(url)
-    services = Services(session_factory(engine), rules_from(settings), serialize=True)
-    transport = TelegramTransport(settings, Dispatcher(services))
-    await transport.start()
-
-    async def stop() -> None:
-        await transport.stop()
-        await engine.dispose()
-
-    return stop
-
-
-async def drive(emulator: BotApiEmulator, users: int, per_user: int) -> tuple[float, list[float]]:
-    latencies: list[float] = []
-
-    async def person(user_id: int) -> None:
-        for _ in range(per_user):
-            sent = time.monotonic()
-            await emulator.send_text(user_id, "/help")
-            (reply,) = await emulator.wait_for(user_id, timeout=60)
-            latencies.append(reply["received_at"] - sent)
-
-    started = time.monotonic()
-    await asyncio.gather(*(person(10_000 + n) for n in range(users)))
-    return len(latencies) / (time.monotonic() - started), latencies
+    now = datetime.now(UTC)
+    local = now.astimezone(ZoneInfo("Asia/Seoul")).date()
+    week = local - timedelta(days=local.weekday())
+    async with engine.begin() as conn:
+        await conn.execute(insert(Member), [
+            {"id": n + 1, "instagram_username": f"member_{n:04d}", "status": "active",
+             "joined_at": now - timedelta(days=60), "created_at": now} for n in range(users)])
+        await conn.execute(insert(ChatAccount), [
+            {"platform": "telegram", "platform_user_id": str(FIRST_USER + n),
+             "display_name": f"User {n}", "language": "ko", "member_id": n + 1,
+             "reachable": True, "created_at": now} for n in range(users)])
+        await conn.execute(insert(Submission), [
+            {"member_id": n + 1, "week_start": week, "shortcode": f"S{n:04d}x{k}",
+             "url": f"https://www.instagram.com/p/S{n:04d}x{k}/", "source": "chat",
+             "submitted_at": now, "created_at": now, "status": "active"}
+            for n in range(users) for k in range(2)])
+    await engine.dispose()
 
 
-async def measure(start: Starter, users: int, per_user: int) -> tuple[float, float, float]:
-    async with BotApiEmulator() as emulator:
-        stop = await start(emulator)
-        try:
-            await drive(emulator, min(users, 5), 1)  # warm up: connections, first contact
-            rate, latencies = await drive(emulator, users, per_user)
-        finally:
-            await stop()
+class Databases:
+    """A seeded database per number of users, copied fresh for every run (a SQLite file
+    copy, or a PostgreSQL database made from it as a template)."""
+
+    def __init__(self, server: str) -> None:
+        self.server = server
+        self.folder = Path(tempfile.mkdtemp(prefix="autogram-tg-bench-"))
+        self.made: list[str] = []
+
+    async def _admin(self, statement: str) -> None:
+        admin = create_engine(make_url(async_url(self.server)).set(database="postgres")
+                              .render_as_string(hide_password=False))
+        async with admin.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text(statement))
+        await admin.dispose()
+
+    def _url(self, name: str) -> str:
+        if not self.server:
+            return f"sqlite+aiosqlite:///{self.folder / name}.sqlite3"
+        return make_url(async_url(self.server)).set(database=name).render_as_string(
+            hide_password=False)
+
+    async def template(self, users: int) -> str:
+        name = f"autogram_tpl_{users}_{uuid.uuid4().hex[:6]}"
+        if self.server:
+            await self._admin(f'CREATE DATABASE "{name}"')
+            self.made.append(name)
+        url = self._url(name)
+        await asyncio.to_thread(upgrade, url)
+        await seed(url, users)
+        return name
+
+    async def fresh(self, template: str) -> str:
+        name = f"autogram_run_{uuid.uuid4().hex[:8]}"
+        if self.server:
+            await self._admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+            self.made.append(name)
+        else:
+            shutil.copy(self.folder / f"{template}.sqlite3", self.folder / f"{name}.sqlite3")
+        return self._url(name)
+
+    async def close(self) -> None:
+        for name in self.made:
+            await self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+async def one_run(bot: str, url: str, users: int, per_user: int, path: str) -> dict[str, Any]:
+    python = sys.executable
+    load = await asyncio.create_subprocess_exec(
+        python, str(ROOT / "benchmarks/telegram_load.py"), "--users", str(users),
+        "--per-user", str(per_user), "--path", path,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=ROOT)
+    assert load.stdin is not None and load.stdout is not None
+    api = (await load.stdout.readline()).decode().split()[1]
+    runner = await asyncio.create_subprocess_exec(
+        python, str(ROOT / "benchmarks/telegram_bots.py"), "--bot", bot, "--api", api,
+        "--database-url", url, stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=ROOT)
+    assert runner.stdin is not None and runner.stdout is not None
+    ready = await runner.stdout.readline()
+    assert ready.strip() == b"ready", ready
+    load.stdin.write(b"go\n")
+    await load.stdin.drain()
+    measured = json.loads(await load.stdout.readline())
+    runner.stdin.write(b"stop\n")
+    await runner.stdin.drain()
+    process = json.loads(await runner.stdout.readline())
+    await runner.wait()
+    load.stdin.write(b"bye\n")
+    await load.stdin.drain()
+    await load.wait()
+    latencies = sorted(measured["latencies"])
     cuts = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else latencies * 99
-    return rate, cuts[49] * 1000, cuts[98] * 1000
+    return {"rate": measured["rate"], "p50": cuts[49] * 1000, "p99": cuts[98] * 1000,
+            "cpu": process["cpu"], "peak_mb": process["peak_kb"] / 1024}
+
+
+def spread(values: list[float], digits: int = 1) -> str:
+    return (f"{statistics.median(values):.{digits}f} "
+            f"({min(values):.{digits}f}-{max(values):.{digits}f})")
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--users", type=int, nargs="+", default=[1, 50, 500])
-    parser.add_argument("--messages", type=int, default=400, help="messages per round, about")
+    parser.add_argument("--users", type=int, nargs="+", default=[1, 50, 500, 1000])
+    parser.add_argument("--paths", nargs="+", default=["help", "link", "status"],
+                        choices=("help", "link", "status"))
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--messages", type=int, default=300, help="messages per run, about")
+    parser.add_argument("--database-url", default="", help="a PostgreSQL server (throw-away "
+                        "databases are made on it); default: SQLite files")
+    parser.add_argument("--json", default="", help="also write the figures to this file")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.ERROR)
+    databases = Databases(args.database_url)
+    kind = "SQLite" if not args.database_url or is_sqlite(args.database_url) else "PostgreSQL"
+    print(f"database: {kind}; {args.runs} alternating runs per bot; medians (min-max)")
+    print(f"{'users':>5} {'path':>6} {'bot':>8} {'updates/s':>20} {'p99 ms':>22} "
+          f"{'CPU s':>6} {'peak MB':>8}")
+    results: list[dict[str, Any]] = []
+    try:
+        for users in args.users:
+            template = await databases.template(users)
+            per_user = max(2, args.messages // users)
+            for path in args.paths:
+                runs: dict[str, list[dict[str, Any]]] = {"peer": [], "product": []}
+                for n in range(args.runs):
+                    for bot in (("peer", "product") if n % 2 == 0 else ("product", "peer")):
+                        url = await databases.fresh(template)
+                        runs[bot].append(await one_run(bot, url, users, per_user, path))
+                row = summarize(users, path, runs)
+                results.append(row)
+                for bot in ("peer", "product"):
+                    figures = runs[bot]
+                    print(f"{users:>5} {path:>6} {bot:>8} "
+                          f"{spread([f['rate'] for f in figures]):>20} "
+                          f"{spread([f['p99'] for f in figures]):>22} "
+                          f"{statistics.median(f['cpu'] for f in figures):>6.2f} "
+                          f"{statistics.median(f['peak_mb'] for f in figures):>8.0f}")
+                print(f"{users:>5} {path:>6} {'ratio':>8} {row['throughput_ratio']:>20.2f} "
+                      f"{row['p99_ratio']:>22.2f}   goals: >= {GOALS['throughput']}, <= "
+                      f"{GOALS['p99']}: {'met' if row['met'] else 'MISSED'}")
+    finally:
+        await databases.close()
+    if args.json:
+        await asyncio.to_thread(Path(args.json).write_text, json.dumps(
+            {"database": kind, "runs": args.runs, "goals": GOALS, "rows": results}, indent=1))
 
-    print(f"{'users':>6} {'bot':>8} {'updates/s':>10} {'p50 ms':>8} {'p99 ms':>8}")
-    for users in args.users:
-        per_user = max(2, args.messages // users)
-        echo = await measure(start_echo, users, per_user)
-        product = await measure(start_product, users, per_user)
-        for name, (rate, p50, p99) in (("echo", echo), ("product", product)):
-            print(f"{users:>6} {name:>8} {rate:>10.1f} {p50:>8.1f} {p99:>8.1f}")
-        print(
-            f"{users:>6} {'ratio':>8} {product[0] / echo[0]:>10.2f} {product[1] / echo[1]:>8.2f} "
-            f"{product[2] / echo[2]:>8.2f}   (product / echo; target at 500 users: "
-            "throughput >= 0.5, p99 <= 3.0)"
-        )
+
+def summarize(users: int, path: str, runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    def median(bot: str, key: str) -> float:
+        return statistics.median(f[key] for f in runs[bot])
+
+    throughput = median("product", "rate") / median("peer", "rate")
+    p99 = median("product", "p99") / median("peer", "p99")
+    return {"users": users, "path": path, "runs": runs, "throughput_ratio": throughput,
+            "p99_ratio": p99,
+            "met": throughput >= GOALS["throughput"] and p99 <= GOALS["p99"]}
 
 
 if __name__ == "__main__":
