@@ -125,7 +125,7 @@ async def main() -> None:
                              "default: a SQLite file")
     parser.add_argument("--json", default="", help="also write the figures to this file")
     args = parser.parse_args()
-    rows: list[dict[str, object]] = []
+    figures: list[dict[str, object]] = []
     url, drop = await _database(args.database_url)
     await asyncio.to_thread(upgrade, url)
     engine = create_engine(url)
@@ -180,7 +180,7 @@ async def main() -> None:
         print(f"{lines:>8} {links:>7} {added:>7} {_spread(times['peer']):>18} "
               f"{_spread(times['product']):>18} {lines / product_s:>16,.0f} {ratio:>6.2f}  "
               f"{'met' if ratio <= GOAL else 'MISSED'}")
-        rows.append({"lines": lines, "links": links, "added": added, "peer": times["peer"],
+        figures.append({"lines": lines, "links": links, "added": added, "peer": times["peer"],
                      "product": times["product"], "lines_per_s": lines / product_s,
                      "ratio": ratio, "met": ratio <= GOAL})
     await engine.dispose()
@@ -188,7 +188,7 @@ async def main() -> None:
     if args.json:
         await asyncio.to_thread(Path(args.json).write_text, json.dumps({
             "database": "SQLite" if is_sqlite(url) else "PostgreSQL", "runs": args.runs,
-            "goal": GOAL, "rows": rows}, indent=1))
+            "goal": GOAL, "rows": figures}, indent=1))
 
 
 def _spread(values: list[float]) -> str:
