@@ -173,6 +173,8 @@ class TelegramTransport:
         # Updates of one user are handled in order, different users concurrently.
         self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
         self._pacer = asyncio.Semaphore(1)
+        # Updates the dispatcher marks handled itself (see _finished).
+        self._marked: set[int] = set()
         self.username = ""
 
     # --- lifecycle -----------------------------------------------------------------
@@ -245,6 +247,11 @@ class TelegramTransport:
             return await tx.updates.record(update_id, body, tx.now())
 
     async def _finished(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        """After the handlers: an update the dispatcher handled was marked in its own
+        transaction; any other (a group message not for us, an edit) is marked here."""
+        if update.update_id in self._marked:
+            self._marked.discard(update.update_id)
+            return
         async with self.services.transaction() as tx:
             await tx.updates.finish(update.update_id, tx.now())
 
@@ -257,10 +264,13 @@ class TelegramTransport:
                 updates = await self.app.bot.get_updates(
                     offset=offset, timeout=self.settings.telegram_poll_timeout,
                     allowed_updates=["message", "callback_query"])
-                for update in updates:
-                    if await self._record(update.update_id, update.to_dict()):
+                if updates:  # one transaction for the batch, committed before any runs
+                    async with self.services.transaction() as tx:
+                        fresh = [u for u in updates if await tx.updates.record(
+                            u.update_id, u.to_dict(), tx.now())]
+                    for update in fresh:
                         await self.app.update_queue.put(update)
-                    offset = update.update_id + 1
+                    offset = updates[-1].update_id + 1
             except asyncio.CancelledError:
                 raise
             except RetryAfter as exc:
@@ -352,6 +362,7 @@ class TelegramTransport:
             message_id=str(message.message_id),
             language_hint=user.language_code,
             takes_documents=True,
+            delivery_id=update.update_id,
         )
         await self._handle(event)
 
@@ -378,6 +389,7 @@ class TelegramTransport:
             attachment_name=document.file_name or "",
             attachment_size=document.file_size,
             takes_documents=True,
+            delivery_id=update.update_id,
         )
         await self._handle(event)
 
@@ -402,10 +414,13 @@ class TelegramTransport:
             payload=query.data or "",
             language_hint=user.language_code,
             takes_documents=True,
+            delivery_id=update.update_id,
         )
         await self._handle(event)
 
     async def _handle(self, event: Incoming) -> None:
+        if event.delivery_id is not None:  # the dispatcher marks it handled
+            self._marked.add(event.delivery_id)
         key = int(event.user_id)
         lock = self._locks.get(key)
         if lock is None:

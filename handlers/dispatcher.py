@@ -135,9 +135,13 @@ class Dispatcher:
                 else:
                     outcome.replies += await self._route(ctx, text, flow)
                 await self._save_state(ctx, had_state=state is not None and not state.expired)
+                if event.delivery_id is not None:
+                    await tx.updates.finish(event.delivery_id, tx.now())
         except Exception:
             # Logged without the text: it may be a password.
             log.exception("handler failed (platform=%s user=%s)", event.platform, event.user_id)
+            if event.delivery_id is not None:  # handled, if badly: never run in a loop
+                await self._finish_delivery(event.delivery_id)
             return Outcome([Reply(t(language, "common.error"), delete_incoming=secret)], language)
         outcome.deferred = ctx.deferred
         if not defer:
@@ -148,6 +152,13 @@ class Dispatcher:
         if secret and outcome.replies:
             outcome.replies[0] = replace(outcome.replies[0], delete_incoming=True)
         return outcome
+
+    async def _finish_delivery(self, delivery_id: int) -> None:
+        try:
+            async with self.services.transaction() as tx:
+                await tx.updates.finish(delivery_id, tx.now())
+        except Exception:  # the database is away: the delivery is taken up again later
+            log.exception("could not mark delivery %s handled", delivery_id)
 
     async def finish(self, outcome: Outcome, progress: ProgressFn | None = None) -> list[Reply]:
         """Run the event's deferred work (no transaction held meanwhile); its replies."""

@@ -32,6 +32,9 @@ class Incoming:
     attachment_size: int | None = None
     # True where the bot can send files (Telegram): long lists go as a text document.
     takes_documents: bool = False
+    # The platform's id of this delivery where the transport records deliveries (Telegram
+    # updates): marked handled in the event's own transaction, so its effects happen once.
+    delivery_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
