@@ -23,6 +23,7 @@ import imaplib
 import logging
 import re
 from dataclasses import dataclass
+from datetime import date, timedelta
 from email.message import EmailMessage
 from email.utils import getaddresses
 from urllib.parse import unquote, urlsplit
@@ -37,6 +38,7 @@ SUFFIXES = (".txt", ".csv", ".zip")
 # A mail carries its attachments in base64 (4/3 of their size) beside its text.
 MAX_MAIL = MAX_UPLOAD * 3 // 2
 TIMEOUT_SECONDS = 30
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 class MailboxError(ValueError):
@@ -110,17 +112,21 @@ def _attachments(message: EmailMessage) -> tuple[Attachment, ...]:
 
 
 def fetch_new_mail(box: Mailbox, password: str, senders: frozenset[str],
-                   seen: frozenset[str]) -> list[Mail]:
-    """The mailbox's messages from `senders` whose key is not in `seen`, with their
-    exports (blocking: run in a thread). Nothing is flagged or deleted on the server."""
+                   seen: frozenset[str], since: date) -> list[Mail]:
+    """The mailbox's messages from `senders` since `since` whose key is not in `seen`,
+    with their exports (blocking: run in a thread). Nothing is flagged or deleted."""
     client: imaplib.IMAP4 = (imaplib.IMAP4_SSL if box.tls else imaplib.IMAP4)(
         box.host, box.port, timeout=TIMEOUT_SECONDS)
     try:
         client.login(box.user, password)
-        client.select(_quoted(box.folder), readonly=True)
+        status, _ = client.select(_quoted(box.folder), readonly=True)
+        if status != "OK":
+            raise imaplib.IMAP4.error(f"there is no folder {box.folder!r}")
+        # An IMAP date, in English whatever the locale: "01-Dec-2026".
+        day = f"{since.day:02d}-{MONTHS[since.month - 1]}-{since.year}"
         uids: list[bytes] = []
         for sender in sorted(senders):
-            _, found = client.uid("SEARCH", "FROM", _quoted(sender))
+            _, found = client.uid("SEARCH", "FROM", _quoted(sender), "SINCE", day)
             uids += (found[0] or b"").split()
         mails = []
         for uid in sorted(set(uids), key=int):
@@ -169,10 +175,13 @@ async def import_mail(services: Services, box: Mailbox, password: str,
     new. A mailbox that cannot be reached is logged and tried again next time."""
     async with services.transaction() as tx:
         seen = frozenset(await tx.open_chat.keys_seen(MAIL_JOB))
+        # Older mail holds nothing an import would take (it reads the last weeks only).
+        since = (tx.now() - timedelta(weeks=tx.rules.kakao_import_weeks + 1)).date()
     try:
-        mails = await asyncio.to_thread(fetch_new_mail, box, password, senders, seen)
-    except (imaplib.IMAP4.error, OSError) as exc:
-        log.warning("mailbox %s could not be read: %s", box, type(exc).__name__)
+        mails = await asyncio.to_thread(fetch_new_mail, box, password, senders, seen, since)
+    except (imaplib.IMAP4.error, OSError) as exc:  # the server's words hold no password
+        log.warning("mailbox %s could not be read: %s: %s", box, type(exc).__name__,
+                    str(exc)[:200])
         return 0
     for mail in mails:
         label = mail.sender
