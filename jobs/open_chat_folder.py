@@ -53,7 +53,7 @@ async def import_export(services: Services, key: str, name: str, data: bytes,
         return True
     except Exception:
         # Not the file's fault as far as we know; still recorded, so it is not retried in
-        # a loop (a copy under a new name is read again).
+        # a loop (the admins are told to hand it in directly once the fault is fixed).
         log.exception("importing %s failed", name)
         await _failed(services, key, name, "internal")
         await on_report(name, ExportUnreadable("internal"))

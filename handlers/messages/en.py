@@ -178,7 +178,7 @@ MESSAGES: dict[str, str] = {
     "import.unreadable.empty": "the file is empty",
     "import.unreadable.mail_without_export": "the mail has no chat export attached (.txt, .csv or .zip)",
     "import.unreadable.already_imported": "this file was imported before (the same content)",
-    "import.unreadable.internal": "something went wrong while reading it. The same file is not read again: drop it in again under a new name",
+    "import.unreadable.internal": "something went wrong on the bot's side while importing it (the operator's log says what). It is not read again by itself: send it to the bot, or run autogram import-kakao, once that is fixed",
     "kakao.working": "Working on it, one moment…",
     "kakao.working_no_callback": "This takes a little longer. Send any message in a moment and I will show you the result.",
     "kakao.more": "More",

@@ -178,7 +178,7 @@ MESSAGES: dict[str, str] = {
     "import.unreadable.empty": "파일이 비어 있어요",
     "import.unreadable.mail_without_export": "메일에 대화 파일(.txt, .csv 또는 .zip)이 붙어 있지 않아요",
     "import.unreadable.already_imported": "이미 가져온 파일이에요(같은 내용)",
-    "import.unreadable.internal": "읽는 중에 문제가 생겼어요. 같은 파일은 다시 읽지 않으니, 새 이름으로 다시 넣어 주세요",
+    "import.unreadable.internal": "가져오는 중에 봇 쪽에서 문제가 생겼어요(운영자 로그에 자세한 내용이 있어요). 이 파일은 저절로 다시 읽지 않으니, 문제가 해결되면 봇에게 직접 보내거나 autogram import-kakao로 가져와 주세요",
     "kakao.working": "처리하고 있어요. 잠시만 기다려 주세요…",
     "kakao.working_no_callback": "처리하는 데 시간이 조금 걸려요. 다음에 아무 메시지나 보내면 결과를 보여 드릴게요.",
     "kakao.more": "더 보기",
