@@ -97,7 +97,8 @@ async def import_upload(ctx: Ctx) -> list[Reply]:
         if isinstance(found, ExportUnreadable):
             return [Reply(unreadable(found.reason, found.first_lines, fresh.lang,
                                      found.limit))]
-        assert isinstance(found, ExportDigest)
+        if not isinstance(found, ExportDigest):  # reading asks Instagram nothing: a fault
+            return [Reply(unreadable("internal", (), fresh.lang))]
         report = await fresh.tx.open_chat.run(found, actor, name)
         return [Reply(render_report(report, fresh.lang))]
 

@@ -147,8 +147,8 @@ def fetch_new_mail(box: Mailbox, password: str, senders: frozenset[str],
             _, body = client.uid("FETCH", uid, "(BODY.PEEK[])")
             raw = next(part[1] for part in body if isinstance(part, tuple))
             message = email.message_from_bytes(raw, policy=email.policy.default)
-            assert isinstance(message, EmailMessage)
-            mails.append(Mail(key, sender, _attachments(message)))
+            found = _attachments(message) if isinstance(message, EmailMessage) else ()
+            mails.append(Mail(key, sender, found))
         return mails
     finally:
         try:

@@ -70,7 +70,8 @@ class InviteService:
         if invite.expires_at < utcnow():
             return Accepted(InviteResult.EXPIRED, username)
         account = await self.session.get(ChatAccount, account_id)
-        assert account is not None
+        if account is None:  # the chat account went away meanwhile (a /forgetme)
+            return Accepted(InviteResult.INVALID, username)
         taken = [a for a in await self.accounts.of_member(invite.member_id)
                  if a.id != account_id and a.platform == account.platform]
         if taken and not invite.moves_account:

@@ -198,7 +198,8 @@ class InstagrapiGateway:
         raise errors.NetworkError("Instagram did not answer in time")
 
     def _finish(self, username: str, pending: PendingLogin) -> LoginResult:
-        assert pending.thread_result is not None
+        if pending.thread_result is None:  # no login under way: nothing to finish
+            raise errors.NetworkError("the login was not started, start again")
         try:
             pending.thread_result.result()
         except ig.TwoFactorRequired as exc:  # keep the same Client for the code
