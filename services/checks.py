@@ -56,7 +56,8 @@ class Checks:
         """Check the week's posts (or only those someone still owes), one check at a time."""
         async with self.lock:
             return await self._with_pool(lambda: self.verifier.run(
-                week, self.rules, only_open=only_open, progress=progress))
+                week, self.rules, only_open=only_open, progress=progress,
+                patience=self.instagram.patience))
 
     def next_check_for(self, member_id: int, now: datetime) -> datetime | None:
         """When this member may ask for a check again (None: now)."""

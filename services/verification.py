@@ -35,7 +35,8 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.instagram.errors import InstagramError, NoHelperAvailable
+from services.instagram.comment_pages import CommentRead
+from services.instagram.errors import InstagramError, NetworkError, NoHelperAvailable
 from services.instagram.gateway import CURRENT_METER, CallMeter, PostComments
 from services.instagram.names import name_key
 from services.instagram.runtime import Instagram
@@ -184,7 +185,10 @@ class Verifier:
 
     async def run(self, week: Week, rules: CommunityRules, *, only_open: bool = False,
                   member_id: int | None = None, use_cache: bool = False,
-                  progress: Progress | None = None) -> RunReport:
+                  progress: Progress | None = None, patience: float | None = None
+                  ) -> RunReport:
+        """`patience`: seconds a read may wait for a helper to cool down (None: the
+        pool's own, short enough for someone waiting in chat)."""
         report = RunReport(week.label)
         async with self.transaction() as session:
             posts = await posts_to_check(session, week, rules, only_open=only_open,
@@ -198,7 +202,8 @@ class Verifier:
 
         async def one(post: PostToCheck) -> None:
             nonlocal finished
-            if await self._check(post, report, width, writes, use_cache=use_cache):
+            if await self._check(post, report, width, writes, use_cache=use_cache,
+                                 patience=patience):
                 finished += 1
                 if progress is not None:
                     await progress(finished, len(posts))
@@ -227,7 +232,8 @@ class Verifier:
             yield session
 
     async def _check(self, post: PostToCheck, report: RunReport, width: asyncio.Semaphore,
-                     writes: set[asyncio.Future[None]], *, use_cache: bool) -> bool:
+                     writes: set[asyncio.Future[None]], *, use_cache: bool,
+                     patience: float | None) -> bool:
         """Read one post and write its verdicts (shielded: a cancelled run still writes
         what it read); False when the run paused first."""
         cached = self.cache.get(post.shortcode) if use_cache else None
@@ -240,7 +246,7 @@ class Verifier:
             async with width:
                 if report.paused:
                     return False
-                result = await self._read(post)
+                result = await self._read(post, patience)
             if isinstance(result, NoHelperAvailable):
                 report.paused = True
                 return False
@@ -257,23 +263,46 @@ class Verifier:
         async with self.transaction() as session:
             await self._apply(session, post, result, report)
 
-    async def _read(self, post: PostToCheck) -> Read:
+    async def _read(self, post: PostToCheck, patience: float | None) -> Read:
         """One read; a "not found" is read again at once by another helper if there is
         one (a passing fault of one account is not a deleted post)."""
-        pool, gateway = self.instagram.pool, self.instagram.gateway
+        pool = self.instagram.pool
         try:
-            return await pool.run(lambda s: gateway.commenters(s, post.shortcode))
+            return await self._resumable(post.shortcode, patience)
         except InstagramError as exc:
             if exc.code not in GONE_CODES or exc.helper is None or pool.usable() < 2:
                 return exc
             first = exc
         try:
-            second = await pool.run(lambda s: gateway.commenters(s, post.shortcode),
-                                    avoid=frozenset({first.helper or ""}))
+            second = await self._resumable(post.shortcode, patience,
+                                           avoid=frozenset({first.helper or ""}))
         except InstagramError as exc:
             # The second read could not be made (rate limit, no helper): not confirmed.
             return ConfirmedGone(exc.code) if exc.code in GONE_CODES else first
         return second
+
+    async def _resumable(self, shortcode: str, patience: float | None,
+                         avoid: frozenset[str] = frozenset()) -> PostComments:
+        """All of a post's pages, however many attempts they take: a rate limit moves the
+        read to the next helper (in the pool), and a timeout or a lost connection after
+        some pages goes on from the page that failed, as long as each attempt advances."""
+        read = CommentRead()
+        gateway = self.instagram.gateway
+        failed: NetworkError | None = None
+        while True:
+            before = read.answers
+            try:
+                return await self.instagram.pool.run(
+                    lambda s: gateway.commenters(s, shortcode, read), avoid=avoid,
+                    max_wait=patience)
+            except NoHelperAvailable:
+                if failed is None:
+                    raise
+                raise failed from None  # this post stays unknown; the run goes on
+            except NetworkError as exc:
+                if read.answers == before:
+                    raise
+                failed = exc
 
     async def _apply(self, session: AsyncSession, post: PostToCheck, result: Read,
                      report: RunReport) -> None:

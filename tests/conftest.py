@@ -119,7 +119,7 @@ def simulated():  # type: ignore[no-untyped-def]
 def instagram(simulated):  # type: ignore[no-untyped-def]
     from services.instagram.runtime import Instagram
 
-    return Instagram(simulated, max_wait=0.5)
+    return Instagram(simulated, max_wait=0.5, patience=0.5)
 
 
 @pytest.fixture

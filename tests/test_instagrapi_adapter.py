@@ -102,6 +102,30 @@ async def test_a_comment_on_two_pages_counts_once() -> None:
 
 
 @responses.activate
+async def test_a_read_stopped_by_a_rate_limit_goes_on_from_the_page_that_failed() -> None:
+    from services.instagram.comment_pages import CommentRead
+
+    info(count=3)
+    page({}, {"comments": [comment(1, "jun")], "comment_count": 3,
+              "has_more_comments": True, "next_max_id": "P2"})
+    limited = responses.get(comments_url(), status=429, json={"status": "fail", "message": ""},
+                            match=[responses.matchers.query_param_matcher(
+                                {"can_support_threading": "true", "permalink_enabled": "false",
+                                 "max_id": "P2"})])
+    read = CommentRead()
+    with pytest.raises(errors.RateLimited) as stopped:
+        await gateway().commenters(session(), SHORTCODE, read)
+    assert stopped.value.retry_after == 60.0  # a bare 429: the pool's backoff, not an hour
+    responses.remove(limited)
+    page({"max_id": "P2"}, {"comments": [comment(2, "mina"), comment(3, "seojun")],
+                            "has_more_comments": False})
+    sent = len(responses.calls)
+    result = await gateway().commenters(session("222"), SHORTCODE, read)  # another helper
+    assert result.usernames == {"jun", "mina", "seojun"} and result.complete
+    assert len(responses.calls) - sent == 1  # only the page that failed, not the info or page 1
+
+
+@responses.activate
 async def test_no_count_anywhere_is_never_complete() -> None:
     info()  # no comment_count in the info either
     page({}, {"comments": [comment(1, "jun")], "has_more_comments": False})

@@ -75,14 +75,16 @@ async def test_a_429_is_a_rate_limit_at_once() -> None:
 
 async def test_the_second_reader_steps_in_when_instagrapi_fails_on_a_post() -> None:
     class Failing:
-        async def commenters(self, session: dict, shortcode: str) -> PostComments:
+        async def commenters(self, session: dict, shortcode: str, resume: object = None
+                         ) -> PostComments:
             raise errors.NetworkError("ClientStatusFail")
 
         async def restore(self, session: dict) -> str:
             return "helper.one"
 
     class Second(InstaloaderCommentReader):
-        async def commenters(self, session: dict, shortcode: str) -> PostComments:
+        async def commenters(self, session: dict, shortcode: str, resume: object = None
+                         ) -> PostComments:
             return PostComments("hana", frozenset({"jun"}), 1, 1)
 
     combined = CombinedGateway(Failing(), Second())

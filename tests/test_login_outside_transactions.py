@@ -35,7 +35,7 @@ class SlowLogins(SimulatedInstagram):
 def services_on(engine: AsyncEngine, sim: SimulatedInstagram) -> Services:
     return Services(session_factory(engine), CommunityRules(), lambda: TEST_NOW,
                     serialize=engine.dialect.name == "sqlite",
-                    instagram=Instagram(sim, max_wait=0.5))
+                    instagram=Instagram(sim, max_wait=0.5, patience=0.5))
 
 
 async def test_others_are_answered_while_instagram_thinks_about_a_password(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from services.container import Services
 from services.instagram.errors import NetworkError, NotFound, PrivateProfile, RateLimited
@@ -97,6 +97,30 @@ async def test_faults_make_unknowns_never_wrong_verdicts(
         helper.cooldown_until = 0
     await verifier(services, instagram).run(week, services.rules, only_open=True)
     assert check_against_truth(community, await verdicts(services), allow_unknown=False) == 0
+
+
+async def test_a_long_post_stopped_half_way_goes_on_from_the_page_that_failed(
+    services: Services, simulated: SimulatedInstagram, instagram: Instagram
+) -> None:
+    # A post of 64 comments (5 pages): a rate limit on its 4th page, then Instagram stops
+    # answering one call in the middle of the next attempt. The read moves to the next
+    # helper each time and goes on; nothing already read is asked again.
+    community, week = await world(services, simulated, 2, posts_each=1, helpers=3,
+                                  comments_each=63)
+    first, other = community.posts
+    async with services.transaction() as tx:  # one post to read, so the calls are in order
+        await tx.session.execute(update(Submission).where(Submission.shortcode == other)
+                                 .values(status="withdrawn"))
+    simulated.fail_call(4, RateLimited("Please wait", retry_after=60))
+    simulated.fail_call(6, NetworkError("read timed out"))
+    report = await verifier(services, instagram).run(week, services.rules, patience=0.5)
+    found = await verdicts(services)
+    owner, commenters = community.posts[first]
+    assert {m: v for (m, code), v in found.items() if code == first} == {
+        m: "done" if m in commenters else "missing" for m in community.members if m != owner}
+    assert report.requests == len(simulated.calls) == 1 + 5 + 2  # info, pages, two failed
+    assert [op for op, _ in simulated.calls].count("info") == 1
+    assert len({helper for _, helper in simulated.calls}) == 3
 
 
 async def test_a_short_fetch_is_unknown_not_missing(

@@ -69,7 +69,7 @@ async def setup(engine: AsyncEngine, members: int, helpers: int, plans: list[Pos
                 ) -> tuple[Services, SimulatedInstagram, Week, dict[str, PostPlan]]:
     await wipe(engine)
     sim = SimulatedInstagram()
-    instagram = Instagram(sim, max_wait=0.2, clock=Later())
+    instagram = Instagram(sim, max_wait=0.2, patience=0.2, clock=Later())
     services = Services(session_factory(engine), CommunityRules(), lambda: TEST_NOW,
                         serialize=engine.dialect.name == "sqlite", instagram=instagram)
     week = Week.containing(TEST_NOW, services.rules.timezone)
@@ -205,8 +205,9 @@ class StaleReader:
     def __getattr__(self, name: str) -> object:
         return getattr(self.sim, name)
 
-    async def commenters(self, session: dict, shortcode: str) -> PostComments:
-        result = await self.sim.commenters(session, shortcode)
+    async def commenters(self, session: dict, shortcode: str, resume: object = None
+                         ) -> PostComments:
+        result = await self.sim.commenters(session, shortcode, resume)  # type: ignore[arg-type]
         if shortcode == self.shortcode and not self.release.is_set():
             self.reading.set()
             await self.release.wait()
@@ -263,11 +264,12 @@ class Exploding:
     def __getattr__(self, name: str) -> object:
         return getattr(self.sim, name)
 
-    async def commenters(self, session: dict, shortcode: str) -> PostComments:
+    async def commenters(self, session: dict, shortcode: str, resume: object = None
+                         ) -> PostComments:
         if shortcode == self.shortcode:
             await asyncio.sleep(0.15)  # the quick reads finish first
             raise ValueError("unexpected answer")
-        return await self.sim.commenters(session, shortcode)
+        return await self.sim.commenters(session, shortcode, resume)  # type: ignore[arg-type]
 
 
 async def test_an_unexpected_failure_cancels_the_run_and_keeps_finished_reads(

@@ -6,13 +6,19 @@ pages counts once) against the count Instagram reports (a page without a count l
 the total unknown, never 0), every pagination direction instagrapi itself follows
 (`next_max_id` while `has_more_comments`, `next_min_id` while
 `has_more_headload_comments`), and replies, which count as comments too.
+
+`CommentRead` is one post's read as a sequence of requests that can stop anywhere (a
+rate limit, a timeout) and go on later from the request that failed, by another helper:
+a long post is never read again from its first page.
 """
 
 from __future__ import annotations
 
+import threading
 from collections import deque
-from typing import Any
+from typing import Any, NamedTuple
 
+from services.instagram.errors import NotFound
 from services.instagram.gateway import PostComments
 from services.instagram.names import name_key
 
@@ -80,3 +86,71 @@ class CommentPages:
             bool(info.get("commenting_disabled_for_viewer")) and not reported and not self.ids)
         return PostComments(name_key(author) if author else None, frozenset(self.names),
                             len(self.ids), reported, off)
+
+
+class Step(NamedTuple):
+    """One request of a post's read: the post's info, a page of comments, or a page of
+    one thread's replies."""
+
+    kind: str  # "info", "comments" or "replies"
+    params: dict[str, str]
+    thread: str = ""  # the comment whose replies are asked for
+
+    def path(self, pk: str) -> str:
+        if self.kind == "info":
+            return f"media/{pk}/info/"
+        if self.kind == "comments":
+            return f"media/{pk}/comments/"
+        return f"media/{pk}/comments/{self.thread}/inline_child_comments/"
+
+
+class CommentRead:
+    """A post read request by request: the info, every page in every direction, then
+    the replies Instagram did not preview. `lock` is held by whoever is reading, so an
+    attempt given up (its thread still finishing a request) and the next never mix."""
+
+    def __init__(self) -> None:
+        self.pages = CommentPages()
+        self.info: dict[str, Any] | None = None
+        self.answers = 0  # responses taken: tells a read that advanced from one that did not
+        self.lock = threading.Lock()
+        self._comments: dict[str, str] | None = {}  # the next page's cursor (None: done)
+        self._thread = 0
+        self._reply_cursor: str | None = ""
+        self._reply_cursors: set[str] = set()
+
+    def next_request(self) -> Step | None:
+        """The request to send next (None: the read is finished)."""
+        if self.info is None:
+            return Step("info", {})
+        if self._comments is not None:
+            return Step("comments", {"can_support_threading": "true",
+                                     "permalink_enabled": "false", **self._comments})
+        while self._thread < len(self.pages.threads):
+            cursor = self._reply_cursor
+            if cursor is not None and cursor not in self._reply_cursors:
+                return Step("replies", {"max_id": cursor} if cursor else {},
+                            self.pages.threads[self._thread][0])
+            self._thread, self._reply_cursor, self._reply_cursors = self._thread + 1, "", set()
+        return None
+
+    def take(self, step: Step, body: dict[str, Any]) -> None:
+        """The answer to `step`."""
+        if step.kind == "info":
+            items = body.get("items") or []
+            if not items:
+                raise NotFound("Media not found or unavailable")
+            self.info = dict(items[0])
+        elif step.kind == "comments":
+            self.pages.add_page(body)
+            self._comments = self.pages.next_page()
+        else:
+            self._reply_cursors.add(self._reply_cursor or "")
+            self._reply_cursor = self.pages.add_replies(body)
+        self.answers += 1
+
+    def result(self) -> PostComments:
+        """The finished read (call once `next_request` is None)."""
+        info = self.info or {}
+        author = str((info.get("user") or {}).get("username") or "") or None
+        return self.pages.result(author, info)

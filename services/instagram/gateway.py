@@ -18,7 +18,10 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from services.instagram.comment_pages import CommentRead
 
 Session = dict[str, Any]  # a library's settings/cookies blob; stored encrypted, never logged
 Progress = Callable[[int, int], None]  # (fetched so far, reported total)
@@ -52,6 +55,8 @@ class PostComments:
 
     @property
     def complete(self) -> bool:
+        # Strict: a gap may be a member's own comment that Instagram filtered, and a
+        # "missing" brings a strike. Such a post's unseen debts stay unknown.
         return self.reported is not None and self.seen >= self.reported
 
 
@@ -136,8 +141,11 @@ class Gateway(Protocol):
         """Check a stored session with one cheap read; returns its username."""
         ...
 
-    async def commenters(self, session: Session, shortcode: str) -> PostComments:
-        """The post's author and every commenter, all pages in every direction."""
+    async def commenters(self, session: Session, shortcode: str,
+                         resume: CommentRead | None = None) -> PostComments:
+        """The post's author and every commenter, all pages in every direction. With
+        `resume`, a read that an earlier call left half-way (a rate limit, a timeout)
+        goes on from the page it stopped at, by whichever helper makes this call."""
         ...
 
     async def post_info(self, session: Session, shortcode: str) -> PostInfo: ...

@@ -24,7 +24,7 @@ from instagrapi import Client
 from instagrapi import exceptions as ig
 
 from services.instagram import errors
-from services.instagram.comment_pages import CommentPages
+from services.instagram.comment_pages import CommentRead
 from services.instagram.gateway import (
     CURRENT_METER,
     CallMeter,
@@ -39,6 +39,7 @@ from services.instagram.gateway import (
     meter_request,
 )
 from services.instagram.names import name_key
+from services.instagram.pool import BASE_COOLDOWN
 from services.instagram.share_links import post_url_from_location
 
 log = logging.getLogger(__name__)
@@ -64,7 +65,10 @@ def map_error(exc: Exception) -> errors.InstagramError:
         return errors.SessionExpired(name)
     if isinstance(exc, ig.FeedbackRequired | ig.SentryBlock):
         return errors.ActionBlocked(name)
-    if isinstance(exc, ig.PleaseWaitFewMinutes | ig.ClientThrottledError | ig.RateLimitError):
+    if isinstance(exc, ig.ClientThrottledError):
+        # A bare 429: the pool backs off from a minute, doubling while they go on.
+        return errors.RateLimited(name, retry_after=BASE_COOLDOWN)
+    if isinstance(exc, ig.PleaseWaitFewMinutes | ig.RateLimitError):
         return errors.RateLimited(name)
     if isinstance(exc, ig.PrivateAccount):
         return errors.PrivateProfile(name)
@@ -245,27 +249,16 @@ class InstagrapiGateway:
 
     # --- reads -----------------------------------------------------------------------
 
-    def _post_comments(self, client: Client, shortcode: str) -> PostComments:
+    def _post_comments(self, client: Client, shortcode: str, read: CommentRead
+                       ) -> PostComments:
         """The post's info (author, count, comment state), then every page of comments
-        in every direction, then the replies Instagram did not preview."""
+        in every direction, then the replies Instagram did not preview; from where an
+        earlier attempt of `read` stopped."""
         pk = client.media_pk_from_code(shortcode)
-        info = self._media_info(client, pk)
-        pages = CommentPages()
-        params: dict[str, str] | None = {}
-        while params is not None:
-            pages.add_page(self._request(client, f"media/{pk}/comments/", {
-                "can_support_threading": "true", "permalink_enabled": "false", **params}))
-            params = pages.next_page()
-        for comment_pk, _count in pages.threads:
-            cursor: str | None = ""
-            followed: set[str] = set()
-            while cursor is not None and cursor not in followed:
-                followed.add(cursor)
-                cursor = pages.add_replies(self._request(
-                    client, f"media/{pk}/comments/{comment_pk}/inline_child_comments/",
-                    {"max_id": cursor} if cursor else None))
-        author = str((info.get("user") or {}).get("username") or "") or None
-        return pages.result(author, info)
+        with read.lock:
+            while (step := read.next_request()) is not None:
+                read.take(step, self._request(client, step.path(pk), step.params or None))
+            return read.result()
 
     def _media_info(self, client: Client, pk: str) -> dict[str, Any]:
         result = self._request(client, f"media/{pk}/info/")
@@ -293,8 +286,10 @@ class InstagrapiGateway:
     async def resolve_share(self, session: Session, url: str) -> str | None:
         return await self._run(self._resolve_share, self._client(session), url)
 
-    async def commenters(self, session: Session, shortcode: str) -> PostComments:
-        return await self._run(self._post_comments, self._client(session), shortcode)
+    async def commenters(self, session: Session, shortcode: str,
+                         resume: CommentRead | None = None) -> PostComments:
+        return await self._run(self._post_comments, self._client(session), shortcode,
+                               resume or CommentRead())
 
     def _follow_list(self, client: Client, username: str, which: str,
                      progress: Progress | None) -> UserList:

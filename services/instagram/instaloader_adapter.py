@@ -15,6 +15,7 @@ import instaloader
 from instaloader import exceptions as il
 
 from services.instagram import errors
+from services.instagram.comment_pages import CommentRead
 from services.instagram.gateway import (
     CURRENT_METER,
     CallMeter,
@@ -110,7 +111,9 @@ class InstaloaderCommentReader:
         return PostComments(name_key(post.owner_username), frozenset(names), len(ids),
                             int(post.comments))
 
-    async def commenters(self, session: Session, shortcode: str) -> PostComments:
+    async def commenters(self, session: Session, shortcode: str,
+                         resume: CommentRead | None = None) -> PostComments:
+        """Always a whole read: instaloader's iterator cannot go on from another's page."""
         meter = CallMeter(parent=CURRENT_METER.get())
         token = CURRENT_METER.set(meter)
         try:
@@ -139,8 +142,9 @@ class CombinedGateway:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.primary, name)
 
-    async def commenters(self, session: Session, shortcode: str) -> PostComments:
+    async def commenters(self, session: Session, shortcode: str,
+                         resume: CommentRead | None = None) -> PostComments:
         try:
-            return await self.primary.commenters(session, shortcode)
+            return await self.primary.commenters(session, shortcode, resume)
         except errors.NetworkError:
             return await self.second_reader.commenters(session, shortcode)

@@ -29,6 +29,7 @@ class Instagram:
         *,
         hourly_budget: int = 180,
         max_wait: float = 30.0,
+        patience: float = 600.0,
         clock: Clock = time.time,
         shares: ShareResolver | None = None,
     ) -> None:
@@ -37,6 +38,10 @@ class Instagram:
         self.shares = shares
         # Wall-clock seconds, so cooldowns can be stored and survive a restart.
         self.clock = clock
+        # A scheduled check waits this long for a helper to cool down after a rate limit
+        # (the backoff starts at a minute) rather than stop with posts unread; a spent
+        # hourly budget still stops it. `max_wait` is for someone waiting in chat.
+        self.patience = patience
         self.pool = HelperPool([], hourly_budget=hourly_budget, max_wait=max_wait,
                                on_out=self._taken_out, clock=clock)
         self.alert: Alert | None = None

@@ -6,7 +6,7 @@ Instagram-like page sizes, latency, per-account rate limits that answer like
 Instagram's, and fault injection (fail the Nth call, fail a share of calls, expire a
 session, hide comments so a fetch comes back short). A post's comments are served as
 the mobile API serves them, page by page in the same JSON shape, and read by the same
-`CommentPages` as the instagrapi adapter; a post can repeat comments across pages, send
+`CommentRead` as the instagrapi adapter; a post can repeat comments across pages, send
 no count, start in the middle (headload pages), have comments turned off, or answer
 "not found" for a few reads before it is seen again. Tests and `autogram chat --demo`
 use it.
@@ -23,7 +23,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from services.instagram.comment_pages import CommentPages
+from services.instagram.comment_pages import CommentRead
 from services.instagram.errors import (
     BadCode,
     BadCredentials,
@@ -269,20 +269,23 @@ class SimulatedInstagram:
             page["comment_count"] = self._info(post)["comment_count"]
         return page
 
-    async def commenters(self, session: Session, shortcode: str) -> PostComments:
+    async def commenters(self, session: Session, shortcode: str,
+                         resume: CommentRead | None = None) -> PostComments:
         actor = self._actor(session)
-        await self._call("info", actor)
-        post = self._post(shortcode)
-        pages_total = max(1, -(-len(post.comments) // COMMENTS_PAGE))
-        start = pages_total // 2 if post.headload and not post.comments_off else 0
-        reader = CommentPages()
-        params: dict[str, str] | None = {}
-        while params is not None:
-            await self._call("comments", actor)
-            cursor = params.get("max_id") or params.get("min_id")
-            reader.add_page(self._page(post, int(cursor[1:]) if cursor else start, start))
-            params = reader.next_page()
-        return reader.result(post.owner, self._info(post))
+        read = resume or CommentRead()
+        post: SimPost | None = None
+        while (step := read.next_request()) is not None:
+            await self._call("info" if step.kind == "info" else "comments", actor)
+            if post is None:
+                post = self._post(shortcode)
+            if step.kind == "info":
+                read.take(step, {"items": [self._info(post)]})
+                continue
+            pages_total = max(1, -(-len(post.comments) // COMMENTS_PAGE))
+            start = pages_total // 2 if post.headload and not post.comments_off else 0
+            cursor = step.params.get("max_id") or step.params.get("min_id")
+            read.take(step, self._page(post, int(cursor[1:]) if cursor else start, start))
+        return read.result()
 
     async def post_info(self, session: Session, shortcode: str) -> PostInfo:
         actor = self._actor(session)
