@@ -144,9 +144,11 @@ class FakeInstagram:
         self.chance = random.Random(0)
         self.requests = 0
         self.refused = 0
+        self.asked: dict[tuple[str, str], int] = {}  # (kind, cursor) -> times asked
 
-    def _fault(self) -> web.Response | None:
+    def _fault(self, kind: str, code: str = "") -> web.Response | None:
         self.requests += 1
+        self.asked[(kind, code)] = self.asked.get((kind, code), 0) + 1
         if self.faults and self.chance.random() < self.faults:
             self.refused += 1
             return web.json_response({"message": "", "status": "fail"}, status=429)
@@ -160,7 +162,7 @@ class FakeInstagram:
         return post
 
     async def info(self, request: web.Request) -> web.Response:
-        refused = self._fault()
+        refused = self._fault("info", request.match_info["pk"])
         if refused is not None:
             return refused
         post = self._post(request)
@@ -171,12 +173,12 @@ class FakeInstagram:
             "num_results": 1, "status": "ok"})
 
     async def comments(self, request: web.Request) -> web.Response:
-        refused = self._fault()
+        cursor = request.query.get("max_id") or request.query.get("min_id")
+        refused = self._fault("comments", f"{request.match_info['pk']}:{cursor}")
         if refused is not None:
             return refused
         post = self._post(request)
         pages = post.pages()
-        cursor = request.query.get("max_id") or request.query.get("min_id")
         number = int(cursor.split("_")[1]) if cursor else post.start
         body: dict[str, object] = {
             "comments": [_comment(c) for c in pages[number]],
@@ -191,7 +193,8 @@ class FakeInstagram:
         return web.json_response(body)
 
     async def replies(self, request: web.Request) -> web.Response:
-        refused = self._fault()
+        refused = self._fault("replies", f"{request.match_info['comment']}:"
+                                         f"{request.query.get('max_id')}")
         if refused is not None:
             return refused
         post = self._post(request)
@@ -213,11 +216,14 @@ class FakeInstagram:
 
     async def configure(self, request: web.Request) -> web.Response:
         """The benchmark's own door: set the fault share, read and reset the counts."""
-        stats = {"requests": self.requests, "refused": self.refused}
+        stats = {"requests": self.requests, "refused": self.refused,
+                 "repeated": sum(n - 1 for n in self.asked.values()),
+                 "repeats": [f"{k}:{c}" for (k, c), n in self.asked.items() if n > 1][:5]}
         if "faults" in request.query:
             self.faults = float(request.query["faults"])
             self.chance = random.Random(int(request.query.get("seed", "0")))
             self.requests = self.refused = 0
+            self.asked = {}
         return web.json_response(stats)
 
     def app(self) -> web.Application:

@@ -58,6 +58,17 @@ async def test_a_rate_limited_helper_cools_down_and_the_work_moves_on() -> None:
     assert first.cooldown_until == now[0] + 120  # 60 s doubled
 
 
+async def test_a_rate_limit_after_answered_requests_starts_the_backoff_again() -> None:
+    ig, helpers = world(2)
+    now = [1000.0]
+    pool = HelperPool(helpers, clock=lambda: now[0], max_wait=0.05)
+    first = pool.helpers["helper0"]
+    first.strikes = 3  # three limits in a row before
+    ig.fail_call(2, RateLimited("rate limited", retry_after=1))  # after the info was answered
+    await pool.run(lambda s: ig.commenters(s, "HANA0001"))
+    assert first.strikes == 1 and first.cooldown_until == now[0] + 60
+
+
 async def test_checkpoint_takes_a_helper_out_and_tells_the_admins() -> None:
     ig, helpers = world(2)
     told: list[tuple[str, str]] = []

@@ -126,6 +126,21 @@ async def test_a_read_stopped_by_a_rate_limit_goes_on_from_the_page_that_failed(
 
 
 @responses.activate
+async def test_a_thread_sent_on_two_pages_is_read_once() -> None:
+    info(count=6)
+    page({}, {"comments": [comment(1, "jun"), comment(2, "mina", children=3)],
+              "comment_count": 6, "has_more_comments": True, "next_max_id": "P2"})
+    page({"max_id": "P2"}, {"comments": [comment(2, "mina", children=3), comment(3, "seojun")],
+                            "has_more_comments": False})
+    thread = responses.get(f"{API}/media/{PK}/comments/2/inline_child_comments/", json={
+        "child_comments": [{"pk": 20 + n, "user": {"pk": 5, "username": f"fan{n}"}}
+                           for n in range(3)],
+        "has_more_tail_child_comments": False, "status": "ok"})
+    result = await gateway().commenters(session(), SHORTCODE)
+    assert result.complete and thread.call_count == 1
+
+
+@responses.activate
 async def test_no_count_anywhere_is_never_complete() -> None:
     info()  # no comment_count in the info either
     page({}, {"comments": [comment(1, "jun")], "has_more_comments": False})

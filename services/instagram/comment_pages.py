@@ -36,6 +36,7 @@ class CommentPages:
         self.threads: list[tuple[str, int]] = []
         self._cursors: deque[dict[str, str]] = deque()
         self._followed: set[tuple[str, str]] = set()
+        self._threads_seen: set[str] = set()
 
     def _add(self, comment: dict[str, Any]) -> None:
         user = comment.get("user") or {}
@@ -57,8 +58,10 @@ class CommentPages:
             for child in previews:
                 self._add(child)
             replies = int(comment.get("child_comment_count") or 0)
-            if replies > len(previews):
-                self.threads.append((str(comment.get("pk")), replies))
+            thread = str(comment.get("pk"))
+            if replies > len(previews) and thread not in self._threads_seen:
+                self._threads_seen.add(thread)  # a comment sent on two pages: read once
+                self.threads.append((thread, replies))
         for flag, key, param in DIRECTIONS:
             cursor = page.get(key)
             if page.get(flag) and cursor and (param, str(cursor)) not in self._followed:

@@ -133,7 +133,9 @@ class HelperPool:
                 try:
                     result = await operation(helper.session)
                 except RateLimited as exc:
-                    helper.strikes += 1
+                    # Rate limits in a row back off longer; one after answered requests
+                    # (a long read that went on for a while) starts again from a minute.
+                    helper.strikes = helper.strikes + 1 if meter.requests <= 1 else 1
                     backoff = BASE_COOLDOWN * 2 ** (helper.strikes - 1)
                     self._cool(helper, min(max(backoff, exc.retry_after), MAX_COOLDOWN))
                 except ActionBlocked as exc:
