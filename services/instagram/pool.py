@@ -92,40 +92,43 @@ class HelperPool:
 
     def free_now(self) -> bool:
         """Whether a helper could take a read at once (a submission's quick look)."""
-        helper, _ = self._pick()
+        helper, _, _ = self._pick()
         return helper is not None
 
-    def _pick(self, avoid: frozenset[str] = frozenset()) -> tuple[Helper | None, float]:
-        """The least recently used helper free now, or how long until one may be."""
+    def _pick(self, avoid: frozenset[str] = frozenset()) -> tuple[Helper | None, float, bool]:
+        """The least recently used helper free now; else how long until one that is not
+        busy may be, and whether one is busy (it tells the waiters when it is done)."""
         now = self.clock()
-        candidates = [h for h in self.helpers.values() if h.username not in avoid]
-        free = [h for h in candidates
-                if self._ready_at(h, now) <= now and not h.busy.locked()]
+        candidates = [h for h in self.helpers.values()
+                      if h.username not in avoid and not h.out]
+        idle = [h for h in candidates if not h.busy.locked()]
+        free = [h for h in idle if self._ready_at(h, now) <= now]
         if free:
-            return min(free, key=lambda h: h.last_used), 0.0
-        later = [self._ready_at(h, now) for h in candidates if not h.out]
-        return None, (min(later) - now) if later else float("inf")
+            return min(free, key=lambda h: h.last_used), 0.0, False
+        later = [self._ready_at(h, now) - now for h in idle]
+        return None, min(later, default=float("inf")), len(idle) < len(candidates)
 
     async def run(self, operation: Callable[[Session], Awaitable[T]], *,
                   avoid: frozenset[str] = frozenset(), max_wait: float | None = None) -> T:
         """Run a read as some helper (not one in `avoid`); rate limits and lost sessions
-        move it to the next. Errors it lets through name the helper (`exc.helper`)."""
-        waited = 0.0
-        max_wait = self.max_wait if max_wait is None else max_wait
+        move it to the next. Errors it lets through name the helper (`exc.helper`).
+        A caller waits (without polling) for a busy helper to finish or a cooling one to
+        be back, up to `max_wait`."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + (self.max_wait if max_wait is None else max_wait)
         while True:
-            helper, wait = self._pick(avoid)
-            if helper is None:
-                if waited + wait > max_wait:
-                    ready = None if wait == float("inf") else self.clock() + wait
-                    raise NoHelperAvailable("no usable helper account", ready_at=ready)
-                pause = min(max(wait, 0.01), max_wait - waited)
-                async with self._changed:
+            async with self._changed:  # picked under the lock: no "done" is missed
+                helper, wait, busy = self._pick(avoid)
+                if helper is None:
+                    left = deadline - loop.time()
+                    if left <= 0 or (wait > left and not busy):
+                        ready = None if wait == float("inf") else self.clock() + wait
+                        raise NoHelperAvailable("no usable helper account", ready_at=ready)
                     try:
-                        await asyncio.wait_for(self._changed.wait(), pause)
+                        await asyncio.wait_for(self._changed.wait(), min(wait, left))
                     except TimeoutError:
                         pass
-                waited += pause
-                continue
+                    continue
             async with helper.busy:
                 now = helper.last_used = self.clock()
                 meter = CallMeter(parent=CURRENT_METER.get())
