@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import math
 import resource
 import subprocess
@@ -167,6 +168,7 @@ def bench_call(base: str, **query: object) -> dict[str, int]:
 
 async def measure(args: argparse.Namespace, clock: VirtualClock) -> dict[str, Any]:
     """One configuration, in this process."""
+    logging.getLogger("instagrapi").setLevel(logging.ERROR)  # each 429 is counted, not logged
     for module in ("instagrapi.mixins.private", "instagrapi.utils.timing"):
         clock.patch_module(sys.modules[module])
     crypto.configure_keys([Fernet.generate_key().decode()])

@@ -31,8 +31,8 @@ from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import bindparam, select, text, update
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.instagram.comment_pages import CommentRead
@@ -43,6 +43,7 @@ from services.instagram.runtime import Instagram
 from services.rules import CommunityRules
 from services.weeks import Week
 from storage.models import Member, Submission, Verification, utcnow
+from storage.models.base import UTCDateTime
 
 GONE_CODES = {"not_found", "private"}
 # Submissions a check reads: "comments_off" ones too, in case comments were turned on.
@@ -359,28 +360,47 @@ class Verifier:
         existing = dict((await session.execute(
             select(Verification.member_id, Verification.status)
             .where(Verification.submission_id == post.submission_id))).all())
-        now = self.clock()
-        rows = []
+        changed = {}
         for member_id, verdict in verdicts.items():
             before = existing.get(member_id)
             if before == "done":
                 verdict = "done"  # seen before; a comment deleted since is not held against
             report.verdicts[verdict] += 1
             if before != verdict:
-                rows.append({"member_id": member_id, "submission_id": post.submission_id,
-                             "status": verdict, "checked_at": now})
-        if rows:
-            await upsert_verdicts(session, rows)
+                changed[member_id] = verdict
+        if changed:
+            await upsert_verdicts(session, post.submission_id, changed, self.clock())
 
 
-async def upsert_verdicts(session: AsyncSession, rows: list[dict[str, object]]) -> None:
-    """Insert or update (member, submission) verdicts, never over a "done"."""
-    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(Verification)
+UPSERT_POSTGRESQL = text(
+    "INSERT INTO user_action_verification (member_id, submission_id, status, checked_at) "
+    "SELECT member, CAST(:post AS INTEGER), verdict, CAST(:now AS TIMESTAMP) "
+    "FROM unnest(CAST(:members AS INTEGER[]), CAST(:verdicts AS VARCHAR[])) "
+    "AS given(member, verdict) "
+    "ON CONFLICT (member_id, submission_id) DO UPDATE "
+    "SET status = excluded.status, checked_at = excluded.checked_at "
+    "WHERE user_action_verification.status <> 'done'"
+).bindparams(bindparam("now", type_=UTCDateTime()))
+
+
+async def upsert_verdicts(session: AsyncSession, submission_id: int, verdicts: dict[int, str],
+                          now: datetime) -> None:
+    """Insert or update one post's verdicts (member id -> verdict), never over a "done".
+    PostgreSQL gets them as two arrays in one statement (a thousand-member post's
+    verdicts at once); SQLite as one executemany of the Core statement."""
+    if session.bind.dialect.name == "postgresql":
+        await session.execute(UPSERT_POSTGRESQL, {
+            "post": submission_id, "now": now, "members": list(verdicts),
+            "verdicts": list(verdicts.values())})
+        return
+    table = Verification.__table__
+    statement = sqlite.insert(table)
     statement = statement.on_conflict_do_update(
         index_elements=["member_id", "submission_id"],
         set_={"status": statement.excluded.status, "checked_at": statement.excluded.checked_at},
-        where=Verification.status != "done",
+        where=table.c.status != "done",
     )
-    for start in range(0, len(rows), 2000):
-        await session.execute(statement, rows[start:start + 2000])
+    connection = await session.connection()
+    await connection.execute(statement, [
+        {"member_id": member, "submission_id": submission_id, "status": verdict,
+         "checked_at": now} for member, verdict in verdicts.items()])

@@ -11,6 +11,7 @@ which instagrapi asks for through a synchronous handler) until the code comes fr
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import queue
@@ -46,6 +47,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 CODE_WAIT = 300.0  # seconds a login waits for the code the user types in chat
 FOLLOW_PAGE = 200
+LINGER = 10.0  # seconds beyond the HTTP timeout a given-up call's thread may take to stop
 
 
 def map_error(exc: Exception) -> errors.InstagramError:
@@ -144,9 +146,15 @@ class InstagrapiGateway:
         the thread's next request raises instead of reaching Instagram."""
         meter = CallMeter(parent=CURRENT_METER.get())
         token = CURRENT_METER.set(meter)  # the thread gets a copy of this context
+        thread = asyncio.ensure_future(asyncio.to_thread(func, *args))
         try:
-            return await asyncio.wait_for(asyncio.to_thread(func, *args), self.call_timeout)
+            return await asyncio.wait_for(asyncio.shield(thread), self.call_timeout)
         except TimeoutError as exc:
+            # The thread stops at its next request: wait for that (the helper is still
+            # busy meanwhile), so a read resumed next never runs beside this one.
+            meter.stop()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(thread, self.http_timeout[1] + LINGER)
             raise errors.NetworkError("Instagram did not answer in time") from exc
         except CallStopped as exc:
             raise errors.NetworkError("the call was given up") from exc

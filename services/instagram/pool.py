@@ -112,20 +112,25 @@ class HelperPool:
                   avoid: frozenset[str] = frozenset(), max_wait: float | None = None) -> T:
         """Run a read as some helper (not one in `avoid`); rate limits and lost sessions
         move it to the next. Errors it lets through name the helper (`exc.helper`).
-        A caller waits (without polling) for a busy helper to finish or a cooling one to
-        be back, up to `max_wait`."""
+        A caller waits (without polling) for a busy helper to finish, and for a cooling
+        one to be back up to `max_wait`."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + (self.max_wait if max_wait is None else max_wait)
         while True:
             async with self._changed:  # picked under the lock: no "done" is missed
                 helper, wait, busy = self._pick(avoid)
                 if helper is None:
+                    # A busy helper is load, not an outage: its call ends (it has a
+                    # timeout) and says so. Only cooling and spent ones count against
+                    # `max_wait`.
                     left = deadline - loop.time()
-                    if left <= 0 or (wait > left and not busy):
+                    if not busy and (left <= 0 or wait > left):
                         ready = None if wait == float("inf") else self.clock() + wait
                         raise NoHelperAvailable("no usable helper account", ready_at=ready)
+                    pause = wait if busy else min(wait, left)
                     try:
-                        await asyncio.wait_for(self._changed.wait(), min(wait, left))
+                        await asyncio.wait_for(self._changed.wait(),
+                                               None if pause == float("inf") else pause)
                     except TimeoutError:
                         pass
                     continue

@@ -45,8 +45,9 @@ class Verification(Base):
     __table_args__ = (UniqueConstraint("member_id", "submission_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Looked up by member through the unique (member, post) index: no index of its own.
     member_id: Mapped[int] = mapped_column(
-        ForeignKey("sns_raise_user.id", ondelete="CASCADE"), nullable=False, index=True
+        ForeignKey("sns_raise_user.id", ondelete="CASCADE"), nullable=False
     )
     submission_id: Mapped[int] = mapped_column(
         ForeignKey("request_by_week.id", ondelete="CASCADE"), nullable=False, index=True
