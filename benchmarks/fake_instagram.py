@@ -101,9 +101,11 @@ class World:
                     pk += 1
                     comments.append(Comment(pk, name))
                 commented = set(commenters)
-                for comment in comments:
-                    if chance.random() < 0.15:
-                        for _ in range(chance.randint(1, 14)):
+                for comment in comments:  # the owner thanks; now and then a conversation
+                    if chance.random() < 0.3:
+                        roll = chance.random()
+                        replies = 1 if roll < 0.7 else 2 if roll < 0.85 else chance.randint(3, 12)
+                        for _ in range(replies):
                             pk += 1
                             replier = owner if chance.random() < 0.6 else chance.choice(others)
                             comment.replies.append((pk, replier))
