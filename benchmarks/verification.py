@@ -16,7 +16,8 @@ INSTAGRAM_DELAY_*) and cooldowns on a virtual clock (benchmarks/virtual_clock.py
   truth (a wrong one fails the benchmark). A post with hidden comments (counted by
   Instagram, never listed) leaves its unseen debts unknown by design: counted apart;
 - helpers: the fewest whose hourly budget covers the final check within its window
-  (WINDOW, an hour after the deadline check starts), and the run made with that many;
+  (WINDOW, an hour after the deadline check starts; the refused requests included),
+  and the run made with that many (it says whether the final check paused);
   helper-hours a week: the final check plus one refresh a day (REFRESH_TIMES), each
   reading at most what the final check reads;
 - peak memory of the process, and the time spent writing verdicts.
@@ -111,8 +112,10 @@ def helper_sessions(count: int) -> list[dict[str, Any]]:
             for n in range(count)]
 
 
-def fewest_helpers(requests_needed: int) -> int:
-    return max(1, math.ceil(requests_needed / (BUDGET * WINDOW / 3600)))
+def fewest_helpers(minimum: int, faults: float) -> int:
+    """Helpers whose hourly budgets cover the final check within its window, when a
+    share `faults` of the requests is refused and has to be sent again."""
+    return max(1, math.ceil(minimum / (1 - faults) / (BUDGET * WINDOW / 3600)))
 
 
 async def seed(services: Services, world: World, week: Week, helpers: int) -> None:
@@ -174,7 +177,7 @@ async def measure(args: argparse.Namespace, clock: VirtualClock) -> dict[str, An
     crypto.configure_keys([Fernet.generate_key().decode()])
     world = World(args.members)
     minimum = world.minimum()
-    helpers = args.helpers or fewest_helpers(minimum)
+    helpers = args.helpers or fewest_helpers(minimum, args.faults)
     base = f"http://127.0.0.1:{args.port}"
     url = args.url
     await asyncio.to_thread(upgrade, url)
