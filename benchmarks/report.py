@@ -189,9 +189,10 @@ def main() -> None:
         "settled is. Verdicts: settled / wrong (against the truth) / left unknown by "
         "hidden comments (Instagram counts comments it never lists: a gap may be a "
         "member's own filtered comment, so those debts are never called missing). "
-        "Helpers: the fewest whose budget covers the final check within an hour, and "
-        "the final check's time with them; helper-hours a week: the final check and one "
-        "refresh a day, each at most as large. Write s: each post's verdict transaction "
+        "Helpers: the fewest whose budget covers the final check within an hour (the "
+        "refused requests included), and the final check's time with them (paused: the "
+        "budget ran out first); helper-hours a week: the final check and one refresh a "
+        "day, each at most as large. Write s: each post's verdict transaction "
         "from asking for it to its commit, summed over posts (waits for the writer or a "
         "connection included, so overlapping writes count twice: an upper bound).",
         "",
