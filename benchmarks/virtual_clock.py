@@ -85,6 +85,14 @@ class VirtualClock:
         def checkin(*_: Any) -> None:
             self.busy -= 1
 
+        def connecting(*_: Any) -> None:  # a new connection is being made (its timeout!)
+            self.busy += 1
+
+        def connected(*_: Any) -> None:
+            self.busy -= 1
+
+        event.listen(engine.sync_engine, "do_connect", connecting)
+        event.listen(engine.sync_engine.pool, "connect", connected)
         event.listen(engine.sync_engine.pool, "checkout", checkout)
         event.listen(engine.sync_engine.pool, "checkin", checkin)
 
