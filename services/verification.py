@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -62,6 +62,48 @@ class ConfirmedGone:
 Read = PostComments | InstagramError | ConfirmedGone
 
 
+MemberRow = tuple[int, str, datetime | None]  # (id, username, joined)
+
+
+class Owers(Mapping[int, str]):
+    """Who owes one post a comment (member id -> username), worked out from the week's
+    one member list when asked: a thousand-member week would otherwise hold a million
+    entries while its posts are read."""
+
+    __slots__ = ("_done", "_members", "_only", "_owner", "_since", "_submission")
+
+    def __init__(self, members: Sequence[MemberRow], submission_id: int, owner_id: int,
+                 since: datetime | None, only: int | None,
+                 done: set[tuple[int, int]]) -> None:
+        self._members = members
+        self._submission = submission_id
+        self._owner = owner_id
+        self._since = since  # members who joined after this owe nothing (None: all owe)
+        self._only = only
+        self._done = done
+
+    def pairs(self) -> Iterator[tuple[int, str]]:
+        for member_id, name, joined in self._members:
+            if member_id == self._owner or (self._only is not None and member_id != self._only):
+                continue
+            if self._since is not None and joined is not None and joined > self._since:
+                continue
+            if (member_id, self._submission) not in self._done:
+                yield member_id, name
+
+    def __iter__(self) -> Iterator[int]:
+        return (member_id for member_id, _ in self.pairs())
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self.pairs())
+
+    def __getitem__(self, member_id: int) -> str:
+        for found, name in self.pairs():
+            if found == member_id:
+                return name
+        raise KeyError(member_id)
+
+
 @dataclass(frozen=True)
 class PostToCheck:
     submission_id: int
@@ -70,7 +112,7 @@ class PostToCheck:
     owner_id: int
     owner: str
     # Member id -> username of everyone who owes this post a comment.
-    owed_by: dict[int, str]
+    owed_by: Mapping[int, str]
     status: str = "active"
     not_found_before: bool = False  # an earlier read said "not found", unconfirmed
 
@@ -155,16 +197,12 @@ async def posts_to_check(
             .where(Submission.week_start == week.start, Verification.status == "done"))
         done = {(m, s) for m, s in checks.all()}
     posts = []
+    filtered = only_open or member_id is not None
     for submission, owner in rows:
-        owed = {
-            mid: name for mid, name, joined in members
-            if mid != submission.member_id
-            and (rules.late_joiners_owe_earlier_posts or joined is None
-                 or joined <= submission.submitted_at)
-            and (member_id is None or mid == member_id)
-            and not ((only_open or member_id is not None) and (mid, submission.id) in done)
-        }
-        if owed or not (only_open or member_id is not None):
+        owed = Owers(members, submission.id, submission.member_id,
+                     None if rules.late_joiners_owe_earlier_posts else submission.submitted_at,
+                     member_id, done if filtered else set())
+        if not filtered or any(True for _ in owed.pairs()):
             posts.append(PostToCheck(submission.id, submission.shortcode, submission.url,
                                      submission.member_id, owner, owed, submission.status,
                                      submission.not_found_at is not None))
@@ -347,7 +385,7 @@ class Verifier:
             report.incomplete.append(post.shortcode)
         commenters = {name_key(name) for name in result.usernames}  # whoever read them
         verdicts = {}
-        for member_id, username in post.owed_by.items():
+        for member_id, username in _pairs(post.owed_by):
             if name_key(username) in commenters:
                 verdicts[member_id] = "done"
             else:
@@ -381,6 +419,10 @@ UPSERT_POSTGRESQL = text(
     "SET status = excluded.status, checked_at = excluded.checked_at "
     "WHERE user_action_verification.status <> 'done'"
 ).bindparams(bindparam("now", type_=UTCDateTime()))
+
+
+def _pairs(owed: Mapping[int, str]) -> Iterator[tuple[int, str]]:
+    return owed.pairs() if isinstance(owed, Owers) else iter(owed.items())
 
 
 async def upsert_verdicts(session: AsyncSession, submission_id: int, verdicts: dict[int, str],

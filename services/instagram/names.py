@@ -8,6 +8,7 @@ member who handed it in) goes through `name_key`, on both sides, whoever read th
 from __future__ import annotations
 
 import re
+import sys
 
 # 1-30 letters, digits, periods and underscores; no leading/trailing or double period.
 USERNAME = re.compile(r"^(?!\.)(?!.*\.\.)(?!.*\.$)[a-z0-9._]{1,30}$")
@@ -15,8 +16,9 @@ PROFILE_LINK = re.compile(r"^(?:https?://)?(?:www\.)?instagram\.com/([^/?#]+)/?(
 
 
 def name_key(name: str) -> str:
-    """The form two names are compared in: `@Kim.Minji ` -> `kim.minji`."""
-    return name.strip().removeprefix("@").strip().lower()
+    """The form two names are compared in: `@Kim.Minji ` -> `kim.minji`. Interned: a
+    member's name read from thousands of comment pages is kept once."""
+    return sys.intern(name.strip().removeprefix("@").strip().lower())
 
 
 def normalize_username(text: str) -> str | None:
