@@ -192,9 +192,8 @@ def main() -> None:
         "Helpers: the fewest whose budget covers the final check within an hour (the "
         "refused requests included), and the final check's time with them (paused: the "
         "budget ran out first); helper-hours a week: the final check and one refresh a "
-        "day, each at most as large. Write s: each post's verdict transaction "
-        "from asking for it to its commit, summed over posts (waits for the writer or a "
-        "connection included, so overlapping writes count twice: an upper bound).",
+        "day, each at most as large. Write s: real seconds with at least one post's "
+        "verdict transaction under way (from asking for it to its commit).",
         "",
         "| members | db | faults | requests / minimum | ratio | runs | verdicts settled / "
         "wrong / hidden | requests a settled verdict | helpers (final check) | "
