@@ -12,9 +12,12 @@ bodies Instagram's mobile API sends, and it makes a week as awkward as real ones
 - hidden comments: counted in `comment_count`, never listed (a filtered comment);
 - faults: a share of requests answered 429, drawn per request.
 
-`World` builds the same week from (members, seed) in the server and in the benchmark,
-and says what the least any reader must send is: per post its info, each page of
-comments once, each page of each long thread once.
+`World` builds the week from (members, seed) and says what the least any reader must
+send is: per post its info, each page of comments once, each page of each long thread
+once. The world lives only here: the benchmark asks for its members and posts to seed
+the product's database (`/_bench/world`) and for the product's verdicts to be judged
+against the truth (`/_bench/judge`, read from that database), so the benchmark's own
+process holds the product and nothing else when its peak memory is taken.
 
     .venv/bin/python benchmarks/fake_instagram.py --members 30 [--port 0]
 """
@@ -33,8 +36,11 @@ from aiohttp import web
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from instagrapi import Client
+from sqlalchemy import select
 
 from services.sample_community import member_names
+from storage.db import create_engine
+from storage.models import Member, Submission, Verification
 
 PAGE = 20  # comments a page, as the threaded mobile endpoint sends about
 REPLY_PAGE = 10
@@ -125,6 +131,23 @@ class World:
     def pairs(self) -> int:
         """(member, post) pairs owed: everyone but the owner owes each post."""
         return len(self.posts) * (len(self.members) - 1)
+
+    def judge(self, found: dict[tuple[str, str], str]) -> dict[str, int]:
+        """Verdicts against the truth: settled, wrong, unknown that a re-read could
+        settle, and unknown left by hidden comments (never complete by design)."""
+        tally = {"settled": 0, "wrong": 0, "open": 0, "hidden": 0}
+        for post in self.posts.values():
+            for member in self.members:
+                if member == post.owner:
+                    continue
+                verdict = found.get((member, post.code), "unknown")
+                truth = "done" if member in post.commented else "missing"
+                if verdict == "unknown":
+                    tally["hidden" if post.hidden and truth == "missing" else "open"] += 1
+                else:
+                    tally["settled"] += 1
+                    tally["wrong"] += verdict != truth
+        return tally
 
 
 def _comment(comment: Comment) -> dict[str, object]:
@@ -228,6 +251,28 @@ class FakeInstagram:
             self.asked = {}
         return web.json_response(stats)
 
+    async def show_world(self, _request: web.Request) -> web.Response:
+        """What the benchmark seeds the product's database with (no truth in it)."""
+        return web.json_response({
+            "members": self.world.members, "helpers": self.world.helpers,
+            "posts": [[p.code, p.owner] for p in self.world.posts.values()],
+            "minimum": self.world.minimum(), "pairs": self.world.pairs()})
+
+    async def judge_verdicts(self, request: web.Request) -> web.Response:
+        """The product's verdicts, read from its database (`url`), against the truth."""
+        engine = create_engine(request.query["url"])
+        try:
+            async with engine.connect() as connection:
+                rows = await connection.stream(
+                    select(Member.instagram_username, Submission.shortcode,
+                           Verification.status)
+                    .join(Verification, Verification.member_id == Member.id)
+                    .join(Submission, Submission.id == Verification.submission_id))
+                found = {(m, s): v async for m, s, v in rows}
+        finally:
+            await engine.dispose()
+        return web.json_response(self.world.judge(found))
+
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_get("/api/v1/media/{pk}/info/", self.info)
@@ -235,6 +280,8 @@ class FakeInstagram:
         app.router.add_get("/api/v1/media/{pk}/comments/{comment}/inline_child_comments/",
                            self.replies)
         app.router.add_get("/_bench", self.configure)
+        app.router.add_get("/_bench/world", self.show_world)
+        app.router.add_get("/_bench/judge", self.judge_verdicts)
         return app
 
 

@@ -20,7 +20,8 @@ INSTAGRAM_DELAY_*) and cooldowns on a virtual clock (benchmarks/virtual_clock.py
   and the run made with that many (it says whether the final check paused);
   helper-hours a week: the final check plus one refresh a day (REFRESH_TIMES), each
   reading at most what the final check reads;
-- peak memory of the process, and the time verdict writes were under way (real
+- peak memory of the process, which holds the product alone (the world and its judge
+  live in the fake server), and the time verdict writes were under way (real
   seconds with at least one post's verdict transaction open, from asking for it).
 
 Goals: requests at most 1.05x the minimum without faults and 1.3x with 5 %; the
@@ -41,6 +42,7 @@ import resource
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -52,10 +54,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import requests
 from cryptography.fernet import Fernet
 from instagrapi import Client
-from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
-from benchmarks.fake_instagram import World
 from benchmarks.virtual_clock import VirtualClock
 from bot.config import Settings
 from services.container import Services
@@ -66,7 +66,7 @@ from services.weeks import Week
 from storage import crypto
 from storage.db import create_engine, is_sqlite, session_factory
 from storage.migrations import upgrade
-from storage.models import Helper, Member, Submission, Verification
+from storage.models import Helper, Member, Submission
 
 ROOT = Path(__file__).resolve().parent.parent
 WEEK_OF = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
@@ -119,54 +119,28 @@ def fewest_helpers(minimum: int, faults: float) -> int:
     return max(1, math.ceil(minimum / (1 - faults) / (BUDGET * WINDOW / 3600)))
 
 
-async def seed(services: Services, world: World, week: Week, helpers: int) -> None:
+async def seed(services: Services, world: dict[str, Any], week: Week, helpers: int) -> None:
     joined = week.at("MON 00:00") - timedelta(days=7)
     submitted = week.at("MON 09:00")
     async with services.transaction() as tx:
         rows = {name: Member(instagram_username=name, display_name=name, joined_at=joined)
-                for name in world.members}
+                for name in world["members"]}
         tx.session.add_all(rows.values())
         await tx.session.flush()
         tx.session.add_all(
-            Submission(member_id=rows[post.owner].id, week_start=week.start,
-                       url=f"https://www.instagram.com/p/{post.code}/", shortcode=post.code,
+            Submission(member_id=rows[owner].id, week_start=week.start,
+                       url=f"https://www.instagram.com/p/{code}/", shortcode=code,
                        submitted_at=submitted, status="active")
-            for post in world.posts.values())
-        tx.session.add_all(Helper(instagram_username=world.helpers[n], session=session,
+            for code, owner in world["posts"])
+        tx.session.add_all(Helper(instagram_username=world["helpers"][n], session=session,
                                   status="ready")
                            for n, session in enumerate(helper_sessions(helpers)))
 
 
-async def verdicts(services: Services) -> dict[tuple[str, str], str]:
-    async with services.transaction() as tx:
-        rows = await tx.session.execute(
-            select(Member.instagram_username, Submission.shortcode, Verification.status)
-            .join(Verification, Verification.member_id == Member.id)
-            .join(Submission, Submission.id == Verification.submission_id))
-        return {(m, s): v for m, s, v in rows.all()}
-
-
-def judge(world: World, found: dict[tuple[str, str], str]) -> dict[str, int]:
-    """Verdicts against the truth: settled, wrong, unknown that a re-read could settle,
-    and unknown left by hidden comments (never complete by design)."""
-    tally = {"settled": 0, "wrong": 0, "open": 0, "hidden": 0}
-    for post in world.posts.values():
-        for member in world.members:
-            if member == post.owner:
-                continue
-            verdict = found.get((member, post.code), "unknown")
-            truth = "done" if member in post.commented else "missing"
-            if verdict == "unknown":
-                tally["hidden" if post.hidden and truth == "missing" else "open"] += 1
-            else:
-                tally["settled"] += 1
-                tally["wrong"] += verdict != truth
-    return tally
-
-
-def bench_call(base: str, **query: object) -> dict[str, int]:
-    url = f"{base}/_bench?" + "&".join(f"{k}={v}" for k, v in query.items())
-    with urllib.request.urlopen(url, timeout=30) as answer:
+def bench_call(base: str, door: str = "", **query: object) -> dict[str, Any]:
+    """The fake server's benchmark door: `` (faults, counts), `world`, `judge`."""
+    url = f"{base}/_bench{'/' + door if door else ''}?" + urllib.parse.urlencode(query)
+    with urllib.request.urlopen(url, timeout=600) as answer:
         return json.loads(answer.read())
 
 
@@ -176,10 +150,10 @@ async def measure(args: argparse.Namespace, clock: VirtualClock) -> dict[str, An
     for module in ("instagrapi.mixins.private", "instagrapi.utils.timing"):
         clock.patch_module(sys.modules[module])
     crypto.configure_keys([Fernet.generate_key().decode()])
-    world = World(args.members)
-    minimum = world.minimum()
-    helpers = args.helpers or fewest_helpers(minimum, args.faults)
     base = f"http://127.0.0.1:{args.port}"
+    world = bench_call(base, "world")
+    minimum = world["minimum"]
+    helpers = args.helpers or fewest_helpers(minimum, args.faults)
     url = args.url
     await asyncio.to_thread(upgrade, url)
     engine = create_engine(url)
@@ -215,19 +189,19 @@ async def measure(args: argparse.Namespace, clock: VirtualClock) -> dict[str, An
         print(f"final: {report.requests} requests, paused {report.paused}, failed "
               f"{sorted(set(report.failed.values()))} {len(report.failed)}", file=sys.stderr)
         final_requests = bench_call(base)["requests"]
-        runs, tally = 1, judge(world, await verdicts(services))
+        runs, tally = 1, bench_call(base, "judge", url=url)
         while tally["open"] and runs < args.max_runs:
             await asyncio.sleep(3600)  # the next re-check, an hour on
             again = await checks.week(week, only_open=True)
             print(f"run {runs + 1}: {again.requests} requests, paused {again.paused}, "
                   f"failed {len(again.failed)}", file=sys.stderr)
-            runs, tally = runs + 1, judge(world, await verdicts(services))
+            runs, tally = runs + 1, bench_call(base, "judge", url=url)
         real = time.perf_counter() - real
         stats = bench_call(base)
     finally:
         await engine.dispose()
     return {
-        "members": args.members, "posts": len(world.posts), "pairs": world.pairs(),
+        "members": args.members, "posts": len(world["posts"]), "pairs": world["pairs"],
         "database": make_url(url).get_backend_name(), "faults": args.faults,
         "helpers": helpers, "minimum": minimum, "requests": stats["requests"],
         "refused": stats["refused"], "repeated": stats["repeated"],

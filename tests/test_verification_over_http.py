@@ -8,11 +8,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from aiohttp import web
+from aiohttp import ClientSession, web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from benchmarks.fake_instagram import FakeInstagram, World
-from benchmarks.verification import FakeServerGateway, judge, seed, verdicts
+from benchmarks.verification import FakeServerGateway, seed
 from services.container import Services
 from services.instagram.runtime import Instagram
 from services.rules import CommunityRules
@@ -55,10 +55,14 @@ async def test_every_page_once_and_every_verdict_true(engine: AsyncEngine, fake:
     services = Services(session_factory(engine), CommunityRules(), lambda: TEST_NOW,
                         serialize=engine.dialect.name == "sqlite", instagram=instagram)
     week = Week.containing(TEST_NOW, services.rules.timezone)
-    await seed(services, world, week, helpers=2)
-    assert services.checks is not None
-    report = await services.checks.week(week)
-    tally = judge(world, await verdicts(services))
+    async with ClientSession(base) as http:  # the benchmark's doors: the week, the judge
+        async with http.get("/_bench/world") as answer:
+            await seed(services, await answer.json(), week, helpers=2)
+        assert services.checks is not None
+        report = await services.checks.week(week)
+        url = engine.url.render_as_string(hide_password=False)
+        async with http.get("/_bench/judge", params={"url": url}) as answer:
+            tally = await answer.json()
     assert tally["wrong"] == 0 and tally["open"] == 0 and tally["settled"] > 0
     # Each post's info, each page and each long thread's page, once: nothing more.
     assert server.requests == report.requests == world.minimum()
