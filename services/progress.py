@@ -9,9 +9,10 @@ checked) is computed from today's members and verification rows.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
+from typing import NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.rules import CommunityRules
@@ -34,6 +35,36 @@ UNCHECKED = "unchecked"
 HANDED_IN = ("active", "comments_off")
 
 
+class PostRow(NamedTuple):
+    """A handed-in post as a to-do list needs it: read as plain columns, as every
+    /status reads the whole week's posts."""
+
+    id: int
+    member_id: int
+    url: str
+    shortcode: str
+    status: str
+    submitted_at: datetime
+
+
+_S, _M, _V = (model.__table__.c for model in (Submission, Member, Verification))
+WEEK_ROWS = (
+    select(_S.id, _S.member_id, _S.url, _S.shortcode, _S.status, _S.submitted_at,
+           _M.instagram_username)
+    .select_from(Submission.__table__).join(Member.__table__, _M.id == _S.member_id)
+    .where(_S.week_start == bindparam("week"), _S.status.in_(HANDED_IN),
+           _M.status == "active")
+    .order_by(_S.submitted_at, _S.id)
+)  # built once, on the tables: building it and the ORM's result work cost more than
+#    running it, and every /status runs it
+MEMBER_VERDICTS = (
+    select(_V.submission_id, _V.status)
+    .select_from(Verification.__table__).join(Submission.__table__, _S.id == _V.submission_id)
+    .where(_S.week_start == bindparam("week"), _V.member_id == bindparam("member"))
+)
+JOINED = select(_M.joined_at).where(_M.id == bindparam("member"))
+
+
 @dataclass(frozen=True)
 class TodoItem:
     submission_id: int
@@ -48,7 +79,7 @@ class TodoItem:
 class StatusView:
     week: Week
     todo: list[TodoItem]
-    own: list[Submission]
+    own: list[PostRow]
     minimum: int
     maximum: int
     submission_deadline: datetime
@@ -137,19 +168,17 @@ class ProgressService:
         self.session = session
         self.rules = rules
 
-    async def _week_rows(self, week: Week) -> list[tuple[Submission, str]]:
+    async def _week_rows(self, week: Week) -> list[tuple[PostRow, str]]:
         """The week's handed-in posts of active members (owed: the "active" ones)."""
-        rows = await self.session.execute(
-            select(Submission, Member.instagram_username)
-            .join(Member, Member.id == Submission.member_id)
-            .where(
-                Submission.week_start == week.start,
-                Submission.status.in_(HANDED_IN),
-                Member.status == "active",
-            )
-            .order_by(Submission.submitted_at, Submission.id)
-        )
-        return [(s, name) for s, name in rows.all()]
+        rows = await self.session.execute(WEEK_ROWS, {"week": week.start})
+        return [(PostRow(*row[:6]), row[6]) for row in rows.all()]
+
+    async def _member_verifications(self, member_id: int, week_start: date
+                                    ) -> dict[tuple[int, int], str]:
+        """One member's verdicts of a week, keyed as `_verifications` keys them."""
+        rows = await self.session.execute(MEMBER_VERDICTS,
+                                          {"week": week_start, "member": member_id})
+        return {(member_id, s): status for s, status in rows.all()}
 
     async def _verifications(self, submission_ids: list[int]) -> dict[tuple[int, int], str]:
         if not submission_ids:
@@ -162,7 +191,7 @@ class ProgressService:
         return {(m, s): status for m, s, status in rows.all()}
 
     def _todo(
-        self, member_id: int, rows: list[tuple[Submission, str]],
+        self, member_id: int, rows: list[tuple[PostRow, str]],
         checks: dict[tuple[int, int], str], joined: datetime | None = None,
     ) -> list[TodoItem]:
         """What a member owes: every other post, except (by the rules) those handed in
@@ -177,12 +206,12 @@ class ProgressService:
         ]
 
     async def _joined(self, member_id: int) -> datetime | None:
-        return await self.session.scalar(select(Member.joined_at).where(Member.id == member_id))
+        return await self.session.scalar(JOINED, {"member": member_id})
 
     async def status(self, member_id: int, now: datetime) -> StatusView:
         week = Week.containing(now, self.rules.timezone)
         rows = await self._week_rows(week)
-        checks = await self._verifications([s.id for s, _ in rows])
+        checks = await self._member_verifications(member_id, week.start)
         own = [s for s, _ in rows if s.member_id == member_id]  # comments-off ones too
         return StatusView(
             week,
@@ -251,10 +280,8 @@ class ProgressService:
 
     async def live_todo_of(self, member_id: int, week: Week) -> dict[int, str]:
         """Submission id -> this member's verdict now, over the week's posts."""
-        rows = await self.session.execute(
-            select(Verification.submission_id, Verification.status)
-            .join(Submission, Submission.id == Verification.submission_id)
-            .where(Submission.week_start == week.start, Verification.member_id == member_id))
+        rows = await self.session.execute(MEMBER_VERDICTS,
+                                          {"week": week.start, "member": member_id})
         return dict(rows.all())
 
     async def missing_for(self, member_id: int, week: Week) -> list[TodoItem]:
@@ -264,7 +291,7 @@ class ProgressService:
             mine = next((m for m in recorded.members if m.member_id == member_id), None)
             return list(mine.missing) if mine else []
         rows = await self._week_rows(week)
-        checks = await self._verifications([s.id for s, _ in rows])
+        checks = await self._member_verifications(member_id, week.start)
         todo = self._todo(member_id, rows, checks, await self._joined(member_id))
         return [item for item in todo if item.status == "missing"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, func, select, update
+from sqlalchemy import Row, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -54,6 +54,22 @@ class MemberRepo:
         await self.session.flush()
 
 
+# Built once, on the tables (Core: the ORM's result machinery cost more than the query):
+# every event runs it.
+_A, _M, _ADM, _C = (model.__table__.c for model in (ChatAccount, Member, Admin,
+                                                    ConversationState))
+WITH_ROLES = (
+    select(_A.id, _A.language, _A.display_name, _A.member_id, _M.instagram_username,
+           _ADM.id.label("admin_id"), _C.flow, _C.step, _C.data, _C.expires_at)
+    .select_from(ChatAccount.__table__)
+    .outerjoin(Member.__table__, _M.id == _A.member_id)
+    .outerjoin(Admin.__table__, _ADM.chat_account_id == _A.id)
+    .outerjoin(ConversationState.__table__,
+               (_C.platform == _A.platform) & (_C.platform_user_id == _A.platform_user_id))
+    .where(_A.platform == bindparam("platform"), _A.platform_user_id == bindparam("user"))
+)
+
+
 class ChatAccountRepo:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -68,33 +84,8 @@ class ChatAccountRepo:
     async def with_roles(self, platform: str, platform_user_id: str) -> Row[Any] | None:
         """The account's id, language, display name and member id, its member's Instagram
         username, admin id and conversation state: one query, as every event asks for them."""
-        return (
-            await self.session.execute(
-                select(
-                    ChatAccount.id,
-                    ChatAccount.language,
-                    ChatAccount.display_name,
-                    ChatAccount.member_id,
-                    Member.instagram_username,
-                    Admin.id.label("admin_id"),
-                    ConversationState.flow,
-                    ConversationState.step,
-                    ConversationState.data,
-                    ConversationState.expires_at,
-                )
-                .outerjoin(Member, Member.id == ChatAccount.member_id)
-                .outerjoin(Admin, Admin.chat_account_id == ChatAccount.id)
-                .outerjoin(
-                    ConversationState,
-                    (ConversationState.platform == ChatAccount.platform)
-                    & (ConversationState.platform_user_id == ChatAccount.platform_user_id),
-                )
-                .where(
-                    ChatAccount.platform == platform,
-                    ChatAccount.platform_user_id == platform_user_id,
-                )
-            )
-        ).first()
+        return (await self.session.execute(
+            WITH_ROLES, {"platform": platform, "user": platform_user_id})).first()
 
     async def rename(self, account_id: int, display_name: str) -> None:
         await self.session.execute(

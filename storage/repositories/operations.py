@@ -6,8 +6,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import bindparam, delete, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import crypto
@@ -200,6 +199,21 @@ class AuditRepo:
         return list(rows)
 
 
+_UPDATES = TelegramUpdate.__table__
+# Every update writes these two: built once, on the table (Core, without the ORM's
+# bulk-statement work, which cost more than the statements themselves). The insert is
+# text, the same on both databases: SQLAlchemy compiles an `on_conflict` insert anew
+# each time (it has no cache key).
+RECORD = text(
+    "INSERT INTO telegram_update (update_id, body, received_at, claimed_at) "
+    "VALUES (:update_id, :body, :received_at, :claimed_at) ON CONFLICT (update_id) DO NOTHING"
+).bindparams(bindparam("body", type_=_UPDATES.c.body.type),
+             bindparam("received_at", type_=_UPDATES.c.received_at.type),
+             bindparam("claimed_at", type_=_UPDATES.c.claimed_at.type))
+FINISH = (update(_UPDATES).where(_UPDATES.c.update_id == bindparam("finished"))
+          .values(done_at=bindparam("done"), body=None))
+
+
 class UpdateLog:
     """Telegram updates as recorded: new ones claimed by the instance that got them,
     unfinished ones taken up again once their claim is stale (a crash, a restart)."""
@@ -211,18 +225,14 @@ class UpdateLog:
         """Record an update; False when it was recorded already (a redelivery). Without
         an encryption key the body is not kept (it may hold a password): such an update
         still runs once, but a crash before it ends loses it."""
-        dialect = postgresql if self.session.bind.dialect.name == "postgresql" else sqlite
         kept = body if crypto.configured() else None
-        result = await self.session.execute(
-            dialect.insert(TelegramUpdate)
-            .values(update_id=update_id, body=kept, received_at=now, claimed_at=now)
-            .on_conflict_do_nothing(index_elements=["update_id"]))
+        result = await self.session.execute(RECORD, {
+            "update_id": update_id, "body": kept, "received_at": now, "claimed_at": now})
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def finish(self, update_id: int, now: datetime) -> None:
         """Handled: only the id is kept (for redeliveries), the message is dropped."""
-        await self.session.execute(update(TelegramUpdate).where(
-            TelegramUpdate.update_id == update_id).values(done_at=now, body=None))
+        await self.session.execute(FINISH, {"finished": update_id, "done": now})
 
     async def claim_stale(self, stale_before: datetime, now: datetime
                           ) -> list[tuple[int, dict[str, Any]]]:
