@@ -7,9 +7,12 @@ initialize / start (never run_polling), so it shares the loop with the web app.
 Every update is recorded in the database (unique by `update_id`) before Telegram is
 told it arrived: the webhook answers 200 only after the record is written, and the
 polling loop asks for the next batch (which acknowledges this one) only after each
-update of this batch is recorded. An update already recorded is not run again; one
-recorded but not finished (a crash, a restart) is taken up again once its claim is
-stale (`stale_after`), by one instance.
+update of this batch is recorded. A polled text or button is recorded by the very
+transaction that handles it (one transaction an update, not two; a crash before its
+commit leaves it unacknowledged, so Telegram sends it again); anything else, or one
+still waiting after `commit_wait`, is recorded first. An update handled already is not
+run again; one recorded but not finished (a crash, a restart) is taken up again once
+its claim is stale (`stale_after`), by one instance.
 """
 
 from __future__ import annotations
@@ -141,7 +144,7 @@ class TelegramTransport:
         settings: Settings,
         dispatcher: Dispatcher,
         admin_accounts: Callable[[], Awaitable[list[tuple[str, str, str]]]] | None = None,
-        *, stale_after: float = 120.0,
+        *, stale_after: float = 120.0, commit_wait: float = 2.0,
     ) -> None:
         self.settings = settings
         self.dispatcher = dispatcher
@@ -175,6 +178,9 @@ class TelegramTransport:
         self._pacer = asyncio.Semaphore(1)
         # Updates the dispatcher marks handled itself (see _finished).
         self._marked: set[int] = set()
+        # Polled updates whose handling's commit the poll waits for (see _take_batch).
+        self._committing: dict[int, asyncio.Future[None]] = {}
+        self.commit_wait = commit_wait
         self.username = ""
 
     # --- lifecycle -----------------------------------------------------------------
@@ -247,29 +253,43 @@ class TelegramTransport:
             return await tx.updates.record(update_id, body, tx.now())
 
     async def _finished(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
-        """After the handlers: an update the dispatcher handled was marked in its own
-        transaction; any other (a group message not for us, an edit) is marked here."""
+        """After the handlers: an update the dispatcher handled was taken in its own
+        transaction; any other (a group message not for us, an edit) is taken here."""
         if update.update_id in self._marked:
             self._marked.discard(update.update_id)
             return
         async with self.services.transaction() as tx:
-            await tx.updates.finish(update.update_id, tx.now())
+            await tx.updates.take(update.update_id, tx.now())
+        self._settle(update.update_id)
+
+    def _settle(self, update_id: int) -> None:
+        """This update's handling is committed: the poll may acknowledge it."""
+        waiting = self._committing.pop(update_id, None)
+        if waiting is not None and not waiting.done():
+            waiting.set_result(None)
+
+    @staticmethod
+    def _runs_at_once(update: Update) -> bool:
+        """A text or a button: its handling starts now and is quick, so its record is
+        written by the handling's own transaction. Others (a file to download) are
+        recorded first."""
+        message = update.message
+        return update.callback_query is not None or (
+            message is not None and message.text is not None)
 
     async def _poll(self) -> None:
         """getUpdates in a loop; a batch is acknowledged (by asking for the next one)
-        only once each of its updates is recorded."""
+        only once each of its updates is recorded: a text or a button by its handling's
+        own committed transaction (one transaction an update), any other, or one whose
+        handling has not committed within `commit_wait`, by a record of its own."""
         offset: int | None = None
         while True:
             try:
                 updates = await self.app.bot.get_updates(
                     offset=offset, timeout=self.settings.telegram_poll_timeout,
                     allowed_updates=["message", "callback_query"])
-                if updates:  # one transaction for the batch, committed before any runs
-                    async with self.services.transaction() as tx:
-                        fresh = [u for u in updates if await tx.updates.record(
-                            u.update_id, u.to_dict(), tx.now())]
-                    for update in fresh:
-                        await self.app.update_queue.put(update)
+                if updates:
+                    await self._take_batch(updates)
                     offset = updates[-1].update_id + 1
             except asyncio.CancelledError:
                 raise
@@ -278,6 +298,34 @@ class TelegramTransport:
             except Exception as exc:  # Telegram or the database away: try again soon
                 log.warning("Telegram polling error: %s", type(exc).__name__)
                 await asyncio.sleep(1.0)
+
+    async def _take_batch(self, updates: list[Update]) -> None:
+        """Run a batch and return once each of its updates is recorded."""
+        later = [u for u in updates if not self._runs_at_once(u)]
+        fresh = {u.update_id for u in await self._record_all(later)} if later else set()
+        loop = asyncio.get_running_loop()
+        waits: dict[int, asyncio.Future[None]] = {}
+        for update in updates:
+            if self._runs_at_once(update):
+                waits[update.update_id] = self._committing[update.update_id] = \
+                    loop.create_future()
+            elif update.update_id not in fresh:
+                continue  # recorded before: a redelivery
+            await self.app.update_queue.put(update)
+        if not waits:
+            return
+        await asyncio.wait(waits.values(), timeout=self.commit_wait)
+        slow = [u for u in updates if u.update_id in waits and not waits[u.update_id].done()]
+        if slow:  # waiting on that person's earlier update: recorded now, run when free
+            for update in slow:
+                self._committing.pop(update.update_id, None)
+            await self._record_all(slow)
+
+    async def _record_all(self, updates: list[Update]) -> list[Update]:
+        """Record updates in one transaction (committed before any runs); the fresh ones."""
+        async with self.services.transaction() as tx:
+            return [u for u in updates if await tx.updates.record(
+                u.update_id, u.to_dict(), tx.now())]
 
     async def _take_up_stale(self) -> None:
         """Updates recorded but never finished (their instance crashed): run them now."""
@@ -427,6 +475,8 @@ class TelegramTransport:
             lock = self._locks[key] = asyncio.Lock()
         async with lock:
             outcome = await self.dispatcher.handle(event, defer=True)
+            if event.delivery_id is not None:
+                self._settle(event.delivery_id)  # committed: the poll may acknowledge it
             progress_id = await self.deliver(event, outcome)
         if outcome.deferred:  # long work: the user's chat stays usable meanwhile
             chat_id = int(event.chat_id)

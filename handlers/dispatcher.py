@@ -111,6 +111,10 @@ class Dispatcher:
             else clean_text(event.payload))
         try:
             async with self.services.transaction_of(event.platform, event.user_id) as tx:
+                # Recorded as handled by this very transaction: both commit, or neither.
+                if event.delivery_id is not None and not await tx.updates.take(
+                        event.delivery_id, tx.now()):
+                    return Outcome([], language)  # handled already: a redelivery
                 who, stored = await tx.accounts.identify(
                     event.platform, event.user_id, event.user_name, event.language_hint
                 )
@@ -135,8 +139,6 @@ class Dispatcher:
                 else:
                     outcome.replies += await self._route(ctx, text, flow)
                 await self._save_state(ctx, had_state=state is not None and not state.expired)
-                if event.delivery_id is not None:
-                    await tx.updates.finish(event.delivery_id, tx.now())
         except Exception:
             # Logged without the text: it may be a password.
             log.exception("handler failed (platform=%s user=%s)", event.platform, event.user_id)
@@ -156,7 +158,7 @@ class Dispatcher:
     async def _finish_delivery(self, delivery_id: int) -> None:
         try:
             async with self.services.transaction() as tx:
-                await tx.updates.finish(delivery_id, tx.now())
+                await tx.updates.take(delivery_id, tx.now())
         except Exception:  # the database is away: the delivery is taken up again later
             log.exception("could not mark delivery %s handled", delivery_id)
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
-from contextlib import asynccontextmanager, nullcontext
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -46,6 +46,7 @@ from storage.models import Member, Submission, Verification, utcnow
 from storage.models.base import UTCDateTime
 
 GONE_CODES = {"not_found", "private"}
+CONCURRENT_WRITES = 4  # posts' verdicts written at once (PostgreSQL)
 # Submissions a check reads: "comments_off" ones too, in case comments were turned on.
 READ_STATUSES = ("active", "comments_off")
 Progress = Callable[[int, int], Awaitable[None]]  # (posts done, posts to check)
@@ -219,7 +220,10 @@ class Verifier:
         self.instagram = instagram
         self.cache = cache
         # SQLite has one writer: the process's writes queue on one lock (see Services).
-        self.write_lock = write_lock
+        # PostgreSQL: a few posts' writes at a time, the rest queue here, not on the
+        # connection pool (whose checkout gives up after 30 s and would end the run).
+        self.write_lock: asyncio.Lock | asyncio.Semaphore = \
+            write_lock or asyncio.Semaphore(CONCURRENT_WRITES)
         self.clock = clock
 
     async def run(self, week: Week, rules: CommunityRules, *, only_open: bool = False,
@@ -265,8 +269,8 @@ class Verifier:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A transaction queued behind the process's writer lock (SQLite)."""
-        async with self.write_lock or nullcontext(), self.sessions() as session, \
+        """A transaction queued behind the writer lock (SQLite) or the write slots."""
+        async with self.write_lock, self.sessions() as session, \
                 session.begin():
             yield session
 

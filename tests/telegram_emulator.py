@@ -56,6 +56,8 @@ class BotApiEmulator:
         self.webhook: dict[str, Any] | None = None
         self.webhook_responses: list[int] = []
         self._updates: list[dict[str, Any]] = []
+        self.handed_out: list[dict[str, Any]] = []  # every update getUpdates gave, once
+        self._again: list[dict[str, Any]] = []  # handed out again whatever the offset
         self._update_ids = itertools.count(1)
         self._message_ids: dict[int, itertools.count[int]] = defaultdict(lambda: itertools.count(1))
         self._messages: dict[tuple[int, int], dict[str, Any]] = {}
@@ -116,6 +118,12 @@ class BotApiEmulator:
         """The next `times` calls of `method` fail the way Telegram fails."""
         for _ in range(times):
             self._failures[method].append((status, retry_after, description, html))
+
+    async def deliver_again(self, updates: list[dict[str, Any]]) -> None:
+        """Telegram sending updates again (the bot died before acknowledging them)."""
+        async with self._changed:
+            self._again += updates
+            self._changed.notify_all()
 
     def block(self, chat_id: int) -> None:
         self._blocked.add(chat_id)
@@ -323,12 +331,15 @@ class BotApiEmulator:
         deadline = time.monotonic() + float(params.get("timeout") or 0)
         async with self._changed:
             self._updates = [u for u in self._updates if u["update_id"] >= offset]
+            self._updates[:0], self._again = self._again, []
             while not self._updates and time.monotonic() < deadline:
                 try:
                     await asyncio.wait_for(self._changed.wait(), deadline - time.monotonic())
                 except TimeoutError:
                     break
-            return self._updates[:limit]
+            batch = self._updates[:limit]
+            self.handed_out += [u for u in batch if u not in self.handed_out]
+            return batch
 
     async def _api_setWebhook(self, params: dict[str, Any]) -> bool:
         self.webhook = {"url": params["url"], "secret_token": params.get("secret_token")}

@@ -5,6 +5,7 @@ restart. Over real HTTP against the Bot API emulator."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -98,3 +99,74 @@ async def test_polling_records_every_update(
         await transport.stop()
 
 
+
+
+async def test_polling_acknowledges_a_batch_only_once_its_handling_committed(
+    emulator: BotApiEmulator, services: Services  # noqa: F811
+) -> None:
+    """The next getUpdates (Telegram's acknowledgement of the batch before it) is asked
+    for only when every update of that batch is recorded as handled; a batch Telegram
+    sends again (after a crash) runs nothing twice."""
+    seen_unrecorded: list[int] = []
+    ask = emulator._api_getUpdates
+
+    async def acknowledging(params: dict) -> list[dict]:
+        offset = int(params.get("offset") or 0)
+        if offset:  # read as another process would: not queued behind this one's writes
+            async with services.sessions() as session:
+                done = set(await session.scalars(select(TelegramUpdate.update_id).where(
+                    TelegramUpdate.done_at.is_not(None))))
+            seen_unrecorded.extend(u["update_id"] for u in emulator.handed_out
+                                   if u["update_id"] < offset and u["update_id"] not in done)
+        return await ask(params)
+
+    emulator._api_getUpdates = acknowledging  # type: ignore[method-assign]
+    transport = await start_polling(emulator, services)
+    handle = transport.dispatcher.handle
+
+    async def slow_handle(*args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(0.3)  # a handling that takes a while to commit
+        return await handle(*args, **kwargs)
+
+    transport.dispatcher.handle = slow_handle  # type: ignore[method-assign]
+    try:
+        await claim_admin(emulator, services)
+        for name in ("once.kim", "once.lee"):
+            await emulator.send_text(ADMIN, f"/adduser {name}")
+            await emulator.wait_for(ADMIN)
+        # Telegram sends the last two again (the bot died before acknowledging them).
+        await emulator.deliver_again(emulator.handed_out[-2:])
+        await asyncio.sleep(1.5)
+        assert await members(services) == 2
+        assert len([m for m in emulator.messages_to(ADMIN) if "once.kim" in m["text"]]) == 1
+        assert not seen_unrecorded
+    finally:
+        await transport.stop()
+
+
+async def test_an_update_slow_to_commit_is_recorded_and_still_runs(
+    emulator: BotApiEmulator, services: Services  # noqa: F811
+) -> None:
+    """One that waits on the same person's earlier message longer than `commit_wait` is
+    recorded on its own so the batch can be acknowledged, then runs once, in order."""
+    transport = await start_polling(emulator, services)
+    transport.commit_wait = 0.0
+    try:
+        await claim_admin(emulator, services)
+        for n in range(5):
+            await emulator.send_text(ADMIN, f"/adduser slow.{n}")
+        for _ in range(100):
+            if await members(services) == 5:
+                break
+            await asyncio.sleep(0.1)
+        assert await members(services) == 5
+        texts = [m["text"] for m in emulator.messages_to(ADMIN)]
+        order = [next(n for n in range(5) if f"slow.{n}" in t) for t in texts if "slow." in t]
+        assert order == list(range(5))
+        async with services.transaction() as tx:
+            open_rows = await tx.session.scalar(select(func.count()).select_from(
+                TelegramUpdate).where(TelegramUpdate.done_at.is_(None)
+                                      | TelegramUpdate.body.is_not(None)))
+        assert open_rows == 0
+    finally:
+        await transport.stop()

@@ -210,6 +210,13 @@ RECORD = text(
 ).bindparams(bindparam("body", type_=_UPDATES.c.body.type),
              bindparam("received_at", type_=_UPDATES.c.received_at.type),
              bindparam("claimed_at", type_=_UPDATES.c.claimed_at.type))
+# Taken by the handling's own transaction: recorded as done at once, so the handling
+# and its record commit together; nothing when it was done already (a redelivery).
+TAKE = text(
+    "INSERT INTO telegram_update (update_id, body, received_at, claimed_at, done_at) "
+    "VALUES (:update_id, NULL, :now, :now, :now) ON CONFLICT (update_id) DO UPDATE "
+    "SET done_at = excluded.done_at, body = NULL WHERE telegram_update.done_at IS NULL"
+).bindparams(bindparam("now", type_=_UPDATES.c.done_at.type))
 FINISH = (update(_UPDATES).where(_UPDATES.c.update_id == bindparam("finished"))
           .values(done_at=bindparam("done"), body=None))
 
@@ -228,6 +235,12 @@ class UpdateLog:
         kept = body if crypto.configured() else None
         result = await self.session.execute(RECORD, {
             "update_id": update_id, "body": kept, "received_at": now, "claimed_at": now})
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def take(self, update_id: int, now: datetime) -> bool:
+        """Handled in this transaction (recorded before or not): only the id is kept.
+        False when it was handled already: a redelivery, to be dropped."""
+        result = await self.session.execute(TAKE, {"update_id": update_id, "now": now})
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def finish(self, update_id: int, now: datetime) -> None:
