@@ -15,6 +15,7 @@ from bot.config import Settings, load_settings
 from bot.delivery import Delivery
 from bot.kakao import SKILL_PATH, KakaoSkill
 from bot.web import HealthCheck, build_web_app, database_check, helpers_check
+from bot.web_pages import WebPages
 from bot.wiring import comment_rules_from, comment_writer_from, open_services, schedule_from
 from handlers.dispatcher import Dispatcher
 from handlers.open_chat import delivered_report
@@ -27,6 +28,7 @@ from jobs.weekly import WeeklyJobs
 from services.container import Services
 from services.kakao_export import ExportUnreadable
 from services.open_chat_import import ImportReport
+from services.web_links import WebLinks
 from storage import crypto
 
 log = logging.getLogger(__name__)
@@ -78,6 +80,9 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
         web_app = build_web_app(checks)
         kakao = KakaoSkill(settings, dispatcher, services)
         kakao.add_routes(web_app)
+        pages = WebPages(services, services.web or WebLinks(settings.public_url))
+        pages.add_routes(web_app)
+        web_app.on_cleanup.append(pages.close)
         delivery = Delivery(services, [n for n in (telegram, kakao) if n is not None])
         services.delivery = delivery
         if settings.kakao_import_folder:
@@ -177,7 +182,8 @@ def _reload_keys() -> None:
 
 def _announce(settings: Settings, telegram_on: bool, kakao_on: bool) -> None:
     base = f"http://{settings.web_host}:{settings.web_port}"
-    lines = [f"Web app on {base} (health: {base}/healthz)."]
+    lines = [f"Web app on {base} (health: {base}/healthz); the week board is at "
+             f"{settings.public_url}/week (paste it into the open chat; /weeklink)."]
     if kakao_on:
         lines.append(f"KakaoTalk: skill endpoint POST {base}{SKILL_PATH}.")
     else:

@@ -44,6 +44,11 @@ class Settings(BaseSettings):
 
     web_host: str = "127.0.0.1"
     web_port: int = 8080
+    # The public root that reaches the web app (links in messages are built from it);
+    # empty: http://WEB_HOST:WEB_PORT. WEB_BOARD: public (anyone with the board's link
+    # sees each member's open posts) or private (counts only; lists on personal links).
+    web_public_url: str = ""
+    web_board: str = "public"
 
     kakao_bot_id: str = ""
     kakao_skill_secret: str = ""
@@ -190,7 +195,14 @@ class Settings(BaseSettings):
             ) from None
         return value
 
-    @field_validator("telegram_api_url", "telegram_webhook_url")
+    @field_validator("web_board")
+    @classmethod
+    def _board_mode(cls, value: str) -> str:
+        if value.strip().lower() not in ("public", "private"):
+            raise ValueError("use public or private")
+        return value.strip().lower()
+
+    @field_validator("telegram_api_url", "telegram_webhook_url", "web_public_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
         if value and not value.startswith(("http://", "https://")):
@@ -251,6 +263,11 @@ class Settings(BaseSettings):
     @property
     def webhook_mode(self) -> bool:
         return bool(self.telegram_webhook_url)
+
+    @property
+    def public_url(self) -> str:
+        """Where people reach the web app from outside."""
+        return self.web_public_url or f"http://{self.web_host}:{self.web_port}"
 
 
 def load_settings(**overrides: object) -> Settings:

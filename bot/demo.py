@@ -120,6 +120,8 @@ async def seed(services: Services, sim: SimulatedInstagram) -> None:
     if services.checks is None:  # the demo always brings its simulated Instagram
         raise RuntimeError("the demo needs its simulated Instagram")
     await services.checks.week(last_week)  # last week is already checked and counted
+    async with services.transaction() as tx:  # recorded and counted, as the final job does
+        await tx.records.record(last_week, now)
     async with services.transaction() as tx:
         await tx.accountability.apply_week(last_week, now)
 

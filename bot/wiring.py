@@ -14,6 +14,7 @@ from services.container import Services
 from services.instagram.runtime import Instagram
 from services.instagram.share_links import ShareResolver
 from services.rules import CommunityRules
+from services.web_links import BoardMode, WebLinks
 from storage import crypto
 from storage.db import create_engine, is_sqlite, session_factory
 from storage.migrations import ensure_current
@@ -97,6 +98,8 @@ async def open_services(settings: Settings, instagram: Instagram | None = None
         if services.checks is not None:
             services.checks.cache.ttl = settings.commenter_cache_minutes * 60.0
             services.checks.check_now_every = timedelta(minutes=settings.check_now_minutes)
+        services.web = WebLinks(settings.public_url, BoardMode(settings.web_board),
+                                settings.keys)
         yield services
     finally:
         await engine.dispose()

@@ -58,7 +58,7 @@ async def check_now(ctx: Ctx, _args: str) -> list[Reply]:
         return await status(ctx, "")
     if refused := await _no_reader(ctx):
         return refused
-    wait = checks.next_check_for(member_id, now)
+    wait = checks.claim(member_id, now)
     if wait is not None:
         when = formatting.moment(wait, ctx.tx.rules.timezone, ctx.lang)
         return [ctx.reply("status.check_wait", time=when)]

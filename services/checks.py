@@ -66,6 +66,15 @@ class Checks:
             return None
         return last + self.check_now_every
 
+    def claim(self, member_id: int, now: datetime) -> datetime | None:
+        """Take this member's "check now" turn: None when taken (the cooldown starts
+        now), else when the next turn comes. Taken at once, so two quick presses (in
+        chat or on the web page) make one check."""
+        wait = self.next_check_for(member_id, now)
+        if wait is None:
+            self._last_check[member_id] = now
+        return wait
+
     async def member_week(self, member_id: int, week: Week) -> RunReport:
         """An appeal: this member's open posts of a finished week, read again (never from
         the cache: the member says the comments are there now)."""

@@ -27,6 +27,7 @@ from services.rules import CommunityRules
 from services.submissions import SubmissionService
 from services.throttle import LoginThrottle
 from services.unfollow import RunningChecks, UnfollowService
+from services.web_links import WebLinks
 from services.week_record import WeekRecords
 from storage.models import utcnow
 from storage.repositories.operations import AuditRepo, OutboxRepo, UpdateLog
@@ -85,6 +86,8 @@ class Services:
             if instagram is not None else None
         # How deferred work reaches other people (set by the app; None in a bare console).
         self.delivery: Delivery | None = None
+        # Links to the web pages (set from the settings; None: no web links in messages).
+        self.web: WebLinks | None = None
         # Unfollow checks with login running now, so /cancel can stop one.
         self.unfollow_checks = RunningChecks()
         self.rules = rules

@@ -280,9 +280,14 @@ class ProgressService:
 
     async def live_todo_of(self, member_id: int, week: Week) -> dict[int, str]:
         """Submission id -> this member's verdict now, over the week's posts."""
-        rows = await self.session.execute(MEMBER_VERDICTS,
-                                          {"week": week.start, "member": member_id})
-        return dict(rows.all())
+        verdicts = await self._member_verifications(member_id, week.start)
+        return {submission: status for (_, submission), status in verdicts.items()}
+
+    async def live_todo(self, member_id: int, week: Week) -> list[TodoItem]:
+        """What a member owes in a week as it stands now, with each verdict."""
+        rows = await self._week_rows(week)
+        checks = await self._member_verifications(member_id, week.start)
+        return self._todo(member_id, rows, checks, await self._joined(member_id))
 
     async def missing_for(self, member_id: int, week: Week) -> list[TodoItem]:
         """One member's posts still "missing" in a week (whatever their status now)."""
@@ -290,10 +295,8 @@ class ProgressService:
         if recorded is not None:
             mine = next((m for m in recorded.members if m.member_id == member_id), None)
             return list(mine.missing) if mine else []
-        rows = await self._week_rows(week)
-        checks = await self._member_verifications(member_id, week.start)
-        todo = self._todo(member_id, rows, checks, await self._joined(member_id))
-        return [item for item in todo if item.status == "missing"]
+        return [item for item in await self.live_todo(member_id, week)
+                if item.status == "missing"]
 
     async def check_reasons(self, week: Week) -> dict[str, str]:
         """Shortcode -> why the week's final check could not read it (from its record)."""

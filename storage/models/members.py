@@ -24,6 +24,9 @@ class Member(CreatedAt, Base):
     joined_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # When a pause or a suspension ends by itself (None: a pause until /resume).
     status_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Raised to revoke every personal web link made so far (services/web_links.py).
+    link_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0",
+                                            nullable=False)
 
     chat_accounts: Mapped[list[ChatAccount]] = relationship(back_populates="member")
 

@@ -1,0 +1,288 @@
+"""The web pages: the week board (`/week`), a member's list, the personal page
+(`/m/<token>`) and the week's picture (`/week/<label>.png`), on the one web app.
+
+For members who live in the KakaoTalk open chat, where no bot can post: an admin pastes
+the board's link there (`/weeklink`). Pages are made for the in-app browser of a phone:
+one small HTML file each (no external script, font or tracker), Korean unless `?lang=en`.
+Every text from a user goes through Jinja2's autoescape, a Content-Security-Policy lets
+only the page's own inline script run, and no page sends a Referer (a personal link's
+token must not reach Instagram when a post is opened).
+
+Pages only read: they use a plain session, never the writers' lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import logging
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from aiohttp import web
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from handlers import formatting
+from handlers.arguments import iso_week
+from handlers.i18n import t
+from services.board import Board, BoardService
+from services.container import Services
+from services.helper_accounts import HelperAccountService
+from services.instagram.names import name_key
+from services.progress import ProgressService
+from services.web_links import BoardMode, Holder, LinkProblem, WebLinks
+from services.week_picture import PictureTexts, render
+from services.weeks import Week
+
+log = logging.getLogger(__name__)
+WEEK = r"{label:\d{4}-W\d{2}}"
+INSTAGRAM = ("https://www.instagram.com/", "https://instagram.com/")
+# Filters the board as one types, and loads a member's list when their row is opened.
+SCRIPT = (Path(__file__).resolve().parent / "templates" / "board.js").read_text().strip()
+_SCRIPT_HASH = base64.b64encode(hashlib.sha256(SCRIPT.encode()).digest()).decode()
+HEADERS = {
+    "Content-Security-Policy": (
+        f"default-src 'none'; script-src 'sha256-{_SCRIPT_HASH}'; style-src 'unsafe-inline'; "
+        "img-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; "
+        "frame-ancestors 'none'"),
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "X-Robots-Tag": "noindex",
+}
+
+
+def _instagram_only(url: str) -> str:
+    """A post's link as stored, if it is an Instagram one (anything else goes nowhere)."""
+    return url if url.startswith(INSTAGRAM) else "#"
+
+
+_ENV = Environment(loader=PackageLoader("bot", "templates"),
+                   autoescape=select_autoescape(default=True), trim_blocks=True,
+                   lstrip_blocks=True)
+_ENV.filters["instagram"] = _instagram_only
+
+
+def language(request: web.Request) -> str:
+    return "en" if request.query.get("lang") == "en" else "ko"
+
+
+class WebPages:
+    def __init__(self, services: Services, links: WebLinks) -> None:
+        self.services = services
+        self.links = links
+        self._checks: set[asyncio.Task[Any]] = set()  # "check now" runs, held until done
+
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_get("/week", self.board)
+        app.router.add_get(f"/week/{WEEK}.png", self.picture)
+        app.router.add_get(f"/week/{WEEK}", self.board)
+        app.router.add_get(f"/week/{WEEK}/todo/{{username}}", self.member_list)
+        app.router.add_get("/week/{label}", self.no_week)
+        app.router.add_get("/m/{token}", self.personal)
+        app.router.add_post("/m/{token}/check", self.check_now)
+
+    # -- helpers ---------------------------------------------------------------------
+
+    def _page(self, name: str, lang: str, status: int = 200, private: bool = False,
+              **values: Any) -> web.Response:
+        html = _ENV.get_template(name).render(lang=lang, t=lambda key, **v: t(lang, key, **v),
+                                              **values)
+        headers = dict(HEADERS)
+        headers["Cache-Control"] = "no-store" if private else "no-cache"
+        return web.Response(text=html, content_type="text/html", status=status,
+                            headers=headers)
+
+    def _problem(self, lang: str, title_key: str, *lines: str, status: int = 404
+                 ) -> web.Response:
+        return self._page("problem.html", lang, status=status, private=True,
+                          title=t(lang, title_key), lines=lines,
+                          board_url=self._with_lang("/week", lang))
+
+    @staticmethod
+    def _with_lang(path: str, lang: str) -> str:
+        return path + ("?lang=en" if lang == "en" else "")
+
+    def _now(self) -> datetime:
+        return self.services.clock()
+
+    def _this_week(self) -> Week:
+        return Week.containing(self._now(), self.services.rules.timezone)
+
+    def _week_of(self, request: web.Request) -> Week | None:
+        label = request.match_info.get("label")
+        return self._this_week() if label is None else iso_week(
+            label, self.services.rules.timezone)
+
+    async def _board(self, week: Week) -> Board:
+        async with self.services.sessions() as session:
+            return await BoardService(session, self.services.rules).board(week)
+
+    # -- pages -----------------------------------------------------------------------
+
+    async def no_week(self, request: web.Request) -> web.Response:
+        lang = language(request)
+        return self._problem(lang, "web.no_week_title",
+                             t(lang, "web.no_week", label=request.match_info["label"][:20]))
+
+    async def board(self, request: web.Request) -> web.Response:
+        lang, week = language(request), self._week_of(request)
+        if week is None:
+            return await self.no_week(request)
+        this_week = self._this_week()
+        week_text = formatting.week(week, lang)
+        if week.start > this_week.start:
+            return self._problem(lang, "web.no_week_title",
+                                 t(lang, "web.future_week", week=week_text))
+        board = await self._board(week)
+        zone = self.services.rules.timezone
+        private = self.links.board is BoardMode.PRIVATE
+        nxt = Week(week.start + (this_week.start - this_week.previous().start), zone)
+        other = "ko" if lang == "en" else "en"
+        return self._page(
+            "board.html", lang, board=board, week_text=week_text, private_board=private,
+            checked_text=formatting.moment(board.checked_at, zone, lang)
+            if board.checked_at else "",
+            previous_url=self._with_lang(f"/week/{week.previous().label}", lang),
+            next_url=None if week.start >= this_week.start else self._with_lang(
+                f"/week/{nxt.label}", lang),
+            picture_url=f"/week/{week.label}.png" + ("?lang=en" if lang == "en" else "")
+            if board.rows else None,
+            other_language_url=self._with_lang(request.path, other),
+            other_language=t(lang, "web.korean" if lang == "en" else "web.english"),
+            list_url=lambda name: self._with_lang(
+                f"/week/{week.label}/todo/{quote(name)}", lang),
+            shown_label=t(lang, "web.shown", count="#"),
+            script=SCRIPT)
+
+    async def member_list(self, request: web.Request) -> web.Response:
+        """One member's posts still to comment on (a fragment for the board's row with
+        `?part=1`, else a page of its own, for a browser without scripts)."""
+        lang, week = language(request), self._week_of(request)
+        if week is None:
+            return await self.no_week(request)
+        if self.links.board is BoardMode.PRIVATE:
+            return self._problem(lang, "web.link_problem_title", t(lang, "web.private_list"),
+                                 status=403)
+        username = name_key(request.match_info["username"])[:30]
+        async with self.services.sessions() as session:
+            items = await BoardService(session, self.services.rules).still_owed(week, username)
+        if items is None:
+            return self._problem(lang, "web.not_found_title",
+                                 t(lang, "web.no_member", username=username))
+        values = {"items": items, "empty": t(lang, "web.list_empty")}
+        if request.query.get("part"):
+            html = _ENV.get_template("posts.html").render(
+                lang=lang, t=lambda key, **v: t(lang, key, **v), **values)
+            return web.Response(text=html, content_type="text/html",
+                                headers={**HEADERS, "Cache-Control": "no-cache"})
+        return self._page("list.html", lang, username=username, **values,
+                          week_text=formatting.week(week, lang),
+                          board_url=self._with_lang(f"/week/{week.label}", lang))
+
+    async def picture(self, request: web.Request) -> web.Response:
+        lang, week = language(request), self._week_of(request)
+        if week is None or week.start > self._this_week().start:
+            return await self.no_week(request)
+        png = await self.picture_of(week, lang)
+        return web.Response(body=png, content_type="image/png",
+                            headers={"Cache-Control": "no-cache", **HEADERS})
+
+    async def picture_of(self, week: Week, lang: str = "ko") -> bytes:
+        """The week's results picture (also for the group post); made off the loop."""
+        board = await self._board(week)
+        zone = self.services.rules.timezone
+        texts = PictureTexts(
+            title=t(lang, "web.picture_title", week=formatting.week(week, lang)),
+            summary=t(lang, "web.board_summary", members=len(board.rows), posts=board.posts,
+                      done=len(board.done)),
+            checked=t(lang, "web.checked_at", time=formatting.moment(board.checked_at, zone,
+                                                                     lang))
+            if board.checked_at else t(lang, "web.never_checked"),
+            legend=t(lang, "web.picture_legend"), done=t(lang, "web.done"),
+            more=t(lang, "web.picture_more", count="{count}"))
+        return await asyncio.to_thread(render, board, texts)
+
+    async def _holder(self, request: web.Request) -> tuple[Holder | None, web.Response | None]:
+        lang = language(request)
+        async with self.services.sessions() as session:
+            found = await self.links.holder(session, request.match_info["token"], self._now())
+        if isinstance(found, LinkProblem):
+            return None, self._problem(lang, "web.link_problem_title",
+                                       t(lang, f"web.link.{found.value}"),
+                                       t(lang, "web.link.how_to_get"), status=403)
+        return found, None
+
+    async def personal(self, request: web.Request) -> web.Response:
+        lang = language(request)
+        holder, refused = await self._holder(request)
+        if holder is None:
+            assert refused is not None
+            return refused
+        now, rules = self._now(), self.services.rules
+        if holder.status != "active":
+            return self._problem(lang, "web.link_problem_title", t(lang, "web.not_member"),
+                                 status=403)
+        async with self.services.sessions() as session:
+            view = await ProgressService(session, rules).status(holder.member_id, now)
+        zone = rules.timezone
+        message = {"started": t(lang, "web.check_started"),
+                   "unavailable": t(lang, "web.check_unavailable")}.get(
+                       request.query.get("check", ""))
+        wait = self.services.checks.next_check_for(holder.member_id, now) \
+            if self.services.checks is not None else None
+        if request.query.get("check") == "wait" and wait is not None:
+            message = t(lang, "web.check_wait", time=formatting.moment(wait, zone, lang))
+        token = request.match_info["token"]
+        other = "ko" if lang == "en" else "en"
+        return self._page(
+            "personal.html", lang, private=True, username=holder.username,
+            week_text=formatting.week(view.week, lang),
+            submit_text=formatting.moment(view.submission_deadline, zone, lang),
+            comment_text=formatting.moment(view.comment_deadline, zone, lang),
+            todo=view.todo, open=view.open_items,
+            done=[item for item in view.todo if item.status == "done"],
+            own=view.own, minimum=view.minimum, maximum=view.maximum, message=message,
+            can_check=bool(view.open_items) and self.services.checks is not None,
+            check_url=self._with_lang(f"/m/{token}/check", lang),
+            board_url=self._with_lang("/week", lang),
+            other_language_url=self._with_lang(f"/m/{token}", other),
+            other_language=t(lang, "web.korean" if lang == "en" else "web.english"),
+            expires_text=formatting.moment(holder.expires, zone, lang))
+
+    async def check_now(self, request: web.Request) -> web.Response:
+        """The page's "check now": the chat's cooldown, then the check in the background
+        (Instagram is slow); the page says so and is reloaded for the verdicts."""
+        lang = language(request)
+        holder, refused = await self._holder(request)
+        if holder is None:
+            assert refused is not None
+            return refused
+        checks, now = self.services.checks, self._now()
+        outcome = "unavailable"
+        if checks is not None:
+            async with self.services.sessions() as session:
+                _registered, usable = await HelperAccountService(
+                    session, self.services.instagram).counts()
+            if usable:
+                wait = checks.claim(holder.member_id, now)
+                outcome = "wait" if wait is not None else "started"
+                if wait is None:
+                    task = asyncio.create_task(checks.member(holder.member_id, now))
+                    self._checks.add(task)
+                    task.add_done_callback(self._check_done)
+        token = request.match_info["token"]
+        query = f"?check={outcome}" + ("&lang=en" if lang == "en" else "")
+        raise web.HTTPSeeOther(f"/m/{token}{query}")
+
+    def _check_done(self, task: asyncio.Task[Any]) -> None:
+        self._checks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("a check from the web page failed", exc_info=task.exception())
+
+    async def close(self, _app: web.Application) -> None:
+        for task in list(self._checks):
+            task.cancel()
+

@@ -1,0 +1,137 @@
+"""Links to the web pages: the week board, its picture, and each member's personal page.
+
+A personal link (`/m/<token>`) needs no login: the token is signed (HMAC-SHA256 with a
+key derived from the newest ENCRYPTION_KEYS key; any configured key is accepted, so a
+rotation does not break links until the old key goes), expires after LINK_DAYS, and is
+revoked by raising the member's link epoch (`/newlink`). It carries only the member's
+id, epoch and expiry: nothing secret is in it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import struct
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import Enum
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.weeks import Week
+from storage.models import Member
+
+LINK_DAYS = 14  # a weekly reminder's link lasts its week and the next
+_PAYLOAD = struct.Struct(">IHI")  # member id, epoch, expiry (unix seconds)
+_SIGNATURE_BYTES = 12
+
+
+class BoardMode(Enum):
+    PUBLIC = "public"  # anyone with the link sees each member's open posts
+    PRIVATE = "private"  # the board shows counts; lists need the personal link
+
+
+class LinkProblem(Enum):
+    TAMPERED = "tampered"  # not a token we signed (or signed with a key now gone)
+    EXPIRED = "expired"
+    REVOKED = "revoked"  # a newer link was made, or the member left
+
+
+@dataclass(frozen=True)
+class Holder:
+    """Whom a valid personal link belongs to."""
+
+    member_id: int
+    username: str
+    status: str  # the member's status now (only "active" ones see their page)
+    expires: datetime
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _signing_key(fernet_key: str) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                info=b"autogram personal web link").derive(fernet_key.encode())
+
+
+class WebLinks:
+    """Where the web app is reached from outside, and the personal links' signer."""
+
+    def __init__(self, root: str, board: BoardMode = BoardMode.PUBLIC,
+                 keys: list[str] | None = None) -> None:
+        self.root = root.rstrip("/")
+        self.board = board
+        self._keys = [_signing_key(k) for k in keys or []]
+
+    @property
+    def personal(self) -> bool:
+        """Whether personal links can be made (they need ENCRYPTION_KEYS)."""
+        return bool(self._keys)
+
+    def week_url(self, week: Week | None = None) -> str:
+        return f"{self.root}/week" + (f"/{week.label}" if week is not None else "")
+
+    def picture_url(self, week: Week) -> str:
+        return f"{self.root}/week/{week.label}.png"
+
+    def _sign(self, key: bytes, payload: bytes) -> bytes:
+        return hmac.new(key, payload, hashlib.sha256).digest()[:_SIGNATURE_BYTES]
+
+    def token(self, member_id: int, epoch: int, now: datetime) -> str:
+        expires = int((now + timedelta(days=LINK_DAYS)).timestamp())
+        payload = _PAYLOAD.pack(member_id, epoch % 65536, expires)
+        return f"{_b64(payload)}.{_b64(self._sign(self._keys[0], payload))}"
+
+    def read(self, token: str, now: datetime) -> tuple[int, int, datetime] | LinkProblem:
+        """(member id, epoch, expiry) of a token we signed, else what is wrong with it."""
+        try:
+            body, signature = token.split(".")
+            payload, given = _unb64(body), _unb64(signature)
+            member_id, epoch, expires = _PAYLOAD.unpack(payload)
+        except (ValueError, struct.error):
+            return LinkProblem.TAMPERED
+        if not any(hmac.compare_digest(given, self._sign(key, payload)) for key in self._keys):
+            return LinkProblem.TAMPERED
+        ends = datetime.fromtimestamp(expires, UTC)
+        if ends <= now:
+            return LinkProblem.EXPIRED
+        return member_id, epoch, ends
+
+    async def personal_url(self, session: AsyncSession, member_id: int,
+                           now: datetime) -> str | None:
+        """The member's personal page (None: no keys to sign with)."""
+        if not self.personal:
+            return None
+        epoch = await session.scalar(select(Member.link_epoch).where(Member.id == member_id))
+        if epoch is None:
+            return None
+        return f"{self.root}/m/{self.token(member_id, epoch, now)}"
+
+    async def holder(self, session: AsyncSession, token: str,
+                     now: datetime) -> Holder | LinkProblem:
+        """Who a personal link opens the page of, if it still does."""
+        read = self.read(token, now) if self.personal else LinkProblem.TAMPERED
+        if isinstance(read, LinkProblem):
+            return read
+        member_id, epoch, expires = read
+        row = (await session.execute(
+            select(Member.link_epoch, Member.status, Member.instagram_username)
+            .where(Member.id == member_id))).first()
+        if row is None or row.link_epoch % 65536 != epoch or row.status == "removed":
+            return LinkProblem.REVOKED
+        return Holder(member_id, row.instagram_username, row.status, expires)
+
+    async def revoke(self, session: AsyncSession, member_id: int) -> None:
+        """Every personal link made so far stops working."""
+        await session.execute(update(Member).where(Member.id == member_id)
+                              .values(link_epoch=Member.link_epoch + 1))
