@@ -33,7 +33,10 @@ demo: $(STAMP) .env
 	$(BIN)/autogram chat --demo
 
 # TEST_DATABASE_URL picks the database (default: a fresh SQLite file per test run).
+# scripts/debian-packages adds what some tests need from the system (a browser, fonts,
+# an IMAP server) when it can; tests without theirs are skipped and say why.
 test: $(STAMP)
+	@scripts/debian-packages
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
 lint: $(STAMP)

@@ -29,8 +29,13 @@ def render(replies: list[Reply]) -> tuple[str, list[Button]]:
     for reply in replies:
         lines.append(f"bot> {reply.text}".replace("\n", "\n     "))
         for button in reply.buttons:
+            if button.url:  # a link: printed, to open in a browser
+                lines.append(f"     {button.label}: {button.url}")
+                continue
             buttons.append(button)
             lines.append(f"     [{len(buttons)}] {button.label}")
+        if reply.image_url:
+            lines.append(f"     🖼 {reply.image_url}")
     return "\n".join(lines), buttons
 
 

@@ -13,6 +13,7 @@ import logging
 from typing import Any
 
 from bot.kakao_render import to_plain
+from bot.web_pages import picture_of
 from handlers import announcements
 from handlers.events import Button, Reply
 from handlers.i18n import t
@@ -26,6 +27,7 @@ from services.notifier import (
     SayButtons,
     Words,
 )
+from services.weeks import Week
 
 log = logging.getLogger(__name__)
 PREFERENCE = ("telegram", "kakao", "console")
@@ -49,24 +51,32 @@ class Delivery:
         return notifier is not None and getattr(notifier, "can_push", True)
 
     async def to_members(self, texts: dict[int, Say]) -> Delivered:
+        web = self.services.web
+        linked = [m for m, what in texts.items() if isinstance(what, Words) and what.browser_link]
         async with self.services.transaction() as tx:
             chats = await tx.accounts.private_chats(list(texts))
+            urls = await web.personal_urls(tx.session, linked, tx.now()) \
+                if web is not None and linked else {}
         outgoing: dict[str, list[tuple[int, Outgoing]]] = {}
         waiting: list[tuple[str, str, str | Reply]] = []
         delivered = Delivered()
         for member_id, what in texts.items():
-            render = resolve(what)
+            render, url = resolve(what), urls.get(member_id)
             accounts = sorted(chats.get(member_id, []), key=lambda a: _rank(a[0]))
             pushable = [a for a in accounts if self._pushes(a[0])]
             if pushable:
                 platform, user_id, language = pushable[0]
+                link = (t(language, "button.open_in_browser"), url) if url else None
                 outgoing.setdefault(platform, []).append(
-                    (member_id, Outgoing(user_id, render(language))))
+                    (member_id, Outgoing(user_id, render(language), link)))
                 continue
             delivered.unreachable.append(member_id)
             for platform, user_id, language in accounts:
                 if getattr(self.notifiers.get(platform), "reads_outbox", False):
-                    waiting.append((platform, user_id, render(language)))
+                    buttons = (Button(t(language, "button.open_in_browser"), "", url=url),) \
+                        if url else ()
+                    waiting.append((platform, user_id, Reply(render(language),
+                                                             buttons=buttons)))
         for platform, batch in outgoing.items():
             report = await self.notifiers[platform].broadcast([o for _, o in batch])
             refused = set(report.unreachable or []) | set(report.failed or [])
@@ -76,11 +86,14 @@ class Delivery:
         await self._to_outbox(waiting)
         return delivered
 
-    async def to_groups(self, what: Say, start_for: list[str] | None = None) -> int:
+    async def to_groups(self, what: Say, start_for: list[str] | None = None,
+                        picture: Week | None = None) -> int:
         render = resolve(what)
         async with self.services.transaction() as tx:
             groups = [(g.platform, g.chat_id) for g in await tx.community.groups.all()]
         posted = 0
+        image = await picture_of(self.services, picture, GROUP_LANGUAGE) \
+            if picture is not None and groups else None
         for platform, chat_id in groups:
             notifier: Any = self.notifiers.get(platform)
             if notifier is None or not hasattr(notifier, "post"):
@@ -95,7 +108,7 @@ class Delivery:
                 text += "\n\n" + t(GROUP_LANGUAGE, "results.start_please",
                                    names=", ".join(f"@{n}" for n in start_for))
                 buttons = (Button(t(GROUP_LANGUAGE, "button.start_bot"), "", url=link),)
-            if await notifier.post(chat_id, Reply(text, buttons=buttons)):
+            if await notifier.post(chat_id, Reply(text, buttons=buttons, image=image)):
                 posted += 1
         return posted
 

@@ -20,6 +20,9 @@ MAX_QUICK_REPLIES = 10
 MAX_LABEL = 14
 MAX_BYTES = 30 * 1024
 MORE_PAYLOAD = "/more"
+MAX_ALT = 50  # simpleImage altText
+MAX_CARD_TITLE = 50  # textCard title
+MAX_CARD_BUTTONS = 3  # textCard buttons, laid out vertically
 
 
 @dataclass
@@ -53,8 +56,17 @@ def render(replies: list[Reply], more_label: str) -> Rendered:
         chunks = split_text(reply.text or " ", MAX_TEXT)
         for index, chunk in enumerate(chunks):
             last = index == len(chunks) - 1
-            pieces.append(Reply(chunk, buttons=reply.buttons if last else ()))
-    shown, rest = pieces[:MAX_OUTPUTS], pieces[MAX_OUTPUTS:]
+            pieces.append(Reply(chunk, buttons=reply.buttons if last else (),
+                                image_url=reply.image_url if last else None))
+    shown: list[Reply] = []
+    rest: list[Reply] = []
+    used = 0
+    for index, piece in enumerate(pieces):  # a piece with a picture or links takes more
+        used += len(_outputs(piece))
+        if used > MAX_OUTPUTS and shown:
+            rest = pieces[index:]
+            break
+        shown.append(piece)
     while True:
         body = _body(shown, bool(rest), more_label)
         if size(body) <= MAX_BYTES or len(shown) == 1:
@@ -62,8 +74,24 @@ def render(replies: list[Reply], more_label: str) -> Rendered:
         rest.insert(0, shown.pop())
 
 
+def _outputs(piece: Reply) -> list[dict[str, Any]]:
+    """A piece's text, then its picture (an image card) and its links (a card of link
+    buttons: a quick reply cannot open a page)."""
+    outputs: list[dict[str, Any]] = [{"simpleText": {"text": piece.text or " "}}]
+    if piece.image_url:
+        outputs.append({"simpleImage": {"imageUrl": piece.image_url,
+                                        "altText": _label(piece.text)[:MAX_ALT]}})
+    links = [b for b in piece.buttons if b.url]
+    if links:
+        outputs.append({"textCard": {
+            "title": links[0].label[:MAX_CARD_TITLE],
+            "buttons": [{"action": "webLink", "label": _label(b.label), "webLinkUrl": b.url}
+                        for b in links[:MAX_CARD_BUTTONS]]}})
+    return outputs
+
+
 def _body(shown: list[Reply], has_more: bool, more_label: str) -> dict[str, Any]:
-    outputs = [{"simpleText": {"text": piece.text or " "}} for piece in shown]
+    outputs = [output for piece in shown for output in _outputs(piece)]
     buttons: list[Button] = []
     if has_more:
         buttons.append(Button(more_label, MORE_PAYLOAD))  # the rest's buttons come with it
@@ -77,14 +105,16 @@ def _body(shown: list[Reply], has_more: bool, more_label: str) -> dict[str, Any]
 
 
 def to_plain(replies: list[Reply]) -> list[dict[str, Any]]:
-    """Replies as JSON for the outbox."""
-    return [{"text": r.text, "buttons": [[b.label, b.payload] for b in r.buttons]}
-            for r in replies]
+    """Replies as JSON for the outbox (a link button keeps its URL, a picture its URL)."""
+    return [{"text": r.text, "image_url": r.image_url,
+             "buttons": [[b.label, b.payload, *([b.url] if b.url else [])]
+                         for b in r.buttons]} for r in replies]
 
 
 def from_plain(items: list[dict[str, Any]]) -> list[Reply]:
-    return [Reply(i["text"], buttons=tuple(Button(label, payload) for label, payload in
-                                           i.get("buttons", []))) for i in items]
+    return [Reply(i["text"], image_url=i.get("image_url"),
+                  buttons=tuple(Button(b[0], b[1], url=b[2] if len(b) > 2 else None)
+                                for b in i.get("buttons", []))) for i in items]
 
 
 def with_more(body: dict[str, Any], more_label: str) -> dict[str, Any]:

@@ -528,8 +528,11 @@ class TelegramTransport:
 
     async def send(self, chat_id: str, text: str) -> bool:
         """Notifier: one message; False when the user blocked or never started the bot."""
+        return await self._deliver(chat_id, Reply(text))
+
+    async def _deliver(self, chat_id: str, reply: Reply) -> bool:
         try:
-            await self.send_reply(int(chat_id), Reply(text))
+            await self.send_reply(int(chat_id), reply)
         except Forbidden:
             return False
         return True
@@ -557,8 +560,10 @@ class TelegramTransport:
         interval = 1.0 / self.settings.telegram_broadcast_rate
         async with self._pacer:  # one broadcast at a time
             for message in messages:
+                buttons = (Button(message.link[0], "", url=message.link[1]),) \
+                    if message.link else ()
                 try:
-                    if await self.send(message.chat_id, message.text):
+                    if await self._deliver(message.chat_id, Reply(message.text, buttons)):
                         report.sent += 1
                     else:
                         report.unreachable.append(message.chat_id)  # type: ignore[union-attr]

@@ -65,6 +65,22 @@ _ENV = Environment(loader=PackageLoader("bot", "templates"),
 _ENV.filters["instagram"] = _instagram_only
 
 
+async def picture_of(services: Services, week: Week, lang: str = "ko") -> bytes:
+    """The week's results picture (the page's and the group post's); drawn off the loop."""
+    async with services.sessions() as session:
+        board = await BoardService(session, services.rules).board(week)
+    zone = services.rules.timezone
+    texts = PictureTexts(
+        title=t(lang, "web.picture_title", week=formatting.week(week, lang)),
+        summary=t(lang, "web.board_summary", members=len(board.rows), posts=board.posts,
+                  done=len(board.done)),
+        checked=t(lang, "web.checked_at", time=formatting.moment(board.checked_at, zone, lang))
+        if board.checked_at else t(lang, "web.never_checked"),
+        legend=t(lang, "web.picture_legend"), done=t(lang, "web.done"),
+        more=t(lang, "web.picture_more", count="{count}"))
+    return await asyncio.to_thread(render, board, texts)
+
+
 def language(request: web.Request) -> str:
     return "en" if request.query.get("lang") == "en" else "ko"
 
@@ -83,6 +99,7 @@ class WebPages:
         app.router.add_get("/week/{label}", self.no_week)
         app.router.add_get("/m/{token}", self.personal)
         app.router.add_post("/m/{token}/check", self.check_now)
+        app.router.add_get("/favicon.ico", self.no_icon)
 
     # -- helpers ---------------------------------------------------------------------
 
@@ -121,6 +138,10 @@ class WebPages:
             return await BoardService(session, self.services.rules).board(week)
 
     # -- pages -----------------------------------------------------------------------
+
+    async def no_icon(self, _request: web.Request) -> web.Response:
+        """Browsers ask for one; nothing to fetch (and nothing to log as missing)."""
+        return web.Response(status=204, headers={"Cache-Control": "max-age=86400"})
 
     async def no_week(self, request: web.Request) -> web.Response:
         lang = language(request)
@@ -186,24 +207,9 @@ class WebPages:
         lang, week = language(request), self._week_of(request)
         if week is None or week.start > self._this_week().start:
             return await self.no_week(request)
-        png = await self.picture_of(week, lang)
+        png = await picture_of(self.services, week, lang)
         return web.Response(body=png, content_type="image/png",
                             headers={"Cache-Control": "no-cache", **HEADERS})
-
-    async def picture_of(self, week: Week, lang: str = "ko") -> bytes:
-        """The week's results picture (also for the group post); made off the loop."""
-        board = await self._board(week)
-        zone = self.services.rules.timezone
-        texts = PictureTexts(
-            title=t(lang, "web.picture_title", week=formatting.week(week, lang)),
-            summary=t(lang, "web.board_summary", members=len(board.rows), posts=board.posts,
-                      done=len(board.done)),
-            checked=t(lang, "web.checked_at", time=formatting.moment(board.checked_at, zone,
-                                                                     lang))
-            if board.checked_at else t(lang, "web.never_checked"),
-            legend=t(lang, "web.picture_legend"), done=t(lang, "web.done"),
-            more=t(lang, "web.picture_more", count="{count}"))
-        return await asyncio.to_thread(render, board, texts)
 
     async def _holder(self, request: web.Request) -> tuple[Holder | None, web.Response | None]:
         lang = language(request)

@@ -99,7 +99,7 @@ async def open_services(settings: Settings, instagram: Instagram | None = None
             services.checks.cache.ttl = settings.commenter_cache_minutes * 60.0
             services.checks.check_now_every = timedelta(minutes=settings.check_now_minutes)
         services.web = WebLinks(settings.public_url, BoardMode(settings.web_board),
-                                settings.keys)
+                                settings.keys, public=bool(settings.web_public_url))
         yield services
     finally:
         await engine.dispose()

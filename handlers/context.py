@@ -50,6 +50,15 @@ class Ctx:
     def reply(self, key: str, *buttons: Button, **values: object) -> Reply:
         return Reply(self.t(key, **values), buttons=tuple(buttons))
 
+    async def browser_button(self) -> Button | None:
+        """"Open in browser": this member's personal web page (None: not a member, or
+        the web links are not set up)."""
+        web, member_id = self.services.web, self.who.member_id
+        if web is None or member_id is None:
+            return None
+        url = await web.personal_url(self.tx.session, member_id, self.tx.now())
+        return Button(self.t("button.open_in_browser"), "", url=url) if url else None
+
     def cancel_button(self) -> Button:
         return Button(self.t("common.cancel_button"), CANCEL_PAYLOAD)
 

@@ -19,6 +19,7 @@ from handlers import (
     open_chat,
     producers,
     unfollow,
+    web_links,
     weekly,
 )
 from handlers.context import CANCEL_PAYLOAD, Ctx, Deferred, ProgressFn
@@ -56,6 +57,7 @@ COMMANDS: list[Command] = [
     *accountability.COMMANDS,
     *unfollow.COMMANDS,
     *producers.COMMANDS,
+    *web_links.COMMANDS,
 ]
 FLOWS: dict[str, Flow] = {
     flow.name: flow for flow in (*helper_admin.FLOWS, *weekly.FLOWS, *admin.FLOWS,

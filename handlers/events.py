@@ -55,6 +55,9 @@ class Reply:
     progress: bool = False
     # A PNG shown with the text (the open-chat QR code of the notice).
     image: bytes | None = None
+    # A picture on the web app, shown by URL where the platform takes only URLs (Kakao's
+    # image card); platforms that take files get `image` instead.
+    image_url: str | None = None
     # A file sent with the text: (file name, content), where the platform takes files.
     document: tuple[str, bytes] | None = None
 

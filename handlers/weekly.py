@@ -176,6 +176,8 @@ async def status(ctx: Ctx, _args: str) -> list[Reply]:
         else []
     if view.open_items and ctx.tx.checks is not None:
         buttons.insert(0, Button(ctx.t("status.check_now"), "/checknow"))
+    if browser := await ctx.browser_button():
+        buttons.append(browser)
     return [Reply("\n".join(lines), buttons=tuple(buttons))]
 
 
@@ -202,7 +204,14 @@ async def community_results(ctx: Ctx, args: str) -> list[Reply]:
     if not results.checked:
         return [ctx.reply("results.admin_not_checked", week=label)]
     reasons = await ctx.tx.progress.check_reasons(week)
-    return [Reply(announcements.group_results(results, results.unchecked(reasons))(ctx.lang))]
+    return [Reply(announcements.group_results(results, results.unchecked(reasons))(ctx.lang),
+                  image_url=picture_url(ctx, week))]
+
+
+def picture_url(ctx: Ctx, week: Week) -> str | None:
+    """The week's results picture on the web app, where KakaoTalk can fetch it."""
+    web = ctx.services.web
+    return web.picture_url(week) if web is not None and web.public else None
 
 
 async def results(ctx: Ctx, args: str) -> list[Reply]:
@@ -234,7 +243,7 @@ async def results(ctx: Ctx, args: str) -> list[Reply]:
     ]
     if view.corrections:
         lines += ["", *announcements.correction_lines(ctx.lang, view.corrections)]
-    return [Reply("\n".join(lines))]
+    return [Reply("\n".join(lines), image_url=picture_url(ctx, view.week))]
 
 
 async def notice(ctx: Ctx, _args: str) -> list[Reply]:

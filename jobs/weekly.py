@@ -81,7 +81,8 @@ class WeeklyJobs:
             open_items = [i for i in member.todo if i.status != "done"]
             if open_items:
                 texts[member.member_id] = Words("reminder", (open_items, deadline,
-                                                                  self.rules.timezone))
+                                                                  self.rules.timezone),
+                                                browser_link=True)
         await self._send_once(run, texts)
 
     async def nudge(self) -> None:
@@ -190,7 +191,7 @@ class WeeklyJobs:
             streaks = [(name, weeks) for name, weeks in board.streaks if weeks >= 2]
             groups = await self.delivery.to_groups(
                 Words("group_results", (results, results.unchecked(reasons), streaks)),
-                start_for=unreachable)
+                start_for=unreachable, picture=week)
             await self.runs.mark(run, "groups_sent", groups=groups)
         await self.runs.finish(run)
         async with self.services.transaction() as tx:

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from services.accountability import Accountability
 from services.accounts import AccountService
 from services.admins import AdminService
+from services.board import BoardService
 from services.checks import Checks
 from services.community import CommunityService
 from services.conversations import ConversationService
@@ -53,6 +54,7 @@ class Tx:
         self.invites = InviteService(session)
         self.submissions = SubmissionService(session, rules)
         self.progress = ProgressService(session, rules)
+        self.board = BoardService(session, rules)
         self.records = WeekRecords(session, rules)
         self.members = MemberAdminService(session, clock)
         self.community = CommunityService(session)

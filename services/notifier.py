@@ -11,11 +11,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from services.weeks import Week
+
 
 @dataclass(frozen=True)
 class Outgoing:
     chat_id: str
     text: str
+    # A link button (label, URL) where the platform shows one (the personal web page).
+    link: tuple[str, str] | None = None
 
 
 @dataclass
@@ -52,6 +56,8 @@ class Words:
     name: str
     args: tuple[object, ...] = ()
     kwargs: dict[str, object] = field(default_factory=dict)
+    # With an "open in browser" button to the member's personal page, where there is one.
+    browser_link: bool = False
 
 
 Say = Words | Render  # handlers pass Renders; jobs pass Words
@@ -74,9 +80,11 @@ class Delivery(Protocol):
         """A private message to each member (member id -> text)."""
         ...
 
-    async def to_groups(self, render: Say, start_for: list[str] | None = None) -> int:
+    async def to_groups(self, render: Say, start_for: list[str] | None = None,
+                        picture: Week | None = None) -> int:
         """Post to every registered group chat (split to fit); `start_for` names members
-        to mention with a button to start a private chat with the bot. Returns posts made."""
+        to mention with a button to start a private chat with the bot; `picture`: with
+        that week's results picture. Returns posts made."""
         ...
 
     async def to_admins(self, render: Say, buttons: SayButtons | None = None) -> None:

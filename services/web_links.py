@@ -68,9 +68,12 @@ class WebLinks:
     """Where the web app is reached from outside, and the personal links' signer."""
 
     def __init__(self, root: str, board: BoardMode = BoardMode.PUBLIC,
-                 keys: list[str] | None = None) -> None:
+                 keys: list[str] | None = None, public: bool = True) -> None:
         self.root = root.rstrip("/")
         self.board = board
+        # Whether the root was given (WEB_PUBLIC_URL): only then can KakaoTalk's servers
+        # fetch a picture from it (a local root still serves the console and the LAN).
+        self.public = public
         self._keys = [_signing_key(k) for k in keys or []]
 
     @property
@@ -116,6 +119,16 @@ class WebLinks:
         if epoch is None:
             return None
         return f"{self.root}/m/{self.token(member_id, epoch, now)}"
+
+    async def personal_urls(self, session: AsyncSession, member_ids: list[int],
+                            now: datetime) -> dict[int, str]:
+        """Member id -> personal page, for many at once (a reminder to everyone)."""
+        if not self.personal or not member_ids:
+            return {}
+        rows = await session.execute(select(Member.id, Member.link_epoch)
+                                     .where(Member.id.in_(member_ids)))
+        return {member_id: f"{self.root}/m/{self.token(member_id, epoch, now)}"
+                for member_id, epoch in rows.all()}
 
     async def holder(self, session: AsyncSession, token: str,
                      now: datetime) -> Holder | LinkProblem:

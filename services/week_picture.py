@@ -24,7 +24,7 @@ FONT = Path(__file__).resolve().parent / "fonts" / "AutogramGothic-Regular.ttf"
 WIDTH = 1080
 MARGIN = 48
 ROW = 56
-MOST_ROWS = 150  # Telegram takes photos up to 10,000 px high; the rest is a count
+MOST_ROWS = 140  # Telegram takes photos whose width and height add up to 10,000 px
 INK, MUTED, LINE = (33, 37, 41), (108, 117, 125), (222, 226, 230)
 DONE, LEFT, MISSING, PAPER = (46, 160, 67), (233, 236, 239), (220, 53, 69), (255, 255, 255)
 

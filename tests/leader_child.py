@@ -41,7 +41,8 @@ class FileDelivery:
             self._write("member", resolve(what)("ko"))
         return Delivered(reached=list(texts))
 
-    async def to_groups(self, what: Say, start_for: list[str] | None = None) -> int:
+    async def to_groups(self, what: Say, start_for: list[str] | None = None,
+                        picture: object = None) -> int:
         self._write("group", resolve(what)("ko"))
         return 1
 

@@ -397,8 +397,14 @@ async def test_long_results_arrive_whole_and_in_order_with_a_start_button(
     after = datetime(2026, 11, 29, 15, 10, tzinfo=UTC)
     jobs = WeeklyJobs(services, Delivery(services, [bot]), clock=lambda: after)
     await jobs.final()
-    posts = emulator.messages_to(GROUP)
+    everything = emulator.messages_to(GROUP)
+    posts = [p for p in everything if "text" in p]
     assert len(posts) >= 2 and all(len(p["text"]) <= 4096 for p in posts)
+    # The results picture comes after the text: one photo, a PNG a phone can show.
+    (photo,) = [p for p in everything if "photo" in p]
+    assert everything[-1] is photo
+    (sent,) = [p for p in emulator.photos if p["chat_id"] == GROUP]
+    assert sent["bytes"].startswith(b"\x89PNG")
     async with services.transaction() as tx:
         results = await tx.progress.week_results(week)
     expected = group_results(results, results.unchecked({}))("ko")

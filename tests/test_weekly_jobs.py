@@ -177,7 +177,7 @@ async def test_a_crash_mid_run_resumes_without_repeating_messages(
     clock.now = AFTER_DEADLINE
     first = jobs_for(timed, phone, clock)
 
-    async def crash(_render: Any, start_for: Any = None) -> int:
+    async def crash(_render: Any, start_for: Any = None, picture: Any = None) -> int:
         raise SystemExit("the process died while posting")
 
     first.delivery.to_groups = crash  # type: ignore[method-assign]

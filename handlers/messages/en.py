@@ -635,6 +635,8 @@ MESSAGES: dict[str, str] = {
     "cmd.weeklink": "This week's board link, to paste into the open chat",
     "cmd.newlink": "Make my personal link anew (the old one closes)",
     "weeklink.text": "📋 Comments, {week}: {members} members · {left} comments left · {done} done\nFind your name for the posts left 👉 {url}",
+    "weeklink.unavailable": "The web pages' address is unknown: the operator has to set WEB_PUBLIC_URL.",
+    "weeklink.usage": "Send the week with it, like /weeklink 2026-W47 (/weeklink alone: this week).",
     "weeklink.header": "Paste this into the open chat:",
     "weeklink.picture": "Results picture: {url}",
     "newlink.done": "Made a new link; the old one no longer opens.\n{url}",

@@ -635,6 +635,8 @@ MESSAGES: dict[str, str] = {
     "cmd.weeklink": "오픈채팅에 붙여 넣을 이번 주 현황 링크",
     "cmd.newlink": "내 링크를 새로 만들기 (이전 링크는 닫혀요)",
     "weeklink.text": "📋 {week} 댓글 현황: 회원 {members}명 · 남은 댓글 {left}개 · 완료 {done}명\n내 이름을 찾아 남은 게시물을 확인해 주세요 👉 {url}",
+    "weeklink.unavailable": "웹 페이지 주소를 알 수 없어요: 운영자가 WEB_PUBLIC_URL 을 설정해야 해요.",
+    "weeklink.usage": "/weeklink 2026-W47 처럼 주를 함께 보내 주세요 (/weeklink 만 보내면 이번 주).",
     "weeklink.header": "오픈채팅에 아래 글을 붙여 넣어 주세요:",
     "weeklink.picture": "결과 그림: {url}",
     "newlink.done": "새 링크를 만들었어요. 이전 링크는 이제 열리지 않아요.\n{url}",

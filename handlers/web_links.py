@@ -1,0 +1,51 @@
+"""The web pages from chat: `/weeklink` gives an admin the board's link with a line of
+counts, to paste into the open chat (no bot can post there); `/newlink` makes a
+member's personal link anew, closing the old one (it was shared, or a phone was lost).
+"""
+
+from __future__ import annotations
+
+from handlers import formatting
+from handlers.arguments import iso_week
+from handlers.context import Ctx
+from handlers.events import Reply
+from handlers.registry import Command
+from services.weeks import Week
+
+
+async def week_link(ctx: Ctx, args: str) -> list[Reply]:
+    web, zone = ctx.services.web, ctx.tx.rules.timezone
+    this_week = Week.containing(ctx.tx.now(), zone)
+    week = iso_week(args, zone) if args.strip() else this_week
+    if week is None:
+        return [ctx.reply("weeklink.usage")]
+    if week.start > this_week.start:
+        return [ctx.reply("results.future_week", week=formatting.week(week, ctx.lang))]
+    if web is None:
+        return [ctx.reply("weeklink.unavailable")]
+    board = await ctx.tx.board.board(week)
+    url = web.week_url(None if week == this_week else week)
+    paste = ctx.t("weeklink.text", week=formatting.week(week, ctx.lang),
+                  members=len(board.rows), left=board.comments_left, done=len(board.done),
+                  url=url)
+    if board.rows:
+        paste += "\n" + ctx.t("weeklink.picture", url=web.picture_url(week))
+    return [ctx.reply("weeklink.header"), Reply(paste)]
+
+
+async def new_link(ctx: Ctx, _args: str) -> list[Reply]:
+    web, member_id = ctx.services.web, ctx.who.member_id
+    if member_id is None:
+        return [ctx.reply("admin.not_member")]
+    if web is None or not web.personal:
+        return [ctx.reply("newlink.unavailable")]
+    await web.revoke(ctx.tx.session, member_id)
+    url = await web.personal_url(ctx.tx.session, member_id, ctx.tx.now())
+    return [ctx.reply("newlink.done", url=url)]
+
+
+COMMANDS = [
+    Command("weeklink", week_link, audience="admin", keywords=("현황 링크", "주간 링크")),
+    Command("newlink", new_link, audience="member", private_only=True,
+            keywords=("새 링크",)),
+]
