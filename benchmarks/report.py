@@ -122,6 +122,18 @@ def verification_rows(result: dict[str, Any]) -> list[str]:
     return rows
 
 
+def web_rows(result: dict[str, Any]) -> list[str]:
+    rows = []
+    for row in result["rows"]:
+        goal = row["goal_ms"]
+        rows.append(
+            f"| `{row['path']}` ({result['database']}) | {spread(row['ms'], 1)} | "
+            f"{row['bytes'] / 1024:.0f} KB | {row['ratio']:.1f}x | "
+            f"{'' if goal is None else f'< {goal:.0f} ms'} | "
+            f"{'' if row['met'] is None else 'met' if row['met'] else '**missed**'} |")
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true",
@@ -144,6 +156,10 @@ def main() -> None:
     if server:
         verification.append(run("verification.py", "--database-url", server,
                                 *(["--members", "30", "300"] if args.quick else [])))
+    rounds = ["--rounds", "10" if args.quick else "30"]
+    board = [run("web_board.py", *rounds)]
+    if server:
+        board.append(run("web_board.py", *rounds, "--database-url", server))
     after = load()
 
     lines = [
@@ -200,6 +216,17 @@ def main() -> None:
         "helper-hours a week | write s | peak MB | goal | |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         *[row for result in verification for row in verification_rows(result)],  # type: ignore[arg-type]
+        "",
+        "## The week board on the web (benchmarks/web_board.py)",
+        "",
+        "A 300-member week (750 posts, about 224,000 owed comments, each with a verdict) "
+        "served by the product's web app from a warm process over HTTP: the live week "
+        "(`/week`), the same week once recorded (a finished week), the picture, and "
+        "`/healthz` on the same app as the baseline. Milliseconds a request.",
+        "",
+        "| page | ms | size | ratio to /healthz | goal | |",
+        "|---|---|---|---|---|---|",
+        *[row for result in board for row in web_rows(result)],  # type: ignore[arg-type]
         "",
     ]
     PAGE.write_text("\n".join(lines))

@@ -12,48 +12,45 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from services.instagram.names import name_key
 from services.progress import WEEK_ROWS, ProgressService, TodoItem
 from services.rules import CommunityRules
 from services.weeks import Week
 from storage.models import (
+    JobRun,
     Member,
-    Submission,
     Verification,
     WeekRecord,
     WeekRecordEntry,
     WeekRecordMember,
     WeekRecordPost,
 )
+from storage.models.base import UTCDateTime
 
-_S, _M, _V = (model.__table__.c for model in (Submission, Member, Verification))
-_OWNER = aliased(Member.__table__)
-# The live week's verdicts per member and status, on active posts of active members
-# that the member owes (not their own; by the late-joiner rule, not earlier ones).
+_M, _V = (model.__table__.c for model in (Member, Verification))
+# The live week's verdicts per member and status, on the posts owed comments (handed in
+# by active members). The verdicts the verification writes are the owed ones only (never
+# a member's own post, nor one from before they joined when the rules say so), so no
+# join to the members: read by post id, the plan stays cheap even before the database
+# has statistics of a week just written (a 300-member week is 224,000 rows).
 _VERDICTS = (
-    select(_V.member_id, _V.status, func.count())
-    .select_from(Verification.__table__)
-    .join(Submission.__table__, _S.id == _V.submission_id)
-    .join(_OWNER, _OWNER.c.id == _S.member_id)
-    .join(Member.__table__, _M.id == _V.member_id)
-    .where(_S.week_start == bindparam("week"), _S.status == "active",
-           _OWNER.c.status == "active", _M.status == "active",
-           _S.member_id != _V.member_id)
+    select(_V.member_id, _V.status, func.count(), func.max(_V.checked_at))
+    .where(_V.submission_id.in_(bindparam("posts", expanding=True)))
     .group_by(_V.member_id, _V.status)
 )
-_VERDICTS_LATE = _VERDICTS.where(
-    (_M.joined_at.is_(None)) | (_S.submitted_at >= _M.joined_at))
+# The week's scheduled re-checks that finished (a re-check that changed no verdict is
+# still a check): with the last verdict written, when Instagram was last read.
+_LAST_REFRESH = (select(func.max(JobRun.finished_at))
+                 .where(JobRun.job == "refresh", JobRun.status == "done",
+                        JobRun.finished_at >= bindparam("since", type_=UTCDateTime()),
+                        JobRun.finished_at < bindparam("until", type_=UTCDateTime())))
 _MEMBERS = (select(_M.id, _M.instagram_username, _M.display_name, _M.joined_at)
             .where(_M.status == "active"))
-_LAST_CHECK = (select(func.max(_V.checked_at)).select_from(Verification.__table__)
-               .join(Submission.__table__, _S.id == _V.submission_id)
-               .where(_S.week_start == bindparam("week")))
 
 
 @dataclass(frozen=True)
@@ -111,11 +108,13 @@ class BoardService:
         owed_posts = [post for post in posts if post.status == "active"]
         times = [post.submitted_at for post in owed_posts]  # in submission order
         late = not self.rules.late_joiners_owe_earlier_posts
-        verdicts = await self.session.execute(_VERDICTS_LATE if late else _VERDICTS,
-                                              {"week": week.start})
+        verdicts = await self.session.execute(
+            _VERDICTS, {"posts": [post.id for post in owed_posts] or [0]})
         counts: dict[int, Counter[str]] = {}
-        for member_id, status, count in verdicts.all():
+        checked_at: datetime | None = None  # the last verdict written: the last check
+        for member_id, status, count, last in verdicts.all():
             counts.setdefault(member_id, Counter())[status] = count
+            checked_at = last if checked_at is None or last > checked_at else checked_at
         handed_in = Counter(post.member_id for post in posts)
         own_times: dict[int, list[datetime]] = {}
         for post in owed_posts:
@@ -133,7 +132,10 @@ class BoardService:
             rows.append(BoardRow(member_id, username, display_name, owed,
                                  min(verdict["done"], owed),
                                  verdict["missing"], handed_in[member_id]))
-        checked_at = await self.session.scalar(_LAST_CHECK, {"week": week.start})
+        refreshed = await self.session.scalar(_LAST_REFRESH, {
+            "since": week.at("MON 00:00"), "until": week.at("SUN 23:59") + timedelta(minutes=1)})
+        if refreshed is not None and (checked_at is None or refreshed > checked_at):
+            checked_at = refreshed
         return Board(week, _ordered(rows), len(posts), False, checked_at)
 
     async def _recorded(self, week: Week, record: WeekRecord) -> Board:

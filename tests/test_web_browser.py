@@ -112,7 +112,7 @@ async def test_the_board_renders_the_demo_and_search_narrows_it(browser: Any,
     # Opening a row loads that member's posts, each a link to the post on Instagram.
     row = page.locator("#board > li", has_text="@minji")
     await row.locator("summary").click()
-    links = row.locator(".list a[href^='https://www.instagram.com/p/']")
+    links = row.locator("details div a[href^='https://www.instagram.com/p/']")
     await links.first.wait_for()
     assert await links.count() >= 1
     await shot(page, "week-board-opened")

@@ -26,7 +26,7 @@ async def test_board_lists_every_member_most_owing_first(services, simulated) ->
         assert status == 200
         assert "script-src 'sha256-" in headers["Content-Security-Policy"]
         assert headers["Referrer-Policy"] == "no-referrer"
-        names = re.findall(r'<span class="who">@([a-z.]+)', html)
+        names = re.findall(r"<b>@([a-z.]+)</b>", html)
         assert sorted(names) == ["doyun", "hana", "jisoo", "minji", "seojun", "yuna"]
         counts = [int(n) for n in re.findall(r"남은 게시물 (\d+)", html)]
         assert counts == sorted(counts, reverse=True) and counts
