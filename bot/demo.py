@@ -15,18 +15,24 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 
+from aiohttp import web
 from sqlalchemy import select
 
 from bot.config import Settings
 from bot.console import converse
+from bot.web import build_web_app
+from bot.web_pages import WebPages
 from bot.wiring import open_services
 from handlers.dispatcher import Dispatcher
 from services.container import Services
 from services.instagram.runtime import Instagram
 from services.instagram.simulated import SimulatedInstagram
+from services.web_links import BoardMode, WebLinks
 from services.weeks import Week
 from storage import crypto
 from storage.migrations import upgrade
@@ -180,7 +186,34 @@ async def demo(settings: Settings, as_name: str | None, fresh: bool) -> None:
         known = {ADMIN, *(n for n, _ in MEMBERS)}
         if name not in known:
             sys.exit(f"No {name!r} in the demo. Choose one of: {', '.join(sorted(known))}.")
-        if sys.stdin.isatty():
-            print(f"Demo: chatting as {name!r} (send /help; a number presses a button; "
-                  "Ctrl-D quits).", flush=True)
-        await converse(Dispatcher(services), name, sys.stdin, sys.stdout)
+        async with demo_pages(services, settings) as board:
+            if sys.stdin.isatty():
+                print(f"Demo: chatting as {name!r} (send /help; a number presses a button; "
+                      f"Ctrl-D quits). The week board: {board}", flush=True)
+            await converse(Dispatcher(services), name, sys.stdin, sys.stdout)
+
+
+@asynccontextmanager
+async def demo_pages(services: Services, settings: Settings) -> AsyncIterator[str]:
+    """The web pages of the demo's community while the chat lasts, so the links it
+    prints open (on WEB_PORT, or any free port when that one is taken)."""
+    app = build_web_app([])
+    pages = WebPages(services, services.web or WebLinks(settings.public_url))
+    pages.add_routes(app)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", settings.web_port)
+    try:
+        await site.start()
+    except OSError:  # the bot itself (make run) may be on it
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    root = f"http://127.0.0.1:{port}"
+    services.web = pages.links = WebLinks(root, BoardMode(settings.web_board), settings.keys,
+                                          public=False)
+    try:
+        yield f"{root}/week"
+    finally:
+        await pages.close(app)
+        await runner.cleanup()

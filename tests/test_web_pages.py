@@ -60,7 +60,7 @@ async def test_bad_weeks_get_a_clear_page(services, simulated) -> None:
         status, html, _ = await get(f"{site.url}/week/soon")
         assert status == 404 and "soon" in html
         status, html, _ = await get(f"{site.url}/week/2099-W01")
-        assert status == 404 and "아직 시작하지 않았어요" in html
+        assert status == 404 and "아직 시작하지 않은 주예요" in html
 
 
 async def test_user_text_is_escaped(services, simulated) -> None:

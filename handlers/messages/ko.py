@@ -601,7 +601,7 @@ MESSAGES: dict[str, str] = {
     "web.korean": "한국어",
     "web.no_week_title": "주를 찾을 수 없어요",
     "web.no_week": "주를 알 수 없는 주소예요: {label}\n주는 2026-W48 처럼 적어요.",
-    "web.future_week": "{week}는 아직 시작하지 않았어요.",
+    "web.future_week": "{week}: 아직 시작하지 않은 주예요.",
     "web.no_member": "이 주의 게시판에 @{username} 님이 없어요.",
     "web.personal_title": "@{username} 님의 이번 주",
     "web.personal_week": "{week} · 제출 마감 {submit} · 댓글 마감 {comment}",
