@@ -56,6 +56,8 @@ class Ctx:
         web, member_id = self.services.web, self.who.member_id
         if web is None or member_id is None:
             return None
+        if not web.public and self.event.platform != "console":
+            return None  # a phone cannot open this machine's address (Telegram refuses it)
         url = await web.personal_url(self.tx.session, member_id, self.tx.now())
         return Button(self.t("button.open_in_browser"), "", url=url) if url else None
 

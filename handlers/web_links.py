@@ -30,7 +30,10 @@ async def week_link(ctx: Ctx, args: str) -> list[Reply]:
                   url=url)
     if board.rows:
         paste += "\n" + ctx.t("weeklink.picture", url=web.picture_url(week))
-    return [ctx.reply("weeklink.header"), Reply(paste)]
+    header = [ctx.reply("weeklink.header")]
+    if not web.public:  # the link is this machine's own: say so before it is pasted
+        header.append(ctx.reply("weeklink.not_public"))
+    return [*header, Reply(paste)]
 
 
 async def new_link(ctx: Ctx, _args: str) -> list[Reply]:

@@ -31,6 +31,25 @@ MAX_TEXT = 4096
 MAX_CALLBACK_DATA = 64
 
 
+def _public_url(url: str) -> bool:
+    """As Telegram takes a link button: http(s) or tg, to a host a phone can reach (not
+    this machine, nor an address of a private network)."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme == "tg":
+        return True
+    host = parts.hostname or ""
+    if parts.scheme not in ("http", "https") or not host or host == "localhost":
+        return False
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return "." in host
+    return address.is_global
+
+
 class ApiError(Exception):
     def __init__(self, status: int, description: str, retry_after: int | None = None) -> None:
         super().__init__(description)
@@ -315,6 +334,10 @@ class BotApiEmulator:
                 data = button.get("callback_data")
                 if data is not None and not 1 <= len(data.encode()) <= MAX_CALLBACK_DATA:
                     raise ApiError(400, "Bad Request: BUTTON_DATA_INVALID")
+                url = button.get("url")
+                if url is not None and not _public_url(url):
+                    raise ApiError(400, f"Bad Request: inline keyboard button URL '{url}' "
+                                        "is invalid: Wrong HTTP URL")
         return markup
 
     async def _api_getMe(self, _params: dict[str, Any]) -> dict[str, Any]:

@@ -516,3 +516,32 @@ async def test_others_are_answered_while_an_admin_s_20_mb_export_is_read(
     (report,) = await emulator.wait_for(ADMIN, timeout=120)
     assert "안드로이드 내보내기" in report["text"]
     assert "@hana.daily 1" in report["text"]
+
+
+async def test_status_opens_the_personal_page_only_from_a_public_address(
+    emulator: BotApiEmulator, services: Services, bot: TelegramTransport
+) -> None:
+    from cryptography.fernet import Fernet
+
+    from services.web_links import WebLinks
+    from storage.models import ChatAccount, Member
+
+    async with services.transaction() as tx:
+        minji = Member(instagram_username="minji", status="active")
+        tx.session.add(minji)
+        await tx.session.flush()
+        tx.session.add(ChatAccount(platform="telegram", platform_user_id=str(MEMBER),
+                                   member_id=minji.id, language="ko"))
+    keys = [Fernet.generate_key().decode()]
+    # WEB_PUBLIC_URL unset: this machine's address, which Telegram refuses in a button.
+    services.web = WebLinks("http://127.0.0.1:8080", keys=keys, public=False)
+    await emulator.send_text(MEMBER, "/status")
+    (status,) = await emulator.wait_for(MEMBER)
+    assert "내 현황" in status["text"] and "/m/" not in json.dumps(status)
+    services.web = WebLinks("https://autogram.example.org", keys=keys)
+    await emulator.send_text(MEMBER, "/status")
+    (status,) = await emulator.wait_for(MEMBER)
+    markup = status["reply_markup"]
+    markup = json.loads(markup) if isinstance(markup, str) else markup
+    (url,) = [b["url"] for row in markup["inline_keyboard"] for b in row if "url" in b]
+    assert url.startswith("https://autogram.example.org/m/")

@@ -637,6 +637,7 @@ MESSAGES: dict[str, str] = {
     "weeklink.text": "📋 Comments, {week}: {members} members · {left} comments left · {done} done\nFind your name for the posts left 👉 {url}",
     "weeklink.unavailable": "The web pages' address is unknown: the operator has to set WEB_PUBLIC_URL.",
     "weeklink.usage": "Send the week with it, like /weeklink 2026-W47 (/weeklink alone: this week).",
+    "weeklink.not_public": "⚠️ WEB_PUBLIC_URL is not set, so this link opens only on the bot's own machine: ask the operator for a public address.",
     "weeklink.header": "Paste this into the open chat:",
     "weeklink.picture": "Results picture: {url}",
     "newlink.done": "Made a new link; the old one no longer opens.\n{url}",

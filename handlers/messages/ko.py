@@ -637,6 +637,7 @@ MESSAGES: dict[str, str] = {
     "weeklink.text": "📋 {week} 댓글 현황: 회원 {members}명 · 남은 댓글 {left}개 · 완료 {done}명\n내 이름을 찾아 남은 게시물을 확인해 주세요 👉 {url}",
     "weeklink.unavailable": "웹 페이지 주소를 알 수 없어요: 운영자가 WEB_PUBLIC_URL 을 설정해야 해요.",
     "weeklink.usage": "/weeklink 2026-W47 처럼 주를 함께 보내 주세요 (/weeklink 만 보내면 이번 주).",
+    "weeklink.not_public": "⚠️ WEB_PUBLIC_URL 이 설정되지 않아 이 링크는 봇이 도는 컴퓨터에서만 열려요. 운영자에게 공개 주소 설정을 부탁해 주세요.",
     "weeklink.header": "오픈채팅에 아래 글을 붙여 넣어 주세요:",
     "weeklink.picture": "결과 그림: {url}",
     "newlink.done": "새 링크를 만들었어요. 이전 링크는 이제 열리지 않아요.\n{url}",
