@@ -303,8 +303,9 @@ class Verifier:
         return True
 
     async def _write_post(self, post: PostToCheck, result: Read, report: RunReport) -> None:
+        verdicts = _verdicts(post, result)  # worked out before the transaction: it is short
         async with self.transaction() as session:
-            await self._apply(session, post, result, report)
+            await self._apply(session, post, result, verdicts, report)
 
     async def _read(self, post: PostToCheck, patience: float | None) -> Read:
         """One read; a "not found" is read again at once by another helper if there is
@@ -348,7 +349,7 @@ class Verifier:
                 failed = exc
 
     async def _apply(self, session: AsyncSession, post: PostToCheck, result: Read,
-                     report: RunReport) -> None:
+                     verdicts: dict[int, str], report: RunReport) -> None:
         """This post's verdicts (and its state: gone, foreign, comments off) written."""
         # Locked (PostgreSQL) so a withdrawal cannot slip in between; withdrawn or taken
         # out by another check meanwhile: nothing to write.
@@ -370,7 +371,7 @@ class Verifier:
                 report.failed[post.shortcode] = "not_found_once"
             else:
                 report.failed[post.shortcode] = result.code
-            await self._write(session, post, {m: "unknown" for m in post.owed_by}, report)
+            await self._write(session, post, verdicts, report)
             return
         state: dict[str, object] = {"not_found_at": None}
         if result.author is not None:
@@ -387,31 +388,29 @@ class Verifier:
         await session.execute(submission.values(status="active", **state))
         if not result.complete:
             report.incomplete.append(post.shortcode)
-        commenters = {name_key(name) for name in result.usernames}  # whoever read them
-        verdicts = {}
-        for member_id, username in _pairs(post.owed_by):
-            if name_key(username) in commenters:
-                verdicts[member_id] = "done"
-            else:
-                verdicts[member_id] = "missing" if result.complete else "unknown"
         await self._write(session, post, verdicts, report)
 
     async def _write(self, session: AsyncSession, post: PostToCheck, verdicts: dict[int, str],
                      report: RunReport) -> None:
-        """Upsert the verdicts that changed; a row that says "done" is never touched."""
-        existing = dict((await session.execute(
-            select(Verification.member_id, Verification.status)
-            .where(Verification.submission_id == post.submission_id))).all())
-        changed = {}
+        """Write the verdicts; a row that says "done" stays "done" (seen before: a comment
+        deleted since is not held against the member)."""
+        kept = await upsert_verdicts(session, post.submission_id, verdicts, self.clock())
         for member_id, verdict in verdicts.items():
-            before = existing.get(member_id)
-            if before == "done":
-                verdict = "done"  # seen before; a comment deleted since is not held against
-            report.verdicts[verdict] += 1
-            if before != verdict:
-                changed[member_id] = verdict
-        if changed:
-            await upsert_verdicts(session, post.submission_id, changed, self.clock())
+            report.verdicts["done" if member_id in kept else verdict] += 1
+
+
+def _verdicts(post: PostToCheck, result: Read) -> dict[int, str]:
+    """Each owing member's verdict on what was read: "done" when Instagram listed their
+    comment; else "missing" if the list was complete, "unknown" if not (or unread)."""
+    if not isinstance(result, PostComments):
+        return {member_id: "unknown" for member_id in post.owed_by}
+    if result.comments_off or (result.author is not None
+                               and result.author != name_key(post.owner)):
+        return {}  # nobody owes it (the post's state says why)
+    commenters = {name_key(name) for name in result.usernames}  # whoever read them
+    absent = "missing" if result.complete else "unknown"
+    return {member_id: "done" if name_key(username) in commenters else absent
+            for member_id, username in _pairs(post.owed_by)}
 
 
 UPSERT_POSTGRESQL = text(
@@ -421,8 +420,17 @@ UPSERT_POSTGRESQL = text(
     "AS given(member, verdict) "
     "ON CONFLICT (member_id, submission_id) DO UPDATE "
     "SET status = excluded.status, checked_at = excluded.checked_at "
-    "WHERE user_action_verification.status <> 'done'"
+    "WHERE user_action_verification.status <> 'done' "
+    "RETURNING member_id"
 ).bindparams(bindparam("now", type_=UTCDateTime()))
+
+
+_INSERT = sqlite.insert(Verification.__table__)
+SQLITE_UPSERT = _INSERT.on_conflict_do_update(
+    index_elements=["member_id", "submission_id"],
+    set_={"status": _INSERT.excluded.status, "checked_at": _INSERT.excluded.checked_at},
+    where=Verification.__table__.c.status != "done",
+)
 
 
 def _pairs(owed: Mapping[int, str]) -> Iterator[tuple[int, str]]:
@@ -430,23 +438,26 @@ def _pairs(owed: Mapping[int, str]) -> Iterator[tuple[int, str]]:
 
 
 async def upsert_verdicts(session: AsyncSession, submission_id: int, verdicts: dict[int, str],
-                          now: datetime) -> None:
-    """Insert or update one post's verdicts (member id -> verdict), never over a "done".
-    PostgreSQL gets them as two arrays in one statement (a thousand-member post's
-    verdicts at once); SQLite as one executemany of the Core statement."""
+                          now: datetime) -> set[int]:
+    """Insert or update one post's verdicts (member id -> verdict), never over a "done";
+    returns the members whose "done" stood. PostgreSQL gets them as two arrays in one
+    statement (a thousand-member post's verdicts at once) and says which rows it wrote;
+    SQLite reads the post's rows first and writes the changed ones in one executemany."""
+    if not verdicts:
+        return set()
     if session.bind.dialect.name == "postgresql":
-        await session.execute(UPSERT_POSTGRESQL, {
+        written = await session.execute(UPSERT_POSTGRESQL, {
             "post": submission_id, "now": now, "members": list(verdicts),
             "verdicts": list(verdicts.values())})
-        return
-    table = Verification.__table__
-    statement = sqlite.insert(table)
-    statement = statement.on_conflict_do_update(
-        index_elements=["member_id", "submission_id"],
-        set_={"status": statement.excluded.status, "checked_at": statement.excluded.checked_at},
-        where=table.c.status != "done",
-    )
-    connection = await session.connection()
-    await connection.execute(statement, [
-        {"member_id": member, "submission_id": submission_id, "status": verdict,
-         "checked_at": now} for member, verdict in verdicts.items()])
+        return set(verdicts) - set(written.scalars())
+    existing = dict((await session.execute(
+        select(Verification.member_id, Verification.status)
+        .where(Verification.submission_id == submission_id))).all())
+    kept = {member for member, status in existing.items() if status == "done"}
+    changed = [{"member_id": member, "submission_id": submission_id, "status": verdict,
+                "checked_at": now} for member, verdict in verdicts.items()
+               if member not in kept and existing.get(member) != verdict]
+    if changed:
+        connection = await session.connection()
+        await connection.execute(SQLITE_UPSERT, changed)
+    return kept & set(verdicts)
