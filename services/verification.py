@@ -30,6 +30,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mappin
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.dialects import sqlite
@@ -351,44 +352,50 @@ class Verifier:
     async def _apply(self, session: AsyncSession, post: PostToCheck, result: Read,
                      verdicts: dict[int, str], report: RunReport) -> None:
         """This post's verdicts (and its state: gone, foreign, comments off) written."""
-        # Locked (PostgreSQL) so a withdrawal cannot slip in between; withdrawn or taken
-        # out by another check meanwhile: nothing to write.
-        status = await session.scalar(select(Submission.status).where(
-            Submission.id == post.submission_id).with_for_update())
-        if status not in READ_STATUSES:
+        kind, values = self._post_state(post, result)
+        # One guarded update, which takes the post's row lock (PostgreSQL) so a withdrawal
+        # cannot slip in between; withdrawn or taken out by another check meanwhile (no
+        # row comes back): nothing to write.
+        touched = await session.scalar(
+            update(Submission).where(Submission.id == post.submission_id,
+                                     Submission.status.in_(READ_STATUSES))
+            .values(**values).returning(Submission.id))
+        if touched is None:
             return
-        submission = update(Submission).where(Submission.id == post.submission_id)
-        owner_key = name_key(post.owner)
+        if kind == "gone":
+            report.gone.append((post.url, post.owner, getattr(result, "code", "not_found")))
+        elif kind == "failed":
+            code = getattr(result, "code", "error")
+            report.failed[post.shortcode] = "not_found_once" if code in GONE_CODES else code
+            await self._write(session, post, verdicts, report)
+        elif kind == "foreign":
+            report.foreign.append((post.url, post.owner, getattr(result, "author", "")))
+        elif kind == "comments_off":
+            if post.status != "comments_off":
+                report.comments_off.append((post.url, post.owner))
+        else:
+            if isinstance(result, PostComments) and not result.complete:
+                report.incomplete.append(post.shortcode)
+            await self._write(session, post, verdicts, report)
+
+    def _post_state(self, post: PostToCheck, result: Read) -> tuple[str, dict[str, Any]]:
+        """What the read says of the post itself, and the columns that say it."""
         if isinstance(result, ConfirmedGone) or (
                 isinstance(result, InstagramError) and result.code in GONE_CODES
                 and post.not_found_before):
-            await session.execute(submission.values(status="gone"))
-            report.gone.append((post.url, post.owner, result.code))
-            return
+            return "gone", {"status": "gone"}
         if isinstance(result, InstagramError):
-            if result.code in GONE_CODES:
-                await session.execute(submission.values(not_found_at=self.clock()))
-                report.failed[post.shortcode] = "not_found_once"
-            else:
-                report.failed[post.shortcode] = result.code
-            await self._write(session, post, verdicts, report)
-            return
-        state: dict[str, object] = {"not_found_at": None}
+            if result.code in GONE_CODES:  # once: gone only if the next check agrees
+                return "failed", {"not_found_at": self.clock()}
+            return "failed", {"status": Submission.status}  # the lock alone
+        values: dict[str, Any] = {"not_found_at": None}
         if result.author is not None:
-            state["author"] = result.author
-        if result.author is not None and result.author != owner_key:
-            await session.execute(submission.values(status="foreign", **state))
-            report.foreign.append((post.url, post.owner, result.author))
-            return
+            values["author"] = result.author
+        if result.author is not None and result.author != name_key(post.owner):
+            return "foreign", {**values, "status": "foreign"}
         if result.comments_off:
-            await session.execute(submission.values(status="comments_off", **state))
-            if post.status != "comments_off":
-                report.comments_off.append((post.url, post.owner))
-            return
-        await session.execute(submission.values(status="active", **state))
-        if not result.complete:
-            report.incomplete.append(post.shortcode)
-        await self._write(session, post, verdicts, report)
+            return "comments_off", {**values, "status": "comments_off"}
+        return "active", {**values, "status": "active"}
 
     async def _write(self, session: AsyncSession, post: PostToCheck, verdicts: dict[int, str],
                      report: RunReport) -> None:
@@ -418,7 +425,7 @@ UPSERT_POSTGRESQL = text(
     "SELECT member, CAST(:post AS INTEGER), verdict, CAST(:now AS TIMESTAMP) "
     "FROM unnest(CAST(:members AS INTEGER[]), CAST(:verdicts AS VARCHAR[])) "
     "AS given(member, verdict) "
-    "ON CONFLICT (member_id, submission_id) DO UPDATE "
+    "ON CONFLICT (submission_id, member_id) DO UPDATE "
     "SET status = excluded.status, checked_at = excluded.checked_at "
     "WHERE user_action_verification.status <> 'done' "
     "RETURNING member_id"
@@ -427,7 +434,7 @@ UPSERT_POSTGRESQL = text(
 
 _INSERT = sqlite.insert(Verification.__table__)
 SQLITE_UPSERT = _INSERT.on_conflict_do_update(
-    index_elements=["member_id", "submission_id"],
+    index_elements=["submission_id", "member_id"],
     set_={"status": _INSERT.excluded.status, "checked_at": _INSERT.excluded.checked_at},
     where=Verification.__table__.c.status != "done",
 )
