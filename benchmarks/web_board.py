@@ -82,6 +82,15 @@ async def seed(services: Services, members: int, week: Week) -> int:
     return len(verdicts)
 
 
+async def _server(url: str, statement: str) -> None:
+    """A statement outside any transaction (creating or dropping the run's database)."""
+    admin = create_engine(url)
+    async with admin.connect() as conn:
+        await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await conn.execute(text(statement))
+    await admin.dispose()
+
+
 async def timed_get(client: aiohttp.ClientSession, url: str) -> tuple[float, int]:
     started = time.perf_counter()
     async with client.get(url) as response:
@@ -104,11 +113,7 @@ async def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="autogram-web-bench-"))
     name = f"autogram_web_{uuid.uuid4().hex[:8]}"
     if args.database_url:
-        admin = create_engine(args.database_url)
-        async with admin.connect() as conn:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(text(f'CREATE DATABASE "{name}"'))
-        await admin.dispose()
+        await _server(args.database_url, f'CREATE DATABASE "{name}"')
         url = make_url(async_url(args.database_url)).set(database=name).render_as_string(
             hide_password=False)
     else:
@@ -151,11 +156,7 @@ async def main() -> None:
         await runner.cleanup()
         await engine.dispose()
         if args.database_url:
-            admin = create_engine(args.database_url)
-            async with admin.connect() as conn:
-                await conn.execution_options(isolation_level="AUTOCOMMIT")
-                await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            await admin.dispose()
+            await _server(args.database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     database = "postgresql" if args.database_url else "sqlite"
     baseline = statistics.median(times["baseline"])
     result: dict[str, Any] = {"database": database, "members": args.members, "owed": owed,

@@ -8,7 +8,7 @@ from handlers import formatting
 from handlers.context import Ctx, ProgressFn
 from handlers.events import Button, Reply
 from handlers.i18n import t
-from handlers.registry import Command, visible_commands
+from handlers.registry import ALL_COMMANDS, Command, visible_commands
 from services.accounts import LANGUAGES
 from services.admins import ClaimResult
 from services.weeks import Week
@@ -55,10 +55,8 @@ def weekly_rules(ctx: Ctx) -> dict[str, object]:
 
 
 async def help_(ctx: Ctx, _args: str) -> list[Reply]:
-    from handlers.dispatcher import COMMANDS  # the registry imports this module: import late
-
     lines = [ctx.t("help.header")]
-    for command in visible_commands(COMMANDS, ctx.who.audience,
+    for command in visible_commands(ALL_COMMANDS, ctx.who.audience,
                                     member=ctx.who.member_id is not None):
         lines.append(
             ctx.t("help.line", command=command.name, description=ctx.t(f"cmd.{command.name}"))

@@ -25,7 +25,7 @@ from handlers import (
 from handlers.context import CANCEL_PAYLOAD, Ctx, Deferred, ProgressFn
 from handlers.events import Incoming, Reply, clean_text
 from handlers.i18n import t
-from handlers.registry import Command, Flow, visible_commands
+from handlers.registry import ALL_COMMANDS, Command, Flow, visible_commands
 from services.container import Services
 from services.instagram_export import looks_like_export
 from services.links import looks_like_link
@@ -59,6 +59,7 @@ COMMANDS: list[Command] = [
     *producers.COMMANDS,
     *web_links.COMMANDS,
 ]
+ALL_COMMANDS[:] = COMMANDS  # what /help lists
 FLOWS: dict[str, Flow] = {
     flow.name: flow for flow in (*helper_admin.FLOWS, *weekly.FLOWS, *admin.FLOWS,
                                  *unfollow.FLOWS, *producers.FLOWS)

@@ -49,6 +49,12 @@ class Flow:
     passthrough: bool = False
 
 
+# Every command, as the dispatcher assembles them from the handler modules (it fills
+# this once at import): /help lists them without importing the dispatcher, which
+# imports every handler module.
+ALL_COMMANDS: list[Command] = []
+
+
 def visible_commands(commands: list[Command], audience: str, member: bool = True
                      ) -> list[Command]:
     """What a person's help lists: an admin who is not a member sees no member commands."""
