@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from enum import Enum
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.instagram.names import name_key
@@ -17,6 +17,14 @@ from services.weeks import Week
 from storage.models import Member, Submission
 from storage.repositories.members import MemberRepo
 from storage.repositories.weekly import SubmissionRepo
+
+_S = Submission.__table__.c
+BOOK = select(_S.member_id, _S.shortcode, _S.id, _S.status).where(
+    _S.week_start == bindparam("week"))
+# A link's decision needs the member's own submissions and the post's, if handed in:
+# a few rows, where the whole week's is a thousand in a big community.
+BOOK_FOR_ONE = BOOK.where((_S.member_id == bindparam("member"))
+                          | (_S.shortcode == bindparam("shortcode")))
 
 
 class SubmitResult(Enum):
@@ -66,16 +74,18 @@ class SubmissionService:
     def is_open(self, now: datetime) -> bool:
         return now <= self.week(now).at(self.rules.submission_deadline)
 
-    async def _book(self, week: Week) -> WeekBook:
-        rows = await self.session.execute(
-            select(Submission.member_id, Submission.shortcode, Submission.id, Submission.status)
-            .where(Submission.week_start == week.start)
-        )
+    async def _book(self, week: Week, member_id: int | None = None,
+                    shortcode: str | None = None) -> WeekBook:
+        """The week's submissions as the rules see them; for one link, only the rows that
+        decide it (the member's own, and that post's), not the whole week's."""
+        statement = BOOK if member_id is None else BOOK_FOR_ONE
+        rows = await self.session.execute(statement, {
+            "week": week.start, "member": member_id, "shortcode": shortcode})
         book = WeekBook(week.at(self.rules.submission_deadline))
-        for member_id, shortcode, submission_id, status in rows.all():
-            book.owners[shortcode] = (member_id, submission_id)
+        for owner, code, submission_id, status in rows.all():
+            book.owners[code] = (owner, submission_id)
             if status in HANDED_IN:
-                book.counts[member_id] = book.counts.get(member_id, 0) + 1
+                book.counts[owner] = book.counts.get(owner, 0) + 1
         return book
 
     def _decide(self, book: WeekBook, active: bool, member_id: int, link: PostLink,
@@ -104,7 +114,7 @@ class SubmissionService:
         week = self.week(now)
         member = await self.members.get(member_id)
         active = member is not None and member.status == "active"
-        book = await self._book(week)
+        book = await self._book(week, member_id, link.shortcode)
         done = self._decide(book, active, member_id, link, now)
         own = member is not None and author is not None and \
             name_key(author) == name_key(member.instagram_username)
