@@ -20,6 +20,7 @@ FLOW = "submit"
 PICK_FLOW = "withdraw_pick"
 WEEK_LABEL = re.compile(r"^(\d{4})-?W(\d{1,2})$", re.IGNORECASE)
 STATUS_ICONS = {"done": "✅", "missing": "❌", "unknown": "❔", "unchecked": "⏳"}
+STATUS_LINES = 100  # posts listed by /status (a 30-member community owes about 75)
 
 
 async def submit(ctx: Ctx, args: str) -> list[Reply]:
@@ -159,7 +160,12 @@ async def status(ctx: Ctx, _args: str) -> list[Reply]:
     if view.todo:
         done = len(view.todo) - len(view.open_items)
         lines.append(ctx.t("status.todo_header", done=done, total=len(view.todo)))
-        lines += [f"{STATUS_ICONS[i.status]} @{i.owner} {i.url}" for i in view.todo]
+        # Those still to do first; a big community's list ends at STATUS_LINES (the
+        # rest is on the personal page: a chat of a thousand lines is read by nobody).
+        items = view.open_items + [i for i in view.todo if i.status == "done"]
+        lines += [f"{STATUS_ICONS[i.status]} @{i.owner} {i.url}" for i in items[:STATUS_LINES]]
+        if len(items) > STATUS_LINES:
+            lines.append(ctx.t("status.more", count=len(items) - STATUS_LINES))
         lines.append(ctx.t("status.legend"))
     else:
         lines.append(ctx.t("status.todo_empty"))

@@ -159,3 +159,22 @@ async def test_the_reminder_opens_the_personal_page_and_the_group_post_has_the_p
     picture = Image.open(io.BytesIO(post.image))
     picture.load()
     assert picture.width == 1080
+
+
+async def test_a_big_communitys_status_lists_the_open_posts_first_and_points_to_the_page(
+        timed: Services, simulated: SimulatedInstagram) -> None:
+    from services.sample_community import build
+
+    week = Week.containing(WEDNESDAY, timed.rules.timezone)
+    async with timed.transaction() as tx:
+        found = await build(tx.session, simulated, week, members=60, posts_each=2)
+        member = await tx.session.scalar(select(Member.id).where(
+            Member.instagram_username == found.members[0]))
+        tx.session.add(ChatAccount(platform="console", platform_user_id="big",
+                                   member_id=member, language="ko"))
+    timed.web = WebLinks("https://bot.example", keys=[Fernet.generate_key().decode()])
+    (reply,) = await Person(Dispatcher(timed), "big").say("/status")
+    listed = [line for line in reply.text.splitlines() if line.startswith("⏳ @")]
+    assert len(listed) == 100  # of 118 owed
+    assert "외 18개" in reply.text and "브라우저로 열기" in reply.text
+    assert browser_link([reply]).startswith("https://bot.example/m/")

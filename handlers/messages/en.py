@@ -98,6 +98,7 @@ MESSAGES: dict[str, str] = {
     "status.header": "📋 This week ({week})",
     "status.todo_header": "Posts to comment on: {done} of {total} done",
     "status.todo_empty": "No posts to comment on yet.",
+    "status.more": "… and {count} more (the whole list is on 'Open in browser')",
     "status.legend": "✅ done  ❌ no comment  ❔ couldn't check  ⏳ not checked yet",
     "status.own_header": "Your submissions: {count}/{maximum} (at least {minimum})",
     "status.deadlines": "Submissions close: {submit}\nComments close: {comment}",

@@ -98,6 +98,7 @@ MESSAGES: dict[str, str] = {
     "status.header": "📋 이번 주 ({week}) 내 현황",
     "status.todo_header": "댓글 달 게시물: {total}개 중 {done}개 완료",
     "status.todo_empty": "아직 댓글 달 게시물이 없어요.",
+    "status.more": "… 외 {count}개 (전체 목록은 '브라우저로 열기'에서 볼 수 있어요)",
     "status.legend": "✅ 완료  ❌ 댓글 없음  ❔ 확인 불가  ⏳ 아직 확인 전",
     "status.own_header": "내 제출: {count}/{maximum} (최소 {minimum}개)",
     "status.deadlines": "제출 마감: {submit}\n댓글 마감: {comment}",
