@@ -5,8 +5,9 @@
 - peer: a plain python-telegram-bot bot written here that does the database work a chat
   bot needs for each update and no more: it looks up the person's chat account, reads
   and writes their conversation row, does the path's own work (a link: insert the
-  submission; /status: read the week's submissions and the person's verdicts) and
-  answers with the same kind of keyboard. Same PTB settings (rate limiter, concurrency,
+  submission; /status: read the week's submissions and the person's verdicts, and list
+  as many posts as the product does, in as many messages) and answers with the same
+  kind of keyboard. Same PTB settings (rate limiter, concurrency,
   polling) and the same database.
 
 Protocol: prints `ready` once polling, runs until a line `stop` arrives on standard
@@ -50,6 +51,7 @@ CONCURRENCY = 64
 SHORTCODE = re.compile(r"instagram\.com/p/([A-Za-z0-9_-]+)")
 KEYBOARD = InlineKeyboardMarkup([[InlineKeyboardButton("🔄 지금 확인", callback_data="/check"),
                                   InlineKeyboardButton("링크 제출", callback_data="/submit")]])
+STATUS_LINES = 100  # posts /status lists, as the product does (handlers/weekly.py)
 HELP = "\n".join(["📖 사용할 수 있는 명령", *(f"/command{n} — 설명이 들어가는 한 줄입니다"
                                               for n in range(14)), "", "키워드도 됩니다"])
 
@@ -59,6 +61,18 @@ def peak_kb() -> int:
         if line.startswith("VmHWM"):
             return int(line.split()[1])
     return 0
+
+
+def _chunks(text: str, limit: int = 4096) -> list[str]:
+    """Telegram's message limit: whole lines to a message."""
+    chunks, current = [], ""
+    for line in text.split("\n"):
+        if current and len(current) + 1 + len(line) > limit:
+            chunks.append(current)
+            current = line
+        else:
+            current = f"{current}\n{line}" if current else line
+    return [*chunks, current]
 
 
 def cpu_seconds() -> float:
@@ -104,11 +118,14 @@ async def run_peer(api: str, database_url: str, stopped: asyncio.Event) -> None:
                 done = (await session.execute(select(Verification.submission_id).where(
                     Verification.member_id == member_id))).all()
                 reply = f"📋 이번 주 내 현황: {len(done)} / {len(posts)}\n" + "\n".join(
-                    f"⏳ {url}" for _, url in posts[:30])
+                    f"⏳ {url}" for _, url in posts[:STATUS_LINES])
                 keyboard = KEYBOARD
             else:
                 reply, keyboard = HELP, None
-        await message.reply_text(reply, reply_markup=keyboard)
+        chunks = _chunks(reply)  # as long a list as the product's, in as many messages
+        for chunk in chunks[:-1]:
+            await message.reply_text(chunk)
+        await message.reply_text(chunks[-1], reply_markup=keyboard)
 
     app = (Application.builder().token(TOKEN).base_url(f"{api}/bot")
            .rate_limiter(AIORateLimiter(overall_max_rate=MAX_RATE, max_retries=5))
