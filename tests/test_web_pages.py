@@ -132,3 +132,20 @@ async def test_picture_decodes_and_fits_a_phone(services, simulated) -> None:
         image.load()
         assert image.width == 1080 and image.height < 10_000
         assert len(png) < 1_000_000
+
+
+async def test_the_board_counts_what_each_members_status_lists(services, simulated) -> None:
+    from services.board import BoardService
+
+    async with demo_site(services, simulated):
+        assert services.checks is not None
+        week = Week.containing(utcnow(), services.rules.timezone)
+        await services.checks.week(week)  # some done, some missing
+        async with services.sessions() as session:
+            board = await BoardService(session, services.rules).board(week)
+        assert board.checked_at is not None
+        async with services.transaction() as tx:
+            for row in board.rows:
+                view = await tx.progress.status(row.member_id, utcnow())  # type: ignore[arg-type]
+                assert (row.owed, row.left) == (len(view.todo), len(view.open_items)), row
+                assert row.missing == sum(1 for i in view.todo if i.status == "missing")
