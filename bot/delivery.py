@@ -92,8 +92,7 @@ class Delivery:
         async with self.services.transaction() as tx:
             groups = [(g.platform, g.chat_id) for g in await tx.community.groups.all()]
         posted = 0
-        image = await picture_of(self.services, picture, GROUP_LANGUAGE) \
-            if picture is not None and groups else None
+        image = await self._picture(picture) if picture is not None and groups else None
         for platform, chat_id in groups:
             notifier: Any = self.notifiers.get(platform)
             if notifier is None or not hasattr(notifier, "post"):
@@ -111,6 +110,14 @@ class Delivery:
             if await notifier.post(chat_id, Reply(text, buttons=buttons, image=image)):
                 posted += 1
         return posted
+
+    async def _picture(self, week: Week) -> bytes | None:
+        """The week's results picture; the results go out without it if it fails."""
+        try:
+            return await picture_of(self.services, week, GROUP_LANGUAGE)
+        except Exception:  # a picture is never worth holding back the results
+            log.exception("the results picture of %s could not be made", week.label)
+            return None
 
     async def to_admins(self, what: Say, buttons: SayButtons | None = None) -> None:
         render = resolve(what)
