@@ -213,22 +213,22 @@ class WebPages:
         return web.Response(body=png, content_type="image/png",
                             headers={"Cache-Control": "no-cache", **HEADERS})
 
-    async def _holder(self, request: web.Request) -> tuple[Holder | None, web.Response | None]:
+    async def _holder(self, request: web.Request) -> Holder | web.Response:
+        """Whose personal link this is, or the page that says why it does not open."""
         lang = language(request)
         async with self.services.sessions() as session:
             found = await self.links.holder(session, request.match_info["token"], self._now())
         if isinstance(found, LinkProblem):
-            return None, self._problem(lang, "web.link_problem_title",
-                                       t(lang, f"web.link.{found.value}"),
-                                       t(lang, "web.link.how_to_get"), status=403)
-        return found, None
+            return self._problem(lang, "web.link_problem_title",
+                                 t(lang, f"web.link.{found.value}"),
+                                 t(lang, "web.link.how_to_get"), status=403)
+        return found
 
     async def personal(self, request: web.Request) -> web.Response:
         lang = language(request)
-        holder, refused = await self._holder(request)
-        if holder is None:
-            assert refused is not None
-            return refused
+        holder = await self._holder(request)
+        if isinstance(holder, web.Response):
+            return holder
         now, rules = self._now(), self.services.rules
         if holder.status != "active":
             return self._problem(lang, "web.link_problem_title", t(lang, "web.not_member"),
@@ -264,10 +264,9 @@ class WebPages:
         """The page's "check now": the chat's cooldown, then the check in the background
         (Instagram is slow); the page says so and is reloaded for the verdicts."""
         lang = language(request)
-        holder, refused = await self._holder(request)
-        if holder is None:
-            assert refused is not None
-            return refused
+        holder = await self._holder(request)
+        if isinstance(holder, web.Response):
+            return holder
         checks, now = self.services.checks, self._now()
         outcome = "unavailable"
         if checks is not None:
