@@ -5,8 +5,9 @@ PostgreSQL database), a week of 30, 300 or 1,000 members with two or three posts
 (benchmarks/fake_instagram.py builds it and knows its truth), helpers with sessions,
 and the product's own check service (`Checks.week`, as the final job calls it), over
 instagrapi's HTTP to the fake server in another process, with the production hourly
-budget (HELPER_HOURLY_BUDGET), pacing (instagrapi's request_timeout and
-INSTAGRAM_DELAY_*) and cooldowns on a virtual clock (benchmarks/virtual_clock.py).
+budget (HELPER_HOURLY_BUDGET), pacing (the gateway's pause before each request:
+instagrapi's request_timeout and INSTAGRAM_DELAY_*), its threads as in production, and
+cooldowns on a virtual clock (benchmarks/virtual_clock.py).
 
 - requests: counted by the fake server, every one (429s too), over every run;
 - minimum: from the truth, per post its info, each page of comments, each page of each
@@ -147,8 +148,6 @@ def bench_call(base: str, door: str = "", **query: object) -> dict[str, Any]:
 async def measure(args: argparse.Namespace, clock: VirtualClock) -> dict[str, Any]:
     """One configuration, in this process."""
     logging.getLogger("instagrapi").setLevel(logging.ERROR)  # each 429 is counted, not logged
-    for module in ("instagrapi.mixins.private", "instagrapi.utils.timing"):
-        clock.patch_module(sys.modules[module])
     crypto.configure_keys([Fernet.generate_key().decode()])
     base = f"http://127.0.0.1:{args.port}"
     world = bench_call(base, "world")

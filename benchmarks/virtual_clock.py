@@ -1,12 +1,13 @@
 """An event loop whose clock jumps ahead whenever the only thing left to do is wait.
 
-The verification benchmark runs the product's real pacing (instagrapi's sleeps before
-each request), the helper pool's hourly budget and its cooldowns, which in production
-stretch a week's check over hours. Here they pass on a virtual clock: when no worker
-thread is running (threads in a pacing sleep do not count), no database connection is
-checked out and no socket is ready, the loop moves its clock to the next timer at once.
-Real work (HTTP to the fake Instagram, the database, the product's own code) still
-takes its real time, which the clock includes.
+The verification benchmark runs the product's real pacing (the instagrapi gateway's
+pause before each request, on the event loop), the helper pool's hourly budget and its
+cooldowns, which in production stretch a week's check over hours. Here they pass on a
+virtual clock: when no worker thread is running, no database connection is checked out
+and no socket is ready, the loop moves its clock to the next timer at once. Real work
+(HTTP to the fake Instagram, the database, the product's own code) still takes its real
+time, which the clock includes. The product's threads are its own (the gateway's small
+pool for the HTTP, the default executor): the clock adds none.
 
     clock = VirtualClock()
     clock.run(main())            # main() sees loop.time() and clock.wall() move on
@@ -15,12 +16,9 @@ takes its real time, which the clock includes.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import selectors
-import threading
 import time
 from collections.abc import Coroutine
-from types import SimpleNamespace
 from typing import Any, TypeVar
 
 from sqlalchemy import event
@@ -46,36 +44,11 @@ class VirtualClock:
 
     def run(self, main: Coroutine[Any, Any, T]) -> T:
         loop = self.loop = _Loop(self)
-        loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(max_workers=2100))
         try:
             return loop.run_until_complete(main)
         finally:
             loop.run_until_complete(loop.shutdown_default_executor())
             loop.close()
-
-    def sleep(self, seconds: float) -> None:
-        """A worker thread's sleep, on the virtual clock (instagrapi's pacing)."""
-        loop = self.loop
-        if loop is None or seconds <= 0 or threading.current_thread() is threading.main_thread():
-            return
-        woken = threading.Event()
-
-        def wake() -> None:
-            self.busy += 1
-            woken.set()
-
-        def start() -> None:
-            self.busy -= 1
-            loop.call_later(seconds, wake)
-
-        loop.call_soon_threadsafe(start)
-        woken.wait()
-
-    def patch_module(self, module: Any) -> None:
-        """`module.time.sleep` becomes the virtual sleep (its other `time` uses stay)."""
-        module.time = SimpleNamespace(**{name: getattr(time, name) for name in dir(time)
-                                         if not name.startswith("__")})
-        module.time.sleep = self.sleep
 
     def watch(self, engine: AsyncEngine) -> None:
         """A connection in use is real work: the clock waits for it."""

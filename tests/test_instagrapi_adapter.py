@@ -6,6 +6,8 @@ instagrapi runs on its `requests` transport here (its default curl transport byp
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
 from typing import Any
 from unittest import mock
@@ -286,3 +288,45 @@ async def test_bad_password_is_bad_credentials() -> None:
 
     with mock.patch.object(Client, "login", fake_login), pytest.raises(errors.BadCredentials):
         await gateway().login("helper.three", "wrong")
+
+
+@responses.activate
+async def test_many_helpers_reading_at_once_share_a_few_threads_and_pause_on_the_loop(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A big week's check reads hundreds of posts at once: the pauses between requests
+    are the event loop's timers, only the HTTP holds one of the gateway's threads."""
+    import threading
+
+    import instagrapi.mixins.private as private
+
+    sent, lock = {"now": 0, "most": 0, "threads": set()}, threading.Lock()
+    slept_in_threads: list[float] = []
+    monkeypatch.setattr(private.time, "sleep", slept_in_threads.append)
+
+    def answer(_request: Any) -> tuple[int, dict[str, str], str]:
+        with lock:
+            sent["now"] += 1
+            sent["most"] = max(sent["most"], sent["now"])
+            sent["threads"].add(threading.current_thread().name)
+        threading.Event().wait(0.01)  # the HTTP exchange itself takes a moment
+        with lock:
+            sent["now"] -= 1
+        return 200, {}, json.dumps({"items": [{"pk": PK, "code": SHORTCODE,
+                                               "user": {"username": "hana.daily"},
+                                               "comment_count": 0}], "status": "ok"})
+
+    responses.add_callback(responses.GET, re.compile(rf"{API}/media/{PK}/info/.*"), answer)
+    responses.add_callback(responses.GET, comments_url(), lambda r: (200, {}, json.dumps(
+        {"comments": [], "comment_count": 0, "has_more_comments": False, "status": "ok"})))
+    paced = InstagrapiGateway(transport="requests", request_timeout=0.01,
+                              delay_range=(0.01, 0.02), retries=0, call_timeout=20,
+                              http_threads=3)
+    pauses: list[float] = []
+    real_pause = paced._pause
+    monkeypatch.setattr(paced, "_pause", lambda: pauses.append(real_pause()) or pauses[-1])
+    results = await asyncio.gather(*(paced.commenters(session(str(1000 + n)), SHORTCODE)
+                                     for n in range(40)))
+    assert all(r.complete and r.author == "hana.daily" for r in results)
+    assert len(pauses) == 80 and all(0.02 <= p <= 0.03 for p in pauses)  # one per request
+    assert slept_in_threads == [] or max(slept_in_threads) <= 0  # none of it in a thread
+    assert sent["most"] <= 3 and sent["threads"] <= {f"instagram_{n}" for n in range(3)}

@@ -14,7 +14,6 @@ a long post is never read again from its first page.
 
 from __future__ import annotations
 
-import threading
 from collections import deque
 from typing import Any, NamedTuple
 
@@ -109,14 +108,13 @@ class Step(NamedTuple):
 
 class CommentRead:
     """A post read request by request: the info, every page in every direction, then
-    the replies Instagram did not preview. `lock` is held by whoever is reading, so an
-    attempt given up (its thread still finishing a request) and the next never mix."""
+    the replies Instagram did not preview. Answers are taken one at a time by whoever
+    reads (an attempt given up never takes the answer it was waiting for)."""
 
     def __init__(self) -> None:
         self.pages = CommentPages()
         self.info: dict[str, Any] | None = None
         self.answers = 0  # responses taken: tells a read that advanced from one that did not
-        self.lock = threading.Lock()
         self._comments: dict[str, str] | None = {}  # the next page's cursor (None: done)
         self._thread = 0
         self._reply_cursor: str | None = ""

@@ -1,9 +1,12 @@
 """The gateway on instagrapi: reads, writes and logins through Instagram's mobile API.
 
-instagrapi is blocking; every call runs in a worker thread with a real timeout, and the
-library's own pacing sleeps (request_timeout, delay_range) happen there, never on the
-bot's event loop. Sessions are instagrapi's settings dict, handed back to the caller
-to store encrypted; nothing here writes a file or logs a session or a password.
+instagrapi is blocking: each request runs in a worker thread of the gateway's own small
+pool, with a real timeout, and holds it only for the HTTP. The pacing between requests
+(INSTAGRAM_DELAY_*, and instagrapi's request_timeout pause) is waited on the event loop,
+so a thousand helpers reading at once are a thousand timers, not a thousand threads
+asleep (and a read never waits behind another's pause for a thread). Sessions are
+instagrapi's settings dict, handed back to the caller to store encrypted; nothing here
+writes a file or logs a session or a password.
 A login that needs a code keeps its Client (and its thread, for e-mail/SMS challenges,
 which instagrapi asks for through a synchronous handler) until the code comes from chat.
 """
@@ -12,11 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import functools
 import logging
 import queue
+import random
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -48,6 +54,9 @@ T = TypeVar("T")
 CODE_WAIT = 300.0  # seconds a login waits for the code the user types in chat
 FOLLOW_PAGE = 200
 LINGER = 10.0  # seconds beyond the HTTP timeout a given-up call's thread may take to stop
+# Requests to Instagram in flight at once: each thread holds one HTTP exchange (a
+# fraction of a second), the pauses between requests are on the event loop.
+HTTP_THREADS = 32
 
 
 def map_error(exc: Exception) -> errors.InstagramError:
@@ -106,6 +115,7 @@ class InstagrapiGateway:
         call_timeout: float = 120.0,
         proxy: str | None = None,
         retries: int = 1,
+        http_threads: int = HTTP_THREADS,
     ) -> None:
         self.transport = transport
         self.request_timeout = request_timeout
@@ -116,18 +126,28 @@ class InstagrapiGateway:
         # The transport's own retries of 429/5xx; the helper pool does the real backing off.
         self.retries = retries
         self._pending: dict[str, PendingLogin] = {}
+        self._threads = ThreadPoolExecutor(max_workers=http_threads,
+                                           thread_name_prefix="instagram")
+        # A request waits for a thread here, not in the pool's queue: its timeout
+        # starts when it is sent.
+        self._slots = asyncio.Semaphore(http_threads)
         self._clients: dict[str, Client] = {}
 
     # --- clients ---------------------------------------------------------------------
 
-    def new_client(self, settings: Session | None = None) -> Client:
-        """A server-safe client: no interactive challenge flow, pacing sleeps in the
-        worker thread, an HTTP timeout on private requests (instagrapi sets none)."""
+    def new_client(self, settings: Session | None = None, *, library_pacing: bool = False
+                   ) -> Client:
+        """A server-safe client: no interactive challenge flow, an HTTP timeout on
+        private requests (instagrapi sets none), and no pacing sleeps of its own (the
+        gateway pauses on the event loop) unless `library_pacing`: a login, whose several
+        requests instagrapi sends in one call, keeps them."""
+        pause = self.request_timeout if library_pacing else 0
         if settings is not None:  # a stored session must not bring its own pacing/transport
             settings = {**settings, "private_transport": self.transport,
-                        "request_timeout": self.request_timeout}
-        client = Client(settings=settings, proxy=self.proxy, delay_range=self.delay_range,
-                        with_challenge_flow=False, request_timeout=self.request_timeout,
+                        "request_timeout": pause}
+        client = Client(settings=settings, proxy=self.proxy,
+                        delay_range=self.delay_range if library_pacing else None,
+                        with_challenge_flow=False, request_timeout=pause,
                         private_transport=self.transport, session_retry_total=self.retries)
         client.private.request = functools.partial(client.private.request,
                                                    timeout=self.http_timeout)
@@ -145,28 +165,41 @@ class InstagrapiGateway:
             client = self._clients[key] = self.new_client(session)
         return client
 
-    async def _run(self, func: Callable[..., T], *args: Any) -> T:
-        """`func` in a worker thread with its own meter: given up (timeout, cancelled),
-        the thread's next request raises instead of reaching Instagram."""
-        meter = CallMeter(parent=CURRENT_METER.get())
-        token = CURRENT_METER.set(meter)  # the thread gets a copy of this context
-        thread = asyncio.ensure_future(asyncio.to_thread(func, *args))
-        try:
-            return await asyncio.wait_for(asyncio.shield(thread), self.call_timeout)
-        except TimeoutError as exc:
-            # The thread stops at its next request: wait for that (the helper is still
-            # busy meanwhile), so a read resumed next never runs beside this one.
-            meter.stop()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(thread, self.http_timeout[1] + LINGER)
-            raise errors.NetworkError("Instagram did not answer in time") from exc
-        except CallStopped as exc:
-            raise errors.NetworkError("the call was given up") from exc
-        except Exception as exc:  # the library's exceptions, mapped
-            raise map_error(exc) from exc
-        finally:
-            meter.stop()
-            CURRENT_METER.reset(token)
+    def _pause(self) -> float:
+        """Seconds to wait before a request: instagrapi's pacing, taken over."""
+        spread = random.uniform(*self.delay_range) if self.delay_range else 0.0
+        return self.request_timeout + spread
+
+    async def _call(self, func: Callable[..., T], *args: Any) -> T:
+        """One request (`func` sends one), after its pause: only the HTTP in a worker
+        thread, with its own meter and a real timeout; given up (timeout, cancelled),
+        a request the thread has not sent yet is refused instead of reaching Instagram."""
+        await asyncio.sleep(self._pause())
+        return await self._in_thread(func, *args)
+
+    async def _in_thread(self, func: Callable[..., T], *args: Any) -> T:
+        """`func` in one of the gateway's threads, mapped to the product's errors."""
+        async with self._slots:
+            meter = CallMeter(parent=CURRENT_METER.get())
+            token = CURRENT_METER.set(meter)  # the thread runs in a copy of this context
+            call = functools.partial(contextvars.copy_context().run, func, *args)
+            thread = asyncio.get_running_loop().run_in_executor(self._threads, call)
+            try:
+                return await asyncio.wait_for(asyncio.shield(thread), self.call_timeout)
+            except TimeoutError as exc:
+                # The thread stops at its next request: wait for that (the helper is
+                # still busy meanwhile), so a read resumed next never runs beside this one.
+                meter.stop()
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(thread, self.http_timeout[1] + LINGER)
+                raise errors.NetworkError("Instagram did not answer in time") from exc
+            except CallStopped as exc:
+                raise errors.NetworkError("the call was given up") from exc
+            except Exception as exc:  # the library's exceptions, mapped
+                raise map_error(exc) from exc
+            finally:
+                meter.stop()
+                CURRENT_METER.reset(token)
 
     @staticmethod
     def _request(client: Client, path: str, params: dict[str, str] | None = None
@@ -185,7 +218,7 @@ class InstagrapiGateway:
 
     async def login(self, username: str, password: str) -> LoginResult:
         username = username.lower()
-        client = self.new_client()
+        client = self.new_client(library_pacing=True)
         pending = PendingLogin(client, password)
         loop = asyncio.get_running_loop()
 
@@ -256,38 +289,41 @@ class InstagrapiGateway:
 
     async def restore(self, session: Session) -> str:
         client = self._client(session)
-        info = await self._run(self._library_call, client.account_info)
+        info = await self._call(self._library_call, client.account_info)
         return str(info.username).lower()
 
     # --- reads -----------------------------------------------------------------------
 
-    def _post_comments(self, client: Client, shortcode: str, read: CommentRead
-                       ) -> PostComments:
+    async def _post_comments(self, client: Client, shortcode: str, read: CommentRead
+                             ) -> PostComments:
         """The post's info (author, count, comment state), then every page of comments
         in every direction, then the replies Instagram did not preview; from where an
-        earlier attempt of `read` stopped."""
+        earlier attempt of `read` stopped. Each answer is taken on the event loop once
+        its request came back (a page is twenty comments), so an attempt given up in
+        the middle of a request never adds to `read` after the next one started."""
         pk = client.media_pk_from_code(shortcode)
-        with read.lock:
-            while (step := read.next_request()) is not None:
-                read.take(step, self._request(client, step.path(pk), step.params or None))
-            return read.result()
+        while (step := read.next_request()) is not None:
+            body = await self._call(self._request, client, step.path(pk), step.params or None)
+            try:
+                read.take(step, body)
+            except Exception as exc:  # an answer of an unexpected shape
+                raise map_error(exc) from exc
+        return read.result()
 
-    def _media_info(self, client: Client, pk: str) -> dict[str, Any]:
-        result = self._request(client, f"media/{pk}/info/")
+    async def _media_info(self, client: Client, pk: str) -> dict[str, Any]:
+        result = await self._call(self._request, client, f"media/{pk}/info/")
         items = result.get("items") or []
         if not items:
             raise errors.NotFound("Media not found or unavailable")
         return dict(items[0])
 
-    def _post_info(self, client: Client, shortcode: str) -> PostInfo:
-        info = self._media_info(client, client.media_pk_from_code(shortcode))
+    async def post_info(self, session: Session, shortcode: str) -> PostInfo:
+        client = self._client(session)
+        info = await self._media_info(client, client.media_pk_from_code(shortcode))
         count = info.get("comment_count")
         return PostInfo(shortcode, name_key(str((info.get("user") or {}).get("username", ""))),
                         None if count is None else int(count),
                         bool(info.get("comments_disabled")))
-
-    async def post_info(self, session: Session, shortcode: str) -> PostInfo:
-        return await self._run(self._post_info, self._client(session), shortcode)
 
     def _resolve_share(self, client: Client, url: str) -> str | None:
         meter_request()
@@ -296,18 +332,23 @@ class InstagrapiGateway:
         return post_url_from_location(response.headers.get("Location") or "")
 
     async def resolve_share(self, session: Session, url: str) -> str | None:
-        return await self._run(self._resolve_share, self._client(session), url)
+        return await self._call(self._resolve_share, self._client(session), url)
 
     async def commenters(self, session: Session, shortcode: str,
                          resume: CommentRead | None = None) -> PostComments:
-        return await self._run(self._post_comments, self._client(session), shortcode,
-                               resume or CommentRead())
+        return await self._post_comments(self._client(session), shortcode,
+                                         resume or CommentRead())
 
-    def _follow_list(self, client: Client, username: str, which: str,
-                     progress: Progress | None) -> UserList:
-        user = self._library_call(client.user_info_by_username_v1, username)
+    async def _user(self, client: Client, username: str) -> Any:
+        """A profile, refused when it is private (and not the helper's own)."""
+        user = await self._call(self._library_call, client.user_info_by_username_v1, username)
         if user.is_private and str(user.pk) != str(client.user_id):
             raise errors.PrivateProfile("private profile")
+        return user
+
+    async def _follow_list(self, client: Client, username: str, which: str,
+                           progress: Progress | None) -> UserList:
+        user = await self._user(client, username)
         reported = int(user.follower_count if which == "followers" else user.following_count)
         names: set[str] = set()
         max_id = ""
@@ -315,7 +356,8 @@ class InstagrapiGateway:
             params = {"count": FOLLOW_PAGE, "search_surface": "follow_list_page"}
             if max_id:
                 params["max_id"] = max_id
-            result = self._request(client, f"friendships/{user.pk}/{which}/", params)
+            result = await self._call(self._request, client, f"friendships/{user.pk}/{which}/",
+                                      params)
             names.update(str(u["username"]).lower() for u in result.get("users", []))
             if progress is not None:
                 progress(len(names), reported)
@@ -326,19 +368,16 @@ class InstagrapiGateway:
 
     async def followers(self, session: Session, username: str,
                         progress: Progress | None = None) -> UserList:
-        return await self._run(self._follow_list, self._client(session), username, "followers",
-                               progress)
+        return await self._follow_list(self._client(session), username, "followers", progress)
 
     async def followees(self, session: Session, username: str,
                         progress: Progress | None = None) -> UserList:
-        return await self._run(self._follow_list, self._client(session), username, "following",
-                               progress)
+        return await self._follow_list(self._client(session), username, "following", progress)
 
-    def _recent_posts(self, client: Client, username: str, amount: int) -> list[Post]:
-        user = self._library_call(client.user_info_by_username_v1, username)
-        if user.is_private and str(user.pk) != str(client.user_id):
-            raise errors.PrivateProfile("private profile")
-        result = self._request(client, f"feed/user/{user.pk}/", {"count": str(amount)})
+    async def _recent_posts(self, client: Client, username: str, amount: int) -> list[Post]:
+        user = await self._user(client, username)
+        result = await self._call(self._request, client, f"feed/user/{user.pk}/",
+                                  {"count": str(amount)})
         posts = [
             Post(str(item["code"]),
                  datetime.fromtimestamp(int(item.get("taken_at") or 0), UTC),
@@ -351,14 +390,14 @@ class InstagrapiGateway:
 
     async def recent_posts(self, session: Session, username: str, amount: int = 6
                            ) -> list[Post]:
-        return await self._run(self._recent_posts, self._client(session), username, amount)
+        return await self._recent_posts(self._client(session), username, amount)
 
     # --- writes ----------------------------------------------------------------------
 
     async def comment(self, session: Session, shortcode: str, text: str) -> None:
         client = self._client(session)
         pk = client.media_pk_from_code(shortcode)
-        await self._run(self._library_call, client.media_comment, str(pk), text)
+        await self._call(self._library_call, client.media_comment, str(pk), text)
 
     @staticmethod
     def current_session(client: Client) -> Session:
