@@ -3,8 +3,10 @@
 A run reads the week's posts and who owes a comment on each (one transaction), then
 reads each post once, all pages, through the helper pool, several posts at a time up
 to the number of usable helpers (no transaction open meanwhile), and writes that
-post's verdicts as soon as its read finishes (a short transaction of its own), so an
-interrupted run keeps every read it finished.
+post's verdicts as soon as its read finishes, so an interrupted run keeps every read
+it finished. Posts whose reads finish while a write is under way are written together
+in the next transaction (a group commit: a thousand-member week finishes posts faster
+than one transaction each could keep up with).
 
 - Verdicts: "done" when the member's name is among the commenters; "missing" only
   when the read was complete (distinct comments reach the count Instagram reported);
@@ -32,7 +34,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, text, update
+from sqlalchemy import bindparam, select, text
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -47,7 +49,8 @@ from storage.models import Member, Submission, Verification, utcnow
 from storage.models.base import UTCDateTime
 
 GONE_CODES = {"not_found", "private"}
-CONCURRENT_WRITES = 4  # posts' verdicts written at once (PostgreSQL)
+CONCURRENT_WRITES = 4  # write transactions at once (PostgreSQL)
+BATCH_VERDICTS = 20_000  # verdicts one write transaction takes at most (~20 big posts)
 # Submissions a check reads: "comments_off" ones too, in case comments were turned on.
 READ_STATUSES = ("active", "comments_off")
 Progress = Callable[[int, int], Awaitable[None]]  # (posts done, posts to check)
@@ -117,6 +120,17 @@ class PostToCheck:
     owed_by: Mapping[int, str]
     status: str = "active"
     not_found_before: bool = False  # an earlier read said "not found", unconfirmed
+
+
+@dataclass
+class Finished:
+    """A post whose read finished, with its verdicts, waiting for its write."""
+
+    post: PostToCheck
+    result: Read
+    verdicts: dict[int, str]
+    report: RunReport
+    written: asyncio.Future[None]
 
 
 @dataclass
@@ -226,6 +240,7 @@ class Verifier:
         self.write_lock: asyncio.Lock | asyncio.Semaphore = \
             write_lock or asyncio.Semaphore(CONCURRENT_WRITES)
         self.clock = clock
+        self._waiting: list[Finished] = []  # reads finished, not yet taken by a write
 
     async def run(self, week: Week, rules: CommunityRules, *, only_open: bool = False,
                   member_id: int | None = None, use_cache: bool = False,
@@ -304,9 +319,50 @@ class Verifier:
         return True
 
     async def _write_post(self, post: PostToCheck, result: Read, report: RunReport) -> None:
-        verdicts = _verdicts(post, result)  # worked out before the transaction: it is short
-        async with self.transaction() as session:
-            await self._apply(session, post, result, verdicts, report)
+        """This post's verdicts committed: queued, then written by whoever gets a write
+        slot next, together with every post waiting by then (one transaction)."""
+        finished = Finished(post, result, _verdicts(post, result), report,
+                            asyncio.get_running_loop().create_future())
+        self._waiting.append(finished)  # the verdicts were worked out before: writes are short
+        while any(item is finished for item in self._waiting):  # not taken by another yet
+            async with self.write_lock:
+                batch = self._next_batch()
+                if batch:
+                    await self._write_batch(batch)
+        await finished.written
+
+    def _next_batch(self) -> list[Finished]:
+        """The posts waiting, up to BATCH_VERDICTS verdicts; a post read twice meanwhile
+        (two runs at once) waits for the next one, its rows are written once a statement."""
+        batch: list[Finished] = []
+        posts: set[int] = set()
+        size = 0
+        for item in self._waiting:
+            if batch and size + len(item.verdicts) > BATCH_VERDICTS:
+                break
+            if item.post.submission_id not in posts:
+                batch.append(item)
+                posts.add(item.post.submission_id)
+                size += len(item.verdicts)
+        taken = {id(item) for item in batch}
+        self._waiting = [item for item in self._waiting if id(item) not in taken]
+        return batch
+
+    async def _write_batch(self, batch: list[Finished]) -> None:
+        """One transaction for the batch; its outcome reaches every post's waiter."""
+        try:
+            async with self.sessions() as session, session.begin():
+                await self._apply(session, batch)
+        except Exception as exc:
+            for item in batch:
+                item.written.set_exception(exc)
+        except BaseException:
+            for item in batch:
+                item.written.cancel()
+            raise
+        else:
+            for item in batch:
+                item.written.set_result(None)
 
     async def _read(self, post: PostToCheck, patience: float | None) -> Read:
         """One read; a "not found" is read again at once by another helper if there is
@@ -349,37 +405,46 @@ class Verifier:
                     raise
                 failed = exc
 
-    async def _apply(self, session: AsyncSession, post: PostToCheck, result: Read,
-                     verdicts: dict[int, str], report: RunReport) -> None:
-        """This post's verdicts (and its state: gone, foreign, comments off) written."""
-        kind, values = self._post_state(post, result)
-        # One guarded update, which takes the post's row lock (PostgreSQL) so a withdrawal
-        # cannot slip in between; withdrawn or taken out by another check meanwhile (no
-        # row comes back): nothing to write.
-        touched = await session.scalar(
-            update(Submission).where(Submission.id == post.submission_id,
-                                     Submission.status.in_(READ_STATUSES))
-            .values(**values).returning(Submission.id))
-        if touched is None:
-            return
-        if kind == "gone":
-            report.gone.append((post.url, post.owner, getattr(result, "code", "not_found")))
-        elif kind == "failed":
-            code = getattr(result, "code", "error")
-            report.failed[post.shortcode] = "not_found_once" if code in GONE_CODES else code
-            await self._write(session, post, verdicts, report)
-        elif kind == "foreign":
-            report.foreign.append((post.url, post.owner, getattr(result, "author", "")))
-        elif kind == "comments_off":
-            if post.status != "comments_off":
-                report.comments_off.append((post.url, post.owner))
-        else:
-            if isinstance(result, PostComments) and not result.complete:
-                report.incomplete.append(post.shortcode)
-            await self._write(session, post, verdicts, report)
+    async def _apply(self, session: AsyncSession, batch: list[Finished]) -> None:
+        """The posts' verdicts (and their state: gone, foreign, comments off) written."""
+        states = [(item, *self._post_state(item.post, item.result)) for item in batch]
+        # One guarded update, which takes the posts' row locks (PostgreSQL) so a
+        # withdrawal cannot slip in between; a post withdrawn or taken out by another
+        # check meanwhile (not among the rows touched): nothing to write.
+        touched = await mark_posts(session, [(item.post.submission_id, values)
+                                             for item, _, values in states])
+        verdicts: dict[int, dict[int, str]] = {}
+        for item, kind, _ in states:
+            post, result, report = item.post, item.result, item.report
+            if post.submission_id not in touched:
+                continue
+            if kind == "gone":
+                report.gone.append((post.url, post.owner, getattr(result, "code", "not_found")))
+            elif kind == "failed":
+                code = getattr(result, "code", "error")
+                report.failed[post.shortcode] = "not_found_once" if code in GONE_CODES else code
+                verdicts[post.submission_id] = item.verdicts
+            elif kind == "foreign":
+                report.foreign.append((post.url, post.owner, getattr(result, "author", "")))
+            elif kind == "comments_off":
+                if post.status != "comments_off":
+                    report.comments_off.append((post.url, post.owner))
+            else:
+                if isinstance(result, PostComments) and not result.complete:
+                    report.incomplete.append(post.shortcode)
+                verdicts[post.submission_id] = item.verdicts
+        # A row that says "done" stays "done" (seen before: a comment deleted since is
+        # not held against the member).
+        kept = await upsert_verdicts(session, verdicts, self.clock())
+        for item in batch:
+            stood = kept.get(item.post.submission_id, set())
+            counts = item.report.verdicts
+            for member_id, verdict in verdicts.get(item.post.submission_id, {}).items():
+                counts["done" if member_id in stood else verdict] += 1
 
     def _post_state(self, post: PostToCheck, result: Read) -> tuple[str, dict[str, Any]]:
-        """What the read says of the post itself, and the columns that say it."""
+        """What the read says of the post itself, and the columns that say it (none:
+        the row is only locked)."""
         if isinstance(result, ConfirmedGone) or (
                 isinstance(result, InstagramError) and result.code in GONE_CODES
                 and post.not_found_before):
@@ -387,7 +452,7 @@ class Verifier:
         if isinstance(result, InstagramError):
             if result.code in GONE_CODES:  # once: gone only if the next check agrees
                 return "failed", {"not_found_at": self.clock()}
-            return "failed", {"status": Submission.status}  # the lock alone
+            return "failed", {}
         values: dict[str, Any] = {"not_found_at": None}
         if result.author is not None:
             values["author"] = result.author
@@ -396,14 +461,6 @@ class Verifier:
         if result.comments_off:
             return "comments_off", {**values, "status": "comments_off"}
         return "active", {**values, "status": "active"}
-
-    async def _write(self, session: AsyncSession, post: PostToCheck, verdicts: dict[int, str],
-                     report: RunReport) -> None:
-        """Write the verdicts; a row that says "done" stays "done" (seen before: a comment
-        deleted since is not held against the member)."""
-        kept = await upsert_verdicts(session, post.submission_id, verdicts, self.clock())
-        for member_id, verdict in verdicts.items():
-            report.verdicts["done" if member_id in kept else verdict] += 1
 
 
 def _verdicts(post: PostToCheck, result: Read) -> dict[int, str]:
@@ -420,15 +477,42 @@ def _verdicts(post: PostToCheck, result: Read) -> dict[int, str]:
             for member_id, username in _pairs(post.owed_by)}
 
 
+_S = Submission.__table__
+LOCK_POSTS = (
+    select(_S.c.id).where(_S.c.id.in_(bindparam("ids", expanding=True)),
+                          _S.c.status.in_(READ_STATUSES))
+    .order_by(_S.c.id).with_for_update()  # in id order: two batches never deadlock
+)
+
+
+async def mark_posts(session: AsyncSession, posts: list[tuple[int, dict[str, Any]]]
+                     ) -> set[int]:
+    """Lock the posts still being read (PostgreSQL: their rows, in id order) and write
+    each one's columns (one statement per set of columns: at most four); returns the
+    posts locked. A post withdrawn or taken out meanwhile is left alone."""
+    touched = set((await session.scalars(LOCK_POSTS, {"ids": [i for i, _ in posts]})).all())
+    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for submission_id, values in posts:
+        if submission_id in touched and values:
+            by_columns.setdefault(tuple(sorted(values)), []).append(
+                {"post": submission_id, **{f"new_{c}": v for c, v in values.items()}})
+    connection = await session.connection()
+    for columns, rows in by_columns.items():
+        await connection.execute(
+            _S.update().where(_S.c.id == bindparam("post"))
+            .values({c: bindparam(f"new_{c}", type_=_S.c[c].type) for c in columns}), rows)
+    return touched
+
+
 UPSERT_POSTGRESQL = text(
     "INSERT INTO user_action_verification (member_id, submission_id, status, checked_at) "
-    "SELECT member, CAST(:post AS INTEGER), verdict, CAST(:now AS TIMESTAMP) "
-    "FROM unnest(CAST(:members AS INTEGER[]), CAST(:verdicts AS VARCHAR[])) "
-    "AS given(member, verdict) "
+    "SELECT member, post, verdict, CAST(:now AS TIMESTAMP) "
+    "FROM unnest(CAST(:posts AS INTEGER[]), CAST(:members AS INTEGER[]), "
+    "CAST(:verdicts AS VARCHAR[])) AS given(post, member, verdict) "
     "ON CONFLICT (submission_id, member_id) DO UPDATE "
     "SET status = excluded.status, checked_at = excluded.checked_at "
     "WHERE user_action_verification.status <> 'done' "
-    "RETURNING member_id"
+    "RETURNING submission_id, member_id"
 ).bindparams(bindparam("now", type_=UTCDateTime()))
 
 
@@ -444,27 +528,42 @@ def _pairs(owed: Mapping[int, str]) -> Iterator[tuple[int, str]]:
     return owed.pairs() if isinstance(owed, Owers) else iter(owed.items())
 
 
-async def upsert_verdicts(session: AsyncSession, submission_id: int, verdicts: dict[int, str],
-                          now: datetime) -> set[int]:
-    """Insert or update one post's verdicts (member id -> verdict), never over a "done";
-    returns the members whose "done" stood. PostgreSQL gets them as two arrays in one
-    statement (a thousand-member post's verdicts at once) and says which rows it wrote;
-    SQLite reads the post's rows first and writes the changed ones in one executemany."""
-    if not verdicts:
-        return set()
+async def upsert_verdicts(session: AsyncSession, verdicts: dict[int, dict[int, str]],
+                          now: datetime) -> dict[int, set[int]]:
+    """Insert or update posts' verdicts (post id -> member id -> verdict), never over a
+    "done"; returns, per post, the members whose "done" stood. PostgreSQL gets them as
+    three arrays in one statement (a batch of thousand-member posts at once) and says
+    which rows it wrote; SQLite reads the posts' rows first and writes the changed ones
+    in one executemany."""
+    if not any(verdicts.values()):
+        return {}
     if session.bind.dialect.name == "postgresql":
+        posts, members, given = [], [], []
+        for post, owed in verdicts.items():
+            posts += [post] * len(owed)
+            members += owed
+            given += owed.values()
         written = await session.execute(UPSERT_POSTGRESQL, {
-            "post": submission_id, "now": now, "members": list(verdicts),
-            "verdicts": list(verdicts.values())})
-        return set(verdicts) - set(written.scalars())
-    existing = dict((await session.execute(
-        select(Verification.member_id, Verification.status)
-        .where(Verification.submission_id == submission_id))).all())
-    kept = {member for member, status in existing.items() if status == "done"}
-    changed = [{"member_id": member, "submission_id": submission_id, "status": verdict,
-                "checked_at": now} for member, verdict in verdicts.items()
-               if member not in kept and existing.get(member) != verdict]
+            "now": now, "posts": posts, "members": members, "verdicts": given})
+        wrote: dict[int, set[int]] = {}
+        for post, member in written.all():
+            wrote.setdefault(post, set()).add(member)
+        return {post: set(owed) - wrote.get(post, set()) for post, owed in verdicts.items()}
+    table = Verification.__table__
+    existing = {(post, member): status for post, member, status in (await session.execute(
+        select(table.c.submission_id, table.c.member_id, table.c.status)
+        .where(table.c.submission_id.in_(list(verdicts))))).all()}
+    kept: dict[int, set[int]] = {}
+    changed = []
+    for post, owed in verdicts.items():
+        for member, verdict in owed.items():
+            before = existing.get((post, member))
+            if before == "done":
+                kept.setdefault(post, set()).add(member)
+            elif before != verdict:
+                changed.append({"member_id": member, "submission_id": post,
+                                "status": verdict, "checked_at": now})
     if changed:
         connection = await session.connection()
         await connection.execute(SQLITE_UPSERT, changed)
-    return kept & set(verdicts)
+    return kept

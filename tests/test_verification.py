@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.container import Services
 from services.instagram.errors import NetworkError, NotFound, PrivateProfile, RateLimited
@@ -222,3 +224,27 @@ async def test_check_now_reuses_the_cached_commenters(
     assert len(simulated.calls) == before and report.from_cache == report.posts > 0
     simulated.fail_share(1.0, PrivateProfile)  # a cache miss would now fail; it is not asked
     await check.run(week, services.rules, member_id=minji, use_cache=True)
+
+
+async def test_two_checks_at_once_write_together_and_agree_with_the_truth(
+    services: Services, simulated: SimulatedInstagram, instagram: Instagram,
+    engine: AsyncEngine,
+) -> None:
+    """The final check and an admin's check now, reading the same week at the same time:
+    posts whose reads finish together are written in one transaction, a post read by
+    both is written twice, never twice in one statement, and both reports add up."""
+    simulated.config.calls_per_hour = instagram.pool.hourly_budget = 100_000
+    community, week = await world(services, simulated, 30, helpers=3)
+    commits = []
+    event.listen(engine.sync_engine, "commit", lambda _connection: commits.append(1))
+    check = verifier(services, instagram)
+    final, now = await asyncio.gather(check.run(week, services.rules),
+                                      check.run(week, services.rules))
+    assert check_against_truth(community, await verdicts(services), allow_unknown=False) == 0
+    owed = sum(len(community.members) - 1 for _ in community.posts)
+    for report in (final, now):
+        assert report.fetched == len(community.posts)
+        assert sum(report.verdicts.values()) == owed
+    # Two runs of 60 posts each (one transaction a post would be 120, and the reads of
+    # the week two more): a handful.
+    assert len(commits) < len(community.posts)
