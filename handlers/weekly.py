@@ -158,11 +158,12 @@ async def status(ctx: Ctx, _args: str) -> list[Reply]:
     zone, lang = ctx.tx.rules.timezone, ctx.lang
     lines = [ctx.t("status.header", week=formatting.week(view.week, lang))]
     if view.todo:
-        done = len(view.todo) - len(view.open_items)
-        lines.append(ctx.t("status.todo_header", done=done, total=len(view.todo)))
+        still = view.open_items
+        lines.append(ctx.t("status.todo_header", done=len(view.todo) - len(still),
+                           total=len(view.todo)))
         # Those still to do first; a big community's list ends at STATUS_LINES (the
         # rest is on the personal page: a chat of a thousand lines is read by nobody).
-        items = view.open_items + [i for i in view.todo if i.status == "done"]
+        items = still + [i for i in view.todo if i.status == "done"]
         lines += [f"{STATUS_ICONS[i.status]} @{i.owner} {i.url}" for i in items[:STATUS_LINES]]
         if len(items) > STATUS_LINES:
             lines.append(ctx.t("status.more", count=len(items) - STATUS_LINES))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,8 +36,9 @@ HANDED_IN = ("active", "comments_off")
 
 
 class PostRow(NamedTuple):
-    """A handed-in post as a to-do list needs it: read as plain columns, as every
-    /status reads the whole week's posts."""
+    """A handed-in post as a to-do list needs it, with its owner's name. The rows of
+    WEEK_ROWS have these very columns and are used as they come (every /status reads
+    the whole week's posts: copying them costs more than the query)."""
 
     id: int
     member_id: int
@@ -45,12 +46,13 @@ class PostRow(NamedTuple):
     shortcode: str
     status: str
     submitted_at: datetime
+    owner: str
 
 
 _S, _M, _V = (model.__table__.c for model in (Submission, Member, Verification))
 WEEK_ROWS = (
     select(_S.id, _S.member_id, _S.url, _S.shortcode, _S.status, _S.submitted_at,
-           _M.instagram_username)
+           _M.instagram_username.label("owner"))
     .select_from(Submission.__table__).join(Member.__table__, _M.id == _S.member_id)
     .where(_S.week_start == bindparam("week"), _S.status.in_(HANDED_IN),
            _M.status == "active")
@@ -65,8 +67,10 @@ MEMBER_VERDICTS = (
 JOINED = select(_M.joined_at).where(_M.id == bindparam("member"))
 
 
-@dataclass(frozen=True)
-class TodoItem:
+class TodoItem(NamedTuple):
+    """One post a member owes a comment on. A tuple: /status makes one for every post
+    of the week, and a frozen dataclass costs three times as much to make."""
+
     submission_id: int
     owner: str
     url: str
@@ -168,10 +172,10 @@ class ProgressService:
         self.session = session
         self.rules = rules
 
-    async def _week_rows(self, week: Week) -> list[tuple[PostRow, str]]:
+    async def _week_rows(self, week: Week) -> list[PostRow]:
         """The week's handed-in posts of active members (owed: the "active" ones)."""
         rows = await self.session.execute(WEEK_ROWS, {"week": week.start})
-        return [(PostRow(*row[:6]), row[6]) for row in rows.all()]
+        return cast(list[PostRow], rows.all())  # the same named columns
 
     async def _member_verifications(self, member_id: int, week_start: date
                                     ) -> dict[tuple[int, int], str]:
@@ -191,16 +195,16 @@ class ProgressService:
         return {(m, s): status for m, s, status in rows.all()}
 
     def _todo(
-        self, member_id: int, rows: list[tuple[PostRow, str]],
+        self, member_id: int, rows: list[PostRow],
         checks: dict[tuple[int, int], str], joined: datetime | None = None,
     ) -> list[TodoItem]:
         """What a member owes: every other post, except (by the rules) those handed in
         before the member joined; the same rule as the verification's."""
         late = joined is not None and not self.rules.late_joiners_owe_earlier_posts
         return [
-            TodoItem(sub.id, owner, sub.url, checks.get((member_id, sub.id), UNCHECKED),
+            TodoItem(sub.id, sub.owner, sub.url, checks.get((member_id, sub.id), UNCHECKED),
                      sub.submitted_at, sub.shortcode)
-            for sub, owner in rows
+            for sub in rows
             if sub.status == "active" and sub.member_id != member_id
             and not (late and sub.submitted_at < joined)
         ]
@@ -212,7 +216,7 @@ class ProgressService:
         week = Week.containing(now, self.rules.timezone)
         rows = await self._week_rows(week)
         checks = await self._member_verifications(member_id, week.start)
-        own = [s for s, _ in rows if s.member_id == member_id]  # comments-off ones too
+        own = [s for s in rows if s.member_id == member_id]  # comments-off ones too
         return StatusView(
             week,
             self._todo(member_id, rows, checks, await self._joined(member_id)),
@@ -230,7 +234,7 @@ class ProgressService:
     async def live_week_results(self, week: Week) -> WeekResults:
         """The week as today's members and verification rows say (what gets recorded)."""
         rows = await self._week_rows(week)
-        checks = await self._verifications([s.id for s, _ in rows])
+        checks = await self._verifications([s.id for s in rows])
         members = await self.session.execute(
             select(Member.id, Member.instagram_username, Member.joined_at)
             .where(Member.status == "active").order_by(Member.instagram_username)
@@ -243,7 +247,7 @@ class ProgressService:
             results.append(MemberResult(
                 member_id, username, len(todo), done, missing,
                 len(todo) - done - len(missing),
-                sum(1 for s, _ in rows if s.member_id == member_id), todo))
+                sum(1 for s in rows if s.member_id == member_id), todo))
         return WeekResults(week, len(rows), results, bool(checks))
 
     async def recorded(self, week: Week) -> WeekResults | None:
