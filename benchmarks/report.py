@@ -117,7 +117,8 @@ def verification_rows(result: dict[str, Any]) -> list[str]:
             f"{row['settled']:,} / {row['wrong']} / {row['hidden']:,} | "
             f"{row['per_settled']:.3f} | {row['helpers']:,} ({row['final_hours'] * 60:.0f} min"
             f"{', paused' if row['final_paused'] else ''}) | {row['helper_hours_week']:,.0f} | "
-            f"{row['write_s']:.1f} | {row['peak_mb']:.0f} | "
+            f"{row['write_s']:.1f} ({row['writes']:,}) | {row['final_real_s']:.0f} | "
+            f"{row['peak_mb']:.0f} | "
             f"{' '.join(w for w in wanted if w)} | {verdict} |")
     return rows
 
@@ -208,13 +209,16 @@ def main() -> None:
         "Helpers: the fewest whose budget covers the final check within an hour (the "
         "refused requests included), and the final check's time with them (paused: the "
         "budget ran out first); helper-hours a week: the final check and one refresh a "
-        "day, each at most as large. Write s: real seconds with at least one post's "
-        "verdict transaction under way (from asking for it to its commit).",
+        "day, each at most as large. Write s: real seconds with at least one verdict "
+        "transaction open (BEGIN to COMMIT; posts whose reads finish together share "
+        "one), and how many there were; the final check's real seconds beside it (the "
+        "reads, which the writes share the process with).",
         "",
         "| members | db | faults | requests / minimum | ratio | runs | verdicts settled / "
         "wrong / hidden | requests a settled verdict | helpers (final check) | "
-        "helper-hours a week | write s | peak MB | goal | |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "helper-hours a week | write s (transactions) | final check real s | peak MB | "
+        "goal | |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         *[row for result in verification for row in verification_rows(result)],  # type: ignore[arg-type]
         "",
         "## The week board on the web (benchmarks/web_board.py)",

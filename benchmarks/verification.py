@@ -46,6 +46,7 @@ import time
 import urllib.parse
 import urllib.request
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -107,6 +108,27 @@ class FakeServerGateway(InstagrapiGateway):
         return client
 
 
+class Busy:
+    """Real seconds with at least one call of a wrapped coroutine under way."""
+
+    def __init__(self) -> None:
+        self.seconds, self.calls, self._open, self._since = 0.0, 0, 0, 0.0
+
+    def wrap(self, call: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
+        async def timed(*args: Any) -> None:
+            if not self._open:
+                self._since = time.perf_counter()
+            self._open += 1
+            self.calls += 1
+            try:
+                await call(*args)
+            finally:
+                self._open -= 1
+                if not self._open:
+                    self.seconds += time.perf_counter() - self._since
+        return timed
+
+
 def helper_sessions(count: int) -> list[dict[str, Any]]:
     base = Client().get_settings()
     return [{**base, "authorization_data": {"ds_user_id": str(7_000_000 + n),
@@ -164,27 +186,16 @@ async def measure(args: argparse.Namespace, clock: VirtualClock) -> dict[str, An
     if checks is None:
         raise SystemExit("no check service")
     week = Week.containing(WEEK_OF, services.rules.timezone)
-    writing = [0.0, 0.0, 0]  # seconds with a write under way, since when, writes open
-    write_post = checks.verifier._write_post
-
-    async def timed_write(*a: Any) -> None:
-        if not writing[2]:
-            writing[1] = time.perf_counter()
-        writing[2] += 1
-        try:
-            await write_post(*a)
-        finally:
-            writing[2] -= 1
-            if not writing[2]:
-                writing[0] += time.perf_counter() - writing[1]
-
-    checks.verifier._write_post = timed_write  # type: ignore[method-assign]
+    asked, writing = Busy(), Busy()  # a post's write asked for; a write transaction open
+    verifier = checks.verifier
+    verifier._write_post = asked.wrap(verifier._write_post)  # type: ignore[method-assign]
+    verifier._write_batch = writing.wrap(verifier._write_batch)  # type: ignore[method-assign]
     try:
         await seed(services, world, week, helpers)
         bench_call(base, faults=args.faults, seed=args.members)
         started, real = clock.monotonic(), time.perf_counter()
         report = await checks.week(week)
-        final_s = clock.monotonic() - started
+        final_s, final_real = clock.monotonic() - started, time.perf_counter() - real
         print(f"final: {report.requests} requests, paused {report.paused}, failed "
               f"{sorted(set(report.failed.values()))} {len(report.failed)}", file=sys.stderr)
         final_requests = bench_call(base)["requests"]
@@ -209,7 +220,8 @@ async def measure(args: argparse.Namespace, clock: VirtualClock) -> dict[str, An
         "per_settled": stats["requests"] / max(1, tally["settled"]),
         "final_hours": final_s / 3600, "final_paused": report.paused,
         "helper_hours_week": final_requests * (1 + REFRESHES_A_WEEK) / BUDGET,
-        "write_s": writing[0], "real_s": real,
+        "write_s": writing.seconds, "asked_s": asked.seconds, "writes": writing.calls,
+        "final_real_s": final_real, "real_s": real,
         "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
 
@@ -283,7 +295,8 @@ def main() -> None:
     rows = []
     print(f"{'members':>7} {'db':>10} {'faults':>6} {'helpers':>7} {'requests':>8} "
           f"{'minimum':>8} {'ratio':>6} {'runs':>4} {'settled':>8} {'wrong':>5} "
-          f"{'hidden':>6} {'final h':>7} {'helper-h/wk':>11} {'write s':>7} {'peak MB':>7}")
+          f"{'hidden':>6} {'final h':>7} {'helper-h/wk':>11} {'write s':>7} {'asked s':>7} "
+          f"{'writes':>6} {'final s':>7} {'peak MB':>7}")
     with tempfile.TemporaryDirectory() as folder:
         for members in args.members:
             server, port = fake_server(members)
@@ -297,6 +310,7 @@ def main() -> None:
                           f"{row['ratio']:>6.3f} {row['runs']:>4} {row['settled']:>8} "
                           f"{row['wrong']:>5} {row['hidden']:>6} {row['final_hours']:>7.2f} "
                           f"{row['helper_hours_week']:>11.1f} {row['write_s']:>7.1f} "
+                          f"{row['asked_s']:>7.1f} {row['writes']:>6} {row['final_real_s']:>7.1f} "
                           f"{row['peak_mb']:>7.0f}", flush=True)
             finally:
                 server.kill()

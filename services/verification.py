@@ -51,6 +51,9 @@ from storage.models.base import UTCDateTime
 GONE_CODES = {"not_found", "private"}
 CONCURRENT_WRITES = 4  # write transactions at once (PostgreSQL)
 BATCH_VERDICTS = 20_000  # verdicts one write transaction takes at most (~20 big posts)
+# Seconds a finished post waits for others to share its write while reads are still
+# under way (the last read of a run writes at once, and everything waiting with it).
+GATHER = 1.0
 # Submissions a check reads: "comments_off" ones too, in case comments were turned on.
 READ_STATUSES = ("active", "comments_off")
 Progress = Callable[[int, int], Awaitable[None]]  # (posts done, posts to check)
@@ -241,6 +244,7 @@ class Verifier:
             write_lock or asyncio.Semaphore(CONCURRENT_WRITES)
         self.clock = clock
         self._waiting: list[Finished] = []  # reads finished, not yet taken by a write
+        self._unread: list[list[int]] = []  # per run under way: its posts not read yet
 
     async def run(self, week: Week, rules: CommunityRules, *, only_open: bool = False,
                   member_id: int | None = None, use_cache: bool = False,
@@ -258,10 +262,12 @@ class Verifier:
         width = asyncio.Semaphore(max(1, self.instagram.pool.usable()))
         writes: set[asyncio.Future[None]] = set()
         finished = 0
+        unread = [len(posts)]
+        self._unread.append(unread)
 
         async def one(post: PostToCheck) -> None:
             nonlocal finished
-            if await self._check(post, report, width, writes, use_cache=use_cache,
+            if await self._check(post, report, width, writes, unread, use_cache=use_cache,
                                  patience=patience):
                 finished += 1
                 if progress is not None:
@@ -274,6 +280,7 @@ class Verifier:
         except BaseExceptionGroup as failed:
             raise failed.exceptions[0] from None  # the others were cancelled
         finally:
+            self._unread.remove(unread)
             meter.stop()  # nothing is sent to Instagram once the run has ended
             CURRENT_METER.reset(token)
             # A read that finished is written even when the run was cancelled meanwhile.
@@ -291,28 +298,31 @@ class Verifier:
             yield session
 
     async def _check(self, post: PostToCheck, report: RunReport, width: asyncio.Semaphore,
-                     writes: set[asyncio.Future[None]], *, use_cache: bool,
+                     writes: set[asyncio.Future[None]], unread: list[int], *, use_cache: bool,
                      patience: float | None) -> bool:
         """Read one post and write its verdicts (shielded: a cancelled run still writes
         what it read); False when the run paused first."""
-        cached = self.cache.get(post.shortcode) if use_cache else None
-        if cached is not None:
-            report.from_cache += 1
-            result: Read = cached
-        elif post.shortcode.startswith("share:"):
-            result = InstagramError("share_link")
-        else:
-            async with width:
-                if report.paused:
+        try:
+            cached = self.cache.get(post.shortcode) if use_cache else None
+            if cached is not None:
+                report.from_cache += 1
+                result: Read = cached
+            elif post.shortcode.startswith("share:"):
+                result = InstagramError("share_link")
+            else:
+                async with width:
+                    if report.paused:
+                        return False
+                    result = await self._read(post, patience)
+                if isinstance(result, NoHelperAvailable):
+                    report.paused = True
                     return False
-                result = await self._read(post, patience)
-            if isinstance(result, NoHelperAvailable):
-                report.paused = True
-                return False
-            if isinstance(result, PostComments):
-                report.fetched += 1
-                if result.complete:
-                    self.cache.put(post.shortcode, result)
+                if isinstance(result, PostComments):
+                    report.fetched += 1
+                    if result.complete:
+                        self.cache.put(post.shortcode, result)
+        finally:
+            unread[0] -= 1
         write = asyncio.ensure_future(self._write_post(post, result, report))
         writes.add(write)
         await asyncio.shield(write)
@@ -320,10 +330,16 @@ class Verifier:
 
     async def _write_post(self, post: PostToCheck, result: Read, report: RunReport) -> None:
         """This post's verdicts committed: queued, then written by whoever gets a write
-        slot next, together with every post waiting by then (one transaction)."""
+        slot next, together with every post waiting by then (one transaction). While
+        other reads are under way, a post waits up to GATHER seconds for company first:
+        a big week then writes a few posts a transaction even when no write is queued."""
         finished = Finished(post, result, _verdicts(post, result), report,
                             asyncio.get_running_loop().create_future())
         self._waiting.append(finished)  # the verdicts were worked out before: writes are short
+        if any(left[0] > 0 for left in self._unread) and \
+                sum(len(item.verdicts) for item in self._waiting) < BATCH_VERDICTS:
+            # More reads will finish soon: a moment for them to join this write.
+            await asyncio.wait({finished.written}, timeout=GATHER)
         while any(item is finished for item in self._waiting):  # not taken by another yet
             async with self.write_lock:
                 batch = self._next_batch()
@@ -352,7 +368,7 @@ class Verifier:
         """One transaction for the batch; its outcome reaches every post's waiter."""
         try:
             async with self.sessions() as session, session.begin():
-                await self._apply(session, batch)
+                written = await self._apply(session, batch)
         except Exception as exc:
             for item in batch:
                 item.written.set_exception(exc)
@@ -361,7 +377,11 @@ class Verifier:
                 item.written.cancel()
             raise
         else:
-            for item in batch:
+            for item in batch:  # counted once the transaction is over
+                owed, stood = written.get(item.post.submission_id, ({}, set()))
+                counts = item.report.verdicts
+                for member_id, verdict in owed.items():
+                    counts["done" if member_id in stood else verdict] += 1
                 item.written.set_result(None)
 
     async def _read(self, post: PostToCheck, patience: float | None) -> Read:
@@ -405,8 +425,10 @@ class Verifier:
                     raise
                 failed = exc
 
-    async def _apply(self, session: AsyncSession, batch: list[Finished]) -> None:
-        """The posts' verdicts (and their state: gone, foreign, comments off) written."""
+    async def _apply(self, session: AsyncSession, batch: list[Finished]
+                     ) -> dict[int, tuple[dict[int, str], set[int]]]:
+        """The posts' verdicts (and their state: gone, foreign, comments off) written;
+        returns per post written its verdicts and the members whose "done" stood."""
         states = [(item, *self._post_state(item.post, item.result)) for item in batch]
         # One guarded update, which takes the posts' row locks (PostgreSQL) so a
         # withdrawal cannot slip in between; a post withdrawn or taken out by another
@@ -436,11 +458,7 @@ class Verifier:
         # A row that says "done" stays "done" (seen before: a comment deleted since is
         # not held against the member).
         kept = await upsert_verdicts(session, verdicts, self.clock())
-        for item in batch:
-            stood = kept.get(item.post.submission_id, set())
-            counts = item.report.verdicts
-            for member_id, verdict in verdicts.get(item.post.submission_id, {}).items():
-                counts["done" if member_id in stood else verdict] += 1
+        return {post: (owed, kept.get(post, set())) for post, owed in verdicts.items()}
 
     def _post_state(self, post: PostToCheck, result: Read) -> tuple[str, dict[str, Any]]:
         """What the read says of the post itself, and the columns that say it (none:
@@ -511,16 +529,18 @@ UPSERT_POSTGRESQL = text(
     "CAST(:verdicts AS VARCHAR[])) AS given(post, member, verdict) "
     "ON CONFLICT (submission_id, member_id) DO UPDATE "
     "SET status = excluded.status, checked_at = excluded.checked_at "
-    "WHERE user_action_verification.status <> 'done' "
-    "RETURNING submission_id, member_id"
+    "WHERE user_action_verification.status <> 'done'"
 ).bindparams(bindparam("now", type_=UTCDateTime()))
+_VT = Verification.__table__
+DONE_ROWS = select(_VT.c.submission_id, _VT.c.member_id).where(
+    _VT.c.submission_id.in_(bindparam("posts", expanding=True)), _VT.c.status == "done")
 
 
-_INSERT = sqlite.insert(Verification.__table__)
+_INSERT = sqlite.insert(_VT)
 SQLITE_UPSERT = _INSERT.on_conflict_do_update(
     index_elements=["submission_id", "member_id"],
     set_={"status": _INSERT.excluded.status, "checked_at": _INSERT.excluded.checked_at},
-    where=Verification.__table__.c.status != "done",
+    where=_VT.c.status != "done",
 )
 
 
@@ -531,29 +551,33 @@ def _pairs(owed: Mapping[int, str]) -> Iterator[tuple[int, str]]:
 async def upsert_verdicts(session: AsyncSession, verdicts: dict[int, dict[int, str]],
                           now: datetime) -> dict[int, set[int]]:
     """Insert or update posts' verdicts (post id -> member id -> verdict), never over a
-    "done"; returns, per post, the members whose "done" stood. PostgreSQL gets them as
-    three arrays in one statement (a batch of thousand-member posts at once) and says
-    which rows it wrote; SQLite reads the posts' rows first and writes the changed ones
-    in one executemany."""
+    "done"; returns, per post, the members whose "done" stood. The caller holds the
+    posts' row locks, so nobody else writes their verdicts meanwhile. PostgreSQL reads
+    the "done" rows (none in a week's first check), then gets the rest as three arrays
+    in one statement (a batch of thousand-member posts at once); SQLite reads the
+    posts' rows and writes the changed ones in one executemany."""
     if not any(verdicts.values()):
         return {}
+    kept: dict[int, set[int]] = {}
     if session.bind.dialect.name == "postgresql":
+        for post, member in (await session.execute(DONE_ROWS, {"posts": list(verdicts)})).all():
+            if member in verdicts[post]:
+                kept.setdefault(post, set()).add(member)
         posts, members, given = [], [], []
         for post, owed in verdicts.items():
-            posts += [post] * len(owed)
-            members += owed
-            given += owed.values()
-        written = await session.execute(UPSERT_POSTGRESQL, {
-            "now": now, "posts": posts, "members": members, "verdicts": given})
-        wrote: dict[int, set[int]] = {}
-        for post, member in written.all():
-            wrote.setdefault(post, set()).add(member)
-        return {post: set(owed) - wrote.get(post, set()) for post, owed in verdicts.items()}
-    table = Verification.__table__
+            stood = kept.get(post, ())
+            for member, verdict in owed.items():
+                if member not in stood:
+                    posts.append(post)
+                    members.append(member)
+                    given.append(verdict)
+        if posts:
+            await session.execute(UPSERT_POSTGRESQL, {
+                "now": now, "posts": posts, "members": members, "verdicts": given})
+        return kept
     existing = {(post, member): status for post, member, status in (await session.execute(
-        select(table.c.submission_id, table.c.member_id, table.c.status)
-        .where(table.c.submission_id.in_(list(verdicts))))).all()}
-    kept: dict[int, set[int]] = {}
+        select(_VT.c.submission_id, _VT.c.member_id, _VT.c.status)
+        .where(_VT.c.submission_id.in_(list(verdicts))))).all()}
     changed = []
     for post, owed in verdicts.items():
         for member, verdict in owed.items():
