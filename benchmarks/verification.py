@@ -23,7 +23,9 @@ cooldowns on a virtual clock (benchmarks/virtual_clock.py).
   reading at most what the final check reads;
 - peak memory of the process, which holds the product alone (the world and its judge
   live in the fake server), and the time verdict writes were under way (real
-  seconds with at least one post's verdict transaction open, from asking for it).
+  seconds with at least one verdict transaction open, BEGIN to COMMIT, and how many
+  transactions; "asked s" also counts the posts waiting to join one), beside the
+  final check's own real seconds.
 
 Goals: requests at most 1.05x the minimum without faults and 1.3x with 5 %; the
 1,000-member week under 1 GB peak and its verdicts written within 60 s on PostgreSQL.

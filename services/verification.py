@@ -53,7 +53,7 @@ CONCURRENT_WRITES = 4  # write transactions at once (PostgreSQL)
 BATCH_VERDICTS = 20_000  # verdicts one write transaction takes at most (~20 big posts)
 # Seconds a finished post waits for others to share its write while reads are still
 # under way (the last read of a run writes at once, and everything waiting with it).
-GATHER = 1.0
+GATHER = 2.0
 # Submissions a check reads: "comments_off" ones too, in case comments were turned on.
 READ_STATUSES = ("active", "comments_off")
 Progress = Callable[[int, int], Awaitable[None]]  # (posts done, posts to check)
@@ -563,14 +563,16 @@ async def upsert_verdicts(session: AsyncSession, verdicts: dict[int, dict[int, s
         for post, member in (await session.execute(DONE_ROWS, {"posts": list(verdicts)})).all():
             if member in verdicts[post]:
                 kept.setdefault(post, set()).add(member)
-        posts, members, given = [], [], []
+        posts: list[int] = []
+        members: list[int] = []
+        given: list[str] = []
         for post, owed in verdicts.items():
-            stood = kept.get(post, ())
-            for member, verdict in owed.items():
-                if member not in stood:
-                    posts.append(post)
-                    members.append(member)
-                    given.append(verdict)
+            stood = kept.get(post)
+            if stood:  # only these few rows one by one (a week's first check has none)
+                owed = {m: verdict for m, verdict in owed.items() if m not in stood}
+            posts += [post] * len(owed)
+            members += owed
+            given += owed.values()
         if posts:
             await session.execute(UPSERT_POSTGRESQL, {
                 "now": now, "posts": posts, "members": members, "verdicts": given})
