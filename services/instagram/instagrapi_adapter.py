@@ -20,6 +20,7 @@ import functools
 import logging
 import queue
 import random
+import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -57,6 +58,11 @@ LINGER = 10.0  # seconds beyond the HTTP timeout a given-up call's thread may ta
 # Requests to Instagram in flight at once: each thread holds one HTTP exchange (a
 # fraction of a second), the pauses between requests are on the event loop.
 HTTP_THREADS = 32
+# Those threads run Python too (instagrapi builds and parses every request). With the
+# interpreter's default 5 ms switch interval the event loop, which every database write
+# and chat reply of the process needs, waits up to that long for the GIL each time it
+# wakes while they are busy; 1 ms hands it back sooner.
+SWITCH_INTERVAL = 0.001
 
 
 def map_error(exc: Exception) -> errors.InstagramError:
@@ -128,6 +134,7 @@ class InstagrapiGateway:
         self._pending: dict[str, PendingLogin] = {}
         self._threads = ThreadPoolExecutor(max_workers=http_threads,
                                            thread_name_prefix="instagram")
+        sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
         # A request waits for a thread here, not in the pool's queue: its timeout
         # starts when it is sent.
         self._slots = asyncio.Semaphore(http_threads)
