@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import NamedTuple, cast
+from typing import NamedTuple
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,6 +28,7 @@ from storage.models import (
     WeekRecordMember,
     WeekRecordPost,
 )
+from storage.models.base import UTCDateTime
 
 # A post nobody has checked yet has no verification row.
 UNCHECKED = "unchecked"
@@ -36,16 +37,16 @@ HANDED_IN = ("active", "comments_off")
 
 
 class PostRow(NamedTuple):
-    """A handed-in post as a to-do list needs it, with its owner's name. The rows of
-    WEEK_ROWS have these very columns and are used as they come (every /status reads
-    the whole week's posts: copying them costs more than the query)."""
+    """A handed-in post as a to-do list needs it, with its owner's name: the columns of
+    WEEK_ROWS, as a plain tuple (every /status goes through the whole week's posts, and
+    a result row's attributes cost ten times a tuple's)."""
 
     id: int
     member_id: int
     url: str
     shortcode: str
     status: str
-    submitted_at: datetime
+    submitted_at: datetime | None  # None: not read (a /status needs no times)
     owner: str
 
 
@@ -59,6 +60,17 @@ WEEK_ROWS = (
     .order_by(_S.submitted_at, _S.id)
 )  # built once, on the tables: building it and the ORM's result work cost more than
 #    running it, and every /status runs it
+# The same posts for one member's /status: instead of each post's time, whether it was
+# handed in before `since` (the member's joining, when the rules excuse earlier posts).
+STATUS_ROWS = (
+    select(_S.id, _S.member_id, _S.url, _S.shortcode, _S.status,
+           (_S.submitted_at < bindparam("since", type_=UTCDateTime())).label("early"),
+           _M.instagram_username.label("owner"))
+    .select_from(Submission.__table__).join(Member.__table__, _M.id == _S.member_id)
+    .where(_S.week_start == bindparam("week"), _S.status.in_(HANDED_IN),
+           _M.status == "active")
+    .order_by(_S.submitted_at, _S.id)
+)
 MEMBER_VERDICTS = (
     select(_V.submission_id, _V.status)
     .select_from(Verification.__table__).join(Submission.__table__, _S.id == _V.submission_id)
@@ -175,7 +187,7 @@ class ProgressService:
     async def _week_rows(self, week: Week) -> list[PostRow]:
         """The week's handed-in posts of active members (owed: the "active" ones)."""
         rows = await self.session.execute(WEEK_ROWS, {"week": week.start})
-        return cast(list[PostRow], rows.all())  # the same named columns
+        return [PostRow._make(row) for row in rows.all()]
 
     async def _member_verifications(self, member_id: int, week_start: date
                                     ) -> dict[tuple[int, int], str]:
@@ -201,25 +213,33 @@ class ProgressService:
         """What a member owes: every other post, except (by the rules) those handed in
         before the member joined; the same rule as the verification's."""
         late = joined is not None and not self.rules.late_joiners_owe_earlier_posts
-        return [
-            TodoItem(sub.id, sub.owner, sub.url, checks.get((member_id, sub.id), UNCHECKED),
-                     sub.submitted_at, sub.shortcode)
-            for sub in rows
-            if sub.status == "active" and sub.member_id != member_id
-            and not (late and sub.submitted_at < joined)
+        return [  # unpacked: a thousand posts for every /status
+            TodoItem(post, owner, url, checks.get((member_id, post), UNCHECKED), at, code)
+            for post, owner_id, url, code, status, at, owner in rows
+            if status == "active" and owner_id != member_id and not (late and at < joined)
         ]
 
     async def _joined(self, member_id: int) -> datetime | None:
         return await self.session.scalar(JOINED, {"member": member_id})
 
     async def status(self, member_id: int, now: datetime) -> StatusView:
+        """The member's week: what they owe, what they handed in. Every /status runs it
+        over the whole week's posts, so their times stay in the database: it says which
+        posts came before the member joined (when the rules excuse those)."""
         week = Week.containing(now, self.rules.timezone)
-        rows = await self._week_rows(week)
+        joined = await self._joined(member_id)
+        since = None if self.rules.late_joiners_owe_earlier_posts else joined
+        rows = (await self.session.execute(
+            STATUS_ROWS, {"week": week.start, "since": since})).all()
         checks = await self._member_verifications(member_id, week.start)
-        own = [s for s in rows if s.member_id == member_id]  # comments-off ones too
+        todo = [TodoItem(post, owner, url, checks.get((member_id, post), UNCHECKED), None, code)
+                for post, owner_id, url, code, status, early, owner in rows
+                if status == "active" and owner_id != member_id and not early]
+        own = [PostRow(post, owner_id, url, code, status, None, owner)  # comments-off too
+               for post, owner_id, url, code, status, _, owner in rows if owner_id == member_id]
         return StatusView(
             week,
-            self._todo(member_id, rows, checks, await self._joined(member_id)),
+            todo,
             own,
             self.rules.weekly_min_posts,
             self.rules.weekly_max_posts,

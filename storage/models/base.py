@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import DateTime, MetaData
 from sqlalchemy.engine import Dialect
@@ -38,6 +40,22 @@ class UTCDateTime(TypeDecorator[datetime]):
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         return None if value is None else value.replace(tzinfo=UTC)
+
+    def result_processor(self, dialect: Dialect, coltype: object
+                         ) -> Callable[[Any], datetime | None]:
+        """process_result_value in one call a value instead of the decorator's two: a
+        /status reads a thousand of them (SQLite's text parse stays the driver's)."""
+        parse = self.impl_instance.result_processor(dialect, coltype)
+        utc = UTC
+
+        if parse is None:
+            def aware(value: Any) -> datetime | None:
+                return None if value is None else value.replace(tzinfo=utc)
+        else:
+            def aware(value: Any) -> datetime | None:
+                value = parse(value)
+                return None if value is None else value.replace(tzinfo=utc)
+        return aware
 
 
 class Base(DeclarativeBase):
