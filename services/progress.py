@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import NamedTuple
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Boolean, and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.rules import CommunityRules
@@ -28,7 +28,6 @@ from storage.models import (
     WeekRecordMember,
     WeekRecordPost,
 )
-from storage.models.base import UTCDateTime
 
 # A post nobody has checked yet has no verification row.
 UNCHECKED = "unchecked"
@@ -60,13 +59,19 @@ WEEK_ROWS = (
     .order_by(_S.submitted_at, _S.id)
 )  # built once, on the tables: building it and the ORM's result work cost more than
 #    running it, and every /status runs it
-# The same posts for one member's /status: instead of each post's time, whether it was
-# handed in before `since` (the member's joining, when the rules excuse earlier posts).
+# The same posts for one member's /status, in one query with that member's verdict on
+# each; instead of each post's time, whether it was handed in before the member joined
+# (`late`: the rules excuse those posts).
+_JOINER = Member.__table__.alias("joiner")
 STATUS_ROWS = (
     select(_S.id, _S.member_id, _S.url, _S.shortcode, _S.status,
-           (_S.submitted_at < bindparam("since", type_=UTCDateTime())).label("early"),
-           _M.instagram_username.label("owner"))
+           and_(bindparam("late", type_=Boolean()), _S.submitted_at < select(
+               _JOINER.c.joined_at).where(_JOINER.c.id == bindparam("member"))
+               .scalar_subquery()).label("early"),
+           _M.instagram_username.label("owner"), _V.status.label("verdict"))
     .select_from(Submission.__table__).join(Member.__table__, _M.id == _S.member_id)
+    .outerjoin(Verification.__table__, and_(_V.submission_id == _S.id,
+                                            _V.member_id == bindparam("member")))
     .where(_S.week_start == bindparam("week"), _S.status.in_(HANDED_IN),
            _M.status == "active")
     .order_by(_S.submitted_at, _S.id)
@@ -227,16 +232,15 @@ class ProgressService:
         over the whole week's posts, so their times stay in the database: it says which
         posts came before the member joined (when the rules excuse those)."""
         week = Week.containing(now, self.rules.timezone)
-        joined = await self._joined(member_id)
-        since = None if self.rules.late_joiners_owe_earlier_posts else joined
-        rows = (await self.session.execute(
-            STATUS_ROWS, {"week": week.start, "since": since})).all()
-        checks = await self._member_verifications(member_id, week.start)
-        todo = [TodoItem(post, owner, url, checks.get((member_id, post), UNCHECKED), None, code)
-                for post, owner_id, url, code, status, early, owner in rows
+        rows = (await self.session.execute(STATUS_ROWS, {
+            "week": week.start, "member": member_id,
+            "late": not self.rules.late_joiners_owe_earlier_posts})).all()
+        todo = [TodoItem(post, owner, url, verdict or UNCHECKED, None, code)
+                for post, owner_id, url, code, status, early, owner, verdict in rows
                 if status == "active" and owner_id != member_id and not early]
         own = [PostRow(post, owner_id, url, code, status, None, owner)  # comments-off too
-               for post, owner_id, url, code, status, _, owner in rows if owner_id == member_id]
+               for post, owner_id, url, code, status, _, owner, _ in rows
+               if owner_id == member_id]
         return StatusView(
             week,
             todo,

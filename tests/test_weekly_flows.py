@@ -263,3 +263,35 @@ async def test_every_admin_command_is_refused_to_members(
         refused = (await tx.session.scalars(
             select(AuditEntry).where(AuditEntry.action == "refused"))).all()
     assert len(refused) == 2 * len(ADMIN_COMMANDS)
+
+
+@pytest.mark.parametrize("late_joiners_owe", [False, True])
+async def test_a_member_who_joins_mid_week_owes_what_the_rules_say(
+    engine: AsyncEngine, clock: Clock, late_joiners_owe: bool
+) -> None:
+    """/status and the check agree on who owes a post handed in before someone joined."""
+    from services.progress import ProgressService
+    from services.verification import posts_to_check
+    from services.weeks import Week
+
+    rules = CommunityRules(late_joiners_owe_earlier_posts=late_joiners_owe)
+    services = Services(session_factory(engine), rules, clock)
+    monday, tuesday = WEDNESDAY - timedelta(days=2), WEDNESDAY - timedelta(days=1)
+    week = Week.containing(WEDNESDAY, rules.timezone)
+    async with services.transaction() as tx:
+        jun = Member(instagram_username="jun", joined_at=monday - timedelta(days=30))
+        hana = Member(instagram_username="hana", joined_at=tuesday)  # joined on Tuesday
+        tx.session.add_all([jun, hana])
+        await tx.session.flush()
+        for code, at in (("EARLY001", monday), ("LATER001", WEDNESDAY)):
+            tx.session.add(Submission(member_id=jun.id, week_start=week.start, shortcode=code,
+                                      url=f"https://www.instagram.com/p/{code}/",
+                                      submitted_at=at, status="active"))
+    async with services.transaction() as tx:
+        view = await ProgressService(tx.session, rules).status(hana.id, WEDNESDAY)
+        owed = {post.shortcode: set(post.owed_by) for post in
+                await posts_to_check(tx.session, week, rules)}
+    expected = ["EARLY001", "LATER001"] if late_joiners_owe else ["LATER001"]
+    assert [item.shortcode for item in view.todo] == expected
+    assert [code for code in ("EARLY001", "LATER001") if hana.id in owed[code]] == expected
+    assert all(item.status == "unchecked" for item in view.todo) and view.own == []
