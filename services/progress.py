@@ -37,8 +37,8 @@ HANDED_IN = ("active", "comments_off")
 
 class PostRow(NamedTuple):
     """A handed-in post as a to-do list needs it, with its owner's name: the columns of
-    WEEK_ROWS, as a plain tuple (every /status goes through the whole week's posts, and
-    a result row's attributes cost ten times a tuple's)."""
+    WEEK_ROWS, as a plain tuple (the week's results go through every post for every
+    member, and a result row's attributes cost ten times a tuple's)."""
 
     id: int
     member_id: int
@@ -58,7 +58,7 @@ WEEK_ROWS = (
            _M.status == "active")
     .order_by(_S.submitted_at, _S.id)
 )  # built once, on the tables: building it and the ORM's result work cost more than
-#    running it, and every /status runs it
+#    running it, and the board and the results run it often
 # The same posts for one member's /status, in one query with that member's verdict on
 # each; instead of each post's time, whether it was handed in before the member joined
 # (`late`: the rules excuse those posts).
@@ -218,7 +218,7 @@ class ProgressService:
         """What a member owes: every other post, except (by the rules) those handed in
         before the member joined; the same rule as the verification's."""
         late = joined is not None and not self.rules.late_joiners_owe_earlier_posts
-        return [  # unpacked: a thousand posts for every /status
+        return [  # unpacked: every post, for every member of the week's results
             TodoItem(post, owner, url, checks.get((member_id, post), UNCHECKED), at, code)
             for post, owner_id, url, code, status, at, owner in rows
             if status == "active" and owner_id != member_id and not (late and at < joined)
