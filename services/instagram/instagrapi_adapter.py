@@ -178,14 +178,11 @@ class InstagrapiGateway:
         return self.request_timeout + spread
 
     async def _call(self, func: Callable[..., T], *args: Any) -> T:
-        """One request (`func` sends one), after its pause: only the HTTP in a worker
-        thread, with its own meter and a real timeout; given up (timeout, cancelled),
-        a request the thread has not sent yet is refused instead of reaching Instagram."""
+        """One request (`func` sends one), after its pause: only the HTTP in one of the
+        gateway's threads, with its own meter and a real timeout, the library's errors
+        mapped; given up (timeout, cancelled), a request the thread has not sent yet is
+        refused instead of reaching Instagram."""
         await asyncio.sleep(self._pause())
-        return await self._in_thread(func, *args)
-
-    async def _in_thread(self, func: Callable[..., T], *args: Any) -> T:
-        """`func` in one of the gateway's threads, mapped to the product's errors."""
         async with self._slots:
             meter = CallMeter(parent=CURRENT_METER.get())
             token = CURRENT_METER.set(meter)  # the thread runs in a copy of this context
