@@ -154,19 +154,16 @@ async def withdraw(ctx: Ctx, args: str) -> list[Reply]:
 async def status(ctx: Ctx, _args: str) -> list[Reply]:
     if ctx.who.member_id is None:  # an admin who is not a member
         return [ctx.reply("admin.not_member")]
-    view = await ctx.tx.progress.status(ctx.who.member_id, ctx.tx.now())
+    # Those still to do first; a big community's list ends at STATUS_LINES (the rest is
+    # on the personal page: a chat of a thousand lines is read by nobody).
+    view = await ctx.tx.progress.status(ctx.who.member_id, ctx.tx.now(), shown=STATUS_LINES)
     zone, lang = ctx.tx.rules.timezone, ctx.lang
     lines = [ctx.t("status.header", week=formatting.week(view.week, lang))]
-    if view.todo:
-        still = view.open_items
-        lines.append(ctx.t("status.todo_header", done=len(view.todo) - len(still),
-                           total=len(view.todo)))
-        # Those still to do first; a big community's list ends at STATUS_LINES (the
-        # rest is on the personal page: a chat of a thousand lines is read by nobody).
-        items = still + [i for i in view.todo if i.status == "done"]
-        lines += [f"{STATUS_ICONS[i.status]} @{i.owner} {i.url}" for i in items[:STATUS_LINES]]
-        if len(items) > STATUS_LINES:
-            lines.append(ctx.t("status.more", count=len(items) - STATUS_LINES))
+    if view.owed:
+        lines.append(ctx.t("status.todo_header", done=view.done, total=view.owed))
+        lines += [f"{STATUS_ICONS[i.status]} @{i.owner} {i.url}" for i in view.todo]
+        if view.owed > len(view.todo):
+            lines.append(ctx.t("status.more", count=view.owed - len(view.todo)))
         lines.append(ctx.t("status.legend"))
     else:
         lines.append(ctx.t("status.todo_empty"))
@@ -181,7 +178,7 @@ async def status(ctx: Ctx, _args: str) -> list[Reply]:
     ]
     buttons = [Button(ctx.t("button.submit_more"), "/submit")] if len(view.own) < view.maximum \
         else []
-    if view.open_items and ctx.tx.checks is not None:
+    if view.left and ctx.tx.checks is not None:
         buttons.insert(0, Button(ctx.t("status.check_now"), "/checknow"))
     if browser := await ctx.browser_button():
         buttons.append(browser)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import NamedTuple
 
-from sqlalchemy import Boolean, and_, bindparam, select
+from sqlalchemy import Boolean, and_, bindparam, case, false, func, not_, null, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.rules import CommunityRules
@@ -59,23 +59,37 @@ WEEK_ROWS = (
     .order_by(_S.submitted_at, _S.id)
 )  # built once, on the tables: building it and the ORM's result work cost more than
 #    running it, and the board and the results run it often
-# The same posts for one member's /status, in one query with that member's verdict on
-# each; instead of each post's time, whether it was handed in before the member joined
-# (`late`: the rules excuse those posts).
+# One member's /status in SQL: the posts they owe, with their verdict on each, those
+# still open first and only as many as are shown, and (window counts over all of them,
+# before the LIMIT) how many they owe and have done. A post handed in before the member
+# joined is left out when the rules excuse it (`late`). A thousand-member week owes two
+# thousand posts; a chat shows a hundred, so the rest never leave the database.
 _JOINER = Member.__table__.alias("joiner")
-STATUS_ROWS = (
-    select(_S.id, _S.member_id, _S.url, _S.shortcode, _S.status,
-           and_(bindparam("late", type_=Boolean()), _S.submitted_at < select(
-               _JOINER.c.joined_at).where(_JOINER.c.id == bindparam("member"))
-               .scalar_subquery()).label("early"),
-           _M.instagram_username.label("owner"), _V.status.label("verdict"))
+_EARLY = and_(bindparam("late", type_=Boolean()), _S.submitted_at < select(
+    _JOINER.c.joined_at).where(_JOINER.c.id == bindparam("member")).scalar_subquery())
+_DONE = _V.status == "done"
+STATUS_TODO = (
+    select(_S.id, _M.instagram_username, _S.url, _V.status, _S.shortcode,
+           func.count().over().label("owed"),
+           func.count(case((_DONE, 1))).over().label("done"))
     .select_from(Submission.__table__).join(Member.__table__, _M.id == _S.member_id)
     .outerjoin(Verification.__table__, and_(_V.submission_id == _S.id,
                                             _V.member_id == bindparam("member")))
-    .where(_S.week_start == bindparam("week"), _S.status.in_(HANDED_IN),
-           _M.status == "active")
+    .where(_S.week_start == bindparam("week"), _S.status == "active",
+           _M.status == "active", _S.member_id != bindparam("member"),
+           not_(func.coalesce(_EARLY, false())))
+    .order_by(case((_DONE, 1), else_=0), _S.submitted_at, _S.id)
+    .limit(bindparam("shown"))
+)
+STATUS_OWN = (  # the member's own handed-in posts (comments-off ones too)
+    select(_S.id, _S.member_id, _S.url, _S.shortcode, _S.status, null(),
+           _M.instagram_username)
+    .select_from(Submission.__table__).join(Member.__table__, _M.id == _S.member_id)
+    .where(_S.week_start == bindparam("week"), _S.member_id == bindparam("member"),
+           _S.status.in_(HANDED_IN), _M.status == "active")
     .order_by(_S.submitted_at, _S.id)
 )
+ALL = 2**31 - 1  # `shown` for every post (a LIMIT both databases take)
 MEMBER_VERDICTS = (
     select(_V.submission_id, _V.status)
     .select_from(Verification.__table__).join(Submission.__table__, _S.id == _V.submission_id)
@@ -99,16 +113,24 @@ class TodoItem(NamedTuple):
 @dataclass
 class StatusView:
     week: Week
-    todo: list[TodoItem]
+    todo: list[TodoItem]  # those still open first; every post, or the first `shown`
     own: list[PostRow]
     minimum: int
     maximum: int
     submission_deadline: datetime
     comment_deadline: datetime
+    owed: int = 0  # posts the member owes a comment on this week, shown or not
+    done: int = 0
 
     @property
     def open_items(self) -> list[TodoItem]:
+        """The open posts among those shown."""
         return [item for item in self.todo if item.status != "done"]
+
+    @property
+    def left(self) -> int:
+        """Posts still open, shown or not."""
+        return self.owed - self.done
 
 
 @dataclass
@@ -227,29 +249,23 @@ class ProgressService:
     async def _joined(self, member_id: int) -> datetime | None:
         return await self.session.scalar(JOINED, {"member": member_id})
 
-    async def status(self, member_id: int, now: datetime) -> StatusView:
-        """The member's week: what they owe, what they handed in. Every /status runs it
-        over the whole week's posts, so their times stay in the database: it says which
-        posts came before the member joined (when the rules excuse those)."""
+    async def status(self, member_id: int, now: datetime, shown: int = ALL) -> StatusView:
+        """The member's week: what they owe (the first `shown` posts, those still open
+        first, and how many in all), what they handed in. Every /status runs it over the
+        whole week, so the database sorts, counts and cuts the list."""
         week = Week.containing(now, self.rules.timezone)
-        rows = (await self.session.execute(STATUS_ROWS, {
-            "week": week.start, "member": member_id,
-            "late": not self.rules.late_joiners_owe_earlier_posts})).all()
+        params = {"week": week.start, "member": member_id, "shown": shown,
+                  "late": not self.rules.late_joiners_owe_earlier_posts}
+        rows = (await self.session.execute(STATUS_TODO, params)).all()
+        owed, done = (rows[0][5], rows[0][6]) if rows else (0, 0)  # the same on every row
         todo = [TodoItem(post, owner, url, verdict or UNCHECKED, None, code)
-                for post, owner_id, url, code, status, early, owner, verdict in rows
-                if status == "active" and owner_id != member_id and not early]
-        own = [PostRow(post, owner_id, url, code, status, None, owner)  # comments-off too
-               for post, owner_id, url, code, status, _, owner, _ in rows
-               if owner_id == member_id]
+                for post, owner, url, verdict, code, _, _ in rows]
+        own = [PostRow._make(row) for row in
+               (await self.session.execute(STATUS_OWN, params)).all()]
         return StatusView(
-            week,
-            todo,
-            own,
-            self.rules.weekly_min_posts,
-            self.rules.weekly_max_posts,
-            week.at(self.rules.submission_deadline),
-            week.at(self.rules.comment_deadline),
-        )
+            week, todo, own, self.rules.weekly_min_posts, self.rules.weekly_max_posts,
+            week.at(self.rules.submission_deadline), week.at(self.rules.comment_deadline),
+            owed, done)
 
     async def week_results(self, week: Week) -> WeekResults:
         """The community's week: its record when it has one, else computed now."""

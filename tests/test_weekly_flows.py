@@ -154,6 +154,50 @@ async def test_status_shows_the_todo_list_with_check_results(
     assert "제출 마감: 11월 22일 (일) 12:00" in text
 
 
+async def test_a_big_weeks_status_lists_the_open_posts_first_and_counts_them_all(
+    world: Services, bot: Dispatcher
+) -> None:
+    """A thousand-member week owes more than a chat shows: /status lists the open posts
+    first, says how many it left out, and counts every post; the personal page's view
+    has them all."""
+    from services.progress import ProgressService
+
+    (minji,) = await members(world, bot, "minji")
+    week_start = datetime(2026, 11, 16).date()
+    async with world.transaction() as tx:
+        month_ago = WEDNESDAY - timedelta(days=30)
+        owners = [Member(instagram_username=f"owner{n:02d}", joined_at=month_ago,
+                         status="active") for n in range(53)]
+        tx.session.add_all(owners)
+        await tx.session.flush()
+        posts = [Submission(member_id=owner.id, week_start=week_start,
+                            shortcode=f"P{n:02d}x{k}", url=f"https://www.instagram.com/p/P{n:02d}x{k}/",
+                            submitted_at=WEDNESDAY - timedelta(hours=200 - 2 * n - k),
+                            status="active")
+                 for n, owner in enumerate(owners) for k in range(2)]
+        tx.session.add_all(posts)
+        await tx.session.flush()
+        me = await tx.session.scalar(select(Member).where(Member.instagram_username == "minji"))
+        me.joined_at, minji_id = month_ago, me.id  # the week's posts all came after
+        verdicts = VerificationRepo(tx.session)
+        for post in posts[:3]:  # the three oldest are done
+            await verdicts.record(minji_id, post.id, "done")
+        await verdicts.record(minji_id, posts[3].id, "missing")
+    await minji.say("/status")
+    text = minji.text
+    assert "댓글 달 게시물: 106개 중 3개 완료" in text
+    listed = [line for line in text.split("\n") if "instagram.com/p/P" in line]
+    assert len(listed) == 100
+    assert listed[0] == "❌ @owner01 https://www.instagram.com/p/P01x1/"
+    assert listed[1] == "⏳ @owner02 https://www.instagram.com/p/P02x0/"
+    assert not any(line.startswith("✅") for line in listed)  # done posts come last
+    assert "… 외 6개" in text
+    async with world.transaction() as tx:
+        view = await ProgressService(tx.session, world.rules).status(minji_id, WEDNESDAY)
+    assert (view.owed, view.done, view.left, len(view.todo)) == (106, 3, 103, 106)
+    assert [i.shortcode for i in view.todo[-3:]] == ["P00x0", "P00x1", "P01x0"]
+
+
 async def test_the_week_follows_seoul_not_utc(
     world: Services, bot: Dispatcher, clock: Clock
 ) -> None:
