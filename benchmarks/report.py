@@ -115,12 +115,21 @@ def verification_rows(result: dict[str, Any]) -> list[str]:
             f"{row['database']} | {row['faults']:.0%} | {row['requests']:,} / "
             f"{row['minimum']:,} | {row['ratio']:.3f}x | {row['runs']} | "
             f"{row['settled']:,} / {row['wrong']} / {row['hidden']:,} | "
-            f"{row['per_settled']:.3f} | {row['helpers']:,} ({row['final_hours'] * 60:.0f} min"
-            f"{', paused' if row['final_paused'] else ''}) | {row['helper_hours_week']:,.0f} | "
+            f"{row['per_settled']:.3f} | {helpers_cell(row)} | {row['helper_hours_week']:,.0f} | "
             f"{row['write_s']:.1f} ({row['writes']:,}) | {row['final_real_s']:.0f} | "
             f"{row['peak_mb']:.0f} | "
             f"{' '.join(w for w in wanted if w)} | {verdict} |")
     return rows
+
+
+def helpers_cell(row: dict[str, Any]) -> str:
+    """The fewest helpers found, the final check's time with them, and the counts tried
+    before (each of whose final checks ran past the hour)."""
+    tried = row.get("helpers_tried", [row["helpers"]])
+    return (f"{row['helpers']:,} ({row['final_hours'] * 60:.0f} min"
+            f"{', paused' if row['final_paused'] else ''}"
+            f"{'' if row.get('fits', True) else ', **over the hour**'}"
+            f"{'; tried ' + ', '.join(f'{n:,}' for n in tried[:-1]) if len(tried) > 1 else ''})")
 
 
 def web_rows(result: dict[str, Any]) -> list[str]:
@@ -206,13 +215,16 @@ def main() -> None:
         "settled is. Verdicts: settled / wrong (against the truth) / left unknown by "
         "hidden comments (Instagram counts comments it never lists: a gap may be a "
         "member's own filtered comment, so those debts are never called missing). "
-        "Helpers: the fewest whose budget covers the final check within an hour (the "
-        "refused requests included), and the final check's time with them (paused: the "
-        "budget ran out first); helper-hours a week: the final check and one refresh a "
-        "day, each at most as large. Write s: real seconds with at least one verdict "
-        "transaction open (BEGIN to COMMIT; posts whose reads finish together share "
-        "one), and how many there were; the final check's real seconds beside it (the "
-        "reads, which the writes share the process with).",
+        "Helpers: the fewest found that finish the final check within an hour, and its "
+        "time with them: the search starts from as many as the hourly budget needs (the "
+        "refused requests included) and, when that final check ran past the hour or "
+        "paused (the budget ran out first), runs again with proportionally more (tried: "
+        "the counts that did not fit; the stress week is run once); helper-hours a week: "
+        "the final check and one refresh a day, each at most as large. Write s: real "
+        "seconds with at least one verdict transaction open (BEGIN to COMMIT; posts "
+        "whose reads finish together share one), and how many there were; the final "
+        "check's real seconds beside it (the reads, which the writes share the process "
+        "with).",
         "",
         "| members | db | faults | requests / minimum | ratio | runs | verdicts settled / "
         "wrong / hidden | requests a settled verdict | helpers (final check) | "

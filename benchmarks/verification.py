@@ -16,10 +16,13 @@ cooldowns on a virtual clock (benchmarks/virtual_clock.py).
   needed) until every verdict that can be settled is; verdicts are compared with the
   truth (a wrong one fails the benchmark). A post with hidden comments (counted by
   Instagram, never listed) leaves its unseen debts unknown by design: counted apart;
-- helpers: the fewest whose hourly budget covers the final check within its window
-  (WINDOW, an hour after the deadline check starts; the refused requests included),
-  and the run made with that many (it says whether the final check paused);
-  helper-hours a week: the final check plus one refresh a day (REFRESH_TIMES), each
+- helpers: the fewest that finish the final check within its window (WINDOW, an hour
+  after the deadline check starts): first as many as the hourly budget needs (the
+  refused requests included); when the final check with them ran past the window or
+  paused (cooldowns after 429s stretch it), again with proportionally more, then
+  halving the gap to the most that did not fit, up to SEARCH_TRIES runs (the stress
+  week: one); the row is the fewest that fit, and says so when none did;
+- helper-hours a week: the final check plus one refresh a day (REFRESH_TIMES), each
   reading at most what the final check reads;
 - peak memory of the process, which holds the product alone (the world and its judge
   live in the fake server), and the time verdict writes were under way (real
@@ -79,6 +82,9 @@ DEFAULTS = {name: field.default for name, field in Settings.model_fields.items()
 BUDGET = int(DEFAULTS["helper_hourly_budget"])
 REFRESHES_A_WEEK = 7 * len(str(DEFAULTS["refresh_times"]).split(","))
 GOALS = {"0": 1.05, "0.05": 1.3}
+# Final checks tried per configuration in the search for the fewest helpers (by members;
+# a run of 300 members takes minutes, of 1,000 ten).
+SEARCH_TRIES = {30: 8, 300: 3}
 
 
 class LocalInstagram(requests.adapters.HTTPAdapter):
@@ -140,8 +146,21 @@ def helper_sessions(count: int) -> list[dict[str, Any]]:
 
 def fewest_helpers(minimum: int, faults: float) -> int:
     """Helpers whose hourly budgets cover the final check within its window, when a
-    share `faults` of the requests is refused and has to be sent again."""
+    share `faults` of the requests is refused and has to be sent again: the least that
+    could finish in time, where the search for the fewest that do starts."""
     return max(1, math.ceil(minimum / (1 - faults) / (BUDGET * WINDOW / 3600)))
+
+
+def fits(row: dict[str, Any]) -> bool:
+    """Whether this run's final check finished within its window."""
+    return not row["final_paused"] and row["final_hours"] * 3600 <= WINDOW
+
+
+def more_helpers(row: dict[str, Any]) -> int:
+    """The next try for a final check that ran past its window: proportionally more
+    helpers (a paused check, which never ended, a half more)."""
+    stretch = 1.5 if row["final_paused"] else row["final_hours"] * 3600 / WINDOW
+    return max(row["helpers"] + 1, math.ceil(row["helpers"] * stretch))
 
 
 async def seed(services: Services, world: dict[str, Any], week: Week, helpers: int) -> None:
@@ -246,12 +265,13 @@ def drop(server: str, database: str) -> None:
 
 
 def run_one(members: int, faults: float, server: str | None, folder: Path, port: int,
-            max_runs: int) -> dict[str, Any]:
-    url, database = database_for(server, folder, f"verify-{members}-{faults}")
+            max_runs: int, helpers: int = 0) -> dict[str, Any]:
+    url, database = database_for(server, folder, f"verify-{members}-{faults}-{helpers}")
     try:
         done = subprocess.run(
             [sys.executable, __file__, "--one", "--members", str(members), "--faults",
-             str(faults), "--url", url, "--port", str(port), "--max-runs", str(max_runs)],
+             str(faults), "--url", url, "--port", str(port), "--max-runs", str(max_runs),
+             "--helpers", str(helpers)],
             capture_output=True, text=True, check=False, cwd=ROOT)
         if done.returncode != 0:
             raise SystemExit(f"verification run failed:\n{done.stderr[-4000:]}")
@@ -259,6 +279,32 @@ def run_one(members: int, faults: float, server: str | None, folder: Path, port:
     finally:
         if server is not None and database is not None:
             drop(server, database)
+
+
+def fewest_that_fit(members: int, faults: float, server: str | None, folder: Path,
+                    port: int, max_runs: int) -> dict[str, Any]:
+    """The run with the fewest helpers found whose final check fits its window: more
+    helpers until one fits, then halving the gap to the most that did not, as far as
+    the configuration's tries go (a bigger week's run takes minutes)."""
+    tries = SEARCH_TRIES.get(members, 1)
+    row = run_one(members, faults, server, folder, port, max_runs)
+    tried, best = [row["helpers"]], row if fits(row) else None
+    too_few = 0 if best else row["helpers"]
+    while len(tried) < tries:
+        if best is None:
+            count = more_helpers(row)
+        elif best["helpers"] - too_few > 1 and too_few:
+            count = (best["helpers"] + too_few) // 2
+        else:
+            break
+        row = run_one(members, faults, server, folder, port, max_runs, count)
+        tried.append(count)
+        if fits(row):
+            best = row if best is None or count < best["helpers"] else best
+        else:
+            too_few = max(too_few, count)
+    chosen = best or row
+    return {**chosen, "helpers_tried": tried, "fits": best is not None}
 
 
 def fake_server(members: int) -> tuple[subprocess.Popen[str], int]:
@@ -304,8 +350,8 @@ def main() -> None:
             server, port = fake_server(members)
             try:
                 for faults in args.stress_faults if members >= 1000 else args.faults:
-                    row = run_one(members, faults, args.database_url, Path(folder), port,
-                                  args.max_runs)
+                    row = fewest_that_fit(members, faults, args.database_url, Path(folder),
+                                          port, args.max_runs)
                     rows.append(row)
                     print(f"{row['members']:>7} {row['database']:>10} {row['faults']:>6.2f} "
                           f"{row['helpers']:>7} {row['requests']:>8} {row['minimum']:>8} "
@@ -313,7 +359,8 @@ def main() -> None:
                           f"{row['wrong']:>5} {row['hidden']:>6} {row['final_hours']:>7.2f} "
                           f"{row['helper_hours_week']:>11.1f} {row['write_s']:>7.1f} "
                           f"{row['asked_s']:>7.1f} {row['writes']:>6} {row['final_real_s']:>7.1f} "
-                          f"{row['peak_mb']:>7.0f}", flush=True)
+                          f"{row['peak_mb']:>7.0f}  helpers tried {row['helpers_tried']}"
+                          f"{'' if row['fits'] else ': none fit the window'}", flush=True)
             finally:
                 server.kill()
     if args.json:
