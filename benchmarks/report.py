@@ -123,13 +123,13 @@ def verification_rows(result: dict[str, Any]) -> list[str]:
 
 
 def helpers_cell(row: dict[str, Any]) -> str:
-    """The fewest helpers found, the final check's time with them, and the counts tried
-    before (each of whose final checks ran past the hour)."""
-    tried = row.get("helpers_tried", [row["helpers"]])
+    """The fewest helpers found, the final check's time with them, and the other counts
+    tried (those below it ran past the hour, those above it did not)."""
+    others = [n for n in row.get("helpers_tried", []) if n != row["helpers"]]
     return (f"{row['helpers']:,} ({row['final_hours'] * 60:.0f} min"
             f"{', paused' if row['final_paused'] else ''}"
             f"{'' if row.get('fits', True) else ', **over the hour**'}"
-            f"{'; tried ' + ', '.join(f'{n:,}' for n in tried[:-1]) if len(tried) > 1 else ''})")
+            f"{'; also tried ' + ', '.join(f'{n:,}' for n in others) if others else ''})")
 
 
 def web_rows(result: dict[str, Any]) -> list[str]:
@@ -218,8 +218,9 @@ def main() -> None:
         "Helpers: the fewest found that finish the final check within an hour, and its "
         "time with them: the search starts from as many as the hourly budget needs (the "
         "refused requests included) and, when that final check ran past the hour or "
-        "paused (the budget ran out first), runs again with proportionally more (tried: "
-        "the counts that did not fit; the stress week is run once); helper-hours a week: "
+        "paused (the budget ran out first), runs again with proportionally more, then "
+        "halves the gap (also tried: below the count given, past the hour; above it, in "
+        "time; the stress week is run once); helper-hours a week: "
         "the final check and one refresh a day, each at most as large. Write s: real "
         "seconds with at least one verdict transaction open (BEGIN to COMMIT; posts "
         "whose reads finish together share one), and how many there were; the final "
