@@ -20,8 +20,8 @@ cooldowns on a virtual clock (benchmarks/virtual_clock.py).
   after the deadline check starts): first as many as the hourly budget needs (the
   refused requests included); when the final check with them ran past the window or
   paused (cooldowns after 429s stretch it), again with proportionally more, then
-  halving the gap to the most that did not fit, up to SEARCH_TRIES runs (the stress
-  week: one); the row is the fewest that fit, and says so when none did;
+  halving the gap to the most that did not fit, up to search_tries() runs (the
+  stress week: one); the row is the fewest that fit, and says so when none did;
 - helper-hours a week: the final check plus one refresh a day (REFRESH_TIMES), each
   reading at most what the final check reads;
 - peak memory of the process, which holds the product alone (the world and its judge
@@ -82,9 +82,12 @@ DEFAULTS = {name: field.default for name, field in Settings.model_fields.items()
 BUDGET = int(DEFAULTS["helper_hourly_budget"])
 REFRESHES_A_WEEK = 7 * len(str(DEFAULTS["refresh_times"]).split(","))
 GOALS = {"0": 1.05, "0.05": 1.3}
-# Final checks tried per configuration in the search for the fewest helpers (by members;
-# a run of 300 members takes minutes, of 1,000 ten).
-SEARCH_TRIES = {30: 8, 300: 3}
+
+
+def search_tries(members: int) -> int:
+    """Final checks tried per configuration in the search for the fewest helpers: a run
+    of 30 members takes a second, of 300 minutes, of 1,000 ten."""
+    return 8 if members <= 100 else 3 if members < 1000 else 1
 
 
 class LocalInstagram(requests.adapters.HTTPAdapter):
@@ -286,7 +289,7 @@ def fewest_that_fit(members: int, faults: float, server: str | None, folder: Pat
     """The run with the fewest helpers found whose final check fits its window: more
     helpers until one fits, then halving the gap to the most that did not, as far as
     the configuration's tries go (a bigger week's run takes minutes)."""
-    tries = SEARCH_TRIES.get(members, 1)
+    tries = search_tries(members)
     row = run_one(members, faults, server, folder, port, max_runs)
     tried, best = [row["helpers"]], row if fits(row) else None
     too_few = 0 if best else row["helpers"]
