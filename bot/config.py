@@ -66,6 +66,14 @@ class Settings(BaseSettings):
     # The last moment of the week to hand in (or withdraw) a link, and to comment.
     submission_deadline: str = "SUN 12:00"
     comment_deadline: str = "SUN 23:59"
+    # A comment counts for its week when Instagram's own time for it is no later than
+    # COMMENT_DEADLINE plus these minutes; a later one is "late".
+    comment_grace_minutes: int = 0
+    # A post handed in in an earlier week is refused (its old comments would count again).
+    allow_resubmitted_posts: bool = False
+    # A post is "gone" only when "not found" answers at least this many hours apart (by
+    # two helpers where there are two) all agree.
+    gone_after_hours: float = 6.0
 
     # Open-chat exports: weeks an upload imports, and a folder watched for new exports.
     kakao_import_weeks: int = 2

@@ -60,7 +60,7 @@ class BoardRow:
     display_name: str | None
     owed: int
     done: int
-    missing: int  # verdicts "missing"
+    missing: int  # verdicts "missing" or "late"
     submitted: int  # posts the member handed in that week
 
     @property
@@ -129,9 +129,10 @@ class BoardService:
             else:
                 owed = len(times) - len(own)
             verdict = counts.get(member_id, Counter())
+            owed -= verdict["coauthor"]  # a co-author owes nothing on the post
             rows.append(BoardRow(member_id, username, display_name, owed,
                                  min(verdict["done"], owed),
-                                 verdict["missing"], handed_in[member_id]))
+                                 verdict["missing"] + verdict["late"], handed_in[member_id]))
         refreshed = await self.session.scalar(_LAST_REFRESH, {
             "since": week.at("MON 00:00"), "until": week.at("SUN 23:59") + timedelta(minutes=1)})
         if refreshed is not None and (checked_at is None or refreshed > checked_at):
@@ -155,7 +156,8 @@ class BoardService:
         for member_id, username, display_name, submitted in members.all():
             verdict = counts.get(username, Counter())
             rows.append(BoardRow(member_id, username, display_name, verdict.total(),
-                                 verdict["done"], verdict["missing"], submitted))
+                                 verdict["done"], verdict["missing"] + verdict["late"],
+                                 submitted))
         posts = await self.session.scalar(
             select(func.count()).select_from(WeekRecordPost)
             .where(WeekRecordPost.week_start == week.start,

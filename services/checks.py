@@ -19,6 +19,7 @@ from services.instagram.runtime import Instagram
 from services.rules import CommunityRules
 from services.verification import CommenterCache, Progress, RunReport, Verifier
 from services.weeks import Week
+from storage.models import utcnow
 
 # Told after each check that found gone posts or stopped helpers (the jobs wire it).
 Aftermath = Callable[[RunReport], Awaitable[None]]
@@ -28,12 +29,14 @@ class Checks:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], rules: CommunityRules,
                  instagram: Instagram, *, cache_seconds: float = 600.0,
                  check_now_every: timedelta = timedelta(minutes=10),
-                 write_lock: asyncio.Lock | None = None) -> None:
+                 write_lock: asyncio.Lock | None = None,
+                 clock: Callable[[], datetime] = utcnow) -> None:
         self.sessions = sessions
         self.rules = rules
         self.instagram = instagram
         self.cache = CommenterCache(cache_seconds)
-        self.verifier = Verifier(sessions, instagram, self.cache, write_lock=write_lock)
+        self.verifier = Verifier(sessions, instagram, self.cache, write_lock=write_lock,
+                                 clock=clock)
         self.check_now_every = check_now_every
         self._last_check: dict[int, datetime] = {}
         self.lock = asyncio.Lock()

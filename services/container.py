@@ -84,7 +84,8 @@ class Services:
         # SQLite has one writer at a time: queueing here, in order, beats SQLite's busy
         # handler, which sleeps in growing steps (up to 100 ms) while it waits for the lock.
         self._one_writer = asyncio.Lock() if serialize else None
-        self.checks = Checks(sessions, rules, instagram, write_lock=self._one_writer) \
+        self.checks = Checks(sessions, rules, instagram, write_lock=self._one_writer,
+                             clock=lambda: self.clock()) \
             if instagram is not None else None
         # How deferred work reaches other people (set by the app; None in a bare console).
         self.delivery: Delivery | None = None

@@ -31,6 +31,9 @@ from storage.models import (
 
 # A post nobody has checked yet has no verification row.
 UNCHECKED = "unchecked"
+# Verdicts that count against a member: no comment, or only one after the deadline.
+MISSED = ("missing", "late")
+COAUTHOR = "coauthor"  # a co-author of the post: owes nothing on it
 # Posts that count as handed in; only "active" ones are owed comments.
 HANDED_IN = ("active", "comments_off")
 
@@ -77,7 +80,8 @@ STATUS_TODO = (
                                             _V.member_id == bindparam("member")))
     .where(_S.week_start == bindparam("week"), _S.status == "active",
            _M.status == "active", _S.member_id != bindparam("member"),
-           not_(func.coalesce(_EARLY, false())))
+           not_(func.coalesce(_EARLY, false())),
+           func.coalesce(_V.status, "") != COAUTHOR)
     .order_by(case((_DONE, 1), else_=0), _S.submitted_at, _S.id)
     .limit(bindparam("shown"))
 )
@@ -91,7 +95,7 @@ STATUS_OWN = (  # the member's own handed-in posts (comments-off ones too)
 )
 ALL = 2**31 - 1  # `shown` for every post (a LIMIT both databases take)
 MEMBER_VERDICTS = (
-    select(_V.submission_id, _V.status)
+    select(_V.submission_id, _V.status, _V.checked_at)
     .select_from(Verification.__table__).join(Submission.__table__, _S.id == _V.submission_id)
     .where(_S.week_start == bindparam("week"), _V.member_id == bindparam("member"))
 )
@@ -221,17 +225,24 @@ class ProgressService:
         """One member's verdicts of a week, keyed as `_verifications` keys them."""
         rows = await self.session.execute(MEMBER_VERDICTS,
                                           {"week": week_start, "member": member_id})
-        return {(member_id, s): status for s, status in rows.all()}
+        cutoff = self.rules.comment_cutoff(Week(week_start, self.rules.timezone))
+        return {(member_id, s): "unknown" if status == "missing" and at < cutoff else status
+                for s, status, at in rows.all()}
 
-    async def _verifications(self, submission_ids: list[int]) -> dict[tuple[int, int], str]:
+    async def _verifications(self, submission_ids: list[int], week: Week
+                             ) -> dict[tuple[int, int], str]:
+        """The posts' verdicts as the week's results take them: a "missing" read before
+        the comment deadline was a to-do, not a verdict, so unless a read after the
+        deadline confirmed it, it is "couldn't check" (unknown) and never strikes."""
         if not submission_ids:
             return {}
+        cutoff = self.rules.comment_cutoff(week)
         rows = await self.session.execute(
-            select(Verification.member_id, Verification.submission_id, Verification.status).where(
-                Verification.submission_id.in_(submission_ids)
-            )
-        )
-        return {(m, s): status for m, s, status in rows.all()}
+            select(Verification.member_id, Verification.submission_id, Verification.status,
+                   Verification.checked_at)
+            .where(Verification.submission_id.in_(submission_ids)))
+        return {(m, s): "unknown" if status == "missing" and at < cutoff else status
+                for m, s, status, at in rows.all()}
 
     def _todo(
         self, member_id: int, rows: list[PostRow],
@@ -240,11 +251,12 @@ class ProgressService:
         """What a member owes: every other post, except (by the rules) those handed in
         before the member joined; the same rule as the verification's."""
         late = joined is not None and not self.rules.late_joiners_owe_earlier_posts
-        return [  # unpacked: every post, for every member of the week's results
+        items = [  # unpacked: every post, for every member of the week's results
             TodoItem(post, owner, url, checks.get((member_id, post), UNCHECKED), at, code)
             for post, owner_id, url, code, status, at, owner in rows
             if status == "active" and owner_id != member_id and not (late and at < joined)
         ]
+        return [item for item in items if item.status != COAUTHOR]
 
     async def _joined(self, member_id: int) -> datetime | None:
         return await self.session.scalar(JOINED, {"member": member_id})
@@ -274,7 +286,7 @@ class ProgressService:
     async def live_week_results(self, week: Week) -> WeekResults:
         """The week as today's members and verification rows say (what gets recorded)."""
         rows = await self._week_rows(week)
-        checks = await self._verifications([s.id for s in rows])
+        checks = await self._verifications([s.id for s in rows], week)
         members = await self.session.execute(
             select(Member.id, Member.instagram_username, Member.joined_at)
             .where(Member.status == "active").order_by(Member.instagram_username)
@@ -283,7 +295,7 @@ class ProgressService:
         for member_id, username, joined in members.all():
             todo = self._todo(member_id, rows, checks, joined)
             done = sum(1 for item in todo if item.status == "done")
-            missing = [item for item in todo if item.status == "missing"]
+            missing = [item for item in todo if item.status in MISSED]
             results.append(MemberResult(
                 member_id, username, len(todo), done, missing,
                 len(todo) - done - len(missing),
@@ -313,7 +325,7 @@ class ProgressService:
                 .order_by(WeekRecordMember.username)):
             items = sorted(todo.get(row.username, []), key=lambda i: (i.submitted_at, i.url))
             done = sum(1 for i in items if i.status == "done")
-            missing = [i for i in items if i.status == "missing"]
+            missing = [i for i in items if i.status in MISSED]
             members.append(MemberResult(row.member_id, row.username, len(items), done, missing,
                                         len(items) - done - len(missing), row.submitted, items))
         corrections = list(await self.session.scalars(
@@ -340,7 +352,7 @@ class ProgressService:
             mine = next((m for m in recorded.members if m.member_id == member_id), None)
             return list(mine.missing) if mine else []
         return [item for item in await self.live_todo(member_id, week)
-                if item.status == "missing"]
+                if item.status in MISSED]
 
     async def check_reasons(self, week: Week) -> dict[str, str]:
         """Shortcode -> why the week's final check could not read it (from its record)."""
@@ -366,9 +378,10 @@ class ProgressService:
             statuses = [item.status for item in member.todo]
             if not statuses:
                 continue
-            if "missing" in statuses:
+            missed = sum(1 for s in statuses if s in MISSED)
+            if missed:
                 view.members_missing += 1
-                view.missing_by_member[member.username] = statuses.count("missing")
+                view.missing_by_member[member.username] = missed
             elif all(s == "done" for s in statuses):
                 view.members_done += 1
             else:

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
+
+if TYPE_CHECKING:
+    from services.weeks import Week
 
 
 @dataclass(frozen=True)
@@ -16,6 +20,14 @@ class CommunityRules:
     # Weekly deadlines, "WEEKDAY HH:MM" in the community's zone (services.weeks).
     submission_deadline: str = "SUN 12:00"
     comment_deadline: str = "SUN 23:59"
+    # A comment made (Instagram's own time) by comment_deadline + comment_grace is on
+    # time; a later one is "late".
+    comment_grace: timedelta = timedelta(0)
+    # A post handed in in an earlier week may be handed in again (its old comments count).
+    allow_resubmitted_posts: bool = False
+    # "Not found" answers this far apart (by two helpers where there are two) make a
+    # post gone.
+    gone_after: timedelta = timedelta(hours=6)
     # An open-chat export sent to the bot imports this many weeks, the current one included.
     kakao_import_weeks: int = 2
     # A member who joins mid-week owes comments on the posts handed in before they joined.
@@ -32,3 +44,8 @@ class CommunityRules:
     appeal_hours: int = 48
     # Unfollow checks with login a person may run in a day.
     unfollow_daily_limit: int = 3
+
+    def comment_cutoff(self, week: Week) -> datetime:
+        """The last moment a comment counts for `week`: the comment deadline's minute
+        included ("SUN 23:59" takes a comment made at 23:59:59), plus the grace."""
+        return week.at(self.comment_deadline) + timedelta(seconds=59) + self.comment_grace

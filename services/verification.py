@@ -27,14 +27,15 @@ than one transaction each could keep up with).
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -45,29 +46,23 @@ from services.instagram.names import name_key
 from services.instagram.runtime import Instagram
 from services.rules import CommunityRules
 from services.weeks import Week
-from storage.models import Member, Submission, Verification, utcnow
+from storage.models import Member, MemberName, Submission, Verification, utcnow
 from storage.models.base import UTCDateTime
 
-GONE_CODES = {"not_found", "private"}
 CONCURRENT_WRITES = 4  # write transactions at once (PostgreSQL)
 BATCH_VERDICTS = 20_000  # verdicts one write transaction takes at most (~20 big posts)
 # Seconds a finished post waits for others to share its write while reads are still
 # under way (the last read of a run writes at once, and everything waiting with it).
 GATHER = 2.0
-# Submissions a check reads: "comments_off" ones too, in case comments were turned on.
-READ_STATUSES = ("active", "comments_off")
+# Submissions a check reads: "comments_off" and "private" ones too, in case comments
+# were turned on or the account made public again.
+READ_STATUSES = ("active", "comments_off", "private")
 Progress = Callable[[int, int], Awaitable[None]]  # (posts done, posts to check)
 Sessions = Callable[[], AsyncSession]
 
 
-@dataclass(frozen=True)
-class ConfirmedGone:
-    """Two reads by different helpers said the post is gone (or private)."""
-
-    code: str
-
-
-Read = PostComments | InstagramError | ConfirmedGone
+log = logging.getLogger(__name__)
+Read = PostComments | InstagramError
 
 
 MemberRow = tuple[int, str, datetime | None]  # (id, username, joined)
@@ -122,7 +117,16 @@ class PostToCheck:
     # Member id -> username of everyone who owes this post a comment.
     owed_by: Mapping[int, str]
     status: str = "active"
-    not_found_before: bool = False  # an earlier read said "not found", unconfirmed
+    # "Not found" answers since the post was last seen: the first one's time, and the
+    # helpers that gave them (a post is gone only when they span `gone_after`).
+    not_found_at: datetime | None = None
+    not_found_by: frozenset[str] = frozenset()
+    owner_pk: str | None = None
+    # Member id -> Instagram pk, for every member of the run whose pk is known.
+    pks: Mapping[int, str] = field(default_factory=dict)
+    cutoff: datetime | None = None  # comments after this are late (None: no limit)
+    gone_after: timedelta = timedelta(hours=6)
+    coauthors: frozenset[str] = frozenset()  # co-authors' names from earlier reads
 
 
 @dataclass
@@ -132,6 +136,7 @@ class Finished:
     post: PostToCheck
     result: Read
     verdicts: dict[int, str]
+    people: dict[int, tuple[str, str]]  # member id -> (pk, name) the read showed
     report: RunReport
     written: asyncio.Future[None]
 
@@ -150,6 +155,9 @@ class RunReport:
     gone: list[tuple[str, str, str]] = field(default_factory=list)  # (url, owner, code)
     foreign: list[tuple[str, str, str]] = field(default_factory=list)  # (url, owner, author)
     comments_off: list[tuple[str, str]] = field(default_factory=list)  # (url, owner)
+    private: list[tuple[str, str]] = field(default_factory=list)  # (url, owner): newly
+    # (member id, old name, new name): a read showed a member's pk under a new name.
+    renamed: list[tuple[int, str, str]] = field(default_factory=list)
     verdicts: dict[str, int] = field(default_factory=lambda: {s: 0 for s in
                                                              ("done", "missing", "unknown")})
     paused: bool = False
@@ -158,14 +166,17 @@ class RunReport:
     @property
     def news(self) -> bool:
         """Something that owners or admins are told about."""
-        return bool(self.gone or self.foreign or self.comments_off or self.paused)
+        return bool(self.gone or self.foreign or self.comments_off or self.private
+                    or self.renamed or self.paused)
 
     def as_summary(self) -> dict[str, object]:
         return {
             "posts": self.posts, "fetched": self.fetched, "from_cache": self.from_cache,
             "requests": self.requests, "incomplete": self.incomplete, "failed": self.failed,
             "gone": [list(g) for g in self.gone], "foreign": [list(f) for f in self.foreign],
-            "comments_off": [list(c) for c in self.comments_off], "verdicts": self.verdicts,
+            "comments_off": [list(c) for c in self.comments_off],
+            "private": [list(p) for p in self.private],
+            "renamed": [list(r) for r in self.renamed], "verdicts": self.verdicts,
             "paused": self.paused, "helpers_out": self.helpers_out,
         }
 
@@ -201,6 +212,10 @@ async def posts_to_check(
         select(Member.id, Member.instagram_username, Member.joined_at)
         .where(who).order_by(Member.id)
     )).all()
+    # Everyone's pk (owners of the posts, co-authors): a few thousand short strings.
+    pks = dict((await session.execute(select(Member.id, Member.instagram_pk).where(
+        Member.instagram_pk.is_not(None)))).all())
+    cutoff = rules.comment_cutoff(week)
     rows = (await session.execute(
         select(Submission, Member.instagram_username)
         .join(Member, Member.id == Submission.member_id)
@@ -222,9 +237,12 @@ async def posts_to_check(
                      None if rules.late_joiners_owe_earlier_posts else submission.submitted_at,
                      member_id, done if filtered else set())
         if not filtered or any(True for _ in owed.pairs()):
-            posts.append(PostToCheck(submission.id, submission.shortcode, submission.url,
-                                     submission.member_id, owner, owed, submission.status,
-                                     submission.not_found_at is not None))
+            posts.append(PostToCheck(
+                submission.id, submission.shortcode, submission.url, submission.member_id,
+                owner, owed, submission.status, submission.not_found_at,
+                frozenset((submission.not_found_by or "").split()),
+                pks.get(submission.member_id), pks, cutoff,
+                rules.gone_after, frozenset((submission.coauthors or "").split())))
     return posts
 
 
@@ -333,7 +351,7 @@ class Verifier:
         slot next, together with every post waiting by then (one transaction). While
         other reads are under way, a post waits up to GATHER seconds for company first:
         a big week then writes a few posts a transaction even when no write is queued."""
-        finished = Finished(post, result, _verdicts(post, result), report,
+        finished = Finished(post, result, *_verdicts(post, result), report,
                             asyncio.get_running_loop().create_future())
         self._waiting.append(finished)  # the verdicts were worked out before: writes are short
         if any(left[0] > 0 for left in self._unread) and \
@@ -378,29 +396,35 @@ class Verifier:
             raise
         else:
             for item in batch:  # counted once the transaction is over
-                owed, stood = written.get(item.post.submission_id, ({}, set()))
+                owed, stood = written.get(item.post.submission_id, ({}, {}))
                 counts = item.report.verdicts
                 for member_id, verdict in owed.items():
-                    counts["done" if member_id in stood else verdict] += 1
+                    verdict = stood.get(member_id, verdict)
+                    counts[verdict] = counts.get(verdict, 0) + 1
                 item.written.set_result(None)
 
     async def _read(self, post: PostToCheck, patience: float | None) -> Read:
-        """One read; a "not found" is read again at once by another helper if there is
-        one (a passing fault of one account is not a deleted post)."""
+        """One read, by a helper that has not said "not found" of this post yet where
+        there is one (a passing fault of one account is not a deleted post)."""
         pool = self.instagram.pool
+        avoid = post.not_found_by if pool.usable() > len(post.not_found_by) else frozenset()
         try:
-            return await self._resumable(post.shortcode, patience)
+            return await self._resumable(post.shortcode, patience, avoid)
         except InstagramError as exc:
-            if exc.code not in GONE_CODES or exc.helper is None or pool.usable() < 2:
+            if exc.code != "not_found" or exc.helper is None or pool.usable() < 2:
                 return exc
             first = exc
+        # Read again at once by another helper: a passing fault of one account is then
+        # settled in this run. Two answers within a second prove nothing more than one:
+        # only answers hours apart make a post gone (`_post_state`).
         try:
-            second = await self._resumable(post.shortcode, patience,
-                                           avoid=frozenset({first.helper or ""}))
+            return await self._resumable(post.shortcode, patience,
+                                         avoid=frozenset({first.helper or ""}))
         except InstagramError as exc:
-            # The second read could not be made (rate limit, no helper): not confirmed.
-            return ConfirmedGone(exc.code) if exc.code in GONE_CODES else first
-        return second
+            if exc.code == "not_found" and exc.helper is not None:
+                exc.also_by = first.helper  # both answers are evidence
+                return exc
+            return first
 
     async def _resumable(self, shortcode: str, patience: float | None,
                          avoid: frozenset[str] = frozenset()) -> PostComments:
@@ -426,73 +450,146 @@ class Verifier:
                 failed = exc
 
     async def _apply(self, session: AsyncSession, batch: list[Finished]
-                     ) -> dict[int, tuple[dict[int, str], set[int]]]:
-        """The posts' verdicts (and their state: gone, foreign, comments off) written;
-        returns per post written its verdicts and the members whose "done" stood."""
-        states = [(item, *self._post_state(item.post, item.result)) for item in batch]
+                     ) -> dict[int, tuple[dict[int, str], dict[int, str]]]:
+        """The posts' verdicts (and their state: gone, private, foreign, comments off)
+        written, and what the reads showed of members (a pk learned, a new name);
+        returns per post written its verdicts and the rows that kept theirs."""
+        now = self.clock()
+        states = [(item, *self._post_state(item.post, item.result, now)) for item in batch]
         # One guarded update, which takes the posts' row locks (PostgreSQL) so a
         # withdrawal cannot slip in between; a post withdrawn or taken out by another
         # check meanwhile (not among the rows touched): nothing to write.
         touched = await mark_posts(session, [(item.post.submission_id, values)
                                              for item, _, values in states])
         verdicts: dict[int, dict[int, str]] = {}
+        people: dict[int, tuple[str, str]] = {}
         for item, kind, _ in states:
             post, result, report = item.post, item.result, item.report
             if post.submission_id not in touched:
                 continue
+            people.update(item.people)
             if kind == "gone":
-                report.gone.append((post.url, post.owner, getattr(result, "code", "not_found")))
+                report.gone.append((post.url, post.owner, "not_found"))
+            elif kind == "private":
+                if post.status != "private":
+                    report.private.append((post.url, post.owner))
+                verdicts[post.submission_id] = item.verdicts
             elif kind == "failed":
                 code = getattr(result, "code", "error")
-                report.failed[post.shortcode] = "not_found_once" if code in GONE_CODES else code
+                report.failed[post.shortcode] = "not_found_once" if code == "not_found" else code
                 verdicts[post.submission_id] = item.verdicts
             elif kind == "foreign":
                 report.foreign.append((post.url, post.owner, getattr(result, "author", "")))
             elif kind == "comments_off":
                 if post.status != "comments_off":
                     report.comments_off.append((post.url, post.owner))
+                verdicts[post.submission_id] = item.verdicts  # co-authors, if any
             else:
                 if isinstance(result, PostComments) and not result.complete:
                     report.incomplete.append(post.shortcode)
                 verdicts[post.submission_id] = item.verdicts
-        # A row that says "done" stays "done" (seen before: a comment deleted since is
-        # not held against the member).
-        kept = await upsert_verdicts(session, verdicts, self.clock())
-        return {post: (owed, kept.get(post, set())) for post, owed in verdicts.items()}
+        if people:
+            report.renamed += await learn_people(session, people, now)
+        # A verdict only ever moves up (unknown < missing < late < done < coauthor): a
+        # read that failed never undoes what a complete read settled, a "done" stays
+        # "done" (a comment deleted since is not held against the member).
+        kept = await upsert_verdicts(session, verdicts, now)
+        return {post: (owed, kept.get(post, {})) for post, owed in verdicts.items()}
 
-    def _post_state(self, post: PostToCheck, result: Read) -> tuple[str, dict[str, Any]]:
+    def _post_state(self, post: PostToCheck, result: Read, now: datetime
+                    ) -> tuple[str, dict[str, Any]]:
         """What the read says of the post itself, and the columns that say it (none:
         the row is only locked)."""
-        if isinstance(result, ConfirmedGone) or (
-                isinstance(result, InstagramError) and result.code in GONE_CODES
-                and post.not_found_before):
-            return "gone", {"status": "gone"}
         if isinstance(result, InstagramError):
-            if result.code in GONE_CODES:  # once: gone only if the next check agrees
-                return "failed", {"not_found_at": self.clock()}
-            return "failed", {}
-        values: dict[str, Any] = {"not_found_at": None}
+            if result.code == "private":  # can't be read: not gone, never "missing"
+                return "private", {"status": "private"}
+            if result.code != "not_found":
+                return "failed", {}
+            if result.helper is None or not self.instagram.pool.healthy(result.helper):
+                return "failed", {}  # the helper's other reads are failing: no evidence
+            since = post.not_found_at or now
+            by = post.not_found_by | {result.helper} | (
+                {result.also_by} if result.also_by else set())
+            values: dict[str, Any] = {"not_found_at": since, "not_found_by": " ".join(sorted(by))}
+            needed = min(2, self.instagram.pool.usable())
+            if now - since >= post.gone_after and len(by) >= needed:
+                return "gone", {**values, "status": "gone"}
+            return "failed", values
+        values = {"not_found_at": None, "not_found_by": None}
         if result.author is not None:
-            values["author"] = result.author
-        if result.author is not None and result.author != name_key(post.owner):
+            values.update(author=result.author, author_pk=result.author_pk,
+                          coauthors=" ".join(sorted(result.coauthors)) or None)
+        if not owned_by(post, result):
             return "foreign", {**values, "status": "foreign"}
         if result.comments_off:
             return "comments_off", {**values, "status": "comments_off"}
         return "active", {**values, "status": "active"}
 
 
-def _verdicts(post: PostToCheck, result: Read) -> dict[int, str]:
-    """Each owing member's verdict on what was read: "done" when Instagram listed their
-    comment; else "missing" if the list was complete, "unknown" if not (or unread)."""
+def owned_by(post: PostToCheck, result: PostComments) -> bool:
+    """Whether the member who handed the post in is its author or a co-author: by pk
+    when both sides have one, else by name."""
+    if result.author is None:
+        return True  # the author was not read: the post is taken as handed in
+    coauthor_pks = {pk for pk in result.coauthors.values() if pk}
+    if post.owner_pk is not None and result.author_pk is not None:
+        return post.owner_pk == result.author_pk or post.owner_pk in coauthor_pks or (
+            name_key(post.owner) in result.coauthors
+            and result.coauthors[name_key(post.owner)] is None)
+    owner = name_key(post.owner)
+    return result.author == owner or owner in result.coauthors
+
+
+def _verdicts(post: PostToCheck, result: Read
+              ) -> tuple[dict[int, str], dict[int, tuple[str, str]]]:
+    """Each owing member's verdict on what was read, and what the read showed of
+    members (member id -> (pk, name shown)). "done" when Instagram listed their comment
+    made by the post's cutoff; "late" when a complete read lists only a later one;
+    "missing" when a complete read lacks it; "unknown" otherwise (or unread); a
+    co-author owes nothing ("coauthor")."""
     if not isinstance(result, PostComments):
-        return {member_id: "unknown" for member_id in post.owed_by}
-    if result.comments_off or (result.author is not None
-                               and result.author != name_key(post.owner)):
-        return {}  # nobody owes it (the post's state says why)
-    commenters = {name_key(name) for name in result.usernames}  # whoever read them
+        return {member_id: "unknown" for member_id in post.owed_by}, {}
+    people: dict[int, tuple[str, str]] = {}
+    owner_pk = post.owner_pk
+    if result.author is not None and result.author_pk is not None and (
+            owner_pk == result.author_pk
+            or (owner_pk is None and result.author == name_key(post.owner))):
+        people[post.owner_id] = (result.author_pk, result.author)
+    if not owned_by(post, result):
+        return {}, people
+    co_pks = {pk: name for name, pk in result.coauthors.items() if pk}
+    co_names = set(result.coauthors) | post.coauthors
+    verdicts: dict[int, str] = {}
     absent = "missing" if result.complete else "unknown"
-    return {member_id: "done" if name_key(username) in commenters else absent
-            for member_id, username in _pairs(post.owed_by)}
+    cutoff = post.cutoff
+    for member_id, username in _pairs(post.owed_by):
+        pk = post.pks.get(member_id)
+        name = name_key(username)
+        if (pk is not None and pk in co_pks) or (
+                name in co_names and (pk is None or result.coauthors.get(name) in (None, pk))):
+            verdicts[member_id] = "coauthor"
+            shown = co_pks.get(pk, name) if pk is not None else name
+            found_pk = pk or result.coauthors.get(name)
+            if found_pk is not None and (pk is None or shown != name):
+                people[member_id] = (found_pk, shown)
+            continue
+        if result.comments_off:
+            continue  # nobody owes it
+        found, at, shown = result.comment_of(pk, name)
+        if not found:
+            verdicts[member_id] = absent
+            continue
+        if pk is None:
+            learned = result.pk_of(shown)
+            if learned is not None:
+                people[member_id] = (learned, shown)
+        elif shown != name:
+            people[member_id] = (pk, shown)
+        if at is None or cutoff is None or at <= cutoff:
+            verdicts[member_id] = "done"
+        else:  # an incomplete read may have missed an earlier comment
+            verdicts[member_id] = "late" if result.complete else "unknown"
+    return verdicts, people
 
 
 _S = Submission.__table__
@@ -522,6 +619,20 @@ async def mark_posts(session: AsyncSession, posts: list[tuple[int, dict[str, Any
     return touched
 
 
+# A verdict only moves up this order; a "missing" read again is written again (its
+# time says whether it was read after the comment deadline).
+RANK = {"unknown": 0, "missing": 1, "late": 2, "done": 3, "coauthor": 4}
+
+
+def _rank(column: str) -> str:
+    return "CASE " + " ".join(f"WHEN {column} = '{k}' THEN {v}" for k, v in RANK.items()) + \
+        " ELSE 0 END"
+
+
+def _replaces(new: str, old: str | None) -> bool:
+    return old is None or RANK[new] > RANK.get(old, 0) or (new == old == "missing")
+
+
 UPSERT_POSTGRESQL = text(
     "INSERT INTO user_action_verification (member_id, submission_id, status, checked_at) "
     "SELECT member, post, verdict, CAST(:now AS TIMESTAMP) "
@@ -529,18 +640,19 @@ UPSERT_POSTGRESQL = text(
     "CAST(:verdicts AS VARCHAR[])) AS given(post, member, verdict) "
     "ON CONFLICT (submission_id, member_id) DO UPDATE "
     "SET status = excluded.status, checked_at = excluded.checked_at "
-    "WHERE user_action_verification.status <> 'done'"
+    f"WHERE {_rank('excluded.status')} > {_rank('user_action_verification.status')} "
+    "OR (excluded.status = 'missing' AND user_action_verification.status = 'missing')"
 ).bindparams(bindparam("now", type_=UTCDateTime()))
 _VT = Verification.__table__
-DONE_ROWS = select(_VT.c.submission_id, _VT.c.member_id).where(
-    _VT.c.submission_id.in_(bindparam("posts", expanding=True)), _VT.c.status == "done")
+SETTLED_ROWS = select(_VT.c.submission_id, _VT.c.member_id, _VT.c.status).where(
+    _VT.c.submission_id.in_(bindparam("posts", expanding=True)),
+    _VT.c.status.in_(("missing", "late", "done", "coauthor")))
 
 
 _INSERT = sqlite.insert(_VT)
 SQLITE_UPSERT = _INSERT.on_conflict_do_update(
     index_elements=["submission_id", "member_id"],
     set_={"status": _INSERT.excluded.status, "checked_at": _INSERT.excluded.checked_at},
-    where=_VT.c.status != "done",
 )
 
 
@@ -549,33 +661,35 @@ def _pairs(owed: Mapping[int, str]) -> Iterator[tuple[int, str]]:
 
 
 async def upsert_verdicts(session: AsyncSession, verdicts: dict[int, dict[int, str]],
-                          now: datetime) -> dict[int, set[int]]:
-    """Insert or update posts' verdicts (post id -> member id -> verdict), never over a
-    "done"; returns, per post, the members whose "done" stood. The caller holds the
-    posts' row locks, so nobody else writes their verdicts meanwhile. PostgreSQL reads
-    the "done" rows (none in a week's first check), then gets the rest as three arrays
-    in one statement (a batch of thousand-member posts at once); SQLite reads the
-    posts' rows and writes the changed ones in one executemany."""
+                          now: datetime) -> dict[int, dict[int, str]]:
+    """Insert or update posts' verdicts (post id -> member id -> verdict), each only
+    upwards (RANK); returns, per post, the members whose row kept its verdict, with it.
+    The caller holds the posts' row locks, so nobody else writes their verdicts
+    meanwhile. PostgreSQL reads the settled rows (none in a week's first check), then
+    gets the rest as three arrays in one statement (a batch of thousand-member posts at
+    once); SQLite reads the posts' rows and writes the changed ones in one executemany."""
     if not any(verdicts.values()):
         return {}
-    kept: dict[int, set[int]] = {}
+    kept: dict[int, dict[int, str]] = {}
     if session.bind.dialect.name == "postgresql":
-        for post, member in (await session.execute(DONE_ROWS, {"posts": list(verdicts)})).all():
-            if member in verdicts[post]:
-                kept.setdefault(post, set()).add(member)
+        rows = await session.execute(SETTLED_ROWS, {"posts": list(verdicts)})
+        for post, member, status in rows.all():
+            given = verdicts[post].get(member)
+            if given is not None and not _replaces(given, status):
+                kept.setdefault(post, {})[member] = status
         posts: list[int] = []
         members: list[int] = []
-        given: list[str] = []
+        statuses: list[str] = []
         for post, owed in verdicts.items():
             stood = kept.get(post)
             if stood:  # only these few rows one by one (a week's first check has none)
                 owed = {m: verdict for m, verdict in owed.items() if m not in stood}
             posts += [post] * len(owed)
             members += owed
-            given += owed.values()
+            statuses += owed.values()
         if posts:
             await session.execute(UPSERT_POSTGRESQL, {
-                "now": now, "posts": posts, "members": members, "verdicts": given})
+                "now": now, "posts": posts, "members": members, "verdicts": statuses})
         return kept
     existing = {(post, member): status for post, member, status in (await session.execute(
         select(_VT.c.submission_id, _VT.c.member_id, _VT.c.status)
@@ -584,12 +698,48 @@ async def upsert_verdicts(session: AsyncSession, verdicts: dict[int, dict[int, s
     for post, owed in verdicts.items():
         for member, verdict in owed.items():
             before = existing.get((post, member))
-            if before == "done":
-                kept.setdefault(post, set()).add(member)
-            elif before != verdict:
-                changed.append({"member_id": member, "submission_id": post,
-                                "status": verdict, "checked_at": now})
+            if _replaces(verdict, before):
+                if before != verdict or verdict == "missing":
+                    changed.append({"member_id": member, "submission_id": post,
+                                    "status": verdict, "checked_at": now})
+            else:
+                kept.setdefault(post, {})[member] = before  # type: ignore[assignment]
     if changed:
         connection = await session.connection()
         await connection.execute(SQLITE_UPSERT, changed)
     return kept
+
+
+async def learn_people(session: AsyncSession, people: dict[int, tuple[str, str]],
+                       now: datetime) -> list[tuple[int, str, str]]:
+    """What reads showed of members: a pk not known yet is stored (unless another member
+    has it), and a known pk shown under a new name renames the member (the old name is
+    kept in their history); a pk is never changed by a name. Returns the renames."""
+    rows = (await session.execute(
+        select(Member.id, Member.instagram_username, Member.instagram_pk)
+        .where(Member.id.in_(list(people))))).all()
+    wanted_pks = [pk for pk, _ in people.values()]
+    wanted_names = [name for _, name in people.values()]
+    holders = dict((await session.execute(select(Member.instagram_pk, Member.id).where(
+        Member.instagram_pk.in_(wanted_pks)))).all())
+    names = dict((await session.execute(select(Member.instagram_username, Member.id).where(
+        Member.instagram_username.in_(wanted_names)))).all())
+    renamed = []
+    for member_id, username, known in rows:
+        pk, shown = people[member_id]
+        if known is None:
+            if holders.get(pk, member_id) != member_id:
+                continue  # another member has this pk (an old row): left for the admins
+            await session.execute(update(Member).where(Member.id == member_id)
+                                  .values(instagram_pk=pk))
+            holders[pk] = member_id
+        elif known != pk:
+            continue
+        if shown != username and names.get(shown, member_id) == member_id:
+            session.add(MemberName(member_id=member_id, username=username, until=now))
+            await session.execute(update(Member).where(Member.id == member_id)
+                                  .values(instagram_username=shown))
+            names[shown] = member_id
+            renamed.append((member_id, username, shown))
+            log.info("member %s is now @%s on Instagram (was @%s)", member_id, shown, username)
+    return renamed

@@ -99,7 +99,7 @@ class WeekRecords:
             now_status = live.get(post.submission_id or -1)
             if now_status is None or now_status == entry.status or entry.status == "done":
                 continue
-            if now_status not in ("done", "missing"):
+            if now_status not in ("done", "missing", "late"):
                 continue  # only a settled verdict corrects the record
             changed.append(self._correct(entry, post, now_status, RECHECK, reason, now))
         await self.session.flush()

@@ -56,7 +56,7 @@ async def play(services: Services, week: Week, ids: dict[str, int], *,
                         Member, member_id)).joined_at:  # type: ignore[union-attr]
                     tx.session.add(Verification(member_id=member_id, submission_id=sub.id,
                                                 status=verdicts.get(name, "done"),
-                                                checked_at=week.at("SUN 23:59")))
+                                                checked_at=week.at("MON 00:04") + timedelta(days=7)))
         await tx.session.flush()
         return await tx.accountability.apply_week(week, week.at("SUN 23:59") + timedelta(
             minutes=10))

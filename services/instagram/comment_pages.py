@@ -15,6 +15,7 @@ a long post is never read again from its first page.
 from __future__ import annotations
 
 from collections import deque
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from services.instagram.errors import NotFound
@@ -25,10 +26,27 @@ DIRECTIONS = (("has_more_comments", "next_max_id", "max_id"),
               ("has_more_headload_comments", "next_min_id", "min_id"))
 
 
+def comment_time(comment: dict[str, Any]) -> datetime | None:
+    """A comment's own time (`created_at_utc`, else `created_at`: Unix seconds)."""
+    value = comment.get("created_at_utc") or comment.get("created_at")
+    try:
+        return datetime.fromtimestamp(float(value), UTC) if value is not None else None
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
+
+
+def user_pk(user: dict[str, Any]) -> str | None:
+    """An account's numeric id as the answer gives it (`pk`, `pk_id` or `id`)."""
+    value = user.get("pk") or user.get("pk_id") or user.get("id")
+    return str(value) if value not in (None, "") else None
+
+
 class CommentPages:
     def __init__(self) -> None:
         self.ids: set[str] = set()
         self.names: set[str] = set()
+        self.pks: dict[str, str] = {}  # commenter pk -> name shown
+        self.times: dict[str, datetime | None] = {}  # commenter name -> first comment
         self.reported: int | None = None
         self.comments_off = False
         # (comment pk, replies Instagram counts) for threads whose replies need their pages.
@@ -42,6 +60,16 @@ class CommentPages:
         username = name_key(str(user.get("username") or ""))
         if username:
             self.names.add(username)
+            pk = user_pk(user)
+            if pk is not None:
+                self.pks[pk] = username
+            at = comment_time(comment)
+            if username not in self.times:
+                self.times[username] = at
+            else:
+                before = self.times[username]
+                if before is not None and (at is None or at < before):
+                    self.times[username] = at  # no time: it may be the earliest
         pk = comment.get("pk") or comment.get("id")
         self.ids.add(str(pk) if pk is not None else f"row:{len(self.ids)}:{username}")
 
@@ -87,7 +115,19 @@ class CommentPages:
         off = self.comments_off or bool(info.get("comments_disabled")) or (
             bool(info.get("commenting_disabled_for_viewer")) and not reported and not self.ids)
         return PostComments(name_key(author) if author else None, frozenset(self.names),
-                            len(self.ids), reported, off)
+                            len(self.ids), reported, off,
+                            user_pk(info.get("user") or {}) if author else None,
+                            coauthors_of(info), dict(self.pks), dict(self.times))
+
+
+def coauthors_of(info: dict[str, Any]) -> dict[str, str | None]:
+    """A collab post's co-authors (name -> pk): those who accepted and those invited."""
+    found: dict[str, str | None] = {}
+    for key in ("coauthor_producers", "invited_coauthor_producers"):
+        for user in info.get(key) or []:
+            if isinstance(user, dict) and user.get("username"):
+                found[name_key(str(user["username"]))] = user_pk(user)
+    return found
 
 
 class Step(NamedTuple):

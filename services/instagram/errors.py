@@ -15,8 +15,10 @@ class InstagramError(Exception):
         super().__init__(detail or self.code)
         self.detail = detail
         # The helper account whose read this was (set by the pool), so a "not found"
-        # can be confirmed by another one.
+        # can be confirmed by another one; `also_by`: another helper that gave the same
+        # answer just before.
         self.helper: str | None = None
+        self.also_by: str | None = None
 
 
 class BadCredentials(InstagramError):

@@ -14,7 +14,7 @@ next request raise instead of reaching Instagram.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -45,13 +45,54 @@ class UserList:
 class PostComments:
     """One read of a post: its author, the names of everyone who commented or replied
     (as `name_key` gives them), how many distinct comments were seen, and the count
-    Instagram reports (None when no count came: then the list is never complete)."""
+    Instagram reports (None when no count came: then the list is never complete).
+
+    People are known by Instagram's numeric id (pk) where the read showed one: `pks`
+    maps each commenter's pk to the name the read showed, `times` each commenter's name
+    to their earliest comment's time (None: the answer carried no time), and the author
+    and co-authors (a collab post) come with their pks too."""
 
     author: str | None
     usernames: frozenset[str]
     seen: int
     reported: int | None
     comments_off: bool = False  # turned off, or limited so that nobody can comment
+    author_pk: str | None = None
+    coauthors: Mapping[str, str | None] = field(default_factory=dict)  # name -> pk
+    pks: Mapping[str, str] = field(default_factory=dict)  # commenter pk -> name
+    times: Mapping[str, datetime | None] = field(default_factory=dict)  # name -> first
+
+    def comment_of(self, pk: str | None, username: str) -> tuple[bool, datetime | None, str]:
+        """Whether the account (known by `pk` when learned, else by name) commented, its
+        first comment's time, and the name the read showed it under. An account whose pk
+        is known is matched by that pk, or by name only on comments that came without a
+        pk: a name someone else has taken since never counts for it."""
+        if pk is not None:
+            shown = self.pks.get(pk)
+            if shown is not None:
+                return True, self.times.get(shown), shown
+            if username in self.times and username not in self._named:
+                return True, self.times[username], username
+            return False, None, username
+        if username in self.times:
+            return True, self.times[username], username
+        return False, None, username
+
+    @property
+    def _named(self) -> frozenset[str]:
+        """Names that came with a pk."""
+        return frozenset(self.pks.values())
+
+    def pk_of(self, username: str) -> str | None:
+        """The pk this read showed for a name (the author, a co-author or a commenter)."""
+        if self.author is not None and username == self.author:
+            return self.author_pk
+        if username in self.coauthors:
+            return self.coauthors[username]
+        for pk, name in self.pks.items():
+            if name == username:
+                return pk
+        return None
 
     @property
     def complete(self) -> bool:
@@ -62,12 +103,23 @@ class PostComments:
 
 @dataclass(frozen=True)
 class PostInfo:
-    """A post's author and comment state, read with one request (at submission)."""
+    """A post's author (and co-authors: name -> pk) and comment state, read with one
+    request (at submission)."""
 
     shortcode: str
     author: str
     comment_count: int | None
     comments_off: bool = False
+    author_pk: str | None = None
+    coauthors: Mapping[str, str | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Profile:
+    """An account as Instagram shows it now: its pk and current username."""
+
+    pk: str
+    username: str
 
 
 class CallStopped(Exception):
@@ -149,6 +201,10 @@ class Gateway(Protocol):
         ...
 
     async def post_info(self, session: Session, shortcode: str) -> PostInfo: ...
+
+    async def profile(self, session: Session, username: str) -> Profile:
+        """The account's pk and current name (raises NotFound when nobody has the name)."""
+        ...
 
     async def resolve_share(self, session: Session, url: str) -> str | None:
         """A /share/ link's post URL, asked as a logged-in helper (None: not resolved)."""

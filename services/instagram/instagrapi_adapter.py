@@ -32,7 +32,7 @@ from instagrapi import Client
 from instagrapi import exceptions as ig
 
 from services.instagram import errors
-from services.instagram.comment_pages import CommentRead
+from services.instagram.comment_pages import CommentRead, coauthors_of, user_pk
 from services.instagram.gateway import (
     CURRENT_METER,
     CallMeter,
@@ -41,6 +41,7 @@ from services.instagram.gateway import (
     Post,
     PostComments,
     PostInfo,
+    Profile,
     Progress,
     Session,
     UserList,
@@ -325,9 +326,15 @@ class InstagrapiGateway:
         client = self._client(session)
         info = await self._media_info(client, client.media_pk_from_code(shortcode))
         count = info.get("comment_count")
-        return PostInfo(shortcode, name_key(str((info.get("user") or {}).get("username", ""))),
+        user = info.get("user") or {}
+        return PostInfo(shortcode, name_key(str(user.get("username", ""))),
                         None if count is None else int(count),
-                        bool(info.get("comments_disabled")))
+                        bool(info.get("comments_disabled")), user_pk(user), coauthors_of(info))
+
+    async def profile(self, session: Session, username: str) -> Profile:
+        client = self._client(session)
+        user = await self._call(self._library_call, client.user_info_by_username_v1, username)
+        return Profile(str(user.pk), name_key(str(user.username)))
 
     def _resolve_share(self, client: Client, url: str) -> str | None:
         meter_request()

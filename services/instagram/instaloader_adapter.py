@@ -9,6 +9,7 @@ session as a cookie dict made from the helper's stored instagrapi session.
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from typing import Any
 
 import instaloader
@@ -102,14 +103,26 @@ class InstaloaderCommentReader:
         post = instaloader.Post.from_shortcode(loader.context, shortcode)
         names: set[str] = set()
         ids: set[int] = set()
+        pks: dict[str, str] = {}
+        times: dict[str, datetime | None] = {}
+
+        def add(item: Any) -> None:
+            name = name_key(item.owner.username)
+            names.add(name)
+            ids.add(item.id)
+            pks[str(item.owner.userid)] = name
+            at = item.created_at_utc.replace(tzinfo=UTC) if item.created_at_utc else None
+            if name not in times or (at is not None and times[name] is not None
+                                     and at < times[name]):  # type: ignore[operator]
+                times[name] = at
+
         for comment in post.get_comments():
-            names.add(name_key(comment.owner.username))
-            ids.add(comment.id)
+            add(comment)
             for answer in comment.answers:
-                names.add(name_key(answer.owner.username))
-                ids.add(answer.id)
+                add(answer)
         return PostComments(name_key(post.owner_username), frozenset(names), len(ids),
-                            int(post.comments))
+                            int(post.comments), author_pk=str(post.owner_id), pks=pks,
+                            times=times)
 
     async def commenters(self, session: Session, shortcode: str,
                          resume: CommentRead | None = None) -> PostComments:

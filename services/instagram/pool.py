@@ -11,6 +11,7 @@ pool waits for a helper or moves on rather than exceed it. When no helper is usa
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -35,6 +36,7 @@ OnOut = Callable[[str, InstagramError], Awaitable[None]]
 BASE_COOLDOWN = 60.0  # seconds after a first rate limit; doubles each time after
 MAX_COOLDOWN = 6 * 3600.0
 NETWORK_COOLDOWN = 5.0
+_OUTCOMES = itertools.count(1)  # orders the outcomes of calls (see Helper.last_ok)
 
 
 @dataclass
@@ -47,6 +49,11 @@ class Helper:
     strikes: int = 0  # rate limits in a row, for the backoff
     failures: int = 0
     last_used: float = 0.0
+    # The order (a running count over all calls) in which a call of this helper last
+    # succeeded, and last failed for a reason that was not the post's or profile's own
+    # (a rate limit, the network, a block): 0 never.
+    last_ok: int = 0
+    last_failed: int = 0
     calls: deque[float] = field(default_factory=deque)  # one time per request sent
     busy: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -89,6 +96,13 @@ class HelperPool:
     def usable(self) -> int:
         """Helpers that can take work now or after a cooldown (for sizing parallel reads)."""
         return sum(1 for h in self.helpers.values() if not h.out)
+
+    def healthy(self, username: str) -> bool:
+        """Whether this helper's reads are going through: its last call that was not
+        about a post's own state succeeded (a "not found" from a helper whose other
+        reads are failing is no evidence that the post is gone)."""
+        helper = self.helpers.get(username)
+        return helper is not None and helper.last_ok >= helper.last_failed
 
     def free_now(self) -> bool:
         """Whether a helper could take a read at once (a submission's quick look)."""
@@ -139,7 +153,7 @@ class HelperPool:
                 meter = CallMeter(parent=CURRENT_METER.get())
                 token = CURRENT_METER.set(meter)
                 try:
-                    result = await operation(helper.session)
+                    result = await self._watched(helper, operation)
                 except RateLimited as exc:
                     # Rate limits in a row back off longer; one after answered requests
                     # (a long read that went on for a while) starts again from a minute.
@@ -178,6 +192,22 @@ class HelperPool:
                     helper.calls.extend([now] * max(1, meter.requests))
                     async with self._changed:
                         self._changed.notify_all()
+
+    async def _watched(self, helper: Helper, operation: Callable[[Session], Awaitable[T]]
+                       ) -> T:
+        """The call, with the helper's health noted (see `healthy`)."""
+        try:
+            result = await operation(helper.session)
+        except InstagramError as exc:
+            if isinstance(exc, (RateLimited, ActionBlocked, NetworkError, CheckpointRequired,
+                                SessionExpired)):
+                helper.last_failed = next(_OUTCOMES)
+            raise
+        except Exception:
+            helper.last_failed = next(_OUTCOMES)
+            raise
+        helper.last_ok = next(_OUTCOMES)
+        return result
 
     def _cool(self, helper: Helper, seconds: float) -> None:
         helper.status = "cooling"

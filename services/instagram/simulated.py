@@ -41,6 +41,7 @@ from services.instagram.gateway import (
     Post,
     PostComments,
     PostInfo,
+    Profile,
     Progress,
     Session,
     UserList,
@@ -71,7 +72,10 @@ class SimPost:
     shortcode: str
     taken_at: datetime
     caption: str = ""
-    comments: list[tuple[str, str]] = field(default_factory=list)  # (username, text)
+    # (username, text) or (username, text, time): a comment without a time is sent
+    # without one; a time is sent as Instagram's `created_at`.
+    comments: list[tuple[str, ...]] = field(default_factory=list)  # type: ignore[assignment]
+    coauthors: list[str] = field(default_factory=list)  # a collab post's co-authors
     hidden: int = 0  # comments counted by Instagram but never listed (filtered, restricted)
     gone: bool = False
     comments_off: bool = False  # the owner turned comments off: 0 of 0, nobody can comment
@@ -105,12 +109,44 @@ class SimulatedInstagram:
         self._random = random.Random(seed)
         self._counter = itertools.count(1)
         self.calls: list[tuple[str, str]] = []  # (operation, acting account)
+        self._pks: dict[str, str] = {}  # name -> the pk of whoever has it now
+
+    def pk(self, username: str) -> str:
+        """The stable numeric id of whoever holds this name now (made on first sight)."""
+        key = name_key(username)
+        if key not in self._pks:
+            self._pks[key] = str(17840000000 + next(self._counter))
+        return self._pks[key]
+
+    def rename(self, old: str, new: str) -> None:
+        """The account changes its username: its pk stays, every comment, post and
+        follow list shows the new name from now on (as Instagram does)."""
+        old, new = name_key(old), name_key(new)
+        pk = self.pk(old)
+        del self._pks[old]
+        self._pks[new] = pk
+        account = self.accounts.pop(old, None)
+        if account is not None:
+            account.username = new
+            self.accounts[new] = account
+        for other in self.accounts.values():
+            for group in (other.followers, other.following):
+                if old in group:
+                    group.discard(old)
+                    group.add(new)
+        for post in self.posts.values():
+            if name_key(post.owner) == old:
+                post.owner = new
+            post.coauthors = [new if name_key(c) == old else c for c in post.coauthors]
+            post.comments = [(new, *rest) if name_key(name) == old else (name, *rest)
+                             for name, *rest in post.comments]
 
     # --- building the world --------------------------------------------------------
 
     def add_account(self, username: str, **fields: object) -> SimAccount:
         account = SimAccount(username.lower(), **fields)  # type: ignore[arg-type]
         self.accounts[account.username] = account
+        self.pk(account.username)
         return account
 
     def follow(self, follower: str, followee: str) -> None:
@@ -243,9 +279,21 @@ class SimulatedInstagram:
 
     def _info(self, post: SimPost) -> dict[str, object]:
         count = 0 if post.comments_off else len(post.comments) + post.hidden
-        return {"code": post.shortcode, "user": {"username": post.owner},
+        return {"code": post.shortcode, "user": self._user(post.owner),
+                "coauthor_producers": [self._user(name) for name in post.coauthors],
                 "comment_count": None if post.no_count else count,
                 "comments_disabled": post.comments_off}
+
+    def _user(self, name: str) -> dict[str, object]:
+        return {"pk": self.pk(name), "username": name}
+
+    def _comment(self, post: SimPost, index: int, row: tuple[str, ...]) -> dict[str, object]:
+        name, text, *when = row
+        comment: dict[str, object] = {"pk": f"{post.shortcode}.{index}", "text": text,
+                                      "user": self._user(name)}
+        if when and when[0] is not None:
+            comment["created_at"] = int(when[0].timestamp())
+        return comment
 
     def _page(self, post: SimPost, number: int, start: int) -> dict[str, object]:
         """Page `number` of a post's comments, shaped like `media/{pk}/comments/`."""
@@ -256,8 +304,7 @@ class SimulatedInstagram:
         if post.repeat_on_pages and number > 0:
             rows.insert(0, (first - 1, listed[first - 1]))
         page: dict[str, object] = {
-            "comments": [{"pk": f"{post.shortcode}.{i}", "text": text,
-                          "user": {"pk": i, "username": name}} for i, (name, text) in rows],
+            "comments": [self._comment(post, i, row) for i, row in rows],
             "has_more_comments": number >= start and number + 1 < pages,
             "next_max_id": f"p{number + 1}",
             "has_more_headload_comments": number <= start and number > 0,
@@ -293,7 +340,16 @@ class SimulatedInstagram:
         post = self._post(shortcode)
         count = 0 if post.comments_off else len(post.comments) + post.hidden
         return PostInfo(shortcode, name_key(post.owner), None if post.no_count else count,
-                        post.comments_off)
+                        post.comments_off, self.pk(post.owner),
+                        {name_key(c): self.pk(c) for c in post.coauthors})
+
+    async def profile(self, session: Session, username: str) -> Profile:
+        actor = self._actor(session)
+        await self._call("user_info", actor)
+        key = name_key(username)
+        if key not in self.accounts:
+            raise NotFound("User not found")
+        return Profile(self.pk(key), key)
 
     async def resolve_share(self, session: Session, url: str) -> str | None:
         actor = self._actor(session)

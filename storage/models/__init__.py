@@ -3,7 +3,7 @@
 from storage.models.accountability import MemberWeek, Strike
 from storage.models.base import Base, utcnow
 from storage.models.instagram_accounts import CommentLog, Consumer, Helper, Producer
-from storage.models.members import Admin, ChatAccount, Invite, Member
+from storage.models.members import Admin, ChatAccount, Invite, Member, MemberName
 from storage.models.operations import (
     AuditEntry,
     ConversationState,
@@ -38,6 +38,7 @@ __all__ = [
     "Invite",
     "JobRun",
     "Member",
+    "MemberName",
     "MemberWeek",
     "Notice",
     "Outbox",

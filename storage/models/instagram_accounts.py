@@ -23,6 +23,7 @@ class Helper(CreatedAt, Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     instagram_username: Mapped[str] = mapped_column(String(30), unique=True, nullable=False)
+    instagram_pk: Mapped[str | None] = mapped_column(String(32))  # None: not read yet
     password: Mapped[str | None] = mapped_column(EncryptedText())
     session: Mapped[Any] = mapped_column(EncryptedJSON(), nullable=True)
     # "new" (never logged in), "needs_code", "ready", "cooling" (rate limit), "checkpoint",
@@ -45,6 +46,7 @@ class Consumer(CreatedAt, Base):
         ForeignKey("sns_raise_user.id", ondelete="CASCADE"), unique=True, nullable=False
     )
     instagram_username: Mapped[str] = mapped_column(String(30), unique=True, nullable=False)
+    instagram_pk: Mapped[str | None] = mapped_column(String(32))  # None: not read yet
     # "pending" (waits for an admin), "active", "off".
     status: Mapped[str] = mapped_column(String(16), default="pending", nullable=False)
     approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -61,6 +63,7 @@ class Producer(CreatedAt, Base):
         ForeignKey("sns_raise_user.id", ondelete="CASCADE"), unique=True, nullable=False
     )
     instagram_username: Mapped[str] = mapped_column(String(30), unique=True, nullable=False)
+    instagram_pk: Mapped[str | None] = mapped_column(String(32))  # None: not read yet
     password: Mapped[str | None] = mapped_column(EncryptedText())
     session: Mapped[Any] = mapped_column(EncryptedJSON(), nullable=True)
     verified: Mapped[bool] = mapped_column(default=False, nullable=False)

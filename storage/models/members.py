@@ -13,12 +13,15 @@ MEMBER_STATUSES = ("active", "paused", "suspended", "removed")
 
 
 class Member(CreatedAt, Base):
-    """A community member, known by their Instagram username (stored lower-case)."""
+    """A community member, known by Instagram's numeric user id (`instagram_pk`, learned
+    from the first read that shows the account) and by their current username (stored
+    lower-case, followed when Instagram shows the pk with a new name)."""
 
     __tablename__ = "sns_raise_user"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     instagram_username: Mapped[str] = mapped_column(String(30), unique=True, nullable=False)
+    instagram_pk: Mapped[str | None] = mapped_column(String(32), unique=True)
     display_name: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16), default="active", nullable=False)
     joined_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -29,6 +32,19 @@ class Member(CreatedAt, Base):
                                             nullable=False)
 
     chat_accounts: Mapped[list[ChatAccount]] = relationship(back_populates="member")
+
+
+class MemberName(Base):
+    """A username a member had before a rename: it still resolves in open-chat imports,
+    links and earlier weeks' results."""
+
+    __tablename__ = "member_name"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("sns_raise_user.id", ondelete="CASCADE"), nullable=False, index=True)
+    username: Mapped[str] = mapped_column(String(30), nullable=False, index=True)
+    until: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
 
 
 class ChatAccount(CreatedAt, Base):

@@ -9,7 +9,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models.base import Base, CreatedAt, UTCDateTime
 
-VERIFICATION_STATUSES = ("done", "missing", "unknown")
+# "done": commented by the week's comment deadline (plus the grace); "late": the only
+# comment came after it; "missing": a complete read lacks a comment; "unknown": not
+# settled by a complete read; "coauthor": a co-author of the post, owes nothing on it.
+VERIFICATION_STATUSES = ("done", "late", "missing", "unknown", "coauthor")
 
 
 class Submission(CreatedAt, Base):
@@ -25,17 +28,24 @@ class Submission(CreatedAt, Base):
     )
     week_start: Mapped[date] = mapped_column(Date, nullable=False, index=True)
     url: Mapped[str] = mapped_column(Text, nullable=False)
-    shortcode: Mapped[str] = mapped_column(String(64), nullable=False)
+    shortcode: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
     source: Mapped[str] = mapped_column(String(16), default="chat", nullable=False)
     submitted_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
-    # "active"; "gone" (deleted or private, confirmed by a second read); "comments_off"
-    # (nobody can comment: nobody owes it, it still counts as handed in); "foreign" (its
-    # author is not the member: nobody owes it, it does not count).
+    # "active"; "gone" (deleted: reads hours apart, by different helpers, agree);
+    # "private" (its account is private: nobody can read it until it is public again;
+    # it does not count); "comments_off" (nobody can comment: nobody owes it, it still
+    # counts as handed in); "foreign" (neither its author nor a co-author is the member:
+    # nobody owes it, it does not count).
     status: Mapped[str] = mapped_column(String(16), default="active", nullable=False)
     # The post's author as Instagram last said (None: not read yet).
     author: Mapped[str | None] = mapped_column(String(30))
-    # When a read last said "not found" without a second read confirming it yet.
+    author_pk: Mapped[str | None] = mapped_column(String(32))
+    # The co-authors' usernames (a collab post), space-separated (None: none, or not read).
+    coauthors: Mapped[str | None] = mapped_column(Text)
+    # The first "not found" of the answers that have all said so since (None: the last
+    # read saw the post), and the helpers that said it, space-separated.
     not_found_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    not_found_by: Mapped[str | None] = mapped_column(Text)
 
 
 class Verification(Base):
