@@ -19,6 +19,7 @@ from storage.repositories.weekly import SubmissionRepo
 from tests.chat_driver import Person
 from tests.test_weekly_jobs import AFTER_DEADLINE, Clock, Phone, community
 
+LATER = timedelta(minutes=5)  # the final check reads after the comment deadline
 FIRST = Week(datetime(2026, 10, 5).date(), Week.containing(AFTER_DEADLINE, __import__(
     "zoneinfo").ZoneInfo("Asia/Seoul")).zone)  # a Monday, weeks before the tests' "now"
 
@@ -56,7 +57,7 @@ async def play(services: Services, week: Week, ids: dict[str, int], *,
                         Member, member_id)).joined_at:  # type: ignore[union-attr]
                     tx.session.add(Verification(member_id=member_id, submission_id=sub.id,
                                                 status=verdicts.get(name, "done"),
-                                                checked_at=week.at("MON 00:04") + timedelta(days=7)))
+                                                checked_at=week.at("SUN 23:59") + LATER))
         await tx.session.flush()
         return await tx.accountability.apply_week(week, week.at("SUN 23:59") + timedelta(
             minutes=10))

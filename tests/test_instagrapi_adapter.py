@@ -142,6 +142,44 @@ async def test_a_thread_sent_on_two_pages_is_read_once() -> None:
     assert result.complete and thread.call_count == 1
 
 
+def replies(params: dict[str, str], body: dict[str, Any]) -> responses.BaseResponse:
+    """A page of comment 2's replies (`inline_child_comments/`) asked with `params`."""
+    return responses.get(re.compile(rf"{API}/media/{PK}/comments/2/inline_child_comments/"),
+                         match=[responses.matchers.query_param_matcher(params)],
+                         json={"status": "ok", **body})
+
+
+def reply(pk: int, username: str) -> dict[str, Any]:
+    return {"pk": pk, "text": "답글", "user": {"pk": pk * 10, "username": username}}
+
+
+@responses.activate
+async def test_reply_pages_are_followed_head_and_tail() -> None:
+    # The thread's first reply page is from its middle (a 2025 body flagged the rest of a
+    # thread as *head* replies): older replies by min_id, newer by max_id, each page once
+    # even when a page points back at one already read.
+    info(count=7)
+    page({}, {"comments": [comment(1, "jun"), comment(2, "mina", children=5,
+                                                       previews=["hana"])],
+              "comment_count": 7, "has_more_comments": False})
+    middle = replies({}, {"child_comments": [reply(21, "seojun")], "child_comment_count": 5,
+                          "has_more_head_child_comments": True, "next_min_child_cursor": "HEAD",
+                          "has_more_tail_child_comments": True, "next_max_child_cursor": "TAIL"})
+    tail = replies({"max_id": "TAIL"}, {
+        "child_comments": [reply(22, "doyun")], "has_more_tail_child_comments": False,
+        "has_more_head_child_comments": True, "next_min_child_cursor": "HEAD"})
+    head = replies({"min_id": "HEAD"}, {
+        "child_comments": [reply(20, "yuna")], "has_more_head_child_comments": True,
+        "next_min_child_cursor": "HEAD2", "has_more_tail_child_comments": True,
+        "next_max_child_cursor": "TAIL"})
+    head2 = replies({"min_id": "HEAD2"}, {"child_comments": [reply(19, "Jisoo")],
+                                          "has_more_head_child_comments": False})
+    result = await gateway().commenters(session(), SHORTCODE)
+    assert result.usernames == {"jun", "mina", "hana", "seojun", "doyun", "yuna", "jisoo"}
+    assert (result.seen, result.reported, result.complete) == (7, 7, True)
+    assert [r.call_count for r in (middle, tail, head, head2)] == [1, 1, 1, 1]
+
+
 @responses.activate
 async def test_no_count_anywhere_is_never_complete() -> None:
     info()  # no comment_count in the info either

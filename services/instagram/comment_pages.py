@@ -5,7 +5,10 @@ decide completeness the same way: distinct comment ids (a comment repeated on tw
 pages counts once) against the count Instagram reports (a page without a count leaves
 the total unknown, never 0), every pagination direction instagrapi itself follows
 (`next_max_id` while `has_more_comments`, `next_min_id` while
-`has_more_headload_comments`), and replies, which count as comments too.
+`has_more_headload_comments`), and replies, which count as comments too, paged both
+ways as well (`next_max_child_cursor` while `has_more_tail_child_comments`, sent as
+`max_id`; `next_min_child_cursor` while `has_more_head_child_comments`, sent as `min_id`,
+the one instagrapi's `media_comment_replies` follows). A cursor is followed once.
 
 `CommentRead` is one post's read as a sequence of requests that can stop anywhere (a
 rate limit, a timeout) and go on later from the request that failed, by another helper:
@@ -24,6 +27,8 @@ from services.instagram.names import name_key
 
 DIRECTIONS = (("has_more_comments", "next_max_id", "max_id"),
               ("has_more_headload_comments", "next_min_id", "min_id"))
+REPLY_DIRECTIONS = (("has_more_tail_child_comments", "next_max_child_cursor", "max_id"),
+                    ("has_more_head_child_comments", "next_min_child_cursor", "min_id"))
 
 
 def comment_time(comment: dict[str, Any]) -> datetime | None:
@@ -99,12 +104,13 @@ class CommentPages:
         """The parameters of the next page to ask for, in any direction (None: done)."""
         return self._cursors.popleft() if self._cursors else None
 
-    def add_replies(self, page: dict[str, Any]) -> str | None:
-        """One page of a thread's replies; the cursor of its next page, if any."""
+    def add_replies(self, page: dict[str, Any]) -> list[tuple[str, str]]:
+        """One page of a thread's replies; the (param, cursor) of its next pages, in
+        every direction it flags."""
         for child in page.get("child_comments") or []:
             self._add(child)
-        cursor = page.get("next_max_child_cursor")
-        return str(cursor) if page.get("has_more_tail_child_comments") and cursor else None
+        return [(param, str(page[key])) for flag, key, param in REPLY_DIRECTIONS
+                if page.get(flag) and page.get(key)]
 
     def result(self, author: str | None, info: dict[str, Any] | None = None) -> PostComments:
         """What was read, with the post's info (author, count, comment state) if asked."""
@@ -157,8 +163,10 @@ class CommentRead:
         self.answers = 0  # responses taken: tells a read that advanced from one that did not
         self._comments: dict[str, str] | None = {}  # the next page's cursor (None: done)
         self._thread = 0
-        self._reply_cursor: str | None = ""
-        self._reply_cursors: set[str] = set()
+        # The thread's pages still to ask for, as (param, cursor) ("" for the first page),
+        # and every one ever queued (a cursor sent back again is not followed twice).
+        self._reply_pages: deque[tuple[str, str]] = deque([("", "")])
+        self._reply_queued: set[tuple[str, str]] = {("", "")}
 
     def next_request(self) -> Step | None:
         """The request to send next (None: the read is finished)."""
@@ -168,11 +176,12 @@ class CommentRead:
             return Step("comments", {"can_support_threading": "true",
                                      "permalink_enabled": "false", **self._comments})
         while self._thread < len(self.pages.threads):
-            cursor = self._reply_cursor
-            if cursor is not None and cursor not in self._reply_cursors:
-                return Step("replies", {"max_id": cursor} if cursor else {},
+            if self._reply_pages:
+                param, cursor = self._reply_pages[0]
+                return Step("replies", {param: cursor} if param else {},
                             self.pages.threads[self._thread][0])
-            self._thread, self._reply_cursor, self._reply_cursors = self._thread + 1, "", set()
+            self._thread += 1
+            self._reply_pages, self._reply_queued = deque([("", "")]), {("", "")}
         return None
 
     def take(self, step: Step, body: dict[str, Any]) -> None:
@@ -186,8 +195,11 @@ class CommentRead:
             self.pages.add_page(body)
             self._comments = self.pages.next_page()
         else:
-            self._reply_cursors.add(self._reply_cursor or "")
-            self._reply_cursor = self.pages.add_replies(body)
+            self._reply_pages.popleft()
+            for cursor in self.pages.add_replies(body):
+                if cursor not in self._reply_queued:
+                    self._reply_queued.add(cursor)
+                    self._reply_pages.append(cursor)
         self.answers += 1
 
     def result(self) -> PostComments:

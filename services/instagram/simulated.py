@@ -8,8 +8,9 @@ session, hide comments so a fetch comes back short). A post's comments are serve
 the mobile API serves them, page by page in the same JSON shape, and read by the same
 `CommentRead` as the instagrapi adapter; a post can repeat comments across pages, send
 no count, start in the middle (headload pages), have comments turned off, or answer
-"not found" for a few reads before it is seen again. Tests and `autogram chat --demo`
-use it.
+"not found" for a few reads before it is seen again. A comment can have replies beyond
+the preview sent with it, paged like `inline_child_comments/` (and those pages can start
+in the middle of the thread too). Tests and `autogram chat --demo` use it.
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ from services.instagram.names import name_key
 from services.links import share_token
 
 COMMENTS_PAGE = 15  # the mobile comments endpoint pages by about this many
+REPLIES_PREVIEW = 1  # a thread's first replies, sent with its comment
+REPLIES_PAGE = 5  # a page of `inline_child_comments/` (small: threads page in tests)
 FOLLOW_PAGE = 200  # friendships/{id}/followers asks for 200 a page
 
 
@@ -83,6 +86,9 @@ class SimPost:
     no_count: bool = False  # neither the info nor the pages carry comment_count
     headload: bool = False  # the first page is from the middle; older ones by min_id
     not_found_reads: int = 0  # the next reads answer "not found" (a passing fault)
+    # Replies by the index of the comment they answer: (username, text); counted too.
+    replies: dict[int, list[tuple[str, ...]]] = field(default_factory=dict)  # type: ignore[assignment]
+    replies_from_middle: bool = False  # a thread's first reply page is from its middle
 
 
 @dataclass
@@ -140,6 +146,9 @@ class SimulatedInstagram:
             post.coauthors = [new if name_key(c) == old else c for c in post.coauthors]
             post.comments = [(new, *rest) if name_key(name) == old else (name, *rest)
                              for name, *rest in post.comments]
+            post.replies = {i: [(new, *rest) if name_key(name) == old else (name, *rest)
+                                for name, *rest in thread]
+                            for i, thread in post.replies.items()}
 
     # --- building the world --------------------------------------------------------
 
@@ -277,8 +286,14 @@ class SimulatedInstagram:
             raise PrivateProfile("Not authorized to view user")
         return post
 
+    @staticmethod
+    def _count(post: SimPost) -> int:
+        """The comments Instagram counts: listed ones, their replies, hidden ones."""
+        replies = sum(len(r) for i, r in post.replies.items() if i < len(post.comments))
+        return len(post.comments) + replies + post.hidden
+
     def _info(self, post: SimPost) -> dict[str, object]:
-        count = 0 if post.comments_off else len(post.comments) + post.hidden
+        count = 0 if post.comments_off else self._count(post)
         return {"code": post.shortcode, "user": self._user(post.owner),
                 "coauthor_producers": [self._user(name) for name in post.coauthors],
                 "comment_count": None if post.no_count else count,
@@ -314,7 +329,49 @@ class SimulatedInstagram:
         }
         if number == start and not post.no_count:
             page["comment_count"] = self._info(post)["comment_count"]
+        for comment in page["comments"]:  # type: ignore[attr-defined]
+            self._thread(post, comment)
         return page
+
+    def _reply(self, post: SimPost, index: int, number: int) -> dict[str, object]:
+        name, text, *when = post.replies[index][number]
+        reply: dict[str, object] = {"pk": f"{post.shortcode}.{index}.r{number}",
+                                    "text": text, "user": self._user(name)}
+        if when and when[0] is not None:
+            reply["created_at"] = int(when[0].timestamp())
+        return reply
+
+    def _thread(self, post: SimPost, comment: dict[str, object]) -> None:
+        """A comment's reply count and preview, as sent with the comment."""
+        index = int(str(comment["pk"]).rsplit(".", 1)[1])
+        replies = len(post.replies.get(index, []))
+        comment["child_comment_count"] = replies
+        comment["preview_child_comments"] = [self._reply(post, index, n)
+                                             for n in range(min(REPLIES_PREVIEW, replies))]
+
+    def _replies(self, post: SimPost, thread: str, params: dict[str, str]
+                 ) -> dict[str, object]:
+        """A page of one comment's replies, shaped like
+        `media/{pk}/comments/{comment_pk}/inline_child_comments/`: the first page from
+        the thread's start, or its middle (`replies_from_middle`), older replies by
+        `min_id` (head), newer by `max_id` (tail)."""
+        index = int(thread.rsplit(".", 1)[1])
+        replies = len(post.replies.get(index, [])) if index < len(post.comments) else 0
+        pages = max(1, -(-replies // REPLIES_PAGE))
+        start = pages // 2 if post.replies_from_middle else 0
+        cursor = params.get("max_id") or params.get("min_id")
+        number = int(cursor[1:]) if cursor else start
+        first = number * REPLIES_PAGE
+        return {
+            "child_comments": [self._reply(post, index, n)
+                               for n in range(first, min(first + REPLIES_PAGE, replies))],
+            "child_comment_count": replies,
+            "has_more_tail_child_comments": number >= start and number + 1 < pages,
+            "next_max_child_cursor": f"r{number + 1}",
+            "has_more_head_child_comments": number <= start and number > 0,
+            "next_min_child_cursor": f"r{number - 1}",
+            "status": "ok",
+        }
 
     async def commenters(self, session: Session, shortcode: str,
                          resume: CommentRead | None = None) -> PostComments:
@@ -322,11 +379,14 @@ class SimulatedInstagram:
         read = resume or CommentRead()
         post: SimPost | None = None
         while (step := read.next_request()) is not None:
-            await self._call("info" if step.kind == "info" else "comments", actor)
+            await self._call(step.kind, actor)  # "info", "comments" or "replies"
             if post is None:
                 post = self._post(shortcode)
             if step.kind == "info":
                 read.take(step, {"items": [self._info(post)]})
+                continue
+            if step.kind == "replies":
+                read.take(step, self._replies(post, step.thread, step.params))
                 continue
             pages_total = max(1, -(-len(post.comments) // COMMENTS_PAGE))
             start = pages_total // 2 if post.headload and not post.comments_off else 0
@@ -338,7 +398,7 @@ class SimulatedInstagram:
         actor = self._actor(session)
         await self._call("info", actor)
         post = self._post(shortcode)
-        count = 0 if post.comments_off else len(post.comments) + post.hidden
+        count = 0 if post.comments_off else self._count(post)
         return PostInfo(shortcode, name_key(post.owner), None if post.no_count else count,
                         post.comments_off, self.pk(post.owner),
                         {name_key(c): self.pk(c) for c in post.coauthors})
@@ -394,7 +454,7 @@ class SimulatedInstagram:
         await self._call("user_medias", actor)
         posts = sorted((p for p in self.posts.values() if name_key(p.owner) == account.username
                         and not p.gone), key=lambda p: p.taken_at, reverse=True)
-        return [Post(p.shortcode, p.taken_at, p.caption, len(p.comments) + p.hidden)
+        return [Post(p.shortcode, p.taken_at, p.caption, self._count(p))
                 for p in posts[:amount]]
 
     async def comment(self, session: Session, shortcode: str, text: str) -> None:
