@@ -395,6 +395,7 @@ async def test_long_results_arrive_whole_and_in_order_with_a_start_button(
         tx.session.add(GroupChat(platform="telegram", chat_id=str(GROUP), title="품앗이방"))
     emulator.block(3001)  # this member blocked the bot
     after = datetime(2026, 11, 29, 15, 10, tzinfo=UTC)
+    services.clock = lambda: after  # the final check reads after the comment deadline
     jobs = WeeklyJobs(services, Delivery(services, [bot]), clock=lambda: after)
     await jobs.final()
     everything = emulator.messages_to(GROUP)
