@@ -35,9 +35,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, select, text, update
+from sqlalchemy import Exists, Select, and_, bindparam, exists, literal, or_, select, text, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from services.instagram.comment_pages import CommentRead
 from services.instagram.errors import InstagramError, NetworkError, NoHelperAvailable
@@ -205,7 +206,14 @@ async def posts_to_check(
 ) -> list[PostToCheck]:
     """The week's posts and who owes each a comment: every active member except the owner
     (a member who joined after a post was handed in owes it only if the rules say so).
-    `only_open` keeps the posts someone still owes; `member_id` keeps one member's debts."""
+    `only_open` keeps the posts someone still owes; `member_id` keeps one member's debts.
+    Either way the database works out the open debts (the pairs without a "done" row):
+    a settled thousand-member week has millions of "done" rows and a few thousand open.
+
+    Posts no one has read yet come first (no "done" or "missing" row: never read, or
+    every read failed), then those still partly unknown, then the settled ones being
+    read again, each group in the order handed in: the run's first reads get the helpers
+    first, so a short budget never starves an unread post."""
     # One member's own re-check (an appeal) holds even if the ladder suspended them since.
     who = Member.id == member_id if member_id is not None else Member.status == "active"
     members = (await session.execute(
@@ -216,34 +224,73 @@ async def posts_to_check(
     pks = dict((await session.execute(select(Member.id, Member.instagram_pk).where(
         Member.instagram_pk.is_not(None)))).all())
     cutoff = rules.comment_cutoff(week)
+    filtered = only_open or member_id is not None
     rows = (await session.execute(
-        select(Submission, Member.instagram_username)
+        select(Submission, Member.instagram_username, _any_verdict(DECIDED),
+               literal(False) if filtered else _any_verdict(("unknown",)))
         .join(Member, Member.id == Submission.member_id)
         .where(Submission.week_start == week.start, Submission.status.in_(READ_STATUSES),
                Member.status == "active")
         .order_by(Submission.submitted_at, Submission.id)
     )).all()
-    done: set[tuple[int, int]] = set()
-    if only_open or member_id is not None:
-        checks = await session.execute(
-            select(Verification.member_id, Verification.submission_id)
-            .join(Submission, Submission.id == Verification.submission_id)
-            .where(Submission.week_start == week.start, Verification.status == "done"))
-        done = {(m, s) for m, s in checks.all()}
-    posts = []
-    filtered = only_open or member_id is not None
-    for submission, owner in rows:
-        owed = Owers(members, submission.id, submission.member_id,
-                     None if rules.late_joiners_owe_earlier_posts else submission.submitted_at,
-                     member_id, done if filtered else set())
-        if not filtered or any(True for _ in owed.pairs()):
-            posts.append(PostToCheck(
-                submission.id, submission.shortcode, submission.url, submission.member_id,
-                owner, owed, submission.status, submission.not_found_at,
-                frozenset((submission.not_found_by or "").split()),
-                pks.get(submission.member_id), pks, cutoff,
-                rules.gone_after, frozenset((submission.coauthors or "").split())))
-    return posts
+    owing: dict[int, list[tuple[int, str | None]]] = {}
+    if filtered:
+        for post, member, status in (await session.execute(
+                _open_debts(week, rules, member_id))).all():
+            owing.setdefault(post, []).append((member, status))
+    by_id = {row[0]: row for row in members} if filtered else {}
+    ranked = []
+    for submission, owner, read, unsure in rows:
+        since = None if rules.late_joiners_owe_earlier_posts else submission.submitted_at
+        if filtered:
+            debts = owing.get(submission.id)
+            if not debts:
+                continue
+            owed = Owers([by_id[m] for m, _ in debts if m in by_id], submission.id,
+                         submission.member_id, since, member_id, set())
+            unsure = any(status != "missing" for _, status in debts)
+        else:
+            owed = Owers(members, submission.id, submission.member_id, since, None, set())
+        ranked.append((0 if not read else 1 if unsure else 2, len(ranked), PostToCheck(
+            submission.id, submission.shortcode, submission.url, submission.member_id,
+            owner, owed, submission.status, submission.not_found_at,
+            frozenset((submission.not_found_by or "").split()),
+            pks.get(submission.member_id), pks, cutoff,
+            rules.gone_after, frozenset((submission.coauthors or "").split()))))
+    return [post for *_, post in sorted(ranked)]
+
+
+DECIDED = ("done", "missing", "late", "coauthor")  # a read settled it once
+SETTLED = ("done", "late", "coauthor")  # no later read changes these
+
+
+def _any_verdict(statuses: tuple[str, ...]) -> Exists:
+    """Whether the post has a verdict row of one of these statuses."""
+    return exists().where(Verification.submission_id == Submission.id,
+                          Verification.status.in_(statuses))
+
+
+def _open_debts(week: Week, rules: CommunityRules, member_id: int | None) -> Select[Any]:
+    """(post, member, verdict or None) of every debt not settled for good: the week's
+    posts read, times the active members (or the one member) who owe them, by member."""
+    ower, owner = aliased(Member), aliased(Member)
+    query = (
+        select(Submission.id, ower.id, Verification.status)
+        .select_from(Submission)
+        .join(owner, owner.id == Submission.member_id)
+        .join(ower, ower.id != Submission.member_id)
+        .outerjoin(Verification, and_(Verification.submission_id == Submission.id,
+                                      Verification.member_id == ower.id))
+        .where(Submission.week_start == week.start, Submission.status.in_(READ_STATUSES),
+               owner.status == "active",
+               ower.id == member_id if member_id is not None else ower.status == "active",
+               or_(Verification.status.is_(None), Verification.status.not_in(SETTLED)))
+        .order_by(Submission.id, ower.id)
+    )
+    if not rules.late_joiners_owe_earlier_posts:  # as Owers: joined after it, owes nothing
+        query = query.where(or_(ower.joined_at.is_(None),
+                                ower.joined_at <= Submission.submitted_at))
+    return query
 
 
 class Verifier:

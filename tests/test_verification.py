@@ -6,7 +6,7 @@ import asyncio
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import event, select, update
+from sqlalchemy import delete, event, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.container import Services
@@ -14,7 +14,7 @@ from services.instagram.errors import NetworkError, NotFound, PrivateProfile, Ra
 from services.instagram.runtime import Instagram
 from services.instagram.simulated import SimulatedInstagram
 from services.sample_community import SampleCommunity, build
-from services.verification import CommenterCache, Verifier
+from services.verification import CommenterCache, Verifier, posts_to_check
 from services.weeks import Week
 from storage.models import Member, Submission, Verification
 
@@ -248,3 +248,127 @@ async def test_two_checks_at_once_write_together_and_agree_with_the_truth(
     # Two runs of 60 posts each (one transaction a post would be 120, and the reads of
     # the week two more): a handful.
     assert len(commits) < len(community.posts)
+
+
+def spy_reads(simulated: SimulatedInstagram, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The shortcodes whose comments are read, in the order their reads start."""
+    read: list[str] = []
+    commenters = simulated.commenters
+
+    async def spied(session: dict, shortcode: str, *args: object) -> object:
+        read.append(shortcode)
+        return await commenters(session, shortcode, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(simulated, "commenters", spied)
+    return read
+
+
+async def set_verdicts(services: Services, shortcode: str, status: str | None,
+                       members: list[str] | None = None) -> None:
+    """Rewrite a post's verdicts (of `members`, or all): None deletes them (never read)."""
+    async with services.transaction() as tx:
+        post = await tx.session.scalar(select(Submission.id).where(
+            Submission.shortcode == shortcode))
+        rows = Verification.submission_id == post
+        if members is not None:
+            rows &= Verification.member_id.in_(select(Member.id).where(
+                Member.instagram_username.in_(members)))
+        if status is None:
+            await tx.session.execute(delete(Verification).where(rows))
+        else:
+            await tx.session.execute(update(Verification).where(rows).values(status=status))
+
+
+async def test_check_now_and_the_refresh_read_only_the_open_debts(
+    services: Services, simulated: SimulatedInstagram, instagram: Instagram,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The database works out the open debts: a member's check reads that member's open
+    posts, owed by that member alone; the refresh reads the posts someone still owes,
+    owed by exactly those without a "done" (never a late joiner, never a suspended one)."""
+    simulated.config.calls_per_hour = instagram.pool.hourly_budget = 100_000
+    community, week = await world(services, simulated, 8, posts_each=1)
+    await verifier(services, instagram).run(week, services.rules)
+    codes = list(community.posts)
+    members = community.members
+    await set_verdicts(services, codes[0], "done")  # settled: nobody owes it
+    await set_verdicts(services, codes[1], "done")
+    await set_verdicts(services, codes[1], "unknown", members[2:4])  # read in part
+    await set_verdicts(services, codes[2], None)  # never read
+    async with services.transaction() as tx:
+        late, suspended = await tx.session.scalar(select(Submission.submitted_at)), NOW
+        await tx.session.execute(update(Member).where(Member.instagram_username == members[5])
+                                 .values(joined_at=late + (suspended - late) / 2))
+        await tx.session.execute(update(Member).where(Member.instagram_username == members[6])
+                                 .values(status="suspended"))
+        ids = dict((await tx.session.execute(
+            select(Member.instagram_username, Member.id))).all())
+        stored = {(m, s): v for m, s, v in (await tx.session.execute(
+            select(Member.instagram_username, Submission.shortcode, Verification.status)
+            .join(Verification, Verification.member_id == Member.id)
+            .join(Submission, Submission.id == Verification.submission_id))).all()}
+        everything = await posts_to_check(tx.session, week, services.rules)
+        refresh = await posts_to_check(tx.session, week, services.rules, only_open=True)
+        mine = {name: await posts_to_check(tx.session, week, services.rules,
+                                           member_id=ids[name]) for name in members}
+    active = [m for m in members if m not in (members[5], members[6])]
+    owned = {code: owner for code, (owner, _) in community.posts.items()
+             if owner != members[6]}  # a suspended member's posts are owed by nobody
+    expected = {code: {m for m in active if m != owner and stored.get((m, code)) != "done"}
+                for code, owner in owned.items()}
+    expected = {code: owing for code, owing in expected.items() if owing}
+    assert codes[0] not in expected and expected[codes[1]] == set(members[2:4]) - {
+        community.posts[codes[1]][0]}
+    assert len(everything) == len(owned)  # the final check: every post, every member
+    assert {p.shortcode: set(p.owed_by.values()) for p in refresh} == expected
+    assert all(dict(p.owed_by) == {ids[m]: m for m in expected[p.shortcode]} for p in refresh)
+    for name in members:
+        owes = {code for code, owner in owned.items() if owner != name != members[5]
+                and stored.get((name, code)) != "done"}  # the suspended one's check holds
+        assert {p.shortcode for p in mine[name]} == owes, name
+        assert all(dict(p.owed_by) == {ids[name]: name} for p in mine[name])
+    # Reading: a member's check reads that member's open posts, the refresh the open ones.
+    read = spy_reads(simulated, monkeypatch)
+    report = await verifier(services, instagram).run(week, services.rules,
+                                                     member_id=ids[members[1]])
+    assert sorted(read) == sorted(p.shortcode for p in mine[members[1]]) and report.posts
+    assert sum(report.verdicts.values()) == len(mine[members[1]])
+    read.clear()
+    stored = await verdicts(services)  # that member's check settled some
+    expected = {code: {m for m in active if m != owner and stored.get((m, code)) != "done"}
+                for code, owner in owned.items()}
+    expected = {code: owing for code, owing in expected.items() if owing}
+    report = await verifier(services, instagram).run(week, services.rules, only_open=True)
+    assert sorted(read) == sorted(expected) and report.fetched == len(expected)
+    assert sum(report.verdicts.values()) == sum(map(len, expected.values()))
+
+
+async def test_a_short_recheck_reads_the_never_read_posts_first(
+    services: Services, simulated: SimulatedInstagram, instagram: Instagram,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One helper whose budget allows three reads: the re-check reads the posts nobody
+    read (no verdict yet, or every read failed) before the one read in part, and leaves
+    the settled ones, which were handed in first, for later."""
+    community, week = await world(services, simulated, 6, posts_each=1)
+    instagram.pool.hourly_budget = 100_000
+    await verifier(services, instagram).run(week, services.rules)
+    *settled, partial, failed, unread = community.posts
+    for code in settled:  # each still owed by someone, so the re-check would read it
+        owner = community.posts[code][0]
+        await set_verdicts(services, code, "missing",
+                           [next(m for m in community.members if m != owner)])
+    await set_verdicts(services, partial, "unknown", [
+        next(m for m in community.members if m != community.posts[partial][0])])
+    await set_verdicts(services, failed, "unknown")
+    await set_verdicts(services, unread, None)
+    for helper in instagram.pool.helpers.values():
+        helper.calls.clear()
+    instagram.pool.hourly_budget = 6  # three posts: their info and one page of comments
+    read = spy_reads(simulated, monkeypatch)
+    report = await verifier(services, instagram).run(week, services.rules, only_open=True)
+    assert read == [failed, unread, partial]
+    assert report.paused and report.fetched == 3
+    found = await verdicts(services)
+    assert all(found.get((m, unread)) in ("done", "missing")
+               for m in community.members if m != community.posts[unread][0])
