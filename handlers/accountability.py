@@ -1,10 +1,18 @@
 """Accountability from chat: members' `/me`, `/leaderboard`, `/appeal`; admins' `/strikes`,
 `/pardon`, `/suspend`, `/unsuspend`, `/pause`, `/resume`, `/remove`, `/correct` (a
 verdict of last week's record), and the appeal decision buttons. Every admin action is
-in the audit log; the member is told."""
+in the audit log; the member is told.
+
+A comment Instagram hides is seen by no helper account, so a re-check cannot find it.
+The member says "my comment is hidden": `/appeal hidden` (`/appeal 숨김`, KakaoTalk
+"이의 신청 숨김"), or the button the appeal's answer offers when the re-check still
+finds posts missing. The admins then get each still-missing post's link with a "count
+it" button (`/counthidden STRIKE N`, or `all`); pressing it corrects the week's record
+in the admin's name and, once no post is left missing, pardons the strike."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from handlers import formatting
@@ -13,6 +21,7 @@ from handlers.context import Ctx, ProgressFn
 from handlers.events import Button, Reply
 from handlers.i18n import t
 from handlers.registry import Command
+from services.accountability import HiddenCount, hidden_posts
 from services.instagram.names import normalize_username
 from services.links import PostLink, parse_post_link
 from services.notifier import Render
@@ -20,6 +29,10 @@ from services.weeks import Week
 from storage.models import Member, Strike
 
 MAX_WEEKS = 52
+HIDDEN_WORDS = ("hidden", "숨김", "숨겨짐")
+HIDDEN_PAYLOAD = "/appeal hidden"
+ALL_WORDS = ("all", "모두")
+MAX_COUNT_BUTTONS = 7  # one "count it" button a post; "count all" covers the rest
 
 
 def _week(ctx: Ctx, strike: Strike, lang: str | None = None) -> str:
@@ -80,19 +93,24 @@ async def leaderboard(ctx: Ctx, _args: str) -> list[Reply]:
     return [Reply("\n".join(lines))]
 
 
-async def appeal(ctx: Ctx, _args: str) -> list[Reply]:
+async def appeal(ctx: Ctx, args: str) -> list[Reply]:
     """Re-check the missing posts now; clear the strike if the comments are there, else
-    send the appeal with the evidence to the admins."""
+    send the appeal with the evidence to the admins. `hidden`: the member says Instagram
+    hid their comment, so the admins get a "count it" button for each post still missing
+    (also after the re-check, while the appeal waits for them)."""
     if ctx.who.member_id is None:  # an admin who is not a member
         return [ctx.reply("admin.not_member")]
+    hidden = args.strip().lower() in HIDDEN_WORDS
     now, member_id = ctx.tx.now(), ctx.who.member_id
     strikes = await ctx.tx.accountability.appealable(member_id, now)
+    if not strikes and hidden:
+        return await _hidden_after_recheck(ctx, member_id)
     if not strikes:
         return [ctx.reply("appeal.nothing", hours=ctx.tx.rules.appeal_hours)]
     ids, checks, services = [s.id for s in strikes], ctx.tx.checks, ctx.services
     week = Week(strikes[0].week_start, ctx.tx.rules.timezone)
     username = ctx.who.member_username or ""
-    pending: list[tuple[int, str, list[list[str]]]] = []
+    pending: list[tuple[int, str, list[list[str]], bool]] = []
 
     async def work(_progress: ProgressFn) -> list[Reply]:
         if checks is not None and any(s.reason == "missing" for s in strikes):
@@ -110,19 +128,62 @@ async def appeal(ctx: Ctx, _args: str) -> list[Reply]:
                 if outcome == "cleared":
                     replies.append(Reply(ctx.t("appeal.cleared", week=label)))
                     continue
-                replies.append(Reply(ctx.t("appeal.sent")))
-                pending.append((strike.id, strike.reason, missing))
-        for strike_id, reason, still in pending:
-            if services.delivery is not None:
+                said_hidden = hidden and bool(hidden_posts(strike)) and \
+                    tx.accountability.claim_hidden(strike)
+                if said_hidden:
+                    replies.append(Reply(ctx.t("appeal.hidden_sent")))
+                elif hidden_posts(strike):  # the member may say their comment is hidden
+                    replies.append(Reply(ctx.t("appeal.sent"), buttons=(
+                        Button(ctx.t("appeal.hidden_button"), HIDDEN_PAYLOAD),)))
+                else:
+                    replies.append(Reply(ctx.t("appeal.sent")))
+                pending.append((strike.id, strike.reason, missing, said_hidden))
+        for strike_id, reason, still, said_hidden in pending:
+            if services.delivery is None:
+                continue
+            if said_hidden:
                 await services.delivery.to_admins(
-                    _appeal_for_admins(strike_id, username, week, reason, still),
-                    lambda lang, i=strike_id: [
-                        (t(lang, "appeal.uphold_button"), f"/appealdecide {i} uphold"),
-                        (t(lang, "appeal.pardon_button"), f"/appealdecide {i} pardon")])
+                    _hidden_for_admins(strike_id, username, week, still),
+                    _hidden_buttons(strike_id, still))
+                continue
+            await services.delivery.to_admins(
+                _appeal_for_admins(strike_id, username, week, reason, still),
+                lambda lang, i=strike_id: [
+                    (t(lang, "appeal.uphold_button"), f"/appealdecide {i} uphold"),
+                    (t(lang, "appeal.pardon_button"), f"/appealdecide {i} pardon")])
         return replies
 
     ctx.after(work)
     return [ctx.reply("appeal.checking")]
+
+
+async def appeal_hidden(ctx: Ctx, _args: str) -> list[Reply]:
+    """"My comment is hidden" (KakaoTalk: 이의 신청 숨김): `/appeal hidden`."""
+    return await appeal(ctx, HIDDEN_WORDS[0])
+
+
+async def _hidden_after_recheck(ctx: Ctx, member_id: int) -> list[Reply]:
+    """"My comment is hidden" once the re-check has sent the appeal to the admins."""
+    strikes = await ctx.tx.accountability.hidden_claimable(member_id)
+    if not strikes:
+        return [ctx.reply("appeal.nothing", hours=ctx.tx.rules.appeal_hours)]
+    fresh = [s for s in strikes if ctx.tx.accountability.claim_hidden(s)]
+    if not fresh:
+        return [ctx.reply("appeal.hidden_already")]
+    services, username = ctx.services, ctx.who.member_username or ""
+    sends = [(s.id, Week(s.week_start, ctx.tx.rules.timezone), hidden_posts(s))
+             for s in fresh]
+
+    async def work(_progress: ProgressFn) -> list[Reply]:
+        if services.delivery is not None:
+            for strike_id, week, posts in sends:
+                await services.delivery.to_admins(
+                    _hidden_for_admins(strike_id, username, week, posts),
+                    _hidden_buttons(strike_id, posts))
+        return []
+
+    ctx.after(work)
+    return [ctx.reply("appeal.hidden_sent")]
 
 
 def _appeal_for_admins(strike_id: int, username: str, week: Week, reason: str,
@@ -135,6 +196,31 @@ def _appeal_for_admins(strike_id: int, username: str, week: Week, reason: str,
             lines += [t(lang, "announce.item", owner=owner, url=url) for owner, url in still]
         return "\n".join(lines)
     return render
+
+
+def _hidden_for_admins(strike_id: int, username: str, week: Week,
+                       posts: list[list[str]]) -> Render:
+    def render(lang: str) -> str:
+        lines = [t(lang, "appeal.admins", id=strike_id, username=username,
+                   week=formatting.week(week, lang), reason=t(lang, "strike.missing")),
+                 t(lang, "hidden.admins", username=username)]
+        lines += [t(lang, "hidden.item", number=n, owner=owner, url=url)
+                  for n, (owner, url) in enumerate(posts, 1)]
+        return "\n".join(lines)
+    return render
+
+
+def _hidden_buttons(strike_id: int, posts: list[list[str]]
+                    ) -> Callable[[str], list[tuple[str, str]]]:
+    def buttons(lang: str) -> list[tuple[str, str]]:
+        each = [(t(lang, "hidden.count_button", number=n, owner=owner),
+                 f"/counthidden {strike_id} {n}")
+                for n, (owner, _url) in enumerate(posts[:MAX_COUNT_BUTTONS], 1)]
+        every = [(t(lang, "hidden.count_all_button"), f"/counthidden {strike_id} all")] \
+            if len(posts) > 1 else []
+        return [*each, *every,
+                (t(lang, "appeal.uphold_button"), f"/appealdecide {strike_id} uphold")]
+    return buttons
 
 
 # --- admins ----------------------------------------------------------------------------
@@ -323,10 +409,57 @@ async def correct(ctx: Ctx, args: str) -> list[Reply]:
                       after=t(ctx.lang, f"verdict.{status}"))]
 
 
+async def count_hidden(ctx: Ctx, args: str) -> list[Reply]:
+    """`/counthidden STRIKE N|all`: the admin has seen the member's hidden comment on the
+    strike's still-missing post N (or on all of them): the record counts it as done."""
+    parts = args.split()
+    number = whole_number(parts[0]) if len(parts) == 2 else None
+    strike = await ctx.tx.accountability.strike_for_update(number) \
+        if number is not None else None
+    posts = hidden_posts(strike) if strike is not None else []
+    everything = len(parts) == 2 and parts[1].lower() in ALL_WORDS
+    which = whole_number(parts[1], 1, len(posts)) if posts and not everything else None
+    if strike is None or not posts or (which is None and not everything):
+        return [ctx.reply("hidden.unknown", id=parts[0][:20] if parts else "?")]
+    if strike.appeal == "upheld":
+        return [ctx.reply("hidden.upheld", id=strike.id)]
+    done = await ctx.tx.accountability.count_hidden(
+        ctx.who.account_id, strike, None if which is None else [which], ctx.tx.now())
+    username = await ctx.tx.accountability.username(strike.member_id)
+    if not done.counted:
+        return [Reply("\n".join(ctx.t("hidden.already", username=username, owner=o, url=u)
+                                for o, u in done.already))]
+    zone, week_start = ctx.tx.rules.timezone, strike.week_start
+    _tell(ctx, strike.member_id, _hidden_told(done, Week(week_start, zone)))
+    label = _week(ctx, strike)
+    lines = [ctx.t("hidden.counted", username=username, owner=o, url=u, week=label)
+             for o, u in done.counted]
+    lines.append(ctx.t("hidden.pardoned", id=strike.id, username=username) if done.pardoned
+                 else ctx.t("hidden.remaining", count=len(done.remaining))
+                 if done.remaining else ctx.t("hidden.all_counted"))
+    return [Reply("\n".join(lines))]
+
+
+def _hidden_told(done: HiddenCount, week: Week) -> Render:
+    def render(lang: str) -> str:
+        label = formatting.week(week, lang)
+        lines = [t(lang, "hidden.told_counted", week=label)]
+        lines += [t(lang, "announce.item", owner=o, url=u) for o, u in done.counted]
+        if done.pardoned:
+            lines.append(t(lang, "appeal.pardoned", week=label))
+        elif done.remaining:
+            lines.append(t(lang, "hidden.told_remaining", count=len(done.remaining)))
+        return "\n".join(lines)
+    return render
+
+
 COMMANDS = [
     Command("me", me, audience="member", keywords=("내 기록", "me")),
     Command("leaderboard", leaderboard, audience="member", keywords=("순위", "leaderboard")),
     Command("appeal", appeal, audience="member", keywords=("이의 신청",)),
+    Command("appealhidden", appeal_hidden, audience="member",
+            keywords=("이의 신청 숨김", "댓글 숨김", "내 댓글이 숨겨졌어요",
+                      "my comment is hidden"), in_menu=False),
     Command("strikes", strikes, audience="admin", keywords=("경고 목록",)),
     Command("pardon", pardon, audience="admin"),
     Command("suspend", suspend, audience="admin"),
@@ -336,4 +469,5 @@ COMMANDS = [
     Command("remove", remove, audience="admin"),
     Command("correct", correct, audience="admin"),
     Command("appealdecide", decide_appeal, audience="admin", in_menu=False),
+    Command("counthidden", count_hidden, audience="admin", in_menu=False),
 ]

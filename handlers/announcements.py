@@ -22,7 +22,7 @@ from services.week_record import RECHECK
 from services.weeks import Week
 from storage.models import WeekCorrection
 
-CORRECTION_REASONS = ("appeal", "pardon")
+CORRECTION_REASONS = ("appeal", "pardon", "hidden")
 
 
 def text(key: str, **values: object) -> Render:

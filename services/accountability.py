@@ -7,6 +7,13 @@ than the minimum. An "unknown" result never strikes. The number of active strike
 the ladder's step (warning, suspension for N weeks, removal proposed to the admins).
 Strikes expire after a run of clean weeks. Removal is only ever proposed; an admin
 confirms it.
+
+A comment Instagram hides (its spam or offensive-comment filter, a restricted account)
+is listed to no reader, so no helper account can see it and the re-check of an appeal
+cannot find it. The member then says so (`claim_hidden`); an admin who has seen the
+comment counts it (`count_hidden`): the week's record shows the verdict done with the
+admin's name and the reason "hidden", and when none of the strike's posts is left
+missing the strike is pardoned.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.progress import ProgressService
 from services.rules import CommunityRules
-from services.week_record import RECHECK, WeekRecords
+from services.week_record import HIDDEN, RECHECK, WeekRecords
 from services.weeks import Week
 from storage.models import Admin, AuditEntry, ChatAccount, JobRun, Member, MemberWeek, Strike
 
@@ -40,6 +47,17 @@ class LadderNews:
     active_count: int = 0  # active strikes after this week
 
 
+@dataclass
+class HiddenCount:
+    """What an admin's "count it" did: the posts counted now ([owner, url]), the ones
+    counted before, the ones still missing, and whether the strike was pardoned now."""
+
+    counted: list[list[str]] = field(default_factory=list)
+    already: list[list[str]] = field(default_factory=list)
+    remaining: list[list[str]] = field(default_factory=list)
+    pardoned: bool = False
+
+
 @dataclass(frozen=True)
 class MeView:
     status: str
@@ -55,6 +73,13 @@ class Board:
     streaks: list[tuple[str, int]]
     month: list[tuple[str, float]]
     all_time: list[tuple[str, float]]
+
+
+def hidden_posts(strike: Strike) -> list[list[str]]:
+    """A "missing" strike's posts ([owner, url]) the appeal's re-check still could not
+    find, numbered from 1 in the admins' message and its "count it" buttons."""
+    return [list(p) for p in strike.detail.get("still_missing", [])] \
+        if strike.reason == "missing" else []
 
 
 def streaks(weeks: list[MemberWeek]) -> tuple[int, int]:
@@ -233,7 +258,7 @@ class Accountability:
         strike.status = "pardoned"
         if strike.appeal == "pending":
             strike.appeal, strike.decided_at = "pardoned", now
-            reason = "appeal"
+            reason = "appeal" if reason == "pardon" else reason
         await self._note_pardon(strike, await self.actor_name(actor_id), reason, now)
         await self._week_clean_again(strike)
         self.session.add(AuditEntry(actor_id=actor_id, action="strike_pardoned",
@@ -245,6 +270,9 @@ class Accountability:
         self.session.add(AuditEntry(actor_id=actor_id, action="appeal_upheld",
                                     target=await self._username(strike.member_id),
                                     detail=str(strike.id)))
+
+    async def username(self, member_id: int) -> str:
+        return await self._username(member_id)
 
     async def _username(self, member_id: int) -> str:
         return await self.session.scalar(select(Member.instagram_username).where(
@@ -297,6 +325,73 @@ class Accountability:
         if strike.reason == "missing":
             strike.detail = {**strike.detail, "still_missing": still_missing}
         return "pending"
+
+    # --- hidden comments ----------------------------------------------------------------
+
+    async def strike_for_update(self, strike_id: int) -> Strike | None:
+        """The strike, locked for this transaction (two admins pressing at once)."""
+        return await self.session.scalar(
+            select(Strike).where(Strike.id == strike_id).with_for_update()
+            .execution_options(populate_existing=True))
+
+    async def hidden_claimable(self, member_id: int) -> list[Strike]:
+        """The member's "missing" strikes whose appeal is with the admins, with posts the
+        re-check still could not find: what "my comment is hidden" is about."""
+        strikes = await self.session.scalars(
+            select(Strike).where(Strike.member_id == member_id, Strike.status == "active",
+                                 Strike.reason == "missing", Strike.appeal == "pending")
+            .order_by(Strike.week_start, Strike.id))
+        return [s for s in strikes if hidden_posts(s)]
+
+    @staticmethod
+    def claim_hidden(strike: Strike) -> bool:
+        """The member says their comment is hidden; False when they had said so already."""
+        if strike.detail.get("hidden"):
+            return False
+        strike.detail = {**strike.detail, "hidden": True}
+        return True
+
+    async def count_hidden(self, actor_id: int | None, strike: Strike,
+                           numbers: list[int] | None, now: datetime) -> HiddenCount:
+        """An admin counts hidden comments: `numbers` (1-based) of the strike's posts that
+        are still missing, None for all of them. Each post counted is "done" in the week's
+        record (a correction with the admin's name and the reason "hidden") and in the
+        member's week; a post counted before is left as it is. With none left missing,
+        the strike is pardoned by that admin."""
+        posts = hidden_posts(strike)
+        chosen = posts if numbers is None else [posts[n - 1] for n in numbers]
+        counted = set(strike.detail.get("counted", []))
+        outcome = HiddenCount(already=[p for p in chosen if p[1] in counted])
+        outcome.counted = [p for p in chosen if p[1] not in counted]
+        if outcome.counted:
+            actor = await self.actor_name(actor_id)
+            username = await self._username(strike.member_id)
+            week = Week(strike.week_start, self.rules.timezone)
+            records = WeekRecords(self.session, self.rules)
+            for _owner, url in outcome.counted:
+                await records.correct(week, username, url, "done", actor, HIDDEN, now)
+                self.session.add(AuditEntry(actor_id=actor_id, action="hidden_counted",
+                                            target=username, detail=url))
+            counted |= {url for _, url in outcome.counted}
+            strike.detail = {**strike.detail, "counted": sorted(counted)}
+            await self._count_done(strike, len(outcome.counted))
+        outcome.remaining = [p for p in posts if p[1] not in counted]
+        if outcome.counted and not outcome.remaining and strike.status == "active":
+            await self.pardon(actor_id, strike, now, reason=HIDDEN)
+            outcome.pardoned = True
+        await self.session.flush()
+        return outcome
+
+    async def _count_done(self, strike: Strike, count: int) -> None:
+        week = await self.session.scalar(select(MemberWeek).where(
+            MemberWeek.member_id == strike.member_id,
+            MemberWeek.week_start == strike.week_start))
+        if week is None:
+            return
+        week.done = min(week.owed, week.done + count)
+        week.missing = max(0, week.missing - count)
+        week.complete = not week.missing and not week.unknown and \
+            week.submitted >= self.rules.weekly_min_posts
 
     # --- streaks, rates and the leaderboard ----------------------------------------------
 

@@ -32,6 +32,7 @@ from storage.models import (
 POST_STATES = {"active": "counted", "comments_off": "comments_off", "foreign": "foreign",
                "gone": "gone"}
 RECHECK = "recheck"  # the actor of a correction made by an appeal's re-check
+HIDDEN = "hidden"  # the reason of a comment counted by an admin: Instagram hid it
 
 
 class WeekRecords:

@@ -14,7 +14,7 @@ from jobs.weekly import WeeklyJobs
 from services.container import Services
 from services.instagram.simulated import SimulatedInstagram
 from services.weeks import Week
-from storage.models import ChatAccount, Member, Strike, Verification
+from storage.models import AuditEntry, ChatAccount, Member, Strike, Verification
 from storage.repositories.weekly import SubmissionRepo
 from tests.chat_driver import Person
 from tests.test_weekly_jobs import AFTER_DEADLINE, Clock, Phone, community
@@ -227,3 +227,106 @@ async def test_an_appeal_clears_itself_or_goes_to_the_admins(
     three = Person(dispatcher, f"tg-{third}", platform="telegram")
     await three.say("/appeal")
     assert "이의 신청할 수 있는 경고가 없어요 (결과 발표 후 48시간" in three.text
+
+
+async def test_a_hidden_comment_is_counted_by_an_admin_with_one_tap(
+    services: Services, simulated: SimulatedInstagram, dispatcher: Dispatcher
+) -> None:
+    """Instagram hides a comment from every reader: the re-check cannot find it, the member
+    says so, an admin counts it post by post, the record and the strike follow."""
+    clock = Clock(AFTER_DEADLINE)
+    services.clock = clock
+    found = await community(services, simulated, members=3, posts_each=2, comment_rate=0.0)
+    phone = Phone()
+    services.delivery = Delivery(services, [phone])  # type: ignore[list-item]
+    await WeeklyJobs(services, services.delivery, clock=clock).final()
+    first, second, _third = found.members
+    clock.now += timedelta(hours=2)
+    member = Person(dispatcher, f"tg-{first}", platform="telegram")
+    await member.say("/appeal")
+    assert "관리자에게 보냈어요" in member.text
+    await member.press("내 댓글이 숨겨졌어요")
+    assert "숨겨졌다는 말과 함께" in member.text
+    (to_admin,) = [t for c, t in phone.sent if c == "tg-admin" and "hid the comment" in t]
+    owed = [(owner, f"https://www.instagram.com/p/{code}/")
+            for code, (owner, _) in found.posts.items() if owner != first]
+    assert len(owed) == 4
+    for n, (owner, url) in enumerate(owed, 1):
+        assert f"{n}. @{owner} {url}" in to_admin
+    buttons = phone.buttons["tg-admin"]
+    assert [b.label for b in buttons] == [*(f"Count it {n} @{o}" for n, (o, _) in
+                                            enumerate(owed, 1)), "Count all", "Uphold"]
+    await member.say("/appeal hidden")  # said twice: the admins are not asked twice
+    assert "이미 관리자에게 전했어요" in member.text
+    assert len([t for c, t in phone.sent if c == "tg-admin" and "hid the comment" in t]) == 1
+    # Only an admin may count it.
+    other = Person(dispatcher, f"tg-{second}", platform="telegram")
+    await other.say(buttons[0].payload)
+    assert other.text == "관리자만 쓸 수 있는 명령이에요."
+    admin = Person(dispatcher, "tg-admin", "boss", platform="telegram", language_hint="en")
+    await admin.say(buttons[0].payload)
+    owner, url = owed[0]
+    assert f"Counted: @{first} → @{owner} {url}" in admin.text
+    assert "3 posts still not counted." in admin.text
+    assert await active_strikes(services, first) == 1
+    told = phone.to(f"tg-{first}")[-1]
+    assert told.startswith("✅ 관리자가 숨겨진 댓글을 인정했어요") and f"• @{owner} {url}" in told
+    assert "나머지 게시물 3개" in told
+    # A second press changes nothing.
+    await admin.say(buttons[0].payload)
+    assert admin.text == f"Already counted: @{first} → @{owner} {url}. Nothing changed."
+    record = "\n".join(r.text for r in await admin.say("/results 2026-W48"))
+    assert record.count(f"@{first} → @{owner} {url}: missing → done (admin boss, hidden "
+                        "comment)") == 1
+    # "Count all" counts the other three and pardons the strike, in the admin's name.
+    await admin.say(buttons[-2].payload)
+    assert admin.text.count("Counted:") == 3 and f"@{first}'s strike" in admin.text \
+        and "pardoned" in admin.text
+    assert await active_strikes(services, first) == 0
+    told = phone.to(f"tg-{first}")[-1]
+    assert "관리자가" in told and "경고를 취소했어요" in told
+    board = "\n".join(r.text for r in await admin.say("/results 2026-W48"))
+    corrections = board.split("Corrected after the results")[1]
+    assert corrections.count("(admin boss, hidden comment)") == 5  # 4 verdicts, 1 pardon
+    assert f"@{first}: strike for" in corrections
+    mine = "\n".join(r.text for r in await member.say("결과"))
+    assert "빠짐 → 완료 (관리자 boss, 숨겨진 댓글)" in mine
+    await admin.say(buttons[-2].payload)
+    assert admin.text.count("Already counted") == 4
+    async with services.transaction() as tx:
+        actions = (await tx.session.scalars(select(AuditEntry.action).where(
+            AuditEntry.action.in_(("hidden_counted", "strike_pardoned"))))).all()
+    assert sorted(actions) == ["hidden_counted"] * 4 + ["strike_pardoned"]
+
+
+async def test_a_member_says_at_once_that_the_comment_is_hidden(
+    services: Services, simulated: SimulatedInstagram, dispatcher: Dispatcher
+) -> None:
+    clock = Clock(AFTER_DEADLINE)
+    services.clock = clock
+    found = await community(services, simulated, members=2, posts_each=2, comment_rate=0.0)
+    phone = Phone()
+    services.delivery = Delivery(services, [phone])  # type: ignore[list-item]
+    await WeeklyJobs(services, services.delivery, clock=clock).final()
+    first, second = found.members
+    member = Person(dispatcher, f"tg-{first}", platform="telegram")
+    await member.say("이의 신청 숨김")  # KakaoTalk's words, /appeal hidden elsewhere
+    assert "숨겨졌다는 말과 함께" in member.text
+    (to_admin,) = [t for c, t in phone.sent if c == "tg-admin" and "hid the comment" in t]
+    assert f"1. @{second} https://www.instagram.com/p/" in to_admin
+    buttons = phone.buttons["tg-admin"]
+    assert [b.label for b in buttons] == [f"Count it 1 @{second}", f"Count it 2 @{second}",
+                                          "Count all", "Uphold"]
+    admin = Person(dispatcher, "tg-admin", "boss", platform="telegram", language_hint="en")
+    await admin.say(buttons[2].payload)
+    assert admin.text.count("Counted:") == 2 and "pardoned" in admin.text
+    assert await active_strikes(services, first) == 0
+    # Once the admins upheld a strike, nothing is counted any more.
+    await Person(dispatcher, f"tg-{second}", platform="telegram").say("/appeal 숨김")
+    payloads = [b.payload for b in phone.buttons["tg-admin"]]
+    await admin.say(payloads[-1])  # uphold
+    await admin.say(payloads[0])
+    assert admin.text.endswith("already decided: upheld.")
+    assert await active_strikes(services, second) == 1
+    await admin.say("/counthidden 999 1")
+    assert "no hidden comment to count for #999" in admin.text
