@@ -35,11 +35,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Exists, Select, and_, bindparam, exists, literal, or_, select, text, update
+from sqlalchemy import Exists, Select, and_, bindparam, exists, literal, or_, select, text
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from services.identities import learn_people
 from services.instagram.comment_pages import CommentRead
 from services.instagram.errors import InstagramError, NetworkError, NoHelperAvailable
 from services.instagram.gateway import CURRENT_METER, CallMeter, PostComments
@@ -47,7 +48,7 @@ from services.instagram.names import name_key
 from services.instagram.runtime import Instagram
 from services.rules import CommunityRules
 from services.weeks import Week
-from storage.models import Member, MemberName, Submission, Verification, utcnow
+from storage.models import Member, Submission, Verification, utcnow
 from storage.models.base import UTCDateTime
 
 CONCURRENT_WRITES = 4  # write transactions at once (PostgreSQL)
@@ -434,6 +435,11 @@ class Verifier:
         try:
             async with self.sessions() as session, session.begin():
                 written = await self._apply(session, batch)
+            people = {k: v for item in batch for k, v in item.people.items()}
+            if people:  # after the verdicts' commit: see services/identities.py
+                reports = {k: item.report for item in batch for k in item.people}
+                for renamed in await learn_people(self.sessions, people, self.clock()):
+                    reports[renamed[0]].renamed.append(renamed)
         except Exception as exc:
             for item in batch:
                 item.written.set_exception(exc)
@@ -499,8 +505,7 @@ class Verifier:
     async def _apply(self, session: AsyncSession, batch: list[Finished]
                      ) -> dict[int, tuple[dict[int, str], dict[int, str]]]:
         """The posts' verdicts (and their state: gone, private, foreign, comments off)
-        written, and what the reads showed of members (a pk learned, a new name);
-        returns per post written its verdicts and the rows that kept theirs."""
+        written; returns per post written its verdicts and the rows that kept theirs."""
         now = self.clock()
         states = [(item, *self._post_state(item.post, item.result, now)) for item in batch]
         # One guarded update, which takes the posts' row locks (PostgreSQL) so a
@@ -509,12 +514,10 @@ class Verifier:
         touched = await mark_posts(session, [(item.post.submission_id, values)
                                              for item, _, values in states])
         verdicts: dict[int, dict[int, str]] = {}
-        people: dict[int, tuple[str, str]] = {}
         for item, kind, _ in states:
             post, result, report = item.post, item.result, item.report
             if post.submission_id not in touched:
                 continue
-            people.update(item.people)
             if kind == "gone":
                 report.gone.append((post.url, post.owner, "not_found"))
             elif kind == "private":
@@ -535,8 +538,6 @@ class Verifier:
                 if isinstance(result, PostComments) and not result.complete:
                     report.incomplete.append(post.shortcode)
                 verdicts[post.submission_id] = item.verdicts
-        if people:
-            report.renamed += await learn_people(session, people, now)
         # A verdict only ever moves up (unknown < missing < late < done < coauthor): a
         # read that failed never undoes what a complete read settled, a "done" stays
         # "done" (a comment deleted since is not held against the member).
@@ -755,38 +756,3 @@ async def upsert_verdicts(session: AsyncSession, verdicts: dict[int, dict[int, s
         connection = await session.connection()
         await connection.execute(SQLITE_UPSERT, changed)
     return kept
-
-
-async def learn_people(session: AsyncSession, people: dict[int, tuple[str, str]],
-                       now: datetime) -> list[tuple[int, str, str]]:
-    """What reads showed of members: a pk not known yet is stored (unless another member
-    has it), and a known pk shown under a new name renames the member (the old name is
-    kept in their history); a pk is never changed by a name. Returns the renames."""
-    rows = (await session.execute(
-        select(Member.id, Member.instagram_username, Member.instagram_pk)
-        .where(Member.id.in_(list(people))))).all()
-    wanted_pks = [pk for pk, _ in people.values()]
-    wanted_names = [name for _, name in people.values()]
-    holders = dict((await session.execute(select(Member.instagram_pk, Member.id).where(
-        Member.instagram_pk.in_(wanted_pks)))).all())
-    names = dict((await session.execute(select(Member.instagram_username, Member.id).where(
-        Member.instagram_username.in_(wanted_names)))).all())
-    renamed = []
-    for member_id, username, known in rows:
-        pk, shown = people[member_id]
-        if known is None:
-            if holders.get(pk, member_id) != member_id:
-                continue  # another member has this pk (an old row): left for the admins
-            await session.execute(update(Member).where(Member.id == member_id)
-                                  .values(instagram_pk=pk))
-            holders[pk] = member_id
-        elif known != pk:
-            continue
-        if shown != username and names.get(shown, member_id) == member_id:
-            session.add(MemberName(member_id=member_id, username=username, until=now))
-            await session.execute(update(Member).where(Member.id == member_id)
-                                  .values(instagram_username=shown))
-            names[shown] = member_id
-            renamed.append((member_id, username, shown))
-            log.info("member %s is now @%s on Instagram (was @%s)", member_id, shown, username)
-    return renamed

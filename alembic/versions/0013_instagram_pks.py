@@ -30,8 +30,8 @@ ACCOUNTS = ('helper', 'consumer', 'producer')
 def upgrade() -> None:
     with op.batch_alter_table('sns_raise_user', schema=None) as batch_op:
         batch_op.add_column(sa.Column('instagram_pk', sa.String(length=32), nullable=True))
-        batch_op.create_unique_constraint(batch_op.f('uq_sns_raise_user_instagram_pk'),
-                                          ['instagram_pk'])
+        batch_op.create_index(batch_op.f('ix_sns_raise_user_instagram_pk'), ['instagram_pk'],
+                              unique=False)
     for table in ACCOUNTS:
         with op.batch_alter_table(table, schema=None) as batch_op:
             batch_op.add_column(sa.Column('instagram_pk', sa.String(length=32), nullable=True))
@@ -70,5 +70,5 @@ def downgrade() -> None:
         with op.batch_alter_table(table, schema=None) as batch_op:
             batch_op.drop_column('instagram_pk')
     with op.batch_alter_table('sns_raise_user', schema=None) as batch_op:
-        batch_op.drop_constraint(batch_op.f('uq_sns_raise_user_instagram_pk'), type_='unique')
+        batch_op.drop_index(batch_op.f('ix_sns_raise_user_instagram_pk'))
         batch_op.drop_column('instagram_pk')

@@ -21,7 +21,9 @@ class Member(CreatedAt, Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     instagram_username: Mapped[str] = mapped_column(String(30), unique=True, nullable=False)
-    instagram_pk: Mapped[str | None] = mapped_column(String(32), unique=True)
+    # Indexed, not unique: storing it then takes no key lock on the row, which verdicts
+    # hold (services/identities.py keeps it one member's).
+    instagram_pk: Mapped[str | None] = mapped_column(String(32), index=True)
     display_name: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16), default="active", nullable=False)
     joined_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
