@@ -61,7 +61,9 @@ def comment_report(period: str, report: CommentReport) -> Render:
 
 
 def _items(language: str, items: list[TodoItem]) -> list[str]:
-    return [t(language, "announce.item", owner=i.owner, url=i.url) for i in items]
+    """Posts left uncommented; a comment made after the deadline says so."""
+    return [t(language, "announce.item_late" if i.status == "late" else "announce.item",
+              owner=i.owner, url=i.url) for i in items]
 
 
 def week_opened(week: Week, rules: CommunityRules) -> Render:

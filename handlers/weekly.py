@@ -13,13 +13,14 @@ from handlers.registry import Command, Flow
 from services.instagram.runtime import Instagram
 from services.link_check import CheckedLink, check_link, needs_instagram
 from services.links import LinkProblem, PostLink, find_links, parse_post_link
+from services.progress import MISSED
 from services.submissions import SubmitResult, WithdrawResult
 from services.weeks import Week
 
 FLOW = "submit"
 PICK_FLOW = "withdraw_pick"
 WEEK_LABEL = re.compile(r"^(\d{4})-?W(\d{1,2})$", re.IGNORECASE)
-STATUS_ICONS = {"done": "✅", "missing": "❌", "unknown": "❔", "unchecked": "⏳"}
+STATUS_ICONS = {"done": "✅", "missing": "❌", "late": "⏰", "unknown": "❔", "unchecked": "⏳"}
 STATUS_LINES = 100  # posts listed by /status (a 30-member community owes about 75)
 
 
@@ -231,11 +232,11 @@ async def results(ctx: Ctx, args: str) -> list[Reply]:
         return [Reply("\n".join([*lines, ctx.t("results.not_part")]))]
     if not view.checked:
         return [Reply("\n".join([*lines, ctx.t("results.not_checked", posts=view.posts)]))]
-    missing = [i for i in view.owed if i.status == "missing"]
+    missing = [i for i in view.owed if i.status in MISSED]
     unknown = [i for i in view.owed if i.status in ("unknown", "unchecked")]
     done = len(view.owed) - len(missing) - len(unknown)
     lines.append(ctx.t("results.mine", done=done, total=len(view.owed)))
-    lines += [f"❌ @{i.owner} {i.url}" for i in missing]
+    lines += [f"{STATUS_ICONS[i.status]} @{i.owner} {i.url}" for i in missing]
     if unknown:
         lines.append(ctx.t("results.unknown", count=len(unknown)))
     if view.own_count < view.minimum:
