@@ -172,6 +172,13 @@ def ladder_news(news: LadderNews, week: Week, rules: CommunityRules) -> Render:
                 lines.append(t(lang, "ladder.strike_below", week=label,
                                submitted=strike.detail.get("submitted", 0),
                                minimum=strike.detail.get("minimum", rules.weekly_min_posts)))
+                dropped = strike.detail.get("dropped") or []
+                if dropped:  # handed in, but deleted, someone else's or unreadable
+                    lines.append(t(lang, "ladder.dropped", count=len(dropped),
+                                   handed_in=strike.detail.get("handed_in", len(dropped))))
+                    lines += [t(lang, "ladder.dropped_item", url=url,
+                                why=t(lang, f"ladder.dropped_{state}"))
+                              for url, state in dropped]
         count = news.active_count
         hours = rules.appeal_hours
         if news.step == "warning":

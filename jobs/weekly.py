@@ -125,7 +125,17 @@ class WeeklyJobs:
         if run is None:
             return
         report = await checks.week(self.current_week(), only_open=True)
-        await self.runs.finish(run, report=report.as_summary())
+        # Last week's record, if its final check could not read everything: its open
+        # posts are read again, and the record fills in (nobody is struck for them).
+        last = self.finished_week()
+        async with self.services.transaction() as tx:
+            unsettled = await tx.records.unsettled(last)
+        filled = 0
+        if unsettled:
+            await checks.week(last, only_open=True)
+            async with self.services.transaction() as tx:
+                filled = await tx.records.fill_in(last)
+        await self.runs.finish(run, report=report.as_summary(), last_week_filled=filled)
         await self.delivery.to_admins(Words("run_report", ("job.refresh", run.period, report),
                                             {"cooling": self._cooling()}))
 

@@ -116,6 +116,7 @@ class Accountability:
         if done:
             return []
         results = await ProgressService(self.session, self.rules).week_results(week)
+        dropped = await WeekRecords(self.session, self.rules).dropped_posts(week)
         minimum = self.rules.weekly_min_posts
         news: list[LadderNews] = []
         for result in results.members:
@@ -132,9 +133,14 @@ class Accountability:
                         member_id=member.id, week_start=week.start, reason="missing",
                         detail={"posts": [[i.owner, i.url] for i in result.missing]}))
                 if self.rules.strike_for_below_minimum and result.submitted < minimum:
+                    # The posts handed in that did not count, and why: the member
+                    # sees their real count, not only what was left.
+                    gone = dropped.get(result.username, [])
                     item.strikes.append(Strike(
                         member_id=member.id, week_start=week.start, reason="below_minimum",
-                        detail={"submitted": result.submitted, "minimum": minimum}))
+                        detail={"submitted": result.submitted, "minimum": minimum,
+                                "handed_in": result.submitted + len(gone),
+                                "dropped": [list(post) for post in gone]}))
             self.session.add_all(item.strikes)
             complete = not result.missing and not result.unknown and result.submitted >= minimum
             self.session.add(MemberWeek(

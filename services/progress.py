@@ -244,6 +244,11 @@ class ProgressService:
         return {(m, s): "unknown" if status == "missing" and at < cutoff else status
                 for m, s, status, at in rows.all()}
 
+    async def verdicts_of(self, submission_ids: list[int], week: Week
+                          ) -> dict[tuple[int, int], str]:
+        """(member id, post id) -> verdict as the week's results take it."""
+        return await self._verifications(sorted(set(submission_ids)), week)
+
     def _todo(
         self, member_id: int, rows: list[PostRow],
         checks: dict[tuple[int, int], str], joined: datetime | None = None,

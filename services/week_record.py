@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import false, func, select
+from sqlalchemy import and_, false, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.progress import ProgressService
@@ -30,7 +30,9 @@ from storage.models import (
 
 # What a submission's status becomes in the record.
 POST_STATES = {"active": "counted", "comments_off": "comments_off", "foreign": "foreign",
-               "gone": "gone"}
+               "gone": "gone", "private": "private"}
+# Handed in, but not counted: why (a below-minimum strike names them).
+DROPPED = ("gone", "foreign", "private")
 RECHECK = "recheck"  # the actor of a correction made by an appeal's re-check
 HIDDEN = "hidden"  # the reason of a comment counted by an admin: Instagram hid it
 
@@ -81,6 +83,39 @@ class WeekRecords:
                                        entries[start:start + 5000])
         return True
 
+    async def unsettled(self, week: Week) -> int:
+        """Owed comments of a recorded week still "couldn't check" (0: none, or no record)."""
+        return await self.session.scalar(
+            select(func.count()).select_from(WeekRecordEntry)
+            .where(WeekRecordEntry.week_start == week.start,
+                   WeekRecordEntry.status.in_(("unknown", "unchecked")))) or 0
+
+    async def fill_in(self, week: Week) -> int:
+        """A recorded week's "couldn't check" entries take the verdicts that reads made
+        since have settled (the final check could not read everything in time: the
+        record fills in as the reads finish). Returns how many were filled in. Nothing
+        else changes: the ladder ran on what was known and left these out."""
+        if not await self.exists(week):
+            return 0
+        rows = (await self.session.execute(
+            select(WeekRecordEntry, WeekRecordPost.submission_id, WeekRecordMember.member_id)
+            .join(WeekRecordPost, WeekRecordPost.id == WeekRecordEntry.post_id)
+            .join(WeekRecordMember, and_(WeekRecordMember.week_start == week.start,
+                                         WeekRecordMember.username == WeekRecordEntry.username))
+            .where(WeekRecordEntry.week_start == week.start,
+                   WeekRecordEntry.status.in_(("unknown", "unchecked"))))).all()
+        if not rows:
+            return 0
+        live = await self.progress.verdicts_of([s for _, s, _ in rows if s], week)
+        filled = 0
+        for entry, submission_id, member_id in rows:
+            status = live.get((member_id, submission_id))
+            if status in ("done", "missing", "late"):
+                entry.status = status
+                filled += 1
+        await self.session.flush()
+        return filled
+
     async def take_rechecked(self, week: Week, member_id: int, now: datetime,
                              reason: str) -> list[WeekCorrection]:
         """After a re-check of a recorded week (an appeal): every verdict of this member
@@ -130,6 +165,18 @@ class WeekRecords:
         entry.status = status
         self.session.add(correction)
         return correction
+
+    async def dropped_posts(self, week: Week) -> dict[str, list[tuple[str, str]]]:
+        """Owner -> (url, state) of the posts they handed in that did not count (deleted,
+        someone else's, unreadable), as the week's record has them."""
+        found: dict[str, list[tuple[str, str]]] = {}
+        for owner, url, state in (await self.session.execute(
+                select(WeekRecordPost.owner, WeekRecordPost.url, WeekRecordPost.state)
+                .where(WeekRecordPost.week_start == week.start,
+                       WeekRecordPost.state.in_(DROPPED))
+                .order_by(WeekRecordPost.submitted_at))).all():
+            found.setdefault(owner, []).append((url, state))
+        return found
 
     async def note_pardon(self, week_start: date, username: str, strike_reason: str,
                           actor: str, reason: str, now: datetime) -> None:
