@@ -368,3 +368,43 @@ async def test_many_helpers_reading_at_once_share_a_few_threads_and_pause_on_the
     assert len(pauses) == 80 and all(0.02 <= p <= 0.03 for p in pauses)  # one per request
     assert slept_in_threads == [] or max(slept_in_threads) <= 0  # none of it in a thread
     assert sent["most"] <= 3 and sent["threads"] <= {f"instagram_{n}" for n in range(3)}
+
+
+@responses.activate
+async def test_a_read_keeps_pks_comment_times_and_co_authors() -> None:
+    """Real bodies name people by pk with their current name, time every comment and
+    reply, and list a collab post's co-authors (accepted and invited)."""
+    from datetime import UTC, datetime
+
+    info(count=3, coauthor_producers=[{"pk": "77", "username": "Jun.Collab"}],
+         invited_coauthor_producers=[{"pk": 78, "username": "mina"}])
+    late = {**comment(2, "Seojun"), "created_at_utc": 1700000900}
+    early = {**comment(3, "seojun"), "created_at_utc": 1700000100, "created_at": 1700000100}
+    page({}, {"comments": [comment(1, "Hana.Daily"), late, early], "comment_count": 3})
+    result = await gateway().commenters(session(), SHORTCODE)
+    assert result.author_pk == "42"
+    assert result.coauthors == {"jun.collab": "77", "mina": "78"}
+    assert result.pks == {"10": "hana.daily", "20": "seojun", "30": "seojun"}
+    # seojun's first comment is the one that counts for the deadline.
+    assert result.times["seojun"] == datetime.fromtimestamp(1700000100, UTC)
+    found, at, shown = result.comment_of("20", "old.name")  # known by pk, renamed since
+    assert found and shown == "seojun" and at == datetime.fromtimestamp(1700000100, UTC)
+    assert result.comment_of("999", "hana.daily")[0] is False  # her name, another pk
+    assert result.comment_of(None, "hana.daily")[0] is True  # pk not known yet: the name
+
+
+@responses.activate
+async def test_post_info_and_profile_carry_pks() -> None:
+    info(count=0, coauthor_producers=[{"pk": "77", "username": "jun.collab"}])
+    found = await gateway().post_info(session(), SHORTCODE)
+    assert (found.author, found.author_pk, dict(found.coauthors)) == (
+        "hana.daily", "42", {"jun.collab": "77"})
+    responses.get(f"{API}/users/kim.minji/usernameinfo/", json={
+        "user": {"pk": "4242", "pk_id": "4242", "username": "Kim.Minji", "full_name": "",
+                 "is_private": False}, "status": "ok"})
+    profile = await gateway().profile(session(), "@Kim.Minji")
+    assert (profile.pk, profile.username) == ("4242", "kim.minji")
+    responses.get(f"{API}/users/nobody.here/usernameinfo/", status=404,
+                  json={"message": "User not found", "status": "fail"})
+    with pytest.raises(errors.NotFound):
+        await gateway().profile(session(), "nobody.here")

@@ -332,9 +332,15 @@ class InstagrapiGateway:
                         bool(info.get("comments_disabled")), user_pk(user), coauthors_of(info))
 
     async def profile(self, session: Session, username: str) -> Profile:
+        """One request (`users/{name}/usernameinfo/`, as instagrapi's v1 lookup), read
+        as plain JSON: only the pk and the current name are needed."""
         client = self._client(session)
-        user = await self._call(self._library_call, client.user_info_by_username_v1, username)
-        return Profile(str(user.pk), name_key(str(user.username)))
+        body = await self._call(self._request, client, f"users/{name_key(username)}/usernameinfo/")
+        user = body.get("user") or {}
+        pk = user_pk(user)
+        if pk is None or not user.get("username"):
+            raise errors.NotFound("User not found")
+        return Profile(pk, name_key(str(user["username"])))
 
     def _resolve_share(self, client: Client, url: str) -> str | None:
         meter_request()
