@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -78,10 +79,11 @@ class PostComments:
             return True, self.times[username], username
         return False, None, username
 
-    @property
-    def _named(self) -> frozenset[str]:
-        """Names that came with a pk."""
-        return frozenset(self.pks.values())
+    @cached_property
+    def _named(self) -> dict[str, str]:
+        """Name -> pk, for the commenters whose comments came with a pk (made once a
+        read: a thousand-member post asks it for every member)."""
+        return {name: pk for pk, name in self.pks.items()}
 
     def pk_of(self, username: str) -> str | None:
         """The pk this read showed for a name (the author, a co-author or a commenter)."""
@@ -89,10 +91,7 @@ class PostComments:
             return self.author_pk
         if username in self.coauthors:
             return self.coauthors[username]
-        for pk, name in self.pks.items():
-            if name == username:
-                return pk
-        return None
+        return self._named.get(username)
 
     @property
     def complete(self) -> bool:
