@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from zoneinfo import ZoneInfo
 
 from handlers import announcements, formatting
@@ -14,7 +15,7 @@ from services.instagram.runtime import Instagram
 from services.link_check import CheckedLink, check_link, needs_instagram
 from services.links import LinkProblem, PostLink, find_links, parse_post_link
 from services.progress import MISSED
-from services.submissions import SubmitResult, WithdrawResult
+from services.submissions import SubmitResult, Submitted, WithdrawResult
 from services.weeks import Week
 
 FLOW = "submit"
@@ -86,24 +87,40 @@ def _submit_after_looking(ctx: Ctx, parts: list[str], parsed: list[PostLink | Li
 
 async def _submit_one(ctx: Ctx, link: PostLink | LinkProblem | CheckedLink, *,
                       in_flow: bool) -> list[Reply]:
-    author = None
+    info = None
     if isinstance(link, CheckedLink):
         if link.unresolved_share:
             return [ctx.reply("submit.share_unresolved", Button(ctx.t("button.submit_more"),
                                                                 "/submit"), url=link.link.url)]
-        link, author = link.link, link.author
+        link, info = link.link, link.info
     if isinstance(link, LinkProblem):
         key = f"link.{link.value}"
         return [ctx.ask(key) if in_flow else ctx.reply(key)]
     if ctx.who.member_id is None:
         return [ctx.reply("common.members_only")]
-    done = await ctx.tx.submissions.submit(ctx.who.member_id, link, ctx.tx.now(), author=author)
+    done = await ctx.tx.submissions.submit(ctx.who.member_id, link, ctx.tx.now(), info=info)
+    replies = _submitted(ctx, link, done, in_flow=in_flow)
+    if done.renamed is not None:  # the reply says it, so nobody wonders why names differ
+        note = ctx.t("submit.renamed", old=done.renamed[0], new=done.renamed[1])
+        replies = [replace(reply, text=f"{reply.text}\n{note}") for reply in replies]
+    return replies
+
+
+def _submitted(ctx: Ctx, link: PostLink, done: Submitted, *, in_flow: bool) -> list[Reply]:
     if done.result is SubmitResult.ACCEPTED:
         ctx.end()
         return [_accepted(ctx, link, done.count, done.maximum)]
     if done.result is SubmitResult.FOREIGN:
         return [ctx.reply("submit.foreign", author=done.author, url=link.url,
                           me=ctx.who.member_username or "")]
+    if done.result is SubmitResult.EARLIER_WEEK and done.earlier_week is not None:
+        week = Week(done.earlier_week, ctx.tx.rules.timezone)
+        key = "submit.earlier_week"  # another link may follow
+        values = {"week": formatting.week(week, ctx.lang), "url": link.url}
+        return [ctx.ask(key, **values) if in_flow else ctx.reply(key, **values)]
+    if done.result is SubmitResult.DUPLICATE_COAUTHOR:
+        key = "submit.duplicate_coauthor"
+        return [ctx.ask(key, owner=done.owner) if in_flow else ctx.reply(key, owner=done.owner)]
     if done.result is SubmitResult.CLOSED:
         ctx.end()
         deadline = ctx.tx.submissions.week(ctx.tx.now()).at(ctx.tx.rules.submission_deadline)

@@ -46,6 +46,21 @@ async def learn_people(sessions: Callable[[], AsyncSession],
     return renamed
 
 
+async def learn_in_transaction(session: AsyncSession, people: dict[int, tuple[str, str]],
+                               now: datetime) -> list[Renamed]:
+    """`learn_people` inside a transaction already open (a submission: one member, whose
+    reply says the rename). The caller does it last, after its other writes: a rename
+    locks the member's row, and waits there for a check writing that member's verdicts
+    rather than holding a lock the check waits for."""
+    learned = await _learn_pks(session, people)
+    renamed = []
+    for member_id in sorted(learned):
+        done = await rename(session, member_id, learned[member_id], people[member_id][1], now)
+        if done is not None:
+            renamed.append(done)
+    return renamed
+
+
 async def _learn_pks(session: AsyncSession, people: dict[int, tuple[str, str]]
                      ) -> dict[int, str]:
     """Store the pks not known yet (unless another member has it); returns, for each

@@ -1,11 +1,12 @@
 """A post link looked at on Instagram before it is handed in, outside any transaction.
 
 Two things need Instagram at submission: a `/share/` link must become the post's own
-link (verification can only read a shortcode), and the post's author should be the
-member (a repost of another member's link, or anyone's post, is refused). Both are
-tried only as far as they are cheap: the share redirect by a plain request first, a
-helper second; the author only when a helper is free at once. What could not be looked
-at is left to the verification, which reads the author again.
+link (verification can only read a shortcode), and the post's author (or one of its
+co-authors) should be the member (a repost of another member's link, or anyone's post,
+is refused). Both are tried only as far as they are cheap: the share redirect by a
+plain request first, a helper second; the post's info (author, co-authors and their
+pks, in one request) only when a helper is free at once. What could not be looked at
+is left to the verification, which reads the author again.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import logging
 from dataclasses import dataclass
 
 from services.instagram.errors import InstagramError
+from services.instagram.gateway import PostInfo
 from services.instagram.runtime import Instagram
 from services.links import LinkProblem, PostLink, parse_post_link
 
@@ -23,8 +25,12 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class CheckedLink:
     link: PostLink
-    author: str | None = None  # None: not read now (no helper free, or a passing fault)
+    info: PostInfo | None = None  # None: not read now (no helper free, or a passing fault)
     unresolved_share: bool = False  # a /share/ link whose post could not be found
+
+    @property
+    def author(self) -> str | None:
+        return self.info.author or None if self.info is not None else None
 
 
 async def check_link(instagram: Instagram | None, link: PostLink) -> CheckedLink:
@@ -33,7 +39,7 @@ async def check_link(instagram: Instagram | None, link: PostLink) -> CheckedLink
         if resolved is None:
             return CheckedLink(link, unresolved_share=True)
         link = resolved
-    return CheckedLink(link, await _author(instagram, link))
+    return CheckedLink(link, await _info(instagram, link))
 
 
 def needs_instagram(instagram: Instagram | None, link: PostLink) -> bool:
@@ -60,7 +66,7 @@ async def _resolve_share(instagram: Instagram | None, link: PostLink) -> PostLin
     return parsed if isinstance(parsed, PostLink) and not parsed.is_share else None
 
 
-async def _author(instagram: Instagram | None, link: PostLink) -> str | None:
+async def _info(instagram: Instagram | None, link: PostLink) -> PostInfo | None:
     if instagram is None or not instagram.pool.free_now():
         return None
     try:
@@ -69,4 +75,4 @@ async def _author(instagram: Instagram | None, link: PostLink) -> str | None:
     except InstagramError as exc:  # the verification reads it again
         log.info("the author of a submitted post was not read: %s", exc.code)
         return None
-    return info.author or None
+    return info if info.author else None

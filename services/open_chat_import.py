@@ -52,6 +52,8 @@ REPOST = "repost"
 # A /share/ link: its post is only known after a request to Instagram, which an import
 # (one transaction) does not make; the member hands in the post's own link instead.
 SHARE_LINK = "share_link"
+# Handed in in an earlier week (by anyone), and the community does not allow that.
+EARLIER_WEEK = "earlier_week"
 
 
 class LinkMessage(NamedTuple):
@@ -345,4 +347,5 @@ class OpenChatImporter:
                 SubmitResult.OVER_MAX: OVER_QUOTA,
                 SubmitResult.CLOSED: AFTER_DEADLINE,
                 SubmitResult.NOT_ACTIVE: NOT_ACTIVE,
+                SubmitResult.EARLIER_WEEK: EARLIER_WEEK,
             }[done.result]))

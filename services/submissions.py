@@ -1,4 +1,12 @@
-"""Weekly link submission: quota, duplicates, deadline, withdrawal."""
+"""Weekly link submission: quota, duplicates, deadline, withdrawal.
+
+A post is the member's own when they are its author or one of its co-authors (a collab
+post): by Instagram's pk where the member's and the read's are both known, else by name.
+A collab post counts once, for the member who handed it in first; another co-author
+member who hands it in is told who did (co-author members owe nothing on it). A post
+handed in in an earlier week (any member's) is refused, unless the community allows
+resubmitted posts (`allow_resubmitted_posts`).
+"""
 
 from __future__ import annotations
 
@@ -6,9 +14,11 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from enum import Enum
 
-from sqlalchemy import bindparam, delete, insert, select
+from sqlalchemy import bindparam, delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.identities import learn_in_transaction
+from services.instagram.gateway import PostInfo
 from services.instagram.names import name_key
 from services.links import PostLink
 from services.progress import HANDED_IN
@@ -25,6 +35,12 @@ BOOK = select(_S.member_id, _S.shortcode, _S.id, _S.status).where(
 # a few rows, where the whole week's is a thousand in a big community.
 BOOK_FOR_ONE = BOOK.where((_S.member_id == bindparam("member"))
                           | (_S.shortcode == bindparam("shortcode")))
+# The last earlier week a post was handed in (the index on shortcode finds its rows).
+EARLIER_WEEK = select(func.max(_S.week_start)).where(
+    _S.shortcode == bindparam("shortcode"), _S.week_start < bindparam("week"))
+# Shortcodes per query of an import: under SQLite's and asyncpg's bound-parameter limits
+# (about 32,000), so a usual import asks once.
+CODES_PER_QUERY = 5000
 
 
 class SubmitResult(Enum):
@@ -34,7 +50,11 @@ class SubmitResult(Enum):
     DUPLICATE_OTHER = "duplicate_other"
     CLOSED = "closed"
     NOT_ACTIVE = "not_active"
-    FOREIGN = "foreign"  # the post's author is someone else
+    FOREIGN = "foreign"  # neither the post's author nor a co-author is the member
+    # A collab post another of its authors (a member) handed in this week: it counts
+    # once, for them.
+    DUPLICATE_COAUTHOR = "duplicate_coauthor"
+    EARLIER_WEEK = "earlier_week"  # handed in in an earlier week (any member's)
 
 
 @dataclass
@@ -53,6 +73,10 @@ class Submitted:
     maximum: int
     submission_id: int | None = None
     author: str | None = None  # as Instagram said at submission (None: not read)
+    owner: str | None = None  # DUPLICATE_COAUTHOR: the member who handed it in
+    earlier_week: date | None = None  # EARLIER_WEEK: the Monday of the last such week
+    # The member's Instagram name, (old, new), when this read showed them renamed.
+    renamed: tuple[str, str] | None = None
 
 
 class WithdrawResult(Enum):
@@ -107,58 +131,83 @@ class SubmissionService:
 
     async def submit(
         self, member_id: int, link: PostLink, now: datetime, source: str = "chat",
-        author: str | None = None,
+        info: PostInfo | None = None,
     ) -> Submitted:
-        """Hand in a post; `author`, when Instagram was asked, must be the member. A post
-        another member handed in but the submitter wrote moves to its author."""
-        week = self.week(now)
+        """Hand in a post; when Instagram was asked (`info`), the member must be its
+        author or a co-author. A post another member handed in but the submitter wrote
+        moves to them, unless that member is one of its authors too. What the read
+        showed of the member (their pk, a new name) is learned."""
         member = await self.members.get(member_id)
+        shown = _shown_as(member, info) if member is not None and info is not None else None
+        done = await self._submit(member, member_id, link, now, source, info, shown)
+        if member is None or shown is None or shown[1] is None:
+            return done
+        name, pk = shown
+        renamed = await learn_in_transaction(self.session, {member_id: (pk, name)}, now)
+        return replace(done, renamed=(renamed[0][1], renamed[0][2])) if renamed else done
+
+    async def _submit(self, member: Member | None, member_id: int, link: PostLink,
+                      now: datetime, source: str, info: PostInfo | None,
+                      shown: tuple[str, str | None] | None) -> Submitted:
+        week = self.week(now)
         active = member is not None and member.status == "active"
         book = await self._book(week, member_id, link.shortcode)
         done = self._decide(book, active, member_id, link, now)
-        own = member is not None and author is not None and \
-            name_key(author) == name_key(member.instagram_username)
-        if author is not None and not own and done.result in (
+        count = book.counts.get(member_id, 0)
+        if info is not None and shown is None and done.result in (
                 SubmitResult.ACCEPTED, SubmitResult.DUPLICATE_OTHER):
-            return replace(done, result=SubmitResult.FOREIGN, count=book.counts.get(
-                member_id, 0), author=name_key(author))
-        if done.result is SubmitResult.DUPLICATE_OTHER and own:
-            taken = await self._take_back(member_id, book, done, author, now)
+            return replace(done, result=SubmitResult.FOREIGN, count=count,
+                           author=name_key(info.author))
+        if done.result is SubmitResult.DUPLICATE_OTHER and info is not None:
+            first = await self.session.get(Member, book.owners[link.shortcode][0])
+            if first is not None and _shown_as(first, info) is not None:
+                return replace(done, result=SubmitResult.DUPLICATE_COAUTHOR,
+                               owner=first.instagram_username)
+            taken = await self._take_back(member_id, book, done, info, now)
             if taken is not None:
                 return taken
             # The other member's row was withdrawn meanwhile: a new one.
-            done = Submitted(SubmitResult.ACCEPTED, book.counts.get(member_id, 0) + 1,
-                             done.maximum)
+            done = Submitted(SubmitResult.ACCEPTED, count + 1, done.maximum)
         if done.result is not SubmitResult.ACCEPTED:
             return done
+        if not self.rules.allow_resubmitted_posts:
+            earlier = await self.session.scalar(
+                EARLIER_WEEK, {"shortcode": link.shortcode, "week": week.start})
+            if earlier is not None:
+                return Submitted(SubmitResult.EARLIER_WEEK, count, done.maximum,
+                                 earlier_week=earlier)
         row = await self.submissions.add(
             member_id, week.start, link.url, link.shortcode, source=source, submitted_at=now
         )
-        row.author = name_key(author) if author else None
+        _write_info(row, info)
         return replace(done, submission_id=row.id, author=row.author)
 
     async def _take_back(self, member_id: int, book: WeekBook, done: Submitted,
-                         author: str | None, now: datetime) -> Submitted | None:
-        """The author hands in their own post that someone else had handed in (a repost
-        of their link): the submission becomes theirs, within their quota (None: that
-        row is gone since)."""
+                         info: PostInfo, now: datetime) -> Submitted | None:
+        """The author (or a co-author) hands in their own post that someone who is
+        neither had handed in (a repost of their link): the submission becomes theirs,
+        within their quota (None: that row is gone since)."""
         count = book.counts.get(member_id, 0)
         if count >= done.maximum:
             return Submitted(SubmitResult.OVER_MAX, count, done.maximum)
         row = await self.session.get(Submission, done.submission_id)
         if row is None:
             return None
-        row.member_id, row.status, row.author = member_id, "active", author
-        row.submitted_at = now
+        row.member_id, row.status, row.submitted_at = member_id, "active", now
+        _write_info(row, info)
         await self.session.flush()
-        return Submitted(SubmitResult.ACCEPTED, count + 1, done.maximum, row.id, author)
+        return Submitted(SubmitResult.ACCEPTED, count + 1, done.maximum, row.id, row.author)
 
     async def submit_many(
         self, items: list[tuple[int, PostLink, datetime]], source: str
     ) -> list[Submitted]:
         """The same rules for many links at once (an open-chat import): each week's
-        submissions are read once, and the new rows are written in one bulk INSERT."""
+        submissions are read once, the weeks the links were handed in before in one
+        query, and the new rows are written in one bulk INSERT."""
         statuses = dict((await self.session.execute(select(Member.id, Member.status))).all())
+        handed_in: dict[str, set[date]] = {}  # shortcode -> the weeks it was handed in
+        if not self.rules.allow_resubmitted_posts:
+            handed_in = await self._weeks_of(sorted({link.shortcode for _, link, _ in items}))
         books: dict[date, WeekBook] = {}
         results: list[Submitted] = []
         rows: list[dict[str, object]] = []
@@ -171,7 +220,13 @@ class SubmissionService:
                 books[week_start] = await self._book(week)
             book = books[week_start]
             done = self._decide(book, statuses.get(member_id) == "active", member_id, link, when)
+            before = [w for w in handed_in.get(link.shortcode, ()) if w < week_start]
+            if done.result is SubmitResult.ACCEPTED and before:
+                done = Submitted(SubmitResult.EARLIER_WEEK, book.counts.get(member_id, 0),
+                                 done.maximum, earlier_week=max(before))
             if done.result is SubmitResult.ACCEPTED:
+                if not self.rules.allow_resubmitted_posts:
+                    handed_in.setdefault(link.shortcode, set()).add(week_start)
                 rows.append({"member_id": member_id, "week_start": week_start, "url": link.url,
                              "shortcode": link.shortcode, "source": source,
                              "submitted_at": when})
@@ -181,6 +236,16 @@ class SubmissionService:
         if rows:  # Core, not the ORM: nothing here needs the rows back as objects
             await self.session.execute(insert(Submission.__table__), rows)
         return results
+
+    async def _weeks_of(self, codes: list[str]) -> dict[str, set[date]]:
+        """The weeks each of these posts was handed in (by anyone)."""
+        found: dict[str, set[date]] = {}
+        for at in range(0, len(codes), CODES_PER_QUERY):
+            rows = await self.session.execute(select(_S.shortcode, _S.week_start).where(
+                _S.shortcode.in_(codes[at:at + CODES_PER_QUERY])))
+            for code, week_start in rows.all():
+                found.setdefault(code, set()).add(week_start)
+        return found
 
     async def count_of_week(self, week: Week) -> int:
         """The week's active posts (what a check of the week would look at)."""
@@ -199,3 +264,28 @@ class SubmissionService:
             return WithdrawResult.CLOSED
         await self.session.execute(delete(Submission).where(Submission.id == submission_id))
         return WithdrawResult.WITHDRAWN
+
+
+def _shown_as(member: Member, info: PostInfo) -> tuple[str, str | None] | None:
+    """How the post shows the member, as its author or a co-author: (name, pk); None
+    when it does not. By pk where the member's and the read's are both known (a member
+    who renamed on Instagram is still found), else by name."""
+    mine = name_key(member.instagram_username)
+    for name, pk in ((info.author, info.author_pk), *info.coauthors.items()):
+        if not name:
+            continue
+        if member.instagram_pk is not None and pk is not None:
+            if pk == member.instagram_pk:
+                return name_key(name), pk
+        elif name_key(name) == mine:
+            return name_key(name), pk
+    return None
+
+
+def _write_info(row: Submission, info: PostInfo | None) -> None:
+    """What the read at submission said of the post's authors, on its row."""
+    if info is None:
+        row.author = row.author_pk = row.coauthors = None
+        return
+    row.author, row.author_pk = name_key(info.author), info.author_pk
+    row.coauthors = " ".join(sorted(name_key(c) for c in info.coauthors)) or None

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from handlers.dispatcher import Dispatcher
@@ -15,6 +16,7 @@ from handlers.open_chat import render_report
 from jobs.open_chat_folder import import_new_files
 from services.container import Services
 from services.kakao_export import ExportUnreadable, decode_export, parse_export
+from services.links import PostLink, parse_post_link
 from services.rules import CommunityRules
 from storage.db import session_factory
 from storage.models import Member, Submission
@@ -192,6 +194,44 @@ async def test_an_upload_imports_only_recent_weeks(world: Services) -> None:
     assert report.links_outside == 1  # W50's link: counted, not listed
     assert n["w50_seojun"] not in [u.line_no for u in report.unused]
     assert "가져오는 주보다 앞선 링크 1개는 건너뛰었어요." in render_report(report, "ko")
+
+
+async def test_a_post_handed_in_in_an_earlier_week_is_listed_with_why(
+    world: Services, engine: AsyncEngine
+) -> None:
+    await add_members(world)
+    b = ExportBuilder("iphone")
+    first = b.message(kst(10, 9), "김하나 @hana.daily", "https://www.instagram.com/p/HANA00009/")
+    again = b.message(kst(15, 9), "김하나 @hana.daily", "https://www.instagram.com/p/HANA00009/")
+    old = b.message(kst(15, 10), "이도윤 / dy_lee", "https://www.instagram.com/reel/DOLDPOST01/")
+    async with world.transaction() as tx:  # handed in in the chat, two weeks before
+        doyun = await MemberRepo(tx.session).by_username("dy_lee")
+        post = parse_post_link("https://www.instagram.com/reel/DOLDPOST01/")
+        assert isinstance(post, PostLink)
+        await tx.submissions.submit(doyun.id, post, datetime(2025, 12, 2, 3, tzinfo=UTC))
+    asked: list[str] = []
+
+    def count(_conn, _cursor, statement: str, *_args) -> None:  # type: ignore[no-untyped-def]
+        if "request_by_week.shortcode IN" in statement:
+            asked.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", count)
+    try:
+        async with world.transaction() as tx:
+            report = await tx.open_chat.import_file(b.bytes(), "chat.txt", tx.now(), None)
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", count)
+    assert len(asked) == 1  # one query for all the import's posts
+    assert report.added == 1 and first not in [u.line_no for u in report.unused]
+    assert [(u.line_no, u.reason) for u in report.unused] == [
+        (again, "earlier_week"), (old, "earlier_week")]
+    assert f"• {again}줄 [김하나 @hana.daily] https://www.instagram.com/p/HANA00009/ — " \
+           "앞선 주에 이미 제출된 게시물이에요" in render_report(report, "ko")
+
+    world.rules = replace(world.rules, allow_resubmitted_posts=True)
+    async with world.transaction() as tx:
+        allowed = await tx.open_chat.import_file(b.bytes() + b"\n", "chat.txt", tx.now(), None)
+    assert (allowed.added, allowed.duplicates, allowed.unused) == (2, 1, [])
 
 
 async def test_open_chat_members_get_their_status_once_linked(world: Services) -> None:

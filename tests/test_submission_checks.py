@@ -1,10 +1,14 @@
 """A link looked at on Instagram when it is handed in: share links resolved (a plain
 request to a local HTTP server standing in for instagram.com, then a helper), authors
-compared with the member; and what a member and an admin hear with no helper at all."""
+and co-authors compared with the member (by pk once known: a rename is learned and
+told), earlier weeks' posts refused; and what a member and an admin hear with no
+helper at all."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import timedelta
 
 import pytest
 from aiohttp import web
@@ -16,7 +20,8 @@ from services.instagram.runtime import Instagram
 from services.instagram.share_links import ShareResolver
 from services.instagram.simulated import SimulatedInstagram
 from services.links import PostLink, parse_post_link
-from storage.models import Admin, ChatAccount, Helper, Member, Submission
+from services.submissions import SubmitResult
+from storage.models import Admin, ChatAccount, Helper, Member, MemberName, Submission
 from tests.chat_driver import Person
 
 
@@ -152,3 +157,91 @@ async def test_with_no_helper_nobody_is_told_it_was_checked(
     boss = Person(minji.dispatcher, "boss", "boss")
     await boss.say("/verify")
     assert "/addhelper" in boss.text and "확인을 마쳤어요" not in boss.text
+
+
+async def another_member(services: Services, name: str) -> Person:
+    async with services.transaction() as tx:
+        member = Member(instagram_username=name, joined_at=services.clock())
+        tx.session.add(member)
+        await tx.session.flush()
+        tx.session.add(ChatAccount(platform="console", platform_user_id=name,
+                                   member_id=member.id, language="ko"))
+    return Person(Dispatcher(services), name, name)
+
+
+async def test_a_collab_post_counts_once_for_the_co_author_who_hands_it_in(
+    services: Services, simulated: SimulatedInstagram
+) -> None:
+    minji = await community(services, simulated)
+    hana = await another_member(services, "hana")
+    simulated.add_account("hana")
+    simulated.add_post("Hana", "DCollabPost").coauthors = ["Minji"]
+    await minji.say("https://www.instagram.com/p/DCollabPost/")  # a co-author, by name
+    assert "✅ 접수했어요 (1/3)" in minji.text
+    await hana.say("https://www.instagram.com/p/DCollabPost/")  # the author, second
+    assert "@minji 님이 이번 주에 이미 제출했어요" in hana.text and "✅" not in hana.text
+    async with services.transaction() as tx:
+        row = await tx.session.scalar(select(Submission))
+        assert row is not None
+        owner = await tx.session.get(Member, row.member_id)
+        assert owner is not None
+        assert (owner.instagram_username, row.author, row.author_pk, row.coauthors) == (
+            "minji", "hana", simulated.pk("hana"), "minji")
+        assert owner.instagram_pk == simulated.pk("minji")  # learned from the read
+        hana_pk = await tx.session.scalar(select(Member.instagram_pk).where(
+            Member.instagram_username == "hana"))
+    assert hana_pk == simulated.pk("hana")
+
+
+async def test_a_collab_post_of_strangers_is_still_refused(
+    services: Services, simulated: SimulatedInstagram
+) -> None:
+    minji = await community(services, simulated)
+    simulated.add_post("seoul.cafe", "DCafeCollab").coauthors = ["busan.bakery"]
+    await minji.say("https://www.instagram.com/p/DCafeCollab/")
+    assert "@seoul.cafe 님의 게시물이에요" in minji.text
+    assert await handed_in(services) == []
+
+
+async def test_a_member_renamed_on_instagram_is_known_by_pk_and_told(
+    services: Services, simulated: SimulatedInstagram
+) -> None:
+    minji = await community(services, simulated)
+    async with services.transaction() as tx:
+        member = await tx.session.scalar(select(Member).where(
+            Member.instagram_username == "minji"))
+        assert member is not None
+        member.instagram_pk = simulated.pk("minji")
+    simulated.rename("minji", "minji.new")
+    simulated.add_post("minji.new", "DNewNamePst")
+    await minji.say("https://www.instagram.com/p/DNewNamePst/")
+    assert "✅ 접수했어요 (1/3)" in minji.text
+    assert "인스타그램 아이디가 @minji.new로 바뀐 걸 확인했어요. 앞으로 @minji.new로 확인해요." \
+        in minji.text
+    async with services.transaction() as tx:
+        names = (await tx.session.execute(select(Member.instagram_username, MemberName.username)
+                                          .join(MemberName))).all()
+    assert names == [("minji.new", "minji")]
+    await minji.say("https://www.instagram.com/p/DMinjiPlain/")  # the same account, told once
+    assert "✅ 접수했어요 (2/3)" in minji.text and "바뀐" not in minji.text
+
+
+async def test_a_post_handed_in_last_week_is_refused_naming_that_week(
+    services: Services, simulated: SimulatedInstagram
+) -> None:
+    minji = await community(services, simulated)
+    link = parse_post_link("instagram.com/p/DMinjiPlain/")
+    assert isinstance(link, PostLink)
+    async with services.transaction() as tx:
+        me = await tx.session.scalar(select(Member.id))
+        assert me is not None
+        done = await tx.submissions.submit(me, link, services.clock() - timedelta(days=7))
+        assert done.result is SubmitResult.ACCEPTED
+    await minji.say("https://www.instagram.com/p/DMinjiPlain/")
+    assert "이 게시물은 11월 16일 (월) ~ 11월 22일 (일) 주에 이미 제출됐어요. " \
+           "새 게시물을 올려 제출해 주세요." in minji.text
+    assert len(await handed_in(services)) == 1
+    services.rules = replace(services.rules, allow_resubmitted_posts=True)
+    await minji.say("https://www.instagram.com/p/DMinjiPlain/")
+    assert "✅ 접수했어요 (1/3)" in minji.text
+    assert len(await handed_in(services)) == 2
