@@ -10,6 +10,7 @@ from enum import Enum
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.identities import ids_by_any_name, member_by_any_name
 from services.instagram.names import normalize_username
 from services.invites import InviteService
 from services.throttle import REFUSALS
@@ -69,10 +70,8 @@ class MemberAdminService:
         self.audit = AuditRepo(session)
 
     async def ids_by_username(self, usernames: list[str]) -> dict[str, int]:
-        rows = await self.session.execute(
-            select(Member.instagram_username, Member.id)
-            .where(Member.instagram_username.in_([u.lower() for u in usernames])))
-        return dict(rows.tuples().all())
+        """Name -> member id, for the names members have now or had before a rename."""
+        return await ids_by_any_name(self.session, usernames)
 
     async def add(self, actor_id: int, raw_names: list[str]) -> list[Added]:
         results: list[Added] = []
@@ -94,7 +93,8 @@ class MemberAdminService:
     async def remove(self, actor_id: int, raw_name: str) -> str | None:
         """Remove a member and everything of theirs; returns the username, or None."""
         username = normalize_username(raw_name)
-        member = await self.members.by_username(username) if username else None
+        member_id = await member_by_any_name(self.session, username) if username else None
+        member = await self.members.get(member_id) if member_id is not None else None
         if member is None:
             return None
         await self.members.delete(member)
