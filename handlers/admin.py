@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 from handlers import formatting
 from handlers.arguments import whole_number
-from handlers.context import Ctx
+from handlers.context import Ctx, ProgressFn
 from handlers.events import Button, Reply
 from handlers.i18n import CATALOGS, DEFAULT_LANGUAGE
 from handlers.registry import Command, Flow
 from services.community import NOTICE_MAX
+from services.instagram.errors import InstagramError, NotFound
+from services.instagram.gateway import Profile
 from services.instagram.names import normalize_username
-from services.members import AddResult, AuditActor
+from services.instagram.runtime import Instagram
+from services.members import Added, AddResult, AuditActor
 from services.weeks import Week
 
 NOTICE_FLOW = "set_notice"
+log = logging.getLogger(__name__)
 
 
 def _this_week(ctx: Ctx) -> Week:
@@ -23,16 +28,53 @@ def _this_week(ctx: Ctx) -> Week:
 
 
 async def add_user(ctx: Ctx, args: str) -> list[Reply]:
+    """Members by Instagram name, each with an invite. When a helper is free at once,
+    Instagram is asked first (after this event's transaction) who has each new name:
+    an account that is a member's already (renamed) and a name nobody has are refused,
+    and a new member's pk is stored at once; with none free, names are added as typed."""
     names = args.replace(",", " ").split()
     if not names:
         return [ctx.reply("adduser.usage")]
+    instagram = ctx.services.instagram if ctx.services is not None else None
+    if instagram is not None and instagram.pool.free_now():
+        unknown = await ctx.tx.members.to_look_up(names)
+        if unknown:
+            return _add_after_looking(ctx, names, unknown, instagram)
+    return _added(ctx, await ctx.tx.members.add(ctx.who.account_id, names))
+
+
+def _add_after_looking(ctx: Ctx, names: list[str], unknown: list[str],
+                       instagram: Instagram) -> list[Reply]:
+    services, who, event, links = ctx.services, ctx.who, ctx.event, ctx.invite_links
+
+    async def work(_progress: ProgressFn) -> list[Reply]:
+        looked: dict[str, Profile | None] = {}
+        for name in unknown:
+            try:
+                looked[name] = await instagram.pool.run(
+                    lambda s, n=name: instagram.gateway.profile(s, n), max_wait=0.0)
+            except NotFound:
+                looked[name] = None
+            except InstagramError as exc:  # added as typed; the first read learns the pk
+                log.info("a new member's name was not looked up: %s", exc.code)
+        async with services.transaction_of(event.platform, event.user_id) as tx:
+            fresh = Ctx(event, who, tx, invite_links=links, services=services)
+            return _added(fresh, await tx.members.add(who.account_id, names, looked))
+
+    ctx.after(work)
+    return [Reply(ctx.t("adduser.checking", count=len(unknown)), progress=True)]
+
+
+def _added(ctx: Ctx, results: list[Added]) -> list[Reply]:
     lines = []
-    for added in await ctx.tx.members.add(ctx.who.account_id, names):
+    for added in results:
         if added.result is AddResult.INVALID:
             lines.append(ctx.t("adduser.invalid", value=added.username[:40]))
             continue
         lines.append(ctx.t(f"adduser.{added.result.value}", username=added.username,
-                           code=added.code))
+                           code=added.code, current=added.current))
+        if added.code is None:
+            continue
         for platform, template in sorted(ctx.invite_links.items()):
             lines.append(ctx.t("adduser.link", platform=platform,
                                link=template.format(code=added.code)))
@@ -49,6 +91,8 @@ async def add_me(ctx: Ctx, args: str) -> list[Reply]:
     if len(names) != 1:
         return [ctx.reply("addme.usage")]
     (added,) = await ctx.tx.members.add(ctx.who.account_id, names)
+    if added.result is AddResult.RENAMED:
+        return [ctx.reply("adduser.renamed", username=added.username, current=added.current)]
     if added.result is AddResult.INVALID or added.code is None:
         return [ctx.reply("adduser.invalid", value=names[0][:40])]
     accepted = await ctx.tx.invites.accept(ctx.who.account_id, added.code)

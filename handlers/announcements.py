@@ -106,6 +106,22 @@ def gone_admins(owner: str, url: str, code: str) -> Render:
                           reason=t(lang, f"ig.admin.{code}"))
 
 
+def private_owner(url: str) -> Render:
+    return lambda lang: t(lang, "announce.private_owner", url=url)
+
+
+def private_admins(owner: str, url: str) -> Render:
+    return lambda lang: t(lang, "announce.private_admins", owner=owner, url=url)
+
+
+def renamed_member(old: str, new: str) -> Render:
+    return lambda lang: t(lang, "announce.renamed_member", old=old, new=new)
+
+
+def renamed_admins(old: str, new: str) -> Render:
+    return lambda lang: t(lang, "announce.renamed_admins", old=old, new=new)
+
+
 def foreign_member(url: str, author: str) -> Render:
     return lambda lang: t(lang, "announce.foreign_member", url=url, author=author)
 
@@ -287,6 +303,11 @@ def run_report(job_key: str, period: str, report: RunReport | None, *,
                           for s, c in sorted(failures.items())]
             if report.gone:
                 lines.append(t(lang, "report.gone", count=len(report.gone)))
+            if report.private:
+                lines.append(t(lang, "report.private", count=len(report.private)))
+            if report.renamed:
+                lines.append(t(lang, "report.renamed", names=", ".join(
+                    f"@{old} → @{new}" for _, old, new in report.renamed)))
             if report.foreign:
                 lines.append(t(lang, "report.foreign", count=len(report.foreign)))
             if report.comments_off:

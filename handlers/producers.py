@@ -15,6 +15,7 @@ from handlers.registry import Command, Flow
 from services.container import Services
 from services.helper_accounts import HelperAccountService, secrets_storable
 from services.instagram.errors import InstagramError, NotFound, PrivateProfile
+from services.instagram.gateway import LoginResult
 from services.instagram.names import normalize_username
 from services.notifier import Render
 
@@ -73,8 +74,16 @@ async def on_consumer_username(ctx: Ctx, text: str) -> list[Reply]:
                 raise InstagramError("no_helper")
             async with services.transaction() as tx:
                 await HelperAccountService(tx.session, instagram).load_pool()
-            await instagram.pool.run(
-                lambda s: instagram.gateway.recent_posts(s, username, 1))
+            gateway = instagram.gateway
+
+            async def look(session: dict) -> str:
+                """The account's pk (kept with the consumer), then a look at its posts
+                (refused when the profile is private)."""
+                found = await gateway.profile(session, username)
+                await gateway.recent_posts(session, username, 1)
+                return found.pk
+
+            pk = await instagram.pool.run(look)
         except NotFound:
             return [Reply(t(lang, "consumer.not_found", username=username))]
         except PrivateProfile:
@@ -83,7 +92,7 @@ async def on_consumer_username(ctx: Ctx, text: str) -> list[Reply]:
             return [Reply(t(lang, "consumer.cannot_check", username=username,
                             reason=t(lang, f"ig.user.{exc.code}")))]
         async with services.transaction() as tx:
-            row = await tx.producers.register_consumer(member_id, username)
+            row = await tx.producers.register_consumer(member_id, username, pk)
             row_id = row.id
         await _request_approval(services, lambda lg: t(
             lg, "consumer.admins", id=row_id, username=username, member=member),
@@ -131,7 +140,7 @@ async def on_producer_password(ctx: Ctx, text: str) -> list[Reply]:
     return await login.password_step(
         ctx, PRODUCER_FLOW, "producer.ask_code", username, password,
         lambda fresh, result: _registered(fresh, username, pending_passwords.pop(key, password),
-                                          result.session),
+                                          result),
         forget=lambda: pending_passwords.pop(key, None))
 
 
@@ -150,15 +159,16 @@ async def on_producer_code(ctx: Ctx, text: str) -> list[Reply]:
     return await login.code_step(
         ctx, PRODUCER_FLOW, username, text,
         lambda fresh, result: _registered(fresh, username, pending_passwords.pop(key, ""),
-                                          result.session),
+                                          result),
         forget=lambda: pending_passwords.pop(key, None))
 
 
-async def _registered(ctx: Ctx, username: str, password: str, session: dict) -> list[Reply]:
+async def _registered(ctx: Ctx, username: str, password: str, login: LoginResult
+                      ) -> list[Reply]:
     if ctx.who.member_id is None:  # an admin who is not a member
         return [ctx.reply("admin.not_member")]
     row = await ctx.tx.producers.register_producer(ctx.who.member_id, username, password,
-                                                   session)
+                                                   login.session, login.pk)
     ctx.end()
     member = ctx.who.member_username or ""
     if row.status == "pending":

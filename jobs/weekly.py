@@ -231,13 +231,19 @@ class WeeklyJobs:
     # --- what follows a check ------------------------------------------------------------
 
     async def tell_aftermath(self, report: RunReport) -> None:
-        """Gone posts, posts by someone else, posts with comments off: their owners and
-        the admins are told; a paused check: the admins."""
+        """Gone posts, posts by someone else, posts with comments off, posts a private
+        account keeps from being read: their owners and the admins are told; a member
+        renamed on Instagram: they and the admins, once (a rename is reported by the
+        one check that took it); a paused check: the admins."""
         told = [owner for _, owner, _ in report.gone + report.foreign] + \
-            [owner for _, owner in report.comments_off]
-        if told:
+            [owner for _, owner in report.comments_off + report.private]
+        owners: dict[str, int] = {}
+        if told:  # a post's owner is named as the read found them: maybe an old name
             async with self.services.transaction() as tx:
                 owners = await tx.members.ids_by_username(told)
+        for member_id, old, new in report.renamed:
+            await self.delivery.to_members({member_id: Words("renamed_member", (old, new))})
+            await self.delivery.to_admins(Words("renamed_admins", (old, new)))
         for url, owner, reason in report.gone:
             if owner in owners:
                 await self.delivery.to_members({owners[owner]: Words("gone_owner", (url,))})
@@ -252,6 +258,10 @@ class WeeklyJobs:
                 await self.delivery.to_members({owners[owner]: Words("comments_off_owner",
                                                                      (url,))})
             await self.delivery.to_admins(Words("comments_off_admins", (owner, url)))
+        for url, owner in report.private:
+            if owner in owners:
+                await self.delivery.to_members({owners[owner]: Words("private_owner", (url,))})
+            await self.delivery.to_admins(Words("private_admins", (owner, url)))
         if report.paused:
             await self.delivery.to_admins(Words("paused"))
 

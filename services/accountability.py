@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.identities import member_by_any_name
 from services.progress import ProgressService
 from services.rules import CommunityRules
 from services.week_record import HIDDEN, RECHECK, WeekRecords
@@ -100,8 +101,9 @@ class Accountability:
         return await self.session.get(Member, member_id)
 
     async def member_by_name(self, username: str) -> Member | None:
-        return await self.session.scalar(
-            select(Member).where(Member.instagram_username == username.lower()))
+        """The member called so now, else the one who had the name before a rename."""
+        member_id = await member_by_any_name(self.session, username)
+        return None if member_id is None else await self.session.get(Member, member_id)
 
     async def strike(self, strike_id: int) -> Strike | None:
         return await self.session.get(Strike, strike_id)
@@ -254,9 +256,9 @@ class Accountability:
 
     async def _note_pardon(self, strike: Strike, actor: str, reason: str,
                            now: datetime) -> None:
-        username = await self.session.scalar(select(Member.instagram_username).where(
-            Member.id == strike.member_id))
-        await WeekRecords(self.session, self.rules).note_pardon(
+        records = WeekRecords(self.session, self.rules)
+        username = await records.recorded_name(strike.week_start, strike.member_id)
+        await records.note_pardon(
             strike.week_start, username or "?", strike.reason, actor, reason, now)
 
     async def pardon(self, actor_id: int | None, strike: Strike, now: datetime,
@@ -374,7 +376,7 @@ class Accountability:
             username = await self._username(strike.member_id)
             week = Week(strike.week_start, self.rules.timezone)
             records = WeekRecords(self.session, self.rules)
-            for _owner, url in outcome.counted:
+            for _owner, url in outcome.counted:  # found under the week's name for them
                 await records.correct(week, username, url, "done", actor, HIDDEN, now)
                 self.session.add(AuditEntry(actor_id=actor_id, action="hidden_counted",
                                             target=username, detail=url))

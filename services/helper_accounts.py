@@ -146,7 +146,8 @@ class HelperAccountService:
                 return LoginOutcome(result.code, result)
             await self._store(actor_id, username, password, status="new", error=result)
             return LoginOutcome(result.code, result)
-        await self._store(actor_id, username, password, status="ready", session=result.session)
+        await self._store(actor_id, username, password, status="ready", session=result.session,
+                          pk=result.pk)
         return LoginOutcome("ready")
 
     async def record_code(self, username: str, result: LoginResult | InstagramError
@@ -157,7 +158,7 @@ class HelperAccountService:
         if isinstance(result, InstagramError):
             helper.last_error = result.code
             return LoginOutcome(result.code, result)
-        self._ready(helper, result.session)
+        self._ready(helper, result.session, result.pk)
         return LoginOutcome("ready")
 
     async def check_plan(self, actor_id: int, username: str) -> CheckPlan | LoginOutcome:
@@ -241,21 +242,25 @@ class HelperAccountService:
     # --- internals -----------------------------------------------------------------------
 
     async def _store(self, actor_id: int, username: str, password: str, *, status: str,
-                     session: dict | None = None, error: InstagramError | None = None) -> None:
+                     session: dict | None = None, error: InstagramError | None = None,
+                     pk: str | None = None) -> None:
         helper = await self.helpers.by_username(username)
         if helper is None:
             helper = await self.helpers.add(username, password)
             await self.audit.add(actor_id, "helper_added", target=username)
         helper.password = password
         if session is not None:
-            self._ready(helper, session)
+            self._ready(helper, session, pk)
         else:
             helper.status = status
             helper.last_error = error.code if error else None
 
     @staticmethod
-    def _ready(helper: Helper, session: dict) -> None:
+    def _ready(helper: Helper, session: dict, pk: str | None = None) -> None:
+        """A login (or a restored session) works; a login's pk is the account's id."""
         helper.session, helper.status = session, "ready"
+        if pk is not None:
+            helper.instagram_pk = pk
         helper.cooldown_until, helper.failures, helper.last_error = None, 0, None
 
     @staticmethod

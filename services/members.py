@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import Enum
@@ -10,20 +10,34 @@ from enum import Enum
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.identities import ids_by_any_name, member_by_any_name
+from services.instagram.gateway import Profile
 from services.instagram.names import normalize_username
 from services.invites import InviteService
 from services.throttle import REFUSALS
-from storage.models import Admin, AuditEntry, ChatAccount, Member, Submission, utcnow
+from storage.models import (
+    Admin,
+    AuditEntry,
+    ChatAccount,
+    Member,
+    MemberName,
+    Submission,
+    utcnow,
+)
 from storage.repositories.members import MemberRepo
 from storage.repositories.operations import AuditRepo
 
 PAGE_SIZE = 10
+NOT_LOOKED = object()  # a name Instagram was not asked about
 
 
 class AddResult(Enum):
     ADDED = "added"
     EXISTS = "exists"  # a new invite is made for the existing member
     INVALID = "invalid"
+    RENAMED = "renamed"  # a name a member had before a rename: not a second member
+    SAME_ACCOUNT = "same_account"  # Instagram: the name is a known member's account
+    NO_ACCOUNT = "no_account"  # Instagram: nobody has the name (a typo)
 
 
 @dataclass(frozen=True)
@@ -31,6 +45,7 @@ class Added:
     username: str
     result: AddResult
     code: str | None = None
+    current: str | None = None  # RENAMED, SAME_ACCOUNT: the member's name now
 
 
 @dataclass(frozen=True)
@@ -69,32 +84,76 @@ class MemberAdminService:
         self.audit = AuditRepo(session)
 
     async def ids_by_username(self, usernames: list[str]) -> dict[str, int]:
-        rows = await self.session.execute(
-            select(Member.instagram_username, Member.id)
-            .where(Member.instagram_username.in_([u.lower() for u in usernames])))
-        return dict(rows.tuples().all())
+        """Name -> member id, for the names members have now or had before a rename."""
+        return await ids_by_any_name(self.session, usernames)
 
-    async def add(self, actor_id: int, raw_names: list[str]) -> list[Added]:
+    async def to_look_up(self, raw_names: list[str]) -> list[str]:
+        """The names `add` would make a member of, or refuse as an old name: worth a
+        look at Instagram first (outside any transaction) when a helper is free."""
+        names = [n for n in dict.fromkeys(normalize_username(r) for r in raw_names) if n]
+        current = set((await self.session.scalars(select(Member.instagram_username).where(
+            Member.instagram_username.in_(names)))).all())
+        return [n for n in names if n not in current]
+
+    async def add(self, actor_id: int, raw_names: list[str],
+                  looked: Mapping[str, Profile | None] | None = None) -> list[Added]:
+        """Each name a member (with an invite), unless it is one already (a new invite),
+        or a name a member had before a rename (refused: one person, one member).
+        `looked` is what Instagram said of names (a Profile, or None: nobody has the
+        name); a name it did not look at is added as it is, its pk learned at the first
+        read. A name whose account is a member's already (renamed since) is refused, and
+        so is a name nobody has."""
         results: list[Added] = []
+        looked = looked or {}
         for raw in raw_names:
             username = normalize_username(raw)
             if username is None:
                 results.append(Added(raw, AddResult.INVALID))
                 continue
             member = await self.members.by_username(username)
+            refused = None if member else await self._refused(username, looked)
+            if refused is not None:
+                results.append(refused)
+                continue
             result = AddResult.EXISTS if member else AddResult.ADDED
             if member is None:
                 member = await self.members.add(username, joined_at=self.clock())
+                found = looked.get(username)
+                member.instagram_pk = found.pk if found is not None else None
             code = await self.invites.create(member.id)
             action = "member_added" if result is AddResult.ADDED else "invite_created"
             await self.audit.add(actor_id, action, target=username)
             results.append(Added(username, result, code))
         return results
 
+    async def _refused(self, username: str, looked: Mapping[str, Profile | None]
+                       ) -> Added | None:
+        """Why a name that is no member's now does not make a new member, if it does not."""
+        found = looked.get(username, NOT_LOOKED)
+        if isinstance(found, Profile):
+            holder = await self.session.scalar(select(Member).where(
+                Member.instagram_pk == found.pk).limit(1))
+            if holder is not None:  # the account is a member's, under their older name
+                was_theirs = await self.session.scalar(select(MemberName.id).where(
+                    MemberName.member_id == holder.id, MemberName.username == username))
+                kind = AddResult.RENAMED if was_theirs else AddResult.SAME_ACCOUNT
+                return Added(username, kind, current=holder.instagram_username)
+        old_id = await member_by_any_name(self.session, username)
+        old = await self.members.get(old_id) if old_id is not None else None
+        # A member's old name, unless Instagram shows another account under it now (it
+        # was free and someone else took it: that person may become a member).
+        if old is not None and not (isinstance(found, Profile) and old.instagram_pk
+                                    not in (None, found.pk)):
+            return Added(username, AddResult.RENAMED, current=old.instagram_username)
+        if found is None:
+            return Added(username, AddResult.NO_ACCOUNT)
+        return None
+
     async def remove(self, actor_id: int, raw_name: str) -> str | None:
         """Remove a member and everything of theirs; returns the username, or None."""
         username = normalize_username(raw_name)
-        member = await self.members.by_username(username) if username else None
+        member_id = await member_by_any_name(self.session, username) if username else None
+        member = await self.members.get(member_id) if member_id is not None else None
         if member is None:
             return None
         await self.members.delete(member)

@@ -32,7 +32,7 @@ from services.rules import CommunityRules
 from services.submissions import SubmissionService, SubmitResult, Submitted
 from services.uploads import in_worker
 from services.weeks import Week
-from storage.models import JobRun, Member
+from storage.models import JobRun, Member, MemberName
 from storage.repositories.operations import AuditRepo, JobRunRepo
 
 FOLDER_JOB = "kakao_import_file"
@@ -183,7 +183,8 @@ class ImportReport:
 
 def instagram_id(nickname: str, members: dict[str, int]) -> tuple[str | None, str | None]:
     """(username, problem) from a nickname like `김하나 @hana.daily`, `이도윤 / dy_lee`,
-    `이름 id` or `@Id`: the id after `@`, else a token that is a member's username."""
+    `이름 id` or `@Id`: the id after `@`, else a token that is a member's username.
+    `members` maps every name that credits a member (old names too) to its member."""
     if "@" in nickname:
         match = USERNAME_TOKEN.match(nickname.rsplit("@", 1)[1].strip())
         if match:
@@ -202,10 +203,23 @@ class OpenChatImporter:
         self.rules = rules
         self.submissions = SubmissionService(session, rules)
         self.audit = AuditRepo(session)
+        self._current: dict[int, str] = {}  # member id -> name now (`_members`)
 
     async def _members(self) -> dict[str, int]:
+        """Every name that credits a member: the names members have now, and the names
+        they had before a rename (an old nickname in the open chat still credits them;
+        a name someone has now wins over another's old one, the latest holder of an old
+        name over earlier ones)."""
         rows = await self.session.execute(select(Member.instagram_username, Member.id))
-        return {name: member_id for name, member_id in rows.all()}
+        members = {name: member_id for name, member_id in rows.all()}
+        current = set(members)
+        self._current = {member_id: name for name, member_id in members.items()}
+        old = await self.session.execute(
+            select(MemberName.username, MemberName.member_id).order_by(MemberName.until))
+        for name, member_id in old.all():
+            if name not in current:
+                members[name] = member_id
+        return members
 
     async def import_file(
         self, data: bytes, name: str, now: datetime, weeks_back: int | None,
@@ -284,7 +298,7 @@ class OpenChatImporter:
                 if message.nickname not in who:
                     who[message.nickname] = instagram_id(message.nickname, members)
                 attributed = self._attribute(message, link, post, who[message.nickname],
-                                             members, report)
+                                             members, self._current, report)
                 if attributed is not None:
                     pending.append((message, link, *attributed))
                 elif report.unused[-1].reason in (UNKNOWN_MEMBER, NO_INSTAGRAM_ID):
@@ -318,8 +332,10 @@ class OpenChatImporter:
     @staticmethod
     def _attribute(message: LinkMessage, link: str, post: PostLink | LinkProblem,
                    who: tuple[str | None, str | None], members: dict[str, int],
-                   report: ImportReport) -> tuple[str, int, PostLink] | None:
-        """The member and post of one link, or None with the reason listed."""
+                   current: dict[int, str], report: ImportReport
+                   ) -> tuple[str, int, PostLink] | None:
+        """The member (their name now) and post of one link, or None with the reason
+        listed."""
         if isinstance(post, LinkProblem):
             report.unused.append(UnusedLink(message.line_no, message.nickname, link, NOT_A_POST))
             return None
@@ -331,7 +347,8 @@ class OpenChatImporter:
             report.unused.append(UnusedLink(message.line_no, message.nickname, link,
                                             problem or NO_INSTAGRAM_ID))
             return None
-        return username, members[username], post
+        member_id = members[username]
+        return current.get(member_id, username), member_id, post
 
     @staticmethod
     def _count(message: LinkMessage, link: str, username: str, done: Submitted,

@@ -29,22 +29,28 @@ class ProducerRegistry:
             table.instagram_username == username, table.member_id != member_id))
         return other is not None
 
-    async def register_consumer(self, member_id: int, username: str) -> Consumer:
+    async def register_consumer(self, member_id: int, username: str,
+                                pk: str | None = None) -> Consumer:
+        """The account's pk is the one the registration's look at Instagram showed."""
         consumer = await self.consumer_of(member_id)
         if consumer is None:
             consumer = Consumer(member_id=member_id, instagram_username=username)
             self.session.add(consumer)
         consumer.instagram_username, consumer.status = username, "pending"
+        consumer.instagram_pk = pk
         await self.session.flush()
         return consumer
 
     async def register_producer(self, member_id: int, username: str, password: str,
-                                session: dict) -> Producer:
-        """A producer logged in: password and session stored encrypted, verified."""
+                                session: dict, pk: str | None = None) -> Producer:
+        """A producer logged in: password and session stored encrypted, verified; the
+        login's pk kept (None: the login did not say, a known one is left)."""
         producer = await self.producer_of(member_id)
         if producer is None:
             producer = Producer(member_id=member_id, instagram_username=username)
             self.session.add(producer)
+        if pk is not None or producer.instagram_username != username:
+            producer.instagram_pk = pk  # another account: its old pk goes
         producer.instagram_username, producer.password = username, password
         producer.session, producer.verified = session, True
         if producer.status != "active":

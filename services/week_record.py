@@ -15,6 +15,8 @@ from datetime import date, datetime
 from sqlalchemy import and_, false, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.identities import member_by_any_name
+from services.instagram.names import name_key
 from services.progress import ProgressService
 from services.rules import CommunityRules
 from services.weeks import Week
@@ -122,8 +124,7 @@ class WeekRecords:
         that the re-check settled differently goes into the record as a correction."""
         if not await self.exists(week):
             return []
-        username = await self.session.scalar(
-            select(Member.instagram_username).where(Member.id == member_id))
+        username = await self.recorded_name(week.start, member_id)
         live = await self.progress.live_todo_of(member_id, week)
         changed = []
         rows = await self.session.execute(
@@ -141,15 +142,32 @@ class WeekRecords:
         await self.session.flush()
         return changed
 
+    async def recorded_name(self, week_start: date, member_id: int) -> str | None:
+        """The name the week's record has for this member: the one they had then (a
+        rename since does not rewrite it); their name now when they are not in it."""
+        return await self.session.scalar(
+            select(WeekRecordMember.username).where(WeekRecordMember.week_start == week_start,
+                                                    WeekRecordMember.member_id == member_id)
+        ) or await self.session.scalar(
+            select(Member.instagram_username).where(Member.id == member_id))
+
     async def correct(self, week: Week, username: str, post_url: str, status: str,
                       actor: str, reason: str, now: datetime) -> WeekCorrection | None:
-        """An admin's correction of one verdict in a recorded week (None: no such entry)."""
-        row = (await self.session.execute(
-            select(WeekRecordEntry, WeekRecordPost)
-            .join(WeekRecordPost, WeekRecordPost.id == WeekRecordEntry.post_id)
-            .where(WeekRecordEntry.week_start == week.start,
-                   WeekRecordEntry.username == username, WeekRecordPost.url == post_url))
-               ).first()
+        """An admin's correction of one verdict in a recorded week (None: no such entry).
+        `username` is any name of the member (now, before a rename, or as the record
+        has it): the entry is the one under the name the week was recorded with."""
+        member_id = await member_by_any_name(self.session, username)
+        names = [] if member_id is None else [await self.recorded_name(week.start, member_id)]
+        row = None
+        for name in dict.fromkeys([*names, name_key(username)]):
+            row = (await self.session.execute(
+                select(WeekRecordEntry, WeekRecordPost)
+                .join(WeekRecordPost, WeekRecordPost.id == WeekRecordEntry.post_id)
+                .where(WeekRecordEntry.week_start == week.start,
+                       WeekRecordEntry.username == name, WeekRecordPost.url == post_url))
+                   ).first()
+            if row is not None:
+                break
         if row is None:
             return None
         correction = self._correct(row[0], row[1], status, actor, reason, now)

@@ -46,6 +46,7 @@ async def test_a_finished_week_reads_the_same_after_suspend_pause_adduser_deluse
     assert all("처리 중 문제" not in text for text in before.values())
     await admin.say(f"/suspend {second} 2")
     await admin.say(f"/pause {third}")
+    simulated.add_account("newcomer.kim")  # a helper is free: /adduser looks the name up
     await admin.say("/adduser newcomer.kim")
     async with timed.transaction() as tx:
         statuses = dict((await tx.session.execute(

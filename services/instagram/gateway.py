@@ -174,10 +174,12 @@ class Post:
 
 @dataclass
 class LoginResult:
-    """A finished login: the session to store (encrypted) for the account."""
+    """A finished login: the session to store (encrypted) for the account, and the
+    account's pk (None: the library did not say)."""
 
     username: str
     session: Session = field(repr=False)
+    pk: str | None = None
 
 
 class Gateway(Protocol):

@@ -263,7 +263,9 @@ class InstagrapiGateway:
             self._pending.pop(username, None)
             raise map_error(exc) from exc
         self._pending.pop(username, None)
-        return LoginResult(username, pending.client.get_settings())
+        pk = getattr(pending.client, "user_id", None)
+        return LoginResult(username, pending.client.get_settings(),
+                           str(pk) if pk is not None else None)
 
     async def submit_code(self, username: str, code: str) -> LoginResult:
         username = username.lower()

@@ -251,7 +251,7 @@ class SimulatedInstagram:
         if account.two_factor_code:
             self._pending_codes[username] = account.two_factor_code
             raise TwoFactorRequired("two_factor_required")
-        return LoginResult(username, self.session_for(username))
+        return LoginResult(username, self.session_for(username), self.pk(username))
 
     def pending_code(self, username: str) -> str | None:
         """The code the simulated Instagram just "sent" (what the user would read)."""
@@ -267,7 +267,7 @@ class SimulatedInstagram:
             raise BadCode("The security code is incorrect.")
         del self._pending_codes[username]
         self.accounts[username].checkpoint = False
-        return LoginResult(username, self.session_for(username))
+        return LoginResult(username, self.session_for(username), self.pk(username))
 
     async def restore(self, session: Session) -> str:
         actor = self._actor(session)
