@@ -296,11 +296,11 @@ async def test_a_gone_post_is_told_to_its_owner_and_the_admins(
     simulated.posts[shortcode].gone = True
     phone = Phone()
     await jobs_for(timed, phone, clock).refresh()  # the daily re-check reads it once
-    assert not [t for t in phone.to(f"tg-{owner}") if "삭제되었거나" in t]  # not yet
+    assert not [t for t in phone.to(f"tg-{owner}") if "삭제됐어요" in t]  # not yet
     clock.now = AFTER_DEADLINE
     await jobs_for(timed, phone, clock).final()  # the final check's read confirms it
-    (told,) = [t for t in phone.to(f"tg-{owner}") if "삭제되었거나" in t]
-    assert shortcode in told and "삭제되었거나 비공개" in told
+    (told,) = [t for t in phone.to(f"tg-{owner}") if "삭제됐어요" in t]
+    assert shortcode in told and "삭제됐어요" in told
     admin = phone.to("tg-admin")
     assert any(t.startswith(f"⚠️ @{owner}'s post") and shortcode in t for t in admin)
     assert shortcode not in phone.posts[0][1].text  # out of everyone's debt
@@ -315,7 +315,7 @@ async def test_a_passing_not_found_at_the_final_check_strikes_nobody(
     phone = Phone()
     clock.now = AFTER_DEADLINE
     await jobs_for(timed, phone, clock).final()
-    assert not [t for t in phone.to(f"tg-{owner}") if "삭제되었거나" in t]
+    assert not [t for t in phone.to(f"tg-{owner}") if "삭제됐어요" in t]
     async with timed.transaction() as tx:
         strikes = await tx.accountability.strikes()
         status = await tx.session.scalar(select(Submission.status).where(
