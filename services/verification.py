@@ -16,8 +16,10 @@ than one transaction each could keep up with).
 - A post whose author is not the member who handed it in is "foreign": nobody owes
   it; the member and the admins are told. A post with comments turned off is excused:
   nobody owes it; its owner and the admins are told why.
-- "Not found" or "private" ends a post only when a second read confirms it (another
-  helper at once, or the next run); until then its verdicts stay "unknown".
+- "Not found" ends a post ("gone") only when answers at least `gone_after` apart, by
+  two helpers where there are two, say so, counting only helpers whose other reads go
+  through; any read that sees the post starts over. Until then its verdicts stay
+  "unknown". A private account's post is "private" (never gone) while it is.
 - When every helper is stopped the run pauses: the posts not read stay as they were.
   When one read fails unexpectedly the others are cancelled, and no Instagram request
   is sent after the run has ended.
@@ -553,11 +555,15 @@ class Verifier:
                 return "private", {"status": "private"}
             if result.code != "not_found":
                 return "failed", {}
-            if result.helper is None or not self.instagram.pool.healthy(result.helper):
-                return "failed", {}  # the helper's other reads are failing: no evidence
+            # Each answer counts only if its helper's other reads are going through (the
+            # one that read first, `also_by`, as much as the one that confirmed it).
+            pool = self.instagram.pool
+            answered = {h for h in (result.helper, result.also_by)
+                        if h is not None and pool.healthy(h)}
+            if not answered:
+                return "failed", {}  # the helpers' other reads are failing: no evidence
             since = post.not_found_at or now
-            by = post.not_found_by | {result.helper} | (
-                {result.also_by} if result.also_by else set())
+            by = post.not_found_by | answered
             values: dict[str, Any] = {"not_found_at": since, "not_found_by": " ".join(sorted(by))}
             needed = min(2, self.instagram.pool.usable())
             if now - since >= post.gone_after and len(by) >= needed:
