@@ -600,7 +600,7 @@ def _verdicts(post: PostToCheck, result: Read
     members (member id -> (pk, name shown)). "done" when Instagram listed their comment
     made by the post's cutoff; "late" when a complete read lists only a later one;
     "missing" when a complete read lacks it; "unknown" otherwise (or unread); a
-    co-author owes nothing ("coauthor")."""
+    co-author, or the author of a post a co-author handed in, owes nothing ("coauthor")."""
     if not isinstance(result, PostComments):
         return {member_id: "unknown" for member_id in post.owed_by}, {}
     people: dict[int, tuple[str, str]] = {}
@@ -611,8 +611,13 @@ def _verdicts(post: PostToCheck, result: Read
         people[post.owner_id] = (result.author_pk, result.author)
     if not owned_by(post, result):
         return {}, people
-    co_pks = {pk: name for name, pk in result.coauthors.items() if pk}
-    co_names = set(result.coauthors) | post.coauthors
+    # Everyone the post is by: its co-authors, and its author (a collab post handed in
+    # by a co-author is its author's post too: the author never owes it a comment).
+    authors = dict(result.coauthors)
+    if result.author is not None:
+        authors[result.author] = result.author_pk
+    co_pks = {pk: name for name, pk in authors.items() if pk}
+    co_names = set(authors) | post.coauthors
     verdicts: dict[int, str] = {}
     absent = "missing" if result.complete else "unknown"
     cutoff = post.cutoff
@@ -620,10 +625,10 @@ def _verdicts(post: PostToCheck, result: Read
         pk = post.pks.get(member_id)
         name = name_key(username)
         if (pk is not None and pk in co_pks) or (
-                name in co_names and (pk is None or result.coauthors.get(name) in (None, pk))):
+                name in co_names and (pk is None or authors.get(name) in (None, pk))):
             verdicts[member_id] = "coauthor"
             shown = co_pks.get(pk, name) if pk is not None else name
-            found_pk = pk or result.coauthors.get(name)
+            found_pk = pk or authors.get(name)
             if found_pk is not None and (pk is None or shown != name):
                 people[member_id] = (found_pk, shown)
             continue
