@@ -1,12 +1,27 @@
 """Property: over random communities with a known ground truth and every fault the
 simulated Instagram can show, no verdict is ever wrong.
 
-Faults drawn per post: a comment repeated across pages, no comment count, pages that
-start in the middle (headload), comments turned off, a comment Instagram counts but
-does not list, a passing "not found", a lasting one (deleted), a post by someone who is
-not the member, a passing network failure; names written with capitals or a leading
-'@'. After every run: no "missing" that was commented, no "done" that was not, no
-"done" taken back; after a clean re-check every "couldn't check" is settled.
+The world: members known by pk (from the start, or learned from reads) who rename
+before the first read, mid-week or after the final check (a stranger may take the old
+name); collab posts (a member or a stranger as co-author, or handed in by the
+co-author); comments and replies made days, seconds before, exactly at and seconds or
+hours after the comment deadline, with or without a grace; long reply threads paged
+both ways; and per post a comment repeated across pages, no comment count, pages that
+start in the middle, comments turned off, a comment Instagram counts but does not
+list, a passing "not found" (one read, or every read of a run or two minutes apart), a
+deletion, a post by someone else, an account gone private; passing network failures;
+names written with capitals or a leading '@'. The runs: a mid-week refresh and another
+minutes later, the final check after the deadline, a re-check hours later (then the
+week is recorded and the ladder applied), a run after comments were deleted, and clean
+runs hours apart.
+
+After every run, against the truth (who commented when, by pk, whatever the name): no
+"done" without a comment by the cutoff, no "missing" while a comment was there, no
+"late" unless the first comment came after the cutoff, no verdict moving down, no
+co-author owing, no "gone" unless deleted and "not found" answers spanned the hours by
+the helpers the rule asks, no renamed member's post taken for someone else's. The
+recorded week and the ladder strike only posts truly not commented on by the cutoff.
+After the clean runs every post is where it belongs and nothing is left unknown.
 """
 
 from __future__ import annotations
@@ -112,12 +127,6 @@ async def setup(engine: AsyncEngine, members: int, helpers: int, plans: list[Pos
     return services, sim, week, by_code
 
 
-async def statuses(services: Services) -> dict[str, str]:
-    async with services.transaction() as tx:
-        return dict((await tx.session.execute(
-            select(Submission.shortcode, Submission.status))).all())
-
-
 def never_wrong(found: dict[tuple[str, str], str], plans: dict[str, PostPlan],
                 members: int) -> None:
     for (member, code), verdict in found.items():
@@ -139,12 +148,6 @@ class Later:
 
     def __call__(self) -> float:
         return self.now
-
-
-def reset_helpers(instagram: Instagram) -> None:
-    """An hour later: cooldowns (stored with the helpers too) are over."""
-    assert isinstance(instagram.clock, Later)
-    instagram.clock.now += 3600
 
 
 # --- The world of the property test: people by pk, renames, co-authors, time --------
