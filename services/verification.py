@@ -16,8 +16,10 @@ than one transaction each could keep up with).
 - A post whose author is not the member who handed it in is "foreign": nobody owes
   it; the member and the admins are told. A post with comments turned off is excused:
   nobody owes it; its owner and the admins are told why.
-- "Not found" or "private" ends a post only when a second read confirms it (another
-  helper at once, or the next run); until then its verdicts stay "unknown".
+- "Not found" ends a post ("gone") only when answers at least `gone_after` apart, by
+  two helpers where there are two, say so, counting only helpers whose other reads go
+  through; any read that sees the post starts over. Until then its verdicts stay
+  "unknown". A private account's post is "private" (never gone) while it is.
 - When every helper is stopped the run pauses: the posts not read stay as they were.
   When one read fails unexpectedly the others are cancelled, and no Instagram request
   is sent after the run has ended.
@@ -553,11 +555,15 @@ class Verifier:
                 return "private", {"status": "private"}
             if result.code != "not_found":
                 return "failed", {}
-            if result.helper is None or not self.instagram.pool.healthy(result.helper):
-                return "failed", {}  # the helper's other reads are failing: no evidence
+            # Each answer counts only if its helper's other reads are going through (the
+            # one that read first, `also_by`, as much as the one that confirmed it).
+            pool = self.instagram.pool
+            answered = {h for h in (result.helper, result.also_by)
+                        if h is not None and pool.healthy(h)}
+            if not answered:
+                return "failed", {}  # the helpers' other reads are failing: no evidence
             since = post.not_found_at or now
-            by = post.not_found_by | {result.helper} | (
-                {result.also_by} if result.also_by else set())
+            by = post.not_found_by | answered
             values: dict[str, Any] = {"not_found_at": since, "not_found_by": " ".join(sorted(by))}
             needed = min(2, self.instagram.pool.usable())
             if now - since >= post.gone_after and len(by) >= needed:
@@ -594,7 +600,7 @@ def _verdicts(post: PostToCheck, result: Read
     members (member id -> (pk, name shown)). "done" when Instagram listed their comment
     made by the post's cutoff; "late" when a complete read lists only a later one;
     "missing" when a complete read lacks it; "unknown" otherwise (or unread); a
-    co-author owes nothing ("coauthor")."""
+    co-author, or the author of a post a co-author handed in, owes nothing ("coauthor")."""
     if not isinstance(result, PostComments):
         return {member_id: "unknown" for member_id in post.owed_by}, {}
     people: dict[int, tuple[str, str]] = {}
@@ -605,8 +611,13 @@ def _verdicts(post: PostToCheck, result: Read
         people[post.owner_id] = (result.author_pk, result.author)
     if not owned_by(post, result):
         return {}, people
-    co_pks = {pk: name for name, pk in result.coauthors.items() if pk}
-    co_names = set(result.coauthors) | post.coauthors
+    # Everyone the post is by: its co-authors, and its author (a collab post handed in
+    # by a co-author is its author's post too: the author never owes it a comment).
+    authors = dict(result.coauthors)
+    if result.author is not None:
+        authors[result.author] = result.author_pk
+    co_pks = {pk: name for name, pk in authors.items() if pk}
+    co_names = set(authors) | post.coauthors
     verdicts: dict[int, str] = {}
     absent = "missing" if result.complete else "unknown"
     cutoff = post.cutoff
@@ -614,10 +625,10 @@ def _verdicts(post: PostToCheck, result: Read
         pk = post.pks.get(member_id)
         name = name_key(username)
         if (pk is not None and pk in co_pks) or (
-                name in co_names and (pk is None or result.coauthors.get(name) in (None, pk))):
+                name in co_names and (pk is None or authors.get(name) in (None, pk))):
             verdicts[member_id] = "coauthor"
             shown = co_pks.get(pk, name) if pk is not None else name
-            found_pk = pk or result.coauthors.get(name)
+            found_pk = pk or authors.get(name)
             if found_pk is not None and (pk is None or shown != name):
                 people[member_id] = (found_pk, shown)
             continue

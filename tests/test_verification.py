@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import delete, event, select, update
@@ -17,6 +17,7 @@ from services.sample_community import SampleCommunity, build
 from services.verification import CommenterCache, Verifier, posts_to_check
 from services.weeks import Week
 from storage.models import Member, Submission, Verification
+from tests.conftest import Clock
 
 NOW = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)  # a Wednesday, noon in Seoul
 
@@ -146,40 +147,187 @@ async def statuses(services: Services) -> dict[str, str]:
             select(Submission.shortcode, Submission.status))).all())
 
 
-async def test_a_gone_or_private_post_ends_only_when_a_second_read_confirms(
-    services: Services, simulated: SimulatedInstagram, instagram: Instagram
-) -> None:
-    community, week = await world(services, simulated, 4, posts_each=1)  # one helper
-    first, second, *_ = community.posts
-    simulated.posts[first].gone = True
-    simulated.accounts[community.posts[second][0]].private = True
-    report = await verifier(services, instagram).run(week, services.rules)
-    # One read is not proof: the posts stay, nobody's verdict on them is settled.
-    assert report.gone == [] and report.failed == {first: "not_found_once",
-                                                   second: "not_found_once"}
-    assert (await statuses(services))[first] == "active"
-    found = await verdicts(services)
-    assert {v for k, v in found.items() if k[1] in (first, second)} == {"unknown"}
-    # The next run reads them again: now they are gone, and owed by nobody.
-    report = await verifier(services, instagram).run(week, services.rules)
-    assert sorted(code for _, _, code in report.gone) == ["not_found", "private"]
-    assert {(await statuses(services))[s] for s in (first, second)} == {"gone"}
+async def post_row(services: Services, shortcode: str) -> Submission:
+    async with services.transaction() as tx:
+        row = await tx.session.scalar(select(Submission).where(Submission.shortcode == shortcode))
+        assert row is not None
+        return row
+
+
+def timed_verifier(services: Services, instagram: Instagram, clock: Clock) -> Verifier:
+    """A verifier whose writes (and the hours between "not found" answers) go by `clock`."""
+    return Verifier(services.sessions, instagram, CommenterCache(), clock=clock)
+
+
+async def owed_posts(services: Services, week: Week) -> set[str]:
     async with services.transaction() as tx:
         results = await tx.progress.week_results(week)
-    owed = {item.shortcode for m in results.members for item in m.todo}
-    assert first not in owed and second not in owed
+    return {item.shortcode for m in results.members for item in m.todo}
 
 
-async def test_another_helper_confirms_a_not_found_at_once(
+async def unhealthy(instagram: Instagram, simulated: SimulatedInstagram, helper: str) -> None:
+    """One of `helper`'s reads fails on the network (its next reads are no evidence);
+    its short cooldown is over at once."""
+    simulated.fail_call(1, NetworkError("read timed out"))
+    with pytest.raises(NetworkError):
+        await instagram.pool.run(simulated.restore, avoid=frozenset(
+            set(instagram.pool.helpers) - {helper}))
+    assert not instagram.pool.healthy(helper)
+    instagram.pool.helpers[helper].cooldown_until = 0
+
+
+async def healthy(instagram: Instagram, simulated: SimulatedInstagram, helper: str) -> None:
+    """One of `helper`'s reads goes through again."""
+    await instagram.pool.run(simulated.restore, avoid=frozenset(
+        set(instagram.pool.helpers) - {helper}))
+    assert instagram.pool.healthy(helper)
+
+
+async def test_a_private_post_is_private_until_its_account_is_public_again(
     services: Services, simulated: SimulatedInstagram, instagram: Instagram
 ) -> None:
     community, week = await world(services, simulated, 4, posts_each=1, helpers=2)
-    first, second, *_ = community.posts
-    simulated.posts[first].gone = True  # lasting
-    simulated.posts[second].not_found_reads = 1  # passing
+    first, *_ = community.posts
+    owner = community.posts[first][0]
+    simulated.accounts[owner].private = True
+    clock = Clock(NOW)
+    check = timed_verifier(services, instagram, clock)
+    report = await check.run(week, services.rules)
+    url = f"https://www.instagram.com/p/{first}/"
+    # Private is not gone: the post stays handed in, its verdicts unknown, owed by nobody.
+    assert report.private == [(url, owner)] and report.gone == []
+    assert (await statuses(services))[first] == "private"
+    found = await verdicts(services)
+    assert {v for k, v in found.items() if k[1] == first} == {"unknown"}
+    assert first not in await owed_posts(services, week)
+    # Hours and days later, by both helpers: still private (told once), never gone.
+    for hours in (7, 14, 30):
+        clock.now = NOW + timedelta(hours=hours)
+        report = await check.run(week, services.rules)
+        assert report.private == [] and report.gone == []
+        assert (await statuses(services))[first] == "private"
+    assert (await post_row(services, first)).not_found_at is None
+    # Public again: read as any other post, every verdict settled.
+    simulated.accounts[owner].private = False
+    clock.now = NOW + timedelta(hours=31)
+    await check.run(week, services.rules)
+    assert (await statuses(services))[first] == "active"
+    assert check_against_truth(community, await verdicts(services), allow_unknown=False) == 0
+
+
+async def test_a_deleted_post_is_gone_only_when_two_helpers_say_so_hours_apart(
+    services: Services, simulated: SimulatedInstagram, instagram: Instagram
+) -> None:
+    community, week = await world(services, simulated, 4, posts_each=1, helpers=2)
+    first, *_ = community.posts
+    simulated.posts[first].gone = True
+    clock = Clock(NOW)
+    check = timed_verifier(services, instagram, clock)
+    report = await check.run(week, services.rules)
+    # Both helpers said "not found" in the same second: no more proof than one answer.
+    assert report.gone == [] and report.failed == {first: "not_found_once"}
+    assert (await statuses(services))[first] == "active"
+    found = await verdicts(services)
+    assert {v for k, v in found.items() if k[1] == first} == {"unknown"}
+    row = await post_row(services, first)
+    assert row.not_found_at == NOW and row.not_found_by == "helper.1 helper.2"
+    # Minutes later, and hours later but short of six: still not gone.
+    for later in (timedelta(minutes=3), timedelta(hours=5, minutes=59)):
+        clock.now = NOW + later
+        report = await check.run(week, services.rules)
+        assert report.gone == [] and report.failed == {first: "not_found_once"}
+        assert (await statuses(services))[first] == "active"
+    assert (await post_row(services, first)).not_found_at == NOW  # the first answer's time
+    # Six hours after the first answer: gone, and owed by nobody.
+    clock.now = NOW + timedelta(hours=6)
+    report = await check.run(week, services.rules)
+    assert report.gone == [(f"https://www.instagram.com/p/{first}/", community.posts[first][0],
+                            "not_found")]
+    assert (await statuses(services))[first] == "gone"
+    assert first not in await owed_posts(services, week)
+
+
+async def test_one_helper_alone_is_enough_only_when_it_is_the_only_one(
+    services: Services, simulated: SimulatedInstagram, instagram: Instagram
+) -> None:
+    community, week = await world(services, simulated, 3, posts_each=1)  # one helper
+    first, *_ = community.posts
+    simulated.posts[first].gone = True
+    clock = Clock(NOW)
+    check = timed_verifier(services, instagram, clock)
+    await check.run(week, services.rules)
+    clock.now = NOW + timedelta(hours=6)
+    report = await check.run(week, services.rules)
+    assert [code for _, _, code in report.gone] == ["not_found"]
+
+
+async def test_a_helper_whose_other_reads_fail_gives_no_evidence(
+    services: Services, simulated: SimulatedInstagram, instagram: Instagram
+) -> None:
+    community, week = await world(services, simulated, 4, posts_each=1, helpers=2)
+    first, *others = community.posts
+    async with services.transaction() as tx:  # the deleted post is the only one read
+        await tx.session.execute(update(Submission).where(Submission.shortcode.in_(others))
+                                 .values(status="withdrawn"))
+    simulated.posts[first].gone = True
+    clock = Clock(NOW)
+    check = timed_verifier(services, instagram, clock)
+    # Both helpers' other reads are failing: their "not found", days apart, proves nothing.
+    for helper in ("helper.1", "helper.2"):
+        await unhealthy(instagram, simulated, helper)
+    for hours in (0, 7, 30):
+        clock.now = NOW + timedelta(hours=hours)
+        report = await check.run(week, services.rules)
+        assert report.failed == {first: "not_found_once"} and report.gone == []
+        assert [op for op, _ in simulated.calls[-2:]] == ["info", "info"]  # both answered
+    assert (await post_row(services, first)).not_found_at is None
+    # helper.1's reads go through again: only its answer is kept, whichever read first.
+    await healthy(instagram, simulated, "helper.1")
+    clock.now = NOW + timedelta(hours=31)
+    await check.run(week, services.rules)
+    row = await post_row(services, first)
+    assert row.not_found_at == clock.now and row.not_found_by == "helper.1"
+    # Six hours later helper.2 still fails elsewhere: one helper's word is not enough.
+    clock.now = NOW + timedelta(hours=37)
+    report = await check.run(week, services.rules)
+    assert report.gone == [] and (await statuses(services))[first] == "active"
+    # Its reads go through again: its "not found" now counts, and the post is gone.
+    await healthy(instagram, simulated, "helper.2")
+    clock.now = NOW + timedelta(hours=38)
+    await check.run(week, services.rules)
+    assert (await statuses(services))[first] == "gone"
+
+
+async def test_a_post_seen_again_starts_the_hours_over(
+    services: Services, simulated: SimulatedInstagram, instagram: Instagram
+) -> None:
+    community, week = await world(services, simulated, 4, posts_each=1, helpers=2)
+    first, *_ = community.posts
+    post = simulated.posts[first]
+    post.gone = True
+    clock = Clock(NOW)
+    check = timed_verifier(services, instagram, clock)
+    await check.run(week, services.rules)
+    # Three hours later Instagram shows it again: the "not found" answers were passing.
+    post.gone = False
+    clock.now = NOW + timedelta(hours=3)
+    report = await check.run(week, services.rules)
+    assert first not in report.failed
+    assert (await post_row(services, first)).not_found_at is None
+    # Not found again at 6 and 11 hours: less than six hours since the last sighting's end.
+    post.gone = True
+    for hours in (6, 11):
+        clock.now = NOW + timedelta(hours=hours)
+        report = await check.run(week, services.rules)
+        assert report.gone == [] and (await statuses(services))[first] == "active"
+    clock.now = NOW + timedelta(hours=12)
+    await check.run(week, services.rules)
+    assert (await statuses(services))[first] == "gone"
+    # A passing "not found" (one read) settles in the run that met it.
+    second = list(community.posts)[1]
+    simulated.posts[second].not_found_reads = 1
     report = await verifier(services, instagram).run(week, services.rules)
-    assert [url for url, _, _ in report.gone] == [f"https://www.instagram.com/p/{first}/"]
-    assert (await statuses(services))[second] == "active"
+    assert second not in report.failed and (await statuses(services))[second] == "active"
     found = await verdicts(services)
     assert "unknown" not in {v for k, v in found.items() if k[1] == second}
 
