@@ -29,6 +29,7 @@ than one transaction each could keep up with).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
@@ -466,7 +467,10 @@ class Verifier:
         try:
             return await self._resumable(post.shortcode, patience, avoid)
         except InstagramError as exc:
-            if exc.code != "not_found" or exc.helper is None or pool.usable() < 2:
+            if exc.code != "not_found" or exc.helper is None:
+                return exc
+            await self._prove(exc.helper)
+            if pool.usable() < 2:
                 return exc
             first = exc
         # Read again at once by another helper: a passing fault of one account is then
@@ -477,9 +481,21 @@ class Verifier:
                                          avoid=frozenset({first.helper or ""}))
         except InstagramError as exc:
             if exc.code == "not_found" and exc.helper is not None:
+                await self._prove(exc.helper)
                 exc.also_by = first.helper  # both answers are evidence
                 return exc
             return first
+
+    async def _prove(self, helper: str) -> None:
+        """A "not found" from a helper with no read gone through since its last failure
+        (or none yet) is evidence only once one cheap request (its own account) goes
+        through: a helper whose calls are failing proves nothing about a post."""
+        pool = self.instagram.pool
+        if pool.healthy(helper):
+            return
+        others = frozenset(pool.helpers) - {helper}
+        with contextlib.suppress(InstagramError):
+            await pool.run(self.instagram.gateway.restore, avoid=others, max_wait=0.0)
 
     async def _resumable(self, shortcode: str, patience: float | None,
                          avoid: frozenset[str] = frozenset()) -> PostComments:
@@ -552,7 +568,9 @@ class Verifier:
         the row is only locked)."""
         if isinstance(result, InstagramError):
             if result.code == "private":  # can't be read: not gone, never "missing"
-                return "private", {"status": "private"}
+                # (the answer shows the post is there: earlier "not found"s start over)
+                return "private", {"status": "private", "not_found_at": None,
+                                   "not_found_by": None}
             if result.code != "not_found":
                 return "failed", {}
             # Each answer counts only if its helper's other reads are going through (the

@@ -272,25 +272,37 @@ async def test_a_helper_whose_other_reads_fail_gives_no_evidence(
     simulated.posts[first].gone = True
     clock = Clock(NOW)
     check = timed_verifier(services, instagram, clock)
-    # Both helpers' other reads are failing: their "not found", days apart, proves nothing.
-    for helper in ("helper.1", "helper.2"):
-        await unhealthy(instagram, simulated, helper)
+    # Both helpers' calls are failing (a proxy, the network): after each "not found" the
+    # bot asks for the helper's own account, which fails too: days apart, no evidence.
     for hours in (0, 7, 30):
+        for helper in ("helper.1", "helper.2"):
+            instagram.pool.helpers[helper].cooldown_until = 0  # the last probe's rest
+            await unhealthy(instagram, simulated, helper)
+        simulated.fail_call(2, NetworkError("read timed out"))  # the first helper's account
+        simulated.fail_call(4, NetworkError("read timed out"))  # the second one's
         clock.now = NOW + timedelta(hours=hours)
         report = await check.run(week, services.rules)
         assert report.failed == {first: "not_found_once"} and report.gone == []
-        assert [op for op, _ in simulated.calls[-2:]] == ["info", "info"]  # both answered
+        assert [op for op, _ in simulated.calls[-4:]] == [
+            "info", "account_info", "info", "account_info"]  # both answered, both asked
     assert (await post_row(services, first)).not_found_at is None
-    # helper.1's reads go through again: only its answer is kept, whichever read first.
+    # helper.1's calls go through again: only its answer is kept, whichever read first
+    # (helper.2, used less recently, reads first; its own account still fails).
+    for helper in ("helper.1", "helper.2"):
+        instagram.pool.helpers[helper].cooldown_until = 0
     await healthy(instagram, simulated, "helper.1")
+    simulated.fail_call(2, NetworkError("read timed out"))
     clock.now = NOW + timedelta(hours=31)
     await check.run(week, services.rules)
     row = await post_row(services, first)
     assert row.not_found_at == clock.now and row.not_found_by == "helper.1"
     # Six hours later helper.2 still fails elsewhere: one helper's word is not enough.
+    instagram.pool.helpers["helper.2"].cooldown_until = 0
+    simulated.fail_call(2, NetworkError("read timed out"))
     clock.now = NOW + timedelta(hours=37)
     report = await check.run(week, services.rules)
     assert report.gone == [] and (await statuses(services))[first] == "active"
+    instagram.pool.helpers["helper.2"].cooldown_until = 0
     # Its reads go through again: its "not found" now counts, and the post is gone.
     await healthy(instagram, simulated, "helper.2")
     clock.now = NOW + timedelta(hours=38)

@@ -98,11 +98,12 @@ class HelperPool:
         return sum(1 for h in self.helpers.values() if not h.out)
 
     def healthy(self, username: str) -> bool:
-        """Whether this helper's reads are going through: its last call that was not
-        about a post's own state succeeded (a "not found" from a helper whose other
-        reads are failing is no evidence that the post is gone)."""
+        """Whether this helper's reads are going through: a call of it succeeded after
+        its last failure that was not about a post's own state (a "not found" from a
+        helper whose other reads are failing, or not proven yet, is no evidence that
+        the post is gone)."""
         helper = self.helpers.get(username)
-        return helper is not None and helper.last_ok >= helper.last_failed
+        return helper is not None and helper.last_ok > helper.last_failed
 
     def free_now(self) -> bool:
         """Whether a helper could take a read at once (a submission's quick look)."""
