@@ -8,11 +8,16 @@ it finished. Posts whose reads finish while a write is under way are written tog
 in the next transaction (a group commit: a thousand-member week finishes posts faster
 than one transaction each could keep up with).
 
-- Verdicts: "done" when the member's name is among the commenters; "missing" only
-  when the read was complete (distinct comments reach the count Instagram reported);
-  otherwise "unknown". A "done" is never taken back by any path: verdicts are written
-  as upserts that leave a "done" row alone, so a check that read rows before another
-  check committed "done" cannot overwrite it, and two checks of one post never clash.
+- Verdicts: "done" when the member (by Instagram pk once known, else by name) commented
+  by the week's cutoff (the comment's own time); "late" when a complete read shows only
+  a later comment; "missing" only when the read was complete (distinct comments reach
+  the count Instagram reported); otherwise "unknown"; "coauthor" for members the post
+  is by. A verdict only moves up (unknown < missing < late < done < coauthor): upserts
+  never lower a row, so a check that read before another committed "done" cannot
+  overwrite it, a failed read never undoes a settled one, and two checks never clash.
+  A "missing" read before the cutoff is a to-do: the week's results read it as unknown
+  (services/progress.py). What reads show of members (a pk, a new name) is written
+  after the verdicts' commit (services/identities.py).
 - A post whose author is not the member who handed it in is "foreign": nobody owes
   it; the member and the admins are told. A post with comments turned off is excused:
   nobody owes it; its owner and the admins are told why.
