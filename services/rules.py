@@ -46,6 +46,6 @@ class CommunityRules:
     unfollow_daily_limit: int = 3
 
     def comment_cutoff(self, week: Week) -> datetime:
-        """The last moment a comment counts for `week`: the comment deadline's minute
-        included ("SUN 23:59" takes a comment made at 23:59:59), plus the grace."""
-        return week.at(self.comment_deadline) + timedelta(seconds=59) + self.comment_grace
+        """The last moment a comment counts for `week`: the comment deadline (a comment
+        made at it counts, one a second later is late), plus the grace."""
+        return week.at(self.comment_deadline) + self.comment_grace

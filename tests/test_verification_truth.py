@@ -153,8 +153,8 @@ class Later:
 # --- The world of the property test: people by pk, renames, co-authors, time --------
 
 DAY = timedelta(days=1)
-# When members comment, from the comment deadline's last second (23:59:59): days and
-# seconds before it, exactly at it, seconds and hours after it.
+# When members comment, from the comment deadline (23:59:00): days and seconds before
+# it, exactly at it, seconds and hours after it.
 OFFSETS = {"tue": -5 * DAY, "thu": -3 * DAY, "5s_before": timedelta(seconds=-5),
            "at": timedelta(0), "1s_after": timedelta(seconds=1),
            "30s_after": timedelta(seconds=30), "2h_after": timedelta(hours=2)}
@@ -295,7 +295,7 @@ class World:
         self.week = week
         self.rules = rules
         self.cutoff = rules.comment_cutoff(week)
-        deadline = week.at(rules.comment_deadline) + timedelta(seconds=59)
+        deadline = week.at(rules.comment_deadline)
         final = self.cutoff + timedelta(hours=1)
         self.times = [TEST_NOW, TEST_NOW + timedelta(minutes=3), final,
                       final + timedelta(hours=7)]
