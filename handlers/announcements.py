@@ -122,6 +122,10 @@ def renamed_admins(old: str, new: str) -> Render:
     return lambda lang: t(lang, "announce.renamed_admins", old=old, new=new)
 
 
+def same_account_admins(added: str, older: str) -> Render:
+    return lambda lang: t(lang, "announce.same_account_admins", added=added, older=older)
+
+
 def foreign_member(url: str, author: str) -> Render:
     return lambda lang: t(lang, "announce.foreign_member", url=url, author=author)
 

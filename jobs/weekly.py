@@ -244,6 +244,8 @@ class WeeklyJobs:
         for member_id, old, new in report.renamed:
             await self.delivery.to_members({member_id: Words("renamed_member", (old, new))})
             await self.delivery.to_admins(Words("renamed_admins", (old, new)))
+        for added, older in report.same_account:
+            await self.delivery.to_admins(Words("same_account_admins", (added, older)))
         for url, owner, reason in report.gone:
             if owner in owners:
                 await self.delivery.to_members({owners[owner]: Words("gone_owner", (url,))})

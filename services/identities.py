@@ -18,32 +18,65 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.instagram.names import name_key
-from storage.models import Member, MemberName
+from storage.models import AuditEntry, Member, MemberName
 
 log = logging.getLogger(__name__)
 Renamed = tuple[int, str, str]  # (member id, old name, new name)
 
 
+@dataclass
+class Learned:
+    """What reads taught of members: renames taken, and accounts that two members turn
+    out to be (an admin added a renamed member again under the new name: the admins are
+    told once, `/deluser` of the one added since lets the rename through)."""
+
+    renamed: list[Renamed] = field(default_factory=list)
+    same_account: list[tuple[str, str]] = field(default_factory=list)  # (added since, older)
+
+
 async def learn_people(sessions: Callable[[], AsyncSession],
-                       people: dict[int, tuple[str, str]], now: datetime) -> list[Renamed]:
+                       people: dict[int, tuple[str, str]], now: datetime) -> Learned:
     """What reads showed of members (member id -> (pk, name shown)): unknown pks
-    stored, new names taken; returns the renames."""
+    stored, new names taken, two members of one account noticed (once)."""
+    found = Learned()
     async with sessions() as session, session.begin():
-        learned = await _learn_pks(session, people)
-    renamed = []
+        learned, clashes = await _learn_pks(session, people)
+        for member_id, holder in clashes:
+            found.same_account += await _same_account_once(session, member_id, holder)
     for member_id in sorted(learned):  # only those shown under another name
+        pk, shown = learned[member_id], name_key(people[member_id][1])
         async with sessions() as session, session.begin():
-            done = await rename(session, member_id, learned[member_id], people[member_id][1],
-                                now)
+            holder = await session.scalar(select(Member.id).where(
+                Member.instagram_username == shown, Member.id != member_id,
+                or_(Member.instagram_pk.is_(None), Member.instagram_pk == pk)))
+            if holder is not None:  # the new name is a member added since: one account
+                found.same_account += await _same_account_once(session, holder, member_id)
+                continue
+            done = await rename(session, member_id, pk, shown, now)
         if done is not None:
-            renamed.append(done)
-    return renamed
+            found.renamed.append(done)
+    return found
+
+
+async def _same_account_once(session: AsyncSession, member_id: int, holder: int
+                             ) -> list[tuple[str, str]]:
+    """The two members' names the first time a read shows they are one account (the
+    audit log remembers it was said)."""
+    target = f"{holder}:{member_id}"
+    if await session.scalar(select(AuditEntry.id).where(
+            AuditEntry.action == "same_account", AuditEntry.target == target)):
+        return []
+    session.add(AuditEntry(actor_id=None, action="same_account", target=target))
+    names = dict((await session.execute(select(Member.id, Member.instagram_username).where(
+        Member.id.in_((member_id, holder))))).all())
+    return [(names[member_id], names[holder])]
 
 
 async def learn_in_transaction(session: AsyncSession, people: dict[int, tuple[str, str]],
@@ -52,7 +85,7 @@ async def learn_in_transaction(session: AsyncSession, people: dict[int, tuple[st
     reply says the rename). The caller does it last, after its other writes: a rename
     locks the member's row, and waits there for a check writing that member's verdicts
     rather than holding a lock the check waits for."""
-    learned = await _learn_pks(session, people)
+    learned, _ = await _learn_pks(session, people)
     renamed = []
     for member_id in sorted(learned):
         done = await rename(session, member_id, learned[member_id], people[member_id][1], now)
@@ -62,21 +95,24 @@ async def learn_in_transaction(session: AsyncSession, people: dict[int, tuple[st
 
 
 async def _learn_pks(session: AsyncSession, people: dict[int, tuple[str, str]]
-                     ) -> dict[int, str]:
+                     ) -> tuple[dict[int, str], list[tuple[int, int]]]:
     """Store the pks not known yet (unless another member has it); returns, for each
-    member whose pk is (now) the one shown but under another name, the pk."""
+    member whose pk is (now) the one shown but under another name, the pk, and the
+    (member, other member) pairs where the pk shown is the other's already."""
     rows = (await session.execute(
         select(Member.id, Member.instagram_pk, Member.instagram_username)
         .where(Member.id.in_(list(people))).order_by(Member.id))).all()
     holders = dict((await session.execute(select(Member.instagram_pk, Member.id).where(
         Member.instagram_pk.in_([pk for pk, _ in people.values()])))).all())
     matched: dict[int, str] = {}
+    clashes: list[tuple[int, int]] = []
     for member_id, known, username in rows:
         pk, shown = people[member_id]
         if known is None:
             if holders.get(pk, member_id) != member_id:
                 log.warning("members %s and %s show the same Instagram account",
                             holders[pk], member_id)
+                clashes.append((member_id, holders[pk]))
                 continue
             await session.execute(update(Member).where(Member.id == member_id)
                                   .values(instagram_pk=pk))
@@ -85,7 +121,7 @@ async def _learn_pks(session: AsyncSession, people: dict[int, tuple[str, str]]
             continue  # a name match never moves a known pk
         if name_key(shown) != username:
             matched[member_id] = pk
-    return matched
+    return matched, clashes
 
 
 async def rename(session: AsyncSession, member_id: int, pk: str, shown: str,

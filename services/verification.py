@@ -168,6 +168,8 @@ class RunReport:
     private: list[tuple[str, str]] = field(default_factory=list)  # (url, owner): newly
     # (member id, old name, new name): a read showed a member's pk under a new name.
     renamed: list[tuple[int, str, str]] = field(default_factory=list)
+    # (member added since, older member): two members that are one Instagram account.
+    same_account: list[tuple[str, str]] = field(default_factory=list)
     verdicts: dict[str, int] = field(default_factory=lambda: {s: 0 for s in
                                                              ("done", "missing", "unknown")})
     paused: bool = False
@@ -177,7 +179,7 @@ class RunReport:
     def news(self) -> bool:
         """Something that owners or admins are told about."""
         return bool(self.gone or self.foreign or self.comments_off or self.private
-                    or self.renamed or self.paused)
+                    or self.renamed or self.same_account or self.paused)
 
     def as_summary(self) -> dict[str, object]:
         return {
@@ -186,7 +188,8 @@ class RunReport:
             "gone": [list(g) for g in self.gone], "foreign": [list(f) for f in self.foreign],
             "comments_off": [list(c) for c in self.comments_off],
             "private": [list(p) for p in self.private],
-            "renamed": [list(r) for r in self.renamed], "verdicts": self.verdicts,
+            "renamed": [list(r) for r in self.renamed],
+            "same_account": [list(s) for s in self.same_account], "verdicts": self.verdicts,
             "paused": self.paused, "helpers_out": self.helpers_out,
         }
 
@@ -319,6 +322,7 @@ class Verifier:
         self.clock = clock
         self._waiting: list[Finished] = []  # reads finished, not yet taken by a write
         self._unread: list[list[int]] = []  # per run under way: its posts not read yet
+        self._learning = asyncio.Lock()
 
     async def run(self, week: Week, rules: CommunityRules, *, only_open: bool = False,
                   member_id: int | None = None, use_cache: bool = False,
@@ -446,8 +450,11 @@ class Verifier:
             people = {k: v for item in batch for k, v in item.people.items()}
             if people:  # after the verdicts' commit: see services/identities.py
                 reports = {k: item.report for item in batch for k in item.people}
-                for renamed in await learn_people(self.sessions, people, self.clock()):
+                async with self._learning:  # one at a time: each news is told once
+                    learned = await learn_people(self.sessions, people, self.clock())
+                for renamed in learned.renamed:
                     reports[renamed[0]].renamed.append(renamed)
+                batch[0].report.same_account += learned.same_account
         except Exception as exc:
             for item in batch:
                 item.written.set_exception(exc)

@@ -81,6 +81,43 @@ async def test_a_member_renamed_mid_week_is_told_once_and_the_admins_once(
     assert len([t for t in phone.to("tg-admin") if "changed their Instagram" in t]) == 1
 
 
+async def test_a_member_added_again_under_a_new_name_is_told_to_the_admins_once(
+    timed: Services, simulated: SimulatedInstagram, clock: Clock
+) -> None:
+    """No helper was free at `/adduser`: the renamed member became a second member. The
+    next reads show the two are one account: the admins hear it once, with what to do,
+    and the old member's record carries on (comments matched by pk)."""
+    found = await community(timed, simulated, members=3, posts_each=1)
+    old, other, _ = found.members
+    phone = Phone()
+    await jobs_for(timed, phone, clock).refresh()  # the reads learn everyone's pk
+    simulated.rename(old, "hana.new")
+    async with timed.transaction() as tx:  # added again as typed (no lookup)
+        tx.session.add(Member(instagram_username="hana.new", joined_at=WEDNESDAY))
+    other_post = next(c for c, (o, _) in found.posts.items() if o == other)
+    simulated.posts[other_post].comments.append(("hana.new", "좋아요!"))
+    for _ in range(2):
+        clock.now += timedelta(hours=3)
+        await jobs_for(timed, phone, clock).refresh()
+    said = [t for t in phone.to("tg-admin") if "same Instagram account" in t]
+    assert said == [f"⚠️ Members @hana.new and @{old} are the same Instagram account "
+                    f"(@{old} changed their username and was added again under the new "
+                    f"one). The record carries on under @{old}; /deluser hana.new removes "
+                    "the one added since, and the next check takes the new username."]
+    async with timed.transaction() as tx:
+        rows = dict((await tx.session.execute(
+            select(Member.instagram_username, Member.instagram_pk))).all())
+    assert rows["hana.new"] is None and rows[old] == simulated.pk("hana.new")
+    # The admins remove the one added since: the next check takes the new name.
+    async with timed.transaction() as tx:
+        await tx.session.delete(await tx.session.scalar(
+            select(Member).where(Member.instagram_username == "hana.new")))
+    clock.now += timedelta(hours=3)
+    await jobs_for(timed, phone, clock).refresh()
+    renamed = await member_named(timed, "hana.new")
+    assert renamed is not None and renamed.instagram_pk == simulated.pk("hana.new")
+
+
 async def test_a_post_of_a_private_account_is_told_unreadable_not_gone(
     timed: Services, simulated: SimulatedInstagram, clock: Clock
 ) -> None:

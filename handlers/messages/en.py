@@ -255,6 +255,7 @@ MESSAGES: dict[str, str] = {
     "announce.private_admins": "⚠️ @{owner}'s post {url} can't be read: the account is private. Until it is public nobody owes it a comment and it doesn't count as handed in (the owner was told).",
     "announce.renamed_member": "ℹ️ Your Instagram username changed from @{old} to @{new}, we saw. From now on we check @{new}. Please change your open chat nickname to 'Name @{new}' too.",
     "announce.renamed_admins": "ℹ️ @{old} changed their Instagram username to @{new}. Their record carries on.",
+    "announce.same_account_admins": "⚠️ Members @{added} and @{older} are the same Instagram account (@{older} changed their username and was added again under the new one). The record carries on under @{older}; /deluser {added} removes the one added since, and the next check takes the new username.",
     "announce.paused": "⛔ The check stopped: no helper account can read right now (all are resting or need confirming). What was checked is kept. See /helpers, fix them, then /verify.",
     "announce.item": "• @{owner} {url}",
     "announce.item_late": "• ⏰ @{owner} {url} (after the deadline)",

@@ -255,6 +255,7 @@ MESSAGES: dict[str, str] = {
     "announce.private_admins": "⚠️ @{owner} 님의 게시물 {url} 은(는) 계정이 비공개라 읽을 수 없어요. 공개로 바뀔 때까지 아무도 댓글을 빚지지 않고 제출로도 치지 않아요. (게시자에게 알림)",
     "announce.renamed_member": "ℹ️ 인스타그램 아이디가 @{old} 에서 @{new} (으)로 바뀐 걸 확인했어요. 앞으로 @{new} (으)로 확인해요. 오픈채팅 닉네임도 '실명 @{new}' 형식으로 바꿔 주세요.",
     "announce.renamed_admins": "ℹ️ @{old} 님이 인스타그램 아이디를 @{new} (으)로 바꿨어요. 기록은 그대로 이어져요.",
+    "announce.same_account_admins": "⚠️ 멤버 @{added} 와(과) @{older} 은(는) 같은 인스타그램 계정이에요 (@{older} 님이 아이디를 바꾼 뒤 새 이름으로 다시 추가된 것 같아요). 기록은 @{older} 에 이어지고 있어요. /deluser {added} 로 새로 추가된 쪽을 지우면 다음 확인 때 새 아이디로 바뀌어요.",
     "announce.paused": "⛔ 확인을 멈췄어요: 지금 읽을 수 있는 헬퍼 계정이 없어요(모두 쉬는 중이거나 확인 필요). 확인한 결과는 그대로 있어요. /helpers 를 보고 고친 뒤 /verify 해 주세요.",
     "announce.item": "• @{owner} {url}",
     "announce.item_late": "• ⏰ @{owner} {url} (마감 뒤 댓글)",
