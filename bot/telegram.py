@@ -13,18 +13,24 @@ commit leaves it unacknowledged, so Telegram sends it again); anything else, or 
 still waiting after `commit_wait`, is recorded first. An update handled already is not
 run again; one recorded but not finished (a crash, a restart) is taken up again once
 its claim is stale (`stale_after`), by one instance.
+
+An update's answer is queued in the outbox by the transaction that marks it handled,
+sent right after the commit and then marked sent (its row deleted): a crash between the
+commit and the sending leaves the row, which a restart (or the sweep, once it is stale)
+sends. An answer can so be sent twice after a crash, never lost.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import hmac
 import json
 import logging
 import time
 import weakref
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -65,6 +71,7 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 PROGRESS_EVERY = 3.0  # seconds between two edits of a progress message
 CALLBACK_DATA_LIMIT = 64  # bytes, Telegram's limit for callback_data
 MAX_DOWNLOAD = 20 * 1024 * 1024  # the Bot API's getFile limit
+UNSENT_TTL = timedelta(days=1)  # an answer still unsent after this is dropped
 T = TypeVar("T")
 
 
@@ -328,7 +335,14 @@ class TelegramTransport:
                 u.update_id, u.to_dict(), tx.now())]
 
     async def _take_up_stale(self) -> None:
-        """Updates recorded but never finished (their instance crashed): run them now."""
+        """Answers queued but never sent, and updates recorded but never finished (their
+        instance crashed): send and run them now."""
+        async with self.services.transaction() as tx:
+            now = tx.now()
+            unsent = await tx.outbox.claim_unsent(
+                PLATFORM, now - timedelta(seconds=self.stale_after), now)
+        for row_id, item in unsent:
+            await self._resend(row_id, item, now)
         async with self.services.transaction() as tx:
             now = tx.now()
             stale = await tx.updates.claim_stale(
@@ -474,34 +488,83 @@ class TelegramTransport:
         if lock is None:
             lock = self._locks[key] = asyncio.Lock()
         async with lock:
-            outcome = await self.dispatcher.handle(event, defer=True)
+            outcome = await self.dispatcher.handle(event, defer=True, queue=self._queue)
             if event.delivery_id is not None:
                 self._settle(event.delivery_id)  # committed: the poll may acknowledge it
-            progress_id = await self.deliver(event, outcome)
+            if outcome.queued is not None:
+                row_id, item = outcome.queued
+                progress_id = await self._send_queued(row_id, item)
+            else:
+                progress_id = await self.deliver(event, outcome)
         if outcome.deferred:  # long work: the user's chat stays usable meanwhile
             chat_id = int(event.chat_id)
             meter = ProgressMessage(self, chat_id, progress_id)
             for reply in await self.dispatcher.finish(outcome, meter.show):
                 await self.send_reply(chat_id, reply)
 
+    # --- the outbox: answers queued with the update's handling ------------------------
+
+    async def _queue(self, tx: Any, event: Incoming, outcome: Outcome
+                     ) -> tuple[int, dict[str, Any]] | None:
+        """In the transaction that marks the update handled: its answer, in the outbox."""
+        item = answer_item(event, outcome, tx.now())
+        if not item["replies"] and not item["menu"]:
+            return None  # nothing to say (a redelivery, a group message not for us)
+        return await tx.outbox.queue(PLATFORM, event.user_id, item), item
+
+    async def _send_queued(self, row_id: int, item: dict[str, Any]) -> int | None:
+        """Send a queued answer, then mark it sent. One Telegram refuses for good (the
+        user blocked the bot) is marked sent too; a network failure leaves it queued."""
+        try:
+            progress_id = await self._send_item(item)
+        except (Forbidden, BadRequest) as exc:
+            log.warning("an answer to chat %s was refused: %s", item.get("chat_id"), exc)
+            await self._mark_sent(row_id)
+            raise
+        await self._mark_sent(row_id)
+        return progress_id
+
+    async def _mark_sent(self, row_id: int) -> None:
+        async with self.services.transaction() as tx:
+            await tx.outbox.sent(row_id)
+
+    async def _resend(self, row_id: int, item: dict[str, Any], now: datetime) -> None:
+        """An answer a crashed instance queued and never sent."""
+        queued_at = datetime.fromisoformat(str(item.get("queued_at")))
+        if now - queued_at > UNSENT_TTL:
+            log.warning("dropped an answer to chat %s unsent since %s",
+                        item.get("chat_id"), queued_at)
+            await self._mark_sent(row_id)
+            return
+        try:
+            await self._send_queued(row_id, item)
+        except TelegramError as exc:
+            log.warning("a queued answer to chat %s was not sent: %s", item.get("chat_id"), exc)
+
     # --- outgoing ------------------------------------------------------------------
 
     async def deliver(self, event: Incoming, outcome: Outcome) -> int | None:
         """Send the replies; returns the message id of a progress reply, if any."""
-        chat_id = int(event.chat_id)
-        if event.message_id and any(r.delete_incoming for r in outcome.replies):
+        return await self._send_item(answer_item(event, outcome, None))
+
+    async def _send_item(self, item: dict[str, Any]) -> int | None:
+        """Send an answer as queued; returns the message id of a progress reply, if any."""
+        chat_id = int(item["chat_id"])
+        replies = [reply_from_plain(r) for r in item["replies"]]
+        message_id = item.get("message_id")
+        if message_id and any(r.delete_incoming for r in replies):
             # A password: gone from the chat before anything else is said.
             try:
                 await with_retries(
-                    lambda: self.app.bot.delete_message(chat_id, int(event.message_id or 0))
+                    lambda: self.app.bot.delete_message(chat_id, int(message_id))
                 )
             except TelegramError as exc:
                 log.warning("could not delete a secret message in chat %s: %s", chat_id, exc)
-        if outcome.menu_changed and event.chat_kind == "private":
-            await self.set_admin_menu(chat_id, outcome.language,  # ready when they read on
-                                      member=outcome.member)
+        if item.get("menu"):
+            language, member = item["menu"]  # ready when they read on
+            await self.set_admin_menu(chat_id, language, member=member)
         progress_id = None
-        for reply in outcome.replies:
+        for reply in replies:
             sent = await self.send_reply(chat_id, reply)
             if reply.progress and sent is not None:
                 progress_id = sent
@@ -595,6 +658,43 @@ class TelegramTransport:
                 log.warning("could not tell chat %s about the failure", chat_id)
 
 
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def reply_to_plain(reply: Reply) -> dict[str, Any]:
+    """A reply as JSON for the outbox: all that Telegram shows of it."""
+    return {"text": reply.text,
+            "buttons": [[b.label, b.payload, *([b.url] if b.url else [])]
+                        for b in reply.buttons],
+            "delete_incoming": reply.delete_incoming, "progress": reply.progress,
+            "image": None if reply.image is None else _b64(reply.image),
+            "document": None if reply.document is None
+            else [reply.document[0], _b64(reply.document[1])]}
+
+
+def reply_from_plain(item: dict[str, Any]) -> Reply:
+    document = item.get("document")
+    return Reply(
+        item["text"],
+        buttons=tuple(Button(b[0], b[1], url=b[2] if len(b) > 2 else None)
+                      for b in item.get("buttons", [])),
+        delete_incoming=bool(item.get("delete_incoming")),
+        progress=bool(item.get("progress")),
+        image=None if item.get("image") is None else base64.b64decode(item["image"]),
+        document=None if document is None else (document[0], base64.b64decode(document[1])))
+
+
+def answer_item(event: Incoming, outcome: Outcome, now: datetime | None) -> dict[str, Any]:
+    """An update's whole answer as JSON: the chat, the message to delete (a password),
+    the admin menu to set, the replies."""
+    menu = [outcome.language, outcome.member] \
+        if outcome.menu_changed and event.chat_kind == "private" else None
+    return {"chat_id": int(event.chat_id), "message_id": event.message_id,
+            "menu": menu, "replies": [reply_to_plain(r) for r in outcome.replies],
+            "queued_at": None if now is None else now.isoformat()}
+
+
 def _commands(pairs: list[tuple[str, str]]) -> list[BotCommand]:
     return [BotCommand(name, description[:256]) for name, description in pairs]
 
@@ -604,6 +704,13 @@ __all__ = ["PLATFORM", "WEBHOOK_PATH", "TelegramTransport"]
 
 UPDATE_OBJECTS = ("message", "edited_message", "callback_query", "my_chat_member",
                   "chat_member", "channel_post", "edited_channel_post")
+
+
+MAX_ID = 2**63 - 1  # a signed 64-bit column (BIGINT on PostgreSQL, INTEGER on SQLite)
+
+
+def storable_id(number: int) -> bool:
+    return 0 <= number <= MAX_ID
 
 
 def update_problem(body: Any) -> str | None:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from handlers import (
     accountability,
@@ -26,7 +28,7 @@ from handlers.context import CANCEL_PAYLOAD, Ctx, Deferred, ProgressFn
 from handlers.events import Incoming, Reply, clean_text
 from handlers.i18n import t
 from handlers.registry import ALL_COMMANDS, Command, Flow, visible_commands
-from services.container import Services
+from services.container import Services, Tx
 from services.instagram_export import looks_like_export
 from services.links import looks_like_link
 
@@ -80,6 +82,14 @@ class Outcome:
     member: bool = False
     # Work to run after the first replies are delivered (Dispatcher.finish).
     deferred: list[Deferred] = field(default_factory=list)
+    # What the transport's `queue` returned: the replies as queued durably by the
+    # transaction that marked the event handled (None: not queued, send them as they are).
+    queued: Any = None
+
+
+# Writes an outcome's replies to the outbox in the transaction that marks its event
+# handled (a crash between the commit and the sending then loses no answer).
+Queue = Callable[[Tx, Incoming, Outcome], Awaitable[Any]]
 
 
 async def _no_progress(_text: str) -> None:
@@ -102,12 +112,14 @@ class Dispatcher:
         self.invite_links: dict[str, str] = {}
 
     async def handle(self, event: Incoming, progress: ProgressFn | None = None, *,
-                     defer: bool = False) -> Outcome:
+                     defer: bool = False, queue: Queue | None = None) -> Outcome:
         """Answer one event; a failure rolls the event back and says so in the user's language.
 
         Work a handler deferred (ctx.after) runs after the commit: here, with `progress`
         told how it goes, or, with `defer=True`, when the transport calls `finish` after
-        it has delivered the first replies (so a progress message can be edited)."""
+        it has delivered the first replies (so a progress message can be edited).
+        `queue` (with a `delivery_id`) writes the replies to the outbox in the very
+        transaction that marks the event handled; its result is `Outcome.queued`."""
         language, secret = event.language_hint or "ko", False
         event = replace(event, text=clean_text(event.text), user_name=clean_text(
             event.user_name or ""), payload=None if event.payload is None
@@ -142,28 +154,37 @@ class Dispatcher:
                 else:
                     outcome.replies += await self._route(ctx, text, flow)
                 await self._save_state(ctx, had_state=state is not None and not state.expired)
+                outcome.language, outcome.menu_changed = ctx.lang, ctx.menu_changed
+                outcome.member = ctx.who.member_id is not None or ctx.joined
+                outcome.audience = "admin" if ctx.menu_changed else ctx.who.audience
+                if secret and outcome.replies:
+                    outcome.replies[0] = replace(outcome.replies[0], delete_incoming=True)
+                if queue is not None and event.delivery_id is not None:
+                    outcome.queued = await queue(tx, event, outcome)
         except Exception:
             # Logged without the text: it may be a password.
             log.exception("handler failed (platform=%s user=%s)", event.platform, event.user_id)
+            failed = Outcome([Reply(t(language, "common.error"), delete_incoming=secret)],
+                             language)
             if event.delivery_id is not None:  # handled, if badly: never run in a loop
-                await self._finish_delivery(event.delivery_id)
-            return Outcome([Reply(t(language, "common.error"), delete_incoming=secret)], language)
+                await self._finish_delivery(event, failed, queue)
+            return failed
         outcome.deferred = ctx.deferred
         if not defer:
             outcome.replies += await self.finish(outcome, progress)
-        outcome.language, outcome.menu_changed = ctx.lang, ctx.menu_changed
-        outcome.member = ctx.who.member_id is not None or ctx.joined
-        outcome.audience = "admin" if ctx.menu_changed else ctx.who.audience
-        if secret and outcome.replies:
-            outcome.replies[0] = replace(outcome.replies[0], delete_incoming=True)
         return outcome
 
-    async def _finish_delivery(self, delivery_id: int) -> None:
+    async def _finish_delivery(self, event: Incoming, failed: Outcome,
+                               queue: Queue | None) -> None:
+        """Mark a failed event handled, its error reply queued by the same transaction."""
+        assert event.delivery_id is not None
         try:
             async with self.services.transaction() as tx:
-                await tx.updates.take(delivery_id, tx.now())
+                if await tx.updates.take(event.delivery_id, tx.now()) and queue is not None:
+                    failed.queued = await queue(tx, event, failed)
         except Exception:  # the database is away: the delivery is taken up again later
-            log.exception("could not mark delivery %s handled", delivery_id)
+            log.exception("could not mark delivery %s handled", event.delivery_id)
+            failed.queued = None
 
     async def finish(self, outcome: Outcome, progress: ProgressFn | None = None) -> list[Reply]:
         """Run the event's deferred work (no transaction held meanwhile); its replies."""

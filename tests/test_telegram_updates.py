@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from services.container import Services
-from storage.models import Member, TelegramUpdate
+from storage.models import Member, Outbox, TelegramUpdate
 from tests.telegram_emulator import BotApiEmulator
 from tests.test_telegram import (  # noqa: F401 (a fixture)
     ADMIN,
@@ -170,3 +170,78 @@ async def test_an_update_slow_to_commit_is_recorded_and_still_runs(
         assert open_rows == 0
     finally:
         await transport.stop()
+
+
+async def outbox_rows(services: Services) -> int:
+    async with services.transaction() as tx:
+        return int(await tx.session.scalar(select(func.count()).select_from(Outbox)) or 0)
+
+
+async def test_an_answer_is_queued_with_the_handling_and_sent_once(
+    emulator: BotApiEmulator, services: Services  # noqa: F811
+) -> None:
+    """The normal path: the answer goes out right after the commit, once, and its outbox
+    row is gone (sent); a new instance started afterwards sends nothing again."""
+    transport, runner, _ = await webhook_bot(emulator, services)
+    try:
+        await claim_admin(emulator, services)
+        assert await emulator.deliver_raw_webhook(
+            update(910_001, "/adduser once.kim"), secret="s3cr3t-token") == 200
+        await emulator.wait_for(ADMIN)
+        await asyncio.sleep(0.3)
+        assert await outbox_rows(services) == 0
+    finally:
+        await transport.stop()
+        await runner.cleanup()
+    before = len(emulator.messages_to(ADMIN))
+    transport, runner, _ = await webhook_bot(emulator, services, stale_after=0.0)
+    try:
+        await asyncio.sleep(0.3)
+        assert len(emulator.messages_to(ADMIN)) == before
+        assert len([m for m in emulator.messages_to(ADMIN) if "once.kim" in m["text"]]) == 1
+    finally:
+        await transport.stop()
+        await runner.cleanup()
+
+
+async def test_an_answer_lost_to_a_crash_after_the_commit_is_sent_after_a_restart(
+    emulator: BotApiEmulator, services: Services  # noqa: F811
+) -> None:
+    """The process dies between the commit that marks the update handled and the
+    sendMessage: the answer waits in the outbox, and the next instance sends it."""
+    transport, runner, _ = await webhook_bot(emulator, services)
+    killed = asyncio.Event()
+    try:
+        await claim_admin(emulator, services)
+
+        async def killed_before_sending(_item: dict) -> None:
+            killed.set()
+            raise asyncio.CancelledError  # the task dies here, as in a kill
+
+        transport._send_item = killed_before_sending  # type: ignore[method-assign]
+        assert await emulator.deliver_raw_webhook(
+            update(920_001, "/adduser crash.kim"), secret="s3cr3t-token") == 200
+        await asyncio.wait_for(killed.wait(), 10)
+        await asyncio.sleep(0.2)
+        assert await members(services) == 1  # handled and committed ...
+        assert not [m for m in emulator.messages_to(ADMIN) if "crash.kim" in m["text"]]
+        assert await outbox_rows(services) == 1  # ... its answer queued, not sent
+    finally:
+        await transport.stop()
+        await runner.cleanup()
+    transport, runner, _ = await webhook_bot(emulator, services, stale_after=0.0)
+    try:
+        answers: list[dict] = []
+        for _ in range(50):
+            answers = [m for m in emulator.messages_to(ADMIN) if "crash.kim" in m["text"]]
+            if answers:
+                break
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(0.3)
+        assert len(answers) == 1
+        assert len([m for m in emulator.messages_to(ADMIN) if "crash.kim" in m["text"]]) == 1
+        assert await outbox_rows(services) == 0  # marked sent
+        assert await members(services) == 1  # the update itself did not run again
+    finally:
+        await transport.stop()
+        await runner.cleanup()

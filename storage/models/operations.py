@@ -78,7 +78,9 @@ class JobRun(Base):
 
 class Outbox(CreatedAt, Base):
     """Replies waiting for the user's next message: work that outlived a platform's
-    reply window (KakaoTalk without a callback), or the rest of a long answer."""
+    reply window (KakaoTalk without a callback), or the rest of a long answer; and
+    (kind "send") a Telegram update's answer, queued by the transaction that marks the
+    update handled and deleted once sent."""
 
     __tablename__ = "outbox"
 

@@ -171,6 +171,43 @@ class OutboxRepo:
     async def waiting(self, platform: str, user_id: str, now: datetime) -> int:
         return len(await self._rows(platform, user_id, now))
 
+    # --- answers to send now (kind "send"): a platform that pushes (Telegram) ---------
+    # Queued by the transaction that marks an update handled, sent right after its
+    # commit and then deleted (sent); one left behind (a crash) is claimed by one
+    # instance once it is older than a stale limit and sent then. The claim moves
+    # `created_at` on (a conditional update), so two instances never both take it.
+
+    async def queue(self, platform: str, user_id: str, item: dict[str, Any]) -> int:
+        """One answer to send as soon as this transaction commits; its row id."""
+        row = Outbox(platform=platform, platform_user_id=user_id,
+                     replies=[{**item, "kind": "send"}])
+        if self.clock is not None:
+            row.created_at = self.clock()
+        self.session.add(row)
+        await self.session.flush()
+        return row.id
+
+    async def sent(self, row_id: int) -> None:
+        await self.session.execute(delete(Outbox).where(Outbox.id == row_id))
+
+    async def claim_unsent(self, platform: str, stale_before: datetime, now: datetime
+                           ) -> list[tuple[int, dict[str, Any]]]:
+        """Answers queued before `stale_before` and still not sent, oldest first, claimed
+        now by the caller (one instance each)."""
+        rows = list(await self.session.scalars(
+            select(Outbox).where(Outbox.platform == platform,
+                                 Outbox.created_at <= stale_before)
+            .order_by(Outbox.id).limit(500)))
+        taken = []
+        for row in rows:
+            if _kind(row) != "send":
+                continue
+            claimed = await self.session.execute(update(Outbox).where(
+                Outbox.id == row.id, Outbox.created_at <= stale_before).values(created_at=now))
+            if claimed.rowcount:  # type: ignore[attr-defined]
+                taken.append((row.id, dict(row.replies[0])))
+        return taken
+
 
 def _kind(row: Outbox) -> str:
     return str(row.replies[0].get("kind", "result")) if row.replies else "rest"
