@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
+from aiohttp.web_protocol import RequestPayloadError
 
 from bot.config import Settings
 from bot.kakao_render import MORE_PAYLOAD, from_plain, render, to_plain, with_more
@@ -103,6 +104,10 @@ class KakaoSkill:
             return web.json_response({"error": "malformed JSON"}, status=400)
         except web.HTTPRequestEntityTooLarge:
             return web.json_response({"error": "body too large"}, status=413)
+        except RequestPayloadError:  # a body its Content-Encoding does not decode
+            refused = web.json_response({"error": "malformed body"}, status=400)
+            refused.force_close()  # the rest of the body cannot be read either
+            return refused
         if not self._our_bot(payload):
             return web.json_response({"error": "unauthorised"}, status=401)
         event = self._event(payload)

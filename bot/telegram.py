@@ -34,6 +34,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from aiohttp import web
+from aiohttp.web_protocol import RequestPayloadError
 from telegram import (
     BotCommand,
     BotCommandScopeAllGroupChats,
@@ -244,6 +245,10 @@ class TelegramTransport:
             return web.json_response({"error": "malformed update"}, status=400)
         except web.HTTPRequestEntityTooLarge:
             return web.json_response({"error": "body too large"}, status=413)
+        except RequestPayloadError:  # a body its Content-Encoding does not decode
+            refused = web.json_response({"error": "malformed body"}, status=400)
+            refused.force_close()  # the rest of the body cannot be read either
+            return refused
         try:
             fresh = await self._record(update.update_id, body)
         except Exception:  # the database is down: Telegram delivers it again later
@@ -307,7 +312,12 @@ class TelegramTransport:
                 await asyncio.sleep(1.0)
 
     async def _take_batch(self, updates: list[Update]) -> None:
-        """Run a batch and return once each of its updates is recorded."""
+        """Run a batch and return once each of its updates is recorded (one whose id no
+        database column holds is skipped, with a log: it could never be recorded)."""
+        odd = [u.update_id for u in updates if not storable_id(u.update_id)]
+        if odd:
+            log.warning("skipped Telegram updates with out-of-range ids: %s", odd)
+            updates = [u for u in updates if storable_id(u.update_id)]
         later = [u for u in updates if not self._runs_at_once(u)]
         fresh = {u.update_id for u in await self._record_all(later)} if later else set()
         loop = asyncio.get_running_loop()
@@ -719,6 +729,8 @@ def update_problem(body: Any) -> str | None:
         return "an update must be a JSON object"
     if not isinstance(body.get("update_id"), int) or isinstance(body.get("update_id"), bool):
         return "update_id must be an integer"
+    if not storable_id(body["update_id"]):
+        return "update_id out of range"
     for key in UPDATE_OBJECTS:
         if key in body and not isinstance(body[key], dict):
             return f"{key} must be an object"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint, false
+from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from storage.models.base import Base, CreatedAt, UTCDateTime
@@ -62,7 +62,7 @@ class ChatAccount(CreatedAt, Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     platform: Mapped[str] = mapped_column(String(16), nullable=False)
     platform_user_id: Mapped[str] = mapped_column(String(128), nullable=False)
-    display_name: Mapped[str | None] = mapped_column(String(128))
+    display_name: Mapped[str | None] = mapped_column(Text)  # whole: Telegram allows 129
     language: Mapped[str] = mapped_column(String(8), default="ko", nullable=False)
     member_id: Mapped[int | None] = mapped_column(
         ForeignKey("sns_raise_user.id", ondelete="SET NULL"), index=True
