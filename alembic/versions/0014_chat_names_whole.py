@@ -4,7 +4,7 @@ Telegram allows a first and a last name of 64 characters each: the full name is 
 characters, past the VARCHAR(128) PostgreSQL enforced (every message of such a person
 failed). Names are now stored whole.
 
-Revision ID: 0016
+Revision ID: 0014
 Revises: 0013
 Create Date: 2026-12-06 04:30:00
 """
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from alembic import op
 
-revision: str = '0016'
+revision: str = '0014'
 down_revision: str | None = '0013'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
