@@ -386,20 +386,23 @@ async def _one_mail(services: Services, mail: RawMail, senders: frozenset[str],
         read = read_mail(mail, senders, authserv_id)
         sender = read.sender
         report = await _import(services, mail, read)
-        files = [name for name, _ in report.files]
+        files = [name for name, _ in report.files] if report else []
     except Exception:
         log.exception("mail UID %s could not be read", mail.uid)
         report, status = MailReport(sender, "malformed"), "failed"
     async with services.transaction() as tx:
         await tx.open_chat.remember_mail(MAIL_JOB, mail.key, sender, files, status=status,
-                                         uid=mail.uid, refused=report.refused)
+                                         uid=mail.uid,
+                                         refused=report.refused if report else "read_before")
+    if report is None:
+        return
     try:
         await on_report(report)
     except Exception:
         log.exception("the report of mail UID %s could not be sent", mail.uid)
 
 
-async def _import(services: Services, mail: RawMail, read: ReadMail) -> MailReport:
+async def _import(services: Services, mail: RawMail, read: ReadMail) -> MailReport | None:
     if read.refused:
         return MailReport(read.sender, read.refused)
     if read.message_id:
@@ -414,7 +417,7 @@ async def _import(services: Services, mail: RawMail, read: ReadMail) -> MailRepo
                                              [a.name for a in read.attachments],
                                              mail=mail.key)
             if before is not None:
-                return MailReport(read.sender, "read_before")
+                return None  # read and reported before UIDs were recorded: not again
     if not read.attachments:
         return MailReport(read.sender, "without_export")
     files: list[tuple[str, ImportReport | ExportUnreadable]] = []

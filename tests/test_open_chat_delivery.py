@@ -536,3 +536,18 @@ async def test_a_repeated_message_id_is_reported_once_and_a_mail_gives_one_repor
     text = mail_report(many, "ko")
     assert all(name in text for name in files) and text.count("✉️") == 1
     assert await poll(world, imap_server, told) == 0 and len(told.items) == 3
+
+
+async def test_mail_read_before_uids_were_recorded_is_not_reported_again(
+    world: Services, imap_server: Imap,
+) -> None:
+    await add_members(world)
+    told = MailTold()
+    deliver(imap_server.maildir, "owner@example.org", "old", {"KakaoTalkChats.txt":
+                                                              week_chat().bytes()}, "<old@x>")
+    async with world.transaction() as tx:  # as the mail job recorded it before
+        await tx.open_chat.remember_mail(MAIL_JOB, open_chat_mail._key("<old@x>"),
+                                         "owner@example.org", ["KakaoTalkChats.txt"])
+    assert await poll(world, imap_server, told) == 1
+    assert told.items == [] and await handed_in(world) == {}
+    assert await poll(world, imap_server, told) == 0 and told.items == []

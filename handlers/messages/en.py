@@ -190,7 +190,6 @@ MESSAGES: dict[str, str] = {
     "import.mail_refused.not_allowed": "not imported: the sender is not an allowed sender (KAKAO_IMPORT_SENDERS)",
     "import.mail_refused.unauthenticated": "not imported: forged or unauthenticated sender (the receiving mail server's DKIM/SPF/DMARC check did not pass for the sender's domain)",
     "import.mail_refused.duplicate": "not imported: a mail with the same Message-ID was received before",
-    "import.mail_refused.read_before": "not imported: this mail was read before",
     "import.mail_refused.malformed": "skipped: the mail is malformed and could not be read (the operator's log says what). Send the file to the bot directly",
     "import.mail_refused.too_big": "the mail is too big (files up to {limit} MB)",
     "import.mail_refused.without_export": "the mail has no chat export attached (.txt, .csv or .zip)",

@@ -190,7 +190,6 @@ MESSAGES: dict[str, str] = {
     "import.mail_refused.not_allowed": "허용된 보낸 사람(KAKAO_IMPORT_SENDERS)이 아니라서 가져오지 않았어요",
     "import.mail_refused.unauthenticated": "보낸 사람을 확인할 수 없어서(위조되었거나 인증되지 않은 보낸 사람: 받는 메일 서버의 DKIM/SPF/DMARC 확인을 통과하지 못했어요) 가져오지 않았어요",
     "import.mail_refused.duplicate": "이미 받은 메일이에요(같은 Message-ID): 다시 가져오지 않았어요",
-    "import.mail_refused.read_before": "이미 읽은 메일이에요: 다시 가져오지 않았어요",
     "import.mail_refused.malformed": "메일 형식이 잘못되어 읽을 수 없어서 건너뛰었어요(운영자 로그에 자세한 내용이 있어요). 파일을 봇에게 직접 보내 주세요",
     "import.mail_refused.too_big": "메일이 너무 커요(파일은 {limit}MB까지 받아요)",
     "import.mail_refused.without_export": "메일에 대화 파일(.txt, .csv 또는 .zip)이 붙어 있지 않아요",
