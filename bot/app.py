@@ -18,16 +18,16 @@ from bot.web import HealthCheck, build_web_app, database_check, helpers_check
 from bot.web_pages import WebPages
 from bot.wiring import comment_rules_from, comment_writer_from, open_services, schedule_from
 from handlers.dispatcher import Dispatcher
-from handlers.open_chat import delivered_report
+from handlers.open_chat import delivered_report, mail_report
 from jobs.comments import CommentJob
 from jobs.leader import Leader
 from jobs.open_chat_folder import ReportSink, import_new_files
-from jobs.open_chat_mail import Mailbox, import_mail, senders_from
+from jobs.open_chat_mail import Mailbox, MailSink, import_mail, senders_from
 from jobs.schedule import JobRunner, daily
 from jobs.weekly import WeeklyJobs
 from services.container import Services
 from services.kakao_export import ExportUnreadable
-from services.open_chat_import import ImportReport
+from services.open_chat_import import ImportReport, MailReport
 from services.web_links import WebLinks
 from storage import crypto
 
@@ -142,6 +142,16 @@ def _to_admins(delivery: Delivery, source: str) -> ReportSink:
     return tell
 
 
+def _mail_to_admins(delivery: Delivery) -> MailSink:
+    """Where a mail's report goes (one message per mail): every admin, in their language."""
+
+    async def tell(report: MailReport) -> None:
+        log.info("%s", mail_report(report, "en"))
+        await delivery.to_admins(lambda language: mail_report(report, language))
+
+    return tell
+
+
 def _watch_folder(scheduler: AsyncIOScheduler, settings: Settings, services: Services,
                   delivery: Delivery, leader: Leader) -> None:
     """Import new exports from KAKAO_IMPORT_FOLDER (on the leading instance only)."""
@@ -159,14 +169,16 @@ def _watch_folder(scheduler: AsyncIOScheduler, settings: Settings, services: Ser
 def _watch_mailbox(scheduler: AsyncIOScheduler, settings: Settings, services: Services,
                    delivery: Delivery, leader: Leader) -> None:
     """Import exports mailed to KAKAO_IMPORT_MAILBOX (on the leading instance only)."""
-    box, tell = Mailbox.from_url(settings.kakao_import_mailbox), _to_admins(delivery, "mail")
+    box, tell = Mailbox.from_url(settings.kakao_import_mailbox), _mail_to_admins(delivery)
     password = settings.kakao_import_mailbox_password.get_secret_value()
     senders = senders_from(settings.kakao_import_senders)
     log.info("Reading exports mailed to %s from %d sender(s).", box, len(senders))
 
     async def poll() -> None:
         if leader.leading:
-            await import_mail(services, box, password, senders, tell)
+            await import_mail(services, box, password, senders, tell,
+                              authserv_id=settings.kakao_import_authserv_id,
+                              cafile=settings.kakao_import_mailbox_cafile)
 
     scheduler.add_job(poll, "interval", seconds=settings.kakao_import_mail_interval_seconds,
                       next_run_time=datetime.now(settings.zone), max_instances=1,

@@ -83,6 +83,10 @@ class Settings(BaseSettings):
     kakao_import_mailbox: str = ""
     kakao_import_mailbox_password: SecretStr = SecretStr("")
     kakao_import_senders: str = ""
+    # The receiving server's name in its Authentication-Results header (mx.google.com):
+    # only its verdict on the sender counts. A private CA for the mailbox's certificate.
+    kakao_import_authserv_id: str = ""
+    kakao_import_mailbox_cafile: str = ""
     kakao_import_mail_interval_seconds: int = 300
 
     # The weekly loop's schedule, in TIMEZONE: "DAY HH:MM" weekly, "HH:MM" daily (lists
@@ -257,6 +261,10 @@ class Settings(BaseSettings):
                                  "addresses allowed to send exports)")
             if not self.kakao_import_mailbox_password.get_secret_value():
                 raise ValueError("KAKAO_IMPORT_MAILBOX needs KAKAO_IMPORT_MAILBOX_PASSWORD")
+            if not self.kakao_import_authserv_id.strip():
+                raise ValueError("KAKAO_IMPORT_MAILBOX needs KAKAO_IMPORT_AUTHSERV_ID (the "
+                                 "receiving server's name in its Authentication-Results "
+                                 "header, e.g. mx.google.com)")
         return self
 
     @property

@@ -11,6 +11,7 @@ from services.kakao_export import LAYOUTS, MAX_UPLOAD, ExportUnreadable
 from services.open_chat_import import (
     ExportDigest,
     ImportReport,
+    MailReport,
     import_start,
     read_digest_off_loop,
 )
@@ -73,6 +74,25 @@ def delivered_report(source: str, name: str, result: ImportReport | ExportUnread
     if isinstance(result, ExportUnreadable):
         return f"{head}\n{unreadable(result.reason, result.first_lines, language, result.limit)}"
     return f"{head}\n{render_report(result, language)}"
+
+
+def mail_report(report: MailReport, language: str) -> str:
+    """What the admins are told about one mail to the community's mailbox: why it was
+    refused, or each attached file with its report (one message per mail)."""
+    sender = report.sender or t(language, "import.mail_unknown_sender")
+    head = t(language, "import.mail_from", sender=sender)
+    if report.refused:
+        why = t(language, f"import.mail_refused.{report.refused}",
+                limit=MAX_UPLOAD // 2**20)
+        return f"{head}\n{why}"
+    parts = [head]
+    for name, result in report.files:
+        parts.append(t(language, "import.mail_file", name=name))
+        if isinstance(result, ExportUnreadable):
+            parts.append(unreadable(result.reason, result.first_lines, language, result.limit))
+        else:
+            parts.append(render_report(result, language))
+    return "\n".join(parts)
 
 
 async def import_upload(ctx: Ctx) -> list[Reply]:

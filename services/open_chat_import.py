@@ -197,6 +197,17 @@ def instagram_id(nickname: str, members: dict[str, int]) -> tuple[str | None, st
     return None, NO_INSTAGRAM_ID
 
 
+@dataclass(frozen=True)
+class MailReport:
+    """What one mail to the community's mailbox gave, told to the admins in one message:
+    why it was refused (`refused`: a key of import.mail_refused.*), or each attached
+    file with its report or why it could not be read."""
+
+    sender: str
+    refused: str | None = None
+    files: tuple[tuple[str, ImportReport | ExportUnreadable], ...] = ()
+
+
 class OpenChatImporter:
     def __init__(self, session: AsyncSession, rules: CommunityRules) -> None:
         self.session = session
@@ -259,11 +270,19 @@ class OpenChatImporter:
         rows = await self.session.scalars(select(JobRun.period).where(JobRun.job == job))
         return list(rows)
 
-    async def remember_mail(self, job: str, key: str, sender: str, files: list[str]) -> None:
-        """A mail is read once, whatever its attachments gave."""
+    async def mail_records(self, job: str) -> dict[str, dict[str, object]]:
+        """The records of `job` with what each says (a mail's UID, its Message-ID's)."""
+        rows = await self.session.execute(
+            select(JobRun.period, JobRun.summary).where(JobRun.job == job))
+        return {period: dict(summary or {}) for period, summary in rows.all()}
+
+    async def remember_mail(self, job: str, key: str, sender: str, files: list[str],
+                            status: str = "done", **more: object) -> None:
+        """A mail is read once, whatever its attachments (or its headers) gave."""
         runs = JobRunRepo(self.session)
         run = await runs.get(job, key) or await runs.start(job, key)
-        await runs.finish(run, "done", {"from": sender[:200], "files": [f[:200] for f in files]})
+        await runs.finish(run, status, {"from": sender[:200],
+                                        "files": [f[:200] for f in files], **more})
 
     async def run(self, found: ExportDigest, actor_id: int | None = None,
                   source_name: str = "") -> ImportReport:

@@ -36,6 +36,9 @@ def test_defaults_need_nothing(monkeypatch: pytest.MonkeyPatch, tmp_path) -> Non
           "KAKAO_IMPORT_MAILBOX_PASSWORD": "pw"}, "needs KAKAO_IMPORT_SENDERS"),
         ({"KAKAO_IMPORT_MAILBOX": "imaps://bot@mail.example.org",
           "KAKAO_IMPORT_SENDERS": "owner@example.org"}, "needs KAKAO_IMPORT_MAILBOX_PASSWORD"),
+        ({"KAKAO_IMPORT_MAILBOX": "imaps://bot@mail.example.org", "KAKAO_IMPORT_SENDERS":
+          "owner@example.org", "KAKAO_IMPORT_MAILBOX_PASSWORD": "pw"},
+         "needs KAKAO_IMPORT_AUTHSERV_ID"),
     ],
 )
 def test_wrong_settings_say_what_and_how(

@@ -4,6 +4,8 @@ community's mailbox are imported once each (a real IMAP server, Debian's dovecot
 
 from __future__ import annotations
 
+import email
+import imaplib
 import os
 import shutil
 import socket
@@ -11,6 +13,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
@@ -19,12 +22,13 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from handlers.open_chat import delivered_report
+from handlers.open_chat import delivered_report, mail_report
+from jobs import open_chat_mail
 from jobs.open_chat_folder import import_new_files
-from jobs.open_chat_mail import MAIL_JOB, Mailbox, import_mail, senders_from
+from jobs.open_chat_mail import MAIL_JOB, Mailbox, RawMail, import_mail, senders_from
 from services.container import Services
 from services.kakao_export import ExportUnreadable
-from services.open_chat_import import ImportReport
+from services.open_chat_import import ImportReport, MailReport
 from services.rules import CommunityRules
 from storage.db import session_factory
 from storage.models import JobRun, Member, Submission
@@ -153,16 +157,32 @@ async def test_the_folder_tells_each_outcome_once_and_reads_a_fixed_file(
 
 # ---- the mailbox: a real IMAP server
 
+AUTHSERV = "mx.test"
+GENUINE = f"{AUTHSERV}; dkim=pass header.d=example.org header.s=s1; spf=pass " \
+          "smtp.mailfrom=example.org"
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
 
 
+@dataclass
+class Imap:
+    box: Mailbox  # plain IMAP on 127.0.0.1
+    tls: Mailbox  # IMAPS by the certificate's name (localhost)
+    tls_by_ip: Mailbox  # IMAPS by a name the certificate does not carry
+    cafile: str  # the server's self-signed certificate
+    password: str
+    maildir: Path
+
+
 @pytest.fixture
-def imap_server() -> Iterator[tuple[Mailbox, str, Path]]:
-    """Dovecot on a free local port with one user; yields the mailbox, its password and
-    the user's Maildir (mail is delivered by writing into it, as a local MTA would)."""
+def imap_server() -> Iterator[Imap]:
+    """Dovecot on free local ports with one user, plain and TLS (a self-signed certificate
+    for "localhost"); mail is delivered by writing into the user's Maildir, as a local MTA
+    would."""
     dovecot = shutil.which("dovecot") or "/usr/sbin/dovecot"
     if not os.path.exists(dovecot):
         pytest.skip("dovecot is not installed (.ci/run installs dovecot-imapd)")
@@ -174,7 +194,11 @@ def imap_server() -> Iterator[tuple[Mailbox, str, Path]]:
     maildir = home / "Maildir"
     for sub in ("cur", "new", "tmp"):
         (maildir / sub).mkdir(parents=True)
-    port, password = _free_port(), "mail-secret-1234"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost",
+                    "-keyout", str(root / "key.pem"), "-out", str(root / "cert.pem")],
+                   check=True, capture_output=True)
+    port, tls_port, password = _free_port(), _free_port(), "mail-secret-1234"
     (root / "passwd").write_text(f"exports:{{PLAIN}}{password}\n")
     (root / "dovecot.conf").write_text(f"""
 protocols = imap
@@ -182,7 +206,9 @@ listen = 127.0.0.1
 base_dir = {root}/run
 state_dir = {root}/state
 log_path = {root}/dovecot.log
-ssl = no
+ssl = yes
+ssl_cert = <{root}/cert.pem
+ssl_key = <{root}/key.pem
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 mail_location = maildir:{maildir}
@@ -201,7 +227,8 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {tls_port}
   }}
 }}
 service anvil {{
@@ -219,39 +246,74 @@ service imap-login {{
                                  check=False)
     assert started.returncode == 0, (root / "start.log").read_text()
     try:
-        for _ in range(100):
-            with socket.socket() as probe:
-                if probe.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.05)
-        yield (Mailbox("127.0.0.1", port, "exports", "INBOX", tls=False), password, maildir)
+        for check in (port, tls_port):
+            for _ in range(100):
+                with socket.socket() as probe:
+                    if probe.connect_ex(("127.0.0.1", check)) == 0:
+                        break
+                time.sleep(0.05)
+        yield Imap(Mailbox("127.0.0.1", port, "exports", "INBOX", tls=False),
+                   Mailbox("localhost", tls_port, "exports", "INBOX", tls=True),
+                   Mailbox("127.0.0.1", tls_port, "exports", "INBOX", tls=True),
+                   str(root / "cert.pem"), password, maildir)
     finally:
         subprocess.run([dovecot, "-c", str(root / "dovecot.conf"), "stop"],
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
         shutil.rmtree(root, ignore_errors=True)
 
 
+def deliver_raw(maildir: Path, raw: bytes) -> Path:
+    path = maildir / "new" / f"{time.time_ns()}.{abs(hash(raw))}.test"
+    path.write_bytes(raw)
+    subprocess.run(["chown", "nobody:nogroup", str(path)], check=True)
+    return path
+
+
 def deliver(maildir: Path, sender: str, subject: str, files: dict[str, bytes],
-            message_id: str) -> None:
+            message_id: str, auth: tuple[str, ...] = (GENUINE,)) -> Path:
+    """A mail as the receiving server stores it: its Authentication-Results on top
+    (`auth`, topmost first; a sender's own would be lower down)."""
     mail = EmailMessage()
+    for header in auth:
+        mail["Authentication-Results"] = header
     mail["From"], mail["To"], mail["Subject"] = sender, "exports@example.org", subject
     mail["Message-ID"] = message_id
     mail.set_content("카카오톡 대화 내보내기")
     for name, data in files.items():
         mail.add_attachment(data, maintype="application", subtype="octet-stream",
                             filename=name)
-    path = maildir / "new" / f"{time.time_ns()}.{abs(hash(message_id))}.test"
-    path.write_bytes(mail.as_bytes())
-    subprocess.run(["chown", "nobody:nogroup", str(path)], check=True)
+    return deliver_raw(maildir, mail.as_bytes())
+
+
+class MailTold:
+    def __init__(self) -> None:
+        self.items: list[MailReport] = []
+
+    async def __call__(self, report: MailReport) -> None:
+        self.items.append(report)
+
+    def reasons(self) -> list[tuple[str, object]]:
+        return [(r.sender, r.refused or [(n, x.reason if isinstance(x, ExportUnreadable)
+                                          else x.added) for n, x in r.files])
+                for r in self.items]
+
+
+SENDERS = senders_from("Owner@Example.org, second.admin@example.org")
+
+
+async def poll(world: Services, imap: Imap, told: MailTold, **options: object) -> int:
+    options.setdefault("authserv_id", AUTHSERV)
+    return await import_mail(world, options.pop("box", imap.box),  # type: ignore[arg-type]
+                             str(options.pop("password", imap.password)), SENDERS, told,
+                             **options)  # type: ignore[arg-type]
 
 
 async def test_exports_mailed_by_an_admin_are_imported_once_and_strangers_left_alone(
-    world: Services, imap_server: tuple[Mailbox, str, Path], caplog: pytest.LogCaptureFixture,
+    world: Services, imap_server: Imap, caplog: pytest.LogCaptureFixture,
 ) -> None:
-    box, password, maildir = imap_server
+    imap, maildir = imap_server, imap_server.maildir
     await add_members(world)
-    senders = senders_from("Owner@Example.org, second.admin@example.org")
-    told = Told()
+    told = MailTold()
     chat = week_chat("android")
     deliver(maildir, "방장 <owner@example.org>", "대화 내보내기",
             {"Kakaotalk_Chat_품앗이.zip": chat.zip(media=True)}, "<export-1@phone>")
@@ -260,10 +322,14 @@ async def test_exports_mailed_by_an_admin_are_imported_once_and_strangers_left_a
     deliver(maildir, "not-owner@example.org.evil", "lookalike",
             {"KakaoTalkChats.txt": chat.bytes()}, "<spam-2@elsewhere>")
 
-    assert await import_mail(world, box, password, senders, told) == 1
-    assert told.reasons() == [("Kakaotalk_Chat_품앗이.zip (owner@example.org)", 7)]
-    assert await import_mail(world, box, password, senders, told) == 0  # read once
-    assert len(told.items) == 1
+    assert await poll(world, imap, told) == 2
+    assert told.reasons() == [("owner@example.org", [("Kakaotalk_Chat_품앗이.zip", 7)]),
+                              ("not-owner@example.org.evil", "not_allowed")]
+    text = mail_report(told.items[0], "ko")
+    assert "owner@example.org" in text and "Kakaotalk_Chat_품앗이.zip" in text
+    assert "허용된 보낸 사람" in mail_report(told.items[1], "ko")
+    assert await poll(world, imap, told) == 0  # read once
+    assert len(told.items) == 2
 
     deliver(maildir, "second.admin@example.org", "again",
             {"KakaoTalkChats.txt": chat.text(crlf=True, bom=True).encode(),
@@ -271,18 +337,217 @@ async def test_exports_mailed_by_an_admin_are_imported_once_and_strangers_left_a
     deliver(maildir, "owner@example.org", "no file", {}, "<export-3@phone>")
     deliver(maildir, "Owner@Example.org", "the same zip",
             {"Kakaotalk_Chat_품앗이.zip": chat.zip(media=True)}, "<export-4@phone>")
-    assert await import_mail(world, box, password, senders, told) == 3
-    assert told.reasons()[1:] == [
-        ("KakaoTalkChats.txt (second.admin@example.org)", 0),  # the same week: nothing new
-        ("notes.txt (second.admin@example.org)", "no_messages"),
-        ("owner@example.org", "mail_without_export"),
-        ("Kakaotalk_Chat_품앗이.zip (owner@example.org)", "already_imported")]
-    async with world.transaction() as tx:
-        mails = (await tx.session.scalars(select(JobRun.id).where(JobRun.job == MAIL_JOB))).all()
-    assert len(mails) == 4  # the strangers' mail is not even recorded
+    assert await poll(world, imap, told) == 3
+    assert told.reasons()[2:] == [
+        ("second.admin@example.org", [("KakaoTalkChats.txt", 0), ("notes.txt", "no_messages")]),
+        ("owner@example.org", "without_export"),
+        ("owner@example.org", [("Kakaotalk_Chat_품앗이.zip", "already_imported")])]
     # Nothing was flagged on the server: every message is still unseen, none deleted.
     assert len(list((maildir / "new").iterdir())) + len(list((maildir / "cur").iterdir())) == 6
-    assert password not in caplog.text
+    assert imap.password not in caplog.text
 
-    wrong = await import_mail(world, box, "wrong-password", senders, told)
-    assert wrong == 0 and password not in caplog.text and "wrong-password" not in caplog.text
+    wrong = await poll(world, imap, told, password="wrong-password")
+    assert wrong == 0 and imap.password not in caplog.text
+    assert "wrong-password" not in caplog.text
+
+
+async def test_malformed_mail_is_reported_once_and_the_next_export_imported(
+    world: Services, imap_server: Imap, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    await add_members(world)
+    told, maildir = MailTold(), imap_server.maildir
+    auth = f"Authentication-Results: {GENUINE}\r\n".encode()
+    fuzzed = [
+        b"From: owner@example.org\r\nMessage-ID: <>\r\nSubject: empty id\r\n\r\nhi\r\n",
+        b"From: =?utf-8?q?=ff=fe?= <owner@example.org>\r\nMessage-ID: <<<>>>\x01\r\n"
+        b"Subject: =?x-unknown?b?////?=\r\n\r\n\xff\xfe\r\n",
+        b"From: owner@example.org\r\nFrom: evil@example.org\r\nMessage-ID: <a@b>\r\n\r\nx\r\n",
+        b"From: \"owner@example.org\" <>\r\nMessage-ID: \r\n\r\nx\r\n",
+        b"From: owner@example.org\r\nMessage-ID: <m@x>\r\nContent-Type: multipart/mixed\r\n"
+        b"\r\n--nothing\r\n\r\n",
+        b"From: owner@example.org\r\nMessage-ID: <boom@x>\r\nX-Boom: 1\r\n\r\nx\r\n",
+        b"From: owner@example.org\r\nMessage-ID: <long@x>\r\nX-Long: " + b"(\x00" * 5000
+        + b"\r\nContent-Transfer-Encoding: base64\r\n\r\n!!!\r\n",
+    ]
+    for raw in fuzzed:
+        deliver_raw(maildir, auth + raw)
+    deliver(maildir, "owner@example.org", "export", {"KakaoTalkChats.txt":
+                                                     week_chat().bytes()}, "<real@phone>")
+    real_read = open_chat_mail.read_mail
+
+    def exploding(mail: RawMail, *args: object) -> object:
+        if b"X-Boom" in mail.raw:
+            raise ValueError("a header nothing could read")
+        return real_read(mail, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(open_chat_mail, "read_mail", exploding)
+    assert await poll(world, imap_server, told) == len(fuzzed) + 1
+    assert len(told.items) == len(fuzzed) + 1
+    assert ("", "malformed") in told.reasons() or ("owner@example.org", "malformed") in \
+        told.reasons()
+    assert told.reasons()[-1] == ("owner@example.org", [("KakaoTalkChats.txt", 7)])
+    for report in told.items:  # each renders in both languages
+        assert mail_report(report, "ko") and mail_report(report, "en")
+    assert await poll(world, imap_server, told) == 0
+    assert len(told.items) == len(fuzzed) + 1
+    async with world.transaction() as tx:
+        statuses = (await tx.session.scalars(select(JobRun.status).where(
+            JobRun.job == MAIL_JOB, JobRun.period.like("uid:%")))).all()
+    assert len(statuses) == len(fuzzed) + 1 and "running" not in statuses
+
+
+async def test_a_mail_expunged_meanwhile_or_a_stalled_server_does_not_hang_the_poll(
+    world: Services, imap_server: Imap, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    await add_members(world)
+    told, maildir = MailTold(), imap_server.maildir
+    gone = deliver(maildir, "owner@example.org", "gone", {"a.txt": b"x"}, "<gone@x>")
+    real_uid = imaplib.IMAP4.uid
+
+    def expunging(self: imaplib.IMAP4, command: str, *args: str) -> object:
+        if command == "FETCH" and "BODY.PEEK[]" in args[-1] and gone.exists():
+            gone.unlink()  # another client expunged it between the two fetches
+            other = imaplib.IMAP4(imap_server.box.host, imap_server.box.port)
+            other.login("exports", imap_server.password)
+            other.select("INBOX")
+            other.noop()
+            other.logout()
+        return real_uid(self, command, *args)
+
+    monkeypatch.setattr(imaplib.IMAP4, "uid", expunging)
+    started = time.monotonic()
+    assert await poll(world, imap_server, told, poll_seconds=10) == 0
+    assert time.monotonic() - started < 10 and told.items == []
+
+    # A server that stops answering mid-poll: abandoned at the deadline.
+    deliver(maildir, "owner@example.org", "export", {"KakaoTalkChats.txt":
+                                                     week_chat().bytes()}, "<real@phone>")
+
+    def stalled(self: imaplib.IMAP4, command: str, *args: str) -> object:
+        if command == "FETCH":
+            self._get_line()  # type: ignore[attr-defined]  # waits for a line never sent
+        return real_uid(self, command, *args)
+
+    monkeypatch.setattr(imaplib.IMAP4, "uid", stalled)
+    started = time.monotonic()
+    assert await poll(world, imap_server, told, poll_seconds=2) == 0
+    assert time.monotonic() - started < 5
+    monkeypatch.setattr(imaplib.IMAP4, "uid", real_uid)
+    assert await poll(world, imap_server, told, poll_seconds=10) == 1  # the next poll runs
+    assert told.reasons() == [("owner@example.org", [("KakaoTalkChats.txt", 7)])]
+
+
+async def test_only_the_receiving_servers_verdict_on_the_sender_counts(
+    world: Services, imap_server: Imap,
+) -> None:
+    await add_members(world)
+    told, maildir, chat = MailTold(), imap_server.maildir, week_chat()
+    files = {"KakaoTalkChats.txt": chat.bytes()}
+    deliver(maildir, "owner@example.org", "forged", files, "<f1@x>",
+            auth=(f"{AUTHSERV}; dkim=fail header.d=example.org; spf=fail "
+                  "smtp.mailfrom=evil.org; dmarc=fail header.from=example.org",))
+    deliver(maildir, "owner@example.org", "no header", files, "<f2@x>", auth=())
+    deliver(maildir, "owner@example.org", "fake below", files, "<f3@x>",
+            auth=(f"{AUTHSERV}; dkim=none; spf=softfail smtp.mailfrom=evil.org",
+                  GENUINE))
+    deliver(maildir, "owner@example.org", "other server", files, "<f4@x>",
+            auth=("mx.evil.example; dkim=pass header.d=example.org",))
+    deliver(maildir, "owner@example.org", "signed by another domain", files, "<f5@x>",
+            auth=(f"{AUTHSERV}; dkim=pass header.d=evil.org; spf=pass "
+                  "smtp.mailfrom=evil.org",))
+    assert await poll(world, imap_server, told) == 5
+    assert told.reasons() == [("owner@example.org", "unauthenticated")] * 5
+    assert "위조" in mail_report(told.items[0], "ko")
+    assert "forged or unauthenticated" in mail_report(told.items[0], "en")
+    assert await handed_in(world) == {}
+
+    deliver(maildir, "owner@example.org", "genuine", files, "<g1@x>",
+            auth=(f"{AUTHSERV} 1; dkim=pass (good signature) header.i=@example.org",
+                  "mx.evil.example; dkim=fail"))
+    assert await poll(world, imap_server, told) == 1
+    assert told.reasons()[-1] == ("owner@example.org", [("KakaoTalkChats.txt", 7)])
+    assert await poll(world, imap_server, told) == 0 and len(told.items) == 6
+
+
+@pytest.mark.parametrize(("results", "passes"), [
+    ("mx.test; dkim=pass header.d=example.org", True),
+    ("mx.test; dkim=pass header.d=mail.example.org", True),
+    ("mx.test; dkim=pass header.d=org", False),
+    ("mx.test; dkim=pass header.d=example.org.evil", False),
+    ("mx.test; dmarc=pass header.from=example.org", True),
+    ("mx.test; dmarc=pass header.from=evil.org", False),
+    ("mx.test; spf=pass smtp.mailfrom=bounce@example.org", True),
+    ("mx.test; spf=pass smtp.mailfrom=evil.org", False),
+    ("MX.TEST; DKIM=PASS header.d=Example.ORG", True),
+    ("mx.test.evil; dkim=pass header.d=example.org", False),
+    ("mx.test", False),
+    (";;;==;", False),
+])
+def test_authentication_results_are_read_as_the_rfc_says(results: str, passes: bool) -> None:
+    headers = email.message_from_bytes(
+        f"Authentication-Results: {results}\r\nFrom: owner@example.org\r\n\r\n".encode())
+    assert open_chat_mail.authenticated(headers, "example.org", "mx.test") is passes
+
+
+async def test_the_mailbox_certificate_is_verified_before_any_password_is_sent(
+    world: Services, imap_server: Imap, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    await add_members(world)
+    told, maildir = MailTold(), imap_server.maildir
+    deliver(maildir, "owner@example.org", "export", {"KakaoTalkChats.txt":
+                                                     week_chat().bytes()}, "<real@phone>")
+    logins: list[str] = []
+    real_login = imaplib.IMAP4.login
+
+    def counted(self: imaplib.IMAP4, user: str, password: str) -> object:
+        logins.append(user)
+        return real_login(self, user, password)
+
+    monkeypatch.setattr(imaplib.IMAP4, "login", counted)
+    # A self-signed certificate without the CA setting, or the right CA but another name.
+    assert await poll(world, imap_server, told, box=imap_server.tls) == 0
+    assert await poll(world, imap_server, told, box=imap_server.tls_by_ip,
+                      cafile=imap_server.cafile) == 0
+    assert logins == [] and told.items == []
+    assert "CERTIFICATE_VERIFY_FAILED" in caplog.text
+    assert imap_server.password not in caplog.text
+    assert await poll(world, imap_server, told, box=imap_server.tls,
+                      cafile=imap_server.cafile) == 1
+    assert logins == ["exports"]
+    assert told.reasons() == [("owner@example.org", [("KakaoTalkChats.txt", 7)])]
+
+
+async def test_a_repeated_message_id_is_reported_once_and_a_mail_gives_one_report(
+    world: Services, imap_server: Imap,
+) -> None:
+    await add_members(world)
+    told, maildir = MailTold(), imap_server.maildir
+    deliver(maildir, "owner@example.org", "export", {"KakaoTalkChats.txt":
+                                                     week_chat().bytes()}, "<same@phone>")
+    deliver(maildir, "owner@example.org", "resent", {"other.txt": b"x"}, "<same@phone>")
+    files = {f"notes-{n:02d}.txt": f"메모 {n}\n".encode() for n in range(50)}
+    deliver(maildir, "owner@example.org", "many", files, "<many@phone>")
+    assert await poll(world, imap_server, told) == 3
+    assert [r for _, r in told.reasons()][:2] == [[("KakaoTalkChats.txt", 7)], "duplicate"]
+    assert "Message-ID" in mail_report(told.items[1], "en")
+    many = told.items[2]
+    assert [name for name, _ in many.files] == sorted(files)
+    text = mail_report(many, "ko")
+    assert all(name in text for name in files) and text.count("✉️") == 1
+    assert await poll(world, imap_server, told) == 0 and len(told.items) == 3
+
+
+async def test_mail_read_before_uids_were_recorded_is_not_reported_again(
+    world: Services, imap_server: Imap,
+) -> None:
+    await add_members(world)
+    told = MailTold()
+    deliver(imap_server.maildir, "owner@example.org", "old", {"KakaoTalkChats.txt":
+                                                              week_chat().bytes()}, "<old@x>")
+    async with world.transaction() as tx:  # as the mail job recorded it before
+        await tx.open_chat.remember_mail(MAIL_JOB, open_chat_mail._key("<old@x>"),
+                                         "owner@example.org", ["KakaoTalkChats.txt"])
+    assert await poll(world, imap_server, told) == 1
+    assert told.items == [] and await handed_in(world) == {}
+    assert await poll(world, imap_server, told) == 0 and told.items == []
