@@ -239,7 +239,7 @@ class WebPages:
         message = {"started": t(lang, "web.check_started"),
                    "unavailable": t(lang, "web.check_unavailable")}.get(
                        request.query.get("check", ""))
-        wait = self.services.checks.next_check_for(holder.member_id, now) \
+        wait = await self.services.checks.next_check_for(holder.member_id, now) \
             if self.services.checks is not None else None
         if request.query.get("check") == "wait" and wait is not None:
             message = t(lang, "web.check_wait", time=formatting.moment(wait, zone, lang))
@@ -274,7 +274,7 @@ class WebPages:
                 _registered, usable = await HelperAccountService(
                     session, self.services.instagram).counts()
             if usable:
-                wait = checks.claim(holder.member_id, now)
+                wait = await checks.claim(holder.member_id, now)
                 outcome = "wait" if wait is not None else "started"
                 if wait is None:
                     task = asyncio.create_task(checks.member(holder.member_id, now))

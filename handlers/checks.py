@@ -58,7 +58,7 @@ async def check_now(ctx: Ctx, _args: str) -> list[Reply]:
         return await status(ctx, "")
     if refused := await _no_reader(ctx):
         return refused
-    wait = checks.claim(member_id, now)
+    wait = await checks.claim(member_id, now, session=ctx.tx.session)
     if wait is not None:
         when = formatting.moment(wait, ctx.tx.rules.timezone, ctx.lang)
         return [ctx.reply("status.check_wait", time=when)]

@@ -65,7 +65,7 @@ async def on_password(ctx: Ctx, text: str) -> list[Reply]:
         return [ctx.ask("addhelper.password_empty")]
     data = ctx.state.data if ctx.state else {}
     username = str(data.get("username", ""))
-    if no := await login.refused(ctx, username):
+    if no := await login.refused(ctx, username, own=True):  # an admin adding a helper
         return no
     instagram, actor = ctx.services.instagram if ctx.services else None, ctx.who.account_id
     ctx.goto(FLOW, login.CHECKING)
@@ -73,9 +73,9 @@ async def on_password(ctx: Ctx, text: str) -> list[Reply]:
     async def then(fresh: Ctx, result: LoginResult | InstagramError) -> list[Reply]:
         outcome = await fresh.tx.helpers.record_login(actor, username, password, result)
         if outcome.status == "bad_credentials":
-            await fresh.tx.logins.failed(actor, username)
+            await fresh.tx.logins.failed(actor, username, own=True)
             tries = int(data.get("tries", 0)) + 1
-            if tries >= TRIES or await fresh.tx.logins.throttled(actor, username):
+            if tries >= TRIES or await fresh.tx.logins.throttled(actor, username, own=True):
                 fresh.end()
                 return [fresh.reply("addhelper.gave_up")]
             fresh.goto(FLOW, "password", tries=tries)

@@ -4,8 +4,9 @@ producer registration, the unfollow check with login): the password step, then t
 
 Instagram is asked after the event's transaction (`Ctx.continue_after`): the flow
 waits in its "checking" step meanwhile, and whatever the person sends then is not
-read as a password. Wrong passwords are limited per chat account and per Instagram
-username (services/throttle.py), so the bot is no password oracle. The waiting login
+read as a password. Wrong passwords are limited per chat account, and per Instagram
+account only for its owner's attempts (services/throttle.py), so the bot is no password
+oracle and no stranger can lock a member out of their own account. The waiting login
 (the same client) is kept by the gateway between the two messages; nothing of it goes
 into the conversation state. A code that reaches an instance which does not hold the
 waiting login says so, and the person starts again.
@@ -20,6 +21,7 @@ from handlers.context import Ctx
 from handlers.events import Reply
 from services.instagram.errors import CheckpointRequired, InstagramError, TwoFactorRequired
 from services.instagram.gateway import LoginResult
+from services.instagram.names import name_key
 
 TRIES = 3
 CHECKING = "checking"  # the step a flow waits in while Instagram is asked
@@ -31,14 +33,23 @@ def gateway_of(ctx: Ctx) -> Any:
     return instagram.gateway if instagram is not None else None
 
 
-async def refused(ctx: Ctx, username: str) -> list[Reply]:
-    """Why this login may not be tried now (no Instagram, too many wrong passwords)."""
+def owns(ctx: Ctx, username: str) -> bool:
+    """Whether this chat account is the member whose Instagram account `username` is:
+    only then do its wrong passwords count for that Instagram account."""
+    mine = ctx.who.member_username
+    return bool(mine) and name_key(mine or "") == name_key(username)
+
+
+async def refused(ctx: Ctx, username: str, *, own: bool | None = None) -> list[Reply]:
+    """Why this login may not be tried now (no Instagram, too many wrong passwords).
+    `own`: the attempt is the account owner's (default: this member's own account)."""
     if gateway_of(ctx) is None:
         ctx.end()
         return [ctx.reply("ig.user.no_helper")]
-    if await ctx.tx.logins.throttled(ctx.who.account_id, username):
+    own = owns(ctx, username) if own is None else own
+    if await ctx.tx.logins.throttled(ctx.who.account_id, username, own=own):
         ctx.end()
-        return [ctx.reply("login.throttled", limit=ctx.tx.logins.per_day)]
+        return [ctx.reply("login.throttled", limit=ctx.tx.logins.limit(own=own))]
     return []
 
 
@@ -93,10 +104,12 @@ async def failed(ctx: Ctx, flow: str, error: InstagramError, step: str, username
     anything else ends the flow."""
     data = ctx.state.data if ctx.state else {}
     if error.code in ("bad_credentials", "bad_2fa"):
+        own = owns(ctx, username)
         if error.code == "bad_credentials":
-            await ctx.tx.logins.failed(ctx.who.account_id, username)
+            await ctx.tx.logins.failed(ctx.who.account_id, username, own=own)
         tries = int(data.get("tries", 0)) + 1
-        if tries < TRIES and not await ctx.tx.logins.throttled(ctx.who.account_id, username):
+        if tries < TRIES and not await ctx.tx.logins.throttled(ctx.who.account_id, username,
+                                                                own=own):
             ctx.goto(flow, step, tries=tries)
             return [ctx.ask(f"ig.user.{error.code}")]
     return _end(ctx, forget, [ctx.reply(f"ig.user.{error.code}")])

@@ -1,7 +1,9 @@
 """Checks on Instagram as the product runs them: the week, the open debts, one member.
 
-One per process (held by Services): it owns the commenter cache, the per-member
-"check now" cooldown, and a lock so that two checks of the same week never overlap.
+One per process (held by Services): it owns the commenter cache and a lock so that two
+checks of the same week never overlap. The per-member "check now" cooldown is kept in
+the database (`sns_raise_user.check_now_at`), so every instance shares it and a restart
+keeps it.
 The helper pool is loaded from the helper table before each check and its state is
 written back after, so `/helpers` shows cooldowns and a restart keeps them.
 """
@@ -9,9 +11,11 @@ written back after, so `/helpers` shows cooldowns and a restart keeps them.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.helper_accounts import HelperAccountService
@@ -19,7 +23,7 @@ from services.instagram.runtime import Instagram
 from services.rules import CommunityRules
 from services.verification import CommenterCache, Progress, RunReport, Verifier
 from services.weeks import Week
-from storage.models import utcnow
+from storage.models import Member, utcnow
 
 # Told after each check that found gone posts or stopped helpers (the jobs wire it).
 Aftermath = Callable[[RunReport], Awaitable[None]]
@@ -38,7 +42,6 @@ class Checks:
         self.verifier = Verifier(sessions, instagram, self.cache, write_lock=write_lock,
                                  clock=clock)
         self.check_now_every = check_now_every
-        self._last_check: dict[int, datetime] = {}
         self.lock = asyncio.Lock()
         self.aftermath: Aftermath | None = None
 
@@ -62,21 +65,43 @@ class Checks:
                 week, self.rules, only_open=only_open, progress=progress,
                 patience=self.instagram.patience))
 
-    def next_check_for(self, member_id: int, now: datetime) -> datetime | None:
+    async def next_check_for(self, member_id: int, now: datetime, *,
+                             session: AsyncSession | None = None) -> datetime | None:
         """When this member may ask for a check again (None: now)."""
-        last = self._last_check.get(member_id)
+        if session is None:
+            async with self.sessions() as own:
+                return await self.next_check_for(member_id, now, session=own)
+        last = await session.scalar(select(Member.check_now_at).where(Member.id == member_id))
         if last is None or now - last >= self.check_now_every:
             return None
         return last + self.check_now_every
 
-    def claim(self, member_id: int, now: datetime) -> datetime | None:
+    async def claim(self, member_id: int, now: datetime, *,
+                    session: AsyncSession | None = None) -> datetime | None:
         """Take this member's "check now" turn: None when taken (the cooldown starts
-        now), else when the next turn comes. Taken at once, so two quick presses (in
-        chat or on the web page) make one check."""
-        wait = self.next_check_for(member_id, now)
-        if wait is None:
-            self._last_check[member_id] = now
-        return wait
+        now), else when the next turn comes. One conditional UPDATE takes it, so two
+        quick presses (in chat or on the web page, on any instance) make one check.
+        In `session` (the caller's transaction) or a transaction of its own."""
+        async with self._writing(session) as tx:
+            taken = await tx.execute(
+                update(Member)
+                .where(Member.id == member_id,
+                       or_(Member.check_now_at.is_(None),
+                           Member.check_now_at <= now - self.check_now_every))
+                .values(check_now_at=now)
+                .execution_options(synchronize_session=False))
+            if taken.rowcount:
+                return None
+            last = await tx.scalar(select(Member.check_now_at).where(Member.id == member_id))
+            return (last or now) + self.check_now_every
+
+    @asynccontextmanager
+    async def _writing(self, session: AsyncSession | None) -> AsyncIterator[AsyncSession]:
+        if session is not None:
+            yield session
+        else:
+            async with self.verifier.transaction() as own:
+                yield own
 
     async def member_week(self, member_id: int, week: Week) -> RunReport:
         """An appeal: this member's open posts of a finished week, read again (never from
@@ -86,8 +111,7 @@ class Checks:
 
     async def member(self, member_id: int, now: datetime) -> RunReport:
         """"Check now" from /status: only this member's open posts, from the cache when
-        it is fresh. Callers respect `next_check_for` first."""
-        self._last_check[member_id] = now
+        it is fresh. Callers `claim` the member's turn first."""
         week = Week.containing(now, self.rules.timezone)
         return await self._with_pool(lambda: self.verifier.run(
             week, self.rules, member_id=member_id, use_cache=True))

@@ -1,8 +1,9 @@
 """How many times an account failed at something lately, from the audit log.
 
 Guessing is throttled per chat account: admin claim codes, invite codes, Instagram
-passwords. The failures are audit entries (so admins can see them, apart from their
-own actions in `/audit`), counted here under the person's lock (one event at a time).
+passwords (those also per Instagram account, for its owner's attempts only). The
+failures are audit entries (so admins can see them, apart from their own actions in
+`/audit`), counted here under the person's lock (one event at a time).
 """
 
 from __future__ import annotations
@@ -36,31 +37,47 @@ async def recent_failures(session: AsyncSession, action: str, now: datetime, *,
 
 
 class LoginThrottle:
-    """Wrong Instagram passwords, per chat account and per Instagram username, a day:
-    past the limit no login is tried, on every login flow (helpers, producers, the
-    unfollow check), so the bot cannot be used to guess someone's password."""
+    """Wrong Instagram passwords a day: past the limit no login is tried, on every login
+    flow (helpers, producers, the unfollow check), so the bot is no password oracle.
+
+    Nobody but an account's owner can spend that account's limit, or strangers could
+    lock its owner out. An attempt is the owner's (`own`) when it comes from a chat
+    account linked to the Instagram account: a member whose Instagram username it is,
+    or an admin adding it as a helper. Owners' attempts are counted per chat account
+    and per Instagram account (five a day each); anyone else's only per chat account,
+    with a stricter limit (three a day, all their wrong passwords counted), so a
+    stranger's guesses never refuse the owner.
+    """
 
     per_day = 5
+    stranger_per_day = 3
 
     def __init__(self, session: AsyncSession, clock: Callable[[], datetime]) -> None:
         self.session = session
         self.clock = clock
 
-    async def throttled(self, account_id: int, username: str) -> bool:
-        now, day = self.clock(), timedelta(days=1)
-        return (await recent_failures(self.session, "login_failed", now,
-                                      account_id=account_id, within=day) >= self.per_day
-                or await recent_failures(self.session, "login_failed", now,
-                                         target=_login_key(username), within=day)
-                >= self.per_day)
+    def limit(self, *, own: bool) -> int:
+        return self.per_day if own else self.stranger_per_day
 
-    async def failed(self, account_id: int, username: str) -> None:
+    async def throttled(self, account_id: int, username: str, *, own: bool) -> bool:
+        now, day = self.clock(), timedelta(days=1)
+        if await recent_failures(self.session, "login_failed", now, account_id=account_id,
+                                 within=day) >= self.limit(own=own):
+            return True
+        return own and await recent_failures(
+            self.session, "login_failed", now, target=_login_key(username, own=True),
+            within=day) >= self.per_day
+
+    async def failed(self, account_id: int, username: str, *, own: bool) -> None:
         self.session.add(AuditEntry(actor_id=account_id, action="login_failed",
-                                    target=_login_key(username), created_at=self.clock()))
+                                    target=_login_key(username, own=own),
+                                    created_at=self.clock()))
         await self.session.flush()
 
 
-def _login_key(username: str) -> str:
+def _login_key(username: str, *, own: bool) -> str:
     """The Instagram username of a failed login, as a digest: the unfollow check keeps
-    nothing of a person's login, not even which account they tried."""
-    return "ig:" + hashlib.sha256(name_key(username).encode()).hexdigest()[:24]
+    nothing of a person's login, not even which account they tried. A stranger's
+    failure has its own prefix, so it never counts for the account itself."""
+    digest = hashlib.sha256(name_key(username).encode()).hexdigest()[:24]
+    return ("ig:" if own else "ig-other:") + digest

@@ -1,10 +1,12 @@
 """Limits a stranger cannot get around: invite codes throttled like claims, a capped
-whitelist, and an audit log where refusals cannot push out the admins' actions."""
+whitelist, an audit log where refusals cannot push out the admins' actions, and wrong
+Instagram passwords that cannot lock an account's owner out."""
 
 from __future__ import annotations
 
 from handlers.dispatcher import Dispatcher
 from services.container import Services
+from services.instagram.simulated import SimulatedInstagram
 from services.unfollow import WHITELIST_MAX
 from tests.chat_driver import Person
 from tests.test_conversations import make_admin, make_member
@@ -55,3 +57,71 @@ async def test_refusals_do_not_push_admin_actions_out_of_the_audit(
     assert "refused 60" in admin.text and "계정 1개" in admin.text
     assert "CLI" in admin.text  # the claim code made from the command line
     assert admin.text.count("refused") == 1
+
+
+def logins(simulated: SimulatedInstagram) -> int:
+    return len([c for c in simulated.calls if c[0] == "login"])
+
+
+async def test_strangers_wrong_passwords_do_not_lock_the_owner_out(
+    dispatcher: Dispatcher, services: Services, simulated: SimulatedInstagram
+) -> None:
+    simulated.add_account("minji", password="minji-right")
+    minji = Person(dispatcher, "tg-minji", platform="telegram")
+    await make_member(services, minji, "minji")
+    admin = Person(dispatcher, "tg-boss", platform="telegram")
+    await make_admin(services, admin)
+    # Five wrong passwords for minji's account, from strangers' unfollow check logins.
+    mallory, eve = Person(dispatcher, "mallory", platform="telegram"), \
+        Person(dispatcher, "eve", platform="telegram")
+    for attempt in range(2):
+        await mallory.say("/unfollowlogin minji")
+        await mallory.say("minji")
+        for guess in range(3):
+            await mallory.say(f"guess-{attempt}-{guess}")
+    assert logins(simulated) == 3  # a stranger's own, stricter limit
+    await eve.say("/unfollowlogin minji")
+    await eve.say("minji")
+    await eve.say("guess-a")
+    await eve.say("guess-b")
+    assert logins(simulated) == 5 and "비밀번호" in eve.text
+    await mallory.say("/unfollowlogin")  # the stranger stays blocked
+    await mallory.say("minji")
+    await mallory.say("minji-right")
+    assert "오늘은" in mallory.text and "3번" in mallory.text and logins(simulated) == 5
+    # minji herself is not refused: /producer logs her in.
+    await minji.say("/producer")
+    await minji.say("minji")
+    await minji.say("minji-right")
+    assert "오늘은" not in minji.text and logins(simulated) == 6
+    # Nor an admin adding the account as a helper.
+    await admin.say("/addhelper")
+    await admin.say("minji")
+    await admin.say("minji-right")
+    assert "@minji" in admin.text and "로그인 완료" in admin.text
+    assert logins(simulated) == 7
+
+
+async def test_the_owners_own_wrong_passwords_count_for_the_account(
+    dispatcher: Dispatcher, services: Services, simulated: SimulatedInstagram
+) -> None:
+    simulated.add_account("minji", password="minji-right")
+    minji = Person(dispatcher, "tg-minji", platform="telegram")
+    await make_member(services, minji, "minji")
+    for attempt in range(2):
+        await minji.say("/producer")
+        await minji.say("minji")
+        for guess in range(3):
+            await minji.say(f"wrong-{attempt}-{guess}")
+    assert logins(simulated) == 5  # the owner's five a day
+    await minji.say("/producer")
+    await minji.say("minji")
+    await minji.say("minji-right")
+    assert "오늘은" in minji.text and "5번" in minji.text and logins(simulated) == 5
+    # The account's limit is spent: an admin adding it as a helper is refused too.
+    admin = Person(dispatcher, "tg-boss", platform="telegram")
+    await make_admin(services, admin)
+    await admin.say("/addhelper")
+    await admin.say("minji")
+    await admin.say("minji-right")
+    assert "오늘은" in admin.text and logins(simulated) == 5

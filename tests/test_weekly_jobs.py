@@ -366,6 +366,49 @@ async def test_check_now_is_rate_limited_per_member(
     assert len(simulated.calls) == calls  # the commenter lists were fresh: no new requests
 
 
+async def test_check_now_cooldown_is_kept_in_the_database(
+    timed: Services, simulated: SimulatedInstagram, clock: Clock
+) -> None:
+    """Two presses (two instances at once) make one check, and a restart still waits."""
+    import asyncio
+
+    from handlers.dispatcher import Dispatcher
+    from services.rules import CommunityRules
+    from tests.chat_driver import Person
+
+    found = await community(timed, simulated, members=3)
+    name = found.members[0]
+    async with timed.transaction() as tx:
+        member_id = await tx.session.scalar(select(Member.id).where(
+            Member.instagram_username == name))
+    assert member_id is not None
+
+    def instance() -> Services:  # another process (or this one restarted) on the database
+        return Services(timed.sessions, CommunityRules(), clock,
+                        serialize=timed.engine.dialect.name == "sqlite",
+                        instagram=Instagram(simulated, max_wait=0.5, patience=0.5))
+
+    one, two = instance(), instance()
+    assert one.checks is not None and two.checks is not None
+    waits = await asyncio.gather(one.checks.claim(member_id, clock.now),
+                                 two.checks.claim(member_id, clock.now))
+    assert sorted(w is None for w in waits) == [False, True]  # one check, not two
+    assert [w for w in waits if w is not None] == [clock.now + timedelta(minutes=10)]
+    restarted = instance()
+    assert restarted.checks is not None
+    clock.now += timedelta(minutes=5)
+    assert await restarted.checks.next_check_for(member_id, clock.now) is not None
+    person = Person(Dispatcher(restarted), f"tg-{name}", platform="telegram")
+    calls = len(simulated.calls)
+    await person.say("/checknow")
+    assert "이후에 다시 확인할 수 있어요" in person.text and len(simulated.calls) == calls
+    clock.now += timedelta(minutes=6)  # the cooldown passed
+    assert await restarted.checks.next_check_for(member_id, clock.now) is None
+    await person.say("/checknow")
+    assert person.text.startswith("🔄 방금")
+    assert await restarted.checks.claim(member_id, clock.now) is not None
+
+
 async def test_two_bot_processes_run_the_final_job_exactly_once(
     timed: Services, simulated: SimulatedInstagram, database_url: str, tmp_path: Any
 ) -> None:

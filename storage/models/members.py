@@ -32,6 +32,9 @@ class Member(CreatedAt, Base):
     # Raised to revoke every personal web link made so far (services/web_links.py).
     link_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0",
                                             nullable=False)
+    # The member's last "check now" (services/checks.py): the cooldown, shared by every
+    # instance and kept over a restart.
+    check_now_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     chat_accounts: Mapped[list[ChatAccount]] = relationship(back_populates="member")
 
