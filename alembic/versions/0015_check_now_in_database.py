@@ -5,7 +5,7 @@ instance had its own. `sns_raise_user.check_now_at` holds it now, claimed with o
 conditional UPDATE, so two presses (on any instances) make one check.
 
 Revision ID: 0015
-Revises: 0013
+Revises: 0014
 Create Date: 2026-12-06 04:10:00
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 from storage.models.base import UTCDateTime
 
 revision: str = '0015'
-down_revision: str | None = '0013'
+down_revision: str | None = '0014'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
