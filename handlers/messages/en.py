@@ -687,5 +687,6 @@ MESSAGES: dict[str, str] = {
     "weeklink.picture": "Results picture: {url}",
     "newlink.done": "Made a new link; the old one no longer opens.\n{url}",
     "newlink.unavailable": "Personal links cannot be made: the operator has to set ENCRYPTION_KEYS.",
+    "newlink.limit": "No more new links today: you can make {limit} a day. Your current link still opens; send /newlink again tomorrow.",
     "console.personal_link": "🌐 Open in browser: {url}",
 }

@@ -687,5 +687,6 @@ MESSAGES: dict[str, str] = {
     "weeklink.picture": "결과 그림: {url}",
     "newlink.done": "새 링크를 만들었어요. 이전 링크는 이제 열리지 않아요.\n{url}",
     "newlink.unavailable": "개인 링크를 만들 수 없어요: 운영자가 ENCRYPTION_KEYS 를 설정해야 해요.",
+    "newlink.limit": "오늘은 새 링크를 더 만들 수 없어요: 하루에 {limit}번까지 만들 수 있어요. 지금 링크는 그대로 열려요. 내일 다시 /newlink 를 보내 주세요.",
     "console.personal_link": "🌐 브라우저로 열기: {url}",
 }
