@@ -129,6 +129,7 @@ MESSAGES: dict[str, str] = {
     "deluser.confirm_button": "Remove",
     "deluser.not_found": "There is no member @{username}.",
     "deluser.removed": "Removed @{username}.",
+    "deluser.shown_as": "(deleted member)",
     "users.empty": "No members yet. Add some with /adduser.",
     "users.header": "👥 Members (page {page}/{pages})",
     "users.line": "• @{username}{name}{state} — linked: {linked} · this week {submitted}/{maximum}",

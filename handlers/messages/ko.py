@@ -129,6 +129,7 @@ MESSAGES: dict[str, str] = {
     "deluser.confirm_button": "삭제",
     "deluser.not_found": "@{username} 멤버를 찾을 수 없어요.",
     "deluser.removed": "@{username} 을(를) 삭제했어요.",
+    "deluser.shown_as": "(삭제된 멤버)",
     "users.empty": "아직 멤버가 없어요. /adduser 로 추가해 주세요.",
     "users.header": "👥 멤버 ({page}/{pages}쪽)",
     "users.line": "• @{username}{name}{state} — 연결: {linked} · 이번 주 {submitted}/{maximum}",
