@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     # sees each member's open posts) or private (counts only; lists on personal links).
     web_public_url: str = ""
     web_board: str = "public"
+    # /healthz tells anyone ok or not; the details (database, scheduler role, helpers)
+    # go to a request with this token (Bearer or ?token=) or from this machine.
+    healthz_token: str = ""
 
     kakao_bot_id: str = ""
     kakao_skill_secret: str = ""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Awaitable, Callable
+from ipaddress import ip_address
 
 from aiohttp import web
 from sqlalchemy import text
@@ -43,15 +45,38 @@ def helpers_check(services: Services) -> HealthCheck:
     return check
 
 
-def build_web_app(checks: list[HealthCheck]) -> web.Application:
+def operator(request: web.Request, token: str) -> bool:
+    """Whether /healthz may tell this request its details: it carries HEALTHZ_TOKEN
+    (`Authorization: Bearer <token>` or `?token=`), or it comes from this machine and not
+    through a proxy (a reverse proxy on the same machine makes every visitor loopback; it
+    adds a forwarding header, so those requests stay public)."""
+    if token:
+        given = request.headers.get("Authorization", "")
+        given = given[7:] if given[:7].lower() == "bearer " else request.query.get("token", "")
+        if given and hmac.compare_digest(given.encode(), token.encode()):
+            return True
+    if any(header in request.headers for header in ("X-Forwarded-For", "Forwarded",
+                                                     "X-Real-IP")):
+        return False
+    try:
+        return ip_address(request.remote or "").is_loopback
+    except ValueError:  # a Unix socket or no address: not known to be this machine
+        return False
+
+
+def build_web_app(checks: list[HealthCheck], healthz_token: str = "") -> web.Application:
     app = web.Application(client_max_size=2 * 1024 * 1024)
 
-    async def healthz(_request: web.Request) -> web.Response:
+    async def healthz(request: web.Request) -> web.Response:
+        """ok or not to anyone; the checks' details (database, scheduler role, helpers)
+        only to the operator (see `operator`)."""
         results = [await check() for check in checks]
         healthy = all(ok for _, ok, _ in results)
         body = {"status": "ok" if healthy else "unhealthy"}
-        body.update({name: detail for name, _, detail in results})
-        return web.json_response(body, status=200 if healthy else 503)
+        if operator(request, healthz_token):
+            body.update({name: detail for name, _, detail in results})
+        return web.json_response(body, status=200 if healthy else 503,
+                                 headers={"Cache-Control": "no-store"})
 
     app.router.add_get("/healthz", healthz)
     return app

@@ -35,6 +35,7 @@ from services.instagram.names import name_key
 from services.progress import ProgressService
 from services.web_links import BoardMode, Holder, LinkProblem, WebLinks
 from services.week_picture import PictureTexts, render
+from services.week_record import is_deleted
 from services.weeks import Week
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ _ENV = Environment(loader=PackageLoader("bot", "templates"),
                    autoescape=select_autoescape(default=True), trim_blocks=True,
                    lstrip_blocks=True)
 _ENV.filters["instagram"] = _instagram_only
+_ENV.tests["deleted"] = is_deleted  # a member deleted since (shown as "(삭제된 멤버)")
 
 
 async def picture_of(services: Services, week: Week, lang: str = "ko") -> bytes:
@@ -77,7 +79,7 @@ async def picture_of(services: Services, week: Week, lang: str = "ko") -> bytes:
         checked=t(lang, "web.checked_at", time=formatting.moment(board.checked_at, zone, lang))
         if board.checked_at else t(lang, "web.never_checked"),
         legend=t(lang, "web.picture_legend"), done=t(lang, "web.done"),
-        more=t(lang, "web.picture_more", count="{count}"))
+        more=t(lang, "web.picture_more", count="{count}"), deleted=t(lang, "deluser.shown_as"))
     return await asyncio.to_thread(render, board, texts)
 
 
@@ -190,6 +192,9 @@ class WebPages:
             return self._problem(lang, "web.link_problem_title", t(lang, "web.private_list"),
                                  status=403)
         username = name_key(request.match_info["username"])[:30]
+        if is_deleted(username):  # a deleted member's list is theirs no more
+            return self._problem(lang, "web.not_found_title",
+                                 t(lang, "web.no_member", username=username))
         async with self.services.sessions() as session:
             items = await BoardService(session, self.services.rules).still_owed(week, username)
         if items is None:

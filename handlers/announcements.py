@@ -153,11 +153,14 @@ def correction_lines(lang: str, corrections: list[WeekCorrection]) -> list[str]:
         why = t(lang, f"correction.reason.{item.reason}") \
             if item.reason in CORRECTION_REASONS else item.reason
         if item.kind == "pardon":
-            lines.append(t(lang, "correction.pardon", username=item.username, who=who, why=why,
+            lines.append(t(lang, "correction.pardon",
+                           username=formatting.owner(item.username, lang), who=who, why=why,
                            strike=t(lang, f"strike.{item.before}")))
         else:
-            lines.append(t(lang, "correction.verdict", username=item.username,
-                           owner=item.post_owner, url=item.post_url,
+            lines.append(t(lang, "correction.verdict",
+                           username=formatting.owner(item.username, lang),
+                           owner=formatting.owner(item.post_owner or "", lang),
+                           url=item.post_url or "",
                            before=t(lang, f"verdict.{item.before}"),
                            after=t(lang, f"verdict.{item.after}"), who=who, why=why))
     return lines
@@ -240,13 +243,14 @@ def group_results(results: WeekResults, unchecked: dict[str, str],
                  t(lang, "results.group_counts", posts=results.posts, members=len(owed)), ""]
         completed = results.completed
         lines.append(t(lang, "results.group_completed", count=len(completed),
-                       names=_names(completed)) if completed
+                       names=_names(completed, lang)) if completed
                      else t(lang, "results.group_nobody_completed"))
         missing = results.missing
         if missing:
             lines += ["", t(lang, "results.group_missing", count=len(missing))]
-            lines += [t(lang, "results.group_missing_line", username=member.username,
-                        count=len(member.missing), owners=_owners(member.missing))
+            lines += [t(lang, "results.group_missing_line",
+                        username=formatting.owner(member.username, lang),
+                        count=len(member.missing), owners=_owners(member.missing, lang))
                       for member in missing]
         if unchecked:
             lines += ["", t(lang, "results.group_unknown", count=len(unchecked))]
@@ -259,7 +263,7 @@ def group_results(results: WeekResults, unchecked: dict[str, str],
         if results.not_submitted:
             lines += ["", t(lang, "results.group_not_submitted",
                             count=len(results.not_submitted),
-                            names=_names(results.not_submitted))]
+                            names=_names(results.not_submitted, lang))]
         if streaks:
             items = ", ".join(t(lang, "results.streak_item", username=n, weeks=w)
                               for n, w in streaks)
@@ -340,13 +344,14 @@ def run_report(job_key: str, period: str, report: RunReport | None, *,
     return render
 
 
-def _owners(items: list[TodoItem]) -> str:
+def _owners(items: list[TodoItem], lang: str) -> str:
     """Whose posts, compactly: "@minji, @jisoo ×2" (the links are in the private summary)."""
     counts: dict[str, int] = {}
     for item in items:
         counts[item.owner] = counts.get(item.owner, 0) + 1
-    return ", ".join(f"@{o}" + (f" ×{n}" if n > 1 else "") for o, n in counts.items())
+    return ", ".join(formatting.owner(o, lang) + (f" ×{n}" if n > 1 else "")
+                     for o, n in counts.items())
 
 
-def _names(members: list[MemberResult]) -> str:
-    return ", ".join(f"@{m.username}" for m in members)
+def _names(members: list[MemberResult], lang: str) -> str:
+    return ", ".join(formatting.owner(m.username, lang) for m in members)

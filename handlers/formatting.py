@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from handlers.i18n import t
+from services.week_record import is_deleted
 from services.weeks import Week
 
 KO_WEEKDAYS = "월화수목금토일"
@@ -25,3 +27,9 @@ def moment(value: datetime, zone: ZoneInfo, language: str) -> str:
 
 def week(value: Week, language: str) -> str:
     return f"{day(value.start, language)} ~ {day(value.end, language)}"
+
+
+def owner(name: str, language: str) -> str:
+    """A post's owner as a line shows them: "@name", or "(삭제된 멤버)" for a member
+    deleted since the week was recorded (the record keeps no name of theirs)."""
+    return t(language, "deluser.shown_as") if is_deleted(name) else f"@{name}"

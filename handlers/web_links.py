@@ -1,6 +1,7 @@
 """The web pages from chat: `/weeklink` gives an admin the board's link with a line of
 counts, to paste into the open chat (no bot can post there); `/newlink` makes a
-member's personal link anew, closing the old one (it was shared, or a phone was lost).
+member's personal link anew, closing the old one (it was shared, or a phone was lost),
+a few times a day at most.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from handlers.arguments import iso_week
 from handlers.context import Ctx
 from handlers.events import Reply
 from handlers.registry import Command
+from services.web_links import NEWLINKS_PER_DAY
 from services.weeks import Week
 
 
@@ -42,7 +44,9 @@ async def new_link(ctx: Ctx, _args: str) -> list[Reply]:
         return [ctx.reply("admin.not_member")]
     if web is None or not web.personal:
         return [ctx.reply("newlink.unavailable")]
-    await web.revoke(ctx.tx.session, member_id)
+    today = ctx.tx.now().astimezone(ctx.tx.rules.timezone).date()
+    if not await web.renew(ctx.tx.session, member_id, today):
+        return [ctx.reply("newlink.limit", limit=NEWLINKS_PER_DAY)]
     url = await web.personal_url(ctx.tx.session, member_id, ctx.tx.now())
     return [ctx.reply("newlink.done", url=url)]
 

@@ -179,7 +179,8 @@ async def status(ctx: Ctx, _args: str) -> list[Reply]:
     lines = [ctx.t("status.header", week=formatting.week(view.week, lang))]
     if view.owed:
         lines.append(ctx.t("status.todo_header", done=view.done, total=view.owed))
-        lines += [f"{STATUS_ICONS[i.status]} @{i.owner} {i.url}" for i in view.todo]
+        lines += [f"{STATUS_ICONS[i.status]} {formatting.owner(i.owner, ctx.lang)} {i.url}".rstrip()
+                  for i in view.todo]
         if view.owed > len(view.todo):
             lines.append(ctx.t("status.more", count=view.owed - len(view.todo)))
         lines.append(ctx.t("status.legend"))
@@ -253,7 +254,8 @@ async def results(ctx: Ctx, args: str) -> list[Reply]:
     unknown = [i for i in view.owed if i.status in ("unknown", "unchecked")]
     done = len(view.owed) - len(missing) - len(unknown)
     lines.append(ctx.t("results.mine", done=done, total=len(view.owed)))
-    lines += [f"{STATUS_ICONS[i.status]} @{i.owner} {i.url}" for i in missing]
+    lines += [f"{STATUS_ICONS[i.status]} {formatting.owner(i.owner, ctx.lang)} {i.url}".rstrip()
+                  for i in missing]
     if unknown:
         lines.append(ctx.t("results.unknown", count=len(unknown)))
     if view.own_count < view.minimum:

@@ -15,6 +15,7 @@ from services.instagram.gateway import Profile
 from services.instagram.names import normalize_username
 from services.invites import InviteService
 from services.throttle import REFUSALS
+from services.week_record import forget_member
 from storage.models import (
     Admin,
     AuditEntry,
@@ -150,12 +151,14 @@ class MemberAdminService:
         return None
 
     async def remove(self, actor_id: int, raw_name: str) -> str | None:
-        """Remove a member and everything of theirs; returns the username, or None."""
+        """Remove a member and everything of theirs (finished weeks keep their numbers
+        without the member's name or post links); returns the username, or None."""
         username = normalize_username(raw_name)
         member_id = await member_by_any_name(self.session, username) if username else None
         member = await self.members.get(member_id) if member_id is not None else None
         if member is None:
             return None
+        await forget_member(self.session, member.id)  # the records stop naming them
         await self.members.delete(member)
         await self.audit.add(actor_id, "member_removed", target=member.instagram_username)
         return member.instagram_username

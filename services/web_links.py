@@ -3,8 +3,11 @@
 A personal link (`/m/<token>`) needs no login: the token is signed (HMAC-SHA256 with a
 key derived from the newest ENCRYPTION_KEYS key; any configured key is accepted, so a
 rotation does not break links until the old key goes), expires after LINK_DAYS, and is
-revoked by raising the member's link epoch (`/newlink`). It carries only the member's
-id, epoch and expiry: nothing secret is in it.
+revoked by raising the member's link epoch (`/newlink`, at most NEWLINKS_PER_DAY a
+community day). It carries the member's random link secret (made with the member, never
+reused: a deleted member's link cannot open the page of anyone added later, as an id
+could), the epoch (32 bits: it never wraps) and the expiry. A token is read strictly:
+base64url without padding, of its exact length, or it is not one of ours.
 """
 
 from __future__ import annotations
@@ -12,9 +15,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import struct
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import Enum
 
 from cryptography.hazmat.primitives import hashes
@@ -26,8 +30,11 @@ from services.weeks import Week
 from storage.models import Member
 
 LINK_DAYS = 14  # a weekly reminder's link lasts its week and the next
-_PAYLOAD = struct.Struct(">IHI")  # member id, epoch, expiry (unix seconds)
+NEWLINKS_PER_DAY = 3  # /newlink a member may send in a community day
+_PAYLOAD = struct.Struct(">16sII")  # link secret, epoch, expiry (unix seconds)
 _SIGNATURE_BYTES = 12
+# 24 and 12 bytes: base64 of whole 3-byte groups, so no padding and one spelling only.
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{32}\.[A-Za-z0-9_-]{16}")
 
 
 class BoardMode(Enum):
@@ -56,7 +63,7 @@ def _b64(data: bytes) -> str:
 
 
 def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    return base64.urlsafe_b64decode(text)  # only ever given _TOKEN's parts
 
 
 def _signing_key(fernet_key: str) -> bytes:
@@ -90,45 +97,45 @@ class WebLinks:
     def _sign(self, key: bytes, payload: bytes) -> bytes:
         return hmac.new(key, payload, hashlib.sha256).digest()[:_SIGNATURE_BYTES]
 
-    def token(self, member_id: int, epoch: int, now: datetime) -> str:
+    def token(self, secret: bytes, epoch: int, now: datetime) -> str:
         expires = int((now + timedelta(days=LINK_DAYS)).timestamp())
-        payload = _PAYLOAD.pack(member_id, epoch % 65536, expires)
+        payload = _PAYLOAD.pack(secret, epoch, expires)
         return f"{_b64(payload)}.{_b64(self._sign(self._keys[0], payload))}"
 
-    def read(self, token: str, now: datetime) -> tuple[int, int, datetime] | LinkProblem:
-        """(member id, epoch, expiry) of a token we signed, else what is wrong with it."""
-        try:
-            body, signature = token.split(".")
-            payload, given = _unb64(body), _unb64(signature)
-            member_id, epoch, expires = _PAYLOAD.unpack(payload)
-        except (ValueError, struct.error):
+    def read(self, token: str, now: datetime) -> tuple[bytes, int, datetime] | LinkProblem:
+        """(link secret, epoch, expiry) of a token we signed, else what is wrong with it."""
+        if not _TOKEN.fullmatch(token):
             return LinkProblem.TAMPERED
+        body, signature = token.split(".")
+        payload, given = _unb64(body), _unb64(signature)
+        secret, epoch, expires = _PAYLOAD.unpack(payload)
         if not any(hmac.compare_digest(given, self._sign(key, payload)) for key in self._keys):
             return LinkProblem.TAMPERED
         ends = datetime.fromtimestamp(expires, UTC)
         if ends <= now:
             return LinkProblem.EXPIRED
-        return member_id, epoch, ends
+        return secret, epoch, ends
 
     async def personal_url(self, session: AsyncSession, member_id: int,
                            now: datetime) -> str | None:
         """The member's personal page (None: no keys to sign with)."""
         if not self.personal:
             return None
-        epoch = await session.scalar(select(Member.link_epoch).where(Member.id == member_id))
-        if epoch is None:
+        row = (await session.execute(select(Member.link_secret, Member.link_epoch)
+                                     .where(Member.id == member_id))).first()
+        if row is None:
             return None
-        return f"{self.root}/m/{self.token(member_id, epoch, now)}"
+        return f"{self.root}/m/{self.token(row.link_secret, row.link_epoch, now)}"
 
     async def personal_urls(self, session: AsyncSession, member_ids: list[int],
                             now: datetime) -> dict[int, str]:
         """Member id -> personal page, for many at once (a reminder to everyone)."""
         if not self.personal or not member_ids:
             return {}
-        rows = await session.execute(select(Member.id, Member.link_epoch)
+        rows = await session.execute(select(Member.id, Member.link_secret, Member.link_epoch)
                                      .where(Member.id.in_(member_ids)))
-        return {member_id: f"{self.root}/m/{self.token(member_id, epoch, now)}"
-                for member_id, epoch in rows.all()}
+        return {member_id: f"{self.root}/m/{self.token(secret, epoch, now)}"
+                for member_id, secret, epoch in rows.all()}
 
     async def holder(self, session: AsyncSession, token: str,
                      now: datetime) -> Holder | LinkProblem:
@@ -136,15 +143,29 @@ class WebLinks:
         read = self.read(token, now) if self.personal else LinkProblem.TAMPERED
         if isinstance(read, LinkProblem):
             return read
-        member_id, epoch, expires = read
+        secret, epoch, expires = read
         row = (await session.execute(
-            select(Member.link_epoch, Member.status, Member.instagram_username)
-            .where(Member.id == member_id))).first()
-        if row is None or row.link_epoch % 65536 != epoch or row.status == "removed":
+            select(Member.id, Member.link_epoch, Member.status, Member.instagram_username)
+            .where(Member.link_secret == secret))).first()
+        if row is None or row.link_epoch != epoch or row.status == "removed":
             return LinkProblem.REVOKED
-        return Holder(member_id, row.instagram_username, row.status, expires)
+        return Holder(row.id, row.instagram_username, row.status, expires)
 
     async def revoke(self, session: AsyncSession, member_id: int) -> None:
         """Every personal link made so far stops working."""
         await session.execute(update(Member).where(Member.id == member_id)
                               .values(link_epoch=Member.link_epoch + 1))
+
+    async def renew(self, session: AsyncSession, member_id: int, today: date) -> bool:
+        """`/newlink`: revoke every link so far, at most NEWLINKS_PER_DAY times on the
+        community's day `today` (False: the day's new links are used up; nothing changed)."""
+        row = (await session.execute(select(Member.links_made_on, Member.links_made)
+                                     .where(Member.id == member_id))).first()
+        if row is None:
+            return False
+        made = row.links_made if row.links_made_on == today else 0
+        if made >= NEWLINKS_PER_DAY:
+            return False
+        await session.execute(update(Member).where(Member.id == member_id).values(
+            link_epoch=Member.link_epoch + 1, links_made_on=today, links_made=made + 1))
+        return True

@@ -19,6 +19,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFont
 
 from services.board import Board
+from services.week_record import is_deleted
 
 FONT = Path(__file__).resolve().parent / "fonts" / "AutogramGothic-Regular.ttf"
 WIDTH = 1080
@@ -39,6 +40,7 @@ class PictureTexts:
     legend: str  # what the bar's colours mean: "done | missing | left", split at "|"
     done: str  # the tag of a member who owes nothing more, e.g. "완료"
     more: str  # e.g. "외 12명" (members not drawn), with {count}
+    deleted: str = "(deleted)"  # a member deleted since the week was recorded
 
 
 @lru_cache(maxsize=8)
@@ -79,7 +81,8 @@ def render(board: Board, texts: PictureTexts) -> bytes:
     for index, row in enumerate(shown):
         top = header + index * ROW
         draw.line((MARGIN, top, WIDTH - MARGIN, top), fill=LINE, width=1)
-        name = f"@{row.username}" + (f" {row.display_name}" if row.display_name else "")
+        name = texts.deleted if is_deleted(row.username) else \
+            f"@{row.username}" + (f" {row.display_name}" if row.display_name else "")
         draw.text((MARGIN, top + 14), _fit(draw, name, 28, name_width), fill=INK,
                   font=_font(28))
         bar_top, bar_bottom = top + 18, top + ROW - 18

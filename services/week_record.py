@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import and_, false, func, select
+from sqlalchemy import and_, false, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.identities import member_by_any_name
@@ -22,6 +22,7 @@ from services.rules import CommunityRules
 from services.weeks import Week
 from storage.models import (
     Member,
+    MemberName,
     Submission,
     WeekCorrection,
     WeekRecord,
@@ -37,6 +38,53 @@ POST_STATES = {"active": "counted", "comments_off": "comments_off", "foreign": "
 DROPPED = ("gone", "foreign", "private")
 RECHECK = "recheck"  # the actor of a correction made by an appeal's re-check
 HIDDEN = "hidden"  # the reason of a comment counted by an admin: Instagram hid it
+# What a deleted member's name becomes in the records ("deleted:<their old id>": unique
+# per member, so each week's counts stay apart; no Instagram name has a colon). Shown as
+# "(삭제된 멤버)" / "(deleted member)" by `shown_name` callers.
+DELETED = "deleted:"
+
+
+def is_deleted(name: str | None) -> bool:
+    return bool(name) and name.startswith(DELETED)  # type: ignore[union-attr]
+
+
+async def forget_member(session: AsyncSession, member_id: int) -> None:
+    """`/deluser`: every week's record keeps its numbers (who owed what, each verdict,
+    the posts counted) but no longer names the member nor links their posts: their name
+    becomes DELETED + id, their posts' links and shortcodes are emptied, and corrections
+    about them or their posts say neither."""
+    marker = f"{DELETED}{member_id}"
+    weeks = (await session.execute(
+        select(WeekRecordMember.week_start, WeekRecordMember.username)
+        .where(WeekRecordMember.member_id == member_id))).all()
+    names = {name for (name,) in (await session.execute(
+        select(MemberName.username).where(MemberName.member_id == member_id))).all()}
+    names |= {name for (name,) in (await session.execute(
+        select(Member.instagram_username).where(Member.id == member_id))).all()}
+    # The weeks they were recorded in, under the name they had then; their posts (and
+    # corrections) under any of their names in any week (a post of a week they were
+    # not active in is in the record too).
+    by_week = [(WeekRecordPost.week_start == week) & (WeekRecordPost.owner == name)
+               for week, name in weeks]
+    owned = or_(WeekRecordPost.owner.in_(names), *by_week) if by_week else \
+        WeekRecordPost.owner.in_(names)
+    await session.execute(update(WeekRecordPost).where(owned)
+                          .values(owner=marker, url="", shortcode=""))
+    for week, name in weeks:
+        await session.execute(update(WeekRecordEntry).where(
+            WeekRecordEntry.week_start == week, WeekRecordEntry.username == name)
+            .values(username=marker))
+        await session.execute(update(WeekCorrection).where(
+            WeekCorrection.week_start == week, WeekCorrection.username == name)
+            .values(username=marker))
+        await session.execute(update(WeekCorrection).where(
+            WeekCorrection.week_start == week, WeekCorrection.post_owner == name)
+            .values(post_owner=marker, post_url=None))
+    await session.execute(update(WeekCorrection).where(WeekCorrection.post_owner.in_(names))
+                          .values(post_owner=marker, post_url=None))
+    await session.execute(update(WeekRecordMember)
+                          .where(WeekRecordMember.member_id == member_id)
+                          .values(username=marker))
 
 
 class WeekRecords:

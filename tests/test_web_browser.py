@@ -149,10 +149,10 @@ async def test_a_personal_link_shows_that_members_list(browser: Any, site: Site)
 
 async def test_expired_and_tampered_links_get_a_clear_page(browser: Any, site: Site) -> None:
     async with site.services.sessions() as session:
-        member_id = await session.scalar(select(Member.id).where(
+        secret = await session.scalar(select(Member.link_secret).where(
             Member.instagram_username == "hana"))
-    assert member_id is not None
-    old = site.links.token(member_id, 0, utcnow() - timedelta(days=30))
+    assert secret is not None
+    old = site.links.token(secret, 0, utcnow() - timedelta(days=30))
     page, _ = await phone_page(browser)
     response = await page.goto(f"{site.url}/m/{old}")
     assert response.status == 403

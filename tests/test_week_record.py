@@ -59,9 +59,16 @@ async def test_a_finished_week_reads_the_same_after_suspend_pause_adduser_deluse
         left = set((await tx.session.scalars(select(Member.instagram_username))).all())
     assert fourth not in left
     after = await snapshot(board=False)
-    assert after == {k: v for k, v in before.items() if k != "board"}
-    # The deleted member is still in the week's record, as the group saw it.
-    assert f"@{fourth}" in after["admin"]
+    # The week's numbers stay; the deleted member's name and post links do not: each of
+    # their lines now says "(삭제된 멤버)" and links nothing.
+    assert after.keys() == {k for k in before if k != "board"}
+    assert all(fourth not in text for text in after.values())
+    for key, text in after.items():
+        was = [line for line in before[key].splitlines() if f"@{fourth}" not in line]
+        now = [line for line in text.splitlines()
+               if "(삭제된 멤버)" not in line and "(deleted member)" not in line]
+        assert sorted(now) == sorted(was), key
+        assert len(text.splitlines()) == len(before[key].splitlines()), key
 
 
 async def test_a_pardon_shows_in_the_record_with_who_and_why(

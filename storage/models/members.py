@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import secrets
+from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint, false
+from sqlalchemy import Date, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from storage.models.base import Base, CreatedAt, UTCDateTime
 
 MEMBER_STATUSES = ("active", "paused", "suspended", "removed")
+LINK_SECRET_BYTES = 16
+
+
+def new_link_secret() -> bytes:
+    return secrets.token_bytes(LINK_SECRET_BYTES)
 
 
 class Member(CreatedAt, Base):
@@ -18,6 +24,9 @@ class Member(CreatedAt, Base):
     lower-case, followed when Instagram shows the pk with a new name)."""
 
     __tablename__ = "sns_raise_user"
+    # Ids are never reused (SQLite would hand a deleted member's id to the next one):
+    # week records and logs that keep an id never come to name someone else.
+    __table_args__ = ({"sqlite_autoincrement": True},)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     instagram_username: Mapped[str] = mapped_column(String(30), unique=True, nullable=False)
@@ -35,6 +44,14 @@ class Member(CreatedAt, Base):
     # The member's last "check now" (services/checks.py): the cooldown, shared by every
     # instance and kept over a restart.
     check_now_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Random, made with the member: their personal links name it (never the id), so a
+    # link cannot open the page of anyone added after the member was deleted.
+    link_secret: Mapped[bytes] = mapped_column(LargeBinary(LINK_SECRET_BYTES), unique=True,
+                                               default=new_link_secret, nullable=False)
+    # /newlink's daily limit: the community day of the last new links, and how many.
+    links_made_on: Mapped[date | None] = mapped_column(Date)
+    links_made: Mapped[int] = mapped_column(Integer, default=0, server_default="0",
+                                            nullable=False)
 
     chat_accounts: Mapped[list[ChatAccount]] = relationship(back_populates="member")
 
