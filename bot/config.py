@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     # sees each member's open posts) or private (counts only; lists on personal links).
     web_public_url: str = ""
     web_board: str = "public"
+    # Seconds the board (its page and picture) is served from memory; a check of the week
+    # drops it at once. 0: computed for every reader.
+    web_board_cache_seconds: float = 30.0
 
     kakao_bot_id: str = ""
     kakao_skill_secret: str = ""
