@@ -5,12 +5,12 @@ One web app (as `autogram run` serves it: the Kakao skill endpoint and the web p
 on a local port over the chosen database (SQLite unless `--database-url`), with the
 week of benchmarks/web_board.py (300 members, 750 posts, about 224,000 verdicts).
 `--members` Kakao members each send `내 현황`, wait for the answer and send again after
-`--pause` seconds, for `--seconds` per phase:
+`--pause` seconds, for `--seconds` per phase (defaults: 4 members, 0.25 s):
 
 - idle: no readers;
 - uncached: the readers (in a process of their own, as phones are), each fetching
-  `/week` again as soon as it has it, every one computing the board (as before the
-  cache: no entry, no shared computation);
+  `/week` again `--reader-pause` seconds after it has it, every fetch computing the
+  board (as before the cache: no entry, no shared computation);
 - cached: the same readers with the cache on (`--cache-seconds`, 30 by default).
 
 Printed: the Kakao latency p50 / p99 / max of each phase, each p99 against the idle
@@ -69,9 +69,11 @@ def p99(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
 
 
-def readers_process(base: str, readers: int, seconds: float, out: Any) -> None:
+def readers_process(base: str, readers: int, seconds: float, pause: float, out: Any
+                    ) -> None:
     """The readers, in a process of their own (phones are not in the bot's process):
-    each fetches `/week` (gzip accepted, as a phone does) again as soon as it has it."""
+    each fetches `/week` (gzip accepted, as a phone does), looks at it `pause` seconds
+    and fetches it again (a full fetch each time, no revalidation: the harder case)."""
     async def run() -> list[int]:
         stop = time.monotonic() + seconds
         pages = [0, 0]  # got, failed
@@ -84,6 +86,7 @@ def readers_process(base: str, readers: int, seconds: float, out: Any) -> None:
                         pages[0 if got.status == 200 else 1] += 1
                 except (aiohttp.ClientError, TimeoutError):
                     pages[1] += 1
+                await asyncio.sleep(pause)
 
         async with aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=60),
@@ -95,14 +98,15 @@ def readers_process(base: str, readers: int, seconds: float, out: Any) -> None:
 
 
 async def phase(base: str, users: list[str], readers: int, seconds: float,
-                pause: float) -> dict[str, Any]:
+                pause: float, reader_pause: float) -> dict[str, Any]:
     """Kakao members asking for their status, with `readers` fetching the board."""
     stop = time.monotonic() + seconds
     latencies: list[float] = []
     invalid: list[str] = []
     results: Any = multiprocessing.get_context("spawn").Queue()
     process = multiprocessing.get_context("spawn").Process(
-        target=readers_process, args=(base, readers, seconds, results)) if readers else None
+        target=readers_process, args=(base, readers, seconds, reader_pause, results)
+    ) if readers else None
     if process is not None:
         process.start()
 
@@ -137,10 +141,12 @@ async def phase(base: str, users: list[str], readers: int, seconds: float,
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--members", type=int, default=10, help="Kakao members asking")
+    parser.add_argument("--members", type=int, default=4, help="Kakao members asking")
     parser.add_argument("--readers", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=20.0, help="per phase")
-    parser.add_argument("--pause", type=float, default=0.2)
+    parser.add_argument("--pause", type=float, default=0.25)
+    parser.add_argument("--reader-pause", type=float, default=1.0,
+                        help="seconds a reader looks at the page before fetching it again")
     parser.add_argument("--cache-seconds", type=float, default=30.0)
     parser.add_argument("--no-uncached", action="store_true",
                         help="skip the phase with the cache off")
@@ -194,7 +200,7 @@ async def main() -> None:
     async def uncached_get(key: Any, week_start: Any, compute: Any) -> Any:
         return Entry(await compute(), 'W/"off"', NOW, 0, 0.0)
     try:
-        await phase(base, users, 1, 2.0, args.pause)  # warm up: statements, templates
+        await phase(base, users, 1, 2.0, args.pause, 0.0)  # warm up: statements, templates
         plan = [("idle", 0, args.cache_seconds), ("uncached", args.readers, 0.0),
                 ("cached", args.readers, args.cache_seconds)]
         for label, readers, cache in plan:
@@ -205,7 +211,8 @@ async def main() -> None:
             # Off: every reader computes the board, as before the cache (no sharing).
             pages.cache.get = cached_get if cache else uncached_get  # type: ignore[method-assign]
             computed[0] = 0
-            runs[label] = await phase(base, users, readers, args.seconds, args.pause)
+            runs[label] = await phase(base, users, readers, args.seconds, args.pause,
+                                     args.reader_pause)
             runs[label]["board_computed"] = computed[0]
             runs[label]["cache_seconds"] = cache
             runs[label]["readers"] = readers
@@ -216,7 +223,8 @@ async def main() -> None:
             await _server(args.database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     idle = runs["idle"]["p99_s"]
     print(f"300 members, {owed:,} verdicts ({database}); {args.members} Kakao members "
-          f"sending 내 현황 (pause {args.pause}s), {args.readers} /week readers, "
+          f"sending 내 현황 (pause {args.pause}s), {args.readers} /week readers "
+          f"(each again after {args.reader_pause}s), "
           f"{args.seconds:.0f}s a phase")
     for label, run in runs.items():
         run["ratio_to_idle"] = run["p99_s"] / idle
