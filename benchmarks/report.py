@@ -166,6 +166,19 @@ def web_rows(result: dict[str, Any]) -> list[str]:
     return rows
 
 
+def load_rows(result: dict[str, Any]) -> list[str]:
+    rows = []
+    for label, run in result["phases"].items():
+        readers = f"{run['readers']} readers" if run["readers"] else "no readers"
+        cache = f", cache {run['cache_seconds']:.0f} s" if run["readers"] else ""
+        rows.append(
+            f"| {label}: {readers}{cache} ({result['database']}) | {run['requests']} | "
+            f"{run['p50_s']:.3f} | {run['p99_s']:.3f} | {run['max_s']:.3f} | "
+            f"{run['ratio_to_idle']:.1f}x | {run['pages']} | {run['board_computed']} | "
+            f"< {result['goal_p99_s']:.0f} s | {'met' if run['met'] else '**missed**'} |")
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true",
@@ -193,6 +206,10 @@ def main() -> None:
     board = [run("web_board.py", *rounds)]
     if server:
         board.append(run("web_board.py", *rounds, "--database-url", server))
+    seconds = ["--seconds", "8" if args.quick else "20"]
+    crowd = [run("web_board_load.py", *seconds)]
+    if server:
+        crowd.append(run("web_board_load.py", *seconds, "--database-url", server))
     after = load()
 
     lines = [
@@ -279,6 +296,19 @@ def main() -> None:
         "| page | ms | size | ratio to /healthz | goal | |",
         "|---|---|---|---|---|---|",
         *[row for result in board for row in web_rows(result)],  # type: ignore[arg-type]
+        "",
+        "## The board's crowd and the chat (benchmarks/web_board_load.py)",
+        "",
+        "Kakao members sending `내 현황` to the skill endpoint (each again 0.25 s after "
+        "its answer) while 100 readers, in a process of their own, fetch `/week` of the "
+        "300-member week (each again a second after its page), on one web app: idle (no "
+        "readers), with every fetch computing the board (as before the board's cache) "
+        "and with the cache. Kakao latency in seconds; the p99 against the idle p99.",
+        "",
+        "| phase | Kakao requests | p50 s | p99 s | max s | p99 to idle | pages read | "
+        "boards computed | goal | |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+        *[row for result in crowd for row in load_rows(result)],  # type: ignore[arg-type]
         "",
     ]
     PAGE.write_text("\n".join(lines))

@@ -80,7 +80,8 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
         web_app = build_web_app(checks, settings.healthz_token)
         kakao = KakaoSkill(settings, dispatcher, services)
         kakao.add_routes(web_app)
-        pages = WebPages(services, services.web or WebLinks(settings.public_url))
+        pages = WebPages(services, services.web or WebLinks(settings.public_url),
+                         settings.web_board_cache_seconds)
         pages.add_routes(web_app)
         web_app.on_cleanup.append(pages.close)
         delivery = Delivery(services, [n for n in (telegram, kakao) if n is not None])

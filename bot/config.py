@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     # /healthz tells anyone ok or not; the details (database, scheduler role, helpers)
     # go to a request with this token (Bearer or ?token=) or from this machine.
     healthz_token: str = ""
+    # Seconds the board (its page and picture) is served from memory; a check of the week
+    # drops it at once. 0: computed for every reader.
+    web_board_cache_seconds: float = 30.0
 
     kakao_bot_id: str = ""
     kakao_skill_secret: str = ""

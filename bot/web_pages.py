@@ -8,7 +8,11 @@ Every text from a user goes through Jinja2's autoescape, a Content-Security-Poli
 only the page's own inline script run, and no page sends a Referer (a personal link's
 token must not reach Instagram when a post is opened).
 
-Pages only read: they use a plain session, never the writers' lock.
+Pages only read: they use a plain session, never the writers' lock. The board, its page
+and its picture are cached a short while per week and language (services.board_cache,
+WEB_BOARD_CACHE_SECONDS; a check of the week drops them) and carry an ETag and a
+Last-Modified, so a phone that reloads gets a 304 and a crowd of readers costs the
+database one count per week and half-minute, never the chat's turn.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import asyncio
 import base64
 import hashlib
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -29,6 +34,7 @@ from handlers import formatting
 from handlers.arguments import iso_week
 from handlers.i18n import t
 from services.board import Board, BoardService
+from services.board_cache import BoardCache, Entry
 from services.container import Services
 from services.helper_accounts import HelperAccountService
 from services.instagram.names import name_key
@@ -67,10 +73,12 @@ _ENV.filters["instagram"] = _instagram_only
 _ENV.tests["deleted"] = is_deleted  # a member deleted since (shown as "(삭제된 멤버)")
 
 
-async def picture_of(services: Services, week: Week, lang: str = "ko") -> bytes:
+async def picture_of(services: Services, week: Week, lang: str = "ko",
+                     board: Board | None = None) -> bytes:
     """The week's results picture (the page's and the group post's); drawn off the loop."""
-    async with services.sessions() as session:
-        board = await BoardService(session, services.rules).board(week)
+    if board is None:
+        async with services.sessions() as session:
+            board = await BoardService(session, services.rules).board(week)
     zone = services.rules.timezone
     texts = PictureTexts(
         title=t(lang, "web.picture_title", week=formatting.week(week, lang)),
@@ -88,9 +96,11 @@ def language(request: web.Request) -> str:
 
 
 class WebPages:
-    def __init__(self, services: Services, links: WebLinks) -> None:
+    def __init__(self, services: Services, links: WebLinks,
+                 cache_seconds: float = 30.0) -> None:
         self.services = services
         self.links = links
+        self.cache = BoardCache(services.week_versions, cache_seconds)
         self._checks: set[asyncio.Task[Any]] = set()  # "check now" runs, held until done
 
     def add_routes(self, app: web.Application) -> None:
@@ -105,10 +115,14 @@ class WebPages:
 
     # -- helpers ---------------------------------------------------------------------
 
+    @staticmethod
+    def _render(name: str, lang: str, **values: Any) -> str:
+        return _ENV.get_template(name).render(lang=lang, t=lambda key, **v: t(lang, key, **v),
+                                              **values)
+
     def _page(self, name: str, lang: str, status: int = 200, private: bool = False,
               **values: Any) -> web.Response:
-        html = _ENV.get_template(name).render(lang=lang, t=lambda key, **v: t(lang, key, **v),
-                                              **values)
+        html = self._render(name, lang, **values)
         headers = dict(HEADERS)
         headers["Cache-Control"] = "no-store" if private else "no-cache"
         response = web.Response(text=html, content_type="text/html", status=status,
@@ -138,8 +152,28 @@ class WebPages:
             label, self.services.rules.timezone)
 
     async def _board(self, week: Week) -> Board:
-        async with self.services.sessions() as session:
-            return await BoardService(session, self.services.rules).board(week)
+        """The week's board, from the cache (one count for every reader meanwhile)."""
+        async def compute() -> Board:
+            async with self.services.sessions() as session:
+                return await BoardService(session, self.services.rules).board(week)
+        return (await self.cache.get(("board", week.start), week.start, compute)).value
+
+    async def _cached(self, request: web.Request, key: tuple[Any, ...], week: Week,
+                      compute: Callable[[], Awaitable[Any]], content_type: str
+                      ) -> web.Response:
+        """A cached page or picture, or 304 when the reader already has it."""
+        entry: Entry[Any] = await self.cache.get(key, week.start, compute)
+        headers = {**HEADERS, "Cache-Control": "no-cache", "ETag": entry.etag,
+                   "Last-Modified": entry.changed.strftime("%a, %d %b %Y %H:%M:%S GMT")}
+        if _not_modified(request, entry):
+            return web.Response(status=304, headers=headers)
+        body = entry.value.encode() if isinstance(entry.value, str) else entry.value
+        response = web.Response(body=body, content_type=content_type,
+                                charset="utf-8" if isinstance(entry.value, str) else None,
+                                headers=headers)
+        if isinstance(entry.value, str):
+            response.enable_compression()  # a 300-member board: 60 KB of HTML, 6 compressed
+        return response
 
     # -- pages -----------------------------------------------------------------------
 
@@ -161,12 +195,19 @@ class WebPages:
         if week.start > this_week.start:
             return self._problem(lang, "web.no_week_title",
                                  t(lang, "web.future_week", week=week_text))
+        private = self.links.board is BoardMode.PRIVATE
+        key = ("page", request.path, lang, this_week.start, private)
+        return await self._cached(request, key, week, lambda: self._board_page(
+            request.path, lang, week, this_week, private), "text/html")
+
+    async def _board_page(self, path: str, lang: str, week: Week, this_week: Week,
+                          private: bool) -> str:
         board = await self._board(week)
         zone = self.services.rules.timezone
-        private = self.links.board is BoardMode.PRIVATE
+        week_text = formatting.week(week, lang)
         nxt = Week(week.start + (this_week.start - this_week.previous().start), zone)
         other = "ko" if lang == "en" else "en"
-        return self._page(
+        return self._render(
             "board.html", lang, board=board, week_text=week_text, private_board=private,
             checked_text=formatting.moment(board.checked_at, zone, lang)
             if board.checked_at else "",
@@ -175,7 +216,7 @@ class WebPages:
                 f"/week/{nxt.label}", lang),
             picture_url=f"/week/{week.label}.png" + ("?lang=en" if lang == "en" else "")
             if board.rows else None,
-            other_language_url=self._with_lang(request.path, other),
+            other_language_url=self._with_lang(path, other),
             other_language=t(lang, "web.korean" if lang == "en" else "web.english"),
             list_url=lambda name: self._with_lang(
                 f"/week/{week.label}/todo/{quote(name)}", lang),
@@ -214,9 +255,11 @@ class WebPages:
         lang, week = language(request), self._week_of(request)
         if week is None or week.start > self._this_week().start:
             return await self.no_week(request)
-        png = await picture_of(self.services, week, lang)
-        return web.Response(body=png, content_type="image/png",
-                            headers={"Cache-Control": "no-cache", **HEADERS})
+
+        async def draw() -> bytes:
+            return await picture_of(self.services, week, lang, await self._board(week))
+        return await self._cached(request, ("picture", week.start, lang), week, draw,
+                                  "image/png")
 
     async def _holder(self, request: web.Request) -> Holder | web.Response:
         """Whose personal link this is, or the page that says why it does not open."""
@@ -298,3 +341,12 @@ class WebPages:
         for task in list(self._checks):
             task.cancel()
 
+
+def _not_modified(request: web.Request, entry: Entry[Any]) -> bool:
+    """If-None-Match (weak comparison) when sent, else If-Modified-Since."""
+    match = request.headers.get("If-None-Match")
+    if match is not None:
+        tags = {tag.strip().removeprefix("W/") for tag in match.split(",")}
+        return "*" in tags or entry.etag.removeprefix("W/") in tags
+    since = request.if_modified_since
+    return since is not None and entry.changed <= since

@@ -134,6 +134,14 @@ async def del_user(ctx: Ctx, args: str) -> list[Reply]:
     removed = await ctx.tx.members.remove(ctx.who.account_id, parts[0])
     if removed is None:
         return [ctx.reply("deluser.not_found", username=parts[0].lstrip("@"))]
+    if ctx.services is not None:
+        versions = ctx.services.week_versions
+
+        async def forget_boards(_progress: ProgressFn) -> list[Reply]:
+            versions.bump_all()  # after the commit: no board shows them from memory
+            return []
+
+        ctx.after(forget_boards)
     return [ctx.reply("deluser.removed", username=removed)]
 
 

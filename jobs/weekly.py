@@ -162,6 +162,7 @@ class WeeklyJobs:
         if not run.done("recorded"):  # the week as it is now is what results read from
             async with self.services.transaction() as tx:
                 await tx.records.record(week, self.clock())
+            self.services.week_versions.bump(week.start)  # the board now reads the record
             await self.runs.mark(run, "recorded")
         results = await self._results(week)
         if results.posts == 0:

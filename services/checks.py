@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.board_cache import WeekVersions
 from services.helper_accounts import HelperAccountService
 from services.instagram.runtime import Instagram
 from services.rules import CommunityRules
@@ -34,7 +35,8 @@ class Checks:
                  instagram: Instagram, *, cache_seconds: float = 600.0,
                  check_now_every: timedelta = timedelta(minutes=10),
                  write_lock: asyncio.Lock | None = None,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+                 clock: Callable[[], datetime] = utcnow,
+                 versions: WeekVersions | None = None) -> None:
         self.sessions = sessions
         self.rules = rules
         self.instagram = instagram
@@ -44,13 +46,18 @@ class Checks:
         self.check_now_every = check_now_every
         self.lock = asyncio.Lock()
         self.aftermath: Aftermath | None = None
+        # Bumped after each check of a week (it wrote that week's verdicts): the web
+        # board's cache (services.board_cache) drops its entries of the week.
+        self.versions = versions if versions is not None else WeekVersions()
 
-    async def _with_pool(self, run: Callable[[], Awaitable[RunReport]]) -> RunReport:
+    async def _with_pool(self, week: Week, run: Callable[[], Awaitable[RunReport]]
+                         ) -> RunReport:
         async with self.verifier.transaction() as session:
             await HelperAccountService(session, self.instagram).load_pool()
         try:
             report = await run()
         finally:
+            self.versions.bump(week.start)  # even a failed run may have written some
             async with self.verifier.transaction() as session:
                 await HelperAccountService(session, self.instagram).save_pool()
         if self.aftermath is not None and report.news:
@@ -61,7 +68,7 @@ class Checks:
                    progress: Progress | None = None) -> RunReport:
         """Check the week's posts (or only those someone still owes), one check at a time."""
         async with self.lock:
-            return await self._with_pool(lambda: self.verifier.run(
+            return await self._with_pool(week, lambda: self.verifier.run(
                 week, self.rules, only_open=only_open, progress=progress,
                 patience=self.instagram.patience))
 
@@ -106,12 +113,12 @@ class Checks:
     async def member_week(self, member_id: int, week: Week) -> RunReport:
         """An appeal: this member's open posts of a finished week, read again (never from
         the cache: the member says the comments are there now)."""
-        return await self._with_pool(lambda: self.verifier.run(
+        return await self._with_pool(week, lambda: self.verifier.run(
             week, self.rules, member_id=member_id))
 
     async def member(self, member_id: int, now: datetime) -> RunReport:
         """"Check now" from /status: only this member's open posts, from the cache when
         it is fresh. Callers `claim` the member's turn first."""
         week = Week.containing(now, self.rules.timezone)
-        return await self._with_pool(lambda: self.verifier.run(
+        return await self._with_pool(week, lambda: self.verifier.run(
             week, self.rules, member_id=member_id, use_cache=True))

@@ -13,6 +13,7 @@ from services.accountability import Accountability
 from services.accounts import AccountService
 from services.admins import AdminService
 from services.board import BoardService
+from services.board_cache import WeekVersions
 from services.checks import Checks
 from services.community import CommunityService
 from services.conversations import ConversationService
@@ -84,8 +85,10 @@ class Services:
         # SQLite has one writer at a time: queueing here, in order, beats SQLite's busy
         # handler, which sleeps in growing steps (up to 100 ms) while it waits for the lock.
         self._one_writer = asyncio.Lock() if serialize else None
+        # Each week's version, bumped by every check of it (the web board's cache reads it).
+        self.week_versions = WeekVersions()
         self.checks = Checks(sessions, rules, instagram, write_lock=self._one_writer,
-                             clock=lambda: self.clock()) \
+                             clock=lambda: self.clock(), versions=self.week_versions) \
             if instagram is not None else None
         # How deferred work reaches other people (set by the app; None in a bare console).
         self.delivery: Delivery | None = None
