@@ -169,7 +169,7 @@ async def test_final_results_go_out_once_to_members_groups_and_admins(
     assert len(phone.to("tg-admin")) == 1
 
 
-async def test_a_crash_mid_run_resumes_without_repeating_messages(
+async def test_a_crash_mid_run_resumes_and_repeats_nothing_but_the_cut_step(
     timed: Services, simulated: SimulatedInstagram, clock: Clock
 ) -> None:
     await community(timed, simulated, members=4)
@@ -186,16 +186,16 @@ async def test_a_crash_mid_run_resumes_without_repeating_messages(
     async with timed.transaction() as tx:
         run = await tx.session.scalar(select(JobRun).where(JobRun.job == "final"))
         assert run is not None and run.status == "running"
-        assert run.summary["steps"] == ["verified", "recorded", "ladder", "members",
-                                        "members_sent", "ladder_told", "groups"]
+        assert run.summary["steps"][:4] == ["verified", "recorded", "ladder", "members_sent"]
+        assert "groups_sent" not in run.summary["steps"]
     members_told = len(phone.sent)
     calls = len(simulated.calls)
     # A restart: a new process, new job objects, the same database.
     await jobs_for(timed, phone, clock).final()
     assert len(simulated.calls) == calls  # the verification is not done again
     assert len(phone.sent) == members_told + 1  # only the admins' report is new
-    # The group post was marked before the crash: at most once, so not sent again.
-    assert phone.posts == []
+    # The group post is marked after it is posted: the cut one goes out now.
+    assert len(phone.posts) == 1
     async with timed.transaction() as tx:
         run = await tx.session.scalar(select(JobRun).where(JobRun.job == "final"))
         assert run is not None and run.status == "done" and run.attempts == 2
@@ -203,11 +203,11 @@ async def test_a_crash_mid_run_resumes_without_repeating_messages(
 
 async def test_a_run_interrupted_twice_is_not_retried_forever(timed: Services) -> None:
     runs = JobRuns(timed)
-    assert await runs.claim("final", "2026-W48") is not None
+    assert await runs.claim("nudge", "2026-11-30") is not None
     runs.active.clear()  # the process died
-    assert await runs.claim("final", "2026-W48") is not None  # resumed once
+    assert await runs.claim("nudge", "2026-11-30") is not None  # resumed once
     runs.active.clear()
-    assert await runs.claim("final", "2026-W48") is None
+    assert await runs.claim("nudge", "2026-11-30") is None
     async with timed.transaction() as tx:
         run = await tx.session.scalar(select(JobRun))
         assert run is not None and run.status == "failed" and "not retried" in (run.error or "")
