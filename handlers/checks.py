@@ -28,7 +28,8 @@ async def _no_reader(ctx: Ctx) -> list[Reply]:
 
 async def verify(ctx: Ctx, args: str) -> list[Reply]:
     """`/verify`: check this week now. `/verify 2026-W47` (or `/verify` alone while last
-    week has no record): finish that finished week as its final check would have."""
+    week's final check has not finished: no record, or results not sent): finish that
+    week as its final check would have (record, ladder, private results, group post)."""
     checks = ctx.tx.checks
     if checks is None:
         return [ctx.reply("check.no_helper_admin")]
@@ -40,10 +41,10 @@ async def verify(ctx: Ctx, args: str) -> list[Reply]:
         if asked is None:
             return [ctx.reply("verify.week_bad")]
     last = this_week if now >= this_week.at(rules.comment_deadline) else this_week.previous()
-    unrecorded = ctx.services.finish_week is not None and (
-        asked is None and not await ctx.tx.records.exists(last)
-        and await ctx.tx.submissions.count_of_week(last) > 0)
-    if (asked is not None and asked != this_week) or unrecorded:
+    unfinished = ctx.services.finish_week is not None and asked is None \
+        and not await ctx.tx.records.finished(last) \
+        and await ctx.tx.submissions.count_of_week(last) > 0
+    if (asked is not None and asked != this_week) or unfinished:
         return await _finish_week(ctx, asked or last, last)
     if refused := await _no_reader(ctx):
         return refused
@@ -68,10 +69,10 @@ async def verify(ctx: Ctx, args: str) -> list[Reply]:
 
 
 async def _finish_week(ctx: Ctx, week: Week, last: Week) -> list[Reply]:
-    """A finished week with no record: the final check's steps, after the commit."""
+    """A finished week whose final check did not finish: its steps, after the commit."""
     if week.start > last.start:
         return [ctx.reply("verify.week_not_over", week=week.label)]
-    if await ctx.tx.records.exists(week):
+    if await ctx.tx.records.finished(week):
         return [ctx.reply("verify.week_recorded", week=week.label)]
     if await ctx.tx.submissions.count_of_week(week) == 0:
         return [ctx.reply("verify.week_empty", week=week.label)]

@@ -41,7 +41,8 @@ class WeeklyJobs:
         self.clock = clock
         if services.checks is not None:
             services.checks.aftermath = self.tell_aftermath
-        services.finish_week = self.finish_week  # an admin's /verify of an unrecorded week
+        # An admin's /verify of a finished week whose final check did not finish.
+        services.finish_week = self.finish_week
 
     # --- periods ---------------------------------------------------------------------
 
@@ -168,7 +169,8 @@ class WeeklyJobs:
             await self.final()
 
     async def finish_week(self, week: Week) -> bool:
-        """An admin's `/verify` of a finished week with no record: the final check's steps
+        """An admin's `/verify` of a finished week whose final check did not finish (no
+        record, or results not sent): the final check's steps
         (record, ladder, private results, group post), resuming a stuck run whatever its
         attempts. False when it is going on now or already done."""
         run = await self.runs.claim("final", week.label, force=True)

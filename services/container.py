@@ -91,7 +91,7 @@ class Services:
         # How deferred work reaches other people (set by the app; None in a bare console).
         self.delivery: Delivery | None = None
         # Finishes a finished week's record and sends its results, as the final check does
-        # (set by the weekly jobs; an admin's /verify of a week with no record uses it).
+        # (set by the weekly jobs; an admin's /verify of an unfinished week uses it).
         # False: that week's final check is going on now or is already done.
         self.finish_week: Callable[[Week], Awaitable[bool]] | None = None
         # Links to the web pages (set from the settings; None: no web links in messages).

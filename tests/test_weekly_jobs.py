@@ -440,3 +440,150 @@ async def test_foreign_and_comments_off_posts_are_told_and_owed_by_nobody(
     assert foreign not in owed and closed not in owed
     submitted = {m.username: m.submitted for m in results.members}
     assert submitted[closer] == 2 and submitted[reposter] == 1  # comments off still counts
+
+
+class DyingPhone(Phone):
+    """A phone whose process dies (SystemExit, like kill -9 between two sends) after
+    `lives` messages."""
+
+    def __init__(self, lives: int) -> None:
+        super().__init__()
+        self.lives = lives
+
+    async def send(self, chat_id: str, text: str) -> bool:
+        if self.lives <= 0:
+            raise SystemExit("killed while sending the private results")
+        self.lives -= 1
+        return await super().send(chat_id, text)
+
+
+def results_by_member(phone: Phone, members: list[str]) -> dict[str, int]:
+    return {name: sum(1 for text in phone.to(f"tg-{name}") if "결과" in text
+                      and "경고" not in text) for name in members}
+
+
+async def test_a_crash_while_sending_private_results_drops_none(
+    timed: Services, simulated: SimulatedInstagram, clock: Clock
+) -> None:
+    from jobs import weekly
+
+    found = await community(timed, simulated, members=6, posts_each=1)
+    clock.now = AFTER_DEADLINE
+    weekly_send_batch = weekly.SEND_BATCH
+    weekly.SEND_BATCH = 2
+    try:
+        dying = DyingPhone(lives=3)  # dies in the second batch of private results
+        with pytest.raises(SystemExit):
+            await jobs_for(timed, dying, clock).final()
+        assert 0 < len(dying.sent) < 6
+        phone = Phone()
+        await jobs_for(timed, phone, clock).final()  # the restart resumes
+    finally:
+        weekly.SEND_BATCH = weekly_send_batch
+    both = Phone()
+    both.sent = dying.sent + phone.sent
+    counts = results_by_member(both, found.members)
+    assert all(1 <= n <= 2 for n in counts.values()), counts
+    assert sum(counts.values()) <= 6 + 2  # at most the cut batch again
+    # Those recorded before the crash are not sent to again.
+    assert len([n for n in results_by_member(phone, found.members).values() if n]) < 6
+    assert len(phone.posts) == 1
+    async with timed.transaction() as tx:
+        run = await tx.session.scalar(select(JobRun).where(JobRun.job == "final"))
+        assert run is not None and run.status == "done"
+        assert sorted(run.summary["members_done"]) == sorted(run.summary["members_done"])
+        assert len(run.summary["members_done"]) == 6
+        assert await tx.records.exists(Week.containing(WEDNESDAY, timed.rules.timezone))
+
+
+async def test_a_final_interrupted_twice_still_records_the_week(
+    timed: Services, simulated: SimulatedInstagram, clock: Clock
+) -> None:
+    found = await community(timed, simulated, members=4)
+    clock.now = AFTER_DEADLINE
+    for _ in range(2):  # killed twice (the run stays "running", as after kill -9)
+        jobs = jobs_for(timed, Phone(), clock)
+
+        async def killed(*_args: Any, **_kwargs: Any) -> Any:
+            raise SystemExit("kill -9")
+
+        jobs.delivery.to_members = killed  # type: ignore[method-assign]
+        with pytest.raises(SystemExit):
+            await jobs.final()
+    phone = Phone()
+    calls = len(simulated.calls)
+    await jobs_for(timed, phone, clock).final()  # the third start
+    assert len(simulated.calls) == calls  # the reads already written are kept
+    assert all(n == 1 for n in results_by_member(phone, found.members).values())
+    assert len(phone.posts) == 1
+    async with timed.transaction() as tx:
+        run = await tx.session.scalar(select(JobRun).where(JobRun.job == "final"))
+        assert run is not None and run.status == "done" and run.attempts == 3
+        assert await tx.records.exists(Week.containing(WEDNESDAY, timed.rules.timezone))
+
+
+async def test_a_final_that_cannot_finish_tells_the_admins_to_verify_then_verify_does(
+    timed: Services, simulated: SimulatedInstagram, clock: Clock
+) -> None:
+    from handlers.dispatcher import Dispatcher
+    from jobs.weekly import FINAL_ATTEMPTS
+    from tests.chat_driver import Person
+
+    found = await community(timed, simulated, members=4)
+    clock.now = AFTER_DEADLINE
+    phone = Phone()
+    for _ in range(FINAL_ATTEMPTS + 2):  # an error that repeats, at every start
+        jobs = jobs_for(timed, phone, clock)
+
+        async def broken(*_args: Any, **_kwargs: Any) -> Any:
+            raise RuntimeError("the results picture font is missing")
+
+        jobs.delivery.to_members = broken  # type: ignore[method-assign]
+        try:
+            await jobs.retry_final() if _ else await jobs.final()
+        except RuntimeError:
+            pass
+    told = phone.to("tg-admin")
+    assert len(told) == 1, told  # once, not at every start
+    assert "failed 5 times" in told[0] and "/verify 2026-W48" in told[0]
+    assert "the results picture font is missing" in told[0]
+    assert phone.posts == [] and not any(results_by_member(phone, found.members).values())
+    # The admin fixes it and sends /verify: last week's final check did not finish.
+    jobs = jobs_for(timed, phone, clock)
+    boss = Person(Dispatcher(timed), "tg-admin", "boss", platform="telegram",
+                  language_hint="en")
+    await boss.say("/verify")
+    assert "2026-W48 is recorded and its results went out" in boss.text, boss.text
+    assert all(n == 1 for n in results_by_member(phone, found.members).values())
+    assert len(phone.posts) == 1
+    async with timed.transaction() as tx:
+        assert await tx.records.exists(Week.containing(WEDNESDAY, timed.rules.timezone))
+        run = await tx.session.scalar(select(JobRun).where(JobRun.job == "final"))
+        assert run is not None and run.status == "done"
+    # Done once: the scheduled job and a second /verify do nothing more.
+    await jobs.final()
+    await boss.say("/verify 2026-W48")
+    assert "already recorded" in boss.text
+    assert len(phone.posts) == 1
+
+
+async def test_verify_of_a_week_whose_final_never_ran_records_and_posts(
+    timed: Services, simulated: SimulatedInstagram, clock: Clock
+) -> None:
+    from handlers.dispatcher import Dispatcher
+    from tests.chat_driver import Person
+
+    found = await community(timed, simulated, members=3)
+    clock.now = AFTER_DEADLINE + timedelta(days=2)  # Wednesday: last week never ran
+    phone = Phone()
+    jobs_for(timed, phone, clock)
+    boss = Person(Dispatcher(timed), "tg-admin", "boss", platform="telegram",
+                  language_hint="en")
+    await boss.say("/verify 2026-W40")
+    assert "Write the week" not in boss.text and "No posts" in boss.text
+    await boss.say("/verify 2026-W99")
+    assert "Write the week like 2026-W47" in boss.text
+    await boss.say("/verify 2026-W48")
+    assert "2026-W48 is recorded and its results went out" in boss.text, boss.text
+    assert all(n == 1 for n in results_by_member(phone, found.members).values())
+    assert len(phone.posts) == 1 and "댓글 품앗이 결과" in phone.posts[0][1].text
