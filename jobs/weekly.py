@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from jobs.runs import JobRuns, Run
 from services.accountability import LadderNews
@@ -21,7 +22,7 @@ from services.notifier import Delivered, Delivery, Words
 from services.progress import WeekResults
 from services.verification import RunReport
 from services.weeks import Week
-from storage.models import utcnow
+from storage.models import Strike, utcnow
 
 log = logging.getLogger(__name__)
 # The final check is resumed this many times (each start, and hourly) before the admins
@@ -221,7 +222,11 @@ class WeeklyJobs:
         if not run.done("ladder"):  # once per week: the ladder's own rows say it ran
             async with self.services.transaction() as tx:
                 news = await tx.accountability.apply_week(week, self.clock())
-            await self.runs.mark(run, "ladder", strikes=sum(len(n.strikes) for n in news))
+            # Kept in the summary: a resumed run still tells what the ladder did.
+            await self.runs.mark(run, "ladder", strikes=sum(len(n.strikes) for n in news),
+                                 ladder_news=[_news_summary(n) for n in news])
+        else:
+            news = [_news_from(item, week) for item in run.summary.get("ladder_news", [])]
         unreachable: list[str] = list(run.summary.get("unreachable", []))
         reached = int(run.summary.get("reached", 0))
         if not run.done("members_sent"):
@@ -346,3 +351,26 @@ class WeeklyJobs:
         return sorted(h.username for h in instagram.pool.helpers.values()
                       if h.status == "cooling" and h.cooldown_until > now)
 
+
+
+def _news_summary(news: LadderNews) -> dict[str, Any]:
+    """What the ladder did to one member, as JSON for the run's summary."""
+    return {"member_id": news.member_id, "username": news.username,
+            "strikes": [{"reason": s.reason, "detail": s.detail} for s in news.strikes],
+            "step": news.step, "suspended_until": news.suspended_until.isoformat()
+            if news.suspended_until else None, "expired": news.expired, "grace": news.grace,
+            "removal_proposed": news.removal_proposed, "empty_weeks": news.empty_weeks,
+            "active_count": news.active_count}
+
+
+def _news_from(item: dict[str, Any], week: Week) -> LadderNews:
+    until = item.get("suspended_until")
+    return LadderNews(
+        item["member_id"], item["username"],
+        strikes=[Strike(member_id=item["member_id"], week_start=week.start,
+                        reason=s["reason"], detail=s.get("detail") or {})
+                 for s in item.get("strikes", [])],
+        step=item.get("step"), suspended_until=datetime.fromisoformat(until) if until else None,
+        expired=item.get("expired", 0), grace=item.get("grace", False),
+        removal_proposed=item.get("removal_proposed", False),
+        empty_weeks=item.get("empty_weeks", 0), active_count=item.get("active_count", 0))

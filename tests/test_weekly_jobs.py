@@ -587,3 +587,31 @@ async def test_verify_of_a_week_whose_final_never_ran_records_and_posts(
     assert "2026-W48 is recorded and its results went out" in boss.text, boss.text
     assert all(n == 1 for n in results_by_member(phone, found.members).values())
     assert len(phone.posts) == 1 and "댓글 품앗이 결과" in phone.posts[0][1].text
+
+
+async def test_ladder_news_cut_by_a_crash_is_still_told_after_the_restart(
+    timed: Services, simulated: SimulatedInstagram, clock: Clock
+) -> None:
+    found = await community(timed, simulated, members=5, posts_each=2)
+    clock.now = AFTER_DEADLINE
+    first = jobs_for(timed, Phone(), clock)
+    send = first.delivery.to_members
+
+    async def killed_at_ladder(texts: dict[int, Any]) -> Any:
+        if any(getattr(w, "name", "") == "ladder_news" for w in texts.values()):
+            raise SystemExit("kill -9 before the ladder news")
+        return await send(texts)
+
+    first.delivery.to_members = killed_at_ladder  # type: ignore[method-assign]
+    with pytest.raises(SystemExit):
+        await first.final()
+    phone = Phone()
+    await jobs_for(timed, phone, clock).final()
+    warned = {name: len([t for t in phone.to(f"tg-{name}") if "경고" in t])
+              for name in found.members}
+    missed = {name for name in found.members
+              if any(owner != name and name not in commenters
+                     for owner, commenters in found.posts.values())}
+    assert missed and all(warned[name] == 1 for name in missed), warned
+    assert not any(results_by_member(phone, found.members).values())  # sent before
+    assert len(phone.posts) == 1
