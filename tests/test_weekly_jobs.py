@@ -393,6 +393,56 @@ async def test_two_bot_processes_run_the_final_job_exactly_once(
     assert runs == [("final", "done", 1)]
 
 
+async def test_a_final_killed_with_sigkill_mid_results_drops_no_member(
+    timed: Services, simulated: SimulatedInstagram, database_url: str, tmp_path: Any
+) -> None:
+    """A real process killed with SIGKILL while it sends the private results; the next
+    process resumes: every member gets theirs, at most one twice, and one group post."""
+    import asyncio
+    import os
+    import signal
+    import sys
+    from pathlib import Path
+
+    from tests.conftest import TEST_KEY
+
+    await community(timed, simulated, members=6, posts_each=1)
+    child = Path(__file__).with_name("final_child.py")
+    out = tmp_path / "sent.txt"
+
+    def member_lines() -> list[str]:
+        return [line for line in out.read_text().splitlines() if line.startswith("member")] \
+            if out.exists() else []
+
+    first = await asyncio.create_subprocess_exec(
+        sys.executable, str(child), database_url, TEST_KEY, str(out), "0.3",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    for _ in range(600):  # until three private results are out
+        if len(member_lines()) >= 3 or first.returncode is not None:
+            break
+        await asyncio.sleep(0.05)
+    os.kill(first.pid, signal.SIGKILL)
+    _, err = await first.communicate()
+    assert first.returncode == -signal.SIGKILL, err.decode()[-2000:]
+    cut = len(member_lines())
+    assert 3 <= cut < 6
+    second = await asyncio.create_subprocess_exec(
+        sys.executable, str(child), database_url, TEST_KEY, str(out), "0",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    stdout, err = await second.communicate()
+    assert stdout.decode().strip() == "finished", err.decode()[-2000:]
+    results = [line.split("\t")[1] for line in member_lines() if "결과" in line
+               and "경고" not in line]
+    counts = {member_id: results.count(member_id) for member_id in set(results)}
+    assert len(counts) == 6 and all(1 <= n <= 2 for n in counts.values()), counts
+    assert sum(counts.values()) <= 7  # only the one cut mid-send may come twice
+    lines = out.read_text().splitlines()
+    assert sum(1 for line in lines if line.startswith("group\t")) == 1
+    async with timed.transaction() as tx:
+        run = await tx.session.scalar(select(JobRun).where(JobRun.job == "final"))
+        assert run is not None and run.status == "done" and run.attempts == 2
+
+
 async def test_a_suspension_is_lifted_on_time_and_the_member_told(
     timed: Services, simulated: SimulatedInstagram, clock: Clock
 ) -> None:
