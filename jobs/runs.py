@@ -60,7 +60,8 @@ class JobRuns:
 
     async def claim(self, job: str, period: str, *, max_attempts: int = MAX_ATTEMPTS,
                     force: bool = False) -> Run | None:
-        """`force`: resume an unfinished run whatever its attempts (an admin asked)."""
+        """`force`: resume a failed run whatever its attempts (an admin asked); a run
+        marked "running" is left alone, as it may be going on in another instance."""
         if (job, period) in self.active:
             return None
         run = await self._claim(job, period, max_attempts, force)
@@ -84,6 +85,8 @@ class JobRuns:
             run = await _row(tx.session, job, period, lock=True)
             if run is None or run.status == "done":
                 return None
+            if force and run.status == "running":
+                return None  # maybe going on in the leader: the leader's retries resume it
             if run.attempts >= max_attempts and not force:
                 if run.status == "running":
                     run.status, run.finished_at = "failed", self.clock()
