@@ -170,6 +170,11 @@ def paused() -> Render:
     return lambda lang: t(lang, "announce.paused")
 
 
+def final_stuck(week: str, attempts: int, error: str) -> Render:
+    return lambda lang: t(lang, "announce.final_stuck", week=week, attempts=attempts,
+                          error=error)
+
+
 REASONS = ("transient", "rate_limited", "no_helper", "incomplete", "share_link",
            "session_expired", "challenge", "action_blocked", "not_checked", "not_found_once",
            "not_found", "private")

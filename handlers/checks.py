@@ -7,6 +7,7 @@ The Instagram work runs after the event's transaction (ctx.after), never inside 
 from __future__ import annotations
 
 from handlers import announcements, formatting
+from handlers.arguments import iso_week
 from handlers.context import Ctx, ProgressFn
 from handlers.events import Reply
 from handlers.registry import Command
@@ -25,15 +26,31 @@ async def _no_reader(ctx: Ctx) -> list[Reply]:
     return [ctx.reply("ig.admin.no_helper" if admin else "check.no_reader_member")]
 
 
-async def verify(ctx: Ctx, _args: str) -> list[Reply]:
+async def verify(ctx: Ctx, args: str) -> list[Reply]:
+    """`/verify`: check this week now. `/verify 2026-W47` (or `/verify` alone while last
+    week's final check has not finished: no record, or results not sent): finish that
+    week as its final check would have (record, ladder, private results, group post)."""
     checks = ctx.tx.checks
     if checks is None:
         return [ctx.reply("check.no_helper_admin")]
+    rules, now = ctx.tx.rules, ctx.tx.now()
+    this_week = Week.containing(now, rules.timezone)
+    asked: Week | None = None
+    if args.strip():
+        asked = iso_week(args, rules.timezone)
+        if asked is None:
+            return [ctx.reply("verify.week_bad")]
+    last = this_week if now >= this_week.at(rules.comment_deadline) else this_week.previous()
+    unfinished = ctx.services.finish_week is not None and asked is None \
+        and not await ctx.tx.records.finished(last) \
+        and await ctx.tx.submissions.count_of_week(last) > 0
+    if (asked is not None and asked != this_week) or unfinished:
+        return await _finish_week(ctx, asked or last, last)
     if refused := await _no_reader(ctx):
         return refused
     if checks.lock.locked():
         return [ctx.reply("verify.busy")]
-    week = Week.containing(ctx.tx.now(), ctx.tx.rules.timezone)
+    week = this_week
     posts = await ctx.tx.submissions.count_of_week(week)
     if posts == 0:
         return [ctx.reply("verify.nothing")]
@@ -49,6 +66,28 @@ async def verify(ctx: Ctx, _args: str) -> list[Reply]:
 
     ctx.after(work)
     return [Reply(ctx.t("verify.started", posts=posts), progress=True)]
+
+
+async def _finish_week(ctx: Ctx, week: Week, last: Week) -> list[Reply]:
+    """A finished week whose final check did not finish: its steps, after the commit."""
+    if week.start > last.start:
+        return [ctx.reply("verify.week_not_over", week=week.label)]
+    if await ctx.tx.records.finished(week):
+        return [ctx.reply("verify.week_recorded", week=week.label)]
+    if await ctx.tx.submissions.count_of_week(week) == 0:
+        return [ctx.reply("verify.week_empty", week=week.label)]
+    finish = ctx.services.finish_week
+    checks = ctx.tx.checks
+    if finish is None or checks is None or checks.lock.locked():
+        return [ctx.reply("verify.busy")]
+
+    async def work(_progress: ProgressFn) -> list[Reply]:
+        if not await finish(week):  # its final check is going on now (or just ended)
+            return [ctx.reply("verify.busy")]
+        return [ctx.reply("verify.week_finished", week=week.label)]
+
+    ctx.after(work)
+    return [Reply(ctx.t("verify.week_started", week=week.label), progress=True)]
 
 
 async def check_now(ctx: Ctx, _args: str) -> list[Reply]:

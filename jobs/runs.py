@@ -1,10 +1,14 @@
 """Job runs: each (job, period) runs to the end once, even across crashes and restarts.
 
-`claim` starts a run, or resumes one that a crash left "running" (its finished steps
-are kept in the summary, so a resumed run skips them), or answers None when the period
-is already done (or failed after a retry): re-running a finished period changes nothing
-and posts nothing. Each step that talks to people is marked *before* it is sent, so a
-crash between the mark and the send loses that one message rather than repeating it.
+`claim` starts a run, or resumes one that a crash (or an error) left unfinished (its
+finished steps are kept in the summary, so a resumed run skips them), or answers None
+when the period is already done or has used its attempts (`max_attempts`: two for most
+jobs; the week's final check gets more, and an admin's `/verify` may force one more):
+re-running a finished period changes nothing and posts nothing.
+
+How a step that talks to people is marked is the job's choice: the short jobs mark the
+send before it goes out (a crash loses it rather than repeating it); the final check
+records each message after it is sent (`note`), so a crash may repeat one, never drop one.
 """
 
 from __future__ import annotations
@@ -37,6 +41,16 @@ class Run:
         return step in self.summary.get("steps", [])
 
 
+@dataclass(frozen=True)
+class Stored:
+    """A run's row as it is now (for deciding what to tell when it cannot go on)."""
+
+    status: str
+    attempts: int
+    error: str | None
+    summary: dict[str, Any]
+
+
 class JobRuns:
     def __init__(self, services: Services, clock: Callable[[], datetime] = utcnow) -> None:
         self.services = services
@@ -44,15 +58,19 @@ class JobRuns:
         # Runs going on in this process: a "running" row of one of these is not a crash.
         self.active: set[tuple[str, str]] = set()
 
-    async def claim(self, job: str, period: str) -> Run | None:
+    async def claim(self, job: str, period: str, *, max_attempts: int = MAX_ATTEMPTS,
+                    force: bool = False) -> Run | None:
+        """`force`: resume a failed run whatever its attempts (an admin asked); a run
+        marked "running" is left alone, as it may be going on in another instance."""
         if (job, period) in self.active:
             return None
-        run = await self._claim(job, period)
+        run = await self._claim(job, period, max_attempts, force)
         if run is not None:
             self.active.add((job, period))
         return run
 
-    async def _claim(self, job: str, period: str) -> Run | None:
+    async def _claim(self, job: str, period: str, max_attempts: int, force: bool
+                     ) -> Run | None:
         async with self.services.transaction() as tx:
             known = await _row(tx.session, job, period) is not None
         if not known:
@@ -67,7 +85,9 @@ class JobRuns:
             run = await _row(tx.session, job, period, lock=True)
             if run is None or run.status == "done":
                 return None
-            if run.attempts >= MAX_ATTEMPTS:
+            if force and run.status == "running":
+                return None  # maybe going on in the leader: the leader's retries resume it
+            if run.attempts >= max_attempts and not force:
                 if run.status == "running":
                     run.status, run.finished_at = "failed", self.clock()
                     run.error = (run.error or "") + " interrupted again; not retried"
@@ -84,6 +104,24 @@ class JobRuns:
             run.summary["steps"] = [*run.summary["steps"], step]
         run.summary.update(summary)
         await self._save(run, "running")
+
+    async def note(self, run: Run, **summary: Any) -> None:
+        """Remember progress inside a step (who has been sent to), committed at once."""
+        run.summary.update(summary)
+        await self._save(run, "running")
+
+    async def stored(self, job: str, period: str) -> Stored | None:
+        async with self.services.transaction() as tx:
+            row = await _row(tx.session, job, period)
+            return Stored(row.status, row.attempts, row.error, dict(row.summary or {})) \
+                if row else None
+
+    async def remember(self, job: str, period: str, **summary: Any) -> None:
+        """Add to the summary of a run that is not going on (e.g. "the admins were told")."""
+        async with self.services.transaction() as tx:
+            row = await _row(tx.session, job, period, lock=True)
+            if row is not None:
+                row.summary = {**(row.summary or {}), **summary}
 
     async def finish(self, run: Run, *, error: str | None = None, **summary: Any) -> None:
         run.summary.update(summary)

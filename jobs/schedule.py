@@ -73,6 +73,10 @@ def jobs_of(schedule: Schedule, weekly_jobs: WeeklyJobs, zone: object
                         lambda s=slot: weekly_jobs.remind(s)))  # type: ignore[misc]
     for slot in schedule.refresh:
         entries.append((f"refresh {slot}", daily(slot, zone), weekly_jobs.refresh))
+    # A final check an error or a crash left unfinished goes on, hourly, until it is out
+    # of attempts (then the admins are told to /verify the week).
+    entries.append(("final retry", CronTrigger(minute=30, timezone=zone),
+                    weekly_jobs.retry_final))
     # Suspensions and pauses end on the hour they are due (they end at Monday 00:00).
     entries.append(("lift", CronTrigger(minute=0, timezone=zone), weekly_jobs.lift))
     return entries

@@ -3,7 +3,8 @@ warning, the re-check of open debts, and the final verification with its results
 
 Each job runs once per period (jobs/runs.py): a re-run of a finished period changes
 nothing and posts nothing; a run a crash interrupted resumes, skipping the steps it
-had marked. Messages go out through the Delivery (services/notifier.py); jobs only name
+had marked (the final check's private results and ladder news: the members already
+sent to). Messages go out through the Delivery (services/notifier.py); jobs only name
 them (`Words`), the bot layer renders them from handlers/announcements.py.
 """
 
@@ -12,17 +13,22 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from jobs.runs import JobRuns, Run
 from services.accountability import LadderNews
 from services.container import Services
-from services.notifier import Delivery, Words
+from services.notifier import Delivered, Delivery, Words
 from services.progress import WeekResults
 from services.verification import RunReport
 from services.weeks import Week
-from storage.models import utcnow
+from storage.models import Strike, utcnow
 
 log = logging.getLogger(__name__)
+# The final check is resumed this many times (each start, and hourly) before the admins
+# are told to finish the week with /verify.
+FINAL_ATTEMPTS = 5
+SEND_BATCH = 5  # private messages recorded as sent together
 
 
 class WeeklyJobs:
@@ -36,6 +42,8 @@ class WeeklyJobs:
         self.clock = clock
         if services.checks is not None:
             services.checks.aftermath = self.tell_aftermath
+        # An admin's /verify of a finished week whose final check did not finish.
+        services.finish_week = self.finish_week
 
     # --- periods ---------------------------------------------------------------------
 
@@ -141,23 +149,66 @@ class WeeklyJobs:
 
     async def final(self) -> None:
         """After the comment deadline: check the whole week, tell each member privately,
-        post the results to the groups (mentioning whom the bot cannot reach), report."""
+        post the results to the groups (mentioning whom the bot cannot reach), report.
+
+        Retried until the week is recorded: each start (and the hourly `retry_final`)
+        resumes where the marks say, keeping every read already written; after
+        FINAL_ATTEMPTS the admins are told what failed and that `/verify WEEK` finishes
+        it (`finish_week`)."""
         week = self.finished_week()
-        run = await self.runs.claim("final", week.label)
+        run = await self.runs.claim("final", week.label, max_attempts=FINAL_ATTEMPTS)
         if run is None:
+            await self._tell_stuck(week)
             return
+        await self._run_final(run, week)
+
+    async def retry_final(self) -> None:
+        """Hourly: the finished week's final check, if an error or a crash left it
+        unfinished, goes on from its marks (a week never started waits for its trigger)."""
+        stored = await self.runs.stored("final", self.finished_week().label)
+        if stored is not None and stored.status != "done":
+            await self.final()
+
+    async def finish_week(self, week: Week) -> bool:
+        """An admin's `/verify` of a finished week whose final check did not finish (no
+        record, or results not sent): the final check's steps
+        (record, ladder, private results, group post), resuming a stuck run whatever its
+        attempts. False when it is going on now or already done."""
+        run = await self.runs.claim("final", week.label, force=True)
+        if run is None:
+            return False
+        await self._run_final(run, week)
+        return True
+
+    async def _run_final(self, run: Run, week: Week) -> None:
         try:
             await self._final(run, week)
         except Exception as exc:
             log.exception("the final verification of %s failed", week.label)
             await self.runs.finish(run, error=f"{type(exc).__name__}: {exc}")
+            if run.attempts >= FINAL_ATTEMPTS:
+                await self._tell_stuck(week)
             raise
+
+    async def _tell_stuck(self, week: Week) -> None:
+        """A final check out of attempts: the admins are told, once, what failed and how
+        to finish the week."""
+        stored = await self.runs.stored("final", week.label)
+        if stored is None or stored.status != "failed" or stored.attempts < FINAL_ATTEMPTS \
+                or stored.summary.get("admins_told"):
+            return
+        error = (stored.error or "").strip() or "?"
+        await self.delivery.to_admins(Words("final_stuck", (week.label, stored.attempts,
+                                                             error[:300])))
+        await self.runs.remember("final", week.label, admins_told=True)
 
     async def _final(self, run: Run, week: Week) -> None:
         checks = self.services.checks
         report: RunReport | None = None
         if not run.done("verified") and checks is not None:
-            report = await checks.week(week)
+            # A resumed run keeps the verdicts written before the crash: only the posts
+            # someone still owes are read again.
+            report = await checks.week(week, only_open=run.attempts > 1)
             await self.runs.mark(run, "verified", report=report.as_summary())
         if not run.done("recorded"):  # the week as it is now is what results read from
             async with self.services.transaction() as tx:
@@ -172,30 +223,37 @@ class WeeklyJobs:
         if not run.done("ladder"):  # once per week: the ladder's own rows say it ran
             async with self.services.transaction() as tx:
                 news = await tx.accountability.apply_week(week, self.clock())
-            await self.runs.mark(run, "ladder", strikes=sum(len(n.strikes) for n in news))
+            # Kept in the summary: a resumed run still tells what the ladder did.
+            await self.runs.mark(run, "ladder", strikes=sum(len(n.strikes) for n in news),
+                                 ladder_news=[_news_summary(n) for n in news])
+        else:
+            news = [_news_from(item, week) for item in run.summary.get("ladder_news", [])]
         unreachable: list[str] = list(run.summary.get("unreachable", []))
         reached = int(run.summary.get("reached", 0))
-        if not run.done("members"):
-            await self.runs.mark(run, "members")  # marked first: never sent twice
-            delivered = await self.delivery.to_members(
-                {m.member_id: Words("private_result", (m, week)) for m in results.members})
+        if not run.done("members_sent"):
             names = {m.member_id: m.username for m in results.members}
-            unreachable = sorted(names[i] for i in delivered.unreachable)
+            delivered = await self._send_each(run, "members", {
+                m.member_id: Words("private_result", (m, week)) for m in results.members})
+            unreachable = sorted(names[i] for i in delivered.unreachable if i in names)
             reached = len(delivered.reached)
             await self.runs.mark(run, "members_sent", unreachable=unreachable, reached=reached)
         if news and not run.done("ladder_told"):
-            await self.runs.mark(run, "ladder_told")
-            await self.delivery.to_members({
+            await self._send_each(run, "ladder", {
                 n.member_id: Words("ladder_news", (n, week, self.rules))
                 for n in news if n.strikes or n.step or n.expired or n.removal_proposed})
+            proposed = set(run.summary.get("proposals_sent", []))
             for item in (n for n in news if n.removal_proposed):
+                if item.member_id in proposed:
+                    continue
                 await self.delivery.to_admins(
                     Words("removal_proposal", (item,)),
                     Words("buttons", (("admin.remove_button",
                                        f"/remove {item.username} confirm"),)))
+                proposed.add(item.member_id)
+                await self.runs.note(run, proposals_sent=sorted(proposed))
+            await self.runs.mark(run, "ladder_told")
         groups = int(run.summary.get("groups", 0))
-        if not run.done("groups"):
-            await self.runs.mark(run, "groups")
+        if not run.done("groups_sent"):  # marked after the post: a crash may repeat it
             async with self.services.transaction() as tx:
                 reasons = await tx.progress.check_reasons(week)
                 board = await tx.accountability.leaderboard(self.clock(), top=3)
@@ -210,6 +268,24 @@ class WeeklyJobs:
         await self.delivery.to_admins(Words("run_report", ("job.final", week.label, report), {
             "reached": reached, "unreachable": unreachable, "groups": groups,
             "cooling": self._cooling(), "unregistered": strangers}))
+
+    async def _send_each(self, run: Run, key: str, texts: dict[int, Words]) -> Delivered:
+        """Private messages, recorded as sent after they go out, SEND_BATCH at a time
+        (the run's summary keeps the ids: `<key>_done`, `<key>_unreachable`): a resumed
+        run sends only to those not recorded, so a crash may repeat a batch, never drop
+        a message."""
+        done = set(run.summary.get(f"{key}_done", []))
+        missed = set(run.summary.get(f"{key}_unreachable", []))
+        pending = [member_id for member_id in texts if member_id not in done]
+        for start in range(0, len(pending), SEND_BATCH):
+            batch = pending[start:start + SEND_BATCH]
+            sent = await self.delivery.to_members({i: texts[i] for i in batch})
+            done.update(batch)
+            missed.update(sent.unreachable)
+            await self.runs.note(run, **{f"{key}_done": sorted(done),
+                                         f"{key}_unreachable": sorted(missed)})
+        return Delivered(reached=[i for i in texts if i in done and i not in missed],
+                         unreachable=[i for i in texts if i in missed])
 
     async def lift(self) -> None:
         """Pauses and suspensions whose time is up end on time; the member is told."""
@@ -276,3 +352,26 @@ class WeeklyJobs:
         return sorted(h.username for h in instagram.pool.helpers.values()
                       if h.status == "cooling" and h.cooldown_until > now)
 
+
+
+def _news_summary(news: LadderNews) -> dict[str, Any]:
+    """What the ladder did to one member, as JSON for the run's summary."""
+    return {"member_id": news.member_id, "username": news.username,
+            "strikes": [{"reason": s.reason, "detail": s.detail} for s in news.strikes],
+            "step": news.step, "suspended_until": news.suspended_until.isoformat()
+            if news.suspended_until else None, "expired": news.expired, "grace": news.grace,
+            "removal_proposed": news.removal_proposed, "empty_weeks": news.empty_weeks,
+            "active_count": news.active_count}
+
+
+def _news_from(item: dict[str, Any], week: Week) -> LadderNews:
+    until = item.get("suspended_until")
+    return LadderNews(
+        item["member_id"], item["username"],
+        strikes=[Strike(member_id=item["member_id"], week_start=week.start,
+                        reason=s["reason"], detail=s.get("detail") or {})
+                 for s in item.get("strikes", [])],
+        step=item.get("step"), suspended_until=datetime.fromisoformat(until) if until else None,
+        expired=item.get("expired", 0), grace=item.get("grace", False),
+        removal_proposed=item.get("removal_proposed", False),
+        empty_weeks=item.get("empty_weeks", 0), active_count=item.get("active_count", 0))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, nullcontext
 from datetime import datetime
 
@@ -31,6 +31,7 @@ from services.throttle import LoginThrottle
 from services.unfollow import RunningChecks, UnfollowService
 from services.web_links import WebLinks
 from services.week_record import WeekRecords
+from services.weeks import Week
 from storage.models import utcnow
 from storage.repositories.operations import AuditRepo, OutboxRepo, UpdateLog
 
@@ -92,6 +93,10 @@ class Services:
             if instagram is not None else None
         # How deferred work reaches other people (set by the app; None in a bare console).
         self.delivery: Delivery | None = None
+        # Finishes a finished week's record and sends its results, as the final check does
+        # (set by the weekly jobs; an admin's /verify of an unfinished week uses it).
+        # False: that week's final check is going on now or is already done.
+        self.finish_week: Callable[[Week], Awaitable[bool]] | None = None
         # Links to the web pages (set from the settings; None: no web links in messages).
         self.web: WebLinks | None = None
         # Unfollow checks with login running now, so /cancel can stop one.

@@ -21,6 +21,7 @@ from services.progress import ProgressService
 from services.rules import CommunityRules
 from services.weeks import Week
 from storage.models import (
+    JobRun,
     Member,
     MemberName,
     Submission,
@@ -97,6 +98,13 @@ class WeekRecords:
         return bool(await self.session.scalar(
             select(func.count()).select_from(WeekRecord)
             .where(WeekRecord.week_start == week.start)))
+
+    async def finished(self, week: Week) -> bool:
+        """The week's final check is done: recorded and its results sent (the job run
+        "final" of jobs/weekly.py says so; a week from before job runs: its record)."""
+        status = await self.session.scalar(select(JobRun.status).where(
+            JobRun.job == "final", JobRun.period == week.label))
+        return status == "done" if status is not None else await self.exists(week)
 
     async def record(self, week: Week, now: datetime) -> bool:
         """Write the week down as it is now, once; False when it already was."""

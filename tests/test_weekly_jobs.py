@@ -169,7 +169,7 @@ async def test_final_results_go_out_once_to_members_groups_and_admins(
     assert len(phone.to("tg-admin")) == 1
 
 
-async def test_a_crash_mid_run_resumes_without_repeating_messages(
+async def test_a_crash_mid_run_resumes_and_repeats_nothing_but_the_cut_step(
     timed: Services, simulated: SimulatedInstagram, clock: Clock
 ) -> None:
     await community(timed, simulated, members=4)
@@ -186,16 +186,16 @@ async def test_a_crash_mid_run_resumes_without_repeating_messages(
     async with timed.transaction() as tx:
         run = await tx.session.scalar(select(JobRun).where(JobRun.job == "final"))
         assert run is not None and run.status == "running"
-        assert run.summary["steps"] == ["verified", "recorded", "ladder", "members",
-                                        "members_sent", "ladder_told", "groups"]
+        assert run.summary["steps"][:4] == ["verified", "recorded", "ladder", "members_sent"]
+        assert "groups_sent" not in run.summary["steps"]
     members_told = len(phone.sent)
     calls = len(simulated.calls)
     # A restart: a new process, new job objects, the same database.
     await jobs_for(timed, phone, clock).final()
     assert len(simulated.calls) == calls  # the verification is not done again
     assert len(phone.sent) == members_told + 1  # only the admins' report is new
-    # The group post was marked before the crash: at most once, so not sent again.
-    assert phone.posts == []
+    # The group post is marked after it is posted: the cut one goes out now.
+    assert len(phone.posts) == 1
     async with timed.transaction() as tx:
         run = await tx.session.scalar(select(JobRun).where(JobRun.job == "final"))
         assert run is not None and run.status == "done" and run.attempts == 2
@@ -203,11 +203,11 @@ async def test_a_crash_mid_run_resumes_without_repeating_messages(
 
 async def test_a_run_interrupted_twice_is_not_retried_forever(timed: Services) -> None:
     runs = JobRuns(timed)
-    assert await runs.claim("final", "2026-W48") is not None
+    assert await runs.claim("nudge", "2026-11-30") is not None
     runs.active.clear()  # the process died
-    assert await runs.claim("final", "2026-W48") is not None  # resumed once
+    assert await runs.claim("nudge", "2026-11-30") is not None  # resumed once
     runs.active.clear()
-    assert await runs.claim("final", "2026-W48") is None
+    assert await runs.claim("nudge", "2026-11-30") is None
     async with timed.transaction() as tx:
         run = await tx.session.scalar(select(JobRun))
         assert run is not None and run.status == "failed" and "not retried" in (run.error or "")
@@ -436,6 +436,56 @@ async def test_two_bot_processes_run_the_final_job_exactly_once(
     assert runs == [("final", "done", 1)]
 
 
+async def test_a_final_killed_with_sigkill_mid_results_drops_no_member(
+    timed: Services, simulated: SimulatedInstagram, database_url: str, tmp_path: Any
+) -> None:
+    """A real process killed with SIGKILL while it sends the private results; the next
+    process resumes: every member gets theirs, at most one twice, and one group post."""
+    import asyncio
+    import os
+    import signal
+    import sys
+    from pathlib import Path
+
+    from tests.conftest import TEST_KEY
+
+    await community(timed, simulated, members=6, posts_each=1)
+    child = Path(__file__).with_name("final_child.py")
+    out = tmp_path / "sent.txt"
+
+    def member_lines() -> list[str]:
+        return [line for line in out.read_text().splitlines() if line.startswith("member")] \
+            if out.exists() else []
+
+    first = await asyncio.create_subprocess_exec(
+        sys.executable, str(child), database_url, TEST_KEY, str(out), "0.3",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    for _ in range(600):  # until three private results are out
+        if len(member_lines()) >= 3 or first.returncode is not None:
+            break
+        await asyncio.sleep(0.05)
+    os.kill(first.pid, signal.SIGKILL)
+    _, err = await first.communicate()
+    assert first.returncode == -signal.SIGKILL, err.decode()[-2000:]
+    cut = len(member_lines())
+    assert 3 <= cut < 6
+    second = await asyncio.create_subprocess_exec(
+        sys.executable, str(child), database_url, TEST_KEY, str(out), "0",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    stdout, err = await second.communicate()
+    assert stdout.decode().strip() == "finished", err.decode()[-2000:]
+    results = [line.split("\t")[1] for line in member_lines() if "결과" in line
+               and "경고" not in line]
+    counts = {member_id: results.count(member_id) for member_id in set(results)}
+    assert len(counts) == 6 and all(1 <= n <= 2 for n in counts.values()), counts
+    assert sum(counts.values()) <= 7  # only the one cut mid-send may come twice
+    lines = out.read_text().splitlines()
+    assert sum(1 for line in lines if line.startswith("group\t")) == 1
+    async with timed.transaction() as tx:
+        run = await tx.session.scalar(select(JobRun).where(JobRun.job == "final"))
+        assert run is not None and run.status == "done" and run.attempts == 2
+
+
 async def test_a_suspension_is_lifted_on_time_and_the_member_told(
     timed: Services, simulated: SimulatedInstagram, clock: Clock
 ) -> None:
@@ -483,3 +533,178 @@ async def test_foreign_and_comments_off_posts_are_told_and_owed_by_nobody(
     assert foreign not in owed and closed not in owed
     submitted = {m.username: m.submitted for m in results.members}
     assert submitted[closer] == 2 and submitted[reposter] == 1  # comments off still counts
+
+
+class DyingPhone(Phone):
+    """A phone whose process dies (SystemExit, like kill -9 between two sends) after
+    `lives` messages."""
+
+    def __init__(self, lives: int) -> None:
+        super().__init__()
+        self.lives = lives
+
+    async def send(self, chat_id: str, text: str) -> bool:
+        if self.lives <= 0:
+            raise SystemExit("killed while sending the private results")
+        self.lives -= 1
+        return await super().send(chat_id, text)
+
+
+def results_by_member(phone: Phone, members: list[str]) -> dict[str, int]:
+    return {name: sum(1 for text in phone.to(f"tg-{name}") if "결과" in text
+                      and "경고" not in text) for name in members}
+
+
+async def test_a_crash_while_sending_private_results_drops_none(
+    timed: Services, simulated: SimulatedInstagram, clock: Clock
+) -> None:
+    from jobs import weekly
+
+    found = await community(timed, simulated, members=6, posts_each=1)
+    clock.now = AFTER_DEADLINE
+    weekly_send_batch = weekly.SEND_BATCH
+    weekly.SEND_BATCH = 2
+    try:
+        dying = DyingPhone(lives=3)  # dies in the second batch of private results
+        with pytest.raises(SystemExit):
+            await jobs_for(timed, dying, clock).final()
+        assert 0 < len(dying.sent) < 6
+        phone = Phone()
+        await jobs_for(timed, phone, clock).final()  # the restart resumes
+    finally:
+        weekly.SEND_BATCH = weekly_send_batch
+    both = Phone()
+    both.sent = dying.sent + phone.sent
+    counts = results_by_member(both, found.members)
+    assert all(1 <= n <= 2 for n in counts.values()), counts
+    assert sum(counts.values()) <= 6 + 2  # at most the cut batch again
+    # Those recorded before the crash are not sent to again.
+    assert len([n for n in results_by_member(phone, found.members).values() if n]) < 6
+    assert len(phone.posts) == 1
+    async with timed.transaction() as tx:
+        run = await tx.session.scalar(select(JobRun).where(JobRun.job == "final"))
+        assert run is not None and run.status == "done"
+        assert sorted(run.summary["members_done"]) == sorted(run.summary["members_done"])
+        assert len(run.summary["members_done"]) == 6
+        assert await tx.records.exists(Week.containing(WEDNESDAY, timed.rules.timezone))
+
+
+async def test_a_final_interrupted_twice_still_records_the_week(
+    timed: Services, simulated: SimulatedInstagram, clock: Clock
+) -> None:
+    found = await community(timed, simulated, members=4)
+    clock.now = AFTER_DEADLINE
+    for _ in range(2):  # killed twice (the run stays "running", as after kill -9)
+        jobs = jobs_for(timed, Phone(), clock)
+
+        async def killed(*_args: Any, **_kwargs: Any) -> Any:
+            raise SystemExit("kill -9")
+
+        jobs.delivery.to_members = killed  # type: ignore[method-assign]
+        with pytest.raises(SystemExit):
+            await jobs.final()
+    phone = Phone()
+    calls = len(simulated.calls)
+    await jobs_for(timed, phone, clock).final()  # the third start
+    assert len(simulated.calls) == calls  # the reads already written are kept
+    assert all(n == 1 for n in results_by_member(phone, found.members).values())
+    assert len(phone.posts) == 1
+    async with timed.transaction() as tx:
+        run = await tx.session.scalar(select(JobRun).where(JobRun.job == "final"))
+        assert run is not None and run.status == "done" and run.attempts == 3
+        assert await tx.records.exists(Week.containing(WEDNESDAY, timed.rules.timezone))
+
+
+async def test_a_final_that_cannot_finish_tells_the_admins_to_verify_then_verify_does(
+    timed: Services, simulated: SimulatedInstagram, clock: Clock
+) -> None:
+    from handlers.dispatcher import Dispatcher
+    from jobs.weekly import FINAL_ATTEMPTS
+    from tests.chat_driver import Person
+
+    found = await community(timed, simulated, members=4)
+    clock.now = AFTER_DEADLINE
+    phone = Phone()
+    for _ in range(FINAL_ATTEMPTS + 2):  # an error that repeats, at every start
+        jobs = jobs_for(timed, phone, clock)
+
+        async def broken(*_args: Any, **_kwargs: Any) -> Any:
+            raise RuntimeError("the results picture font is missing")
+
+        jobs.delivery.to_members = broken  # type: ignore[method-assign]
+        try:
+            await jobs.retry_final() if _ else await jobs.final()
+        except RuntimeError:
+            pass
+    told = phone.to("tg-admin")
+    assert len(told) == 1, told  # once, not at every start
+    assert "failed 5 times" in told[0] and "/verify 2026-W48" in told[0]
+    assert "the results picture font is missing" in told[0]
+    assert phone.posts == [] and not any(results_by_member(phone, found.members).values())
+    # The admin fixes it and sends /verify: last week's final check did not finish.
+    jobs = jobs_for(timed, phone, clock)
+    boss = Person(Dispatcher(timed), "tg-admin", "boss", platform="telegram",
+                  language_hint="en")
+    await boss.say("/verify")
+    assert "2026-W48 is recorded and its results went out" in boss.text, boss.text
+    assert all(n == 1 for n in results_by_member(phone, found.members).values())
+    assert len(phone.posts) == 1
+    async with timed.transaction() as tx:
+        assert await tx.records.exists(Week.containing(WEDNESDAY, timed.rules.timezone))
+        run = await tx.session.scalar(select(JobRun).where(JobRun.job == "final"))
+        assert run is not None and run.status == "done"
+    # Done once: the scheduled job and a second /verify do nothing more.
+    await jobs.final()
+    await boss.say("/verify 2026-W48")
+    assert "already recorded" in boss.text
+    assert len(phone.posts) == 1
+
+
+async def test_verify_of_a_week_whose_final_never_ran_records_and_posts(
+    timed: Services, simulated: SimulatedInstagram, clock: Clock
+) -> None:
+    from handlers.dispatcher import Dispatcher
+    from tests.chat_driver import Person
+
+    found = await community(timed, simulated, members=3)
+    clock.now = AFTER_DEADLINE + timedelta(days=2)  # Wednesday: last week never ran
+    phone = Phone()
+    jobs_for(timed, phone, clock)
+    boss = Person(Dispatcher(timed), "tg-admin", "boss", platform="telegram",
+                  language_hint="en")
+    await boss.say("/verify 2026-W40")
+    assert "Write the week" not in boss.text and "No posts" in boss.text
+    await boss.say("/verify 2026-W99")
+    assert "Write the week like 2026-W47" in boss.text
+    await boss.say("/verify 2026-W48")
+    assert "2026-W48 is recorded and its results went out" in boss.text, boss.text
+    assert all(n == 1 for n in results_by_member(phone, found.members).values())
+    assert len(phone.posts) == 1 and "댓글 품앗이 결과" in phone.posts[0][1].text
+
+
+async def test_ladder_news_cut_by_a_crash_is_still_told_after_the_restart(
+    timed: Services, simulated: SimulatedInstagram, clock: Clock
+) -> None:
+    found = await community(timed, simulated, members=5, posts_each=2)
+    clock.now = AFTER_DEADLINE
+    first = jobs_for(timed, Phone(), clock)
+    send = first.delivery.to_members
+
+    async def killed_at_ladder(texts: dict[int, Any]) -> Any:
+        if any(getattr(w, "name", "") == "ladder_news" for w in texts.values()):
+            raise SystemExit("kill -9 before the ladder news")
+        return await send(texts)
+
+    first.delivery.to_members = killed_at_ladder  # type: ignore[method-assign]
+    with pytest.raises(SystemExit):
+        await first.final()
+    phone = Phone()
+    await jobs_for(timed, phone, clock).final()
+    warned = {name: len([t for t in phone.to(f"tg-{name}") if "경고" in t])
+              for name in found.members}
+    missed = {name for name in found.members
+              if any(owner != name and name not in commenters
+                     for owner, commenters in found.posts.values())}
+    assert missed and all(warned[name] == 1 for name in missed), warned
+    assert not any(results_by_member(phone, found.members).values())  # sent before
+    assert len(phone.posts) == 1
