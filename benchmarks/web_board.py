@@ -40,6 +40,7 @@ from aiohttp import web
 from cryptography.fernet import Fernet
 from sqlalchemy import insert, select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.web import build_web_app, database_check
 from bot.web_pages import WebPages
@@ -103,6 +104,25 @@ def spread(values: list[float]) -> str:
     return f"{statistics.median(values):8.1f} ({min(values):.1f}-{max(values):.1f})"
 
 
+async def fresh_services(database_url: str, kind: str
+                         ) -> tuple[str, AsyncEngine, Services]:
+    """A new migrated database (a throw-away PostgreSQL database on `database_url`, or
+    a SQLite file) and the services on it; returns the database's name (to drop)."""
+    name = f"autogram_{kind}_{uuid.uuid4().hex[:8]}"
+    if database_url:
+        await _server(database_url, f'CREATE DATABASE "{name}"')
+        url = make_url(async_url(database_url)).set(database=name).render_as_string(
+            hide_password=False)
+    else:
+        folder = Path(tempfile.mkdtemp(prefix=f"autogram-{kind}-bench-"))
+        url = f"sqlite+aiosqlite:///{folder / 'board.sqlite3'}"
+    await asyncio.to_thread(upgrade, url)
+    crypto.configure_keys([Fernet.generate_key().decode()])
+    engine = create_engine(url)
+    return name, engine, Services(session_factory(engine), CommunityRules(), lambda: NOW,
+                                  serialize=url.startswith("sqlite"))
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--members", type=int, default=300)
@@ -110,19 +130,7 @@ async def main() -> None:
     parser.add_argument("--database-url", default="")
     parser.add_argument("--json", default="")
     args = parser.parse_args()
-    folder = Path(tempfile.mkdtemp(prefix="autogram-web-bench-"))
-    name = f"autogram_web_{uuid.uuid4().hex[:8]}"
-    if args.database_url:
-        await _server(args.database_url, f'CREATE DATABASE "{name}"')
-        url = make_url(async_url(args.database_url)).set(database=name).render_as_string(
-            hide_password=False)
-    else:
-        url = f"sqlite+aiosqlite:///{folder / 'board.sqlite3'}"
-    await asyncio.to_thread(upgrade, url)
-    crypto.configure_keys([Fernet.generate_key().decode()])
-    engine = create_engine(url)
-    services = Services(session_factory(engine), CommunityRules(), lambda: NOW,
-                        serialize=url.startswith("sqlite"))
+    name, engine, services = await fresh_services(args.database_url, "web")
     week = Week.containing(NOW, services.rules.timezone)
     last = week.previous()
     owed = await seed(services, args.members, week)

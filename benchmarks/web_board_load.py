@@ -29,9 +29,7 @@ import json
 import multiprocessing
 import statistics
 import sys
-import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -39,12 +37,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import aiohttp
 from aiohttp import web
-from cryptography.fernet import Fernet
 from sqlalchemy import insert
-from sqlalchemy.engine import make_url
 
 from benchmarks.kakao_soak import BOT_ID, SECRET, skill_request, valid
-from benchmarks.web_board import NOW, _server, seed
+from benchmarks.web_board import NOW, _server, fresh_services, seed
 from bot.config import load_settings
 from bot.kakao import KakaoSkill
 from bot.web import build_web_app
@@ -52,13 +48,8 @@ from bot.web_pages import WebPages
 from handlers.dispatcher import Dispatcher
 from services.board import BoardService
 from services.board_cache import Entry
-from services.container import Services
-from services.rules import CommunityRules
 from services.web_links import WebLinks
 from services.weeks import Week
-from storage import crypto
-from storage.db import async_url, create_engine, session_factory
-from storage.migrations import upgrade
 from storage.models import ChatAccount
 
 GOAL_P99_S = 1.0
@@ -153,19 +144,7 @@ async def main() -> None:
     parser.add_argument("--database-url", default="")
     parser.add_argument("--json", default="")
     args = parser.parse_args()
-    folder = Path(tempfile.mkdtemp(prefix="autogram-board-load-"))
-    name = f"autogram_load_{uuid.uuid4().hex[:8]}"
-    if args.database_url:
-        await _server(args.database_url, f'CREATE DATABASE "{name}"')
-        url = make_url(async_url(args.database_url)).set(database=name).render_as_string(
-            hide_password=False)
-    else:
-        url = f"sqlite+aiosqlite:///{folder / 'board.sqlite3'}"
-    await asyncio.to_thread(upgrade, url)
-    crypto.configure_keys([Fernet.generate_key().decode()])
-    engine = create_engine(url)
-    services = Services(session_factory(engine), CommunityRules(), lambda: NOW,
-                        serialize=url.startswith("sqlite"))
+    name, engine, services = await fresh_services(args.database_url, "load")
     week = Week.containing(NOW, services.rules.timezone)
     owed = await seed(services, 300, week)
     users = [f"load{n:04d}" + "0" * 56 for n in range(args.members)]
@@ -182,7 +161,7 @@ async def main() -> None:
 
     BoardService.board = counted  # type: ignore[method-assign]
     settings = load_settings(kakao_bot_id=BOT_ID, kakao_skill_secret=SECRET,
-                             database_url=url)
+                             database_url=engine.url.render_as_string(hide_password=False))
     app = build_web_app([])
     KakaoSkill(settings, Dispatcher(services), services).add_routes(app)
     pages = WebPages(services, WebLinks("http://127.0.0.1"), args.cache_seconds)

@@ -167,23 +167,22 @@ class Dispatcher:
             failed = Outcome([Reply(t(language, "common.error"), delete_incoming=secret)],
                              language)
             if event.delivery_id is not None:  # handled, if badly: never run in a loop
-                await self._finish_delivery(event, failed, queue)
+                await self._finish_delivery(event, event.delivery_id, failed, queue)
             return failed
         outcome.deferred = ctx.deferred
         if not defer:
             outcome.replies += await self.finish(outcome, progress)
         return outcome
 
-    async def _finish_delivery(self, event: Incoming, failed: Outcome,
+    async def _finish_delivery(self, event: Incoming, delivery_id: int, failed: Outcome,
                                queue: Queue | None) -> None:
         """Mark a failed event handled, its error reply queued by the same transaction."""
-        assert event.delivery_id is not None
         try:
             async with self.services.transaction() as tx:
-                if await tx.updates.take(event.delivery_id, tx.now()) and queue is not None:
+                if await tx.updates.take(delivery_id, tx.now()) and queue is not None:
                     failed.queued = await queue(tx, event, failed)
         except Exception:  # the database is away: the delivery is taken up again later
-            log.exception("could not mark delivery %s handled", event.delivery_id)
+            log.exception("could not mark delivery %s handled", delivery_id)
             failed.queued = None
 
     async def finish(self, outcome: Outcome, progress: ProgressFn | None = None) -> list[Reply]:
