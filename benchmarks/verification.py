@@ -107,7 +107,7 @@ class FakeServerGateway(InstagrapiGateway):
     transport: `requests`, as instagrapi's default curl cannot be pointed elsewhere)."""
 
     def __init__(self, base: str) -> None:
-        super().__init__(transport="requests", retries=0,
+        super().__init__(transport="requests",
                          delay_range=(DEFAULTS["instagram_delay_min_seconds"],
                                       DEFAULTS["instagram_delay_max_seconds"]),
                          call_timeout=DEFAULTS["instagram_call_timeout_seconds"])

@@ -8,6 +8,7 @@ from collections import Counter
 import pytest
 
 from services.instagram.errors import (
+    THROTTLE,
     BadCode,
     BadCredentials,
     CheckpointRequired,
@@ -46,14 +47,14 @@ async def test_a_rate_limited_helper_cools_down_and_the_work_moves_on() -> None:
     ig, helpers = world(2)
     now = [1000.0]
     pool = HelperPool(helpers, clock=lambda: now[0], max_wait=0.05)
-    ig.fail_call(1, RateLimited("Please wait a few minutes", retry_after=120))
+    ig.fail_call(1, RateLimited("429", retry_after=120, kind=THROTTLE))
     result = await pool.run(lambda s: ig.commenters(s, "HANA0001"))
     assert result.usernames == {"jun", "mina"}
     first = pool.helpers["helper0"]
     assert first.status == "cooling" and first.cooldown_until == 1000.0 + 120
     # A second limit on the same helper doubles the backoff (at least the retry-after).
     now[0] += 121
-    ig.fail_call(1, RateLimited("again", retry_after=1))
+    ig.fail_call(1, RateLimited("again", retry_after=1, kind=THROTTLE))
     await pool.run(lambda s: ig.commenters(s, "HANA0001"))  # helper0 is LRU again
     assert first.cooldown_until == now[0] + 120  # 60 s doubled
 
@@ -64,7 +65,7 @@ async def test_a_rate_limit_after_answered_requests_starts_the_backoff_again() -
     pool = HelperPool(helpers, clock=lambda: now[0], max_wait=0.05)
     first = pool.helpers["helper0"]
     first.strikes = 3  # three limits in a row before
-    ig.fail_call(2, RateLimited("rate limited", retry_after=1))  # after the info was answered
+    ig.fail_call(2, RateLimited("rate limited", retry_after=1, kind=THROTTLE))  # after the info was answered
     await pool.run(lambda s: ig.commenters(s, "HANA0001"))
     assert first.strikes == 1 and first.cooldown_until == now[0] + 60
 

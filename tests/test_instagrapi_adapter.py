@@ -27,7 +27,7 @@ PK = Client().media_pk_from_code(SHORTCODE)
 
 def gateway() -> InstagrapiGateway:
     return InstagrapiGateway(transport="requests", request_timeout=0, delay_range=None,
-                             retries=0, call_timeout=20)
+                             call_timeout=20)
 
 
 def session(user_id: str = "111") -> dict[str, Any]:
@@ -357,7 +357,7 @@ async def test_many_helpers_reading_at_once_share_a_few_threads_and_pause_on_the
     responses.add_callback(responses.GET, comments_url(), lambda r: (200, {}, json.dumps(
         {"comments": [], "comment_count": 0, "has_more_comments": False, "status": "ok"})))
     paced = InstagrapiGateway(transport="requests", request_timeout=0.01,
-                              delay_range=(0.01, 0.02), retries=0, call_timeout=20,
+                              delay_range=(0.01, 0.02), call_timeout=20,
                               http_threads=3)
     pauses: list[float] = []
     real_pause = paced._pause

@@ -56,12 +56,23 @@ class SessionExpired(InstagramError):
     code = "session_expired"
 
 
+# The kinds of "slow down" Instagram answers, told apart by their body: each is cooled
+# its own way by the helper pool (services/instagram/pool.py, the README's table).
+THROTTLE = "throttle"  # a bare 429 (ClientThrottledError): a minute, doubling
+PLEASE_WAIT = "please_wait"  # "Please wait a few minutes": 15 minutes, doubling, sticky
+
+
 class RateLimited(InstagramError):
+    """Instagram asked this account to slow down; `kind` says which answer it was and
+    `retry_after` is the least rest it asked for (0: none said)."""
+
     code = "rate_limited"
 
-    def __init__(self, detail: str = "", *, retry_after: float = 3600.0) -> None:
+    def __init__(self, detail: str = "", *, retry_after: float = 0.0,
+                 kind: str = PLEASE_WAIT) -> None:
         super().__init__(detail)
         self.retry_after = retry_after
+        self.kind = kind
 
 
 class ActionBlocked(InstagramError):
@@ -94,3 +105,18 @@ class NoHelperAvailable(InstagramError):
     def __init__(self, detail: str = "", *, ready_at: float | None = None) -> None:
         super().__init__(detail)
         self.ready_at = ready_at
+
+
+class AllowanceSpent(NoHelperAvailable):
+    """The run's own allowance of requests (a member's "check now") is used up: the
+    request was not sent, and the run stops as when no helper is free."""
+
+
+class HelperSpent(Exception):
+    """Admitting one more request would take this helper past its hourly limit (for the
+    call's share): the request was not sent. Only a signal between a gateway and the
+    helper pool, which moves the work to the next helper; never shown to anyone."""
+
+    def __init__(self, helper: str) -> None:
+        super().__init__(helper)
+        self.helper = helper

@@ -6,20 +6,24 @@ Instagram reports, or that came without a count, comes back with `complete=False
 verification reads that as "unknown", never as "missing".
 
 Every HTTP request an adapter makes is told to the `CallMeter` of the call it serves
-(`meter_request`): the helper pool's hourly budget and the run reports count real
-requests, and a meter that was stopped (the run ended, the call timed out) makes the
-next request raise instead of reaching Instagram.
+(`meter_request`), after the helper pool admitted it (`admit_request`, awaited on the
+event loop before the request is handed to a thread): the pool paces each helper and
+counts every request in the helper's hour when it is made, the run reports count real
+requests, and a meter that was stopped (the run ended, the call timed out) or whose
+allowance is spent makes the next request raise instead of reaching Instagram.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Protocol
+
+from services.instagram.errors import AllowanceSpent
 
 if TYPE_CHECKING:
     from services.instagram.comment_pages import CommentRead
@@ -125,14 +129,29 @@ class CallStopped(Exception):
     """The call this request served was given up (run ended, timeout): not sent."""
 
 
+# The helper pool's admission of one request (HelperPool.run sets it on the call's meter):
+# it stamps the request in the helper's hour, waits on the event loop for the helper's
+# pace, or raises HelperSpent when the request would pass the helper's limit.
+Admit = Callable[[], Awaitable[None]]
+
+
 class CallMeter:
     """Counts the requests of one call (and of the run it is part of, `parent`); once
     stopped, the next request of the call raises CallStopped. Shared with worker threads
-    through the context, so it is thread-safe."""
+    through the context, so it is thread-safe.
 
-    def __init__(self, parent: CallMeter | None = None) -> None:
+    `admission()` comes before each request, on the event loop: a `limit` on a meter of
+    the chain (a member's "check now" allowance) refuses the request with AllowanceSpent
+    once that many were admitted, and the nearest `admit` hook (the pool's) paces and
+    counts it against the helper's hour, so nothing is sent that was not counted first."""
+
+    def __init__(self, parent: CallMeter | None = None, *, admit: Admit | None = None,
+                 limit: int | None = None) -> None:
         self.parent = parent
         self.requests = 0
+        self.admitted = 0
+        self.limit = limit
+        self._admit = admit
         self._stopped = threading.Event()
         self._lock = threading.Lock()
 
@@ -142,6 +161,42 @@ class CallMeter:
     @property
     def stopped(self) -> bool:
         return self._stopped.is_set() or (self.parent is not None and self.parent.stopped)
+
+    def _chain(self) -> list[CallMeter]:
+        chain: list[CallMeter] = []
+        meter: CallMeter | None = self
+        while meter is not None:
+            chain.append(meter)
+            meter = meter.parent
+        return chain
+
+    @property
+    def exhausted(self) -> bool:
+        """Whether a limit on this meter's chain allows no more requests."""
+        return any(m.limit is not None and m.admitted >= m.limit for m in self._chain())
+
+    async def admission(self) -> None:
+        """Before one request (on the event loop): refused when the call was given up or
+        an allowance is spent; else paced and counted by the pool's hook, if any. The
+        request is reserved on every limit first, so two reads of one run at once never
+        pass the run's allowance together."""
+        if self.stopped:
+            raise CallStopped("the call was given up")
+        chain = self._chain()
+        if any(m.limit is not None and m.admitted >= m.limit for m in chain):
+            raise AllowanceSpent("this run's allowance of requests is used up")
+        for meter in chain:
+            meter.admitted += 1
+        hook = next((m._admit for m in chain if m._admit is not None), None)
+        try:
+            if hook is not None:
+                await hook()
+            if self.stopped:  # given up while it waited for its turn
+                raise CallStopped("the call was given up")
+        except BaseException:
+            for meter in chain:
+                meter.admitted -= 1
+            raise
 
     def request(self) -> None:
         if self.stopped:
@@ -161,6 +216,15 @@ def meter_request() -> None:
     meter = CURRENT_METER.get()
     if meter is not None:
         meter.request()
+
+
+async def admit_request() -> None:
+    """An adapter will send one HTTP request: the pool admits it first (on the event
+    loop, before the request goes to a worker thread). Raises CallStopped, AllowanceSpent
+    or HelperSpent instead of letting it be sent."""
+    meter = CURRENT_METER.get()
+    if meter is not None:
+        await meter.admission()
 
 
 @dataclass(frozen=True)

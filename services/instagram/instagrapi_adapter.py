@@ -45,6 +45,7 @@ from services.instagram.gateway import (
     Progress,
     Session,
     UserList,
+    admit_request,
     meter_request,
 )
 from services.instagram.names import name_key
@@ -83,11 +84,14 @@ def map_error(exc: Exception) -> errors.InstagramError:
         return errors.SessionExpired(name)
     if isinstance(exc, ig.FeedbackRequired | ig.SentryBlock):
         return errors.ActionBlocked(name)
+    if isinstance(exc, ig.PleaseWaitFewMinutes | ig.RateLimitError):
+        # "Please wait a few minutes before you try again." (with a 429 or a 400; instagrapi
+        # reads the body before the status), or a 400 rate_limit_error: a sticky block the
+        # pool rests 15 minutes, doubling while it comes back.
+        return errors.RateLimited(name, kind=errors.PLEASE_WAIT)
     if isinstance(exc, ig.ClientThrottledError):
         # A bare 429: the pool backs off from a minute, doubling while they go on.
-        return errors.RateLimited(name, retry_after=BASE_COOLDOWN)
-    if isinstance(exc, ig.PleaseWaitFewMinutes | ig.RateLimitError):
-        return errors.RateLimited(name)
+        return errors.RateLimited(name, retry_after=BASE_COOLDOWN, kind=errors.THROTTLE)
     if isinstance(exc, ig.PrivateAccount):
         return errors.PrivateProfile(name)
     if isinstance(exc, ig.NotFoundError | ig.ClientNotFoundError | ig.MediaUnavailable
@@ -121,7 +125,6 @@ class InstagrapiGateway:
         http_timeout: tuple[float, float] = (10.0, 30.0),
         call_timeout: float = 120.0,
         proxy: str | None = None,
-        retries: int = 1,
         http_threads: int = HTTP_THREADS,
     ) -> None:
         self.transport = transport
@@ -130,8 +133,6 @@ class InstagrapiGateway:
         self.http_timeout = http_timeout
         self.call_timeout = call_timeout
         self.proxy = proxy
-        # The transport's own retries of 429/5xx; the helper pool does the real backing off.
-        self.retries = retries
         self._pending: dict[str, PendingLogin] = {}
         self._threads = ThreadPoolExecutor(max_workers=http_threads,
                                            thread_name_prefix="instagram")
@@ -156,7 +157,10 @@ class InstagrapiGateway:
         client = Client(settings=settings, proxy=self.proxy,
                         delay_range=self.delay_range if library_pacing else None,
                         with_challenge_flow=False, request_timeout=pause,
-                        private_transport=self.transport, session_retry_total=self.retries)
+                        private_transport=self.transport,
+                        # No retries of 429/5xx by the transport: a retry would leave
+                        # without the pool admitting and counting it; the pool backs off.
+                        session_retry_total=0)
         client.private.request = functools.partial(client.private.request,
                                                    timeout=self.http_timeout)
         # No netrc or proxy from the environment: requests would stat ~/.netrc on every
@@ -179,11 +183,17 @@ class InstagrapiGateway:
         return self.request_timeout + spread
 
     async def _call(self, func: Callable[..., T], *args: Any) -> T:
-        """One request (`func` sends one), after its pause: only the HTTP in one of the
-        gateway's threads, with its own meter and a real timeout, the library's errors
-        mapped; given up (timeout, cancelled), a request the thread has not sent yet is
-        refused instead of reaching Instagram."""
+        """One request (`func` sends one), after its pause and the helper pool's
+        admission (on the event loop: it may wait for the helper's pace, or refuse with
+        HelperSpent or AllowanceSpent, and then nothing is sent): only the HTTP in one of
+        the gateway's threads, with its own meter and a real timeout, the library's
+        errors mapped; given up (timeout, cancelled), a request the thread has not sent
+        yet is refused instead of reaching Instagram."""
         await asyncio.sleep(self._pause())
+        try:
+            await admit_request()
+        except CallStopped as exc:
+            raise errors.NetworkError("the call was given up") from exc
         async with self._slots:
             meter = CallMeter(parent=CURRENT_METER.get())
             token = CURRENT_METER.set(meter)  # the thread runs in a copy of this context

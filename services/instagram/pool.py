@@ -1,26 +1,44 @@
 """Helper accounts serve the reads: least recently used first, each one call at a time.
 
-A helper that is rate-limited cools down with exponential backoff and the work moves
-to the next one; one that hits a checkpoint or loses its session is taken out and the
-admins are told (`on_out`); each helper keeps an hourly budget of requests (every HTTP request of a
-call is counted through its CallMeter, so a post read in 14 pages costs 14), and the
-pool waits for a helper or moves on rather than exceed it. When no helper is usable within
-`max_wait`, the caller gets NoHelperAvailable, never a hang.
+Every HTTP request a call makes is admitted by the pool before it is sent (the gateway
+awaits the hook set on the call's CallMeter): admission stamps it in the helper's sliding
+hour at that moment, and refuses it (HelperSpent, nothing sent) when it would take the
+helper past its limit; the pool then moves the work to the next helper, and a resumable
+read goes on from the request that was not sent. On top of the hour, a token bucket per
+helper (`burst` requests at once, then one every 3600/budget seconds, waited on the event
+loop) spreads a helper's hour instead of spending it in a few minutes.
+
+A call may use only its `share` of each helper's hour (FINAL_SHARE, ROUTINE_SHARE,
+ASKED_SHARE), so what members ask for never eats what the final check needs.
+
+A helper that Instagram slows down cools as the answer asks (the README's table): a bare
+429 a minute, doubling; "Please wait a few minutes" 15 minutes, doubling while it comes
+back, at most 6 hours; "feedback required" hours (admins told); a checkpoint or a lost
+session takes it out (admins told); a network fault a few seconds. Back from a throttle,
+its first request goes alone (no burst) until a call of it succeeds. When no helper is
+usable within `max_wait`, the caller gets NoHelperAvailable, never a hang.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
+import math
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TypeVar
 
 from services.instagram.errors import (
+    PLEASE_WAIT,
+    THROTTLE,
     ActionBlocked,
+    AllowanceSpent,
     CheckpointRequired,
+    HelperSpent,
     InstagramError,
     NetworkError,
     NoHelperAvailable,
@@ -31,11 +49,26 @@ from services.instagram.gateway import CURRENT_METER, CallMeter, Session
 
 T = TypeVar("T")
 Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
 OnOut = Callable[[str, InstagramError], Awaitable[None]]
 
-BASE_COOLDOWN = 60.0  # seconds after a first rate limit; doubles each time after
+HOURLY_BUDGET = 150  # requests a helper may send in a sliding hour (Instagram bears ~200)
+BASE_COOLDOWN = 60.0  # seconds after a bare 429; doubles while they go on
+PLEASE_WAIT_COOLDOWN = 15 * 60.0  # after "Please wait a few minutes"; doubles while it comes back
 MAX_COOLDOWN = 6 * 3600.0
 NETWORK_COOLDOWN = 5.0
+BLOCKED = "action_blocked"  # the cooling kind of a "feedback required"
+NETWORK = "network"  # the cooling kind of a network fault or a 5xx
+
+# The share of each helper's hour a call may use. The final check decides strikes and
+# must never find the helpers spent: it may use all of it. The daily refresh and the
+# re-checks leave it 30%; what members ask for (check now, a submission's author, a
+# profile lookup) leaves it 70%, however often they ask.
+FINAL_SHARE = 1.0
+ROUTINE_SHARE = 0.7
+ASKED_SHARE = 0.3
+# The share of the calls made in this context (HelperPool.run's `share` wins).
+CALL_SHARE: ContextVar[float] = ContextVar("helper_call_share", default=FINAL_SHARE)
 _OUTCOMES = itertools.count(1)  # orders the outcomes of calls (see Helper.last_ok)
 
 
@@ -56,6 +89,14 @@ class Helper:
     last_failed: int = 0
     calls: deque[float] = field(default_factory=deque)  # one time per request sent
     busy: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # Why it is cooling: a RateLimited kind (THROTTLE, PLEASE_WAIT), BLOCKED or NETWORK.
+    cooling_kind: str = ""
+    # The token bucket: tokens left (below zero: reserved by a request waiting its turn)
+    # as of `refilled` (0: never used, the bucket is full).
+    tokens: float = 0.0
+    refilled: float = 0.0
+    # Back from a throttle: one request at a time (no burst) until a call succeeds.
+    probation: bool = False
 
     @property
     def out(self) -> bool:
@@ -67,30 +108,46 @@ class HelperPool:
         self,
         helpers: list[Helper],
         *,
-        hourly_budget: int = 180,
+        hourly_budget: int = HOURLY_BUDGET,
         max_wait: float = 30.0,
         on_out: OnOut | None = None,
         clock: Clock = time.monotonic,
+        burst: int | None = None,
+        sleep: Sleep = asyncio.sleep,
     ) -> None:
+        """`burst`: the token bucket's size (None: no pacing beyond the hour, as in
+        tests and the demo); `sleep` waits for a token (on the event loop)."""
         self.helpers = {h.username: h for h in helpers}
         self.hourly_budget = hourly_budget
         self.max_wait = max_wait
         self.on_out = on_out
         self.clock = clock
+        self.burst = burst
+        self.sleep = sleep
         self._changed = asyncio.Condition()
 
-    def _spent(self, helper: Helper, now: float) -> bool:
+    def limit(self, share: float) -> int:
+        """Requests in a sliding hour a call of this share may take a helper to."""
+        return max(1, math.floor(self.hourly_budget * share + 1e-9))
+
+    def used(self, helper: Helper, now: float | None = None) -> int:
+        """Requests this helper sent in the last hour."""
+        now = self.clock() if now is None else now
         while helper.calls and helper.calls[0] <= now - 3600:
             helper.calls.popleft()
-        return len(helper.calls) >= self.hourly_budget
+        return len(helper.calls)
 
-    def _ready_at(self, helper: Helper, now: float) -> float:
+    def _spent(self, helper: Helper, now: float, share: float) -> bool:
+        return self.used(helper, now) >= self.limit(share)
+
+    def _ready_at(self, helper: Helper, now: float, share: float = FINAL_SHARE) -> float:
         """When this helper may next be used (now, or later); inf when it is out."""
         if helper.out:
             return float("inf")
         at = max(now, helper.cooldown_until)
-        if self._spent(helper, now):
-            at = max(at, helper.calls[0] + 3600)
+        limit = self.limit(share)
+        if self._spent(helper, now, share):  # enough of its hour has to pass first
+            at = max(at, helper.calls[len(helper.calls) - limit] + 3600)
         return at
 
     def usable(self) -> int:
@@ -105,35 +162,72 @@ class HelperPool:
         helper = self.helpers.get(username)
         return helper is not None and helper.last_ok > helper.last_failed
 
-    def free_now(self) -> bool:
+    def free_now(self, share: float | None = None) -> bool:
         """Whether a helper could take a read at once (a submission's quick look)."""
-        helper, _, _ = self._pick()
+        helper, _, _ = self._pick(share=CALL_SHARE.get() if share is None else share)
         return helper is not None
 
-    def _pick(self, avoid: frozenset[str] = frozenset()) -> tuple[Helper | None, float, bool]:
-        """The least recently used helper free now; else how long until one that is not
-        busy may be, and whether one is busy (it tells the waiters when it is done)."""
+    def _pick(self, avoid: frozenset[str] = frozenset(), share: float = FINAL_SHARE
+              ) -> tuple[Helper | None, float, bool]:
+        """The least recently used helper free now (with room in its hour for this
+        share); else how long until one that is not busy may be, and whether one is
+        busy (it tells the waiters when it is done)."""
         now = self.clock()
         candidates = [h for h in self.helpers.values()
                       if h.username not in avoid and not h.out]
         idle = [h for h in candidates if not h.busy.locked()]
-        free = [h for h in idle if self._ready_at(h, now) <= now]
+        free = [h for h in idle if self._ready_at(h, now, share) <= now]
         if free:
             return min(free, key=lambda h: h.last_used), 0.0, False
-        later = [self._ready_at(h, now) - now for h in idle]
+        later = [self._ready_at(h, now, share) - now for h in idle]
         return None, min(later, default=float("inf")), len(idle) < len(candidates)
 
+    async def _admit(self, helper: Helper, share: float) -> None:
+        """One request of a call of this helper (the hook on the call's CallMeter):
+        refused when it would pass the helper's limit for the share, else its turn in
+        the token bucket waited for, then stamped in the helper's hour as it is sent."""
+        if helper.out or self._spent(helper, self.clock(), share):
+            raise HelperSpent(helper.username)
+        wait = self._take_token(helper, self.clock())
+        if wait > 0:
+            await self.sleep(wait)
+        now = self.clock()
+        if self._spent(helper, now, share):  # cannot happen while it is busy; kept exact
+            raise HelperSpent(helper.username)
+        helper.calls.append(now)
+
+    def _take_token(self, helper: Helper, now: float) -> float:
+        """Take one token; seconds to wait until it is there (0: at once). A request
+        waiting reserves its token (the count goes below zero), so waits queue up."""
+        if self.burst is None:
+            return 0.0
+        rate = self.hourly_budget / 3600.0
+        capacity = 1.0 if helper.probation else float(self.burst)
+        if helper.refilled == 0.0:
+            helper.tokens, helper.refilled = capacity, now
+        elapsed = max(0.0, now - helper.refilled)
+        helper.tokens = min(capacity, helper.tokens + elapsed * rate)
+        helper.refilled = max(helper.refilled, now)
+        helper.tokens -= 1.0
+        return 0.0 if helper.tokens >= 0 else -helper.tokens / rate
+
     async def run(self, operation: Callable[[Session], Awaitable[T]], *,
-                  avoid: frozenset[str] = frozenset(), max_wait: float | None = None) -> T:
-        """Run a read as some helper (not one in `avoid`); rate limits and lost sessions
-        move it to the next. Errors it lets through name the helper (`exc.helper`).
-        A caller waits (without polling) for a busy helper to finish, and for a cooling
-        one to be back up to `max_wait`."""
+                  avoid: frozenset[str] = frozenset(), max_wait: float | None = None,
+                  share: float | None = None) -> T:
+        """Run a read as some helper (not one in `avoid`); rate limits, a spent hour and
+        lost sessions move it to the next. Errors it lets through name the helper
+        (`exc.helper`). A caller waits (without polling) for a busy helper to finish,
+        and for a cooling or spent one to be back up to `max_wait`. `share`: of each
+        helper's hour this call may use (default: CALL_SHARE of the context)."""
+        share = CALL_SHARE.get() if share is None else share
+        outer = CURRENT_METER.get()
+        if outer is not None and outer.exhausted:
+            raise AllowanceSpent("this run's allowance of requests is used up")
         loop = asyncio.get_running_loop()
         deadline = loop.time() + (self.max_wait if max_wait is None else max_wait)
         while True:
             async with self._changed:  # picked under the lock: no "done" is missed
-                helper, wait, busy = self._pick(avoid)
+                helper, wait, busy = self._pick(avoid, share)
                 if helper is None:
                     # A busy helper is load, not an outage: its call ends (it has a
                     # timeout) and says so. Only cooling and spent ones count against
@@ -150,29 +244,29 @@ class HelperPool:
                         pass
                     continue
             async with helper.busy:
-                now = helper.last_used = self.clock()
-                meter = CallMeter(parent=CURRENT_METER.get())
+                helper.last_used = self.clock()
+                meter = CallMeter(parent=CURRENT_METER.get(),
+                                  admit=functools.partial(self._admit, helper, share))
                 token = CURRENT_METER.set(meter)
                 try:
                     result = await self._watched(helper, operation)
+                except HelperSpent:
+                    continue  # (after the finally) the next helper goes on from here
                 except RateLimited as exc:
-                    # Rate limits in a row back off longer; one after answered requests
-                    # (a long read that went on for a while) starts again from a minute.
-                    helper.strikes = helper.strikes + 1 if meter.requests <= 1 else 1
-                    backoff = BASE_COOLDOWN * 2 ** (helper.strikes - 1)
-                    self._cool(helper, min(max(backoff, exc.retry_after), MAX_COOLDOWN))
+                    self._throttled(helper, exc, meter.requests)
                 except ActionBlocked as exc:
                     # "feedback required": Instagram is watching this account; it stops at
                     # once and rests as long as Instagram asks (hours), and admins hear.
                     helper.failures += 1
-                    self._cool(helper, exc.retry_after)
+                    self._cool(helper, exc.retry_after, BLOCKED)
                     if self.on_out is not None:
                         await self.on_out(helper.username, exc)
                 except NetworkError as exc:
-                    # Instagram did not answer this read: the caller decides (the
-                    # verification marks the post unknown); the helper rests a moment.
+                    # Instagram did not answer this read (or answered 5xx): the caller
+                    # decides (the verification marks the post unknown); the helper
+                    # rests a moment.
                     helper.failures += 1
-                    self._cool(helper, NETWORK_COOLDOWN)
+                    self._cool(helper, NETWORK_COOLDOWN, NETWORK)
                     exc.helper = helper.username
                     raise
                 except (CheckpointRequired, SessionExpired) as exc:
@@ -185,20 +279,46 @@ class HelperPool:
                     exc.helper = helper.username
                     raise
                 else:
-                    helper.strikes, helper.status = 0, "ready"
+                    helper.strikes, helper.status, helper.cooling_kind = 0, "ready", ""
+                    helper.probation = False
                     return result
                 finally:
                     meter.stop()  # a call given up sends nothing more
                     CURRENT_METER.reset(token)
-                    helper.calls.extend([now] * max(1, meter.requests))
+                    # A gateway that sent without admission (instaloader's thread): its
+                    # requests are counted now, late rather than never.
+                    unadmitted = meter.requests - meter.admitted
+                    if unadmitted > 0:
+                        helper.calls.extend([self.clock()] * unadmitted)
                     async with self._changed:
                         self._changed.notify_all()
+
+    def _throttled(self, helper: Helper, exc: RateLimited, sent: int) -> None:
+        """Cool a helper Instagram slowed down, as long as its answer meant.
+
+        A bare 429: a minute, doubling while they go on; one after answered requests (a
+        long read that went on for a while) starts again from a minute. "Please wait a
+        few minutes": 15 minutes, doubling each time it comes back before a call of the
+        helper succeeds (asking during such a block extends it), at most 6 hours."""
+        if exc.kind == PLEASE_WAIT:
+            again = helper.cooling_kind == PLEASE_WAIT and helper.strikes > 0
+            helper.strikes = helper.strikes + 1 if again else 1
+            base = PLEASE_WAIT_COOLDOWN
+        else:
+            again = helper.cooling_kind == THROTTLE and sent <= 1
+            helper.strikes = helper.strikes + 1 if again else 1
+            base = BASE_COOLDOWN
+        backoff = base * 2 ** (helper.strikes - 1)
+        self._cool(helper, min(max(backoff, exc.retry_after), MAX_COOLDOWN),
+                   exc.kind if exc.kind in {PLEASE_WAIT, THROTTLE} else THROTTLE)
 
     async def _watched(self, helper: Helper, operation: Callable[[Session], Awaitable[T]]
                        ) -> T:
         """The call, with the helper's health noted (see `healthy`)."""
         try:
             result = await operation(helper.session)
+        except HelperSpent:  # its hour is used: nothing was sent, nothing failed
+            raise
         except InstagramError as exc:
             if isinstance(exc, (RateLimited, ActionBlocked, NetworkError, CheckpointRequired,
                                 SessionExpired)):
@@ -210,6 +330,10 @@ class HelperPool:
         helper.last_ok = next(_OUTCOMES)
         return result
 
-    def _cool(self, helper: Helper, seconds: float) -> None:
-        helper.status = "cooling"
+    def _cool(self, helper: Helper, seconds: float, kind: str) -> None:
+        """Rest the helper; back from a slow-down, its bucket holds one token (no burst)."""
+        helper.status, helper.cooling_kind = "cooling", kind
         helper.cooldown_until = self.clock() + seconds
+        if kind != NETWORK:
+            helper.probation = True
+            helper.tokens, helper.refilled = 1.0, helper.cooldown_until

@@ -46,6 +46,7 @@ from services.instagram.gateway import (
     Progress,
     Session,
     UserList,
+    admit_request,
     meter_request,
 )
 from services.instagram.names import name_key
@@ -207,7 +208,10 @@ class SimulatedInstagram:
     # --- the gateway -----------------------------------------------------------------
 
     async def _call(self, operation: str, actor: str) -> None:
-        """Latency, injected faults, checkpoints and the per-account rate limit."""
+        """The helper pool's admission (as a real gateway awaits it before each request),
+        then latency, injected faults, checkpoints and the per-account rate limit."""
+        if operation != "login":
+            await admit_request()
         meter_request()
         self.calls.append((operation, actor))
         if self.config.latency:
