@@ -108,6 +108,9 @@ class Settings(BaseSettings):
     # "Check now" in /status: once per member this often; commenter lists are reused
     # for this long instead of asking Instagram again.
     check_now_minutes: int = 10
+    # Requests one "check now" may send; open posts it could not read are left to the
+    # next daily refresh (and the member is told when that is).
+    check_now_allowance: int = 12
     commenter_cache_minutes: int = 10
     # A member who joins mid-week owes comments on the posts handed in before they joined.
     late_joiners_owe_earlier_posts: bool = False
@@ -144,9 +147,12 @@ class Settings(BaseSettings):
     unfollow_daily_limit: int = 3
 
     # Instagram (instagrapi for logins, reads and writes; instaloader as a second reader).
-    # Requests a helper account may send in an hour, every page counted (Instagram allows
-    # about 200).
-    helper_hourly_budget: int = 180
+    # Requests a helper account may send in a sliding hour, every page counted (Instagram
+    # bears about 200: this stays well under it).
+    helper_hourly_budget: int = 150
+    # Requests a helper may send at once before the steady pace (one every
+    # 3600/HELPER_HOURLY_BUDGET seconds) applies: its hour is spread, not spent in minutes.
+    helper_burst: int = 8
     # A pause between two requests of one account, picked at random in this range.
     instagram_delay_min_seconds: float = 1.0
     instagram_delay_max_seconds: float = 3.0
@@ -255,6 +261,10 @@ class Settings(BaseSettings):
                              "COMMENT_JITTER_MAX_SECONDS")
         if self.helper_hourly_budget < 1:
             raise ValueError("HELPER_HOURLY_BUDGET must be at least 1")
+        if self.helper_burst < 1:
+            raise ValueError("HELPER_BURST must be at least 1")
+        if self.check_now_allowance < 1:
+            raise ValueError("CHECK_NOW_ALLOWANCE must be at least 1")
         if self.telegram_webhook_url and not self.telegram_token:
             raise ValueError("TELEGRAM_WEBHOOK_URL needs TELEGRAM_TOKEN")
         if self.kakao_import_mailbox:

@@ -84,7 +84,7 @@ def instagram_from(settings: Settings) -> Instagram:
     shares = ShareResolver(proxy=settings.instagram_proxy or None,
                            timeout=min(10.0, settings.instagram_call_timeout_seconds))
     return Instagram(CombinedGateway(primary, reader), hourly_budget=settings.helper_hourly_budget,
-                     shares=shares)
+                     shares=shares, burst=settings.helper_burst)
 
 
 @asynccontextmanager
@@ -101,6 +101,8 @@ async def open_services(settings: Settings, instagram: Instagram | None = None
         if services.checks is not None:
             services.checks.cache.ttl = settings.commenter_cache_minutes * 60.0
             services.checks.check_now_every = timedelta(minutes=settings.check_now_minutes)
+            services.checks.check_now_allowance = settings.check_now_allowance
+            services.checks.refresh_times = schedule_from(settings).refresh
         services.web = WebLinks(settings.public_url, BoardMode(settings.web_board),
                                 settings.keys, public=bool(settings.web_public_url))
         yield services

@@ -6,12 +6,15 @@ The Instagram work runs after the event's transaction (ctx.after), never inside 
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from handlers import announcements, formatting
 from handlers.arguments import iso_week
 from handlers.context import Ctx, ProgressFn
 from handlers.events import Reply
 from handlers.registry import Command
 from handlers.weekly import status
+from services.checks import MemberCheck
 from services.weeks import Week
 
 
@@ -60,7 +63,7 @@ async def verify(ctx: Ctx, args: str) -> list[Reply]:
         async def step(done: int, total: int) -> None:
             await progress(ctx.t("verify.progress", done=done, total=total))
 
-        report = await checks.week(week, progress=step)
+        report = await checks.week(week, progress=step, final=True)  # an admin asked
         report_text = announcements.run_report("job.manual", week.label, report)(lang)
         return [Reply(ctx.t("verify.finished") + "\n\n" + report_text)]
 
@@ -104,15 +107,38 @@ async def check_now(ctx: Ctx, _args: str) -> list[Reply]:
     who, tx_now = ctx.who, now
 
     async def work(_progress: ProgressFn) -> list[Reply]:
-        report = await checks.member(member_id, tx_now)
+        checked = await checks.member(member_id, tx_now)
         async with ctx.services.transaction() as tx:
             fresh = Ctx(ctx.event, who, tx, services=ctx.services)
             replies = await status(fresh, "")
-        said = "status.check_paused" if report.paused else "status.checked"
-        return [Reply(ctx.t(said) + "\n\n" + replies[0].text, buttons=replies[0].buttons)]
+            said = _check_said(fresh, checked, tx_now)
+        return [Reply(said + "\n\n" + replies[0].text, buttons=replies[0].buttons)]
 
     ctx.after(work)
     return []
+
+
+def _check_said(ctx: Ctx, checked: MemberCheck, now: datetime) -> str:
+    """What a "check now" did: all read, some (the rest at the next refresh, named), or
+    none (the helpers could not read more now)."""
+    report, when = checked.report, _next_look(ctx, checked.next_look, now)
+    if not report.paused:
+        return ctx.t("status.checked")
+    if checked.partial and checked.read > 0 and when is not None:
+        return ctx.t("status.check_partial", total=report.posts, read=checked.read, when=when)
+    if when is not None:
+        return ctx.t("status.check_paused_until", when=when)
+    return ctx.t("status.check_paused")
+
+
+def _next_look(ctx: Ctx, at: datetime | None, now: datetime) -> str | None:
+    """"오늘 21:00" / "내일 21:00" in the community's zone (a refresh is within a day)."""
+    if at is None:
+        return None
+    zone = ctx.tx.rules.timezone
+    local, today = at.astimezone(zone), now.astimezone(zone).date()
+    key = "status.check_when_today" if local.date() == today else "status.check_when_tomorrow"
+    return ctx.t(key, time=f"{local:%H:%M}")
 
 
 COMMANDS = [

@@ -208,7 +208,7 @@ class WeeklyJobs:
         if not run.done("verified") and checks is not None:
             # A resumed run keeps the verdicts written before the crash: only the posts
             # someone still owes are read again.
-            report = await checks.week(week, only_open=run.attempts > 1)
+            report = await checks.week(week, only_open=run.attempts > 1, final=True)
             await self.runs.mark(run, "verified", report=report.as_summary())
         if not run.done("recorded"):  # the week as it is now is what results read from
             async with self.services.transaction() as tx:

@@ -65,7 +65,8 @@ async def test_a_rate_limit_after_answered_requests_starts_the_backoff_again() -
     pool = HelperPool(helpers, clock=lambda: now[0], max_wait=0.05)
     first = pool.helpers["helper0"]
     first.strikes = 3  # three limits in a row before
-    ig.fail_call(2, RateLimited("rate limited", retry_after=1, kind=THROTTLE))  # after the info was answered
+    # After the info was answered:
+    ig.fail_call(2, RateLimited("rate limited", retry_after=1, kind=THROTTLE))
     await pool.run(lambda s: ig.commenters(s, "HANA0001"))
     assert first.strikes == 1 and first.cooldown_until == now[0] + 60
 

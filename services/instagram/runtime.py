@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 
 from services.instagram.errors import InstagramError
 from services.instagram.gateway import Gateway
-from services.instagram.pool import Clock, Helper, HelperPool
+from services.instagram.pool import HOURLY_BUDGET, Clock, Helper, HelperPool
 from services.instagram.share_links import ShareResolver
 
 # alert(message key, **values): rendered in each admin's language and sent by the bot layer;
@@ -27,11 +27,12 @@ class Instagram:
         self,
         gateway: Gateway,
         *,
-        hourly_budget: int = 180,
+        hourly_budget: int = HOURLY_BUDGET,
         max_wait: float = 30.0,
         patience: float = 600.0,
         clock: Clock = time.time,
         shares: ShareResolver | None = None,
+        burst: int | None = None,
     ) -> None:
         self.gateway = gateway
         # /share/ links by a plain request (None: only through a helper, as in the demo).
@@ -42,8 +43,10 @@ class Instagram:
         # (the backoff starts at a minute) rather than stop with posts unread; a spent
         # hourly budget still stops it. `max_wait` is for someone waiting in chat.
         self.patience = patience
+        # `burst`: each helper's token bucket (HELPER_BURST in production; None in tests
+        # and the demo, which are paced by the hour alone).
         self.pool = HelperPool([], hourly_budget=hourly_budget, max_wait=max_wait,
-                               on_out=self._taken_out, clock=clock)
+                               on_out=self._taken_out, clock=clock, burst=burst)
         self.alert: Alert | None = None
 
     async def _taken_out(self, username: str, error: InstagramError) -> None:
