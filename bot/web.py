@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from ipaddress import ip_address
 
 from aiohttp import web
@@ -34,15 +35,27 @@ def helpers_check(services: Services) -> HealthCheck:
     async def check() -> tuple[str, bool, str]:
         async with services.transaction() as tx:
             registered, usable = await tx.helpers.counts()
+            views = await tx.helpers.list()
+        now = datetime.now(UTC)
+        cooling = "".join(
+            f"; {h.username} cooling until {_utc(h.cooling_until):%Y-%m-%d %H:%M}Z "
+            f"({h.last_error or 'rate_limited'})"
+            for h in views if h.status == "cooling" and h.cooling_until is not None
+            and _utc(h.cooling_until) > now)
         if registered == 0:
             return "helpers", True, ("none registered: the weekly check cannot run until "
                                      "an admin adds one with /addhelper")
         if usable == 0:
             return "helpers", True, (f"{registered} registered, none can read: the weekly "
-                                     "check cannot run (see /helpers)")
-        return "helpers", True, f"{usable} of {registered} can read"
+                                     f"check cannot run (see /helpers){cooling}")
+        return "helpers", True, f"{usable} of {registered} can read{cooling}"
 
     return check
+
+
+def _utc(moment: datetime) -> datetime:
+    """A stored time as UTC (SQLite gives it back without a zone)."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def operator(request: web.Request, token: str) -> bool:

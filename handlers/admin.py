@@ -15,6 +15,7 @@ from services.community import NOTICE_MAX
 from services.instagram.errors import InstagramError, NotFound
 from services.instagram.gateway import Profile
 from services.instagram.names import normalize_username
+from services.instagram.pool import ASKED_SHARE
 from services.instagram.runtime import Instagram
 from services.members import Added, AddResult, AuditActor
 from services.weeks import Week
@@ -52,7 +53,8 @@ def _add_after_looking(ctx: Ctx, names: list[str], unknown: list[str],
         for name in unknown:
             try:
                 looked[name] = await instagram.pool.run(
-                    lambda s, n=name: instagram.gateway.profile(s, n), max_wait=0.0)
+                    lambda s, n=name: instagram.gateway.profile(s, n), max_wait=0.0,
+                    share=ASKED_SHARE)
             except NotFound:
                 looked[name] = None
             except InstagramError as exc:  # added as typed; the first read learns the pk

@@ -17,6 +17,7 @@ from services.helper_accounts import HelperAccountService, secrets_storable
 from services.instagram.errors import InstagramError, NotFound, PrivateProfile
 from services.instagram.gateway import LoginResult
 from services.instagram.names import normalize_username
+from services.instagram.pool import ASKED_SHARE
 from services.notifier import Render
 
 CONSUMER_FLOW = "consumer"
@@ -83,7 +84,7 @@ async def on_consumer_username(ctx: Ctx, text: str) -> list[Reply]:
                 await gateway.recent_posts(session, username, 1)
                 return found.pk
 
-            pk = await instagram.pool.run(look)
+            pk = await instagram.pool.run(look, share=ASKED_SHARE)
         except NotFound:
             return [Reply(t(lang, "consumer.not_found", username=username))]
         except PrivateProfile:

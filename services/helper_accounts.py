@@ -23,6 +23,7 @@ from services.instagram.errors import (
     TwoFactorRequired,
 )
 from services.instagram.gateway import LoginResult
+from services.instagram.pool import COOLING_CODES
 from services.instagram.runtime import Instagram
 from storage import crypto
 from storage.models import Helper
@@ -232,6 +233,8 @@ class HelperAccountService:
             cooling = live.status == "cooling" and live.cooldown_until > pool.clock()
             helper.status = live.status if live.out else ("cooling" if cooling else "ready")
             helper.cooldown_until = _moment(live.cooldown_until) if cooling else None
+            if cooling and live.cooling_kind:  # /helpers and /healthz say which rest it is
+                helper.last_error = COOLING_CODES.get(live.cooling_kind, "rate_limited")
             if live.last_used:
                 helper.last_used_at = _moment(live.last_used)
             helper.failures = live.failures

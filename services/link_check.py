@@ -5,8 +5,10 @@ link (verification can only read a shortcode), and the post's author (or one of 
 co-authors) should be the member (a repost of another member's link, or anyone's post,
 is refused). Both are tried only as far as they are cheap: the share redirect by a
 plain request first, a helper second; the post's info (author, co-authors and their
-pks, in one request) only when a helper is free at once. What could not be looked at
-is left to the verification, which reads the author again.
+pks, in one request) only when a helper is free at once. Both may use only the share of
+a helper's hour kept for what members ask for (ASKED_SHARE), so submissions never eat
+what the final check needs. What could not be looked at is left to the verification,
+which reads the author again.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 
 from services.instagram.errors import InstagramError
 from services.instagram.gateway import PostInfo
+from services.instagram.pool import ASKED_SHARE
 from services.instagram.runtime import Instagram
 from services.links import LinkProblem, PostLink, parse_post_link
 
@@ -44,7 +47,8 @@ async def check_link(instagram: Instagram | None, link: PostLink) -> CheckedLink
 
 def needs_instagram(instagram: Instagram | None, link: PostLink) -> bool:
     """Whether a look at Instagram is due (and possible) for this link now."""
-    return link.is_share or (instagram is not None and instagram.pool.free_now())
+    return link.is_share or (instagram is not None
+                             and instagram.pool.free_now(share=ASKED_SHARE))
 
 
 async def _resolve_share(instagram: Instagram | None, link: PostLink) -> PostLink | None:
@@ -58,7 +62,8 @@ async def _resolve_share(instagram: Instagram | None, link: PostLink) -> PostLin
         return None
     try:
         url = await instagram.pool.run(
-            lambda s: instagram.gateway.resolve_share(s, link.url), max_wait=5.0)
+            lambda s: instagram.gateway.resolve_share(s, link.url), max_wait=5.0,
+            share=ASKED_SHARE)
     except InstagramError as exc:
         log.info("a helper could not resolve a share link: %s", exc.code)
         return None
@@ -67,11 +72,12 @@ async def _resolve_share(instagram: Instagram | None, link: PostLink) -> PostLin
 
 
 async def _info(instagram: Instagram | None, link: PostLink) -> PostInfo | None:
-    if instagram is None or not instagram.pool.free_now():
+    if instagram is None or not instagram.pool.free_now(share=ASKED_SHARE):
         return None
     try:
         info = await instagram.pool.run(
-            lambda s: instagram.gateway.post_info(s, link.shortcode), max_wait=0.0)
+            lambda s: instagram.gateway.post_info(s, link.shortcode), max_wait=0.0,
+            share=ASKED_SHARE)
     except InstagramError as exc:  # the verification reads it again
         log.info("the author of a submitted post was not read: %s", exc.code)
         return None

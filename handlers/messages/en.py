@@ -237,6 +237,7 @@ MESSAGES: dict[str, str] = {
     "ig.admin.challenge": "Instagram wants the login confirmed (a checkpoint). Confirm it in the Instagram app on that account.",
     "ig.admin.session_expired": "the session was logged out by Instagram; /checkhelper logs in again with the stored password.",
     "ig.admin.rate_limited": "Instagram is limiting this account's requests (\"please wait a few minutes\"); it rests and is used again later.",
+    "ig.admin.throttled": "Instagram said too many requests (429): it rests a minute, twice as long each time it goes on.",
     "ig.admin.action_blocked": "Instagram blocked this account's actions for a while (feedback required).",
     "ig.admin.not_found": "Instagram has no such account or post.",
     "ig.admin.private": "the profile is private.",

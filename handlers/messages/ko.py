@@ -237,6 +237,7 @@ MESSAGES: dict[str, str] = {
     "ig.admin.challenge": "인스타그램이 로그인 확인(체크포인트)을 요구해요. 그 계정의 인스타그램 앱에서 확인해 주세요.",
     "ig.admin.session_expired": "인스타그램이 세션을 로그아웃시켰어요. /checkhelper 가 저장된 비밀번호로 다시 로그인해요.",
     "ig.admin.rate_limited": "인스타그램이 이 계정의 요청을 제한하고 있어요(\"잠시 후 다시 시도\"). 쉬었다가 나중에 다시 써요.",
+    "ig.admin.throttled": "인스타그램이 요청이 너무 많다고(429) 했어요. 1분 쉬고, 계속되면 두 배씩 더 쉬어요.",
     "ig.admin.action_blocked": "인스타그램이 이 계정의 활동을 한동안 막았어요(feedback required).",
     "ig.admin.not_found": "인스타그램에 그런 계정이나 게시물이 없어요.",
     "ig.admin.private": "비공개 프로필이에요.",

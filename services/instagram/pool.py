@@ -60,6 +60,11 @@ NETWORK_COOLDOWN = 5.0
 BLOCKED = "action_blocked"  # the cooling kind of a "feedback required"
 NETWORK = "network"  # the cooling kind of a network fault or a 5xx
 
+# The admin message (`ig.admin.<code>`) that says why a helper cools, by cooling kind:
+# /helpers and /healthz show it beside the helper's rest.
+COOLING_CODES = {THROTTLE: "throttled", PLEASE_WAIT: "rate_limited", BLOCKED: "action_blocked",
+                 NETWORK: "transient"}
+
 # The share of each helper's hour a call may use. The final check decides strikes and
 # must never find the helpers spent: it may use all of it. The daily refresh and the
 # re-checks leave it 30%; what members ask for (check now, a submission's author, a
