@@ -198,3 +198,193 @@ async def test_login_with_two_factor_and_checkpoint_codes() -> None:
     assert challenge.value.needs_code
     done = await ig.submit_code("checked", ig.pending_code("checked") or "")
     assert await ig.restore(done.session) == "checked"
+
+
+# --- pacing: every request admitted when it is sent, shares, throttle kinds ----------
+
+
+class FakeTime:
+    """The pool's clock, moved on by the pool's own waits for a token (no real sleep)."""
+
+    def __init__(self, start: float = 1_000_000.0) -> None:
+        self.now = start
+        self.waits: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        self.now += seconds
+
+
+class Stamped(SimulatedInstagram):
+    """The simulated Instagram, noting the pool clock's time of every request it gets."""
+
+    def __init__(self, clock: FakeTime) -> None:
+        super().__init__(SimConfig(calls_per_hour=10**9))
+        self.clock = clock
+        self.sent: dict[str, list[float]] = {}
+
+    async def _call(self, operation: str, actor: str) -> None:
+        await super()._call(operation, actor)  # admitted (or refused) inside
+        if operation != "login":
+            self.sent.setdefault(actor, []).append(self.clock())
+
+
+def long_post(ig: SimulatedInstagram, shortcode: str, requests: int) -> None:
+    """A post whose read takes `requests` requests: its info, then pages of 15."""
+    ig.add_post("hana", shortcode, commenters=[f"fan{n}" for n in range((requests - 1) * 15)])
+
+
+async def test_a_read_moves_to_the_next_helper_at_the_request_past_the_hour() -> None:
+    from services.instagram.comment_pages import CommentRead
+
+    clock = FakeTime()
+    ig = Stamped(clock)
+    helpers = []
+    for name in ("helper0", "helper1"):
+        ig.add_account(name)
+        helpers.append(Helper(name, ig.session_for(name)))
+    ig.add_account("hana")
+    long_post(ig, "LONG0040", 40)
+    pool = HelperPool(helpers, hourly_budget=150, clock=clock, max_wait=0.05)
+    first = pool.helpers["helper0"]
+    first.calls.extend([clock.now - 600] * 120)  # 30 left in its hour
+    pool.helpers["helper1"].last_used = clock.now  # helper0 is the least recently used
+    read = CommentRead()
+    result = await pool.run(lambda s: ig.commenters(s, "LONG0040", read))
+    assert result.complete and len(result.usernames) == 39 * 15
+    sent = Counter(actor for _, actor in ig.calls)
+    assert sent == {"helper0": 30, "helper1": 10}  # request 31 went out as helper1
+    # The pool counted exactly what was sent: nothing before, nothing more.
+    assert len(first.calls) - 120 == 30 and len(pool.helpers["helper1"].calls) == 10
+    assert pool.used(first) == pool.hourly_budget
+
+
+async def test_no_helper_ever_sends_more_than_its_budget_in_any_sliding_hour() -> None:
+    from services.instagram.comment_pages import CommentRead
+
+    clock = FakeTime()
+    ig = Stamped(clock)
+    names = ["helper0", "helper1"]
+    for name in names:
+        ig.add_account(name)
+    ig.add_account("hana")
+    for n, size in enumerate((2, 4, 7, 12, 25)):  # the last takes both helpers' hour
+        long_post(ig, f"POST{n:04d}", size)
+    budget, burst = 20, 4
+    pool = HelperPool([Helper(n, ig.session_for(n)) for n in names], hourly_budget=budget,
+                      clock=clock, burst=burst, sleep=clock.sleep, max_wait=0.0)
+    started, reads, read = clock.now, 0, CommentRead()
+    while clock.now < started + 4 * 3600:  # four hours of reads, one after the other
+        try:  # a read cut by a spent hour goes on from there (as the verification's)
+            await pool.run(lambda s, c=f"POST{reads % 5:04d}", r=read: ig.commenters(s, c, r))
+            reads, read = reads + 1, CommentRead()
+        except NoHelperAvailable as spent:  # both spent: the time they are back
+            assert spent.ready_at is not None and spent.ready_at > clock.now
+            clock.now = spent.ready_at
+    assert reads >= 10  # about the two hours of budget they had, all used
+    for name in names:
+        times = ig.sent[name]
+        assert len(times) == len(pool.helpers[name].calls) + sum(
+            1 for t in times if t <= clock.now - 3600)  # the pool counted every one
+        for later, earlier in zip(times[budget:], times, strict=False):
+            assert later - earlier >= 3600  # never budget + 1 in an hour
+        # The bucket spreads the hour: past its burst, one request per 3600/budget s.
+        for index in range(len(times)):
+            window = [t for t in times if times[index] <= t < times[index] + 600]
+            assert len(window) <= burst + 600 * budget / 3600 + 1
+
+
+async def test_check_now_share_leaves_the_final_check_most_of_every_hour() -> None:
+    from services.instagram.pool import ASKED_SHARE, FINAL_SHARE
+
+    clock = FakeTime()
+    ig = Stamped(clock)
+    names = ["helper0", "helper1"]
+    for name in names:
+        ig.add_account(name)
+    ig.add_account("hana")
+    long_post(ig, "POST0007", 7)
+    pool = HelperPool([Helper(n, ig.session_for(n)) for n in names], hourly_budget=150,
+                      clock=clock, max_wait=0.0)
+    with pytest.raises(NoHelperAvailable):
+        for _ in range(100):  # members asking again and again
+            await pool.run(lambda s: ig.commenters(s, "POST0007"), share=ASKED_SHARE)
+    for name in names:
+        assert len(ig.sent[name]) <= 0.3 * 150  # 70% of the hour is left
+    final = 0
+    with pytest.raises(NoHelperAvailable):
+        for _ in range(100):
+            await pool.run(lambda s: ig.commenters(s, "POST0007"), share=FINAL_SHARE)
+            final += 7
+    assert final >= 2 * 0.7 * 150 - 14 and all(len(ig.sent[n]) <= 150 for n in names)
+
+
+async def test_please_wait_cools_15_minutes_then_30_and_a_bare_429_a_minute() -> None:
+    from services.instagram.errors import PLEASE_WAIT
+
+    ig, helpers = world(2)
+    clock = FakeTime()
+    pool = HelperPool(helpers, clock=clock, max_wait=0.05)
+    first = pool.helpers["helper0"]
+    ig.fail_call(1, RateLimited("Please wait a few minutes before you try again.",
+                                kind=PLEASE_WAIT))
+    assert (await pool.run(lambda s: ig.commenters(s, "HANA0001"))).usernames
+    assert first.cooldown_until == clock.now + 15 * 60 and first.cooling_kind == PLEASE_WAIT
+    clock.now = first.cooldown_until + 1
+    pool.helpers["helper1"].last_used = clock.now  # helper0 asks first again
+    ig.fail_call(1, RateLimited("Please wait a few minutes before you try again.",
+                                kind=PLEASE_WAIT))
+    await pool.run(lambda s: ig.commenters(s, "HANA0001"))
+    assert first.cooldown_until == clock.now + 30 * 60  # it came back: doubled
+    clock.now = first.cooldown_until + 1
+    await pool.run(lambda s: ig.commenters(s, "HANA0001"))  # a read of it goes through
+    assert first.status == "ready" and first.strikes == 0
+    second = pool.helpers["helper1"]
+    ig.fail_call(1, RateLimited("429", retry_after=60, kind=THROTTLE))
+    await pool.run(lambda s: ig.commenters(s, "HANA0001"))
+    assert second.cooldown_until == clock.now + 60 and second.cooling_kind == THROTTLE
+
+
+async def test_back_from_a_throttle_a_helper_sends_one_request_then_the_steady_pace() -> None:
+    clock = FakeTime()
+    ig = Stamped(clock)
+    ig.add_account("helper0")
+    ig.add_account("hana")
+    long_post(ig, "POST0005", 5)
+    pool = HelperPool([Helper("helper0", ig.session_for("helper0"))], hourly_budget=150,
+                      clock=clock, burst=8, sleep=clock.sleep, max_wait=0.0)
+    await pool.run(lambda s: ig.commenters(s, "POST0005"))
+    assert clock.waits == []  # a fresh helper's burst: five at once
+    ig.fail_call(1, RateLimited("429", retry_after=60, kind=THROTTLE))
+    with pytest.raises(NoHelperAvailable):
+        await pool.run(lambda s: ig.commenters(s, "POST0005"))
+    helper = pool.helpers["helper0"]
+    clock.now = helper.cooldown_until + 3600  # long after: a full bucket it would be
+    await pool.run(lambda s: ig.commenters(s, "POST0005"))
+    assert len(clock.waits) == 4  # only the first went at once, the others one by one
+    assert all(wait == pytest.approx(3600 / 150) for wait in clock.waits)
+    assert not helper.probation  # the read went through: bursts again from now on
+
+
+async def test_a_runs_allowance_stops_admission_before_a_request_is_sent() -> None:
+    from services.instagram.errors import AllowanceSpent
+    from services.instagram.gateway import CURRENT_METER, CallMeter
+
+    ig, helpers = world(2)
+    long_post(ig, "POST0030", 30)
+    pool = HelperPool(helpers, max_wait=0.05)
+    allowance = CallMeter(limit=12)
+    token = CURRENT_METER.set(allowance)
+    try:
+        with pytest.raises(AllowanceSpent):
+            await pool.run(lambda s: ig.commenters(s, "POST0030"))
+        with pytest.raises(AllowanceSpent):  # the next read of the run does not start
+            await pool.run(lambda s: ig.commenters(s, "HANA0001"))
+    finally:
+        CURRENT_METER.reset(token)
+    assert len(ig.calls) == 12 == allowance.requests
+    assert sum(len(h.calls) for h in pool.helpers.values()) == 12
+    assert all(h.status == "ready" for h in pool.helpers.values())
