@@ -408,3 +408,59 @@ async def test_post_info_and_profile_carry_pks() -> None:
                   json={"message": "User not found", "status": "fail"})
     with pytest.raises(errors.NotFound):
         await gateway().profile(session(), "nobody.here")
+
+
+@pytest.mark.parametrize(("status", "body", "kind"), [
+    (429, {"message": "", "status": "fail"}, errors.THROTTLE),
+    (429, {"message": "Please wait a few minutes before you try again.", "status": "fail"},
+     errors.PLEASE_WAIT),
+    (400, {"message": "Please wait a few minutes before you try again.", "status": "fail"},
+     errors.PLEASE_WAIT),
+])
+@responses.activate
+async def test_throttles_are_told_apart_by_their_body_and_sent_once(
+    status: int, body: dict[str, str], kind: str
+) -> None:
+    responses.get(re.compile(rf"{API}/media/{PK}/info/.*"), json=body, status=status)
+    with pytest.raises(errors.RateLimited) as limited:
+        await gateway().post_info(session(), SHORTCODE)
+    assert limited.value.kind == kind
+    assert len(responses.calls) == 1  # no retry of the transport's own: only what was admitted
+
+
+@responses.activate
+async def test_a_request_the_pool_does_not_admit_is_never_sent() -> None:
+    from services.instagram.errors import HelperSpent
+    from services.instagram.gateway import CURRENT_METER, CallMeter
+
+    info(count=0)
+    admitted: list[int] = []
+
+    async def admit() -> None:
+        if len(admitted) == 1:
+            raise HelperSpent("helper0")
+        admitted.append(len(responses.calls))
+
+    meter = CallMeter(admit=admit)
+    token = CURRENT_METER.set(meter)
+    try:
+        assert (await gateway().post_info(session(), SHORTCODE)).author == "hana.daily"
+        with pytest.raises(HelperSpent):
+            await gateway().post_info(session(), SHORTCODE)
+    finally:
+        CURRENT_METER.reset(token)
+    assert admitted == [0]  # admitted before it went out
+    assert len(responses.calls) == 1 == meter.requests == meter.admitted
+
+
+@responses.activate
+async def test_instagrapi_never_sends_a_request_again_by_itself() -> None:
+    import requests
+
+    # A cut-short answer (instagrapi would wait 2 s in the thread and send it again; after
+    # a 408 it would wait 60 s).
+    responses.get(re.compile(rf"{API}/media/{PK}/info/.*"),
+                  body=requests.exceptions.ChunkedEncodingError("connection broken"))
+    with pytest.raises(errors.NetworkError):
+        await gateway().post_info(session(), SHORTCODE)
+    assert len(responses.calls) == 1  # not again, uncounted

@@ -115,6 +115,22 @@ class PendingLogin:
     started: float = field(default_factory=time.monotonic)
 
 
+def _no_library_resends(client: Client) -> None:
+    """instagrapi sends a request again by itself after a timeout (sleeping 60 s in the
+    thread first) or a cut-short answer: such a request would leave without the pool
+    admitting and counting it. Those two become a NetworkError instead (the pool rests
+    the helper a moment; a resumable read goes on from that request, admitted again)."""
+    send = client._send_private_request
+
+    def once(endpoint: str, **kwargs: Any) -> Any:
+        try:
+            return send(endpoint, **kwargs)
+        except (ig.ClientRequestTimeout, ig.ClientIncompleteReadError) as exc:
+            raise errors.NetworkError(type(exc).__name__) from exc
+
+    client._send_private_request = once  # type: ignore[method-assign]
+
+
 class InstagrapiGateway:
     def __init__(
         self,
@@ -152,8 +168,9 @@ class InstagrapiGateway:
         requests instagrapi sends in one call, keeps them."""
         pause = self.request_timeout if library_pacing else 0
         if settings is not None:  # a stored session must not bring its own pacing/transport
+            # (nor its own retries: instagrapi stores session_retry_total in the settings)
             settings = {**settings, "private_transport": self.transport,
-                        "request_timeout": pause}
+                        "request_timeout": pause, "session_retry_total": 0}
         client = Client(settings=settings, proxy=self.proxy,
                         delay_range=self.delay_range if library_pacing else None,
                         with_challenge_flow=False, request_timeout=pause,
@@ -175,6 +192,7 @@ class InstagrapiGateway:
         client = self._clients.get(key)
         if client is None:
             client = self._clients[key] = self.new_client(session)
+            _no_library_resends(client)
         return client
 
     def _pause(self) -> float:
