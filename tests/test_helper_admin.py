@@ -173,7 +173,13 @@ async def test_the_pool_state_is_written_back_and_shown(
         await tx.helpers.save_pool()
     await admin.say("/helpers")
     assert "cooling down until" in admin.text and "failures: 0" in admin.text
+    assert "last problem: Instagram is limiting this account's requests" in admin.text  # why
     assert admin.text.count("last used: never") == 0
+    from bot.web import helpers_check
+
+    _, _, health = await helpers_check(services)()
+    assert health.startswith("2 of 2 can read; helper.a cooling until ") and \
+        health.endswith("(rate_limited)")
     # A restart keeps the cooldown: a new pool loaded from the table skips that helper.
     fresh = Instagram(simulated, max_wait=0.1, patience=0.1)
     services.instagram = fresh
