@@ -166,6 +166,7 @@ async def scenario(url: str, name: str, world: dict[str, Any]) -> dict[str, Any]
                         instagram=instagram)
     checks = services.checks
     assert checks is not None
+    checks.check_now_allowance = 10**9  # measured reading every open post, as the budget
     week = Week.containing(NOW, services.rules.timezone)
     try:
         async with services.transaction() as tx:  # warm: connections, statements
@@ -179,7 +180,8 @@ async def scenario(url: str, name: str, world: dict[str, Any]) -> dict[str, Any]
         if name == "refresh":
             reports = [await checks.week(week, only_open=True)]
         else:
-            reports = await asyncio.gather(*(checks.member(int(m), NOW) for m in members))
+            reports = [c.report for c in await asyncio.gather(
+                *(checks.member(int(m), NOW) for m in members))]
         seconds = time.perf_counter() - started
         _, peak = rss()
     finally:
