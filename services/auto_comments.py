@@ -37,6 +37,7 @@ from services.instagram.errors import (
     SessionExpired,
 )
 from services.instagram.gateway import Post
+from services.instagram.pool import ROUTINE_SHARE
 from storage.models import CommentLog, Consumer, Member, Producer, utcnow
 
 if TYPE_CHECKING:
@@ -98,7 +99,8 @@ class AutoCommenter:
         for consumer in consumers:
             try:
                 posts = await instagram.pool.run(lambda s, c=consumer: instagram.gateway
-                                                 .recent_posts(s, c.instagram_username, 6))
+                                                 .recent_posts(s, c.instagram_username, 6),
+                                                 share=ROUTINE_SHARE)  # not the final's
             except InstagramError as exc:
                 log.warning("could not list @%s's posts: %s", consumer.instagram_username,
                             exc.code)
