@@ -165,6 +165,9 @@ def prepare(settings: Settings, as_name: str | None) -> tuple[Settings, bool]:
     settings = settings.model_copy(update={
         "database_url": f"sqlite+aiosqlite:///{database}",
         "encryption_keys": _key_file().read_text().strip(),
+        # A demo member's "check now" reads all their open posts (a dozen requests would
+        # leave some to tonight's refresh): the simulated Instagram has no hour to spare.
+        "check_now_allowance": 100,
     })
     crypto.configure_keys(settings.keys)
     upgrade(settings.database_url)
