@@ -598,10 +598,13 @@ async def scale_one(members: int, server: str, calls: int, check_seconds: float
                         await response.read()
                     if n >= 5:  # the first few warm the process
                         latencies.append(time.monotonic() - began)
+                pages = []
                 for path in ("/week", "/week", "/healthz"):
+                    began = time.monotonic()
                     async with http.get(f"{bot.base}{path}") as response:
                         await response.read()
                         assert response.status == 200, (path, response.status)
+                    pages.append(time.monotonic() - began)
             await telegram_phase(emulator, members, 10, 2, itertools.count(1))
             chat_state = await bot.ask("state")
             await bot.ask("refresh")
@@ -616,7 +619,7 @@ async def scale_one(members: int, server: str, calls: int, check_seconds: float
     cuts = statistics.quantiles(latencies, n=100)
     return {"members": members, "database": "PostgreSQL" if server else "SQLite",
             "helpers": helpers, "status_p50_ms": cuts[49] * 1000,
-            "status_p99_ms": cuts[98] * 1000, "calls": calls,
+            "status_p99_ms": cuts[98] * 1000, "calls": calls, "week_ms": pages[0] * 1000,
             "idle_mb": idle["rss_kb"] / 1024, "chat_peak_mb": chat_state["peak_kb"] / 1024,
             "peak_mb": after["peak_kb"] / 1024, "check": after["check"],
             "check_s": after["check_s"], "check_requests": after["requests"]}
@@ -626,12 +629,13 @@ async def scale(sizes: list[int], server: str, calls: int, check_seconds: float
                 ) -> dict[str, Any]:
     rows = []
     print(f"{'members':>7} {'/status p50 ms':>14} {'p99 ms':>7} {'idle MB':>7} "
-          f"{'chat MB':>7} {'peak MB':>7} final check")
+          f"{'chat MB':>7} {'peak MB':>7} {'/week ms':>8} refresh")
     for members in sizes:
         row = await scale_one(members, server, calls, check_seconds)
         rows.append(row)
         print(f"{members:>7} {row['status_p50_ms']:>14.1f} {row['status_p99_ms']:>7.1f} "
               f"{row['idle_mb']:>7.0f} {row['chat_peak_mb']:>7.0f} {row['peak_mb']:>7.0f} "
+              f"{row['week_ms']:>8.0f} "
               f"{row['check']} after {row['check_s']:.0f} s ({row['check_requests']:,} "
               f"requests, {row['helpers']} helpers)", flush=True)
     return {"rows": rows, "calls": calls, "check_seconds": check_seconds}
