@@ -209,7 +209,8 @@ def chat_rows(result: dict[str, Any]) -> list[str]:
             modes = ("idle", "final", "refresh")
             kakao = (" · ".join(f"{by[(phase, m)]['over_5s']} / {by[(phase, m)]['callbacks']}"
                                 for m in modes) if phase == "kakao" else "")
-            reads = " / ".join(f"{by[(phase, m)]['author_reads']}" for m in modes)
+            reads = (" / ".join(f"{by[(phase, m)]['author_reads']}" for m in modes)
+                     if phase == "kakao" else "")
             no_links = " / ".join(f"{by[(phase, m)]['p99_no_links']:.3f}" for m in modes)
             rows.append(
                 f"| {size['members']:,} ({size['database']}) | {label} | "
@@ -243,8 +244,8 @@ CHAT_TEXT = [
     "/status, /help and a link handed in, in turn). Runs alternate idle, final and "
     "refresh on a fresh database each; p99 in seconds, the median over the runs, and "
     "its ratio to idle. Kakao: answers past 5 s / through the callback, idle · final · "
-    "refresh. Author reads: links whose author was read at submission (a free helper), "
-    "idle / final / refresh.",
+    "refresh. Author reads: the links (Kakao and Telegram, over the runs) whose author was "
+    "read at submission (a free helper), idle / final / refresh.",
     "",
     "| members (db) | chat | idle p99 | final check p99 | refresh p99 | p99 without links "
     "(idle / final / refresh) | Kakao > 5 s / callback | author reads | goal | |",
