@@ -6,9 +6,12 @@ web pages on one aiohttp app, the scheduler), on a fresh copy of a seeded week
 (benchmarks/seed_week.py: every member's verdict rows present), with one difference
 from production: Instagram is the simulated one (`WeekInstagram`), each request
 taking 0.3-1 s, and read by helpers (the production hourly budget; one helper per ten
-members, at least four, so the check outlasts the measurement). The check is the
-product's job (`WeeklyJobs.final` or `.refresh`, as the scheduler calls them), started
-through the bot process's standard input.
+members, at least four, so the check outlasts the measurement). The checks are the
+product's jobs: the final check of last week, left due in the database, which the
+scheduler starts as the bot starts (its catch-up), or the daily refresh
+(`WeeklyJobs.refresh`, as the scheduler calls it), started through the bot process's
+standard input. The helper pool is loaded first, as in a process that has checked once
+since it started (until then a link's author is never read at submission).
 
 Each run measures, one after another: Kakao (open-loop requests at `--kakao-rate` a
 second: 내 현황, /status, /help, a link), then Telegram at 5, 15 and 30 messages a

@@ -6,7 +6,7 @@ one after another in their own processes; PostgreSQL is measured too when a serv
 answers at BENCH_POSTGRES_URL (default: the local one); the Telegram benchmark, about
 twenty minutes on SQLite, runs on PostgreSQL with --telegram-postgres. The chat during
 the week's check (50 members on SQLite, 50 and 1,000 on PostgreSQL), the scaling
-columns (20 to 1,000 members) and the Kakao soak add about forty minutes.
+columns (20 to 1,000 members) and the Kakao soak add about forty-five minutes.
 
     .venv/bin/python benchmarks/report.py [--quick]
 """
