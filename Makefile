@@ -42,7 +42,8 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-# Every benchmark, then docs/benchmarks.md (BENCH_ARGS=--quick for a short look).
+# Every benchmark, then docs/benchmarks.md: over an hour (BENCH_ARGS=--quick for a short
+# look; --telegram-postgres adds the Telegram benchmark on PostgreSQL). Not part of CI.
 bench: $(STAMP)
 	$(BIN)/python benchmarks/report.py $(BENCH_ARGS)
 

@@ -1,7 +1,9 @@
 """Soak: many KakaoTalk users at once, mixed with uploads and an Instagram login.
 
 The bot runs as it does in production, `autogram run` in its own process, on a fresh
-PostgreSQL database (created on the server `--server` names, dropped afterwards), with
+PostgreSQL database (created on the server `--server` names, dropped afterwards; its
+members have their posts of last week and this week and every verdict on them, so a
+status lists a real to-do list), with
 its Kakao skill endpoint and Telegram pointed at the local Bot API emulator. This
 process drives it: `--requests` Kakao skill requests from `--users` members spread over
 `--seconds` (status, results, /me, /help, a link, a bad link), while Telegram users send
@@ -141,18 +143,16 @@ async def add_kakao_members(services: Any, user_ids: list[str]) -> None:
 
 
 async def seed(url: str, users: int) -> list[str]:
-    """The members on a fresh database; returns their Kakao user ids."""
-    from services.container import Services
-    from services.rules import CommunityRules
-    from storage.db import create_engine, session_factory
+    """The members on a fresh database, each with their posts of last week and this
+    week and every verdict on them (benchmarks/seed_week.py), last week's final check
+    done; returns their Kakao user ids. Their to-do lists are real: /status and 내 현황
+    list what a member of a community this size has to do."""
+    from benchmarks.seed_week import finish_last_week, kakao_user
+    from benchmarks.seed_week import seed as seed_week
 
-    engine = create_engine(url)
-    ids = [uuid.uuid4().hex * 2 for _ in range(users)]
-    try:
-        await add_kakao_members(Services(session_factory(engine), CommunityRules()), ids)
-    finally:
-        await engine.dispose()
-    return ids
+    await seed_week(url, users)
+    await finish_last_week(url)
+    return [kakao_user(n) for n in range(1, users + 1)]
 
 
 async def side_traffic(emulator: Any, uploads: int, seconds: float) -> tuple[int, int]:
@@ -181,7 +181,8 @@ async def side_traffic(emulator: Any, uploads: int, seconds: float) -> tuple[int
     return answered, len(logged)
 
 
-async def main(server: str, users: int, requests: int, seconds: float, uploads: int) -> None:
+async def main(server: str, users: int, requests: int, seconds: float, uploads: int,
+               out: str = "") -> None:
     from cryptography.fernet import Fernet
     from sqlalchemy.engine import make_url
 
@@ -229,6 +230,15 @@ async def main(server: str, users: int, requests: int, seconds: float, uploads: 
               f"({side[1]} messages)")
         for problem in kakao.invalid[:10]:
             print("  invalid:", problem)
+        if out:
+            ordered = sorted(kakao.latencies) or [0.0]
+            await asyncio.to_thread(Path(out).write_text, json.dumps({
+                "users": users, "requests": requests, "seconds": seconds,
+                "sent": kakao.sent, "answered": kakao.answered, "invalid": len(kakao.invalid),
+                "p50": statistics.median(ordered),
+                "p99": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))],
+                "max": ordered[-1], "goal_p99": 4.5, "uploads": uploads,
+                "uploads_answered": side[0], "login_messages": side[1]}))
     finally:
         if process is not None and process.returncode is None:
             process.send_signal(signal.SIGTERM)
@@ -247,6 +257,7 @@ if __name__ == "__main__":
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--uploads", type=int, default=5)
+    parser.add_argument("--json", default="", help="also write the figures to this file")
     options = parser.parse_args()
     asyncio.run(main(options.server, options.users, options.requests, options.seconds,
-                     options.uploads))
+                     options.uploads, options.json))

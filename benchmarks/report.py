@@ -4,7 +4,9 @@ The page says when and on what machine (cores, memory, load before and after), a
 each figure with its spread, the goal beside it and whether it was met. Benchmarks run
 one after another in their own processes; PostgreSQL is measured too when a server
 answers at BENCH_POSTGRES_URL (default: the local one); the Telegram benchmark, about
-twenty minutes on SQLite, runs on PostgreSQL with --telegram-postgres.
+twenty minutes on SQLite, runs on PostgreSQL with --telegram-postgres. The chat during
+the week's check (50 members on SQLite, 50 and 1,000 on PostgreSQL), the scaling
+columns (20 to 1,000 members) and the Kakao soak add about forty-five minutes.
 
     .venv/bin/python benchmarks/report.py [--quick]
 """
@@ -179,6 +181,107 @@ def load_rows(result: dict[str, Any]) -> list[str]:
     return rows
 
 
+def soak_rows(result: dict[str, Any]) -> list[str]:
+    met = result["invalid"] == 0 and result["p99"] < result["goal_p99"]
+    return [f"| {result['users']} | {result['sent']:,} in {result['seconds']:.0f} s | "
+            f"{result['answered']:,} | {result['invalid']} | {result['p50']:.3f} | "
+            f"{result['p99']:.3f} | {result['max']:.3f} | "
+            f"{result['uploads_answered']} / {result['uploads']} | "
+            f"0 invalid, p99 < {result['goal_p99']:g} s | {'met' if met else '**missed**'} |"]
+
+
+PHASES = {"kakao": "Kakao", "telegram_5": "Telegram 5/s", "telegram_15": "Telegram 15/s",
+          "telegram_30": "Telegram 30/s"}
+
+
+def chat_rows(result: dict[str, Any]) -> list[str]:
+    """A row per community size, database and transport: idle, then each check."""
+    rows = []
+    for size in result["sizes"]:
+        by = {(r["phase"], r["mode"]): r for r in size["rows"]}
+        for phase, label in PHASES.items():
+            idle, cells, verdicts = by[(phase, "idle")], [], []
+            for mode in ("final", "refresh"):
+                busy = by[(phase, mode)]
+                running = "" if busy["check_running"] else ", check ended"
+                cells.append(f"{busy['p99']:.3f} ({busy['ratio']:.2f}x{running})")
+                verdicts.append(f"{mode}: {'met' if busy['met'] else '**missed**'}")
+            modes = ("idle", "final", "refresh")
+            kakao = (" · ".join(f"{by[(phase, m)]['over_5s']} / {by[(phase, m)]['callbacks']}"
+                                for m in modes) if phase == "kakao" else "")
+            reads = (" / ".join(f"{by[(phase, m)]['author_reads']}" for m in modes)
+                     if phase == "kakao" else "")
+            no_links = " / ".join(f"{by[(phase, m)]['p99_no_links']:.3f}" for m in modes)
+            rows.append(
+                f"| {size['members']:,} ({size['database']}) | {label} | "
+                f"{idle['p99']:.3f} | {' | '.join(cells)} | "
+                f"{no_links} | "
+                f"{kakao} | {reads} | ≤ {size['goal']}x | {', '.join(verdicts)} |")
+    return rows
+
+
+def scale_rows(result: dict[str, Any]) -> list[str]:
+    return [f"| {row['members']:,} ({row['database']}) | {row['idle_mb']:.0f} / "
+            f"{row['chat_peak_mb']:.0f} / {row['peak_mb']:.0f} | "
+            f"{row['status_p50_ms']:.0f} / {row['status_p99_ms']:.0f} | {row['week_ms']:.0f} | "
+            f"{row['check']} in {row['check_s']:.0f} s ({row['check_requests']:,} requests, "
+            f"{row['helpers']} helpers) | see the week benchmark | see the week benchmark |"
+            for row in result["rows"]]
+
+
+CHAT_TEXT = [
+    "## Chat during the week's check (benchmarks/chat_during_checks.py)",
+    "",
+    "The bot is `autogram run`'s own `bot.app.run` in a process of its own (Telegram "
+    "polling the Bot API emulator with the 30/s send cap on, the Kakao endpoint and the "
+    "web pages on one app, the scheduler) on a fresh copy of a seeded week (every "
+    "member's verdicts present, 95% compliance), its Instagram the simulated one with "
+    "0.3-1 s a request and one helper per ten members (at least four; the production "
+    "hourly budget). Busy: the final check (last week's, which the scheduler starts as "
+    "the bot starts, as it catches up) or the daily refresh (`WeeklyJobs.refresh`), each "
+    "still reading throughout. Chat, one after another in each run: Kakao at 5 requests "
+    "a second, then Telegram at 5, 15 and 30 messages a second (open loop; 내 현황, "
+    "/status, /help and a link handed in, in turn). Runs alternate idle, final and "
+    "refresh on a fresh database each; p99 in seconds, the median over the runs, and "
+    "its ratio to idle. Kakao: answers past 5 s / through the callback, idle · final · "
+    "refresh. Author reads: the links (Kakao and Telegram, over the runs) whose author was "
+    "read at submission (a free helper), idle / final / refresh.",
+    "",
+    "| members (db) | chat | idle p99 | final check p99 | refresh p99 | p99 without links "
+    "(idle / final / refresh) | Kakao > 5 s / callback | author reads | goal | |",
+    "|---|---|---|---|---|---|---|---|---|---|",
+]
+
+SCALE_TEXT = [
+    "## One deployment by community size (benchmarks/chat_during_checks.py --scale)",
+    "",
+    "A week with 95% compliance and every verdict present; one bot process as above "
+    "(Instagram without latency). Memory: VmHWM of the process idle (started, helper "
+    "pool loaded) / after 300 Kakao /status, the week page and some Telegram / after "
+    "the daily refresh (every post has an open debt: the 5% who comment on nothing), "
+    "cut after a minute. /status: Kakao, one member after another, p50 / p99 ms. "
+    "Requests a week and helpers needed come from the whole-week benchmark "
+    "(benchmarks/week.py).",
+    "",
+    "| members | MB idle / chat / refresh | /status p50 / p99 ms | /week ms | refresh | "
+    "requests a week | helpers needed |",
+    "|---|---|---|---|---|---|---|",
+]
+
+SOAK_TEXT = [
+    "## KakaoTalk soak (benchmarks/kakao_soak.py)",
+    "",
+    "`autogram run` on PostgreSQL; members with their posts of last week and this week "
+    "and every verdict (their to-do lists are real) send 내 현황, 결과, /me, /help, a "
+    "link and a bad link to the Kakao endpoint, spread evenly, while Telegram users "
+    "upload Instagram exports and one logs in to an unreachable Instagram.",
+    "",
+    "| members | requests | answered | invalid | p50 s | p99 s | max s | uploads answered "
+    "| goal | |",
+    "|---|---|---|---|---|---|---|---|---|---|",
+]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true",
@@ -210,6 +313,18 @@ def main() -> None:
     crowd = [run("web_board_load.py", *seconds)]
     if server:
         crowd.append(run("web_board_load.py", *seconds, "--database-url", server))
+    soak = [run("kakao_soak.py", "--server", server, *(
+        ["--users", "50", "--requests", "300", "--seconds", "20", "--uploads", "2"]
+        if args.quick else []))] if server else []
+    rounds = ["--runs", "1", "--seconds", "4"] if args.quick else ["--runs", "2"]
+    chats = [run("chat_during_checks.py", "--members", "50", *rounds)]
+    if server:
+        chats.append(run("chat_during_checks.py", "--members", "50",
+                         *([] if args.quick else ["1000"]), *rounds, "--database-url", server))
+    sizes = ["20", "100"] if args.quick else ["20", "30", "50", "100", "300", "1000"]
+    scaling = run("chat_during_checks.py", "--scale", "--members", *sizes,
+                  *(["--calls", "100", "--check-seconds", "20"] if args.quick else []),
+                  *(["--database-url", server] if server else []))
     after = load()
 
     lines = [
@@ -309,6 +424,15 @@ def main() -> None:
         "boards computed | goal | |",
         "|---|---|---|---|---|---|---|---|---|---|",
         *[row for result in crowd for row in load_rows(result)],  # type: ignore[arg-type]
+        "",
+        *CHAT_TEXT,
+        *[row for result in chats for row in chat_rows(result)],  # type: ignore[arg-type]
+        "",
+        *SCALE_TEXT,
+        *scale_rows(scaling),  # type: ignore[arg-type]
+        "",
+        *SOAK_TEXT,
+        *[row for result in soak for row in soak_rows(result)],  # type: ignore[arg-type]
         "",
     ]
     PAGE.write_text("\n".join(lines))

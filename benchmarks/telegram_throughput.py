@@ -4,8 +4,9 @@ Each run has three processes: the load (benchmarks/telegram_load.py: the Bot API
 emulator and the simulated users, each sending the next message after the reply to the
 last), one bot (benchmarks/telegram_bots.py: the product, or the peer written there),
 and this one, which prepares a fresh database for the run (members, their Telegram
-accounts, this week's posts) and collects the figures. The bots alternate, at least five
-runs each, on the same database kind, for every path and number of users:
+accounts, this week's posts and every member's verdicts on them) and collects the
+figures. The bots alternate, at least five runs each, on the same database kind, for
+every path and number of users:
 
 - paths: `/help` (a read), a link submission (a write), `/status` (the week's to-do list);
 - users: 1, 50, 500 and 1,000.
@@ -41,6 +42,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import insert, text
 from sqlalchemy.engine import make_url
 
+from benchmarks.seed_week import add_verdicts
+from services.weeks import Week
 from storage.db import async_url, create_engine, is_sqlite
 from storage.migrations import upgrade
 from storage.models import ChatAccount, Member, Submission
@@ -51,7 +54,10 @@ GOALS = {"throughput": 0.8, "p99": 1.5}
 
 
 async def seed(url: str, users: int) -> None:
-    """Members with linked Telegram accounts, two posts each this week."""
+    """Members with linked Telegram accounts, two posts each this week, and every
+    member's verdict on every other member's post (the week as after a check: 95% of
+    the members "done", the rest "missing"), so /status reads what it reads in a real
+    week."""
     engine = create_engine(url)
     now = datetime.now(UTC)
     local = now.astimezone(ZoneInfo("Asia/Seoul")).date()
@@ -69,6 +75,7 @@ async def seed(url: str, users: int) -> None:
              "url": f"https://www.instagram.com/p/S{n:04d}x{k}/", "source": "chat",
              "submitted_at": now, "created_at": now, "status": "active"}
             for n in range(users) for k in range(2)])
+        await add_verdicts(conn, Week(week, ZoneInfo("Asia/Seoul")), now)
     await engine.dispose()
 
 
