@@ -81,13 +81,15 @@ async def picture_of(services: Services, week: Week, lang: str = "ko",
             board = await BoardService(session, services.rules).board(week)
     zone = services.rules.timezone
     texts = PictureTexts(
-        title=t(lang, "web.picture_title", week=formatting.week(week, lang)),
+        title=t(lang, "web.picture_title" if board.finished else "web.picture_title_so_far",
+                week=formatting.week(week, lang)),
         summary=t(lang, "web.board_summary", members=len(board.rows), posts=board.posts,
                   done=len(board.done)),
         checked=t(lang, "web.checked_at", time=formatting.moment(board.checked_at, zone, lang))
         if board.checked_at else t(lang, "web.never_checked"),
         legend=t(lang, "web.picture_legend"), done=t(lang, "web.done"),
-        more=t(lang, "web.picture_more", count="{count}"), deleted=t(lang, "deluser.shown_as"))
+        more=t(lang, "web.picture_more", count="{count}"), deleted=t(lang, "deluser.shown_as"),
+        nothing_owed=t(lang, "web.nothing_owed"))
     return await asyncio.to_thread(render, board, texts)
 
 
@@ -207,8 +209,11 @@ class WebPages:
         week_text = formatting.week(week, lang)
         nxt = Week(week.start + (this_week.start - this_week.previous().start), zone)
         other = "ko" if lang == "en" else "en"
+        title = t(lang, "web.board_title" if board.finished else "web.board_title_so_far",
+                  week=week_text)
         return self._render(
             "board.html", lang, board=board, week_text=week_text, private_board=private,
+            title=title,
             checked_text=formatting.moment(board.checked_at, zone, lang)
             if board.checked_at else "",
             previous_url=self._with_lang(f"/week/{week.previous().label}", lang),
@@ -248,6 +253,7 @@ class WebPages:
             return web.Response(text=html, content_type="text/html",
                                 headers={**HEADERS, "Cache-Control": "no-cache"})
         return self._page("list.html", lang, username=username, **values,
+                          title=f"@{username} · {formatting.week(week, lang)}",
                           week_text=formatting.week(week, lang),
                           board_url=self._with_lang(f"/week/{week.label}", lang))
 
@@ -295,6 +301,7 @@ class WebPages:
         other = "ko" if lang == "en" else "en"
         return self._page(
             "personal.html", lang, private=True, username=holder.username,
+            title=t(lang, "web.personal_title", username=holder.username),
             week_text=formatting.week(view.week, lang),
             submit_text=formatting.moment(view.submission_deadline, zone, lang),
             comment_text=formatting.moment(view.comment_deadline, zone, lang),

@@ -27,7 +27,8 @@ async def week_link(ctx: Ctx, args: str) -> list[Reply]:
         return [ctx.reply("weeklink.unavailable")]
     board = await ctx.tx.board.board(week)
     url = web.week_url(None if week == this_week else week)
-    paste = ctx.t("weeklink.text", week=formatting.week(week, ctx.lang),
+    key = "weeklink.text" if board.finished else "weeklink.text_so_far"
+    paste = ctx.t(key, week=formatting.week(week, ctx.lang),
                   members=len(board.rows), left=board.comments_left, done=len(board.done),
                   url=url)
     if board.rows:

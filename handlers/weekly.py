@@ -221,14 +221,17 @@ async def community_results(ctx: Ctx, args: str) -> list[Reply]:
     label = formatting.week(week, ctx.lang)
     if week.start > Week.containing(ctx.tx.now(), zone).start:
         return [ctx.reply("results.future_week", week=label)]
-    results = await ctx.tx.progress.week_results(week)
+    recorded = await ctx.tx.progress.recorded(week)
+    results = recorded or await ctx.tx.progress.live_week_results(week)
     if results.posts == 0:
         return [ctx.reply("results.admin_no_week", week=label)]
     if not results.checked:
         return [ctx.reply("results.admin_not_checked", week=label)]
     reasons = await ctx.tx.progress.check_reasons(week)
-    return [Reply(announcements.group_results(results, results.unchecked(reasons))(ctx.lang),
-                  image_url=picture_url(ctx, week))]
+    # A week without its final record is not a result yet: headed as it stands so far.
+    render = announcements.group_results(results, results.unchecked(reasons),
+                                         so_far=recorded is None)
+    return [Reply(render(ctx.lang), image_url=picture_url(ctx, week))]
 
 
 def picture_url(ctx: Ctx, week: Week) -> str | None:

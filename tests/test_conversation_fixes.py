@@ -1,0 +1,65 @@
+"""Conversations, round two: what a new admin and a KakaoTalk member still tripped on
+(counts that said more than was known, helper texts, Kakao help, ...), as a user meets it."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy import select
+
+import bot.web_pages as web_pages
+from handlers.dispatcher import Dispatcher
+from services.container import Services
+from services.web_links import WebLinks
+from services.week_picture import PictureTexts
+from services.weeks import Week
+from storage.models import Member, Submission, utcnow
+from storage.repositories.weekly import VerificationRepo
+from tests.conftest import Clock
+from tests.test_web_pages import get
+from tests.test_weekly_flows import admin_person, members
+from tests.test_weekly_flows import bot as bot
+from tests.test_weekly_flows import clock as clock
+from tests.test_weekly_flows import world as world
+from tests.web_site import demo_site
+
+
+async def test_an_open_week_counts_only_checked_members_as_done_and_says_so_far(
+        world: Services, bot: Dispatcher, clock: Clock, monkeypatch: Any) -> None:
+    world.web = WebLinks("https://autogram.example")
+    admin = await admin_person(world, bot)
+    _minji, jun = await members(world, bot, "minji", "jun")
+    await jun.say("https://www.instagram.com/p/JUN00001/")
+    # Nothing checked yet: minji owes one post, jun owes nothing. Nobody is done.
+    await admin.say("/weeklink")
+    assert "중간 현황" in admin.text and "확인된 완료 0명" in admin.text
+    assert "완료 1명" not in admin.text
+    week = Week.containing(clock.now, world.rules.timezone)
+    seen: list[PictureTexts] = []
+    monkeypatch.setattr(web_pages, "render", lambda board, texts: seen.append(texts) or b"")
+    await web_pages.picture_of(world, week, "ko")
+    assert seen[0].title.endswith("중간 현황") and "완료 0명" in seen[0].summary
+    # Checked: minji's comment is there; /results of the open week is an interim standing.
+    async with world.transaction() as tx:
+        ids = dict((await tx.session.execute(select(Member.instagram_username, Member.id))).all())
+        sub = await tx.session.scalar(select(Submission.id))
+        assert sub is not None
+        await VerificationRepo(tx.session).record(ids["minji"], sub, "done")
+    await admin.say(f"/results {week.label}")
+    assert "중간 현황" in admin.text and "결과" not in admin.text.split("\n")[0]
+    assert "제출하지 않은 멤버" not in admin.text  # minji may still hand in
+    await admin.say("/weeklink")
+    assert "확인된 완료 1명" in admin.text
+
+
+async def test_a_finished_weeks_board_says_what_was_missed_not_what_is_left(
+        services: Services, simulated: Any) -> None:
+    async with demo_site(services, simulated) as site:
+        last = Week.containing(utcnow(), services.rules.timezone).previous()
+        status, html, _ = await get(f"{site.url}/week/{last.label}")
+        assert status == 200 and "최종 확인 결과" in html
+        assert "남은 게시물" not in html and "댓글 없음" in html
+        assert re.search(r"<title>[^<]*댓글 현황</title>", html)
+        status, html, _ = await get(f"{site.url}/week")
+        assert re.search(r"<title>[^<]*중간 현황</title>", html)
