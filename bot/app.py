@@ -115,10 +115,13 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
             _announce(settings, telegram is not None, kakao.enabled)
             async with services.transaction() as tx:
                 registered, usable = await tx.helpers.counts()
-            if not usable:
+            if not registered:
+                log.warning("No Instagram helper account is registered: the weekly check "
+                            "cannot run until an admin adds one with /addhelper.")
+            elif not usable:
                 log.warning("No Instagram helper account can read (%d registered): the weekly "
-                            "check cannot run until an admin adds one with /addhelper.",
-                            registered)
+                            "check cannot run until an admin logs one in again with "
+                            "/checkhelper NAME (/helpers shows why each stopped).", registered)
             await stop.wait()
             log.info("Stopping...")
         finally:

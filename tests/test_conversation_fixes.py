@@ -14,8 +14,9 @@ from services.container import Services
 from services.web_links import WebLinks
 from services.week_picture import PictureTexts
 from services.weeks import Week
-from storage.models import Member, Submission, utcnow
+from storage.models import Helper, Member, Submission, utcnow
 from storage.repositories.weekly import VerificationRepo
+from tests.chat_driver import Person
 from tests.conftest import Clock
 from tests.test_web_pages import get
 from tests.test_weekly_flows import admin_person, members
@@ -63,3 +64,28 @@ async def test_a_finished_weeks_board_says_what_was_missed_not_what_is_left(
         assert re.search(r"<title>[^<]*댓글 현황</title>", html)
         status, html, _ = await get(f"{site.url}/week")
         assert re.search(r"<title>[^<]*중간 현황</title>", html)
+
+
+async def test_check_now_without_a_working_helper_tells_the_admins_not_to_wait(
+        services: Services, simulated: Any) -> None:
+    from bot.delivery import Delivery
+    from tests.test_submission_checks import community
+    from tests.test_weekly_jobs import Phone
+
+    minji = await community(services, simulated)
+    async with services.transaction() as tx:
+        helper = await tx.session.scalar(select(Helper))
+        assert helper is not None
+        helper.status = "expired"  # Instagram logged it out: it cannot read
+    phone = Phone()
+    phone.platform = "console"
+    services.delivery = Delivery(services, [phone])  # type: ignore[list-item]
+    await minji.say("/checknow")
+    assert "관리자에게 알렸어요" in minji.text and "잠시 뒤에" not in minji.text
+    (told,) = phone.to("boss")
+    assert "@minji" in told and "/checkhelper" in told
+    await minji.say("/checknow")  # pressed again: the admins are not told twice an hour
+    assert len(phone.to("boss")) == 1
+    boss = Person(minji.dispatcher, "boss", "boss")
+    await boss.say("/helpers")
+    assert "실패: 0회" not in boss.text and "마지막 사용" in boss.text
