@@ -18,6 +18,7 @@ from storage.models import Helper, Member, Submission, utcnow
 from storage.repositories.weekly import VerificationRepo
 from tests.chat_driver import Person
 from tests.conftest import Clock
+from tests.test_kakao import kakao_factory as kakao_factory
 from tests.test_web_pages import get
 from tests.test_weekly_flows import admin_person, members
 from tests.test_weekly_flows import bot as bot
@@ -89,3 +90,28 @@ async def test_check_now_without_a_working_helper_tells_the_admins_not_to_wait(
     boss = Person(minji.dispatcher, "boss", "boss")
     await boss.say("/helpers")
     assert "실패: 0회" not in boss.text and "마지막 사용" in boss.text
+
+
+async def test_kakao_help_lists_the_words_members_send_there(
+        kakao_factory: Any, services: Services) -> None:
+    kakao, _ = await kakao_factory()
+    async with services.transaction() as tx:
+        member = await tx.members.add(None, ["hana.daily"])  # type: ignore[arg-type]
+    joined = await kakao.say(member[0].code or "")
+    assert "'도움말'을 보내 시작해 보세요" in joined and "/help" not in joined
+    text = await kakao.say("도움말")
+    assert "• 내 현황 — " in text and "• 링크 제출 — " in text and "• 결과 — " in text
+    assert "/status" not in text and "/submit" not in text
+    labels = [q["label"] for q in kakao.last["template"]["quickReplies"]]
+    assert labels[:2] == ["링크 제출", "내 현황"] or {"내 현황", "링크 제출"} <= set(labels)
+    assert "내 제출" in await kakao.press("내 현황")
+    await kakao.say("/lang en")
+    text = await kakao.say("help")
+    assert "• status — " in text and "/status" not in text
+
+
+async def test_telegram_and_console_help_keep_the_slash_commands(
+        dispatcher: Dispatcher) -> None:
+    person = Person(dispatcher, "someone")
+    await person.say("/help")
+    assert "/help — " in person.text
