@@ -253,7 +253,7 @@ async def test_slow_work_answers_by_callback(
     await asyncio.wait_for(stand_in.arrived.wait(), 5)
     (final,) = stand_in.callbacks
     assert final["version"] == "2.0"
-    assert final["template"]["outputs"][0]["simpleText"]["text"].startswith("쓸 수 있는 명령")
+    assert final["template"]["outputs"][0]["simpleText"]["text"].startswith("이렇게 보내면 돼요")
 
 
 async def test_without_a_callback_the_result_comes_with_the_next_message(
