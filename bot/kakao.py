@@ -182,7 +182,7 @@ class KakaoSkill:
         return outcome.replies + waiting, outcome.language, leftovers
 
     async def _render(self, user_id: str, replies: list[Reply], language: str) -> dict[str, Any]:
-        rendered = render(replies, t(language, "kakao.more"))
+        rendered = render(replies, t(language, "kakao.more"), language)
         if rendered.remainder:
             async with self.services.transaction_of(PLATFORM, user_id) as tx:
                 await tx.outbox.put(PLATFORM, user_id, to_plain(rendered.remainder), "rest")
@@ -210,7 +210,7 @@ class KakaoSkill:
         except TimeoutError:
             self._spawn(self._finish_to_outbox(event, work))
             return
-        rendered = render(replies, t(language, "kakao.more"))
+        rendered = render(replies, t(language, "kakao.more"), language)
         try:
             async with self._http().post(url, json=rendered.body) as response:
                 answer = await response.text()

@@ -35,6 +35,7 @@ from handlers.arguments import iso_week
 from handlers.i18n import t
 from services.board import Board, BoardService
 from services.board_cache import BoardCache, Entry
+from services.community import CommunityService
 from services.container import Services
 from services.helper_accounts import HelperAccountService
 from services.instagram.names import name_key
@@ -114,6 +115,7 @@ class WebPages:
         app.router.add_get("/m/{token}", self.personal)
         app.router.add_post("/m/{token}/check", self.check_now)
         app.router.add_get("/favicon.ico", self.no_icon)
+        app.router.add_get("/notice/qr.png", self.notice_qr)
 
     # -- helpers ---------------------------------------------------------------------
 
@@ -182,6 +184,17 @@ class WebPages:
     async def no_icon(self, _request: web.Request) -> web.Response:
         """Browsers ask for one; nothing to fetch (and nothing to log as missing)."""
         return web.Response(status=204, headers={"Cache-Control": "max-age=86400"})
+
+    async def notice_qr(self, request: web.Request) -> web.Response:
+        """The current notice's open-chat QR code, for KakaoTalk's image card (a skill
+        answer shows pictures by address only)."""
+        async with self.services.sessions() as session:
+            current = await CommunityService(session).notice()
+        if current is None or not current.qr_image:
+            return self._problem(language(request), "web.not_found_title",
+                                 t(language(request), "web.not_found"))
+        return web.Response(body=current.qr_image, content_type="image/png",
+                            headers={**HEADERS, "Cache-Control": "max-age=300"})
 
     async def no_week(self, request: web.Request) -> web.Response:
         lang = language(request)

@@ -216,7 +216,10 @@ async def _store_notice(ctx: Ctx, text: str) -> list[Reply]:
     key = "setnotice.done_with_qr" if notice.qr_image else "setnotice.done"
     if notice.open_chat_url and not notice.qr_image:
         key = "setnotice.done_no_qr"
-    return [Reply(ctx.t(key) + "\n\n" + notice.text, image=notice.qr_image)]
+    web = ctx.services.web
+    qr_url = web.notice_qr_url(notice.qr_image) \
+        if notice.qr_image and web is not None and web.public else None
+    return [Reply(ctx.t(key) + "\n\n" + notice.text, image=notice.qr_image, image_url=qr_url)]
 
 
 async def week(ctx: Ctx, _args: str) -> list[Reply]:

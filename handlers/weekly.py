@@ -279,7 +279,11 @@ async def notice(ctx: Ctx, _args: str) -> list[Reply]:
         return [ctx.reply("notice.none")]
     when = formatting.moment(current.created_at, ctx.tx.rules.timezone, ctx.lang)
     text = f"{ctx.t('notice.header', when=when)}\n\n{current.text}"
-    return [Reply(text, image=current.qr_image)]
+    web = ctx.services.web
+    # Where a platform shows pictures by address only (KakaoTalk), the web app serves it.
+    qr_url = web.notice_qr_url(current.qr_image) \
+        if current.qr_image and web is not None and web.public else None
+    return [Reply(text, image=current.qr_image, image_url=qr_url)]
 
 
 COMMANDS = [

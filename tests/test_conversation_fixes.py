@@ -4,12 +4,15 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
+import aiohttp
 from sqlalchemy import select
 
 import bot.web_pages as web_pages
 from handlers.dispatcher import Dispatcher
+from handlers.events import Reply
 from services.container import Services
 from services.web_links import WebLinks
 from services.week_picture import PictureTexts
@@ -19,6 +22,8 @@ from storage.repositories.weekly import VerificationRepo
 from tests.chat_driver import Person
 from tests.conftest import Clock
 from tests.test_kakao import kakao_factory as kakao_factory
+from tests.test_kakao import skill_request
+from tests.test_telegram import emulator as emulator
 from tests.test_web_pages import get
 from tests.test_weekly_flows import admin_person, members
 from tests.test_weekly_flows import bot as bot
@@ -115,3 +120,69 @@ async def test_telegram_and_console_help_keep_the_slash_commands(
     person = Person(dispatcher, "someone")
     await person.say("/help")
     assert "/help — " in person.text
+
+
+# -- every transport shows every part of a reply, or says what it cannot show ----------
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"picture" * 10
+PARTS = [Reply("사진과 파일", image=PNG, document=("followers.csv", b"a,b\n"))]
+
+
+def test_kakao_says_what_it_cannot_carry_and_shows_pictures_by_address() -> None:
+    from bot.kakao_render import from_plain, render, to_plain
+
+    body = render(PARTS, "더 보기", "ko").body
+    text = body["template"]["outputs"][0]["simpleText"]["text"]
+    assert "그림은 카카오톡에서 바로 보여 드릴 수 없어요" in text
+    assert "파일(followers.csv)은 카카오톡으로 보낼 수 없어요" in text
+    # The same after waiting in the outbox ("더 보기", an answer by callback).
+    again = render(from_plain(to_plain(PARTS)), "more", "en").body
+    assert "cannot show this picture" in again["template"]["outputs"][0]["simpleText"]["text"]
+    by_url = render([Reply("QR", image=PNG, image_url="https://x.example/q.png")], "…").body
+    outputs = by_url["template"]["outputs"]
+    assert outputs[1]["simpleImage"]["imageUrl"] == "https://x.example/q.png"
+    assert "카카오톡에서" not in outputs[0]["simpleText"]["text"]
+
+
+def test_the_console_saves_pictures_and_files_and_prints_where() -> None:
+    from bot.console import render
+
+    text, _ = render(PARTS, "en")
+    paths = re.findall(r"(?:Picture|File): (\S+)", text)
+    assert len(paths) == 2
+    assert Path(paths[0]).read_bytes() == PNG and Path(paths[1]).read_bytes() == b"a,b\n"
+
+
+async def test_kakao_notice_shows_its_qr_code_as_an_image_card(
+        kakao_factory: Any, services: Services, simulated: Any) -> None:
+    async with demo_site(services, simulated) as site:
+        kakao, _ = await kakao_factory()
+        async with services.transaction() as tx:
+            code = await tx.admins.create_claim("boss")
+        await kakao.say(f"/claim {code}")
+        await kakao.say("/setnotice")
+        for said in ("규칙\n오픈채팅: https://open.kakao.com/o/gAbCdEf1", "공지"):
+            status, body = await kakao.post(skill_request(said))
+            assert status == 200
+        outputs = body["template"]["outputs"]
+        assert "오픈채팅" in outputs[0]["simpleText"]["text"]
+        url = next(o["simpleImage"]["imageUrl"] for o in outputs if "simpleImage" in o)
+        assert url.startswith(site.url + "/notice/qr.png")
+        async with aiohttp.ClientSession() as client, client.get(url) as response:
+            assert response.status == 200 and (await response.read()).startswith(b"\x89PNG")
+
+
+async def test_telegram_sends_the_week_picture_with_results(
+        emulator: Any, services: Services, simulated: Any) -> None:
+    from tests.test_telegram import ADMIN, claim_admin, start_polling
+
+    async with demo_site(services, simulated):
+        transport = await start_polling(emulator, services)
+        try:
+            await claim_admin(emulator, services)
+            await emulator.send_text(ADMIN, "/results")
+            text, photo = await emulator.wait_for(ADMIN, 2)
+            assert "결과" in text["text"] and photo["method"] == "sendPhoto"
+            assert emulator.photos[-1]["bytes"].startswith(b"\x89PNG")
+        finally:
+            await transport.stop()

@@ -204,6 +204,8 @@ MESSAGES: dict[str, str] = {
     "kakao.working": "Working on it, one moment…",
     "kakao.working_no_callback": "This takes a little longer. Send any message in a moment and I will show you the result.",
     "kakao.more": "More",
+    "kakao.no_picture": "🖼 KakaoTalk cannot show this picture here. See it on Telegram, or once the operator sets WEB_PUBLIC_URL it shows here too.",
+    "kakao.no_file": "📎 KakaoTalk cannot carry the file ({name}). Send the same command on Telegram to get it as a file.",
     "addhelper.kakao_warning": "⚠️ On KakaoTalk the bot cannot delete messages, so the password you send stays in this chat. On Telegram (/addhelper) the password message is deleted at once.",
     "addhelper.kakao_warning_linked": "⚠️ On KakaoTalk the bot cannot delete messages, so the password you send stays in this chat. From your linked Telegram account (/addhelper) the password message is deleted at once. To go on here, send the password.",
     "cmd.checkhelper": "check that a helper account works (/checkhelper NAME)",
@@ -719,4 +721,6 @@ MESSAGES: dict[str, str] = {
     "newlink.unavailable": "Personal links cannot be made: the operator has to set ENCRYPTION_KEYS.",
     "newlink.limit": "No more new links today: you can make {limit} a day. Your current link still opens; send /newlink again tomorrow.",
     "console.personal_link": "🌐 Open in browser: {url}",
+    "console.picture": "🖼 Picture: {path}",
+    "console.file": "📎 File: {path}",
 }

@@ -204,6 +204,8 @@ MESSAGES: dict[str, str] = {
     "kakao.working": "처리하고 있어요. 잠시만 기다려 주세요…",
     "kakao.working_no_callback": "처리하는 데 시간이 조금 걸려요. 다음에 아무 메시지나 보내면 결과를 보여 드릴게요.",
     "kakao.more": "더 보기",
+    "kakao.no_picture": "🖼 그림은 카카오톡에서 바로 보여 드릴 수 없어요. 텔레그램에서 보거나, 운영자가 WEB_PUBLIC_URL 을 설정하면 여기에도 보여요.",
+    "kakao.no_file": "📎 파일({name})은 카카오톡으로 보낼 수 없어요. 텔레그램에서 같은 명령을 보내면 파일로 받을 수 있어요.",
     "addhelper.kakao_warning": "⚠️ 카카오톡에서는 봇이 메시지를 지울 수 없어서, 보낸 비밀번호가 이 채팅방에 남아요. 텔레그램에서 /addhelper 로 하면 비밀번호 메시지를 바로 지워요.",
     "addhelper.kakao_warning_linked": "⚠️ 카카오톡에서는 봇이 메시지를 지울 수 없어서, 보낸 비밀번호가 이 채팅방에 남아요. 연결된 텔레그램 계정에서 /addhelper 로 하면 비밀번호 메시지를 바로 지워요. 여기서 계속하려면 비밀번호를 보내 주세요.",
     "cmd.checkhelper": "헬퍼 계정 작동 확인 (/checkhelper 아이디)",
@@ -719,4 +721,6 @@ MESSAGES: dict[str, str] = {
     "newlink.unavailable": "개인 링크를 만들 수 없어요: 운영자가 ENCRYPTION_KEYS 를 설정해야 해요.",
     "newlink.limit": "오늘은 새 링크를 더 만들 수 없어요: 하루에 {limit}번까지 만들 수 있어요. 지금 링크는 그대로 열려요. 내일 다시 /newlink 를 보내 주세요.",
     "console.personal_link": "🌐 브라우저로 열기: {url}",
+    "console.picture": "🖼 그림: {path}",
+    "console.file": "📎 파일: {path}",
 }
