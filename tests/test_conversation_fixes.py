@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import aiohttp
 from sqlalchemy import select
@@ -13,7 +14,10 @@ from sqlalchemy import select
 import bot.web_pages as web_pages
 from handlers.dispatcher import Dispatcher
 from handlers.events import Reply
+from handlers.open_chat import render_report
 from services.container import Services
+from services.kakao_export import parse_export
+from services.open_chat_import import ImportReport, digest, links_in
 from services.web_links import WebLinks
 from services.week_picture import PictureTexts
 from services.weeks import Week
@@ -186,3 +190,56 @@ async def test_telegram_sends_the_week_picture_with_results(
             assert emulator.photos[-1]["bytes"].startswith(b"\x89PNG")
         finally:
             await transport.stop()
+
+
+# -- the open-chat import reads what real exports hold -----------------------------------
+
+SEOUL = ZoneInfo("Asia/Seoul")
+
+
+def test_a_mac_csv_whose_quote_never_closes_is_read_line_by_line_and_says_so() -> None:
+    rows = [f'2026-03-{day:02d} 10:0{day % 10}:00,"김하나 @hana.daily",'
+            f'"https://www.instagram.com/p/HANA{day:04d}/\n하나 ({day % 3 + 1}/3)"'
+            for day in range(2, 22)]
+    rows[3] = '2026-03-05 10:05:00,이도윤 / dy_lee,"내일 올릴게요'  # opens, never closes
+    text = "Date,User,Message\n" + "\n".join(rows) + "\n"
+    parsed = parse_export(text, SEOUL)
+    assert len(parsed.messages) == 20 and parsed.csv_rows_before_lines is not None
+    assert parsed.csv_rows_before_lines < 20
+    assert parsed.messages[-1].text == "https://www.instagram.com/p/HANA0021/\n하나 (1/3)"
+    assert parsed.messages[3].text == "내일 올릴게요"
+    found = digest(parsed, None)
+    assert len(found.with_links) == 19
+    report = ImportReport(found.layout, messages=found.messages,
+                          rows_before_lines=found.rows_before_lines)
+    assert "따옴표가 닫히지 않아" in render_report(report, "ko")
+    assert "quotes never close" in render_report(report, "en")
+    # A sound CSV says nothing of the kind.
+    sound = parse_export("Date,User,Message\n" + "\n".join(rows[:3]) + "\n", SEOUL)
+    assert sound.csv_rows_before_lines is None and len(sound.messages) == 3
+
+
+def test_a_fragment_without_a_header_keeps_its_first_lines() -> None:
+    fragment = ("https://www.instagram.com/p/FRAG0001/\n"
+                "하나 (1/3)\n"
+                "2026. 3. 30. 오전 9:45, 김하나 @hana.daily : https://www.instagram.com/p/FRAG0002/\n"
+                "2026. 3. 30. 오전 9:50, 이도윤 / dy_lee : 좋아요\n")
+    parsed = parse_export(fragment, SEOUL)
+    assert [s.line_no for s in parsed.skipped if s.reason == "not_understood"] == [1, 2]
+    with_header = ("품앗이 님과 카카오톡 대화\n저장한 날짜 : 2026. 3. 31. 오후 3:13\n\n"
+                   + fragment.split("\n", 2)[2])
+    assert not [s for s in parse_export(with_header, SEOUL).skipped]
+
+
+def test_only_urls_are_links_and_iso_dated_iphone_exports_are_read() -> None:
+    text = ("2026년 3월 30일 월요일\n"
+            "2026-03-30 오전 4:39, 김하나 @hana.daily : "
+            "사과 1.5kg/박스 8.0/Data 메론1.달콤한돈1/포장\n"
+            "2026-03-30 오후 1:05, 김하나 @hana.daily : instagram.com/p/ISO00001/ 그리고 "
+            "https://www.instagram.com/reel/ISO00002/?igsh=x\n")
+    parsed = parse_export(text, SEOUL)
+    assert parsed.layout == "iphone" and len(parsed.messages) == 2 and not parsed.skipped
+    assert parsed.messages[1].when.hour == 13
+    assert links_in(parsed.messages[0].text) == ()
+    assert links_in(parsed.messages[1].text) == (
+        "instagram.com/p/ISO00001/", "https://www.instagram.com/reel/ISO00002/?igsh=x")

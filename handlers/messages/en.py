@@ -168,6 +168,7 @@ MESSAGES: dict[str, str] = {
     "import.layout.iphone": "iPhone export",
     "import.layout.pc": "PC export",
     "import.counts": "{messages} messages · {links} links · {added} added · {duplicates} already there · {system} system lines",
+    "import.read_by_lines": "⚠️ This CSV file's quotes never close, so it read as only {rows} messages. Read again line by line by its timestamps, it holds {messages} messages. Please look over the results below.",
     "import.weeks": "Weeks imported: {weeks}",
     "import.added_by": "Added per member: {members}",
     "import.unused_header": "{count} links not used:",

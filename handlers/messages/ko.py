@@ -168,6 +168,7 @@ MESSAGES: dict[str, str] = {
     "import.layout.iphone": "아이폰 내보내기",
     "import.layout.pc": "PC 내보내기",
     "import.counts": "메시지 {messages}개 · 링크 {links}개 · 새로 추가 {added}개 · 이미 있음 {duplicates}개 · 시스템 줄 {system}개",
+    "import.read_by_lines": "⚠️ 이 CSV 파일은 따옴표가 닫히지 않아 메시지 {rows}개로만 읽혔어요. 줄마다 시간을 보고 다시 읽어 메시지 {messages}개를 찾았어요. 아래 결과를 한 번 확인해 주세요.",
     "import.weeks": "가져온 주: {weeks}",
     "import.added_by": "추가된 멤버별: {members}",
     "import.unused_header": "쓰지 못한 링크 {count}개:",
