@@ -78,7 +78,8 @@ def _added(ctx: Ctx, results: list[Added]) -> list[Reply]:
         for platform, template in sorted(ctx.invite_links.items()):
             lines.append(ctx.t("adduser.link", platform=platform,
                                link=template.format(code=added.code)))
-    lines.append(ctx.t("adduser.footer"))
+    # "Tap the link above" only where links were printed (none on the console, Kakao).
+    lines.append(ctx.t("adduser.footer" if ctx.invite_links else "adduser.footer_no_links"))
     return [Reply("\n".join(lines))]
 
 
