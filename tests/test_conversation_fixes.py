@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -243,3 +246,66 @@ def test_only_urls_are_links_and_iso_dated_iphone_exports_are_read() -> None:
     assert links_in(parsed.messages[0].text) == ()
     assert links_in(parsed.messages[1].text) == (
         "instagram.com/p/ISO00001/", "https://www.instagram.com/reel/ISO00002/?igsh=x")
+
+
+# -- small things a new admin met ----------------------------------------------------------
+
+async def test_refused_kakao_calls_say_why_in_the_log_once_a_minute(
+        kakao_factory: Any, caplog: Any) -> None:
+    kakao, _ = await kakao_factory()
+    caplog.set_level(logging.WARNING, logger="bot.kakao")
+    for _ in range(3):
+        status, _answer = await kakao.post(skill_request("/help"), secret="wrong")
+        assert status == 401
+        status, _answer = await kakao.post(skill_request("/help", bot_id="typo-bot-id"))
+        assert status == 401
+    refusals = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+    assert len(refusals) == 2  # one line per reason, not one per call
+    assert any("X-Skill-Secret" in line for line in refusals)
+    assert any("KAKAO_BOT_ID" in line and "typo-bot-id" in line for line in refusals)
+
+
+async def test_adduser_in_the_console_does_not_point_at_a_missing_link(
+        world: Services, bot: Dispatcher) -> None:
+    bot.invite_links.clear()
+    admin = await admin_person(world, bot)
+    await admin.say("/adduser newbie")
+    assert "초대 코드" in admin.text and "링크" not in admin.text
+
+
+async def test_a_folder_import_with_no_admin_to_tell_says_so_in_the_log(
+        services: Services, caplog: Any) -> None:
+    from bot.app import _to_admins
+    from bot.delivery import Delivery
+    from services.kakao_export import ExportUnreadable
+
+    caplog.set_level(logging.INFO, logger="bot.app")
+    tell = _to_admins(Delivery(services, []), "folder")
+    await tell("chat.txt", ExportUnreadable("empty"))
+    (said,) = [r.getMessage() for r in caplog.records if "chat.txt" in r.getMessage()]
+    assert "No admin can be told" in said and "/claim" in said
+
+
+def test_the_jobs_lock_file_is_not_committed() -> None:
+    root = Path(__file__).resolve().parent.parent
+    found = subprocess.run(["git", "check-ignore", "-q", "autogram.sqlite3.jobs.lock"],
+                           cwd=root, check=False)
+    assert found.returncode == 0
+
+
+def test_the_demo_says_where_it_writes_first_and_a_closed_pipe_is_quiet(
+        tmp_path: Path) -> None:
+    from tests.test_cli import AUTOGRAM, ROOT
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "XDG_DATA_HOME": str(tmp_path)}
+    env.pop("DATABASE_URL", None)
+    shown = subprocess.run(" ".join([*AUTOGRAM, "chat", "--demo"]) + " | head -1",
+                           shell=True, cwd=tmp_path, env=env, capture_output=True, text=True,
+                           timeout=120)
+    assert str(tmp_path / "autogram" / "demo") in shown.stdout
+    # A reader that is gone before anything is written (`| true`): no error, exit 0.
+    gone = subprocess.run(" ".join([*AUTOGRAM, "chat", "--demo"]) + " | true; "
+                          "echo ${PIPESTATUS[0]}", shell=True, executable="/bin/bash",
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert gone.stdout.strip() == "0", gone.stderr
+    assert "Broken pipe" not in gone.stderr and "Cannot start" not in gone.stderr
