@@ -31,7 +31,7 @@ from aiohttp import web
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from handlers import formatting
-from handlers.arguments import iso_week
+from handlers.arguments import iso_week, missing_week
 from handlers.i18n import t
 from services.board import Board, BoardService
 from services.board_cache import BoardCache, Entry
@@ -198,8 +198,12 @@ class WebPages:
 
     async def no_week(self, request: web.Request) -> web.Response:
         lang = language(request)
-        return self._problem(lang, "web.no_week_title",
-                             t(lang, "web.no_week", label=request.match_info["label"][:20]))
+        label = request.match_info["label"][:20]
+        missing = missing_week(label)
+        if missing is not None:  # written right, but no such week
+            return self._problem(lang, "web.no_week_title", t(
+                lang, "week.missing", label=label.upper(), year=missing[0], weeks=missing[1]))
+        return self._problem(lang, "web.no_week_title", t(lang, "web.no_week", label=label))
 
     async def board(self, request: web.Request) -> web.Response:
         lang, week = language(request), self._week_of(request)

@@ -237,10 +237,21 @@ async def week(ctx: Ctx, _args: str) -> list[Reply]:
     return [Reply("\n".join(lines))]
 
 
+# Actions recorded under an older, misspelt name: shown as what they were.
+OLD_ACTIONS = {"member_unsuspendd": "member_unsuspended"}
+
+
 def _action(ctx: Ctx, action: str) -> str:
     """An audit entry's action in plain words (its internal name when none is known)."""
+    action = OLD_ACTIONS.get(action, action)
     key = f"audit.action.{action}"
     return ctx.t(key) if key in CATALOGS[DEFAULT_LANGUAGE] else action.replace("_", " ")
+
+
+def _refusal(ctx: Ctx, kind: str) -> str:
+    """A refusal's kind in plain words, never its code."""
+    key = f"audit.refusal.{kind}"
+    return ctx.t(key) if key in CATALOGS[DEFAULT_LANGUAGE] else kind.replace("_", " ")
 
 
 def _actor(ctx: Ctx, actor: AuditActor) -> str:
@@ -267,7 +278,7 @@ async def audit(ctx: Ctx, _args: str) -> list[Reply]:
         target = f" {entry.target}" if entry.target else ""
         lines.append(f"{when} · {_actor(ctx, actor)} · {_action(ctx, entry.action)}{target}")
     if count:
-        summary = ", ".join(f"{kind} {n}" for kind, n in sorted(kinds.items()))
+        summary = ", ".join(f"{_refusal(ctx, kind)} {n}" for kind, n in sorted(kinds.items()))
         lines += ["", ctx.t("audit.refusals", count=count, accounts=accounts, kinds=summary)]
     return [Reply("\n".join(lines))]
 

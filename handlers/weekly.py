@@ -7,7 +7,7 @@ from dataclasses import replace
 from zoneinfo import ZoneInfo
 
 from handlers import announcements, formatting
-from handlers.arguments import iso_week, whole_number
+from handlers.arguments import iso_week, missing_week, whole_number
 from handlers.context import Ctx, ProgressFn
 from handlers.events import Button, Reply
 from handlers.registry import Command, Flow
@@ -215,7 +215,7 @@ async def community_results(ctx: Ctx, args: str) -> list[Reply]:
     if args.strip():
         week = parse_week(args, zone)
         if week is None:
-            return [ctx.reply("results.admin_usage")]
+            return [_missing_week(ctx, args) or ctx.reply("results.admin_usage")]
     else:
         week = Week.containing(ctx.tx.now(), zone).previous()
     label = formatting.week(week, ctx.lang)
@@ -232,6 +232,15 @@ async def community_results(ctx: Ctx, args: str) -> list[Reply]:
     render = announcements.group_results(results, results.unchecked(reasons),
                                          so_far=recorded is None)
     return [Reply(render(ctx.lang), image_url=picture_url(ctx, week))]
+
+
+def _missing_week(ctx: Ctx, text: str) -> Reply | None:
+    """"There is no such week" for a week written right that does not exist."""
+    missing = missing_week(text)
+    if missing is None:
+        return None
+    return ctx.reply("week.missing", label=text.strip().upper(), year=missing[0],
+                     weeks=missing[1])
 
 
 def picture_url(ctx: Ctx, week: Week) -> str | None:

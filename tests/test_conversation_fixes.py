@@ -309,3 +309,36 @@ def test_the_demo_says_where_it_writes_first_and_a_closed_pipe_is_quiet(
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert gone.stdout.strip() == "0", gone.stderr
     assert "Broken pipe" not in gone.stderr and "Cannot start" not in gone.stderr
+
+
+# -- texts -------------------------------------------------------------------------------
+
+async def test_audit_in_english_says_what_happened_in_words_not_codes(
+        world: Services, bot: Dispatcher) -> None:
+    admin = await admin_person(world, bot)
+    await members(world, bot, "minji")
+    await admin.say("/lang en")
+    await admin.say("/suspend minji 1")
+    await admin.say("/unsuspend minji")
+    stranger = Person(bot, "stranger", name="stranger")
+    await stranger.say("/start WRONGCODE1")
+    await admin.say("/audit")
+    assert "suspension lifted" in admin.text and "unsuspendd" not in admin.text
+    assert "wrong invite code 1" in admin.text and "invite_failed" not in admin.text
+
+
+async def test_a_well_written_week_that_does_not_exist_is_said_so(
+        world: Services, bot: Dispatcher) -> None:
+    admin = await admin_person(world, bot)
+    await admin.say("/results 2026-W00")
+    assert "2026-W00 같은 주는 없어요: 2026년은 1주부터 53주까지" in admin.text
+    await admin.say("/results 2026-X1")
+    assert "2026-W47 처럼" in admin.text
+
+
+async def test_approving_says_consumer_in_korean(world: Services, bot: Dispatcher) -> None:
+    admin = await admin_person(world, bot)
+    await admin.say("/approve consumer 999")
+    assert admin.text == "대기 중인 소비자 #999가 없어요."
+    await admin.say("/approve 소비자 999")
+    assert "소비자 #999" in admin.text and "consumer" not in admin.text
