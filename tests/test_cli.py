@@ -140,6 +140,7 @@ def test_run_without_a_token_serves_health_and_stops_cleanly(
     assert "autogram chat" in output and "Stopped." in output
     assert "No Instagram helper account is registered: the weekly check cannot " \
         "run until an admin adds one with /addhelper." in output
+    assert "WEB_PUBLIC_URL is not set" in output and "open in browser" in output
 
 
 def test_import_kakao_from_the_cli(tmp_path: Path) -> None:
