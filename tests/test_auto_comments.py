@@ -268,7 +268,7 @@ async def test_usage_counts_written_comments_per_consumer_and_month(
     await admin.say("/usage 2026-10")
     assert "자동 댓글이 없었어요" in admin.text
     await admin.say("/usage November")
-    assert "/usage 2026-11 처럼" in admin.text
+    assert "/usage 2026-11처럼" in admin.text
 
 
 # --- the writers -------------------------------------------------------------------------

@@ -19,8 +19,8 @@ from handlers.messages import en, ko
 NAMES = ("하나", "민준", "서울", "helper3", "followers_2", "kim.minji", "seojun")
 PARTICLES = "을를은는이가과와로"
 # A particle standing apart from the word it belongs to ("@hana 의", "/newlink 를").
-APART = re.compile(r"(?<=[^\s(\[{'\"“‘]) (의|을|를|은|는|과|와|로|으로|에서|에게)"
-                   r"(?=[\s.,!?:)\]]|$)")
+APART = re.compile(r"(?<=[^\s(\[{'\"“‘]) "
+                   r"(의|을|를|은|는|과|와|로|으로|에서|에게|에는|에도|처럼|보다)(?=[\s.,!?:)\]]|$)")
 # English words a Korean text should say in Korean (the commands and settings excepted).
 ENGLISH = re.compile(r"\b(consumer|producer|helper|member|admin|strike|login|password|"
                      r"pending|approved?|week|results?|status)\b", re.IGNORECASE)

@@ -333,7 +333,7 @@ async def test_a_well_written_week_that_does_not_exist_is_said_so(
     await admin.say("/results 2026-W00")
     assert "2026-W00 같은 주는 없어요: 2026년은 1주부터 53주까지" in admin.text
     await admin.say("/results 2026-X1")
-    assert "2026-W47 처럼" in admin.text
+    assert "2026-W47처럼" in admin.text
 
 
 async def test_approving_says_consumer_in_korean(world: Services, bot: Dispatcher) -> None:
