@@ -30,7 +30,7 @@ chat: $(STAMP) .env
 
 # A throw-away community on a simulated Instagram; then `.venv/bin/autogram chat --demo --as minji`.
 demo: $(STAMP) .env
-	$(BIN)/autogram chat --demo
+	@$(BIN)/autogram chat --demo
 
 # TEST_DATABASE_URL picks the database (default: a fresh SQLite file per test run).
 # scripts/debian-packages adds what some tests need from the system (a browser, fonts,

@@ -115,10 +115,13 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
             _announce(settings, telegram is not None, kakao.enabled)
             async with services.transaction() as tx:
                 registered, usable = await tx.helpers.counts()
-            if not usable:
+            if not registered:
+                log.warning("No Instagram helper account is registered: the weekly check "
+                            "cannot run until an admin adds one with /addhelper.")
+            elif not usable:
                 log.warning("No Instagram helper account can read (%d registered): the weekly "
-                            "check cannot run until an admin adds one with /addhelper.",
-                            registered)
+                            "check cannot run until an admin logs one in again with "
+                            "/checkhelper NAME (/helpers shows why each stopped).", registered)
             await stop.wait()
             log.info("Stopping...")
         finally:
@@ -136,6 +139,14 @@ def _to_admins(delivery: Delivery, source: str) -> ReportSink:
     """Where a delivered file's report goes: every admin, in their language."""
 
     async def tell(name: str, result: ImportReport | ExportUnreadable) -> None:
+        async with delivery.services.transaction() as tx:
+            admins = await tx.accounts.admin_accounts()
+        if not admins:  # nobody to tell in a chat: the log is the only place it is read
+            log.warning("No admin can be told of %s (no admin has claimed a chat account "
+                        "yet: `autogram admin add NAME`, then /claim CODE in a chat); its "
+                        "report is only here:\n%s", name,
+                        delivered_report(source, name, result, "en"))
+            return
         log.info("%s", delivered_report(source, name, result, "en"))
         await delivery.to_admins(lambda language: delivered_report(source, name, result,
                                                                    language))
@@ -218,3 +229,8 @@ def _announce(settings: Settings, telegram_on: bool, kakao_on: bool) -> None:
     )
     for line in lines:
         log.info(line)
+    if not settings.web_public_url:
+        log.warning("WEB_PUBLIC_URL is not set: the web pages are this machine's own, so "
+                    "members' /status has no 'open in browser' button on KakaoTalk or "
+                    "Telegram, and KakaoTalk shows no week picture or notice QR code. Set it "
+                    "to the address the web app is reached at from outside.")

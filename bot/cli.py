@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import re
 import sys
 from collections.abc import Callable
@@ -201,6 +202,11 @@ def _guarded(func: Callable[[argparse.Namespace], None], args: argparse.Namespac
 
     try:
         func(args)
+    except BrokenPipeError:  # the reader went away (`autogram chat --demo | head -3`)
+        # Quietly, as `cat` does: nothing more can be written there, nor should be.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(0)
     except DatabaseBehind as exc:
         sys.exit(str(exc))
     except crypto.SecretUnreadable as exc:

@@ -9,7 +9,9 @@ Instagram's export for the unfollow check).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import sys
+import tempfile
 from pathlib import Path
 from typing import TextIO
 
@@ -17,13 +19,25 @@ from bot.config import Settings
 from bot.wiring import open_services
 from handlers.dispatcher import Dispatcher
 from handlers.events import Button, Incoming, Reply
+from handlers.i18n import t
 
 PLATFORM = "console"
 FILE_COMMAND = "/file "
 
 
-def render(replies: list[Reply]) -> tuple[str, list[Button]]:
-    """The printed form of the replies, and the buttons the next line may press."""
+def _saved(name: str, content: bytes) -> Path:
+    """A picture or file of a reply, written where the person can open it (a terminal
+    shows no pictures): the system's temporary folder, named by its content."""
+    folder = Path(tempfile.gettempdir()) / "autogram-chat"
+    folder.mkdir(exist_ok=True)
+    path = folder / f"{hashlib.sha256(content).hexdigest()[:10]}-{Path(name).name}"
+    path.write_bytes(content)
+    return path
+
+
+def render(replies: list[Reply], language: str = "ko") -> tuple[str, list[Button]]:
+    """The printed form of the replies, and the buttons the next line may press; a
+    picture or a file is saved and its path printed."""
     lines: list[str] = []
     buttons: list[Button] = []
     for reply in replies:
@@ -34,8 +48,14 @@ def render(replies: list[Reply]) -> tuple[str, list[Button]]:
                 continue
             buttons.append(button)
             lines.append(f"     [{len(buttons)}] {button.label}")
-        if reply.image_url:
+        if reply.image is not None:
+            path = _saved("picture.png", reply.image)
+            lines.append("     " + t(language, "console.picture", path=path))
+        elif reply.image_url:
             lines.append(f"     🖼 {reply.image_url}")
+        if reply.document is not None:
+            path = _saved(*reply.document)
+            lines.append("     " + t(language, "console.file", path=path))
     return "\n".join(lines), buttons
 
 
@@ -77,12 +97,12 @@ async def converse(dispatcher: Dispatcher, name: str, lines: TextIO, out: TextIO
             attachment_name=attachment[0] if attachment else None,
         )
         outcome = await dispatcher.handle(event, defer=True)
-        text, buttons = render(outcome.replies)
+        text, buttons = render(outcome.replies, outcome.language or "ko")
         print(text, file=out, flush=True)
         if outcome.deferred:
             more = await dispatcher.finish(outcome, lambda update: _print_progress(update, out))
             if more:
-                text, buttons = render(more)
+                text, buttons = render(more, outcome.language or "ko")
                 print(text, file=out, flush=True)
 
 

@@ -135,7 +135,8 @@ async def seed(services: Services, sim: SimulatedInstagram) -> None:
 def cast() -> str:
     members = ", ".join(f"{name} ({posts})" for name, posts in MEMBERS)
     return (
-        "A demo community is ready (a throw-away database on a simulated Instagram):\n"
+        f"A demo community is ready in {demo_folder()} (a throw-away database, outside\n"
+        "this project, on a simulated Instagram):\n"
         f"  admin:   {ADMIN}\n"
         f"  members: {members}   (posts handed in this week)\n"
         f"  helper:  @{HELPER}\n\n"
@@ -146,8 +147,7 @@ def cast() -> str:
         "                                      new post: taken as the post's own link) or\n"
         f"                                      {OTHERS_LINK} (a café's post: refused)\n"
         "  autogram chat --demo --as admin     then: /verify, /results, /helpers, /users\n"
-        "`autogram chat --demo` again starts a fresh community.\n"
-        f"(It lives in {demo_folder()}.)"
+        "`autogram chat --demo` again starts a fresh community (in the same folder)."
     )
 
 

@@ -39,6 +39,7 @@ MAX_BODY = 256 * 1024  # a skill request is a few KB; Kakao's own limit is far b
 USER_ID = re.compile(r"[\x21-\x7e]{1,128}")
 CALLBACK_WINDOW = 55.0  # seconds; Kakao's callback URL lives one minute
 EVENT_BATCH = 100  # users per Event API call
+REFUSAL_LOG_EVERY = 60.0  # seconds between two log lines of one refusal reason
 
 
 class KakaoSkill:
@@ -54,6 +55,7 @@ class KakaoSkill:
                                settings.kakao_callback_hosts.split(",") if h.strip()}
         self._client: aiohttp.ClientSession | None = None
         self._background: set[asyncio.Task[None]] = set()
+        self._refusals_logged: dict[str, float] = {}  # reason -> when last logged
 
     @property
     def enabled(self) -> bool:
@@ -91,8 +93,21 @@ class KakaoSkill:
         bot_id = str(_object(payload.get("bot")).get("id", ""))
         return bot_id.removesuffix("!") == self.settings.kakao_bot_id.removesuffix("!")
 
+    def _log_refusal(self, reason: str, detail: str = "") -> None:
+        """A refused call, in the log once a minute per reason (a mistyped KAKAO_BOT_ID
+        or secret is found there; a flood of strangers does not fill it)."""
+        now = time.monotonic()
+        if now - self._refusals_logged.get(reason, -REFUSAL_LOG_EVERY) < REFUSAL_LOG_EVERY:
+            return
+        self._refusals_logged[reason] = now
+        log.warning("Kakao skill call refused: %s%s", reason, detail)
+
     async def _skill(self, request: web.Request) -> web.Response:
         if not self._secret_ok(request):
+            self._log_refusal(
+                "the endpoint is off (KAKAO_SKILL_SECRET or KAKAO_BOT_ID not set)"
+                if not self.enabled else
+                f"no or wrong {SECRET_HEADER} header (compare it with KAKAO_SKILL_SECRET)")
             return web.json_response({"error": "unauthorised"}, status=401)
         if (request.content_length or 0) > MAX_BODY:
             return web.json_response({"error": "body too large"}, status=413)
@@ -109,6 +124,9 @@ class KakaoSkill:
             refused.force_close()  # the rest of the body cannot be read either
             return refused
         if not self._our_bot(payload):
+            bot_id = str(_object(payload.get("bot")).get("id", ""))[:40]
+            self._log_refusal("another bot id (compare it with KAKAO_BOT_ID)",
+                              f": {bot_id!r}")
             return web.json_response({"error": "unauthorised"}, status=401)
         event = self._event(payload)
         if isinstance(event, str):
@@ -182,7 +200,7 @@ class KakaoSkill:
         return outcome.replies + waiting, outcome.language, leftovers
 
     async def _render(self, user_id: str, replies: list[Reply], language: str) -> dict[str, Any]:
-        rendered = render(replies, t(language, "kakao.more"))
+        rendered = render(replies, t(language, "kakao.more"), language)
         if rendered.remainder:
             async with self.services.transaction_of(PLATFORM, user_id) as tx:
                 await tx.outbox.put(PLATFORM, user_id, to_plain(rendered.remainder), "rest")
@@ -210,7 +228,7 @@ class KakaoSkill:
         except TimeoutError:
             self._spawn(self._finish_to_outbox(event, work))
             return
-        rendered = render(replies, t(language, "kakao.more"))
+        rendered = render(replies, t(language, "kakao.more"), language)
         try:
             async with self._http().post(url, json=rendered.body) as response:
                 answer = await response.text()

@@ -7,12 +7,14 @@ returned as the remainder, which the endpoint keeps for a "더 보기" (more) qu
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from bot.text import split_text
 from handlers.events import Button, Reply
+from handlers.i18n import t
 
 MAX_OUTPUTS = 3
 MAX_TEXT = 1000
@@ -47,40 +49,52 @@ def size(body: dict[str, Any]) -> int:
     return len(json.dumps(body, ensure_ascii=False).encode())
 
 
-def render(replies: list[Reply], more_label: str) -> Rendered:
-    """The skill response for `replies`, and whatever must wait for "더 보기"."""
+def render(replies: list[Reply], more_label: str, language: str = "ko") -> Rendered:
+    """The skill response for `replies`, and whatever must wait for "더 보기".
+
+    Every part of a reply shows: a picture by its address as an image card, a picture
+    without an address (a skill answer cannot carry the bytes) and a file (KakaoTalk
+    cannot carry one) as a line that says so and where to get it."""
     pieces: list[Reply] = []  # one piece per output, each text <= 1000 characters
     for reply in replies:
-        if not reply.text.strip() and not reply.buttons:
+        if not reply.text.strip() and not reply.buttons and reply.image is None \
+                and reply.image_url is None and reply.document is None:
             continue  # nothing to show
         chunks = split_text(reply.text or " ", MAX_TEXT)
         for index, chunk in enumerate(chunks):
             last = index == len(chunks) - 1
             pieces.append(Reply(chunk, buttons=reply.buttons if last else (),
-                                image_url=reply.image_url if last else None))
+                                image_url=reply.image_url if last else None,
+                                image=reply.image if last else None,
+                                document=reply.document if last else None))
     shown: list[Reply] = []
     rest: list[Reply] = []
     used = 0
     for index, piece in enumerate(pieces):  # a piece with a picture or links takes more
-        used += len(_outputs(piece))
+        used += len(_outputs(piece, language))
         if used > MAX_OUTPUTS and shown:
             rest = pieces[index:]
             break
         shown.append(piece)
     while True:
-        body = _body(shown, bool(rest), more_label)
+        body = _body(shown, bool(rest), more_label, language)
         if size(body) <= MAX_BYTES or len(shown) == 1:
             return Rendered(body, rest)
         rest.insert(0, shown.pop())
 
 
-def _outputs(piece: Reply) -> list[dict[str, Any]]:
+def _outputs(piece: Reply, language: str = "ko") -> list[dict[str, Any]]:
     """A piece's text, then its picture (an image card) and its links (a card of link
-    buttons: a quick reply cannot open a page)."""
-    outputs: list[dict[str, Any]] = [{"simpleText": {"text": piece.text or " "}}]
+    buttons: a quick reply cannot open a page); what KakaoTalk cannot carry is said."""
+    text = piece.text or " "
+    if piece.image is not None and not piece.image_url:
+        text += "\n\n" + t(language, "kakao.no_picture")
+    if piece.document is not None:
+        text += "\n\n" + t(language, "kakao.no_file", name=piece.document[0])
+    outputs: list[dict[str, Any]] = [{"simpleText": {"text": text.strip() or " "}}]
     if piece.image_url:
         outputs.append({"simpleImage": {"imageUrl": piece.image_url,
-                                        "altText": _label(piece.text)[:MAX_ALT]}})
+                                        "altText": _label(piece.text)[:MAX_ALT] or "image"}})
     links = [b for b in piece.buttons if b.url]
     if links:
         outputs.append({"textCard": {
@@ -90,8 +104,9 @@ def _outputs(piece: Reply) -> list[dict[str, Any]]:
     return outputs
 
 
-def _body(shown: list[Reply], has_more: bool, more_label: str) -> dict[str, Any]:
-    outputs = [output for piece in shown for output in _outputs(piece)]
+def _body(shown: list[Reply], has_more: bool, more_label: str, language: str = "ko"
+          ) -> dict[str, Any]:
+    outputs = [output for piece in shown for output in _outputs(piece, language)]
     buttons: list[Button] = []
     if has_more:
         buttons.append(Button(more_label, MORE_PAYLOAD))  # the rest's buttons come with it
@@ -105,14 +120,19 @@ def _body(shown: list[Reply], has_more: bool, more_label: str) -> dict[str, Any]
 
 
 def to_plain(replies: list[Reply]) -> list[dict[str, Any]]:
-    """Replies as JSON for the outbox (a link button keeps its URL, a picture its URL)."""
+    """Replies as JSON for the outbox (a link button keeps its URL, a picture its URL or
+    its bytes, a file its name: what a later answer shows of them)."""
     return [{"text": r.text, "image_url": r.image_url,
+             "image": None if r.image is None else base64.b64encode(r.image).decode(),
+             "document": None if r.document is None else r.document[0],
              "buttons": [[b.label, b.payload, *([b.url] if b.url else [])]
                          for b in r.buttons]} for r in replies]
 
 
 def from_plain(items: list[dict[str, Any]]) -> list[Reply]:
     return [Reply(i["text"], image_url=i.get("image_url"),
+                  image=base64.b64decode(i["image"]) if i.get("image") else None,
+                  document=(i["document"], b"") if i.get("document") else None,
                   buttons=tuple(Button(b[0], b[1], url=b[2] if len(b) > 2 else None)
                                 for b in i.get("buttons", []))) for i in items]
 

@@ -593,11 +593,21 @@ class TelegramTransport:
             image = reply.image
             photo = InputFile(image, filename="image.png")
             await with_retries(lambda: self.app.bot.send_photo(chat_id, photo=photo))
+        elif reply.image_url:  # the week's picture on the web app: Telegram fetches it
+            await self._send_picture_url(chat_id, reply.image_url)
         if reply.document is not None:
             name, content = reply.document
             await with_retries(lambda: self.app.bot.send_document(
                 chat_id, document=InputFile(content, filename=name)))
         return last.message_id if last is not None else None
+
+    async def _send_picture_url(self, chat_id: int, url: str) -> None:
+        """A picture by its address; when Telegram cannot fetch it, its link instead."""
+        try:
+            await with_retries(lambda: self.app.bot.send_photo(chat_id, photo=url))
+        except BadRequest as exc:
+            log.warning("Telegram could not fetch the picture %s: %s", url, exc)
+            await with_retries(lambda: self.app.bot.send_message(chat_id, f"🖼 {url}"))
 
     async def send(self, chat_id: str, text: str) -> bool:
         """Notifier: one message; False when the user blocked or never started the bot."""
@@ -679,6 +689,7 @@ def reply_to_plain(reply: Reply) -> dict[str, Any]:
                         for b in reply.buttons],
             "delete_incoming": reply.delete_incoming, "progress": reply.progress,
             "image": None if reply.image is None else _b64(reply.image),
+            "image_url": reply.image_url,
             "document": None if reply.document is None
             else [reply.document[0], _b64(reply.document[1])]}
 
@@ -692,6 +703,7 @@ def reply_from_plain(item: dict[str, Any]) -> Reply:
         delete_incoming=bool(item.get("delete_incoming")),
         progress=bool(item.get("progress")),
         image=None if item.get("image") is None else base64.b64decode(item["image"]),
+        image_url=item.get("image_url"),
         document=None if document is None else (document[0], base64.b64decode(document[1])))
 
 

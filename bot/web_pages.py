@@ -31,10 +31,11 @@ from aiohttp import web
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from handlers import formatting
-from handlers.arguments import iso_week
+from handlers.arguments import iso_week, missing_week
 from handlers.i18n import t
 from services.board import Board, BoardService
 from services.board_cache import BoardCache, Entry
+from services.community import CommunityService
 from services.container import Services
 from services.helper_accounts import HelperAccountService
 from services.instagram.names import name_key
@@ -81,13 +82,15 @@ async def picture_of(services: Services, week: Week, lang: str = "ko",
             board = await BoardService(session, services.rules).board(week)
     zone = services.rules.timezone
     texts = PictureTexts(
-        title=t(lang, "web.picture_title", week=formatting.week(week, lang)),
+        title=t(lang, "web.picture_title" if board.finished else "web.picture_title_so_far",
+                week=formatting.week(week, lang)),
         summary=t(lang, "web.board_summary", members=len(board.rows), posts=board.posts,
                   done=len(board.done)),
         checked=t(lang, "web.checked_at", time=formatting.moment(board.checked_at, zone, lang))
         if board.checked_at else t(lang, "web.never_checked"),
         legend=t(lang, "web.picture_legend"), done=t(lang, "web.done"),
-        more=t(lang, "web.picture_more", count="{count}"), deleted=t(lang, "deluser.shown_as"))
+        more=t(lang, "web.picture_more", count="{count}"), deleted=t(lang, "deluser.shown_as"),
+        nothing_owed=t(lang, "web.nothing_owed"))
     return await asyncio.to_thread(render, board, texts)
 
 
@@ -112,6 +115,7 @@ class WebPages:
         app.router.add_get("/m/{token}", self.personal)
         app.router.add_post("/m/{token}/check", self.check_now)
         app.router.add_get("/favicon.ico", self.no_icon)
+        app.router.add_get("/notice/qr.png", self.notice_qr)
 
     # -- helpers ---------------------------------------------------------------------
 
@@ -181,10 +185,25 @@ class WebPages:
         """Browsers ask for one; nothing to fetch (and nothing to log as missing)."""
         return web.Response(status=204, headers={"Cache-Control": "max-age=86400"})
 
+    async def notice_qr(self, request: web.Request) -> web.Response:
+        """The current notice's open-chat QR code, for KakaoTalk's image card (a skill
+        answer shows pictures by address only)."""
+        async with self.services.sessions() as session:
+            current = await CommunityService(session).notice()
+        if current is None or not current.qr_image:
+            return self._problem(language(request), "web.not_found_title",
+                                 t(language(request), "web.not_found"))
+        return web.Response(body=current.qr_image, content_type="image/png",
+                            headers={**HEADERS, "Cache-Control": "max-age=300"})
+
     async def no_week(self, request: web.Request) -> web.Response:
         lang = language(request)
-        return self._problem(lang, "web.no_week_title",
-                             t(lang, "web.no_week", label=request.match_info["label"][:20]))
+        label = request.match_info["label"][:20]
+        missing = missing_week(label)
+        if missing is not None:  # written right, but no such week
+            return self._problem(lang, "web.no_week_title", t(
+                lang, "week.missing", label=label.upper(), year=missing[0], weeks=missing[1]))
+        return self._problem(lang, "web.no_week_title", t(lang, "web.no_week", label=label))
 
     async def board(self, request: web.Request) -> web.Response:
         lang, week = language(request), self._week_of(request)
@@ -207,8 +226,11 @@ class WebPages:
         week_text = formatting.week(week, lang)
         nxt = Week(week.start + (this_week.start - this_week.previous().start), zone)
         other = "ko" if lang == "en" else "en"
+        title = t(lang, "web.board_title" if board.finished else "web.board_title_so_far",
+                  week=week_text)
         return self._render(
             "board.html", lang, board=board, week_text=week_text, private_board=private,
+            title=title,
             checked_text=formatting.moment(board.checked_at, zone, lang)
             if board.checked_at else "",
             previous_url=self._with_lang(f"/week/{week.previous().label}", lang),
@@ -248,6 +270,7 @@ class WebPages:
             return web.Response(text=html, content_type="text/html",
                                 headers={**HEADERS, "Cache-Control": "no-cache"})
         return self._page("list.html", lang, username=username, **values,
+                          title=f"@{username} · {formatting.week(week, lang)}",
                           week_text=formatting.week(week, lang),
                           board_url=self._with_lang(f"/week/{week.label}", lang))
 
@@ -295,6 +318,7 @@ class WebPages:
         other = "ko" if lang == "en" else "en"
         return self._page(
             "personal.html", lang, private=True, username=holder.username,
+            title=t(lang, "web.personal_title", username=holder.username),
             week_text=formatting.week(view.week, lang),
             submit_text=formatting.moment(view.submission_deadline, zone, lang),
             comment_text=formatting.moment(view.comment_deadline, zone, lang),

@@ -348,8 +348,8 @@ async def _reactivate(ctx: Ctx, args: str, command: str, status: str) -> list[Re
         return problem
     if member.status != status:
         return [ctx.reply(f"admin.not_{status}", username=member.instagram_username)]
-    await ctx.tx.accountability.set_status(ctx.who.account_id, member, "active", None,
-                                           f"member_{command}d")
+    action = {"unsuspend": "member_unsuspended", "resume": "member_resumed"}[command]
+    await ctx.tx.accountability.set_status(ctx.who.account_id, member, "active", None, action)
     _tell(ctx, member.id, lambda lang: t(lang, "status.told_active"))
     return [ctx.reply("admin.reactivated", username=member.instagram_username)]
 

@@ -80,7 +80,8 @@ def _added(ctx: Ctx, results: list[Added]) -> list[Reply]:
         for platform, template in sorted(ctx.invite_links.items()):
             lines.append(ctx.t("adduser.link", platform=platform,
                                link=template.format(code=added.code)))
-    lines.append(ctx.t("adduser.footer"))
+    # "Tap the link above" only where links were printed (none on the console, Kakao).
+    lines.append(ctx.t("adduser.footer" if ctx.invite_links else "adduser.footer_no_links"))
     return [Reply("\n".join(lines))]
 
 
@@ -218,7 +219,10 @@ async def _store_notice(ctx: Ctx, text: str) -> list[Reply]:
     key = "setnotice.done_with_qr" if notice.qr_image else "setnotice.done"
     if notice.open_chat_url and not notice.qr_image:
         key = "setnotice.done_no_qr"
-    return [Reply(ctx.t(key) + "\n\n" + notice.text, image=notice.qr_image)]
+    web = ctx.services.web
+    qr_url = web.notice_qr_url(notice.qr_image) \
+        if notice.qr_image and web is not None and web.public else None
+    return [Reply(ctx.t(key) + "\n\n" + notice.text, image=notice.qr_image, image_url=qr_url)]
 
 
 async def week(ctx: Ctx, _args: str) -> list[Reply]:
@@ -235,10 +239,21 @@ async def week(ctx: Ctx, _args: str) -> list[Reply]:
     return [Reply("\n".join(lines))]
 
 
+# Actions recorded under an older, misspelt name: shown as what they were.
+OLD_ACTIONS = {"member_unsuspendd": "member_unsuspended"}
+
+
 def _action(ctx: Ctx, action: str) -> str:
     """An audit entry's action in plain words (its internal name when none is known)."""
+    action = OLD_ACTIONS.get(action, action)
     key = f"audit.action.{action}"
     return ctx.t(key) if key in CATALOGS[DEFAULT_LANGUAGE] else action.replace("_", " ")
+
+
+def _refusal(ctx: Ctx, kind: str) -> str:
+    """A refusal's kind in plain words, never its code."""
+    key = f"audit.refusal.{kind}"
+    return ctx.t(key) if key in CATALOGS[DEFAULT_LANGUAGE] else kind.replace("_", " ")
 
 
 def _actor(ctx: Ctx, actor: AuditActor) -> str:
@@ -265,7 +280,7 @@ async def audit(ctx: Ctx, _args: str) -> list[Reply]:
         target = f" {entry.target}" if entry.target else ""
         lines.append(f"{when} · {_actor(ctx, actor)} · {_action(ctx, entry.action)}{target}")
     if count:
-        summary = ", ".join(f"{kind} {n}" for kind, n in sorted(kinds.items()))
+        summary = ", ".join(f"{_refusal(ctx, kind)} {n}" for kind, n in sorted(kinds.items()))
         lines += ["", ctx.t("audit.refusals", count=count, accounts=accounts, kinds=summary)]
     return [Reply("\n".join(lines))]
 

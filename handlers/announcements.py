@@ -236,15 +236,17 @@ def removal_proposal(news: LadderNews) -> Render:
 
 
 def group_results(results: WeekResults, unchecked: dict[str, str],
-                  streaks: list[tuple[str, int]] | None = None) -> Render:
+                  streaks: list[tuple[str, int]] | None = None, so_far: bool = False) -> Render:
     """The results post: who completed everything, who misses what (counts, and whose
     posts; the links go in each member's private summary),
     what could not be checked and why, who handed in nothing. `unchecked` maps a post's
-    url to the reason code it could not be checked."""
+    url to the reason code it could not be checked. `so_far`: a week not finished yet,
+    headed as an interim standing and without "handed in nothing" (they still may)."""
 
     def render(lang: str) -> str:
         owed = [m for m in results.members if m.owed]
-        lines = [t(lang, "results.group_header", week=formatting.week(results.week, lang)),
+        header = "results.group_header_so_far" if so_far else "results.group_header"
+        lines = [t(lang, header, week=formatting.week(results.week, lang)),
                  t(lang, "results.group_counts", posts=results.posts, members=len(owed)), ""]
         completed = results.completed
         lines.append(t(lang, "results.group_completed", count=len(completed),
@@ -265,7 +267,7 @@ def group_results(results: WeekResults, unchecked: dict[str, str],
         elif results.unknown_only:
             lines += ["", t(lang, "results.group_unknown_members",
                             count=len(results.unknown_only))]
-        if results.not_submitted:
+        if results.not_submitted and not so_far:
             lines += ["", t(lang, "results.group_not_submitted",
                             count=len(results.not_submitted),
                             names=_names(results.not_submitted, lang))]

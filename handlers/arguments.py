@@ -48,3 +48,14 @@ def iso_week(text: str, zone: ZoneInfo) -> Week | None:
     except ValueError:
         return None
     return Week(monday, zone)
+
+
+def missing_week(text: str) -> tuple[int, int] | None:
+    """A week written right that does not exist ("2026-W60", "2026-W00"): (its year, how
+    many ISO weeks that year has), so the answer says so instead of how to write one."""
+    found = WEEK.fullmatch(text.strip())
+    if not found or int(found.group(1)) not in YEARS:
+        return None
+    year = int(found.group(1))
+    weeks = date(year, 12, 28).isocalendar()[1]  # the 28th of December: the last week
+    return None if 1 <= int(found.group(2)) <= weeks else (year, weeks)

@@ -6,27 +6,55 @@ The Instagram work runs after the event's transaction (ctx.after), never inside 
 
 from __future__ import annotations
 
-from datetime import datetime
+import weakref
+from datetime import datetime, timedelta
 
 from handlers import announcements, formatting
 from handlers.arguments import iso_week
 from handlers.context import Ctx, ProgressFn
 from handlers.events import Reply
+from handlers.i18n import t
 from handlers.registry import Command
 from handlers.weekly import status
 from services.checks import MemberCheck
+from services.container import Services
 from services.weeks import Week
 
 
 async def _no_reader(ctx: Ctx) -> list[Reply]:
-    """Nothing can be read without a helper account: say so before promising a check."""
+    """Nothing can be read without a helper account: say so before promising a check.
+    Waiting does not fix it, an admin does: a member's try tells the admins."""
     registered, usable = await ctx.tx.helpers.counts()
     if registered and usable:
         return []
     admin = ctx.who.is_admin
+    if not admin:
+        _tell_admins(ctx, "check.no_helper_admins" if registered == 0
+                     else "check.no_reader_admins")
     if registered == 0:
         return [ctx.reply("check.no_helper_admin" if admin else "check.no_helper_member")]
     return [ctx.reply("ig.admin.no_helper" if admin else "check.no_reader_member")]
+
+
+# When the admins last heard that a member's check found no helper (once an hour at most,
+# per process: a member pressing the button again must not flood the admins).
+_TOLD: weakref.WeakKeyDictionary[Services, datetime] = weakref.WeakKeyDictionary()
+TELL_EVERY = timedelta(hours=1)
+
+
+def _tell_admins(ctx: Ctx, key: str) -> None:
+    services, now, username = ctx.services, ctx.tx.now(), ctx.who.member_username or "?"
+    last = _TOLD.get(services)
+    if services.delivery is None or (last is not None and now - last < TELL_EVERY):
+        return
+    _TOLD[services] = now
+    delivery = services.delivery
+
+    async def work(_progress: ProgressFn) -> list[Reply]:
+        await delivery.to_admins(lambda lang: t(lang, key, username=username))
+        return []
+
+    ctx.after(work)
 
 
 async def verify(ctx: Ctx, args: str) -> list[Reply]:

@@ -40,7 +40,10 @@ async def _accept_invite(ctx: Ctx, code: str) -> list[Reply]:
 
         ctx.after(work)
     key = "invite.moved_here" if accepted.moved_from else f"invite.{accepted.result.value}"
-    return [ctx.reply(key, username=accepted.username or "", **weekly_rules(ctx))]
+    start_here = ctx.t("invite.start_here_kakao" if ctx.event.platform == "kakao"
+                       else "invite.start_here")
+    return [ctx.reply(key, username=accepted.username or "", start_here=start_here,
+                      **weekly_rules(ctx))]
 
 
 def weekly_rules(ctx: Ctx) -> dict[str, object]:
@@ -54,10 +57,42 @@ def weekly_rules(ctx: Ctx) -> dict[str, object]:
                                          ctx.lang)}
 
 
+# The help's buttons on KakaoTalk: the commands a member uses most, as quick replies.
+KAKAO_QUICK = ("status", "submit", "results", "notice")
+
+
+def _word(command: Command, lang: str) -> str | None:
+    """The word that runs `command` in the user's language (KakaoTalk members type words,
+    not slash commands): English words for English, else the first Korean one."""
+    korean = [w for w in command.keywords if any("가" <= c <= "힣" for c in w)]
+    english = [w for w in command.keywords if w.isascii()]
+    if lang == "en" and english:
+        return english[0]
+    return korean[0] if korean else None
+
+
+def _kakao_help(ctx: Ctx, commands: list[Command]) -> list[Reply]:
+    """KakaoTalk: the words people send there (링크 제출, 내 현황, ...), slash forms only
+    for what has no word, and quick replies for the common ones."""
+    lines = [ctx.t("help.words_header")]
+    buttons = []
+    for command in commands:
+        word = _word(command, ctx.lang)
+        lines.append(ctx.t("help.word_line", word=word or f"/{command.name}",
+                           description=ctx.t(f"cmd.{command.name}")))
+        if word and command.name in KAKAO_QUICK:
+            buttons.append(Button(word, f"/{command.name}"))
+    lines += ["", ctx.t("help.words_footer") if buttons else ctx.t("help.keywords")]
+    return [Reply("\n".join(lines), buttons=tuple(buttons))]
+
+
 async def help_(ctx: Ctx, _args: str) -> list[Reply]:
+    commands = visible_commands(ALL_COMMANDS, ctx.who.audience,
+                                member=ctx.who.member_id is not None)
+    if ctx.event.platform == "kakao":
+        return _kakao_help(ctx, list(commands))
     lines = [ctx.t("help.header")]
-    for command in visible_commands(ALL_COMMANDS, ctx.who.audience,
-                                    member=ctx.who.member_id is not None):
+    for command in commands:
         lines.append(
             ctx.t("help.line", command=command.name, description=ctx.t(f"cmd.{command.name}"))
         )

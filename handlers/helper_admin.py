@@ -149,7 +149,9 @@ async def list_helpers(ctx: Ctx, _args: str) -> list[Reply]:
         lines.append(ctx.t("helpers.line", username=helper.username, status=_status(ctx, helper)))
         used = moment(helper.last_used, zone, ctx.lang) if helper.last_used \
             else ctx.t("helpers.never_used")
-        lines.append(ctx.t("helpers.details", used=used, failures=helper.failures))
+        # Failures only when there were some ("failures: 0" above a problem reads wrong).
+        lines.append(ctx.t("helpers.failures", used=used, failures=helper.failures)
+                     if helper.failures else ctx.t("helpers.details", used=used))
         if helper.last_error:
             lines.append(ctx.t("helpers.last_error", reason=ig_reason(ctx, helper.last_error)))
     return [Reply("\n".join(lines))]

@@ -25,6 +25,9 @@ def render_report(report: ImportReport, language: str) -> str:
         t(language, "import.counts", messages=report.messages, links=report.links,
           added=report.added, duplicates=report.duplicates, system=report.system_lines),
     ]
+    if report.rows_before_lines is not None:
+        lines.append(t(language, "import.read_by_lines", rows=report.rows_before_lines,
+                       messages=report.messages))
     if report.weeks:
         lines.append(t(language, "import.weeks", weeks=", ".join(report.weeks)))
     if report.links_outside:

@@ -22,6 +22,9 @@ from services.notifier import Render
 
 CONSUMER_FLOW = "consumer"
 PRODUCER_FLOW = "producer"
+# What /approve takes for a kind: its name, in English (the buttons') or Korean.
+KINDS = {"consumer": "consumer", "producer": "producer", "소비자": "consumer",
+         "생산자": "producer"}
 
 
 async def _request_approval(services: Services | None, render: Render, kind: str,
@@ -196,18 +199,19 @@ async def approve(ctx: Ctx, args: str) -> list[Reply]:
         if not waiting:
             return [ctx.reply("approve.none")]
         lines = [ctx.t("approve.header", count=len(waiting))]
-        lines += [ctx.t("approve.line", kind=kind, id=row_id, username=name)
-                  for kind, row_id, name in waiting]
+        lines += [ctx.t("approve.line", kind=ctx.t(f"approve.kind.{kind}"), id=row_id,
+                        username=name) for kind, row_id, name in waiting]
         buttons = tuple(Button(ctx.t("approve.button", id=row_id), f"/approve {kind} {row_id}")
                         for kind, row_id, _ in waiting[:10])
         return [Reply("\n".join(lines), buttons=buttons)]
     row_number = whole_number(parts[1]) if len(parts) == 2 else None
-    if row_number is None or parts[0] not in ("consumer", "producer"):
+    kind = KINDS.get(parts[0].lower(), "")
+    if row_number is None or not kind:
         return [ctx.reply("approve.usage")]
-    kind, row_id = parts[0], row_number
+    row_id = row_number
     approved = await ctx.tx.producers.approve(ctx.who.account_id, kind, row_id, ctx.tx.now())
     if approved is None:
-        return [ctx.reply("approve.unknown", kind=kind, id=row_id)]
+        return [ctx.reply("approve.unknown", kind=ctx.t(f"approve.kind.{kind}"), id=row_id)]
     member_id, username = approved
     services = ctx.services
 
@@ -218,7 +222,7 @@ async def approve(ctx: Ctx, args: str) -> list[Reply]:
         return []
 
     ctx.after(work)
-    return [ctx.reply("approve.done", kind=kind, username=username)]
+    return [ctx.reply("approve.done", kind=ctx.t(f"approve.kind.{kind}"), username=username)]
 
 
 async def usage(ctx: Ctx, args: str) -> list[Reply]:

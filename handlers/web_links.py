@@ -7,7 +7,7 @@ a few times a day at most.
 from __future__ import annotations
 
 from handlers import formatting
-from handlers.arguments import iso_week
+from handlers.arguments import iso_week, missing_week
 from handlers.context import Ctx
 from handlers.events import Reply
 from handlers.registry import Command
@@ -20,14 +20,17 @@ async def week_link(ctx: Ctx, args: str) -> list[Reply]:
     this_week = Week.containing(ctx.tx.now(), zone)
     week = iso_week(args, zone) if args.strip() else this_week
     if week is None:
-        return [ctx.reply("weeklink.usage")]
+        missing = missing_week(args)
+        return [ctx.reply("week.missing", label=args.strip().upper(), year=missing[0],
+                          weeks=missing[1]) if missing else ctx.reply("weeklink.usage")]
     if week.start > this_week.start:
         return [ctx.reply("results.future_week", week=formatting.week(week, ctx.lang))]
     if web is None:
         return [ctx.reply("weeklink.unavailable")]
     board = await ctx.tx.board.board(week)
     url = web.week_url(None if week == this_week else week)
-    paste = ctx.t("weeklink.text", week=formatting.week(week, ctx.lang),
+    key = "weeklink.text" if board.finished else "weeklink.text_so_far"
+    paste = ctx.t(key, week=formatting.week(week, ctx.lang),
                   members=len(board.rows), left=board.comments_left, done=len(board.done),
                   url=url)
     if board.rows:

@@ -7,7 +7,7 @@ from dataclasses import replace
 from zoneinfo import ZoneInfo
 
 from handlers import announcements, formatting
-from handlers.arguments import iso_week, whole_number
+from handlers.arguments import iso_week, missing_week, whole_number
 from handlers.context import Ctx, ProgressFn
 from handlers.events import Button, Reply
 from handlers.registry import Command, Flow
@@ -215,20 +215,32 @@ async def community_results(ctx: Ctx, args: str) -> list[Reply]:
     if args.strip():
         week = parse_week(args, zone)
         if week is None:
-            return [ctx.reply("results.admin_usage")]
+            return [_missing_week(ctx, args) or ctx.reply("results.admin_usage")]
     else:
         week = Week.containing(ctx.tx.now(), zone).previous()
     label = formatting.week(week, ctx.lang)
     if week.start > Week.containing(ctx.tx.now(), zone).start:
         return [ctx.reply("results.future_week", week=label)]
-    results = await ctx.tx.progress.week_results(week)
+    recorded = await ctx.tx.progress.recorded(week)
+    results = recorded or await ctx.tx.progress.live_week_results(week)
     if results.posts == 0:
         return [ctx.reply("results.admin_no_week", week=label)]
     if not results.checked:
         return [ctx.reply("results.admin_not_checked", week=label)]
     reasons = await ctx.tx.progress.check_reasons(week)
-    return [Reply(announcements.group_results(results, results.unchecked(reasons))(ctx.lang),
-                  image_url=picture_url(ctx, week))]
+    # A week without its final record is not a result yet: headed as it stands so far.
+    render = announcements.group_results(results, results.unchecked(reasons),
+                                         so_far=recorded is None)
+    return [Reply(render(ctx.lang), image_url=picture_url(ctx, week))]
+
+
+def _missing_week(ctx: Ctx, text: str) -> Reply | None:
+    """"There is no such week" for a week written right that does not exist."""
+    missing = missing_week(text)
+    if missing is None:
+        return None
+    return ctx.reply("week.missing", label=text.strip().upper(), year=missing[0],
+                     weeks=missing[1])
 
 
 def picture_url(ctx: Ctx, week: Week) -> str | None:
@@ -276,7 +288,11 @@ async def notice(ctx: Ctx, _args: str) -> list[Reply]:
         return [ctx.reply("notice.none")]
     when = formatting.moment(current.created_at, ctx.tx.rules.timezone, ctx.lang)
     text = f"{ctx.t('notice.header', when=when)}\n\n{current.text}"
-    return [Reply(text, image=current.qr_image)]
+    web = ctx.services.web
+    # Where a platform shows pictures by address only (KakaoTalk), the web app serves it.
+    qr_url = web.notice_qr_url(current.qr_image) \
+        if current.qr_image and web is not None and web.public else None
+    return [Reply(text, image=current.qr_image, image_url=qr_url)]
 
 
 COMMANDS = [

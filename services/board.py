@@ -79,7 +79,9 @@ class Board:
 
     @property
     def done(self) -> list[BoardRow]:
-        return [row for row in self.rows if row.left == 0]
+        """Members whose owed comments were all checked as there; one who owes nothing
+        (yet) is not counted as done."""
+        return [row for row in self.rows if row.owed and row.left == 0]
 
     @property
     def comments_left(self) -> int:

@@ -36,7 +36,8 @@ from zoneinfo import ZoneInfo
 # narrow no-break space before "PM".
 HALF = r"(?:오전|오후|[AaPp]\.? ?[Mm]\.?)"
 CLOCK = rf"(?:{HALF} ?)?\d{{1,2}}:\d{{2}}(?::\d{{2}})?(?:[ \u00a0\u202f]?{HALF})?"
-DOT_DATE = r"\d{4}\. ?\d{1,2}\. ?\d{1,2}\.?"  # iPhone (Korean)
+# iPhone (Korean): "2025. 12. 15."; 2026 iPhones may write an ISO date, "2026-03-30".
+DOT_DATE = r"(?:\d{4}\. ?\d{1,2}\. ?\d{1,2}\.?|\d{4}-\d{1,2}-\d{1,2})"
 KO_DATE = r"\d{4}년 ?\d{1,2}월 ?\d{1,2}일"  # Android (Korean), day lines everywhere
 MONTH_WORD = r"[A-Za-z]{3,9}\.?"
 # "December 15, 2025" or "15 December 2025", with or without a weekday in front.
@@ -63,9 +64,12 @@ PC_MESSAGE = re.compile(rf"^\[(?P<nick>.+?)\] \[(?P<clock>{CLOCK})\] ?(?P<text>.
 MAC_HEADER = re.compile(r"^\ufeff?\"?(?:Date|날짜)\"?,\"?(?:User|사용자|이름)\"?,"
                         r"\"?(?:Message|메시지|내용)\"?\s*$")
 # The file's own header: the room's title and the "saved on" line (its date is not a
-# message's date).
+# message's date). A fragment cut from a chat has none: its first lines are messages'.
 SAVED_LINE = re.compile(r"^(?:저장한 날짜|Date Saved)\s?:")
+TITLE_LINE = re.compile(r"(?:카카오톡 대화|KakaoTalk Chats? with|^Talk_[\d.]+ [\d:]+-\d+\.txt)")
 HEADER_LINES = 4
+# A Mac CSV row's start: its 24-hour timestamp (quoted or not), then a comma.
+MAC_ROW = re.compile(r'^"?(\d{4}-\d{1,2}-\d{1,2} \d{1,2}:\d{2}(?::\d{2})?)"?,(.*)$')
 
 SYSTEM_TEXT = re.compile(
     r"(?:님이 들어왔습니다|님이 나갔습니다|님을 내보냈습니다|님이 내보내졌습니다|"
@@ -123,6 +127,9 @@ class ParsedExport:
     layout: str  # one of LAYOUTS, or "unknown"
     messages: list[ChatMessage] = field(default_factory=list)
     skipped: list[SkippedLine] = field(default_factory=list)
+    # Set when the file's quotes did not close (a Mac CSV that read as a few huge
+    # messages): how many rows the CSV reading found before it was read line by line.
+    csv_rows_before_lines: int | None = None
 
 
 MAX_UPLOAD = 20 * 1024 * 1024  # what Telegram lets a bot download
@@ -193,7 +200,7 @@ def parse_export(text: str, zone: ZoneInfo) -> ParsedExport:
     if layout == "mac":
         return _parse_mac(text, zone)
     lines = itertools.chain(head, stream)
-    parser = _Parser(layout, zone)
+    parser = _Parser(layout, zone, _header_end(head))
     if layout in ("pc", "pc_en"):
         parser.read_pc(lines)
     elif layout == "unknown":
@@ -201,6 +208,15 @@ def parse_export(text: str, zone: ZoneInfo) -> ParsedExport:
     else:
         parser.read_phone(lines, _phone_pattern(layout, head))
     return parser.result
+
+
+def _header_end(head: list[str]) -> int:
+    """How many of the first lines are the file's header: up to the "saved on" line, or
+    a title line alone; none in a fragment (its first lines are messages')."""
+    for index, line in enumerate(head[:HEADER_LINES]):
+        if SAVED_LINE.match(line):
+            return index + 1
+    return 1 if head and TITLE_LINE.search(head[0]) else 0
 
 
 def _phone_pattern(layout: str, head: list[str]) -> re.Pattern[str]:
@@ -296,8 +312,9 @@ class _Parser:
     last message, a system line (the policy notice after a join, the bot's reminder), or
     nothing yet (the file's header)."""
 
-    def __init__(self, layout: str, zone: ZoneInfo) -> None:
+    def __init__(self, layout: str, zone: ZoneInfo, header_end: int = HEADER_LINES) -> None:
         self.result = ParsedExport(layout)
+        self.header_end = header_end  # the header's last line (0: none)
         self.zone = zone
         self.current: list[str] | None = None  # the lines of the message being read
         self.in_system = False
@@ -343,7 +360,7 @@ class _Parser:
             return
         elif self.in_system:
             self.result.skipped.append(SkippedLine(line_no, line, "system"))
-        elif not self.started and (line_no <= HEADER_LINES or SAVED_LINE.match(line)):
+        elif not self.started and (line_no <= self.header_end or SAVED_LINE.match(line)):
             return  # the file's own header (a room's title, the "saved on" line)
         else:
             self.result.skipped.append(SkippedLine(line_no, line, "not_understood"))
@@ -418,7 +435,77 @@ class _Parser:
 
 
 def _parse_mac(text: str, zone: ZoneInfo) -> ParsedExport:
-    """The Mac's CSV: Date,User,Message, quoted, a message may span lines."""
+    """The Mac's CSV: Date,User,Message, quoted, a message may span lines. A file whose
+    lines look like many more rows than the CSV reading found (a quote that never
+    closes swallows the rows after it) is read again line by line, by timestamps."""
+    result = _parse_mac_csv(text, zone)
+    rows = len(result.messages) + len(result.skipped)
+    stamped = sum(1 for line in io.StringIO(text, newline=None) if MAC_ROW.match(line))
+    if stamped > rows:  # a row start inside a message: a quote swallowed rows
+        result = _parse_mac_lines(text, zone)
+        result.csv_rows_before_lines = rows
+    return result
+
+
+def _mac_row(line_no: int, stamp: str, nickname: str, message: str, zone: ZoneInfo,
+             result: ParsedExport) -> None:
+    """One row: a message, a system line, or a line not understood."""
+    raw = ",".join((stamp, nickname, message))
+    numbers = [int(n) for n in re.findall(r"\d+", stamp)]
+    try:
+        when = datetime(*numbers[:6], tzinfo=zone)  # type: ignore[misc]
+        if len(numbers) < 5:
+            raise ValueError(stamp)
+    except (TypeError, ValueError):
+        result.skipped.append(SkippedLine(line_no, raw, "not_understood"))
+        return
+    if not nickname.strip() or is_system(nickname, message):
+        result.skipped.append(SkippedLine(line_no, raw, "system"))
+    else:
+        result.messages.append(ChatMessage(line_no, when, nickname,
+                                           message.replace("\r\n", "\n").rstrip()))
+
+
+def _unquote(cell: str) -> str:
+    cell = cell.strip()
+    if cell.startswith('"'):
+        cell = cell[1:-1] if cell.endswith('"') and len(cell) > 1 else cell[1:]
+    return cell.replace('""', '"')
+
+
+def _parse_mac_lines(text: str, zone: ZoneInfo) -> ParsedExport:
+    """A Mac CSV read by its lines: a line that starts with a timestamp starts a row,
+    the lines after it continue that row's message; quotes are taken off, not obeyed."""
+    result = ParsedExport("mac")
+    row: tuple[int, str, str, list[str]] | None = None
+
+    def close() -> None:
+        if row is not None:
+            line_no, stamp, nickname, parts = row
+            _mac_row(line_no, stamp, nickname, _unquote("\n".join(parts)), zone, result)
+
+    for line_no, line in enumerate(io.StringIO(text, newline=None), 1):
+        line = line.rstrip("\n")
+        match = MAC_ROW.match(line)
+        if match is None:
+            if row is not None:
+                row[3].append(line)
+            elif line_no > 1 and line.strip():
+                result.skipped.append(SkippedLine(line_no, line, "not_understood"))
+            continue
+        close()
+        rest = match.group(2)
+        if rest.startswith('"') and '",' in rest:
+            nickname, _, message = rest[1:].partition('",')
+        else:
+            nickname, _, message = rest.partition(",")
+        row = (line_no, match.group(1), nickname.replace('""', '"'), [message])
+    close()
+    return result
+
+
+def _parse_mac_csv(text: str, zone: ZoneInfo) -> ParsedExport:
+    """The CSV as a CSV reader reads it."""
     result = ParsedExport("mac")
     reader = csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""))
     next(reader, None)  # the header row
@@ -435,18 +522,5 @@ def _parse_mac(text: str, zone: ZoneInfo) -> ParsedExport:
             if any(cell.strip() for cell in row):
                 result.skipped.append(SkippedLine(line_no, ",".join(row), "not_understood"))
             continue
-        stamp, nickname, message = row[0], row[1], ",".join(row[2:])
-        numbers = [int(n) for n in re.findall(r"\d+", stamp)]
-        try:
-            when = datetime(*numbers[:6], tzinfo=zone)  # type: ignore[misc]
-            if len(numbers) < 5:
-                raise ValueError(stamp)
-        except (TypeError, ValueError):
-            result.skipped.append(SkippedLine(line_no, ",".join(row), "not_understood"))
-            continue
-        if not nickname.strip() or is_system(nickname, message):
-            result.skipped.append(SkippedLine(line_no, ",".join(row), "system"))
-        else:
-            result.messages.append(ChatMessage(line_no, when, nickname,
-                                               message.replace("\r\n", "\n").rstrip()))
+        _mac_row(line_no, row[0], row[1], ",".join(row[2:]), zone, result)
     return result

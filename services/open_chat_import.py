@@ -27,7 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.kakao_export import ExportUnreadable, ParsedExport, read_chat_export
-from services.links import ANY_URL, LinkProblem, PostLink, parse_post_link
+from services.links import LinkProblem, PostLink, parse_post_link
 from services.rules import CommunityRules
 from services.submissions import SubmissionService, SubmitResult, Submitted
 from services.uploads import in_worker
@@ -77,6 +77,8 @@ class ExportDigest:
     not_understood_count: int = 0
     links_outside: int = 0  # links in messages before the weeks imported
     with_links: list[LinkMessage] = field(default_factory=list)
+    # A file whose quotes never closed, read line by line: the rows a CSV reading found.
+    rows_before_lines: int | None = None
 
     def __getstate__(self) -> dict[str, object]:
         """Sent back from the worker in columns, times as numbers: a hundred thousand
@@ -98,9 +100,17 @@ class ExportDigest:
                                                        strict=True)]
 
 
+# What a chat message holds that is a URL: with its scheme, from "www.", or a bare
+# domain whose last part is letters ("instagram.com/p/…"). Not "1.5kg/박스", "8.0/Data"
+# or "메론1.달콤한돈1/…": prices, versions and Korean words with a dot and a slash.
+URL_IN_CHAT = re.compile(
+    r"(?:https?://|www\.)\S+|(?<![\w.@/-])[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}/\S*",
+    re.IGNORECASE)
+
+
 def links_in(text: str) -> tuple[str, ...]:
     """Every link of a message, without the punctuation a sentence puts after it."""
-    return tuple(raw.rstrip(".,!?…)]}>\"'") for raw in ANY_URL.findall(text))
+    return tuple(raw.rstrip(".,!?…)]}>\"'") for raw in URL_IN_CHAT.findall(text))
 
 
 def digest(parsed: ParsedExport, since: datetime | None) -> ExportDigest:
@@ -109,7 +119,8 @@ def digest(parsed: ParsedExport, since: datetime | None) -> ExportDigest:
     if not parsed.messages:
         raise ExportUnreadable("no_messages", tuple(
             s.text[:80] for s in parsed.skipped if s.reason == "not_understood")[:5])
-    result = ExportDigest(parsed.layout, messages=len(parsed.messages))
+    result = ExportDigest(parsed.layout, messages=len(parsed.messages),
+                          rows_before_lines=parsed.csv_rows_before_lines)
     for skipped in parsed.skipped:
         if skipped.reason == "system":
             result.system_lines += 1
@@ -179,6 +190,7 @@ class ImportReport:
     not_understood_count: int = 0
     links_outside: int = 0  # links before the weeks imported (not listed one by one)
     added_by_member: dict[str, int] = field(default_factory=dict)
+    rows_before_lines: int | None = None  # see ExportDigest
 
 
 def instagram_id(nickname: str, members: dict[str, int]) -> tuple[str | None, str | None]:
@@ -292,7 +304,8 @@ class OpenChatImporter:
                               system_lines=found.system_lines,
                               not_understood=found.not_understood,
                               not_understood_count=found.not_understood_count,
-                              links=found.links_outside, links_outside=found.links_outside)
+                              links=found.links_outside, links_outside=found.links_outside,
+                              rows_before_lines=found.rows_before_lines)
         seen_weeks: set[str] = set()
         strangers: dict[str, set[str]] = {}  # week -> nicknames that are not members
         pending: list[tuple[LinkMessage, str, str, int, PostLink]] = []

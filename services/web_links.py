@@ -94,6 +94,11 @@ class WebLinks:
     def picture_url(self, week: Week) -> str:
         return f"{self.root}/week/{week.label}.png"
 
+    def notice_qr_url(self, qr_image: bytes) -> str:
+        """The current notice's QR code (addressed by its content, so KakaoTalk never
+        shows a cached older one)."""
+        return f"{self.root}/notice/qr.png?v={hashlib.sha256(qr_image).hexdigest()[:12]}"
+
     def _sign(self, key: bytes, payload: bytes) -> bytes:
         return hmac.new(key, payload, hashlib.sha256).digest()[:_SIGNATURE_BYTES]
 

@@ -41,6 +41,7 @@ class PictureTexts:
     done: str  # the tag of a member who owes nothing more, e.g. "완료"
     more: str  # e.g. "외 12명" (members not drawn), with {count}
     deleted: str = "(deleted)"  # a member deleted since the week was recorded
+    nothing_owed: str = "-"  # the tag of a member who owes no comment that week
 
 
 @lru_cache(maxsize=8)
@@ -98,8 +99,10 @@ def render(board: Board, texts: PictureTexts) -> bytes:
                 draw.rounded_rectangle((bar_left + bar_width - missing_width, bar_top,
                                         bar_left + bar_width, bar_bottom), radius=8,
                                        fill=MISSING)
-        figure = texts.done if row.left == 0 else f"{row.done}/{row.owed}"
-        draw.text((WIDTH - MARGIN, top + 14), figure, fill=DONE if row.left == 0 else INK,
+        figure = texts.nothing_owed if not row.owed else \
+            texts.done if row.left == 0 else f"{row.done}/{row.owed}"
+        draw.text((WIDTH - MARGIN, top + 14), figure,
+                  fill=DONE if row.owed and row.left == 0 else MUTED if not row.owed else INK,
                   font=_font(28), anchor="ra")
     if rest:
         top = header + len(shown) * ROW

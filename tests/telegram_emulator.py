@@ -438,6 +438,8 @@ class BotApiEmulator:
         if len(caption) > 1024:
             raise ApiError(400, "Bad Request: message caption is too long")
         photo = params.get("photo")
+        if isinstance(photo, str) and photo.startswith(("http://", "https://")):
+            photo = await self._fetch(photo)  # Telegram downloads a photo sent by URL
         if not isinstance(photo, bytes):
             raise ApiError(400, "Bad Request: there is no photo in the request")
         message = self._bot_message(chat_id, caption=caption,
@@ -446,6 +448,18 @@ class BotApiEmulator:
         self.photos.append({"chat_id": chat_id, "caption": caption, "bytes": photo})
         await self._record({**message, "method": "sendPhoto"})
         return message
+
+    async def _fetch(self, url: str) -> bytes:
+        """A photo by URL, as Telegram's servers fetch it: an image, or 400."""
+        import aiohttp
+        try:
+            async with aiohttp.ClientSession() as client, client.get(url) as response:
+                body = await response.read()
+                if response.status == 200 and response.content_type.startswith("image/"):
+                    return body
+        except aiohttp.ClientError:
+            pass
+        raise ApiError(400, "Bad Request: wrong file identifier/HTTP URL specified")
 
     async def _api_sendDocument(self, params: dict[str, Any]) -> dict[str, Any]:
         chat_id = self._check_chat(params)

@@ -190,7 +190,7 @@ async def test_failures_cool_down_unverify_or_skip(
     assert producers["prod.0"].verified is False
     assert producers["prod.1"].cooldown_until is not None
     (told,) = phone.to("tg-prod.0")
-    assert "/producer 로 다시 로그인" in told
+    assert "/producer로 다시 로그인" in told
     assert ids["prod.0"]
     assert await job.run() is None  # once a night
 
@@ -225,7 +225,7 @@ async def test_consumer_and_producer_registration_from_chat(
     assert "@kim.new를 등록했어요. 관리자가 승인하면" in kim.text
     assert phone.buttons["tg-admin"][0].payload.startswith("/approve consumer ")
     replies = await admin.say("/approve")  # the waiting requests, also without a push
-    assert "consumer #" in admin.text and "@kim.new" in admin.text
+    assert "소비자 #" in admin.text and "@kim.new" in admin.text
     assert replies[0].buttons[0].payload == phone.buttons["tg-admin"][0].payload
     await admin.say(phone.buttons["tg-admin"][0].payload)
     assert "@kim.new" in admin.text
@@ -268,7 +268,7 @@ async def test_usage_counts_written_comments_per_consumer_and_month(
     await admin.say("/usage 2026-10")
     assert "자동 댓글이 없었어요" in admin.text
     await admin.say("/usage November")
-    assert "/usage 2026-11 처럼" in admin.text
+    assert "/usage 2026-11처럼" in admin.text
 
 
 # --- the writers -------------------------------------------------------------------------

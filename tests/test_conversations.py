@@ -136,7 +136,7 @@ async def test_add_helper_flow_with_hints_secret_and_encryption(
     await admin.say("not a username!")
     assert "인스타그램 아이디 형식이 아니에요: not a username!" in admin.text
     await admin.say("https://www.instagram.com/Helper.One/")
-    assert "@helper.one 의 비밀번호" in admin.text
+    assert "@helper.one의 비밀번호" in admin.text
     assert not admin.last.replies[0].delete_incoming
     replies = await admin.say("s3cret-pass")
     assert replies[0].delete_incoming  # the password message is deleted from the chat
@@ -190,7 +190,7 @@ async def test_a_flow_continues_in_another_instance(
     await admin.say("/addhelper")
     admin.dispatcher = Dispatcher(services)  # a restarted bot, same database
     await admin.say("helper.four")
-    assert "@helper.four 의 비밀번호" in admin.text
+    assert "@helper.four의 비밀번호" in admin.text
 
 
 async def test_password_flows_refuse_in_groups(dispatcher: Dispatcher, services: Services) -> None:

@@ -155,7 +155,7 @@ async def test_an_admin_on_kakao_gets_the_password_warning(
     await kakao.say("/addhelper")
     text = await kakao.say("helper.kakao")
     assert "카카오톡에서는 봇이 메시지를 지울 수 없어서" in text
-    assert "@helper.kakao 의 비밀번호" in text
+    assert "@helper.kakao의 비밀번호" in text
 
 
 async def test_only_our_bot_with_the_secret_gets_in(kakao_factory: Any) -> None:
@@ -253,7 +253,7 @@ async def test_slow_work_answers_by_callback(
     await asyncio.wait_for(stand_in.arrived.wait(), 5)
     (final,) = stand_in.callbacks
     assert final["version"] == "2.0"
-    assert final["template"]["outputs"][0]["simpleText"]["text"].startswith("쓸 수 있는 명령")
+    assert final["template"]["outputs"][0]["simpleText"]["text"].startswith("이렇게 보내면 돼요")
 
 
 async def test_without_a_callback_the_result_comes_with_the_next_message(

@@ -54,9 +54,9 @@ async def test_refusals_do_not_push_admin_actions_out_of_the_audit(
     await admin.say("/audit")
     assert "hana.daily" in admin.text and "Boss" in admin.text
     assert "카카오 사용자 9a8b7c6d · " in admin.text
-    assert "refused 60" in admin.text and "계정 1개" in admin.text
+    assert "권한 없는 명령 60" in admin.text and "계정 1개" in admin.text
     assert "CLI" in admin.text  # the claim code made from the command line
-    assert admin.text.count("refused") == 1
+    assert admin.text.count("권한 없는 명령") == 1
 
 
 def logins(simulated: SimulatedInstagram) -> int:

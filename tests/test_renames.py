@@ -64,7 +64,7 @@ async def test_a_member_renamed_mid_week_is_told_once_and_the_admins_once(
     clock.now += timedelta(hours=3)
     await jobs_for(timed, phone, clock).refresh()
     told = [t for t in phone.to(f"tg-{old}") if "아이디가" in t]
-    assert told == [f"ℹ️ 인스타그램 아이디가 @{old} 에서 @hana.new로 바뀐 걸 확인했어요. "
+    assert told == [f"ℹ️ 인스타그램 아이디가 @{old}에서 @hana.new로 바뀐 걸 확인했어요. "
                     "앞으로 @hana.new로 확인해요. "
                     "오픈채팅 닉네임도 '실명 @hana.new' 형식으로 바꿔 주세요."]
     admin = phone.to("tg-admin")

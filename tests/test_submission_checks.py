@@ -216,8 +216,8 @@ async def test_a_member_renamed_on_instagram_is_known_by_pk_and_told(
     simulated.add_post("minji.new", "DNewNamePst")
     await minji.say("https://www.instagram.com/p/DNewNamePst/")
     assert "✅ 접수했어요 (1/3)" in minji.text
-    assert "인스타그램 아이디가 @minji.new로 바뀐 걸 확인했어요. 앞으로 @minji.new로 확인해요." \
-        in minji.text
+    assert "인스타그램 아이디가 @minji에서 @minji.new로 바뀐 걸 확인했어요. " \
+        "앞으로 @minji.new로 확인해요." in minji.text
     async with services.transaction() as tx:
         names = (await tx.session.execute(select(Member.instagram_username, MemberName.username)
                                           .join(MemberName))).all()

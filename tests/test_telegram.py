@@ -167,7 +167,7 @@ async def test_a_long_reply_is_split_on_line_boundaries(
     lines = "\n".join(part["text"] for part in parts).split("\n")
     names = [line for line in lines if line.startswith("• @helper_account_number_")]
     # Whole lines, in order: each helper's line is followed by its details line.
-    assert names == [f"• @helper_account_number_{n:03d} — 로그인 전 (/checkhelper 로 로그인)"
+    assert names == [f"• @helper_account_number_{n:03d} — 로그인 전 (/checkhelper로 로그인)"
                      for n in range(150)]
     assert len(lines) == 301 and all(line.startswith("   마지막 사용") for line in lines[2::2])
 
@@ -213,7 +213,7 @@ async def test_a_conversation_continues_after_a_restart(
     try:
         await emulator.send_text(ADMIN, "helper.two")
         (reply,) = await emulator.wait_for(ADMIN)
-        assert "@helper.two 의 비밀번호" in reply["text"]
+        assert "@helper.two의 비밀번호" in reply["text"]
     finally:
         await second.stop()
 

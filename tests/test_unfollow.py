@@ -117,14 +117,14 @@ async def test_the_check_with_login_keeps_nothing_of_it(
     assert replies[0].buttons[0].payload == "/unfollowlogin"
     await person.press("인스타그램 로그인으로 확인")
     await person.say("@Me.Kim")
-    assert "@me.kim 의 비밀번호" in person.text
+    assert "@me.kim의 비밀번호" in person.text
     replies = await person.say("wrong-pass")
     assert replies[0].delete_incoming and "비밀번호가 틀리다고" in person.text
     replies = await person.say("kim-pass-123")
     assert replies[0].delete_incoming and "보안 코드" in person.text
     replies = await person.say("135 790")
     assert replies[0].delete_incoming and replies[0].text == "🔐 인스타그램에 로그인하고 있어요…"
-    assert replies[1].text.startswith("🔍 @me.kim 로 로그인했어요")
+    assert replies[1].text.startswith("🔍 @me.kim으로 로그인했어요")
     text = person.text
     assert "팔로워 5명, 팔로잉 6명" in text
     not_back = text.split("🙅")[1].split("💛")[0]

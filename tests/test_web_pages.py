@@ -56,6 +56,8 @@ async def test_a_members_list_opens_their_posts_on_instagram(services, simulated
 async def test_bad_weeks_get_a_clear_page(services, simulated) -> None:
     async with demo_site(services, simulated) as site:
         status, html, _ = await get(f"{site.url}/week/2026-W99")
+        assert status == 404 and "2026년은 1주부터 53주까지" in html  # no such week
+        status, html, _ = await get(f"{site.url}/week/2026-X48")
         assert status == 404 and "2026-W48" in html  # says how to write a week
         status, html, _ = await get(f"{site.url}/week/soon")
         assert status == 404 and "soon" in html
