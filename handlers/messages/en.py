@@ -343,7 +343,7 @@ MESSAGES: dict[str, str] = {
     "status.check_partial": "🔄 Checked {read} of your {total} posts. The rest will be looked at in the {when} check.",
     "status.check_when_today": "today's {time}",
     "status.check_when_tomorrow": "tomorrow's {time}",
-        "cmd.checknow": "check your open posts on Instagram now",
+    "cmd.checknow": "check your open posts on Instagram now",
     "cmd.me": "your streak, completion rate and strikes",
     "cmd.leaderboard": "top members by streak and completion",
     "cmd.appeal": "appeal last week's strike (the bot checks again)",
