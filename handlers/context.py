@@ -14,6 +14,10 @@ from services.conversations import FlowState
 from services.instagram.errors import InstagramError
 
 CANCEL_PAYLOAD = "/cancel"
+# Typed, these end any flow, a password step included (any other text there is tried).
+CANCEL_WORDS = ("취소", "cancel")
+# The "yes, that was my password" button of a password step (handlers/dispatcher.py).
+SECRET_YES_PAYLOAD = "/secret_yes"
 # Shows how long work is going: the transport edits one message in place (Telegram),
 # prints it (console) or lets it pass (KakaoTalk, which cannot edit).
 ProgressFn = Callable[[str], Awaitable[None]]

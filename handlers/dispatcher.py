@@ -24,13 +24,22 @@ from handlers import (
     web_links,
     weekly,
 )
-from handlers.context import CANCEL_PAYLOAD, Ctx, Deferred, ProgressFn
-from handlers.events import Incoming, Reply, clean_text
+from handlers import instagram_login as login
+from handlers.context import (
+    CANCEL_PAYLOAD,
+    CANCEL_WORDS,
+    SECRET_YES_PAYLOAD,
+    Ctx,
+    Deferred,
+    ProgressFn,
+)
+from handlers.events import Button, Incoming, Reply, clean_text
 from handlers.i18n import t
 from handlers.registry import ALL_COMMANDS, Command, Flow, visible_commands
 from services.container import Services, Tx
 from services.instagram_export import looks_like_export
 from services.links import looks_like_link
+from storage import crypto
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +59,7 @@ async def cancel(ctx: Ctx, _args: str) -> list[Reply]:
 
 COMMANDS: list[Command] = [
     *core.COMMANDS,
-    Command("cancel", cancel, keywords=("취소", "cancel", "그만")),
+    Command("cancel", cancel, keywords=(*CANCEL_WORDS, "그만")),
     *weekly.COMMANDS,
     *admin.COMMANDS,
     *open_chat.COMMANDS,
@@ -66,6 +75,9 @@ FLOWS: dict[str, Flow] = {
     flow.name: flow for flow in (*helper_admin.FLOWS, *weekly.FLOWS, *admin.FLOWS,
                                  *unfollow.FLOWS, *producers.FLOWS)
 }
+# What a secret step remembers while it asks "is this your password?" (handlers/context).
+SECRET_ASKED, SECRET_PENDING, SECRET_VERBATIM = "secret_asked", "secret_pending", \
+    "secret_verbatim"
 INVITE_CODE = re.compile(r"^[A-Z2-9]{8}$")
 BY_NAME = {c.name: c for c in COMMANDS}
 BY_KEYWORD = {k.lower(): c for c in COMMANDS for k in c.keywords}
@@ -94,6 +106,21 @@ Queue = Callable[[Tx, Incoming, Outcome], Awaitable[Any]]
 
 async def _no_progress(_text: str) -> None:
     return None
+
+
+def is_cancel(text: str) -> bool:
+    """The exact words that leave any flow, a password step included."""
+    word = text.strip().lower()
+    return word in CANCEL_WORDS or word == CANCEL_PAYLOAD or parse_command(word) == (
+        "cancel", "")
+
+
+def is_menu_word(text: str) -> bool:
+    """Exactly a command of this bot (`/status`) or one of its words (`내 현황`)."""
+    parsed = parse_command(text)
+    if parsed is not None:
+        return parsed[0] in BY_NAME and not parsed[1]
+    return text.strip().lower() in BY_KEYWORD
 
 
 def parse_command(text: str) -> tuple[str, str] | None:
@@ -150,7 +177,10 @@ class Dispatcher:
                     if self._is_command(text) and not typed_secret:
                         outcome.replies += await self._route(ctx, text, None)
                 elif typed_secret and flow is not None and state is not None:
-                    outcome.replies += await flow.steps[state.step](ctx, text)
+                    outcome.replies += await self._secret(ctx, flow, state.step, text)
+                elif secret and flow is not None and state is not None and \
+                        event.payload == SECRET_YES_PAYLOAD:
+                    outcome.replies += await self._secret_confirmed(ctx, flow, state.step)
                 else:
                     outcome.replies += await self._route(ctx, text, flow)
                 await self._save_state(ctx, had_state=state is not None and not state.expired)
@@ -197,6 +227,47 @@ class Dispatcher:
                 replies.append(Reply(t(outcome.language, "common.error")))
         return replies
 
+    async def _secret(self, ctx: Ctx, flow: Flow, step: str, text: str) -> list[Reply]:
+        """Typed text at a password or code step. The cancel words end the flow; a
+        text that is exactly a menu word is not tried as a password before its sender
+        says it is one (a junk login would count toward the daily wrong-password
+        limit); a second menu word after that question is the menu, and the flow ends."""
+        data = ctx.state.data if ctx.state is not None else {}
+        if is_cancel(text):
+            return await cancel(ctx, "")
+        if step == login.CHECKING:
+            return await flow.steps[step](ctx, text)
+        asked, verbatim = data.pop(SECRET_ASKED, False), data.pop(SECRET_VERBATIM, False)
+        data.pop(SECRET_PENDING, None)
+        if verbatim or not is_menu_word(text):
+            return await flow.steps[step](ctx, text)
+        if asked:  # a menu word again: they mean the menu, the secret step ends
+            ctx.end()
+            return await self._route(ctx, text, None)
+        data[SECRET_ASKED] = True
+        if crypto.configured():  # kept only encrypted, only until they answer
+            data[SECRET_PENDING] = crypto.encrypt(text)
+        yes = Button(ctx.t("secret.is_password_yes"), SECRET_YES_PAYLOAD)
+        return [ctx.ask("secret.is_password", yes)]
+
+    async def _secret_confirmed(self, ctx: Ctx, flow: Flow, step: str) -> list[Reply]:
+        """"Yes, that was my password": tried now, or (no key to keep it with) taken as
+        it is from the next message."""
+        data = ctx.state.data if ctx.state is not None else {}
+        data.pop(SECRET_ASKED, None)
+        pending = data.pop(SECRET_PENDING, None)
+        if step == login.CHECKING:
+            return await flow.steps[step](ctx, "")
+        if pending is None:
+            data[SECRET_VERBATIM] = True
+            return [ctx.ask("secret.send_again")]
+        try:
+            text = crypto.decrypt(str(pending))
+        except (crypto.SecretUnreadable, crypto.SecretsNotConfigured):
+            data[SECRET_VERBATIM] = True
+            return [ctx.ask("secret.send_again")]
+        return await flow.steps[step](ctx, text)
+
     @staticmethod
     def _is_command(text: str) -> bool:
         return parse_command(text) is not None or text.strip().lower() in BY_KEYWORD
@@ -236,6 +307,8 @@ class Dispatcher:
 
     async def _command(self, ctx: Ctx, name: str, args: str) -> list[Reply]:
         command = BY_NAME.get(name)
+        if f"/{name}" == SECRET_YES_PAYLOAD:  # the question of a password step gone by
+            return [ctx.reply("common.expired")]
         if command is None:
             if ctx.event.chat_kind == "group":
                 return []  # another bot's command, most likely
@@ -250,9 +323,15 @@ class Dispatcher:
         if command.audience == "member" and ctx.who.member_id is None and \
                 not command.admins_too:
             return [ctx.reply("admin.not_member")]  # an admin who is not a member (yet)
-        if name != "cancel" and not command.keeps_flow:
-            ctx.end()  # a new command leaves any flow in progress
+        if name != "cancel" and (not command.keeps_flow or self._in_secret_step(ctx)):
+            ctx.end()  # a new command leaves any flow in progress (a secret step always)
         return await command.run(ctx, args)
+
+    @staticmethod
+    def _in_secret_step(ctx: Ctx) -> bool:
+        flow = FLOWS.get(ctx.state.flow) if ctx.state is not None else None
+        return flow is not None and ctx.state is not None and \
+            ctx.state.step in flow.secret_steps
 
     async def _save_state(self, ctx: Ctx, *, had_state: bool) -> None:
         conversations = ctx.tx.conversations
