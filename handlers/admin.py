@@ -129,8 +129,8 @@ async def del_user(ctx: Ctx, args: str) -> list[Reply]:
         return [ctx.reply("deluser.not_found", username=parts[0].lstrip("@")[:40])]
     if len(parts) < 2 or parts[1] != "confirm":
         confirm = Button(ctx.t("deluser.confirm_button"), f"/deluser {parts[0]} confirm"[:64])
-        return [ctx.reply("deluser.confirm", confirm, ctx.cancel_button(),
-                          username=parts[0].lstrip("@"))]
+        return [ctx.confirm("deluser.confirm", confirm, "deluser.kept",
+                            username=parts[0].lstrip("@"))]
     removed = await ctx.tx.members.remove(ctx.who.account_id, parts[0])
     if removed is None:
         return [ctx.reply("deluser.not_found", username=parts[0].lstrip("@"))]

@@ -25,9 +25,12 @@ from handlers import (
     weekly,
 )
 from handlers import instagram_login as login
+from handlers.arguments import choice_number
 from handlers.context import (
     CANCEL_PAYLOAD,
     CANCEL_WORDS,
+    CHOICE_FLOW,
+    CONFIRM_FLOW,
     SECRET_YES_PAYLOAD,
     Ctx,
     Deferred,
@@ -49,12 +52,33 @@ async def cancel(ctx: Ctx, _args: str) -> list[Reply]:
     if services is not None and services.unfollow_checks.cancel(
             (ctx.event.platform, ctx.event.user_id)):
         return [ctx.reply("unfollow.cancelled_now")]  # a running check stops
-    had_flow = ctx.state is not None
-    picking = had_flow and ctx.state is not None and ctx.state.flow == weekly.PICK_FLOW
+    state = ctx.state
     ctx.end()
-    if picking:
-        return [ctx.reply("withdraw.kept")]
-    return [ctx.reply("common.cancelled" if had_flow else "common.nothing_to_cancel")]
+    if state is not None and state.flow in (CHOICE_FLOW, CONFIRM_FLOW) and \
+            state.data.get("kept"):  # what was not done, rather than "cancelled"
+        return [ctx.reply(str(state.data["kept"]), **dict(state.data.get("values") or {}))]
+    return [ctx.reply("common.cancelled" if state is not None
+                      else "common.nothing_to_cancel")]
+
+
+async def on_choice(ctx: Ctx, text: str) -> list[Reply]:
+    """A numbered list's answer: its number runs that choice's button; anything else
+    shows the list again with what to type."""
+    data = ctx.state.data if ctx.state is not None else {}
+    buttons = [Button(str(label), str(payload)) for label, payload in data.get("buttons", [])]
+    number = choice_number(text, len(buttons))
+    parsed = parse_command(buttons[number - 1].payload) if number is not None else None
+    if parsed is not None:
+        ctx.end()
+        return await Dispatcher._command(ctx, *parsed)
+    hint = ctx.t("choice.type_number", last=len(buttons))
+    return [Reply(f"{hint}\n\n{data.get('text', '')}".rstrip(),
+                  buttons=(*buttons, ctx.cancel_button()))]
+
+
+CHOICE_FLOWS = [Flow(CHOICE_FLOW, {"choose": on_choice}),
+                # A confirmation only waits for its buttons; the chat goes on as usual.
+                Flow(CONFIRM_FLOW, {"confirm": on_choice}, passthrough=True)]
 
 
 COMMANDS: list[Command] = [
@@ -73,7 +97,7 @@ COMMANDS: list[Command] = [
 ALL_COMMANDS[:] = COMMANDS  # what /help lists
 FLOWS: dict[str, Flow] = {
     flow.name: flow for flow in (*helper_admin.FLOWS, *weekly.FLOWS, *admin.FLOWS,
-                                 *unfollow.FLOWS, *producers.FLOWS)
+                                 *unfollow.FLOWS, *producers.FLOWS, *CHOICE_FLOWS)
 }
 # What a secret step remembers while it asks "is this your password?" (handlers/context).
 SECRET_ASKED, SECRET_PENDING, SECRET_VERBATIM = "secret_asked", "secret_pending", \
@@ -305,7 +329,8 @@ class Dispatcher:
             return await weekly.submit_link(ctx, text, in_flow=False)
         return [ctx.reply("common.not_understood")]
 
-    async def _command(self, ctx: Ctx, name: str, args: str) -> list[Reply]:
+    @staticmethod
+    async def _command(ctx: Ctx, name: str, args: str) -> list[Reply]:
         command = BY_NAME.get(name)
         if f"/{name}" == SECRET_YES_PAYLOAD:  # the question of a password step gone by
             return [ctx.reply("common.expired")]
@@ -323,7 +348,7 @@ class Dispatcher:
         if command.audience == "member" and ctx.who.member_id is None and \
                 not command.admins_too:
             return [ctx.reply("admin.not_member")]  # an admin who is not a member (yet)
-        if name != "cancel" and (not command.keeps_flow or self._in_secret_step(ctx)):
+        if name != "cancel" and (not command.keeps_flow or Dispatcher._in_secret_step(ctx)):
             ctx.end()  # a new command leaves any flow in progress (a secret step always)
         return await command.run(ctx, args)
 

@@ -172,7 +172,7 @@ async def delete_helper(ctx: Ctx, args: str) -> list[Reply]:
         return problem
     if args.split()[1:2] != ["confirm"]:
         confirm = Button(ctx.t("delhelper.confirm_button"), f"/delhelper {username} confirm")
-        return [ctx.reply("delhelper.confirm", confirm, ctx.cancel_button(), username=username)]
+        return [ctx.confirm("delhelper.confirm", confirm, "delhelper.kept", username=username)]
     await ctx.tx.helpers.delete(ctx.who.account_id, username)
     return [ctx.reply("delhelper.done", username=username)]
 

@@ -19,7 +19,6 @@ from services.submissions import SubmitResult, Submitted, WithdrawResult
 from services.weeks import Week
 
 FLOW = "submit"
-PICK_FLOW = "withdraw_pick"
 WEEK_LABEL = re.compile(r"^(\d{4})-?W(\d{1,2})$", re.IGNORECASE)
 STATUS_ICONS = {"done": "✅", "missing": "❌", "late": "⏰", "unknown": "❔", "unchecked": "⏳"}
 STATUS_LINES = 100  # posts listed by /status (a 30-member community owes about 75)
@@ -165,8 +164,7 @@ async def withdraw(ctx: Ctx, args: str) -> list[Reply]:
     buttons = [Button(f"{n}. {s.shortcode[:20]}", f"/withdraw {s.id}") for n, s in
                enumerate(mine, 1)]
     lines = [ctx.t("withdraw.choose")] + [f"{n}. {s.url}" for n, s in enumerate(mine, 1)]
-    ctx.goto(PICK_FLOW, "pick")  # so its cancel button says the links were kept
-    return [Reply("\n".join(lines), buttons=(*buttons, ctx.cancel_button()))]
+    return [ctx.choices("\n".join(lines), buttons, "withdraw.kept")]
 
 
 async def status(ctx: Ctx, _args: str) -> list[Reply]:
@@ -289,11 +287,4 @@ COMMANDS = [
             keywords=("제출 취소", "withdraw")),
     Command("notice", notice, keywords=("공지", "notice")),
 ]
-async def on_pick_text(ctx: Ctx, text: str) -> list[Reply]:
-    """The withdraw picker only waits for its buttons; text goes on as usual."""
-    return []
-
-
-FLOWS = [Flow(FLOW, {"link": on_link}),
-         # Remembers the withdraw picker for its cancel button; the chat goes on as usual.
-         Flow(PICK_FLOW, {"pick": on_pick_text}, passthrough=True)]
+FLOWS = [Flow(FLOW, {"link": on_link})]

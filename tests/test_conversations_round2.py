@@ -16,14 +16,14 @@ from tests.conftest import TEST_NOW
 from tests.test_kakao import kakao_factory  # noqa: F401  (the fixture)
 
 
-async def admin(services: Services, platform: str = "console", language: str = "ko"
-                ) -> Person:
+async def admin(services: Services, platform: str = "console", language: str = "ko",
+                name: str = "boss") -> Person:
     async with services.transaction() as tx:
-        account = ChatAccount(platform=platform, platform_user_id="boss", language=language)
+        account = ChatAccount(platform=platform, platform_user_id=name, language=language)
         tx.session.add(account)
         await tx.session.flush()
-        tx.session.add(Admin(name="boss", chat_account_id=account.id, claimed_at=TEST_NOW))
-    return Person(Dispatcher(services), "boss", "boss", platform=platform,
+        tx.session.add(Admin(name=name, chat_account_id=account.id, claimed_at=TEST_NOW))
+    return Person(Dispatcher(services), name, name, platform=platform,
                   language_hint=language)
 
 
@@ -128,3 +128,67 @@ async def test_kakao_cancel_words_at_the_producer_password_step(
     assert "비밀번호인가요?" in await kakao.say("내 현황")
     assert "내 제출" in await kakao.say("내 현황")
     assert logins(simulated) == 0
+
+
+# --- 3. a numbered list answered by its number -------------------------------------------
+
+
+async def test_a_withdraw_list_takes_its_number_and_keeps_itself_otherwise(
+    timed: Services,
+) -> None:
+    minji = await member(timed, "minji")
+    await minji.say("https://www.instagram.com/p/AAAAA111/ https://www.instagram.com/p/BBBBB222/")
+    await minji.say("제출 취소")
+    assert "1. https://www.instagram.com/p/AAAAA111/" in minji.text
+    await minji.say("무슨 말인지")  # neither a number nor a button: the list stays
+    assert "번호(1~2)" in minji.text and "2. https://www.instagram.com/p/BBBBB222/" in minji.text
+    assert [b.label for b in minji.last.replies[0].buttons] == [
+        "1. AAAAA111", "2. BBBBB222", "취소"]
+    await minji.say("7")  # not on the list
+    assert "번호(1~2)" in minji.text
+    await minji.say("2번")
+    assert "제출을 취소했어요. 이번 주 제출: 1/3" in minji.text
+    await minji.say("1")  # the list is gone: a plain number is no choice any more
+    assert "제출을 취소했어요" not in minji.text
+
+
+async def test_kakao_withdraw_by_typed_number_in_english(
+    kakao_factory: Any, timed: Services  # noqa: F811
+) -> None:
+    kakao, _ = await kakao_factory()
+    async with timed.transaction() as tx:
+        (added,) = await tx.members.add(None, ["hana.daily"])  # type: ignore[arg-type]
+    await kakao.say(added.code or "")
+    await kakao.say("/lang en")
+    await kakao.say("https://www.instagram.com/p/KAKAO0001/ https://www.instagram.com/p/KAKAO0002/")
+    await kakao.say("withdraw")
+    assert "Send the number of your choice (1 to 2)" in await kakao.say("hello")
+    assert "2. https://www.instagram.com/p/KAKAO0002/" in kakao_text(kakao)
+    answer = await kakao.say("2")
+    assert "1/3" in answer and "KAKAO0002" not in await kakao.say("/status")
+
+
+def kakao_text(kakao: Any) -> str:
+    return "\n".join(o["simpleText"]["text"] for o in kakao.last["template"]["outputs"])
+
+
+# --- 4. a confirmation's cancel says what was not done -------------------------------------
+
+
+async def test_cancelled_confirmations_say_what_stays(
+    timed: Services, simulated: SimulatedInstagram
+) -> None:
+    await member(timed, "newbie")
+    async with timed.transaction() as tx:
+        await tx.helpers.helpers.add("helper3", "pw")
+    boss = await admin(timed)
+    for command, kept in (("/remove newbie", "내보내지 않았어요. @newbie는 그대로예요."),
+                          ("/deluser newbie", "삭제하지 않았어요. @newbie는 그대로예요."),
+                          ("/delhelper helper3", "헬퍼 @helper3은 그대로예요.")):
+        await boss.say(command)
+        await boss.press("취소")
+        assert kept in boss.text and "진행 중인 작업이 없어요" not in boss.text, command
+    english = await admin(timed, language="en", name="boss-en")
+    await english.say("/deluser newbie")
+    await english.say("cancel")
+    assert "Nothing was deleted: @newbie stays as they are." in english.text
