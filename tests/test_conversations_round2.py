@@ -192,3 +192,25 @@ async def test_cancelled_confirmations_say_what_stays(
     await english.say("/deluser newbie")
     await english.say("cancel")
     assert "Nothing was deleted: @newbie stays as they are." in english.text
+
+
+# --- 9. a week's pause or suspension lasts at least seven days -----------------------------
+
+
+async def test_a_one_week_pause_given_on_sunday_lasts_past_the_next_sunday(
+    timed: Services, clock: Any
+) -> None:
+    from datetime import UTC, datetime
+
+    await member(timed, "seojun")
+    await member(timed, "minho")
+    boss = await admin(timed)
+    clock.now = datetime(2026, 11, 29, 11, 0, tzinfo=UTC)  # Sunday 20:00 in Seoul
+    await boss.say("/pause seojun 1")
+    assert "12월 7일" in boss.text and "휴식" in boss.text  # Monday Dec 7, 00:00
+    await boss.say("/suspend minho 2")
+    assert "12월 14일" in boss.text
+    english = await admin(timed, language="en", name="boss-en")
+    clock.now = datetime(2026, 11, 30, 3, 0, tzinfo=UTC)  # Monday 12:00: seven days on
+    await english.say("/pause seojun 1")  # is Monday 12:00, so the Monday after
+    assert "paused until Mon 14 Dec 00:00" in english.text
