@@ -78,7 +78,8 @@ def _added(ctx: Ctx, results: list[Added]) -> list[Reply]:
         for platform, template in sorted(ctx.invite_links.items()):
             lines.append(ctx.t("adduser.link", platform=platform,
                                link=template.format(code=added.code)))
-    lines.append(ctx.t("adduser.footer"))
+    if any(added.code for added in results):
+        lines.append(ctx.t("adduser.footer"))
     return [Reply("\n".join(lines))]
 
 
@@ -90,7 +91,7 @@ async def add_me(ctx: Ctx, args: str) -> list[Reply]:
     names = args.split()
     if len(names) != 1:
         return [ctx.reply("addme.usage")]
-    (added,) = await ctx.tx.members.add(ctx.who.account_id, names)
+    (added,) = await ctx.tx.members.add(ctx.who.account_id, names, invite_existing=True)
     if added.result is AddResult.RENAMED:
         return [ctx.reply("adduser.renamed", username=added.username, current=added.current)]
     if added.result is AddResult.INVALID or added.code is None:

@@ -325,6 +325,8 @@ class Dispatcher:
                 return [ctx.reply("stranger.how_to_join")]
             return [ctx.reply("admin.not_member" if looks_like_link(text)
                               else "common.not_understood")]
+        if INVITE_CODE.match(text.strip()):  # their code again, as it was given (capitals)
+            return await core.start(ctx, text.strip())
         if looks_like_link(text):  # a member simply sends a link: that is a submission
             return await weekly.submit_link(ctx, text, in_flow=False)
         return [ctx.reply("common.not_understood")]

@@ -214,3 +214,31 @@ async def test_a_one_week_pause_given_on_sunday_lasts_past_the_next_sunday(
     clock.now = datetime(2026, 11, 30, 3, 0, tzinfo=UTC)  # Monday 12:00: seven days on
     await english.say("/pause seojun 1")  # is Monday 12:00, so the Monday after
     assert "paused until Mon 14 Dec 00:00" in english.text
+
+
+# --- 7. invites: one code per new member, none for a member, "already connected" -----------
+
+
+async def test_adduser_gives_one_code_per_new_member_and_none_to_members(
+    timed: Services,
+) -> None:
+    minji = await member(timed, "kim.minji")
+    boss = await admin(timed)
+    await boss.say("/adduser kim.minji KIM.MINJI newbie newbie")
+    lines = boss.text.split("\n")
+    assert sum("@kim.minji" in line for line in lines) == 1
+    assert sum("@newbie" in line for line in lines) == 1
+    assert "새 초대 코드를 만들지 않았어요" in boss.text and "/relink kim.minji" in boss.text
+    code = next(line for line in lines if "@newbie" in line).rsplit(" ", 1)[1]
+    newbie = Person(minji.dispatcher, "newbie-phone", "newbie")
+    await newbie.say(code)
+    assert "@newbie 계정과 연결됐어요" in newbie.text
+    await newbie.say(code)  # sent again by its own member
+    assert "이미 @newbie 멤버로 연결돼 있어요" in newbie.text
+    stranger = Person(minji.dispatcher, "someone-else", "x")
+    await stranger.say(code)  # anyone else: used
+    assert "이미 사용된 초대 코드" in stranger.text
+    english = await admin(timed, language="en", name="boss-en")
+    await english.say("/adduser newbie")
+    assert "already a member, so no new invite code" in english.text
+    assert "/relink newbie" in english.text and "Each invite works once" not in english.text
