@@ -27,8 +27,30 @@ STATUS_LINES = 100  # posts listed by /status (a 30-member community owes about 
 async def submit(ctx: Ctx, args: str) -> list[Reply]:
     if args.strip():
         return await submit_link(ctx, args, in_flow=False)
+    if no := await _refused_now(ctx):  # no link is asked for only to be refused
+        return no
     ctx.goto(FLOW, "link")
     return [ctx.ask("submit.ask")]
+
+
+async def _refused_now(ctx: Ctx) -> list[Reply]:
+    """Why no link of this member would be taken now (empty: one may be)."""
+    if ctx.who.member_id is None:
+        return []
+    refused = await ctx.tx.submissions.refusal(ctx.who.member_id, ctx.tx.now())
+    return [] if refused is None else _refusal(ctx, refused)
+
+
+def _refusal(ctx: Ctx, done: Submitted) -> list[Reply]:
+    """A refusal whatever the link: the deadline passed, the quota full, not active."""
+    ctx.end()
+    if done.result is SubmitResult.CLOSED:
+        deadline = ctx.tx.submissions.week(ctx.tx.now()).at(ctx.tx.rules.submission_deadline)
+        when = formatting.moment(deadline, ctx.tx.rules.timezone, ctx.lang)
+        return [ctx.reply("submit.closed", deadline=when)]
+    buttons = (Button(ctx.t("button.withdraw"), "/withdraw"),) \
+        if done.result is SubmitResult.OVER_MAX else ()
+    return [ctx.reply(f"submit.{done.result.value}", *buttons, maximum=done.maximum)]
 
 
 async def on_link(ctx: Ctx, text: str) -> list[Reply]:
@@ -39,6 +61,8 @@ async def submit_link(ctx: Ctx, text: str, *, in_flow: bool) -> list[Reply]:
     """Check and store the link(s); a bad link is explained and the step stays where it
     was. When Instagram is to be asked first (a share link to resolve, a post's author
     to read), that happens after this event's transaction, and the answer follows."""
+    if no := await _refused_now(ctx):  # before any look at Instagram (a share link)
+        return no
     found = find_links(text)
     parts = found if len(found) > 1 else [text]
     parsed = [parse_post_link(part) for part in parts]
@@ -120,14 +144,8 @@ def _submitted(ctx: Ctx, link: PostLink, done: Submitted, *, in_flow: bool) -> l
     if done.result is SubmitResult.DUPLICATE_COAUTHOR:
         key = "submit.duplicate_coauthor"
         return [ctx.ask(key, owner=done.owner) if in_flow else ctx.reply(key, owner=done.owner)]
-    if done.result is SubmitResult.CLOSED:
-        ctx.end()
-        deadline = ctx.tx.submissions.week(ctx.tx.now()).at(ctx.tx.rules.submission_deadline)
-        when = formatting.moment(deadline, ctx.tx.rules.timezone, ctx.lang)
-        return [ctx.reply("submit.closed", deadline=when)]
-    if done.result in (SubmitResult.OVER_MAX, SubmitResult.NOT_ACTIVE):
-        ctx.end()
-        return [ctx.reply(f"submit.{done.result.value}", maximum=done.maximum)]
+    if done.result in (SubmitResult.CLOSED, SubmitResult.OVER_MAX, SubmitResult.NOT_ACTIVE):
+        return _refusal(ctx, done)
     key = f"submit.{done.result.value}"  # duplicates: another link may follow
     return [ctx.ask(key) if in_flow else ctx.reply(key)]
 
@@ -193,8 +211,8 @@ async def status(ctx: Ctx, _args: str) -> list[Reply]:
               submit=formatting.moment(view.submission_deadline, zone, lang),
               comment=formatting.moment(view.comment_deadline, zone, lang)),
     ]
-    buttons = [Button(ctx.t("button.submit_more"), "/submit")] if len(view.own) < view.maximum \
-        else []
+    may_submit = await ctx.tx.submissions.refusal(ctx.who.member_id, ctx.tx.now()) is None
+    buttons = [Button(ctx.t("button.submit_more"), "/submit")] if may_submit else []
     if view.left and ctx.tx.checks is not None:
         buttons.insert(0, Button(ctx.t("status.check_now"), "/checknow"))
     if browser := await ctx.browser_button():

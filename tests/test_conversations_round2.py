@@ -242,3 +242,40 @@ async def test_adduser_gives_one_code_per_new_member_and_none_to_members(
     await english.say("/adduser newbie")
     assert "already a member, so no new invite code" in english.text
     assert "/relink newbie" in english.text and "Each invite works once" not in english.text
+
+
+# --- 5. no link asked for only to be refused -----------------------------------------------
+
+
+async def test_after_the_deadline_no_link_is_asked_for_and_no_button_offered(
+    kakao_factory: Any, timed: Services, clock: Any, simulated: SimulatedInstagram  # noqa: F811
+) -> None:
+    from datetime import UTC, datetime
+
+    kakao, _ = await kakao_factory()
+    async with timed.transaction() as tx:
+        (added,) = await tx.members.add(None, ["hana.daily"])  # type: ignore[arg-type]
+    await kakao.say(added.code or "")
+    clock.now = datetime(2026, 11, 29, 4, 0, tzinfo=UTC)  # Sunday 13:00: an hour past it
+    answer = await kakao.say("링크 제출")
+    assert "제출 마감" in answer and "링크를 보내 주세요" not in answer
+    calls = len(simulated.calls)
+    answer = await kakao.say("https://www.instagram.com/share/BAHmX1yZ2q")
+    assert "제출 마감" in answer and len(simulated.calls) == calls  # Instagram not asked
+    await kakao.say("내 현황")
+    labels = [q["label"] for q in kakao.last["template"].get("quickReplies", [])]
+    assert "링크 제출" not in labels
+    minji = await member(timed, "minji", language="en")
+    await minji.say("/lang en")
+    await minji.say("/submit")
+    assert "submissions closed" in minji.text and "Send this week" not in minji.text
+
+
+async def test_at_a_full_quota_submit_says_so_up_front(timed: Services) -> None:
+    minji = await member(timed, "minji")
+    await minji.say(" ".join(f"https://www.instagram.com/p/FULL000{n}x/" for n in range(3)))
+    await minji.say("/submit")
+    assert "이미 3개를 모두 제출했어요" in minji.text and "링크를 보내 주세요" not in minji.text
+    assert [b.label for b in minji.last.replies[0].buttons] == ["제출 취소"]
+    await minji.say("내 현황")
+    assert "링크 제출" not in [b.label for b in minji.last.replies[0].buttons]
