@@ -140,10 +140,10 @@ def is_cancel(text: str) -> bool:
 
 
 def is_menu_word(text: str) -> bool:
-    """Exactly a command of this bot (`/status`) or one of its words (`내 현황`)."""
+    """A command of this bot (`/status`, `/lang en`) or exactly one of its words."""
     parsed = parse_command(text)
     if parsed is not None:
-        return parsed[0] in BY_NAME and not parsed[1]
+        return parsed[0] in BY_NAME
     return text.strip().lower() in BY_KEYWORD
 
 

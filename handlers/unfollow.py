@@ -140,7 +140,7 @@ async def on_login_username(ctx: Ctx, text: str) -> list[Reply]:
     if username is None:
         return [ctx.ask("addhelper.bad_username", value=text.strip()[:40])]
     ctx.goto(LOGIN_FLOW, "password", username=username, tries=0)
-    return [ctx.ask("unfollow.ask_password", username=username)]
+    return [login.ask_password(ctx, "unfollow.ask_password", username=username)]
 
 
 async def on_login_password(ctx: Ctx, text: str) -> list[Reply]:

@@ -279,3 +279,34 @@ async def test_at_a_full_quota_submit_says_so_up_front(timed: Services) -> None:
     assert [b.label for b in minji.last.replies[0].buttons] == ["제출 취소"]
     await minji.say("내 현황")
     assert "링크 제출" not in [b.label for b in minji.last.replies[0].buttons]
+
+
+# --- 2. KakaoTalk: no dead ends, one true text per platform and flow ----------------------
+
+
+async def test_kakao_password_prompts_say_one_true_thing(
+    kakao_factory: Any, timed: Services  # noqa: F811
+) -> None:
+    kakao, _ = await kakao_factory()
+    async with timed.transaction() as tx:
+        (added,) = await tx.members.add(None, ["hana.daily"])  # type: ignore[arg-type]
+    await kakao.say(added.code or "")
+    await kakao.say("/producer")
+    text = await kakao.say("hana.daily")
+    assert len(kakao.last["template"]["outputs"]) == 1
+    assert "지울 수 없어서" in text and "바로 지우고" not in text
+    assert "/addhelper" not in text and "/producer" in text
+    await kakao.say("취소")
+    await kakao.say("/unfollowlogin")
+    text = await kakao.say("hana.daily")
+    assert "지울 수 없어서" in text and "바로 지우고" not in text
+    assert "비밀번호인가요?" in await kakao.say("/lang en")  # a command: asked about first
+    await kakao.say("취소")
+    await kakao.say("/lang en")
+    await kakao.say("/producer")
+    text = await kakao.say("hana.daily")
+    assert "cannot delete" in text and "deleted at once" not in text and "/addhelper" not in text
+    console = await member(timed, "minji")  # where the bot deletes it, it says so
+    await console.say("/producer")
+    await console.say("minji")
+    assert "바로 지우고" in console.text and "지울 수 없어서" not in console.text
