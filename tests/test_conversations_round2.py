@@ -310,3 +310,97 @@ async def test_kakao_password_prompts_say_one_true_thing(
     await console.say("/producer")
     await console.say("minji")
     assert "바로 지우고" in console.text and "지울 수 없어서" not in console.text
+
+
+async def test_kakao_unfollow_goes_to_the_members_upload_page_which_takes_the_zip(
+    kakao_factory: Any, services: Services, simulated: SimulatedInstagram  # noqa: F811
+) -> None:
+
+    import aiohttp
+
+    from tests.instagram_export_builder import export_zip, followers_json
+    from tests.web_site import demo_site
+
+    async with demo_site(services, simulated) as site:
+        kakao, _ = await kakao_factory()
+        async with services.transaction() as tx:
+            (added,) = await tx.members.add(None, ["hana.kakao"])  # type: ignore[arg-type]
+        await kakao.say(added.code or "")
+        text = await say_with_cards(kakao, "언팔 확인")
+        assert "카카오톡으로는 봇에게 파일을 보낼 수 없어요" in text and "여기에 파일로" not in text
+        cards = [o["textCard"] for o in kakao.last["template"]["outputs"] if "textCard" in o]
+        url = cards[0]["buttons"][0]["webLinkUrl"]
+        assert url.startswith(site.url + "/m/") and url.endswith("/unfollow") and url in text
+        async with aiohttp.ClientSession() as http:
+            async with http.get(url) as page:
+                assert page.status == 200 and "@hana.kakao 님만 쓰는 페이지" in await page.text()
+            form = aiohttp.FormData()
+            form.add_field("export", export_zip(["jun", "yuna"], ["jun", "minho.cafe"]),
+                           filename="instagram-hana.zip", content_type="application/zip")
+            async with http.post(url, data=form) as page:
+                html = await page.text()
+            assert page.status == 200
+            not_back, fans = html.split("내가 팔로우하지만", 1)[1].split("<h2>", 2)[:2]
+            assert "@minho.cafe" in not_back and "@yuna" not in not_back
+            assert "@yuna" in fans and "@minho.cafe" not in fans
+            half = aiohttp.FormData()  # only the followers: says what is missing
+            half.add_field("export", followers_json(["jun"]), filename="followers_1.json")
+            async with http.post(url + "?lang=en", data=half) as page:
+                assert page.status == 400
+                assert "Upload the following file" in await page.text()
+            wrong = aiohttp.FormData()
+            wrong.add_field("export", b"2026. 11. 20. 21:00, minji : hi\n",
+                            filename="KakaoTalk_Chat.txt")
+            async with http.post(url, data=wrong) as page:
+                assert page.status == 400 and "인스타그램" in await page.text()
+            async with http.post(url.replace("/m/", "/m/x"), data=b"") as page:
+                assert page.status == 403  # no link, no upload
+        await kakao.say("/lang en")
+        text = await say_with_cards(kakao, "/unfollow")
+        assert "KakaoTalk cannot send files to a bot" in text and "?lang=en" in text
+
+
+async def say_with_cards(kakao: Any, utterance: str) -> str:
+    """What KakaoTalk shows for an utterance, a card of link buttons included."""
+    from tests.test_kakao import skill_request
+
+    status, body = await kakao.post(skill_request(utterance))
+    assert status == 200, body
+    kakao.last = body
+    return "\n".join(o["simpleText"]["text"] for o in body["template"]["outputs"]
+                     if "simpleText" in o)
+
+
+async def test_kakao_import_names_the_mailbox_or_telegram(
+    kakao_factory: Any, services: Services  # noqa: F811
+) -> None:
+    from dataclasses import replace
+
+    kakao, _ = await kakao_factory()
+    async with services.transaction() as tx:
+        code = await tx.admins.create_claim("boss")
+    await kakao.say(f"/claim {code}")
+    text = await kakao.say("/import")
+    assert "텔레그램에서 이 봇에게" in text and "이 채팅에 보내" not in text
+    services.rules = replace(services.rules, import_mail_address="pod@example.com")
+    text = await kakao.say("대화 가져오기")
+    assert "pod@example.com을 적어" in text
+    boss = await admin(services, name="console-boss")  # where files can be sent: here
+    await boss.say("/import")
+    assert "이 채팅에 보내" in boss.text
+
+
+def test_the_mail_address_comes_from_the_mailbox_setting() -> None:
+    from bot.config import load_settings
+    from bot.wiring import mail_address
+
+    senders = {"kakao_import_senders": "boss@example.com",
+               "kakao_import_mailbox_password": "pw",
+               "kakao_import_authserv_id": "mx.example.com"}
+    settings = load_settings(database_url="sqlite://", **senders,
+                             kakao_import_mailbox="imaps://pod%40example.com@imap.example.com")
+    assert mail_address(settings) == "pod@example.com"
+    settings = load_settings(database_url="sqlite://", **senders,
+                             kakao_import_mailbox="imaps://exports@mail.example.org/Kakao")
+    assert mail_address(settings) == "exports@mail.example.org"
+    assert mail_address(load_settings(database_url="sqlite://")) == ""
