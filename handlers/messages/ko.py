@@ -700,7 +700,7 @@ MESSAGES: dict[str, str] = {
     "web.board_link": "전체 현황 보기",
     "web.unfollow_title": "🔍 맞팔 확인",
     "web.unfollow_intro": "@{username} 님만 쓰는 페이지예요. 인스타그램 '내 정보 다운로드'에서 받은 '팔로워 및 팔로잉' ZIP 파일(최대 {limit}MB)을 올리면, 맞팔하지 않는 계정을 알려 드려요. 비밀번호는 필요 없고, 인스타그램에는 아무것도 보내지 않아요.",
-    "web.unfollow_file_label": "ZIP 파일 (또는 followers_1 과 following 파일 두 개)",
+    "web.unfollow_file_label": "ZIP 파일 (또는 followers_1, following 파일 두 개)",
     "web.unfollow_submit": "올리고 확인하기",
     "web.unfollow_again": "다른 파일로 다시 확인하기",
     "web.unfollow_nobody": "없어요",
