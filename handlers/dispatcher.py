@@ -42,7 +42,6 @@ from handlers.registry import ALL_COMMANDS, Command, Flow, visible_commands
 from services.container import Services, Tx
 from services.instagram_export import looks_like_export
 from services.links import looks_like_link
-from storage import crypto
 
 log = logging.getLogger(__name__)
 
@@ -100,8 +99,11 @@ FLOWS: dict[str, Flow] = {
                                  *unfollow.FLOWS, *producers.FLOWS, *CHOICE_FLOWS)
 }
 # What a secret step remembers while it asks "is this your password?" (handlers/context).
-SECRET_ASKED, SECRET_PENDING, SECRET_VERBATIM = "secret_asked", "secret_pending", \
-    "secret_verbatim"
+SECRET_ASKED, SECRET_VERBATIM = "secret_asked", "secret_verbatim"
+# The menu word a password step asked about, until the person's next event, in this
+# process only (never in the database: the unfollow check keeps nothing of a login);
+# another instance, or a restart, asks for it once more.
+PENDING_SECRETS: dict[tuple[str, str], str] = {}
 INVITE_CODE = re.compile(r"^[A-Z2-9]{8}$")
 BY_NAME = {c.name: c for c in COMMANDS}
 BY_KEYWORD = {k.lower(): c for c in COMMANDS for k in c.keywords}
@@ -185,6 +187,8 @@ class Dispatcher:
                     event.platform, event.user_id, event.user_name, event.language_hint
                 )
                 language = who.language
+                # Held for one event only: this one, if it is the "yes" to the question.
+                pending = PENDING_SECRETS.pop((event.platform, event.user_id), None)
                 state = await tx.conversations.resume(event.platform, event.user_id, stored)
                 known = FLOWS.get(state.flow) if state else None
                 flow = known if state and not state.expired else None
@@ -204,7 +208,8 @@ class Dispatcher:
                     outcome.replies += await self._secret(ctx, flow, state.step, text)
                 elif secret and flow is not None and state is not None and \
                         event.payload == SECRET_YES_PAYLOAD:
-                    outcome.replies += await self._secret_confirmed(ctx, flow, state.step)
+                    outcome.replies += await self._secret_confirmed(ctx, flow, state.step,
+                                                                    pending)
                 else:
                     outcome.replies += await self._route(ctx, text, flow)
                 await self._save_state(ctx, had_state=state is not None and not state.expired)
@@ -262,35 +267,28 @@ class Dispatcher:
         if step == login.CHECKING:
             return await flow.steps[step](ctx, text)
         asked, verbatim = data.pop(SECRET_ASKED, False), data.pop(SECRET_VERBATIM, False)
-        data.pop(SECRET_PENDING, None)
         if verbatim or not is_menu_word(text):
             return await flow.steps[step](ctx, text)
         if asked:  # a menu word again: they mean the menu, the secret step ends
             ctx.end()
             return await self._route(ctx, text, None)
         data[SECRET_ASKED] = True
-        if crypto.configured():  # kept only encrypted, only until they answer
-            data[SECRET_PENDING] = crypto.encrypt(text)
+        PENDING_SECRETS[(ctx.event.platform, ctx.event.user_id)] = text
         yes = Button(ctx.t("secret.is_password_yes"), SECRET_YES_PAYLOAD)
         return [ctx.ask("secret.is_password", yes)]
 
-    async def _secret_confirmed(self, ctx: Ctx, flow: Flow, step: str) -> list[Reply]:
-        """"Yes, that was my password": tried now, or (no key to keep it with) taken as
-        it is from the next message."""
+    async def _secret_confirmed(self, ctx: Ctx, flow: Flow, step: str,
+                                pending: str | None) -> list[Reply]:
+        """"Yes, that was my password": tried now, or (this process no longer holds it)
+        taken as it is from the next message."""
         data = ctx.state.data if ctx.state is not None else {}
         data.pop(SECRET_ASKED, None)
-        pending = data.pop(SECRET_PENDING, None)
         if step == login.CHECKING:
             return await flow.steps[step](ctx, "")
         if pending is None:
             data[SECRET_VERBATIM] = True
             return [ctx.ask("secret.send_again")]
-        try:
-            text = crypto.decrypt(str(pending))
-        except (crypto.SecretUnreadable, crypto.SecretsNotConfigured):
-            data[SECRET_VERBATIM] = True
-            return [ctx.ask("secret.send_again")]
-        return await flow.steps[step](ctx, text)
+        return await flow.steps[step](ctx, pending)
 
     @staticmethod
     def _is_command(text: str) -> bool:

@@ -404,3 +404,22 @@ def test_the_mail_address_comes_from_the_mailbox_setting() -> None:
                              kakao_import_mailbox="imaps://exports@mail.example.org/Kakao")
     assert mail_address(settings) == "exports@mail.example.org"
     assert mail_address(load_settings(database_url="sqlite://")) == ""
+
+
+async def test_a_confirmed_menu_word_password_is_never_in_the_database(
+    timed: Services, simulated: SimulatedInstagram, engine: Any
+) -> None:
+    from handlers import dispatcher as routing
+    from tests.conftest import database_dump
+
+    simulated.add_account("minji", password="내 현황")
+    minji = await member(timed, "minji")
+    await minji.say("/unfollowlogin")
+    await minji.say("minji")
+    await minji.say("내 현황")
+    assert "내 현황" not in await database_dump(engine)
+    routing.PENDING_SECRETS.clear()  # as after a restart: the password is asked once more
+    await minji.press("네, 비밀번호예요")
+    assert "한 번 더 보내 주세요" in minji.text and logins(simulated) == 0
+    await minji.say("내 현황")  # taken as it is this time
+    assert logins(simulated) == 1 and "로그인했어요" in minji.text
