@@ -19,6 +19,7 @@ from services.submissions import SubmitResult, Submitted, WithdrawResult
 from services.weeks import Week
 
 FLOW = "submit"
+WITHDRAW_ID = "id:"  # a withdraw button's link, by its id rather than its number
 WEEK_LABEL = re.compile(r"^(\d{4})-?W(\d{1,2})$", re.IGNORECASE)
 STATUS_ICONS = {"done": "✅", "missing": "❌", "late": "⏰", "unknown": "❔", "unchecked": "⏳"}
 STATUS_LINES = 100  # posts listed by /status (a 30-member community owes about 75)
@@ -166,20 +167,27 @@ async def withdraw(ctx: Ctx, args: str) -> list[Reply]:
     if ctx.who.member_id is None:  # an admin who is not a member
         return [ctx.reply("admin.not_member")]
     now = ctx.tx.now()
+    mine = await ctx.tx.submissions.mine(ctx.who.member_id, now)
+    if args.strip() and not mine:
+        return [ctx.reply("withdraw.none")]
     if args.strip():
-        number = whole_number(args)
-        if number is None:
-            return [ctx.reply("withdraw.usage")]
-        result = await ctx.tx.submissions.withdraw(ctx.who.member_id, number, now)
+        # A button names the link itself ("id:12": still right after another is taken
+        # back); a number typed is the link's number on the list.
+        word = args.strip()
+        by_id = whole_number(word[3:]) if word.startswith(WITHDRAW_ID) else None
+        number = whole_number(word, 1, len(mine)) if by_id is None else None
+        if by_id is None and number is None:
+            return [ctx.reply("withdraw.usage", count=len(mine))]
+        chosen = by_id if by_id is not None else mine[(number or 1) - 1].id
+        result = await ctx.tx.submissions.withdraw(ctx.who.member_id, chosen, now)
         count = len(await ctx.tx.submissions.mine(ctx.who.member_id, now))
         return [ctx.reply(f"withdraw.{result.value}", count=count,
                           maximum=ctx.tx.rules.weekly_max_posts)]
-    mine = await ctx.tx.submissions.mine(ctx.who.member_id, now)
     if not mine:
         return [ctx.reply("withdraw.none")]
     if not ctx.tx.submissions.is_open(now):
         return [ctx.reply(f"withdraw.{WithdrawResult.CLOSED.value}")]
-    buttons = [Button(f"{n}. {s.shortcode[:20]}", f"/withdraw {s.id}") for n, s in
+    buttons = [Button(f"{n}. {s.shortcode[:20]}", f"/withdraw {WITHDRAW_ID}{s.id}") for n, s in
                enumerate(mine, 1)]
     lines = [ctx.t("withdraw.choose")] + [f"{n}. {s.url}" for n, s in enumerate(mine, 1)]
     return [ctx.choices("\n".join(lines), buttons, "withdraw.kept")]

@@ -423,3 +423,20 @@ async def test_a_confirmed_menu_word_password_is_never_in_the_database(
     assert "한 번 더 보내 주세요" in minji.text and logins(simulated) == 0
     await minji.say("내 현황")  # taken as it is this time
     assert logins(simulated) == 1 and "로그인했어요" in minji.text
+
+
+async def test_withdraw_with_a_typed_number_takes_that_line_of_the_list(
+    timed: Services,
+) -> None:
+    jun = await member(timed, "jun")
+    await jun.say("https://www.instagram.com/p/JUNJUN01/")
+    minji = await member(timed, "minji")
+    await minji.say("https://www.instagram.com/p/MINJI001/ https://www.instagram.com/p/MINJI002/")
+    await minji.say("/withdraw 1")  # the first of her list, whatever its id
+    assert "제출을 취소했어요. 이번 주 제출: 1/3" in minji.text
+    await minji.say("/status")
+    assert "MINJI002" in minji.text and "MINJI001" not in minji.text
+    await minji.say("/withdraw 5")
+    assert "번호(1~1)" in minji.text
+    await jun.say("/status")
+    assert "JUNJUN01" in jun.text

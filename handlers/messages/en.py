@@ -604,7 +604,7 @@ MESSAGES: dict[str, str] = {
     "consumer.switched.off_pending": "Automatic comments are off. /consumer on turns them on again; the request then waits for an admin.",
     "producer.switched.off_pending": "Your account's comment writing is off. /producer on turns it on again; the request then waits for an admin.",
     "users.usage": "Send /users, or /users PAGE (e.g. /users 2).",
-    "withdraw.usage": "To choose a link to take back, send /withdraw alone (the numbers are on its buttons).",
+    "withdraw.usage": "Send the number of the link to take back (1 to {count}), e.g. /withdraw 1, or /withdraw alone for the list.",
     "setnotice.too_long": "A notice is at most {limit} characters (this one has {length}). Please shorten it and send it again.",
     "setnotice.done_no_qr": "📌 The notice is set. The open-chat link is too long for a QR code, so none was made.",
     "relink.usage": "Send: /relink INSTAGRAM (the member who changed phones)",

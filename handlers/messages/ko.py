@@ -604,7 +604,7 @@ MESSAGES: dict[str, str] = {
     "consumer.switched.off_pending": "자동 댓글 신청을 껐어요. /consumer on 으로 다시 켜면 관리자 승인을 기다려요.",
     "producer.switched.off_pending": "댓글 쓰기 신청을 껐어요. /producer on 으로 다시 켜면 관리자 승인을 기다려요.",
     "users.usage": "이렇게 보내 주세요: /users 또는 /users 쪽번호 (예: /users 2)",
-    "withdraw.usage": "취소할 링크를 고르려면 /withdraw 만 보내 주세요 (번호는 버튼에 있어요).",
+    "withdraw.usage": "취소할 링크의 번호(1~{count})를 함께 보내 주세요. 예: /withdraw 1 (/withdraw 만 보내면 목록이 나와요)",
     "setnotice.too_long": "공지는 {limit}자까지예요 (지금 {length}자). 줄여서 다시 보내 주세요.",
     "setnotice.done_no_qr": "📌 공지를 등록했어요. 오픈채팅 링크가 너무 길어서 QR 코드는 만들지 않았어요.",
     "relink.usage": "이렇게 보내 주세요: /relink 인스타그램아이디 (폰을 바꾼 멤버의 아이디)",
