@@ -258,16 +258,17 @@ class Dispatcher:
 
     async def _secret(self, ctx: Ctx, flow: Flow, step: str, text: str) -> list[Reply]:
         """Typed text at a password or code step. The cancel words end the flow; a
-        text that is exactly a menu word is not tried as a password before its sender
-        says it is one (a junk login would count toward the daily wrong-password
-        limit); a second menu word after that question is the menu, and the flow ends."""
+        text that is a command, exactly a menu word or a link is not tried as a password
+        before its sender says it is one (a junk login would count toward the daily
+        wrong-password limit); a second one after that question is what it says (the
+        menu, a submission), and the flow ends."""
         data = ctx.state.data if ctx.state is not None else {}
         if is_cancel(text):
             return await cancel(ctx, "")
         if step == login.CHECKING:
             return await flow.steps[step](ctx, text)
         asked, verbatim = data.pop(SECRET_ASKED, False), data.pop(SECRET_VERBATIM, False)
-        if verbatim or not is_menu_word(text):
+        if verbatim or not (is_menu_word(text) or looks_like_link(text)):
             return await flow.steps[step](ctx, text)
         if asked:  # a menu word again: they mean the menu, the secret step ends
             ctx.end()

@@ -440,3 +440,15 @@ async def test_withdraw_with_a_typed_number_takes_that_line_of_the_list(
     assert "번호(1~1)" in minji.text
     await jun.say("/status")
     assert "JUNJUN01" in jun.text
+
+
+async def test_a_link_at_a_forgotten_password_step_is_a_submission_not_a_login(
+    timed: Services, simulated: SimulatedInstagram
+) -> None:
+    minji = await member(timed, "minji")
+    await minji.say("/producer")
+    await minji.say("minji")  # the password step, then left for twenty minutes
+    await minji.say("https://www.instagram.com/p/LATER001/")
+    assert "비밀번호인가요?" in minji.text and logins(simulated) == 0
+    await minji.say("https://www.instagram.com/p/LATER001/")
+    assert "접수했어요" in minji.text and logins(simulated) == 0

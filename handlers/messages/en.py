@@ -5,7 +5,7 @@ MESSAGES: dict[str, str] = {
     "common.cancelled": "Cancelled. Send /help to see what else you can do.",
     "common.nothing_to_cancel": "There is nothing to cancel.",
     "common.expired": "Your previous conversation timed out. Please start again.",
-    "secret.is_password": "🔒 What you sent is also a menu word. Is it your password? If so, press 'Yes, it is my password'. If not, press 'Cancel' or send your password.",
+    "secret.is_password": "🔒 What you sent looks like a menu word or a link rather than a password. Is it your password? If so, press 'Yes, it is my password'. If not, press 'Cancel' or send your password. (Send the menu word or link once more and it is done as usual.)",
     "secret.is_password_yes": "Yes, it is my password",
     "secret.send_again": "🔒 All right. Send the password once more: this time it is taken as it is.",
     "common.error": "Sorry, something went wrong on my side. Please try again in a moment.",
