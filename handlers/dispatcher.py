@@ -263,10 +263,10 @@ class Dispatcher:
         wrong-password limit); a second one after that question is what it says (the
         menu, a submission), and the flow ends."""
         data = ctx.state.data if ctx.state is not None else {}
+        if step == login.CHECKING:  # Instagram is being asked: nothing is read meanwhile
+            return await flow.steps[step](ctx, text)
         if is_cancel(text):
             return await cancel(ctx, "")
-        if step == login.CHECKING:
-            return await flow.steps[step](ctx, text)
         asked, verbatim = data.pop(SECRET_ASKED, False), data.pop(SECRET_VERBATIM, False)
         if verbatim or not (is_menu_word(text) or looks_like_link(text)):
             return await flow.steps[step](ctx, text)
