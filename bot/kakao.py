@@ -160,6 +160,7 @@ class KakaoSkill:
             payload=clean_text(str(button)) if button is not None else None,
             language_hint=str(user_request.get("lang") or "ko"),
             deletes_messages=False,
+            sends_files=False,
         )
 
     async def _answer(self, event: Incoming, callback: str | None) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from handlers import formatting
@@ -39,6 +39,13 @@ from services.community import CommunityService
 from services.container import Services
 from services.helper_accounts import HelperAccountService
 from services.instagram.names import name_key
+from services.instagram_export import (
+    MAX_UPLOAD,
+    ExportProblem,
+    FollowLists,
+    looks_like_chat_export,
+    read_export_off_loop,
+)
 from services.progress import ProgressService
 from services.web_links import BoardMode, Holder, LinkProblem, WebLinks
 from services.week_picture import PictureTexts, render
@@ -114,6 +121,8 @@ class WebPages:
         app.router.add_get("/week/{label}", self.no_week)
         app.router.add_get("/m/{token}", self.personal)
         app.router.add_post("/m/{token}/check", self.check_now)
+        app.router.add_get("/m/{token}/unfollow", self.unfollow_page)
+        app.router.add_post("/m/{token}/unfollow", self.unfollow_upload)
         app.router.add_get("/favicon.ico", self.no_icon)
         app.router.add_get("/notice/qr.png", self.notice_qr)
 
@@ -328,6 +337,7 @@ class WebPages:
             can_check=bool(view.open_items) and self.services.checks is not None,
             check_url=self._with_lang(f"/m/{token}/check", lang),
             board_url=self._with_lang("/week", lang),
+            unfollow_url=self._with_lang(f"/m/{token}/unfollow", lang),
             other_language_url=self._with_lang(f"/m/{token}", other),
             other_language=t(lang, "web.korean" if lang == "en" else "web.english"),
             expires_text=formatting.moment(holder.expires, zone, lang))
@@ -356,6 +366,62 @@ class WebPages:
         query = f"?check={outcome}" + ("&lang=en" if lang == "en" else "")
         raise web.HTTPSeeOther(f"/m/{token}{query}")
 
+    # -- the unfollow check's upload (KakaoTalk cannot send the bot a file) ----------
+
+    async def unfollow_page(self, request: web.Request, **values: Any) -> web.Response:
+        """The form that takes Instagram's export; with `values`, a result or a problem."""
+        lang = language(request)
+        holder = await self._holder(request)
+        if isinstance(holder, web.Response):
+            return holder
+        token = request.match_info["token"]
+        other = "ko" if lang == "en" else "en"
+        return self._page("unfollow.html", lang, private=True,
+                          title=t(lang, "web.unfollow_title"), username=holder.username,
+                          upload_url=self._with_lang(f"/m/{token}/unfollow", lang),
+                          personal_url=self._with_lang(f"/m/{token}", lang),
+                          other_language_url=self._with_lang(f"/m/{token}/unfollow", other),
+                          other_language=t(lang, "web.korean" if lang == "en"
+                                           else "web.english"),
+                          limit=MAX_UPLOAD // 2**20, **values)
+
+    async def unfollow_upload(self, request: web.Request) -> web.Response:
+        """The uploaded export, read as the chat reads one sent to the bot (the same
+        limits, the worker, the same service), answered on the page."""
+        lang = language(request)
+        holder = await self._holder(request)
+        if isinstance(holder, web.Response):
+            return holder
+        files = await _uploaded(request)
+        if isinstance(files, str):
+            return await self.unfollow_page(request, problem=t(
+                lang, f"unfollow.file.{files}", limit=MAX_UPLOAD // 2**20), status=400)
+        lists: FollowLists | None = None
+        for name, data in files:
+            if looks_like_chat_export(name, data):
+                return await self.unfollow_page(
+                    request, problem=t(lang, "unfollow.file.not_instagram"), status=400)
+            try:
+                read = await read_export_off_loop(name, data)
+            except ExportProblem as problem:
+                return await self.unfollow_page(request, status=400, problem=t(
+                    lang, f"unfollow.file.{problem.reason}", limit=problem.limit))
+            if lists is None:
+                lists = read
+            else:
+                lists.merge(read)
+        if lists is None or not lists.complete:
+            key = "web.unfollow_need_following" if lists is not None and \
+                lists.has_followers else "web.unfollow_need_followers"
+            return await self.unfollow_page(request, problem=t(lang, key), status=400)
+        async with self.services.transaction() as tx:
+            account_id = await tx.accounts.first_account_of(holder.member_id)
+            result = await tx.unfollow.analyse(account_id or 0, lists.followers,
+                                               lists.following)
+        zone = self.services.rules.timezone
+        since = formatting.moment(result.since, zone, lang) if result.since else ""
+        return await self.unfollow_page(request, result=result, since=since)
+
     def _check_done(self, task: asyncio.Task[Any]) -> None:
         self._checks.discard(task)
         if not task.cancelled() and task.exception() is not None:
@@ -364,6 +430,29 @@ class WebPages:
     async def close(self, _app: web.Application) -> None:
         for task in list(self._checks):
             task.cancel()
+
+
+async def _uploaded(request: web.Request) -> list[tuple[str, bytes]] | str:
+    """The form's files (name, bytes), read as they come, at most MAX_UPLOAD in all;
+    else the reason ("upload_too_big", "not_instagram": no file, or no form)."""
+    try:
+        reader = await request.multipart()
+    except (AssertionError, ValueError, KeyError):  # not a multipart form
+        return "not_instagram"
+    files: list[tuple[str, bytes]] = []
+    total = 0
+    while (part := await reader.next()) is not None:
+        if not isinstance(part, BodyPartReader) or not part.filename:
+            continue
+        data = bytearray()
+        while chunk := await part.read_chunk(64 * 1024):
+            total += len(chunk)
+            if total > MAX_UPLOAD:
+                return "upload_too_big"
+            data += chunk
+        if data:
+            files.append((part.filename, bytes(data)))
+    return files or "not_instagram"
 
 
 def _not_modified(request: web.Request, entry: Entry[Any]) -> bool:

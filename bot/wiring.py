@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from bot.config import Settings
+from jobs.open_chat_mail import Mailbox, MailboxError
 from jobs.schedule import Schedule
 from services.auto_comments import CommentRules
 from services.comment_text import BuiltinWriter, CommentWriter, OpenAIWriter
@@ -45,6 +46,18 @@ def schedule_from(settings: Settings) -> Schedule:
                     verification_delay_minutes=settings.verification_delay_minutes)
 
 
+def mail_address(settings: Settings) -> str:
+    """The address admins mail exports to: the mailbox's user, with its host when the
+    user is no address of its own ("" when no mailbox is read or its URL is wrong)."""
+    if not settings.kakao_import_mailbox:
+        return ""
+    try:
+        box = Mailbox.from_url(settings.kakao_import_mailbox)
+    except MailboxError:
+        return ""
+    return box.user if "@" in box.user else f"{box.user}@{box.host}"
+
+
 def rules_from(settings: Settings) -> CommunityRules:
     return CommunityRules(
         timezone=settings.zone,
@@ -57,6 +70,7 @@ def rules_from(settings: Settings) -> CommunityRules:
         allow_resubmitted_posts=settings.allow_resubmitted_posts,
         gone_after=timedelta(hours=settings.gone_after_hours),
         kakao_import_weeks=settings.kakao_import_weeks,
+        import_mail_address=mail_address(settings),
         late_joiners_owe_earlier_posts=settings.late_joiners_owe_earlier_posts,
         ladder=tuple(settings.ladder.split(",")),
         strike_for_missing=settings.strike_for_missing,

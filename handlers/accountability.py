@@ -370,7 +370,7 @@ async def remove(ctx: Ctx, args: str) -> list[Reply]:
     name = member.instagram_username
     if args.split()[1:2] != ["confirm"]:
         button = Button(ctx.t("admin.remove_button"), f"/remove {name} confirm")
-        return [ctx.reply("admin.remove_confirm", button, ctx.cancel_button(), username=name)]
+        return [ctx.confirm("admin.remove_confirm", button, "admin.remove_kept", username=name)]
     await ctx.tx.accountability.set_status(ctx.who.account_id, member, "removed", None,
                                            "member_removed")
     _tell(ctx, member.id, lambda lang: t(lang, "status.told_removed"))

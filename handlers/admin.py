@@ -80,8 +80,8 @@ def _added(ctx: Ctx, results: list[Added]) -> list[Reply]:
         for platform, template in sorted(ctx.invite_links.items()):
             lines.append(ctx.t("adduser.link", platform=platform,
                                link=template.format(code=added.code)))
-    # "Tap the link above" only where links were printed (none on the console, Kakao).
-    lines.append(ctx.t("adduser.footer" if ctx.invite_links else "adduser.footer_no_links"))
+    if any(added.code for added in results):  # "tap the link above" only where links were printed
+        lines.append(ctx.t("adduser.footer" if ctx.invite_links else "adduser.footer_no_links"))
     return [Reply("\n".join(lines))]
 
 
@@ -93,7 +93,7 @@ async def add_me(ctx: Ctx, args: str) -> list[Reply]:
     names = args.split()
     if len(names) != 1:
         return [ctx.reply("addme.usage")]
-    (added,) = await ctx.tx.members.add(ctx.who.account_id, names)
+    (added,) = await ctx.tx.members.add(ctx.who.account_id, names, invite_existing=True)
     if added.result is AddResult.RENAMED:
         return [ctx.reply("adduser.renamed", username=added.username, current=added.current)]
     if added.result is AddResult.INVALID or added.code is None:
@@ -132,8 +132,8 @@ async def del_user(ctx: Ctx, args: str) -> list[Reply]:
         return [ctx.reply("deluser.not_found", username=parts[0].lstrip("@")[:40])]
     if len(parts) < 2 or parts[1] != "confirm":
         confirm = Button(ctx.t("deluser.confirm_button"), f"/deluser {parts[0]} confirm"[:64])
-        return [ctx.reply("deluser.confirm", confirm, ctx.cancel_button(),
-                          username=parts[0].lstrip("@"))]
+        return [ctx.confirm("deluser.confirm", confirm, "deluser.kept",
+                            username=parts[0].lstrip("@"))]
     removed = await ctx.tx.members.remove(ctx.who.account_id, parts[0])
     if removed is None:
         return [ctx.reply("deluser.not_found", username=parts[0].lstrip("@"))]

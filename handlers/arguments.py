@@ -17,6 +17,8 @@ from services.weeks import Week
 NUMBER = re.compile(r"[0-9]{1,9}")
 MONTH = re.compile(r"([0-9]{4})-([0-9]{1,2})")
 WEEK = re.compile(r"([0-9]{4})-?[Ww]([0-9]{1,2})")
+# "2", "2번", "2.", "#2": the number of a listed choice.
+CHOICE = re.compile(r"#?\s*([0-9]{1,9})\s*(?:번|\.|\))?")
 YEARS = range(2020, 2101)  # a month or week outside these has no data, ever
 
 
@@ -27,6 +29,12 @@ def whole_number(text: str, low: int = 1, high: int = 10**9) -> int | None:
         return None
     value = int(text)
     return value if low <= value <= high else None
+
+
+def choice_number(text: str, count: int) -> int | None:
+    """The number of one of `count` listed choices ("2", "2번", "2."); None otherwise."""
+    found = CHOICE.fullmatch(text.strip())
+    return whole_number(found.group(1), 1, count) if found else None
 
 
 def month(text: str) -> tuple[int, int] | None:

@@ -14,6 +14,13 @@ from services.conversations import FlowState
 from services.instagram.errors import InstagramError
 
 CANCEL_PAYLOAD = "/cancel"
+# Typed, these end any flow, a password step included (any other text there is tried).
+CANCEL_WORDS = ("취소", "cancel")
+# The "yes, that was my password" button of a password step (handlers/dispatcher.py).
+SECRET_YES_PAYLOAD = "/secret_yes"
+# A numbered list waiting for its number or a button, and a confirmation waiting for its
+# button (handlers/dispatcher.py): their cancel says what was kept.
+CHOICE_FLOW, CONFIRM_FLOW = "choice", "confirm"
 # Shows how long work is going: the transport edits one message in place (Telegram),
 # prints it (console) or lets it pass (KakaoTalk, which cannot edit).
 ProgressFn = Callable[[str], Awaitable[None]]
@@ -67,6 +74,20 @@ class Ctx:
     def ask(self, key: str, *buttons: Button, **values: object) -> Reply:
         """A question inside a flow: always offers the way out."""
         return Reply(self.t(key, **values), buttons=(*buttons, self.cancel_button()))
+
+    def choices(self, text: str, buttons: list[Button], kept: str, **values: object
+                ) -> Reply:
+        """A numbered list (`buttons` in its order): its number typed is its button
+        pressed; anything else keeps the list and says what to type; cancel says `kept`."""
+        self.goto(CHOICE_FLOW, "choose", text=text, kept=kept, values=values,
+                  buttons=[[b.label, b.payload] for b in buttons])
+        return Reply(text, buttons=(*buttons, self.cancel_button()))
+
+    def confirm(self, key: str, button: Button, kept: str, **values: object) -> Reply:
+        """A question answered by `button` or cancel; cancel says `kept` (what was not
+        done), other messages go on as usual."""
+        self.goto(CONFIRM_FLOW, "confirm", kept=kept, values=values)
+        return self.reply(key, button, self.cancel_button(), **values)
 
     def goto(self, flow: str, step: str, **data: Any) -> None:
         merged = dict(self.state.data) if self.state and self.state.flow == flow else {}

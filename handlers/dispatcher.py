@@ -24,8 +24,19 @@ from handlers import (
     web_links,
     weekly,
 )
-from handlers.context import CANCEL_PAYLOAD, Ctx, Deferred, ProgressFn
-from handlers.events import Incoming, Reply, clean_text
+from handlers import instagram_login as login
+from handlers.arguments import choice_number
+from handlers.context import (
+    CANCEL_PAYLOAD,
+    CANCEL_WORDS,
+    CHOICE_FLOW,
+    CONFIRM_FLOW,
+    SECRET_YES_PAYLOAD,
+    Ctx,
+    Deferred,
+    ProgressFn,
+)
+from handlers.events import Button, Incoming, Reply, clean_text
 from handlers.i18n import t
 from handlers.registry import ALL_COMMANDS, Command, Flow, visible_commands
 from services.container import Services, Tx
@@ -40,17 +51,38 @@ async def cancel(ctx: Ctx, _args: str) -> list[Reply]:
     if services is not None and services.unfollow_checks.cancel(
             (ctx.event.platform, ctx.event.user_id)):
         return [ctx.reply("unfollow.cancelled_now")]  # a running check stops
-    had_flow = ctx.state is not None
-    picking = had_flow and ctx.state is not None and ctx.state.flow == weekly.PICK_FLOW
+    state = ctx.state
     ctx.end()
-    if picking:
-        return [ctx.reply("withdraw.kept")]
-    return [ctx.reply("common.cancelled" if had_flow else "common.nothing_to_cancel")]
+    if state is not None and state.flow in (CHOICE_FLOW, CONFIRM_FLOW) and \
+            state.data.get("kept"):  # what was not done, rather than "cancelled"
+        return [ctx.reply(str(state.data["kept"]), **dict(state.data.get("values") or {}))]
+    return [ctx.reply("common.cancelled" if state is not None
+                      else "common.nothing_to_cancel")]
+
+
+async def on_choice(ctx: Ctx, text: str) -> list[Reply]:
+    """A numbered list's answer: its number runs that choice's button; anything else
+    shows the list again with what to type."""
+    data = ctx.state.data if ctx.state is not None else {}
+    buttons = [Button(str(label), str(payload)) for label, payload in data.get("buttons", [])]
+    number = choice_number(text, len(buttons))
+    parsed = parse_command(buttons[number - 1].payload) if number is not None else None
+    if parsed is not None:
+        ctx.end()
+        return await Dispatcher._command(ctx, *parsed)
+    hint = ctx.t("choice.type_number", last=len(buttons))
+    return [Reply(f"{hint}\n\n{data.get('text', '')}".rstrip(),
+                  buttons=(*buttons, ctx.cancel_button()))]
+
+
+CHOICE_FLOWS = [Flow(CHOICE_FLOW, {"choose": on_choice}),
+                # A confirmation only waits for its buttons; the chat goes on as usual.
+                Flow(CONFIRM_FLOW, {"confirm": on_choice}, passthrough=True)]
 
 
 COMMANDS: list[Command] = [
     *core.COMMANDS,
-    Command("cancel", cancel, keywords=("취소", "cancel", "그만")),
+    Command("cancel", cancel, keywords=(*CANCEL_WORDS, "그만")),
     *weekly.COMMANDS,
     *admin.COMMANDS,
     *open_chat.COMMANDS,
@@ -64,8 +96,14 @@ COMMANDS: list[Command] = [
 ALL_COMMANDS[:] = COMMANDS  # what /help lists
 FLOWS: dict[str, Flow] = {
     flow.name: flow for flow in (*helper_admin.FLOWS, *weekly.FLOWS, *admin.FLOWS,
-                                 *unfollow.FLOWS, *producers.FLOWS)
+                                 *unfollow.FLOWS, *producers.FLOWS, *CHOICE_FLOWS)
 }
+# What a secret step remembers while it asks "is this your password?" (handlers/context).
+SECRET_ASKED, SECRET_VERBATIM = "secret_asked", "secret_verbatim"
+# The menu word a password step asked about, until the person's next event, in this
+# process only (never in the database: the unfollow check keeps nothing of a login);
+# another instance, or a restart, asks for it once more.
+PENDING_SECRETS: dict[tuple[str, str], str] = {}
 INVITE_CODE = re.compile(r"^[A-Z2-9]{8}$")
 BY_NAME = {c.name: c for c in COMMANDS}
 BY_KEYWORD = {k.lower(): c for c in COMMANDS for k in c.keywords}
@@ -94,6 +132,21 @@ Queue = Callable[[Tx, Incoming, Outcome], Awaitable[Any]]
 
 async def _no_progress(_text: str) -> None:
     return None
+
+
+def is_cancel(text: str) -> bool:
+    """The exact words that leave any flow, a password step included."""
+    word = text.strip().lower()
+    return word in CANCEL_WORDS or word == CANCEL_PAYLOAD or parse_command(word) == (
+        "cancel", "")
+
+
+def is_menu_word(text: str) -> bool:
+    """A command of this bot (`/status`, `/lang en`) or exactly one of its words."""
+    parsed = parse_command(text)
+    if parsed is not None:
+        return parsed[0] in BY_NAME
+    return text.strip().lower() in BY_KEYWORD
 
 
 def parse_command(text: str) -> tuple[str, str] | None:
@@ -134,6 +187,8 @@ class Dispatcher:
                     event.platform, event.user_id, event.user_name, event.language_hint
                 )
                 language = who.language
+                # Held for one event only: this one, if it is the "yes" to the question.
+                pending = PENDING_SECRETS.pop((event.platform, event.user_id), None)
                 state = await tx.conversations.resume(event.platform, event.user_id, stored)
                 known = FLOWS.get(state.flow) if state else None
                 flow = known if state and not state.expired else None
@@ -150,7 +205,11 @@ class Dispatcher:
                     if self._is_command(text) and not typed_secret:
                         outcome.replies += await self._route(ctx, text, None)
                 elif typed_secret and flow is not None and state is not None:
-                    outcome.replies += await flow.steps[state.step](ctx, text)
+                    outcome.replies += await self._secret(ctx, flow, state.step, text)
+                elif secret and flow is not None and state is not None and \
+                        event.payload == SECRET_YES_PAYLOAD:
+                    outcome.replies += await self._secret_confirmed(ctx, flow, state.step,
+                                                                    pending)
                 else:
                     outcome.replies += await self._route(ctx, text, flow)
                 await self._save_state(ctx, had_state=state is not None and not state.expired)
@@ -197,6 +256,41 @@ class Dispatcher:
                 replies.append(Reply(t(outcome.language, "common.error")))
         return replies
 
+    async def _secret(self, ctx: Ctx, flow: Flow, step: str, text: str) -> list[Reply]:
+        """Typed text at a password or code step. The cancel words end the flow; a
+        text that is a command, exactly a menu word or a link is not tried as a password
+        before its sender says it is one (a junk login would count toward the daily
+        wrong-password limit); a second one after that question is what it says (the
+        menu, a submission), and the flow ends."""
+        data = ctx.state.data if ctx.state is not None else {}
+        if step == login.CHECKING:  # Instagram is being asked: nothing is read meanwhile
+            return await flow.steps[step](ctx, text)
+        if is_cancel(text):
+            return await cancel(ctx, "")
+        asked, verbatim = data.pop(SECRET_ASKED, False), data.pop(SECRET_VERBATIM, False)
+        if verbatim or not (is_menu_word(text) or looks_like_link(text)):
+            return await flow.steps[step](ctx, text)
+        if asked:  # a menu word again: they mean the menu, the secret step ends
+            ctx.end()
+            return await self._route(ctx, text, None)
+        data[SECRET_ASKED] = True
+        PENDING_SECRETS[(ctx.event.platform, ctx.event.user_id)] = text
+        yes = Button(ctx.t("secret.is_password_yes"), SECRET_YES_PAYLOAD)
+        return [ctx.ask("secret.is_password", yes)]
+
+    async def _secret_confirmed(self, ctx: Ctx, flow: Flow, step: str,
+                                pending: str | None) -> list[Reply]:
+        """"Yes, that was my password": tried now, or (this process no longer holds it)
+        taken as it is from the next message."""
+        data = ctx.state.data if ctx.state is not None else {}
+        data.pop(SECRET_ASKED, None)
+        if step == login.CHECKING:
+            return await flow.steps[step](ctx, "")
+        if pending is None:
+            data[SECRET_VERBATIM] = True
+            return [ctx.ask("secret.send_again")]
+        return await flow.steps[step](ctx, pending)
+
     @staticmethod
     def _is_command(text: str) -> bool:
         return parse_command(text) is not None or text.strip().lower() in BY_KEYWORD
@@ -230,12 +324,17 @@ class Dispatcher:
                 return [ctx.reply("stranger.how_to_join")]
             return [ctx.reply("admin.not_member" if looks_like_link(text)
                               else "common.not_understood")]
+        if INVITE_CODE.match(text.strip()):  # their code again, as it was given (capitals)
+            return await core.start(ctx, text.strip())
         if looks_like_link(text):  # a member simply sends a link: that is a submission
             return await weekly.submit_link(ctx, text, in_flow=False)
         return [ctx.reply("common.not_understood")]
 
-    async def _command(self, ctx: Ctx, name: str, args: str) -> list[Reply]:
+    @staticmethod
+    async def _command(ctx: Ctx, name: str, args: str) -> list[Reply]:
         command = BY_NAME.get(name)
+        if f"/{name}" == SECRET_YES_PAYLOAD:  # the question of a password step gone by
+            return [ctx.reply("common.expired")]
         if command is None:
             if ctx.event.chat_kind == "group":
                 return []  # another bot's command, most likely
@@ -250,9 +349,15 @@ class Dispatcher:
         if command.audience == "member" and ctx.who.member_id is None and \
                 not command.admins_too:
             return [ctx.reply("admin.not_member")]  # an admin who is not a member (yet)
-        if name != "cancel" and not command.keeps_flow:
-            ctx.end()  # a new command leaves any flow in progress
+        if name != "cancel" and (not command.keeps_flow or Dispatcher._in_secret_step(ctx)):
+            ctx.end()  # a new command leaves any flow in progress (a secret step always)
         return await command.run(ctx, args)
+
+    @staticmethod
+    def _in_secret_step(ctx: Ctx) -> bool:
+        flow = FLOWS.get(ctx.state.flow) if ctx.state is not None else None
+        return flow is not None and ctx.state is not None and \
+            ctx.state.step in flow.secret_steps
 
     async def _save_state(self, ctx: Ctx, *, had_state: bool) -> None:
         conversations = ctx.tx.conversations

@@ -24,6 +24,9 @@ class Incoming:
     chat_title: str | None = None
     # False where the bot cannot delete the user's messages (KakaoTalk): password steps warn.
     deletes_messages: bool = True
+    # False where a person cannot send the bot a file (KakaoTalk): answers that ask for
+    # one say what works there instead.
+    sends_files: bool = True
     # A file the user sent (an open-chat export), with its name.
     attachment: bytes | None = None
     attachment_name: str | None = None

@@ -49,13 +49,13 @@ async def on_username(ctx: Ctx, text: str) -> list[Reply]:
     if await ctx.tx.helpers.exists(username):
         return [ctx.ask("addhelper.exists", username=username)]
     ctx.goto(FLOW, "password", username=username, tries=0)
-    replies = [ctx.ask("addhelper.ask_password", username=username)]
+    key = "addhelper.ask_password"
+    if not ctx.event.deletes_messages and await ctx.tx.accounts.has_platform(ctx.who,
+                                                                              "telegram"):
+        key = "addhelper.ask_password_linked"  # its "_kept" text names their Telegram
+    replies = [login.ask_password(ctx, key, username=username)]
     if await ctx.tx.members.ids_by_username([username]):
         replies.insert(0, ctx.reply("addhelper.member_account", username=username))
-    if not ctx.event.deletes_messages:
-        has_telegram = await ctx.tx.accounts.has_platform(ctx.who, "telegram")
-        warning = "addhelper.kakao_warning_linked" if has_telegram else "addhelper.kakao_warning"
-        replies.insert(0, ctx.reply(warning))
     return replies
 
 
@@ -174,7 +174,7 @@ async def delete_helper(ctx: Ctx, args: str) -> list[Reply]:
         return problem
     if args.split()[1:2] != ["confirm"]:
         confirm = Button(ctx.t("delhelper.confirm_button"), f"/delhelper {username} confirm")
-        return [ctx.reply("delhelper.confirm", confirm, ctx.cancel_button(), username=username)]
+        return [ctx.confirm("delhelper.confirm", confirm, "delhelper.kept", username=username)]
     await ctx.tx.helpers.delete(ctx.who.account_id, username)
     return [ctx.reply("delhelper.done", username=username)]
 

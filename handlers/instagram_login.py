@@ -53,6 +53,12 @@ async def refused(ctx: Ctx, username: str, *, own: bool | None = None) -> list[R
     return []
 
 
+def ask_password(ctx: Ctx, key: str, **values: object) -> Reply:
+    """The password question, true to the platform: where the bot deletes the message
+    it says so; where it cannot (KakaoTalk), the `_kept` text says that instead, once."""
+    return ctx.ask(key if ctx.event.deletes_messages else f"{key}_kept", **values)
+
+
 async def password_step(ctx: Ctx, flow: str, ask_code: str, username: str, password: str,
                         done: Done, forget: Callable[[], None] | None = None
                         ) -> list[Reply]:

@@ -130,7 +130,15 @@ async def import_upload(ctx: Ctx) -> list[Reply]:
 
 
 async def how_to_import(ctx: Ctx, _args: str) -> list[Reply]:
-    return [ctx.reply("import.how", weeks=ctx.tx.rules.kakao_import_weeks)]
+    """Where to hand in the export: this chat, or where a file cannot be sent to the bot
+    (KakaoTalk), the community's mailbox or the bot on Telegram."""
+    rules = ctx.tx.rules
+    if ctx.event.sends_files:
+        return [ctx.reply("import.how", weeks=rules.kakao_import_weeks)]
+    if rules.import_mail_address:
+        return [ctx.reply("import.how_by_mail", weeks=rules.kakao_import_weeks,
+                          address=rules.import_mail_address)]
+    return [ctx.reply("import.how_elsewhere", weeks=rules.kakao_import_weeks)]
 
 
 COMMANDS = [Command("import", how_to_import, audience="admin", keywords=("대화 가져오기",))]

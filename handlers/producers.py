@@ -130,10 +130,7 @@ async def on_producer_username(ctx: Ctx, text: str) -> list[Reply]:
         ctx.end()
         return [ctx.reply("producer.taken", username=username)]
     ctx.goto(PRODUCER_FLOW, "password", username=username, tries=0)
-    replies = [ctx.ask("producer.ask_password", username=username)]
-    if not ctx.event.deletes_messages:
-        replies.insert(0, ctx.reply("addhelper.kakao_warning"))
-    return replies
+    return [login.ask_password(ctx, "producer.ask_password", username=username)]
 
 
 async def on_producer_password(ctx: Ctx, text: str) -> list[Reply]:

@@ -108,9 +108,28 @@ def answer(ctx: Ctx, result: UnfollowResult) -> list[Reply]:
 
 
 async def how(ctx: Ctx, _args: str) -> list[Reply]:
-    """`/unfollow`: the export first (no password needed), then the login as a choice."""
+    """`/unfollow`: the export first (no password needed), then the login as a choice.
+    Where no file can be sent to the bot (KakaoTalk), the export goes to the member's
+    upload page on the web app, or to the bot on Telegram."""
     login = Button(ctx.t("unfollow.login_button"), "/unfollowlogin")
-    return [ctx.reply("unfollow.how", login)]
+    if ctx.event.sends_files:
+        return [ctx.reply("unfollow.how", login)]
+    url = await upload_url(ctx)
+    if url is None:
+        return [ctx.reply("unfollow.how_elsewhere", login)]
+    upload = Button(ctx.t("unfollow.upload_button"), "", url=url)
+    return [ctx.reply("unfollow.how_on_web", upload, login, url=url)]
+
+
+async def upload_url(ctx: Ctx) -> str | None:
+    """The member's own upload page for the export (None: not a member, or no web
+    address a phone can open)."""
+    web, member_id = ctx.services.web, ctx.who.member_id
+    if web is None or member_id is None or not (web.public or ctx.event.platform ==
+                                                  "console"):
+        return None
+    url = await web.personal_url(ctx.tx.session, member_id, ctx.tx.now())
+    return f"{url}/unfollow" + ("?lang=en" if ctx.lang == "en" else "") if url else None
 
 
 # --- with a login: nothing of it is stored ------------------------------------------------
@@ -140,7 +159,7 @@ async def on_login_username(ctx: Ctx, text: str) -> list[Reply]:
     if username is None:
         return [ctx.ask("addhelper.bad_username", value=text.strip()[:40])]
     ctx.goto(LOGIN_FLOW, "password", username=username, tries=0)
-    return [ctx.ask("unfollow.ask_password", username=username)]
+    return [login.ask_password(ctx, "unfollow.ask_password", username=username)]
 
 
 async def on_login_password(ctx: Ctx, text: str) -> list[Reply]:

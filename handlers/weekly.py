@@ -19,7 +19,7 @@ from services.submissions import SubmitResult, Submitted, WithdrawResult
 from services.weeks import Week
 
 FLOW = "submit"
-PICK_FLOW = "withdraw_pick"
+WITHDRAW_ID = "id:"  # a withdraw button's link, by its id rather than its number
 WEEK_LABEL = re.compile(r"^(\d{4})-?W(\d{1,2})$", re.IGNORECASE)
 STATUS_ICONS = {"done": "✅", "missing": "❌", "late": "⏰", "unknown": "❔", "unchecked": "⏳"}
 STATUS_LINES = 100  # posts listed by /status (a 30-member community owes about 75)
@@ -28,8 +28,30 @@ STATUS_LINES = 100  # posts listed by /status (a 30-member community owes about 
 async def submit(ctx: Ctx, args: str) -> list[Reply]:
     if args.strip():
         return await submit_link(ctx, args, in_flow=False)
+    if no := await _refused_now(ctx):  # no link is asked for only to be refused
+        return no
     ctx.goto(FLOW, "link")
     return [ctx.ask("submit.ask")]
+
+
+async def _refused_now(ctx: Ctx) -> list[Reply]:
+    """Why no link of this member would be taken now (empty: one may be)."""
+    if ctx.who.member_id is None:
+        return []
+    refused = await ctx.tx.submissions.refusal(ctx.who.member_id, ctx.tx.now())
+    return [] if refused is None else _refusal(ctx, refused)
+
+
+def _refusal(ctx: Ctx, done: Submitted) -> list[Reply]:
+    """A refusal whatever the link: the deadline passed, the quota full, not active."""
+    ctx.end()
+    if done.result is SubmitResult.CLOSED:
+        deadline = ctx.tx.submissions.week(ctx.tx.now()).at(ctx.tx.rules.submission_deadline)
+        when = formatting.moment(deadline, ctx.tx.rules.timezone, ctx.lang)
+        return [ctx.reply("submit.closed", deadline=when)]
+    buttons = (Button(ctx.t("button.withdraw"), "/withdraw"),) \
+        if done.result is SubmitResult.OVER_MAX else ()
+    return [ctx.reply(f"submit.{done.result.value}", *buttons, maximum=done.maximum)]
 
 
 async def on_link(ctx: Ctx, text: str) -> list[Reply]:
@@ -40,6 +62,8 @@ async def submit_link(ctx: Ctx, text: str, *, in_flow: bool) -> list[Reply]:
     """Check and store the link(s); a bad link is explained and the step stays where it
     was. When Instagram is to be asked first (a share link to resolve, a post's author
     to read), that happens after this event's transaction, and the answer follows."""
+    if no := await _refused_now(ctx):  # before any look at Instagram (a share link)
+        return no
     found = find_links(text)
     parts = found if len(found) > 1 else [text]
     parsed = [parse_post_link(part) for part in parts]
@@ -121,14 +145,8 @@ def _submitted(ctx: Ctx, link: PostLink, done: Submitted, *, in_flow: bool) -> l
     if done.result is SubmitResult.DUPLICATE_COAUTHOR:
         key = "submit.duplicate_coauthor"
         return [ctx.ask(key, owner=done.owner) if in_flow else ctx.reply(key, owner=done.owner)]
-    if done.result is SubmitResult.CLOSED:
-        ctx.end()
-        deadline = ctx.tx.submissions.week(ctx.tx.now()).at(ctx.tx.rules.submission_deadline)
-        when = formatting.moment(deadline, ctx.tx.rules.timezone, ctx.lang)
-        return [ctx.reply("submit.closed", deadline=when)]
-    if done.result in (SubmitResult.OVER_MAX, SubmitResult.NOT_ACTIVE):
-        ctx.end()
-        return [ctx.reply(f"submit.{done.result.value}", maximum=done.maximum)]
+    if done.result in (SubmitResult.CLOSED, SubmitResult.OVER_MAX, SubmitResult.NOT_ACTIVE):
+        return _refusal(ctx, done)
     key = f"submit.{done.result.value}"  # duplicates: another link may follow
     return [ctx.ask(key) if in_flow else ctx.reply(key)]
 
@@ -149,24 +167,30 @@ async def withdraw(ctx: Ctx, args: str) -> list[Reply]:
     if ctx.who.member_id is None:  # an admin who is not a member
         return [ctx.reply("admin.not_member")]
     now = ctx.tx.now()
+    mine = await ctx.tx.submissions.mine(ctx.who.member_id, now)
+    if args.strip() and not mine:
+        return [ctx.reply("withdraw.none")]
     if args.strip():
-        number = whole_number(args)
-        if number is None:
-            return [ctx.reply("withdraw.usage")]
-        result = await ctx.tx.submissions.withdraw(ctx.who.member_id, number, now)
+        # A button names the link itself ("id:12": still right after another is taken
+        # back); a number typed is the link's number on the list.
+        word = args.strip()
+        by_id = whole_number(word[3:]) if word.startswith(WITHDRAW_ID) else None
+        number = whole_number(word, 1, len(mine)) if by_id is None else None
+        if by_id is None and number is None:
+            return [ctx.reply("withdraw.usage", count=len(mine))]
+        chosen = by_id if by_id is not None else mine[(number or 1) - 1].id
+        result = await ctx.tx.submissions.withdraw(ctx.who.member_id, chosen, now)
         count = len(await ctx.tx.submissions.mine(ctx.who.member_id, now))
         return [ctx.reply(f"withdraw.{result.value}", count=count,
                           maximum=ctx.tx.rules.weekly_max_posts)]
-    mine = await ctx.tx.submissions.mine(ctx.who.member_id, now)
     if not mine:
         return [ctx.reply("withdraw.none")]
     if not ctx.tx.submissions.is_open(now):
         return [ctx.reply(f"withdraw.{WithdrawResult.CLOSED.value}")]
-    buttons = [Button(f"{n}. {s.shortcode[:20]}", f"/withdraw {s.id}") for n, s in
+    buttons = [Button(f"{n}. {s.shortcode[:20]}", f"/withdraw {WITHDRAW_ID}{s.id}") for n, s in
                enumerate(mine, 1)]
     lines = [ctx.t("withdraw.choose")] + [f"{n}. {s.url}" for n, s in enumerate(mine, 1)]
-    ctx.goto(PICK_FLOW, "pick")  # so its cancel button says the links were kept
-    return [Reply("\n".join(lines), buttons=(*buttons, ctx.cancel_button()))]
+    return [ctx.choices("\n".join(lines), buttons, "withdraw.kept")]
 
 
 async def status(ctx: Ctx, _args: str) -> list[Reply]:
@@ -195,8 +219,8 @@ async def status(ctx: Ctx, _args: str) -> list[Reply]:
               submit=formatting.moment(view.submission_deadline, zone, lang),
               comment=formatting.moment(view.comment_deadline, zone, lang)),
     ]
-    buttons = [Button(ctx.t("button.submit_more"), "/submit")] if len(view.own) < view.maximum \
-        else []
+    may_submit = await ctx.tx.submissions.refusal(ctx.who.member_id, ctx.tx.now()) is None
+    buttons = [Button(ctx.t("button.submit_more"), "/submit")] if may_submit else []
     if view.left and ctx.tx.checks is not None:
         buttons.insert(0, Button(ctx.t("status.check_now"), "/checknow"))
     if browser := await ctx.browser_button():
@@ -305,11 +329,4 @@ COMMANDS = [
             keywords=("제출 취소", "withdraw")),
     Command("notice", notice, keywords=("공지", "notice")),
 ]
-async def on_pick_text(ctx: Ctx, text: str) -> list[Reply]:
-    """The withdraw picker only waits for its buttons; text goes on as usual."""
-    return []
-
-
-FLOWS = [Flow(FLOW, {"link": on_link}),
-         # Remembers the withdraw picker for its cancel button; the chat goes on as usual.
-         Flow(PICK_FLOW, {"pick": on_pick_text}, passthrough=True)]
+FLOWS = [Flow(FLOW, {"link": on_link})]

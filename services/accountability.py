@@ -219,9 +219,15 @@ class Accountability:
         await self.session.flush()
 
     def weeks_from_now(self, now: datetime, weeks: int) -> datetime:
-        """The Monday 00:00 (community zone) `weeks` weeks after this week's."""
-        week = Week.containing(now, self.rules.timezone)
-        return Week(week.start + timedelta(weeks=weeks), self.rules.timezone).at("MON 00:00")
+        """The end of a pause or suspension of `weeks` weeks given now: at least that many
+        times seven days, up to the next Monday 00:00 (community zone), so it ends when
+        a week starts (one given on a Sunday evening lasts into the week after next)."""
+        zone = self.rules.timezone
+        after = now + timedelta(weeks=weeks)
+        week = Week.containing(after, zone)
+        monday = week.at("MON 00:00")
+        return monday if monday >= after else Week(week.start + timedelta(weeks=1),
+                                                     zone).at("MON 00:00")
 
     async def lift_due(self, now: datetime) -> list[tuple[int, str]]:
         """Pauses and suspensions whose time is up end; (member id, what ended)."""

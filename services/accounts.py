@@ -122,6 +122,13 @@ class AccountService:
             return False
         return any(a.platform == platform for a in await self.accounts.of_member(who.member_id))
 
+    async def first_account_of(self, member_id: int) -> int | None:
+        """The member's chat account whose unfollow whitelist and kept result a web
+        upload uses: their KakaoTalk one (the web page is for KakaoTalk), else the first."""
+        accounts = await self.accounts.of_member(member_id)
+        accounts.sort(key=lambda a: (a.platform != "kakao", a.id))
+        return accounts[0].id if accounts else None
+
     async def private_chats(self, member_ids: list[int]) -> dict[int, list[tuple[str, str, str]]]:
         """(platform, user id, language) of each member's linked chat accounts."""
         found: dict[int, list[tuple[str, str, str]]] = {}

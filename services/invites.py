@@ -23,6 +23,7 @@ class InviteResult(Enum):
     EXPIRED = "expired"
     PLATFORM_TAKEN = "platform_taken"  # the member already linked another account here
     THROTTLED = "throttled"  # too many wrong codes from this account in the last hour
+    ALREADY_LINKED = "already_linked"  # the code's own member sent it (again)
 
 
 INVITE_TRIES_PER_HOUR = 5
@@ -65,11 +66,13 @@ class InviteService:
             return Accepted(InviteResult.INVALID)
         member = await self.members.get(invite.member_id)
         username = member.instagram_username if member else None
+        account = await self.session.get(ChatAccount, account_id)
+        if account is not None and account.member_id == invite.member_id:
+            return Accepted(InviteResult.ALREADY_LINKED, username)  # nothing to do
         if invite.used_at is not None:
             return Accepted(InviteResult.USED, username)
         if invite.expires_at < utcnow():
             return Accepted(InviteResult.EXPIRED, username)
-        account = await self.session.get(ChatAccount, account_id)
         if account is None:  # the chat account went away meanwhile (a /forgetme)
             return Accepted(InviteResult.INVALID, username)
         taken = [a for a in await self.accounts.of_member(invite.member_id)

@@ -34,7 +34,7 @@ NOT_LOOKED = object()  # a name Instagram was not asked about
 
 class AddResult(Enum):
     ADDED = "added"
-    EXISTS = "exists"  # a new invite is made for the existing member
+    EXISTS = "exists"  # a member already: no new invite (that is /relink's)
     INVALID = "invalid"
     RENAMED = "renamed"  # a name a member had before a rename: not a second member
     SAME_ACCOUNT = "same_account"  # Instagram: the name is a known member's account
@@ -97,20 +97,26 @@ class MemberAdminService:
         return [n for n in names if n not in current]
 
     async def add(self, actor_id: int, raw_names: list[str],
-                  looked: Mapping[str, Profile | None] | None = None) -> list[Added]:
-        """Each name a member (with an invite), unless it is one already (a new invite),
-        or a name a member had before a rename (refused: one person, one member).
+                  looked: Mapping[str, Profile | None] | None = None, *,
+                  invite_existing: bool = False) -> list[Added]:
+        """Each name a member (with an invite), unless it is one already (no code: a
+        member who changed phones gets one by /relink, which moves them; with
+        `invite_existing`, a code all the same), or a name a member had before a rename
+        (refused: one person, one member). A name written twice counts once.
         `looked` is what Instagram said of names (a Profile, or None: nobody has the
         name); a name it did not look at is added as it is, its pk learned at the first
         read. A name whose account is a member's already (renamed since) is refused, and
         so is a name nobody has."""
         results: list[Added] = []
-        looked = looked or {}
+        looked, seen = looked or {}, set()
         for raw in raw_names:
             username = normalize_username(raw)
             if username is None:
                 results.append(Added(raw, AddResult.INVALID))
                 continue
+            if username in seen:  # written twice (or in two cases): one member, one code
+                continue
+            seen.add(username)
             member = await self.members.by_username(username)
             refused = None if member else await self._refused(username, looked)
             if refused is not None:
@@ -121,6 +127,9 @@ class MemberAdminService:
                 member = await self.members.add(username, joined_at=self.clock())
                 found = looked.get(username)
                 member.instagram_pk = found.pk if found is not None else None
+            if result is AddResult.EXISTS and not invite_existing:
+                results.append(Added(username, result))  # a code only by /relink
+                continue
             code = await self.invites.create(member.id)
             action = "member_added" if result is AddResult.ADDED else "invite_created"
             await self.audit.add(actor_id, action, target=username)

@@ -30,6 +30,9 @@ class CommunityRules:
     gone_after: timedelta = timedelta(hours=6)
     # An open-chat export sent to the bot imports this many weeks, the current one included.
     kakao_import_weeks: int = 2
+    # Where admins mail the open chat's export ("" : no mailbox is read): KakaoTalk,
+    # which cannot send the bot a file, names it.
+    import_mail_address: str = ""
     # A member who joins mid-week owes comments on the posts handed in before they joined.
     late_joiners_owe_earlier_posts: bool = False
     # The accountability ladder (services/accountability.py): what the 1st, 2nd, ...

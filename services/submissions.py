@@ -112,21 +112,42 @@ class SubmissionService:
                 book.counts[owner] = book.counts.get(owner, 0) + 1
         return book
 
-    def _decide(self, book: WeekBook, active: bool, member_id: int, link: PostLink,
-                now: datetime) -> Submitted:
-        """The quota, deadline and duplicate rules, on what is known of the week."""
+    async def refusal(self, member_id: int, now: datetime) -> Submitted | None:
+        """Why any link this member sent now would be refused (paused or suspended, the
+        deadline passed, the quota full); None: a link may be taken. Asked before a link
+        is asked for, looked at on Instagram or offered as a button."""
+        member = await self.members.get(member_id)
+        book = await self._book(self.week(now), member_id, "")  # "" is no post's code
+        return self._refused(book, member is not None and member.status == "active",
+                             member_id, now)
+
+    def _refused(self, book: WeekBook, active: bool, member_id: int, now: datetime
+                 ) -> Submitted | None:
+        """The rules that refuse whatever the link: the one place that decides them."""
         count, maximum = book.counts.get(member_id, 0), self.rules.weekly_max_posts
         if not active:
             return Submitted(SubmitResult.NOT_ACTIVE, count, maximum)
         if now > book.closes_at:
             return Submitted(SubmitResult.CLOSED, count, maximum)
+        if count >= maximum:
+            return Submitted(SubmitResult.OVER_MAX, count, maximum)
+        return None
+
+    def _decide(self, book: WeekBook, active: bool, member_id: int, link: PostLink,
+                now: datetime) -> Submitted:
+        """The quota, deadline and duplicate rules, on what is known of the week (a post
+        handed in already is named as such even at a full quota)."""
+        count, maximum = book.counts.get(member_id, 0), self.rules.weekly_max_posts
+        refused = self._refused(book, active, member_id, now)
+        if refused is not None and refused.result is not SubmitResult.OVER_MAX:
+            return refused
         if link.shortcode in book.owners:
             owner, existing_id = book.owners[link.shortcode]
             own = owner == member_id
             result = SubmitResult.DUPLICATE_OWN if own else SubmitResult.DUPLICATE_OTHER
             return Submitted(result, count, maximum, existing_id)
-        if count >= maximum:
-            return Submitted(SubmitResult.OVER_MAX, count, maximum)
+        if refused is not None:
+            return refused
         return Submitted(SubmitResult.ACCEPTED, count + 1, maximum)
 
     async def submit(

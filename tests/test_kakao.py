@@ -155,7 +155,8 @@ async def test_an_admin_on_kakao_gets_the_password_warning(
     await kakao.say("/addhelper")
     text = await kakao.say("helper.kakao")
     assert "카카오톡에서는 봇이 메시지를 지울 수 없어서" in text
-    assert "@helper.kakao의 비밀번호" in text
+    assert "@helper.kakao 계정의 비밀번호" in text
+    assert "즉시" not in text and len(kakao.last["template"]["outputs"]) == 1  # one true text
 
 
 async def test_only_our_bot_with_the_secret_gets_in(kakao_factory: Any) -> None:

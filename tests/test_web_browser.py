@@ -164,3 +164,25 @@ async def test_expired_and_tampered_links_get_a_clear_page(browser: Any, site: S
     response = await page.goto(f"{site.url}/m/{tampered}")
     assert response.status == 403
     assert "올바르지 않아요" in await page.locator("main").inner_text()
+
+
+async def test_the_unfollow_upload_page_takes_a_zip_on_a_narrow_phone(
+    browser: Any, site: Site, tmp_path: Path
+) -> None:
+    from tests.instagram_export_builder import export_zip
+
+    export = tmp_path / "instagram-minji.zip"
+    export.write_bytes(export_zip(["jun", "yuna"], ["jun", "minho.cafe"]))
+    page, problems = await phone_page(browser, width=360)
+    await page.goto(await site.personal_url("minji"))
+    await page.get_by_role("link", name="🔍 맞팔 확인").click()
+    await page.wait_for_url(re.compile(r"/unfollow$"))
+    await no_sideways_scroll(page)
+    await page.locator("input[type=file]").set_input_files(str(export))
+    await page.get_by_role("button", name="올리고 확인하기").click()
+    await page.wait_for_load_state()
+    text = await page.locator("main").inner_text()
+    assert "@minho.cafe" in text and "내가 팔로우하지만" in text
+    await no_sideways_scroll(page)
+    await shot(page, "unfollow-upload")
+    assert problems == []

@@ -87,16 +87,22 @@ async def test_a_member_links_one_account_per_platform(world: Services, bot: Dis
     await admin.say("/adduser minji")
     first = invite_code(admin.text, "minji")
     await Person(bot, "tg-1").say(f"/start {first}")
-    await admin.say("/adduser minji")  # a new invite for the same member
-    assert "이미 멤버예요 · 새 초대 코드" in admin.text
-    second = invite_code(admin.text, "minji")
+    await admin.say("/adduser minji")  # a member already: no second code from /adduser
+    assert "이미 멤버라서 새 초대 코드를 만들지 않았어요" in admin.text
+    assert "/relink minji" in admin.text and "초대 코드는 한 번만" not in admin.text
+    async with world.transaction() as tx:  # a plain second code, as older versions made
+        member_id = (await tx.members.ids_by_username(["minji"]))["minji"]
+        second = await tx.invites.create(member_id)
     other_telegram = Person(bot, "tg-9")
     await other_telegram.say(f"/start {second}")
     assert "이미 다른 계정이 연결돼 있어요" in other_telegram.text
     kakao = Person(bot, "kakao-1", platform="kakao")
-    await admin.say("/adduser minji")
-    await kakao.say(f"/start {invite_code(admin.text, 'minji')}")
+    await admin.say("/relink minji")  # the code for another messenger (or a new phone)
+    await kakao.say(f"/start {admin.text.split(': ', 1)[1].split()[0]}")
     assert "@minji 계정과 연결됐어요" in kakao.text
+    telegram = Person(bot, "tg-1")
+    await telegram.say("/status")  # the Telegram account stays linked
+    assert "내 제출" in telegram.text
 
 
 async def test_submission_flow_quota_duplicates_and_withdrawal(
