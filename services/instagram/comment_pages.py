@@ -91,6 +91,11 @@ class CommentPages:
         # or below the newest comment of the read it builds on.
         self.floor_pk: int | None = None
         self.floor_at: datetime | None = None
+        self.stale: set[str] = set()  # pks carried from that read, not shown since
+        # The cursors of the newer-only pages, ("", "") for the first page: only these
+        # stop at the floor (a resumed read's older pages go on below it).
+        self.floored: set[tuple[str, str]] = set()
+        self.reported_last: int | None = None  # the count on the latest page that had one
 
     def _add(self, comment: dict[str, Any]) -> None:
         user = comment.get("user") or {}
@@ -100,6 +105,7 @@ class CommentPages:
             pk = user_pk(user)
             if pk is not None:
                 self.pks[pk] = username
+                self.stale.discard(pk)
             at = comment_time(comment)
             if username not in self.times:
                 self.times[username] = at
@@ -130,17 +136,23 @@ class CommentPages:
         at = comment_time(comment)
         return self.floor_at is not None and at is not None and at <= self.floor_at
 
-    def add_page(self, page: dict[str, Any]) -> None:
-        """One page of `media/{pk}/comments/`: its comments, previews, count, cursors."""
-        if self.reported is None and page.get("comment_count") is not None:
-            self.reported = int(page["comment_count"])
+    def add_page(self, page: dict[str, Any], asked: dict[str, str] | None = None) -> None:
+        """One page of `media/{pk}/comments/` (asked with `asked`'s cursor): its comments,
+        previews, count, cursors."""
+        cursor_of = next(((p, str(v)) for p, v in (asked or {}).items()
+                          if p in ("max_id", "min_id")), ("", ""))
+        floored = cursor_of in self.floored
+        if page.get("comment_count") is not None:
+            if self.reported is None:
+                self.reported = int(page["comment_count"])
+            self.reported_last = int(page["comment_count"])
         if page.get("comments_disabled"):
             self.comments_off = True
         head = str(page["next_min_id"]) if page.get("next_min_id") else None
         floor = False
         for comment in page.get("comments") or []:
             self._newest(comment, head)
-            floor = floor or self._at_floor(comment)
+            floor = floor or (floored and self._at_floor(comment))
             self._add(comment)
             previews = comment.get("preview_child_comments") or []
             for child in previews:
@@ -156,6 +168,8 @@ class CommentPages:
                 continue  # older than this is what the read it builds on holds
             if page.get(flag) and cursor and (param, str(cursor)) not in self._followed:
                 self._followed.add((param, str(cursor)))
+                if floored:
+                    self.floored.add((param, str(cursor)))
                 self._cursors.append({param: str(cursor)})
 
     def to_state(self) -> dict[str, Any]:
@@ -167,7 +181,9 @@ class CommentPages:
             "followed": sorted(list(f) for f in self._followed),
             "threads_seen": sorted(self._threads_seen), "newest_pk": self.newest_pk,
             "newest_at": _iso(self.newest_at), "head": self.head, "floor_pk": self.floor_pk,
-            "floor_at": _iso(self.floor_at),
+            "floor_at": _iso(self.floor_at), "stale": sorted(self.stale),
+            "reported_last": self.reported_last,
+            "floored": sorted(list(f) for f in self.floored),
         }
 
     @classmethod
@@ -188,6 +204,9 @@ class CommentPages:
         pages.head = state.get("head")
         pages.floor_pk = state.get("floor_pk")
         pages.floor_at = _from_iso(state.get("floor_at"))
+        pages.stale = set(state.get("stale") or [])
+        pages.reported_last = state.get("reported_last")
+        pages.floored = {(str(p), str(c)) for p, c in state.get("floored") or []}
         return pages
 
     def next_page(self) -> dict[str, str] | None:
@@ -213,7 +232,8 @@ class CommentPages:
         return PostComments(name_key(author) if author else None, frozenset(self.names),
                             len(self.ids), reported, off,
                             user_pk(info.get("user") or {}) if author else None,
-                            coauthors_of(info), dict(self.pks), dict(self.times))
+                            coauthors_of(info), dict(self.pks), dict(self.times),
+                            frozenset(self.stale))
 
 
 def coauthors_of(info: dict[str, Any]) -> dict[str, str | None]:
@@ -268,20 +288,25 @@ class CommentRead:
         self._reply_pages: deque[tuple[str, str]] = deque([("", "")])
         self._reply_queued: set[tuple[str, str]] = {("", "")}
         self._pages_taken = 0
+        # Taken up again after a pause: the post may have changed in between.
+        self.resumed = False
         # A newer-only read: (distinct comments, count Instagram reported) of the read
         # it builds on (None: a read from the first page).
         self.base: tuple[int, int | None] | None = None
 
     @classmethod
-    def newer_than(cls, state: dict[str, Any], *, stop: Stop | None = None) -> CommentRead:
-        """The read after `state` (a read that went through every page): what is newer
-        than its newest comment, from its head cursor when it has one, else from the
-        first page down to a comment it holds; then the new threads' replies. What it
-        found is kept: the result is the whole post as both reads saw it."""
+    def newer_than(cls, state: dict[str, Any], *, reported: int | None,
+                   stop: Stop | None = None) -> CommentRead:
+        """The read after `state` (a read that went through every page, whose count was
+        `reported`: None when it had none or it did not add up): what is newer than its
+        newest comment, from its head cursor when it has one, else from the first page
+        down to a comment it holds; then the new threads' replies. What it found is
+        kept: the result is the whole post as both reads saw it."""
         done = cls.from_state(state, stop=stop)
         read = cls(info=done.info if done.info is not None else {}, stop=stop)
         old, pages = done.pages, read.pages
         pages.ids, pages.names, pages.pks, pages.times = old.ids, old.names, old.pks, old.times
+        pages.stale = set(old.pks)  # the names they showed then may be outdated now
         pages.comments_off = False
         pages.threads = list(old.threads)
         pages._threads_seen = set(old._threads_seen)
@@ -290,9 +315,10 @@ class CommentRead:
         pages.floor_at = old.newest_at
         read._thread = len(pages.threads)  # the threads it read are not read again
         read._comments = {"min_id": old.head} if old.head else {}
+        pages.floored.add(("min_id", old.head) if old.head else ("", ""))
         if old.head:
-            read.pages._followed.add(("min_id", old.head))
-        read.base = (len(old.ids), old.reported)
+            pages._followed.add(("min_id", old.head))
+        read.base = (len(old.ids), reported)
         return read
 
     @property
@@ -348,7 +374,7 @@ class CommentRead:
             self.info = dict(items[0])
             self.info_asked = True
         elif step.kind == "comments":
-            self.pages.add_page(body)
+            self.pages.add_page(body, step.params)
             self._comments = self.pages.next_page()
         else:
             self._reply_pages.popleft()
@@ -361,14 +387,19 @@ class CommentRead:
 
     def result(self) -> PostComments:
         """What was read so far (the whole post once `finished`). A newer-only read whose
-        count does not add up reports no count: its list is never taken as complete."""
+        count does not add up reports no count: its list is never taken as complete; a
+        read taken up again is measured against the latest count."""
         info = self.info or {}
         author = str((info.get("user") or {}).get("username") or "") or None
         if not self.info_asked:
             author, info = None, {"comments_disabled": info.get("comments_disabled")}
         result = self.pages.result(author, info)
+        pages = self.pages
         if self.base is not None and not self.adds_up:
-            result = replace(result, reported=None)
+            result = replace(result, reported=None)  # the list may lack a comment
+        elif self.resumed and pages.reported_last is not None:
+            # Taken up again later (its newer comments asked too): the latest count.
+            result = replace(result, reported=pages.reported_last)
         return result
 
     def to_state(self) -> dict[str, Any]:
@@ -404,9 +435,23 @@ class CommentRead:
         read._reply_pages = deque((str(p), str(c)) for p, c in state.get("reply_pages") or [])
         read._reply_queued = {(str(p), str(c)) for p, c in state.get("reply_queued") or []}
         read._pages_taken = int(state.get("pages_taken") or 0)
+        read.resumed = True
         base = state.get("base")
         read.base = (int(base[0]), base[1]) if base else None
-        read.pages = CommentPages.from_state(state.get("pages") or {})
+        read.pages = pages = CommentPages.from_state(state.get("pages") or {})
+        if pages.newest_pk is not None:
+            # Comments made since it stopped are newer than any it holds: asked too,
+            # down to its newest one, as a newer-only read would.
+            pages.floor_pk = _number(pages.newest_pk)
+            pages.floor_at = pages.newest_at
+            newer = ("min_id", pages.head) if pages.head else ("", "")
+            if newer not in pages.floored:
+                pages.floored.add(newer)
+                step = {newer[0]: newer[1]} if newer[0] else {}
+                if read._comments is None:
+                    read._comments = step
+                else:
+                    pages._cursors.append(step)
         return read
 
 
