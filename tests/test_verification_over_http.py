@@ -64,8 +64,9 @@ async def test_every_page_once_and_every_verdict_true(engine: AsyncEngine, fake:
         async with http.get("/_bench/judge", params={"url": url}) as answer:
             tally = await answer.json()
     assert tally["wrong"] == 0 and tally["open"] == 0 and tally["settled"] > 0
-    # Each post's info, each page and each long thread's page, once: nothing more.
-    assert server.requests == report.requests == world.minimum()
+    # Each post's info, each page and each long thread's page, once at most: nothing
+    # more (a read stops once everyone who owes the post is found on time).
+    assert server.requests == report.requests <= world.minimum()
     assert not [key for key, times in server.asked.items() if times > 1]
     # Hidden comments leave their posts' unseen debts unknown, never missing.
     hidden = {code for code, post in world.posts.items() if post.hidden}
