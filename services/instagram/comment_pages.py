@@ -288,6 +288,7 @@ class CommentRead:
         self._reply_pages: deque[tuple[str, str]] = deque([("", "")])
         self._reply_queued: set[tuple[str, str]] = {("", "")}
         self._pages_taken = 0
+        self._then: dict[str, str] | None = None  # the page to ask once the queue is empty
         # Taken up again after a pause: the post may have changed in between.
         self.resumed = False
         # A newer-only read: (distinct comments, count Instagram reported) of the read
@@ -376,6 +377,8 @@ class CommentRead:
         elif step.kind == "comments":
             self.pages.add_page(body, step.params)
             self._comments = self.pages.next_page()
+            if self._comments is None and self._then is not None:
+                self._comments, self._then = self._then, None
         else:
             self._reply_pages.popleft()
             for cursor in self.pages.add_replies(body):
@@ -419,7 +422,7 @@ class CommentRead:
             "answers": self.answers, "comments": self._comments, "thread": self._thread,
             "reply_pages": [list(p) for p in self._reply_pages],
             "reply_queued": sorted(list(p) for p in self._reply_queued),
-            "pages_taken": self._pages_taken,
+            "pages_taken": self._pages_taken, "then": self._then,
             "base": list(self.base) if self.base is not None else None,
             "pages": self.pages.to_state(),
         }
@@ -435,6 +438,7 @@ class CommentRead:
         read._reply_pages = deque((str(p), str(c)) for p, c in state.get("reply_pages") or [])
         read._reply_queued = {(str(p), str(c)) for p, c in state.get("reply_queued") or []}
         read._pages_taken = int(state.get("pages_taken") or 0)
+        read._then = state.get("then")
         read.resumed = True
         base = state.get("base")
         read.base = (int(base[0]), base[1]) if base else None
@@ -451,7 +455,7 @@ class CommentRead:
                 if read._comments is None:
                     read._comments = step
                 else:
-                    pages._cursors.append(step)
+                    read._then = step  # once the pages it had queued are read
         return read
 
 
