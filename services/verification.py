@@ -1,12 +1,29 @@
 """Who commented where: the week's posts checked on Instagram, one read per post.
 
 A run reads the week's posts and who owes a comment on each (one transaction), then
-reads each post once, all pages, through the helper pool, several posts at a time up
-to the number of usable helpers (no transaction open meanwhile), and writes that
-post's verdicts as soon as its read finishes, so an interrupted run keeps every read
-it finished. Posts whose reads finish while a write is under way are written together
-in the next transaction (a group commit: a thousand-member week finishes posts faster
-than one transaction each could keep up with).
+reads each post once through the helper pool, several posts at a time up to the number
+of usable helpers (no transaction open meanwhile), and writes that post's verdicts as
+soon as its read finishes, so an interrupted run keeps every read it finished. Posts
+whose reads finish while a write is under way are written together in the next
+transaction (a group commit: a thousand-member week finishes posts faster than one
+transaction each could keep up with).
+
+Reads are kept (`post_reads`, written with the post's verdicts), because a community's
+two or three helpers cannot afford to read a week twice under Instagram's throttling:
+- A read that paused (no helper free), failed after some pages or was cut by the run's
+  end goes on from its next page in the next run, in any process; the members it had
+  already found commenting on time are "done" at once. Taken up again, it also asks
+  what is newer than its newest comment (comments made meanwhile).
+- A post read through once is read again only for what is newer (`min_id` from its
+  head cursor, else the first page down to a comment it holds), without the info
+  request. The count growing by exactly the new comments keeps the list as complete
+  as it was; otherwise (deleted comments, replies in old threads) the list is short,
+  and after the cutoff, when someone owed is not found, the read goes on through every
+  page. The submission's own read named the author: a first read asks no info either.
+- A read stops once everyone who owes the post is found commenting on time.
+- After the cutoff, the re-checks leave a post whose last read-through, after the
+  cutoff, still fell short of the count (hidden comments). Never-read posts go first,
+  then the least recently read.
 
 - Verdicts: "done" when the member (by Instagram pk once known, else by name) commented
   by the week's cutoff (the comment's own time); "late" when a complete read shows only
@@ -29,6 +46,8 @@ than one transaction each could keep up with).
   When one read fails unexpectedly the others are cancelled, and no Instagram request
   is sent after the run has ended.
 - Commenter sets are cached for a short time, so "check now" reuses them.
+- Names a newer-only read carries over from the read it builds on may be outdated: only
+  what it shows anew teaches a member's new name (services/identities.py).
 """
 
 from __future__ import annotations
