@@ -95,6 +95,12 @@ log = logging.getLogger(__name__)
 Read = PostComments | InstagramError
 
 
+class ReadCut(InstagramError):
+    """The run ended while the read was under way: no answer about the post itself."""
+
+    code = "cut"
+
+
 MemberRow = tuple[int, str, datetime | None]  # (id, username, joined)
 
 
@@ -440,7 +446,7 @@ class Verifier:
                         result, read = await self._read(post, patience, read)
                     except asyncio.CancelledError:  # the run ended: what it read is kept
                         if read.answers:
-                            self._schedule(post, InstagramError("cut"), report, writes, read)
+                            self._schedule(post, ReadCut(), report, writes, read)
                         raise
                 if isinstance(result, NoHelperAvailable):
                     report.paused = True
@@ -675,7 +681,8 @@ class Verifier:
                     report.comments_off.append((post.url, post.owner))
                 verdicts[post.submission_id] = item.verdicts  # co-authors, if any
             else:
-                if isinstance(result, PostComments) and not result.complete:
+                if isinstance(result, PostComments) and not result.complete and (
+                        item.read is None or item.read.finished):  # not stopped early
                     report.incomplete.append(post.shortcode)
                 verdicts[post.submission_id] = item.verdicts
         await keep_reads(session, [(item.post.submission_id, item.read) for item in batch
@@ -691,8 +698,7 @@ class Verifier:
                     ) -> tuple[str, dict[str, Any]]:
         """What the read says of the post itself, and the columns that say it (none:
         the row is only locked)."""
-        if isinstance(result, NoHelperAvailable) or (
-                isinstance(result, InstagramError) and result.code == "cut"):
+        if isinstance(result, NoHelperAvailable | ReadCut):
             return "paused", {}  # not an answer about the post
         if isinstance(result, InstagramError):
             if result.code == "private":  # can't be read: not gone, never "missing"

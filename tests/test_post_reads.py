@@ -6,6 +6,7 @@ real database (SQLite file, or PostgreSQL by TEST_DATABASE_URL)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import timedelta
 from typing import Any
@@ -242,3 +243,46 @@ async def test_a_post_with_hidden_comments_is_not_reread_after_the_deadline(
     asked.clear()
     await verifier(services, instagram, clock).run(week, services.rules)
     assert code in [c for c, _ in asked]
+
+
+async def test_a_read_cut_by_the_run_ending_is_kept_with_what_it_found(
+    services: Services, simulated: SimulatedInstagram, instagram: Instagram, clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The run is cancelled (a job's time is up) in the middle of a long read: the pages
+    it read are kept and the member it found is "done"; the next run goes on."""
+    community, week = await world(services, simulated, clock, members=3)
+    code, (owner, _) = next(iter(community.posts.items()))
+    found, absent = [m for m in community.members if m != owner]
+    post = simulated.posts[code]
+    post.comments = [*fans(code, 5 * COMMENTS_PAGE), (found, "좋아요!")]  # on page 1
+    for other in community.posts:
+        if other != code:
+            simulated.posts[other].comments = []
+    asked = pages_asked(simulated, monkeypatch)
+    cooled(simulated, instagram)
+    third = asyncio.Event()
+    page = simulated._page
+
+    def slow_after_two(post: Any, params: dict[str, str]) -> dict[str, object]:
+        if [c for c, _ in asked].count(code) == 2:
+            third.set()
+        return page(post, params)
+
+    simulated.config.latency = 0.05
+    monkeypatch.setattr(simulated, "_page", slow_after_two)
+    run = asyncio.create_task(verifier(services, instagram, clock).run(week, services.rules))
+    await third.wait()
+    run.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await run
+    row = await kept(services, code)
+    assert row is not None and not row.finished and row.read_at is not None
+    verdict = await verdicts(services, code)
+    assert verdict[found] == "done" and verdict.get(absent, "unknown") == "unknown"
+    simulated.config.latency = 0.0
+    before = [p for c, p in asked if c == code]
+    await verifier(services, instagram, clock).run(week, services.rules)
+    again = [p for c, p in asked if c == code][len(before):]
+    assert {} not in again  # the first page is not read again
+    assert (await verdicts(services, code))[absent] == "missing"
