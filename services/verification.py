@@ -183,7 +183,7 @@ class Finished:
     people: dict[int, tuple[str, str]]  # member id -> (pk, name) the read showed
     report: RunReport
     written: asyncio.Future[None]
-    read: CommentRead | None = None  # the read to keep (None: nothing was asked)
+    read: CommentRead | None = None  # the read to keep (None: it did not advance)
 
 
 @dataclass
@@ -441,16 +441,19 @@ class Verifier:
                 async with width:
                     if report.paused:
                         return False
-                    read = await self._kept_read(post)
+                    kept = await self._kept_read(post)
+                    before = kept.answers
                     try:
-                        result, read = await self._read(post, patience, read)
+                        result, read = await self._read(post, patience, kept)
                     except asyncio.CancelledError:  # the run ended: what it read is kept
-                        if read.answers:
-                            self._schedule(post, ReadCut(), report, writes, read)
+                        if kept.answers > before:
+                            self._schedule(post, ReadCut(), report, writes, kept)
                         raise
+                    if read is kept and read.answers == before:
+                        read = None  # nothing new to keep (nor to bump its turn)
                 if isinstance(result, NoHelperAvailable):
                     report.paused = True
-                    if read.answers:  # the pages it read are kept, its finds count
+                    if read is not None:  # the pages it read are kept, its finds count
                         self._schedule(post, result, report, writes, read)
                     return False
                 if isinstance(result, PostComments):
@@ -500,7 +503,7 @@ class Verifier:
         other reads are under way, a post waits up to GATHER seconds for company first:
         a big week then writes a few posts a transaction even when no write is queued."""
         verdicts, people = _verdicts(post, result)
-        if not isinstance(result, PostComments) and read is not None and read.answers:
+        if not isinstance(result, PostComments) and read is not None:
             # What the read found before it stopped: those seen commenting on time are
             # "done" (a "done" never needs the whole list), the others stay unknown.
             found, people = _verdicts(post, read.result())
@@ -686,7 +689,7 @@ class Verifier:
                     report.incomplete.append(post.shortcode)
                 verdicts[post.submission_id] = item.verdicts
         await keep_reads(session, [(item.post.submission_id, item.read) for item in batch
-                                   if item.read is not None and item.read.answers
+                                   if item.read is not None
                                    and item.post.submission_id in touched], now)
         # A verdict only ever moves up (unknown < missing < late < done < coauthor): a
         # read that failed never undoes what a complete read settled, a "done" stays
