@@ -860,7 +860,7 @@ async def keep_reads(session: AsyncSession, reads: list[tuple[int, CommentRead]]
             pages = read.pages
             values.update(newest_pk=pages.newest_pk, newest_at=pages.newest_at,
                           head_cursor=pages.head, seen=len(pages.ids),
-                          reported=pages.reported if read.adds_up else None,
+                          reported=read.result().reported,
                           exhausted_at=now)
         statement = insert(_R).values(submission_id=submission_id, **values)
         await connection.execute(statement.on_conflict_do_update(
