@@ -858,9 +858,13 @@ async def keep_reads(session: AsyncSession, reads: list[tuple[int, CommentRead]]
                                   "finished": read.finished, "read_at": now}
         if read.finished:
             pages = read.pages
+            reported = read.result().reported
+            if read.resumed and reported is not None and len(pages.ids) < reported:
+                # Short after a pause: the threads it had read may have grown since, so
+                # its gap may be its own, not hidden comments: no count to build on.
+                reported = None
             values.update(newest_pk=pages.newest_pk, newest_at=pages.newest_at,
-                          head_cursor=pages.head, seen=len(pages.ids),
-                          reported=read.result().reported,
+                          head_cursor=pages.head, seen=len(pages.ids), reported=reported,
                           exhausted_at=now)
         statement = insert(_R).values(submission_id=submission_id, **values)
         await connection.execute(statement.on_conflict_do_update(
