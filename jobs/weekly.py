@@ -206,9 +206,10 @@ class WeeklyJobs:
         checks = self.services.checks
         report: RunReport | None = None
         if not run.done("verified") and checks is not None:
-            # A resumed run keeps the verdicts written before the crash: only the posts
-            # someone still owes are read again.
-            report = await checks.week(week, only_open=run.attempts > 1, final=True)
+            # Only the posts someone still owes are read: the verdicts settled before
+            # (by the week's reads, or before a crash) stand, and a post read once is
+            # read only for what is newer (services/verification.py).
+            report = await checks.week(week, only_open=True, final=True)
             await self.runs.mark(run, "verified", report=report.as_summary())
         if not run.done("recorded"):  # the week as it is now is what results read from
             async with self.services.transaction() as tx:

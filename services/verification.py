@@ -1,12 +1,29 @@
 """Who commented where: the week's posts checked on Instagram, one read per post.
 
 A run reads the week's posts and who owes a comment on each (one transaction), then
-reads each post once, all pages, through the helper pool, several posts at a time up
-to the number of usable helpers (no transaction open meanwhile), and writes that
-post's verdicts as soon as its read finishes, so an interrupted run keeps every read
-it finished. Posts whose reads finish while a write is under way are written together
-in the next transaction (a group commit: a thousand-member week finishes posts faster
-than one transaction each could keep up with).
+reads each post once through the helper pool, several posts at a time up to the number
+of usable helpers (no transaction open meanwhile), and writes that post's verdicts as
+soon as its read finishes, so an interrupted run keeps every read it finished. Posts
+whose reads finish while a write is under way are written together in the next
+transaction (a group commit: a thousand-member week finishes posts faster than one
+transaction each could keep up with).
+
+Reads are kept (`post_reads`, written with the post's verdicts), because a community's
+two or three helpers cannot afford to read a week twice under Instagram's throttling:
+- A read that paused (no helper free), failed after some pages or was cut by the run's
+  end goes on from its next page in the next run, in any process; the members it had
+  already found commenting on time are "done" at once. Taken up again, it also asks
+  what is newer than its newest comment (comments made meanwhile).
+- A post read through once is read again only for what is newer (`min_id` from its
+  head cursor, else the first page down to a comment it holds), without the info
+  request. The count growing by exactly the new comments keeps the list as complete
+  as it was; otherwise (deleted comments, replies in old threads) the list is short,
+  and after the cutoff, when someone owed is not found, the read goes on through every
+  page. The submission's own read named the author: a first read asks no info either.
+- A read stops once everyone who owes the post is found commenting on time.
+- After the cutoff, the re-checks leave a post whose last read-through, after the
+  cutoff, still fell short of the count (hidden comments). Never-read posts go first,
+  then the least recently read.
 
 - Verdicts: "done" when the member (by Instagram pk once known, else by name) commented
   by the week's cutoff (the comment's own time); "late" when a complete read shows only
@@ -29,12 +46,15 @@ than one transaction each could keep up with).
   When one read fails unexpectedly the others are cancelled, and no Instagram request
   is sent after the run has ended.
 - Commenter sets are cached for a short time, so "check now" reuses them.
+- Names a newer-only read carries over from the read it builds on may be outdated: only
+  what it shows anew teaches a member's new name (services/identities.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
@@ -44,19 +64,19 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Exists, Select, and_, bindparam, exists, literal, or_, select, text
-from sqlalchemy.dialects import sqlite
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from services.identities import learn_people
-from services.instagram.comment_pages import CommentRead
+from services.instagram.comment_pages import CommentRead, Stop
 from services.instagram.errors import InstagramError, NetworkError, NoHelperAvailable
 from services.instagram.gateway import CURRENT_METER, CallMeter, PostComments
 from services.instagram.names import name_key
 from services.instagram.runtime import Instagram
 from services.rules import CommunityRules
 from services.weeks import Week
-from storage.models import Member, Submission, Verification, utcnow
+from storage.models import Member, PostRead, Submission, Verification, utcnow
 from storage.models.base import UTCDateTime
 
 CONCURRENT_WRITES = 4  # write transactions at once (PostgreSQL)
@@ -73,6 +93,12 @@ Sessions = Callable[[], AsyncSession]
 
 log = logging.getLogger(__name__)
 Read = PostComments | InstagramError
+
+
+class ReadCut(InstagramError):
+    """The run ended while the read was under way: no answer about the post itself."""
+
+    code = "cut"
 
 
 MemberRow = tuple[int, str, datetime | None]  # (id, username, joined)
@@ -137,6 +163,14 @@ class PostToCheck:
     cutoff: datetime | None = None  # comments after this are late (None: no limit)
     gone_after: timedelta = timedelta(hours=6)
     coauthors: frozenset[str] = frozenset()  # co-authors' names from earlier reads
+    # Its author as the submission's read (or a later one) said: the reads need not ask.
+    author: str | None = None
+    author_pk: str | None = None
+    read_at: datetime | None = None  # when a read of it last advanced (None: never)
+    # The last read that went through every page: when, and its count (None: none came,
+    # or it did not add up), for `newer_than`.
+    exhausted_at: datetime | None = None
+    reported: int | None = None
 
 
 @dataclass
@@ -149,6 +183,7 @@ class Finished:
     people: dict[int, tuple[str, str]]  # member id -> (pk, name) the read showed
     report: RunReport
     written: asyncio.Future[None]
+    read: CommentRead | None = None  # the read to keep (None: it did not advance)
 
 
 @dataclass
@@ -214,7 +249,7 @@ class CommenterCache:
 
 async def posts_to_check(
     session: AsyncSession, week: Week, rules: CommunityRules, *,
-    only_open: bool = False, member_id: int | None = None,
+    only_open: bool = False, member_id: int | None = None, now: datetime | None = None,
 ) -> list[PostToCheck]:
     """The week's posts and who owes each a comment: every active member except the owner
     (a member who joined after a post was handed in owes it only if the rules say so).
@@ -222,10 +257,13 @@ async def posts_to_check(
     Either way the database works out the open debts (the pairs without a "done" row):
     a settled thousand-member week has millions of "done" rows and a few thousand open.
 
-    Posts no one has read yet come first (no "done" or "missing" row: never read, or
-    every read failed), then those still partly unknown, then the settled ones being
-    read again, each group in the order handed in: the run's first reads get the helpers
-    first, so a short budget never starves an unread post."""
+    Posts never read come first, then the least recently read (a paused run goes on
+    where it stopped, a post handed in late is reached), ties as before: no verdict yet,
+    then partly unknown, then settled, each in the order handed in. After the comment
+    cutoff (`now` past it), the re-checks (`only_open` without `member_id`) leave out a
+    post whose last complete pass, made after the cutoff, still fell short of the count
+    (hidden comments: counted, never listed): reading it again settles nothing. A
+    member's own check, an appeal and /verify still read it."""
     # One member's own re-check (an appeal) holds even if the ladder suspended them since.
     who = Member.id == member_id if member_id is not None else Member.status == "active"
     members = (await session.execute(
@@ -239,8 +277,10 @@ async def posts_to_check(
     filtered = only_open or member_id is not None
     rows = (await session.execute(
         select(Submission, Member.instagram_username, _any_verdict(DECIDED),
-               literal(False) if filtered else _any_verdict(("unknown",)))
+               literal(False) if filtered else _any_verdict(("unknown",)),
+               PostRead.read_at, PostRead.exhausted_at, PostRead.seen, PostRead.reported)
         .join(Member, Member.id == Submission.member_id)
+        .outerjoin(PostRead, PostRead.submission_id == Submission.id)
         .where(Submission.week_start == week.start, Submission.status.in_(READ_STATUSES),
                Member.status == "active")
         .order_by(Submission.submitted_at, Submission.id)
@@ -251,8 +291,13 @@ async def posts_to_check(
                 _open_debts(week, rules, member_id))).all():
             owing.setdefault(post, []).append((member, status))
     by_id = {row[0]: row for row in members} if filtered else {}
+    settle_only = only_open and member_id is None and cutoff is not None \
+        and now is not None and now > cutoff
     ranked = []
-    for submission, owner, read, unsure in rows:
+    for submission, owner, read, unsure, read_at, exhausted_at, seen, reported in rows:
+        if settle_only and exhausted_at is not None and exhausted_at > cutoff \
+                and reported is not None and seen is not None and seen < reported:
+            continue  # hidden comments: no read settles its unknowns
         since = None if rules.late_joiners_owe_earlier_posts else submission.submitted_at
         if filtered:
             debts = owing.get(submission.id)
@@ -263,13 +308,16 @@ async def posts_to_check(
             unsure = any(status != "missing" for _, status in debts)
         else:
             owed = Owers(members, submission.id, submission.member_id, since, None, set())
-        ranked.append((0 if not read else 1 if unsure else 2, len(ranked), PostToCheck(
+        rank = 0 if not read else 1 if unsure else 2
+        ranked.append(((read_at is not None, read_at or submission.submitted_at, rank,
+                        len(ranked)), PostToCheck(
             submission.id, submission.shortcode, submission.url, submission.member_id,
             owner, owed, submission.status, submission.not_found_at,
             frozenset((submission.not_found_by or "").split()),
             pks.get(submission.member_id), pks, cutoff,
-            rules.gone_after, frozenset((submission.coauthors or "").split()))))
-    return [post for *_, post in sorted(ranked)]
+            rules.gone_after, frozenset((submission.coauthors or "").split()),
+            submission.author, submission.author_pk, read_at, exhausted_at, reported)))
+    return [post for _, post in sorted(ranked, key=lambda item: item[0])]
 
 
 DECIDED = ("done", "missing", "late", "coauthor")  # a read settled it once
@@ -333,7 +381,7 @@ class Verifier:
         report = RunReport(week.label)
         async with self.transaction() as session:
             posts = await posts_to_check(session, week, rules, only_open=only_open,
-                                         member_id=member_id)
+                                         member_id=member_id, now=self.clock())
         report.posts = len(posts)
         meter = CallMeter(parent=CURRENT_METER.get())
         token = CURRENT_METER.set(meter)  # every read of this run counts here
@@ -378,8 +426,10 @@ class Verifier:
     async def _check(self, post: PostToCheck, report: RunReport, width: asyncio.Semaphore,
                      writes: set[asyncio.Future[None]], unread: list[int], *, use_cache: bool,
                      patience: float | None) -> bool:
-        """Read one post and write its verdicts (shielded: a cancelled run still writes
-        what it read); False when the run paused first."""
+        """Read one post and write its verdicts and its read (shielded: a cancelled run
+        still writes what it read); False when the run paused first. A read that paused,
+        failed or was cut after some pages is kept, and what it found counts ("done")."""
+        read: CommentRead | None = None
         try:
             cached = self.cache.get(post.shortcode) if use_cache else None
             if cached is not None:
@@ -391,9 +441,20 @@ class Verifier:
                 async with width:
                     if report.paused:
                         return False
-                    result = await self._read(post, patience)
+                    kept = await self._kept_read(post)
+                    before = kept.answers
+                    try:
+                        result, read = await self._read(post, patience, kept)
+                    except asyncio.CancelledError:  # the run ended: what it read is kept
+                        if kept.answers > before:
+                            self._schedule(post, ReadCut(), report, writes, kept)
+                        raise
+                    if read is kept and read.answers == before:
+                        read = None  # nothing new to keep (nor to bump its turn)
                 if isinstance(result, NoHelperAvailable):
                     report.paused = True
+                    if read is not None:  # the pages it read are kept, its finds count
+                        self._schedule(post, result, report, writes, read)
                     return False
                 if isinstance(result, PostComments):
                     report.fetched += 1
@@ -401,18 +462,54 @@ class Verifier:
                         self.cache.put(post.shortcode, result)
         finally:
             unread[0] -= 1
-        write = asyncio.ensure_future(self._write_post(post, result, report))
-        writes.add(write)
-        await asyncio.shield(write)
+        await asyncio.shield(self._schedule(post, result, report, writes, read))
         return True
 
-    async def _write_post(self, post: PostToCheck, result: Read, report: RunReport) -> None:
+    def _schedule(self, post: PostToCheck, result: Read, report: RunReport,
+                  writes: set[asyncio.Future[None]], read: CommentRead | None
+                  ) -> asyncio.Future[None]:
+        write = asyncio.ensure_future(self._write_post(post, result, report, read))
+        writes.add(write)
+        return write
+
+    async def _kept_read(self, post: PostToCheck) -> CommentRead:
+        """The post's read as the last run left it: unfinished, it goes on from its next
+        request; finished, the next read asks only what is newer; none, a read from the
+        first page (without the info request when the submission's read named the
+        author). Each stops once everyone who owes the post is found on time."""
+        stop = _stop_when_found(post)
+        async with self.sessions() as session:
+            kept = (await session.execute(select(PostRead.state, PostRead.finished).where(
+                PostRead.submission_id == post.submission_id))).first()
+        if kept is not None and kept.state:
+            state = json.loads(kept.state)
+            if not kept.finished:
+                return CommentRead.from_state(state, stop=stop)
+            return CommentRead.newer_than(state, reported=post.reported, stop=stop)
+        return self._first_read(post, stop)
+
+    @staticmethod
+    def _first_read(post: PostToCheck, stop: Stop | None) -> CommentRead:
+        info = None
+        if post.author is not None:  # the submission's read told the author and co-authors
+            info = {"user": {"username": post.author, "pk": post.author_pk},
+                    "coauthor_producers": [{"username": c} for c in sorted(post.coauthors)]}
+        return CommentRead(info=info, stop=stop)
+
+    async def _write_post(self, post: PostToCheck, result: Read, report: RunReport,
+                          read: CommentRead | None = None) -> None:
         """This post's verdicts committed: queued, then written by whoever gets a write
         slot next, together with every post waiting by then (one transaction). While
         other reads are under way, a post waits up to GATHER seconds for company first:
         a big week then writes a few posts a transaction even when no write is queued."""
-        finished = Finished(post, result, *_verdicts(post, result), report,
-                            asyncio.get_running_loop().create_future())
+        verdicts, people = _verdicts(post, result)
+        if not isinstance(result, PostComments) and read is not None:
+            # What the read found before it stopped: those seen commenting on time are
+            # "done" (a "done" never needs the whole list), the others stay unknown.
+            found, people = _verdicts(post, read.result())
+            verdicts.update({m: v for m, v in found.items() if v in ("done", "coauthor")})
+        finished = Finished(post, result, verdicts, people, report,
+                            asyncio.get_running_loop().create_future(), read)
         self._waiting.append(finished)  # the verdicts were worked out before: writes are short
         if any(left[0] > 0 for left in self._unread) and \
                 sum(len(item.verdicts) for item in self._waiting) < BATCH_VERDICTS:
@@ -471,32 +568,53 @@ class Verifier:
                     counts[verdict] = counts.get(verdict, 0) + 1
                 item.written.set_result(None)
 
-    async def _read(self, post: PostToCheck, patience: float | None) -> Read:
+    async def _read(self, post: PostToCheck, patience: float | None, read: CommentRead
+                    ) -> tuple[Read, CommentRead]:
         """One read, by a helper that has not said "not found" of this post yet where
-        there is one (a passing fault of one account is not a deleted post)."""
+        there is one (a passing fault of one account is not a deleted post); returns the
+        read that was made (a newer-only read may have gone on as a whole one)."""
         pool = self.instagram.pool
         avoid = post.not_found_by if pool.usable() > len(post.not_found_by) else frozenset()
         try:
-            return await self._resumable(post.shortcode, patience, avoid)
+            return await self._whole(post, patience, read, avoid)
         except InstagramError as exc:
             if exc.code != "not_found" or exc.helper is None:
-                return exc
+                return exc, read
             await self._prove(exc.helper)
             if pool.usable() < 2:
-                return exc
+                return exc, read
             first = exc
         # Read again at once by another helper: a passing fault of one account is then
         # settled in this run. Two answers within a second prove nothing more than one:
         # only answers hours apart make a post gone (`_post_state`).
         try:
-            return await self._resumable(post.shortcode, patience,
-                                         avoid=frozenset({first.helper or ""}))
+            return await self._whole(post, patience, read, frozenset({first.helper or ""}))
         except InstagramError as exc:
             if exc.code == "not_found" and exc.helper is not None:
                 await self._prove(exc.helper)
                 exc.also_by = first.helper  # both answers are evidence
-                return exc
-            return first
+                return exc, read
+            return first, read
+
+    async def _whole(self, post: PostToCheck, patience: float | None, read: CommentRead,
+                     avoid: frozenset[str]) -> tuple[Read, CommentRead]:
+        """The read to its end; a newer-only one whose count does not add up (comments
+        deleted, replies in old threads) goes on as a read of every page when a
+        complete list is needed: after the post's cutoff, someone owed not found on
+        time. Mid-week it does not: a mid-week "missing" is only a to-do. When that
+        read fails, what it read is kept (or, before its first answer, the newer-only
+        read stands)."""
+        result = await self._resumable(post.shortcode, patience, read, avoid)
+        if read.base is None or read.adds_up or not read.finished or post.cutoff is None \
+                or self.clock() <= post.cutoff or _all_found(post, read):
+            return result, read
+        whole = self._first_read(post, _stop_when_found(post))
+        if read.info is not None:
+            whole.info = read.info  # never asked again
+        try:
+            return await self._resumable(post.shortcode, patience, whole, avoid), whole
+        except InstagramError as exc:
+            return (exc, whole) if whole.answers else (result, read)
 
     async def _prove(self, helper: str) -> None:
         """A "not found" from a helper with no read gone through since its last failure
@@ -509,12 +627,11 @@ class Verifier:
         with contextlib.suppress(InstagramError):
             await pool.run(self.instagram.gateway.restore, avoid=others, max_wait=0.0)
 
-    async def _resumable(self, shortcode: str, patience: float | None,
+    async def _resumable(self, shortcode: str, patience: float | None, read: CommentRead,
                          avoid: frozenset[str] = frozenset()) -> PostComments:
         """All of a post's pages, however many attempts they take: a rate limit moves the
         read to the next helper (in the pool), and a timeout or a lost connection after
         some pages goes on from the page that failed, as long as each attempt advances."""
-        read = CommentRead()
         gateway = self.instagram.gateway
         failed: NetworkError | None = None
         while True:
@@ -554,6 +671,8 @@ class Verifier:
                 if post.status != "private":
                     report.private.append((post.url, post.owner))
                 verdicts[post.submission_id] = item.verdicts
+            elif kind == "paused":  # its pages are kept; what it found counts
+                verdicts[post.submission_id] = item.verdicts
             elif kind == "failed":
                 code = getattr(result, "code", "error")
                 report.failed[post.shortcode] = "not_found_once" if code == "not_found" else code
@@ -565,9 +684,13 @@ class Verifier:
                     report.comments_off.append((post.url, post.owner))
                 verdicts[post.submission_id] = item.verdicts  # co-authors, if any
             else:
-                if isinstance(result, PostComments) and not result.complete:
+                if isinstance(result, PostComments) and not result.complete and (
+                        item.read is None or item.read.finished):  # not stopped early
                     report.incomplete.append(post.shortcode)
                 verdicts[post.submission_id] = item.verdicts
+        await keep_reads(session, [(item.post.submission_id, item.read) for item in batch
+                                   if item.read is not None
+                                   and item.post.submission_id in touched], now)
         # A verdict only ever moves up (unknown < missing < late < done < coauthor): a
         # read that failed never undoes what a complete read settled, a "done" stays
         # "done" (a comment deleted since is not held against the member).
@@ -578,6 +701,8 @@ class Verifier:
                     ) -> tuple[str, dict[str, Any]]:
         """What the read says of the post itself, and the columns that say it (none:
         the row is only locked)."""
+        if isinstance(result, NoHelperAvailable | ReadCut):
+            return "paused", {}  # not an answer about the post
         if isinstance(result, InstagramError):
             if result.code == "private":  # can't be read: not gone, never "missing"
                 # (the answer shows the post is there: earlier "not found"s start over)
@@ -608,6 +733,36 @@ class Verifier:
         if result.comments_off:
             return "comments_off", {**values, "status": "comments_off"}
         return "active", {**values, "status": "active"}
+
+
+def _on_time(post: PostToCheck, found: PostComments) -> Callable[[int, str], bool]:
+    """Whether a member (id, username) owes the post nothing more by what was found: a
+    comment by the cutoff, or one of the people the post is by (as far as known)."""
+    authors = post.coauthors | ({name_key(post.author)} if post.author else set())
+
+    def settled(member_id: int, username: str) -> bool:
+        name = name_key(username)
+        if name in authors:
+            return True
+        seen, at, _ = found.comment_of(post.pks.get(member_id), name)
+        return seen and (at is None or post.cutoff is None or at <= post.cutoff)
+    return settled
+
+
+def _all_found(post: PostToCheck, read: CommentRead) -> bool:
+    """Everyone who owes the post was found commenting on time by this read."""
+    pages = read.pages
+    found = PostComments(None, frozenset(), 0, None, pks=pages.pks, times=pages.times)
+    settled = _on_time(post, found)
+    return all(settled(member_id, name) for member_id, name in _pairs(post.owed_by))
+
+
+def _stop_when_found(post: PostToCheck) -> Stop | None:
+    """A read of this post stops once everyone who owes it is found on time (None: nobody
+    owes it, the read goes through: it still tells whether the post is there)."""
+    if not any(True for _ in _pairs(post.owed_by)):
+        return None
+    return lambda read: _all_found(post, read)
 
 
 def owned_by(post: PostToCheck, result: PostComments) -> bool:
@@ -641,6 +796,11 @@ def _verdicts(post: PostToCheck, result: Read
         people[post.owner_id] = (result.author_pk, result.author)
     if not owned_by(post, result):
         return {}, people
+    if result.stale:  # a newer-only read: members it shows anew (a new name, perhaps)
+        members = {pk: member_id for member_id, pk in post.pks.items()}
+        for pk, shown in result.pks.items():
+            if pk not in result.stale and pk in members:
+                people.setdefault(members[pk], (pk, shown))
     # Everyone the post is by: its co-authors, and its author (a collab post handed in
     # by a co-author is its author's post too: the author never owes it a comment).
     authors = dict(result.coauthors)
@@ -670,15 +830,45 @@ def _verdicts(post: PostToCheck, result: Read
             continue
         if pk is None:
             learned = result.pk_of(shown)
-            if learned is not None:
+            if learned is not None and learned not in result.stale:
                 people[member_id] = (learned, shown)
-        elif shown != name:
+        elif shown != name and pk not in result.stale:
             people[member_id] = (pk, shown)
         if at is None or cutoff is None or at <= cutoff:
             verdicts[member_id] = "done"
         else:  # an incomplete read may have missed an earlier comment
             verdicts[member_id] = "late" if result.complete else "unknown"
     return verdicts, people
+
+
+_R = PostRead.__table__
+
+
+async def keep_reads(session: AsyncSession, reads: list[tuple[int, CommentRead]],
+                     now: datetime) -> None:
+    """Each post's read as it stands, with its verdicts (the caller's transaction): an
+    unfinished one to go on from, a finished one as the base of the next, newer-only
+    read (its summary: newest comment, head cursor, distinct comments, count)."""
+    if not reads:
+        return
+    insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+    connection = await session.connection()
+    for submission_id, read in reads:
+        values: dict[str, Any] = {"state": json.dumps(read.to_state()),
+                                  "finished": read.finished, "read_at": now}
+        if read.finished:
+            pages = read.pages
+            reported = read.result().reported
+            if read.resumed and reported is not None and len(pages.ids) < reported:
+                # Short after a pause: the threads it had read may have grown since, so
+                # its gap may be its own, not hidden comments: no count to build on.
+                reported = None
+            values.update(newest_pk=pages.newest_pk, newest_at=pages.newest_at,
+                          head_cursor=pages.head, seen=len(pages.ids), reported=reported,
+                          exhausted_at=now)
+        statement = insert(_R).values(submission_id=submission_id, **values)
+        await connection.execute(statement.on_conflict_do_update(
+            index_elements=["submission_id"], set_=values))
 
 
 _S = Submission.__table__

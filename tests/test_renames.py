@@ -61,6 +61,10 @@ async def test_a_member_renamed_mid_week_is_told_once_and_the_admins_once(
     phone = Phone()
     await jobs_for(timed, phone, clock).refresh()  # the reads learn everyone's pk
     simulated.rename(old, "hana.new")
+    # A post read before is read again only for its newer comments: the next comment
+    # the renamed account makes shows its pk under the new name.
+    other_post = next(c for c, (o, _) in found.posts.items() if o != old)
+    simulated.posts[other_post].comments.append(("hana.new", "또 왔어요!"))
     clock.now += timedelta(hours=3)
     await jobs_for(timed, phone, clock).refresh()
     told = [t for t in phone.to(f"tg-{old}") if "아이디가" in t]
@@ -108,10 +112,14 @@ async def test_a_member_added_again_under_a_new_name_is_told_to_the_admins_once(
         rows = dict((await tx.session.execute(
             select(Member.instagram_username, Member.instagram_pk))).all())
     assert rows["hana.new"] is None and rows[old] == simulated.pk("hana.new")
-    # The admins remove the one added since: the next check takes the new name.
+    # The admins remove the one added since: the next read that shows the account (a
+    # new comment: a post read before is read again only for what is newer) takes the
+    # new name.
     async with timed.transaction() as tx:
         await tx.session.delete(await tx.session.scalar(
             select(Member).where(Member.instagram_username == "hana.new")))
+    for post in simulated.posts.values():  # (on their own post too: thanks to the fans)
+        post.comments.append(("hana.new", "또 왔어요!"))
     clock.now += timedelta(hours=3)
     await jobs_for(timed, phone, clock).refresh()
     renamed = await member_named(timed, "hana.new")

@@ -16,7 +16,7 @@ from services.instagram.simulated import SimulatedInstagram
 from services.sample_community import SampleCommunity, build
 from services.verification import CommenterCache, Verifier, posts_to_check
 from services.weeks import Week
-from storage.models import Member, Submission, Verification
+from storage.models import Member, PostRead, Submission, Verification
 from tests.conftest import Clock
 
 NOW = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)  # a Wednesday, noon in Seoul
@@ -503,31 +503,34 @@ async def test_check_now_and_the_refresh_read_only_the_open_debts(
     assert sum(report.verdicts.values()) == sum(map(len, expected.values()))
 
 
-async def test_a_short_recheck_reads_the_never_read_posts_first(
+async def test_a_short_recheck_reads_the_never_read_then_the_least_recently_read_first(
     services: Services, simulated: SimulatedInstagram, instagram: Instagram,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """One helper whose budget allows three reads: the re-check reads the posts nobody
-    read (no verdict yet, or every read failed) before the one read in part, and leaves
-    the settled ones, which were handed in first, for later."""
+    """One helper whose budget allows three reads: the re-check reads the post nobody
+    read (no read kept), then the least recently read ones, and leaves the posts read
+    last for later, whatever their verdicts or the order they were handed in."""
     community, week = await world(services, simulated, 6, posts_each=1)
     instagram.pool.hourly_budget = 100_000
     await verifier(services, instagram).run(week, services.rules)
-    *settled, partial, failed, unread = community.posts
-    for code in settled:  # each still owed by someone, so the re-check would read it
+    codes = list(community.posts)
+    for code in codes:  # each still owed by someone, so the re-check would read it
         owner = community.posts[code][0]
-        await set_verdicts(services, code, "missing",
+        await set_verdicts(services, code, "unknown",
                            [next(m for m in community.members if m != owner)])
-    await set_verdicts(services, partial, "unknown", [
-        next(m for m in community.members if m != community.posts[partial][0])])
-    await set_verdicts(services, failed, "unknown")
-    await set_verdicts(services, unread, None)
+    unread, *rest = reversed(codes)
+    async with services.transaction() as tx:
+        ids = dict((await tx.session.execute(select(Submission.shortcode, Submission.id))).all())
+        await tx.session.execute(delete(PostRead).where(PostRead.submission_id == ids[unread]))
+        for age, code in enumerate(rest):  # the first handed in was read last
+            await tx.session.execute(update(PostRead).where(
+                PostRead.submission_id == ids[code]).values(read_at=NOW - timedelta(hours=age)))
     for helper in instagram.pool.helpers.values():
         helper.calls.clear()
-    instagram.pool.hourly_budget = 6  # three posts: their info and one page of comments
+    instagram.pool.hourly_budget = 3  # three posts: one page each (newer-only, or first)
     read = spy_reads(simulated, monkeypatch)
     report = await verifier(services, instagram).run(week, services.rules, only_open=True)
-    assert read == [failed, unread, partial]
+    assert read[:3] == [unread, rest[-1], rest[-2]]
     assert report.paused and report.fetched == 3
     found = await verdicts(services)
     assert all(found.get((m, unread)) in ("done", "missing")

@@ -64,9 +64,11 @@ async def test_every_page_once_and_every_verdict_true(engine: AsyncEngine, fake:
         async with http.get("/_bench/judge", params={"url": url}) as answer:
             tally = await answer.json()
     assert tally["wrong"] == 0 and tally["open"] == 0 and tally["settled"] > 0
-    # Each post's info, each page and each long thread's page, once: nothing more.
-    assert server.requests == report.requests == world.minimum()
+    # Each post's info, each page and each long thread's page, once at most: nothing
+    # more (a read stops once everyone who owes the post is found on time).
+    assert server.requests == report.requests <= world.minimum()
     assert not [key for key, times in server.asked.items() if times > 1]
-    # Hidden comments leave their posts' unseen debts unknown, never missing.
+    # Hidden comments leave their posts' unseen debts unknown, never missing (a read
+    # that found everyone owed stops before it could tell the list is short).
     hidden = {code for code, post in world.posts.items() if post.hidden}
-    assert hidden and set(report.incomplete) == hidden
+    assert hidden and report.incomplete and set(report.incomplete) <= hidden

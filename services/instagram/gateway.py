@@ -66,6 +66,9 @@ class PostComments:
     coauthors: Mapping[str, str | None] = field(default_factory=dict)  # name -> pk
     pks: Mapping[str, str] = field(default_factory=dict)  # commenter pk -> name
     times: Mapping[str, datetime | None] = field(default_factory=dict)  # name -> first
+    # Commenter pks known only from an earlier read this one builds on (a newer-only
+    # read): the name they show may be outdated, so no rename is taken from them.
+    stale: frozenset[str] = frozenset()
 
     def comment_of(self, pk: str | None, username: str) -> tuple[bool, datetime | None, str]:
         """Whether the account (known by `pk` when learned, else by name) commented, its

@@ -6,9 +6,13 @@ Instagram-like page sizes, latency, per-account rate limits that answer like
 Instagram's, and fault injection (fail the Nth call, fail a share of calls, expire a
 session, hide comments so a fetch comes back short). A post's comments are served as
 the mobile API serves them, page by page in the same JSON shape, and read by the same
-`CommentRead` as the instagrapi adapter; a post can repeat comments across pages, send
-no count, start in the middle (headload pages), have comments turned off, or answer
-"not found" for a few reads before it is seen again. A comment can have replies beyond
+`CommentRead` as the instagrapi adapter: comment pks grow with time (a comment added
+later has a higher one), the first page holds the newest comments, `max_id` asks for
+older ones and `min_id` for newer ones only, and every page carries the count, so tests
+add comments between checks and see what a newer-only read costs. A post can repeat
+comments across pages, send no count, start in the middle (headload pages: newer ones
+by `min_id`), have comments turned off, or answer "not found" for a few reads before it
+is seen again. A comment can have replies beyond
 the preview sent with it, paged like `inline_child_comments/` (and those pages can start
 in the middle of the thread too). Tests and `autogram chat --demo` use it.
 """
@@ -90,6 +94,9 @@ class SimPost:
     # Replies by the index of the comment they answer: (username, text); counted too.
     replies: dict[int, list[tuple[str, ...]]] = field(default_factory=dict)  # type: ignore[assignment]
     replies_from_middle: bool = False  # a thread's first reply page is from its middle
+    # Each comment's pk, given when the simulation first lists it, by (name, text, time,
+    # how many equal comments come before it): a list rebuilt keeps the pks it had.
+    comment_pks: dict[tuple[object, ...], int] = field(default_factory=dict)
 
 
 @dataclass
@@ -147,6 +154,8 @@ class SimulatedInstagram:
             post.coauthors = [new if name_key(c) == old else c for c in post.coauthors]
             post.comments = [(new, *rest) if name_key(name) == old else (name, *rest)
                              for name, *rest in post.comments]
+            post.comment_pks = {(new if name_key(str(k[0])) == old else k[0], *k[1:]): pk
+                                for k, pk in post.comment_pks.items()}
             post.replies = {i: [(new, *rest) if name_key(name) == old else (name, *rest)
                                 for name, *rest in thread]
                             for i, thread in post.replies.items()}
@@ -306,35 +315,66 @@ class SimulatedInstagram:
     def _user(self, name: str) -> dict[str, object]:
         return {"pk": self.pk(name), "username": name}
 
-    def _comment(self, post: SimPost, index: int, row: tuple[str, ...]) -> dict[str, object]:
+    def _comment(self, post: SimPost, index: int, row: tuple[str, ...], pk: int
+                 ) -> dict[str, object]:
         name, text, *when = row
-        comment: dict[str, object] = {"pk": f"{post.shortcode}.{index}", "text": text,
-                                      "user": self._user(name)}
+        comment: dict[str, object] = {"pk": str(pk), "text": text, "user": self._user(name)}
         if when and when[0] is not None:
             comment["created_at"] = int(when[0].timestamp())
+        self._thread(post, index, comment)
         return comment
 
-    def _page(self, post: SimPost, number: int, start: int) -> dict[str, object]:
-        """Page `number` of a post's comments, shaped like `media/{pk}/comments/`."""
-        listed = [] if post.comments_off else post.comments
-        pages = max(1, -(-len(listed) // COMMENTS_PAGE))
-        first = number * COMMENTS_PAGE
-        rows = list(enumerate(listed))[first:first + COMMENTS_PAGE]
-        if post.repeat_on_pages and number > 0:
-            rows.insert(0, (first - 1, listed[first - 1]))
+    def _listed(self, post: SimPost) -> list[tuple[int, int, tuple[str, ...]]]:
+        """The comments Instagram lists, as (pk, index, row), oldest first: a comment the
+        simulation sees for the first time gets the next pk (pks grow with time)."""
+        if post.comments_off:
+            return []
+        seen: dict[tuple[object, ...], int] = {}
+        listed = []
+        for index, row in enumerate(post.comments):
+            name, text, *when = row
+            base = (name, text, when[0] if when else None)
+            seen[base] = seen.get(base, 0) + 1
+            key = (*base, seen[base])
+            if key not in post.comment_pks:
+                post.comment_pks[key] = 18000000000000000 + next(self._counter)
+            listed.append((post.comment_pks[key], index, row))
+        return sorted(listed)
+
+    def _page(self, post: SimPost, params: dict[str, str]) -> dict[str, object]:
+        """A page of a post's comments, shaped like `media/{pk}/comments/`: the newest
+        ones first (or, `headload`, a page from the middle); `max_id` the ones older
+        than a comment, `min_id` the ones newer (the page after it, oldest first)."""
+        listed = self._listed(post)
+        repeat = 1 if post.repeat_on_pages else 0  # the cursor's own comment again
+        if params.get("max_id"):
+            older = [c for c in listed if c[0] < int(params["max_id"]) + repeat]
+            rows, newer_only, older_only = older[-COMMENTS_PAGE:], False, True
+        elif params.get("min_id"):
+            newer = [c for c in listed if c[0] > int(params["min_id"]) - repeat]
+            rows, newer_only, older_only = newer[:COMMENTS_PAGE], True, False
+        else:
+            pages = max(1, -(-len(listed) // COMMENTS_PAGE))
+            middle = pages // 2 if post.headload else 0
+            end = len(listed) - middle * COMMENTS_PAGE
+            rows, newer_only, older_only = listed[max(0, end - COMMENTS_PAGE):end], False, False
+        oldest = rows[0][0] if rows else None
+        newest = rows[-1][0] if rows else None
         page: dict[str, object] = {
-            "comments": [self._comment(post, i, row) for i, row in rows],
-            "has_more_comments": number >= start and number + 1 < pages,
-            "next_max_id": f"p{number + 1}",
-            "has_more_headload_comments": number <= start and number > 0,
-            "next_min_id": f"p{number - 1}",
+            "comments": [self._comment(post, index, row, pk)
+                         for pk, index, row in reversed(rows)],
+            "has_more_comments": not newer_only and oldest is not None
+            and any(c[0] < oldest for c in listed),
+            "has_more_headload_comments": not older_only and newest is not None
+            and any(c[0] > newest for c in listed),
             "comments_disabled": post.comments_off,
             "status": "ok",
         }
-        if number == start and not post.no_count:
+        if oldest is not None:
+            page["next_max_id"] = str(oldest)
+            page["next_min_id"] = str(newest)
+        if not post.no_count:
             page["comment_count"] = self._info(post)["comment_count"]
-        for comment in page["comments"]:  # type: ignore[attr-defined]
-            self._thread(post, comment)
         return page
 
     def _reply(self, post: SimPost, index: int, number: int) -> dict[str, object]:
@@ -345,9 +385,8 @@ class SimulatedInstagram:
             reply["created_at"] = int(when[0].timestamp())
         return reply
 
-    def _thread(self, post: SimPost, comment: dict[str, object]) -> None:
+    def _thread(self, post: SimPost, index: int, comment: dict[str, object]) -> None:
         """A comment's reply count and preview, as sent with the comment."""
-        index = int(str(comment["pk"]).rsplit(".", 1)[1])
         replies = len(post.replies.get(index, []))
         comment["child_comment_count"] = replies
         comment["preview_child_comments"] = [self._reply(post, index, n)
@@ -359,8 +398,8 @@ class SimulatedInstagram:
         `media/{pk}/comments/{comment_pk}/inline_child_comments/`: the first page from
         the thread's start, or its middle (`replies_from_middle`), older replies by
         `min_id` (head), newer by `max_id` (tail)."""
-        index = int(thread.rsplit(".", 1)[1])
-        replies = len(post.replies.get(index, [])) if index < len(post.comments) else 0
+        index = next((i for pk, i, _ in self._listed(post) if str(pk) == thread), -1)
+        replies = len(post.replies.get(index, [])) if index >= 0 else 0
         pages = max(1, -(-replies // REPLIES_PAGE))
         start = pages // 2 if post.replies_from_middle else 0
         cursor = params.get("max_id") or params.get("min_id")
@@ -392,10 +431,7 @@ class SimulatedInstagram:
             if step.kind == "replies":
                 read.take(step, self._replies(post, step.thread, step.params))
                 continue
-            pages_total = max(1, -(-len(post.comments) // COMMENTS_PAGE))
-            start = pages_total // 2 if post.headload and not post.comments_off else 0
-            cursor = step.params.get("max_id") or step.params.get("min_id")
-            read.take(step, self._page(post, int(cursor[1:]) if cursor else start, start))
+            read.take(step, self._page(post, step.params))
         return read.result()
 
     async def post_info(self, session: Session, shortcode: str) -> PostInfo:

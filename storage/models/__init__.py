@@ -21,7 +21,7 @@ from storage.models.records import (
     WeekRecordPost,
 )
 from storage.models.unfollow import FollowSnapshot, FollowWhitelist
-from storage.models.weekly import Submission, Verification
+from storage.models.weekly import PostRead, Submission, Verification
 
 __all__ = [
     "Admin",
@@ -42,6 +42,7 @@ __all__ = [
     "MemberWeek",
     "Notice",
     "Outbox",
+    "PostRead",
     "Producer",
     "Strike",
     "Submission",

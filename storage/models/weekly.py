@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models.base import Base, CreatedAt, UTCDateTime
@@ -46,6 +46,34 @@ class Submission(CreatedAt, Base):
     # read saw the post), and the helpers that said it, space-separated.
     not_found_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     not_found_by: Mapped[str | None] = mapped_column(Text)
+
+
+class PostRead(Base):
+    """A post's comments as the verification last read them: the read in progress (kept
+    so a paused, failed or cut read goes on from its next page, in any process), and the
+    summary of the last read that went through every page, from which the next read asks
+    only what is newer (services/verification.py)."""
+
+    __tablename__ = "post_reads"
+
+    submission_id: Mapped[int] = mapped_column(
+        ForeignKey("request_by_week.id", ondelete="CASCADE"), primary_key=True
+    )
+    # The latest read as JSON (services/instagram/comment_pages.CommentRead.to_state):
+    # unfinished when `finished` is false, else the base of the next, newer-only read.
+    state: Mapped[str | None] = mapped_column(Text)
+    finished: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    # The last read that went through every page ("exhausted"): the newest comment's pk
+    # and time, the cursor asking for newer ones (if Instagram gave one), the distinct
+    # comments seen, the count Instagram reported (None: none, or it did not add up).
+    newest_pk: Mapped[str | None] = mapped_column(String(32))
+    newest_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    head_cursor: Mapped[str | None] = mapped_column(Text)
+    seen: Mapped[int | None] = mapped_column(Integer)
+    reported: Mapped[int | None] = mapped_column(Integer)
+    exhausted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When a read of the post last advanced (the least recently read go first).
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Verification(Base):
