@@ -253,41 +253,39 @@ class World:
     def lower_bound(self) -> dict[str, int]:
         """Requests any reader needs at the comment deadline to settle every debt: per
         post, the comment pages from the newest (each once) up to the one holding the
-        last owed commenter when everyone owed commented (plus the thread pages holding
-        those who only replied beyond the previews); every page (and those thread
-        pages) otherwise. A post's own info is not counted (it was read at submission)."""
-        at, total, posts = self.cutoff, 0, 0
+        last owed commenter (a reply among a comment's previews shows on its page) when
+        everyone owed commented, every page otherwise; plus, for an owed member seen
+        only in a thread's later replies, that thread's pages up to theirs. A post's own
+        info is not counted (it was read at submission)."""
+        at, total = self.cutoff, 0
         for post in self.posts:
             tops = post.visible(at)
-            position = {c.pk: len(tops) - i for i, c in enumerate(tops)}  # 1: the newest
-            need: dict[int, int] = {}  # owed account -> comment page needed
-            threads: dict[int, int] = {}  # thread -> its pages needed
-            # account -> (comment page, thread pages, thread) of its cheapest reply
-            reply_only: dict[int, tuple[int, int, int]] = {}
-            for top in tops:
-                page = math.ceil(position[top.pk] / self.page)
-                need[top.author] = min(need.get(top.author, page), page)
-                for i, reply in enumerate(r for r in top.replies if r.at <= at):
-                    pages = 0 if i < PREVIEWS else math.ceil((i + 1) / REPLY_PAGE)
-                    best = reply_only.get(reply.author)
-                    if best is None or (page, pages) < best[:2]:
-                        reply_only[reply.author] = (page, pages, top.pk)
+            first: dict[int, int] = {}  # account -> first comment page showing it
+            # account -> (its comment's page, thread pages up to its reply, thread)
+            in_thread: dict[int, tuple[int, int, int]] = {}
+            for i, top in enumerate(reversed(tops)):  # newest first
+                page = i // self.page + 1
+                replies = [r for r in top.replies if r.at <= at]
+                for who in (top.author, *(r.author for r in replies[:PREVIEWS])):
+                    first.setdefault(who, page)
+                for j, reply in enumerate(replies[PREVIEWS:], start=PREVIEWS):
+                    option = (page, math.ceil((j + 1) / REPLY_PAGE), top.pk)
+                    known = in_thread.get(reply.author)
+                    if known is None or option[:2] < known[:2]:
+                        in_thread[reply.author] = option
             owed = [m.pk for i, m in enumerate(self.members) if self.owes(i, post)]
-            everyone = all(pk in need or pk in reply_only for pk in owed)
-            last = 0
+            last, threads = 0, {}
             for pk in owed:
-                if pk in need and (pk not in reply_only or reply_only[pk][1] == 0
-                                   or need[pk] <= reply_only[pk][0]):
-                    last = max(last, need[pk])
-                elif pk in reply_only:
-                    page, pages, thread = reply_only[pk]
+                if pk in first:
+                    last = max(last, first[pk])
+                elif pk in in_thread:
+                    page, pages, thread = in_thread[pk]
                     last = max(last, page)
-                    if pages:
-                        threads[thread] = max(threads.get(thread, 0), pages)
-            pages = last if everyone else max(1, math.ceil(len(tops) / self.page))
+                    threads[thread] = max(threads.get(thread, 0), pages)
+            everyone = all(pk in first or pk in in_thread for pk in owed)
+            pages = last if everyone else math.ceil(len(tops) / self.page)
             total += max(1, pages) + sum(threads.values())
-            posts += 1
-        return {"requests": total, "posts": posts}
+        return {"requests": total, "posts": len(self.posts)}
 
     # --- Instagram's answers -----------------------------------------------------------
 
