@@ -230,25 +230,39 @@ class World:
                                              "done" if when <= self.cutoff else "late")
         return found
 
-    def judge(self, verdicts: dict[tuple[int, str], str], at: float) -> dict[str, int]:
+    def judge(self, verdicts: dict[tuple[int, str], str], at: float,
+              read_at: dict[tuple[int, str], float] | None = None) -> dict[str, int]:
         """The product's verdicts against the truth as of `at`: settled, open, unknown
-        because of hidden comments (apart), false; and each co-author's verdict."""
-        tally = {"settled": 0, "open": 0, "hidden": 0, "false": 0, "debts": 0}
+        because of hidden comments (apart), false (a co-author's verdict other than
+        "coauthor" too); `stale`: false ones that were true when read (a late comment
+        came after the product's last read of the post)."""
+        tally = {"settled": 0, "open": 0, "hidden": 0, "false": 0, "stale": 0, "debts": 0}
         hidden = {p.code for p in self.posts if any(c.hidden for c in p.comments)}
         truth = self.truth(at)
+        then = read_at or {}
         for (member, code), real in truth.items():
             tally["debts"] += 1
             verdict = verdicts.get((member, code), "unknown")
             if verdict in ("unknown", "unchecked"):
                 tally["hidden" if code in hidden else "open"] += 1
-            else:
-                tally["settled"] += 1
-                tally["false"] += verdict != real
+                continue
+            tally["settled"] += 1
+            if verdict != real:
+                tally["false"] += 1
+                read = then.get((member, code))
+                if read is not None and self.truth_of(member, code, read) == verdict:
+                    tally["stale"] += 1
         for post in self.posts:  # a co-author owes nothing: "coauthor", or no verdict
             if post.coauthor is not None and verdicts.get((post.coauthor, post.code)) \
                     not in (None, "coauthor"):
                 tally["false"] += 1
         return tally
+
+    def truth_of(self, member: int, code: str, at: float) -> str:
+        """One debt's truth as of `at`."""
+        when = self.first_comments(self.by_code[code]).get(self.members[member].pk)
+        return ("missing" if when is None or when > at else
+                "done" if when <= self.cutoff else "late")
 
     def lower_bound(self) -> dict[str, int]:
         """Requests any reader needs at the comment deadline to settle every debt: per
