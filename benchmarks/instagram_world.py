@@ -125,11 +125,12 @@ class World:
             self.members[i].names.append((when, f"{names[i]}.new"))
         self.posts: list[WorldPost] = []
         self.fans = 0
+        codes = Client()  # shortcode -> media pk, as the product computes it
         for owner in range(members):
             for number in range(chance.choice((2, 3))):
                 posted = start + chance.uniform(9 * 3600.0, 5 * DAY + 22 * 3600.0)
                 code = f"W{seed:02d}{owner:05d}{number}"
-                self.posts.append(WorldPost(code, str(Client().media_pk_from_code(code)),
+                self.posts.append(WorldPost(code, str(codes.media_pk_from_code(code)),
                                             owner, posted, posted + chance.uniform(60, 1800)))
         for post in chance.sample(self.posts, 1 if members < 50 else 2):  # collab posts
             post.coauthor = chance.choice([m for m in range(members) if m != post.owner])

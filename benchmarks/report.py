@@ -167,14 +167,21 @@ def scaling_rows(result: dict[str, Any]) -> list[str]:
     block); how the figure was obtained."""
     rows = []
     for row in result["scaling"]:
+        if row.get("estimated"):
+            rows.append(f"| {row['members']:,} | about {row['requests']:,} "
+                        f"({row['helpers']} helpers) | {row['bound']:,} | | about "
+                        f"{row['helpers']} | | {row['how']} |")
+            continue
         reads = row["helpers_for_reads"]
         needed = row["helpers_needed"]
         missed = ", ".join(row["missed"]) or "none"
+        tried = ", ".join(str(n) for n in row["tried"])
         rows.append(
             f"| {row['members']:,} | {row['requests']:,} ({row['helpers']} helpers) | "
             f"{row['bound']:,} | {'none' if needed is None else needed} | "
             f"{'none up to ' + str(max(row['tried'])) if reads is None else reads} | "
-            f"{missed} | {row['how']} (tried {', '.join(str(n) for n in row['tried'])}) |")
+            f"{missed} | {row['how']}"
+            f"{'' if row['how'] != 'searched' else ' (tried ' + tried + ')'} |")
     return rows
 
 
@@ -314,7 +321,8 @@ def main() -> None:
         verification.append(run("verification.py", "--database-url", server,
                                 *(["--members", "30", "300"] if args.quick else [])))
     week = [run("week.py", *(["--quick"] if args.quick else
-                             ["--scaling", "20", "30", "50", "100"]))]
+                             ["--scaling", "20", "30", "50", "100", "--computed", "300",
+                              "--estimate", "1000"]))]
     if server:
         week.append(run("week.py", "--database-url", server, *(["--quick"] if args.quick
                                                                  else [])))

@@ -31,6 +31,7 @@ import argparse
 import asyncio
 import json
 import logging
+import math
 import random
 import sys
 import tempfile
@@ -465,6 +466,14 @@ def fewest_helpers(members: int, faults: float, compliance: tuple[float, float],
     return high
 
 
+def bound_of(members: int) -> int:
+    """The lower bound of a week of `members` at 95 % compliance, from its world."""
+    week = Week.containing(WEEK_OF, RULES.timezone)
+    world = World(members, start=week.at("MON 00:00").timestamp(),
+                  cutoff=RULES.comment_cutoff(week).timestamp(), compliance=(0.95, 0.95))
+    return world.lower_bound()["requests"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--members", type=int, nargs="*", default=None)
@@ -472,6 +481,12 @@ def main() -> None:
     parser.add_argument("--faults", type=float, default=0.05)
     parser.add_argument("--scaling", type=int, nargs="*", default=None,
                         help="community sizes for the scaling table (95 %% compliance)")
+    parser.add_argument("--computed", type=int, nargs="*", default=None,
+                        help="sizes run once, with helpers scaled from the largest searched "
+                             "size by the ratio of the lower bounds (or --estimate only)")
+    parser.add_argument("--estimate", type=int, nargs="*", default=None,
+                        help="sizes not run: the bound from their world, requests and "
+                             "helpers scaled from the largest measured size")
     parser.add_argument("--most-helpers", type=int, default=64,
                         help="the search for the fewest helpers stops here")
     parser.add_argument("--quick", action="store_true", help="a tiny week (the smoke test)")
@@ -508,6 +523,36 @@ def main() -> None:
                         "tried": sorted({r["helpers"] for r in weeks}),
                         "how": "searched", "by_kind": chosen["by_kind"],
                         "real_s": sum(r["real_s"] for r in runs)})
+    for members in (args.computed or []):
+        base = max(scaling, key=lambda r: r["members"])
+        bound = bound_of(members)
+        reads = base["helpers_for_reads"] or base["helpers"]
+        helpers = max(2, math.ceil(reads * bound / base["bound"]))
+        zero = measured(Config(members, helpers, 0.0, (0.95, 0.95)), args.database_url, folder)
+        row = measured(Config(members, helpers, args.faults, (0.95, 0.95)),
+                       args.database_url, folder)
+        row["goals"] = goals_met(row, zero)
+        reads_met = all(row["goals"][goal] for goal in HELPER_GOALS)
+        scaling.append({"members": members, "requests": row["requests"], "bound": row["bound"],
+                        "helpers": helpers, "helpers_needed": helpers
+                        if all(row["goals"].values()) else None,
+                        "helpers_for_reads": helpers if reads_met else None,
+                        "missed": [g for g, ok in row["goals"].items() if not ok],
+                        "tried": [helpers], "how": f"run once with {helpers} helpers: the "
+                        f"{base['members']}-member count times the ratio of the bounds",
+                        "by_kind": row["by_kind"], "real_s": zero["real_s"] + row["real_s"]})
+    for members in (args.estimate or []):
+        base = max(scaling, key=lambda r: r["members"])
+        bound = bound_of(members)
+        reads = base["helpers_for_reads"] or base["helpers"]
+        scaling.append({"members": members, "bound": bound,
+                        "requests": round(base["requests"] * bound / base["bound"]),
+                        "helpers": math.ceil(reads * bound / base["bound"]),
+                        "helpers_needed": None, "helpers_for_reads": None, "missed": [],
+                        "tried": [], "estimated": True,
+                        "how": f"not run: its world's bound, requests and helpers scaled "
+                               f"from the {base['members']}-member week by the bounds",
+                        "by_kind": {}, "real_s": 0.0})
     result = {"goals": GOALS, "weeks": goals, "scaling": scaling, "budget": BUDGET,
               "database": "postgresql" if args.database_url else "sqlite"}
     text = json.dumps(result, indent=1, default=str)
