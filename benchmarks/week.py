@@ -489,6 +489,8 @@ def main() -> None:
                              "helpers scaled from the largest measured size")
     parser.add_argument("--most-helpers", type=int, default=64,
                         help="the search for the fewest helpers stops here")
+    parser.add_argument("--page", type=int, default=15, choices=(15, 20),
+                        help="comments a page the world sends")
     parser.add_argument("--quick", action="store_true", help="a tiny week (the smoke test)")
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--json", default=None)
@@ -503,8 +505,10 @@ def main() -> None:
         counts = args.helpers or [dict(GOAL_WEEKS).get(m, 2) for m in sizes]
         pairs = list(zip(sizes, counts, strict=True))
     for members, helpers in pairs:
-        zero = measured(Config(members, helpers, 0.0), args.database_url, folder)
-        row = measured(Config(members, helpers, args.faults), args.database_url, folder)
+        zero = measured(Config(members, helpers, 0.0, page=args.page), args.database_url,
+                        folder)
+        row = measured(Config(members, helpers, args.faults, page=args.page),
+                       args.database_url, folder)
         row["zero"] = zero
         row["goals"] = goals_met(row, zero)
         goals.append(row)
