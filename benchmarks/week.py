@@ -41,7 +41,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -70,7 +70,7 @@ from storage.db import create_engine, is_sqlite, session_factory
 from storage.migrations import upgrade
 from storage.models import Helper, Member, Submission, Verification
 
-T = Any
+T = TypeVar("T")
 SETTINGS = Settings.model_construct()
 RULES = rules_from(SETTINGS)
 SCHEDULE = schedule_from(SETTINGS)
@@ -83,7 +83,6 @@ CHECK_NOWS_A_DAY = 3
 KINDS = ("author", "check_now", "refresh", "final", "recheck")
 GOALS = {"results_hours": 2.0, "block_minutes": 15.0, "final_ratio": 1.1, "week_ratio": 4.0}
 GOAL_WEEKS = ((30, 2), (50, 3))
-SCALING = (20, 30, 50, 100, 300, 1000)
 
 
 def instagrapi_error(status: int, body: dict[str, Any]) -> Exception:
