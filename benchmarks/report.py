@@ -321,8 +321,8 @@ def main() -> None:
         verification.append(run("verification.py", "--database-url", server,
                                 *(["--members", "30", "300"] if args.quick else [])))
     week = [run("week.py", *(["--quick"] if args.quick else
-                             ["--scaling", "20", "30", "50", "100", "--computed", "300",
-                              "--estimate", "1000"]))]
+                             ["--scaling", "20", "30", "50", "100", "--estimate", "300",
+                              "1000"]))]
     if server:
         week.append(run("week.py", "--database-url", server, *(["--quick"] if args.quick
                                                                  else [])))
