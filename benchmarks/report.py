@@ -176,10 +176,12 @@ def scaling_rows(result: dict[str, Any]) -> list[str]:
         needed = row["helpers_needed"]
         missed = ", ".join(row["missed"]) or "none"
         tried = ", ".join(str(n) for n in row["tried"])
+        found = reads if reads is not None else f"not at {tried}" if len(row["tried"]) == 1 \
+            else f"none up to {max(row['tried'])}"
         rows.append(
             f"| {row['members']:,} | {row['requests']:,} ({row['helpers']} helpers) | "
             f"{row['bound']:,} | {'none' if needed is None else needed} | "
-            f"{'none up to ' + str(max(row['tried'])) if reads is None else reads} | "
+            f"{found} | "
             f"{missed} | {row['how']}"
             f"{'' if row['how'] != 'searched' else ' (tried ' + tried + ')'} |")
     return rows
