@@ -51,6 +51,7 @@ BLOCK = 900.0  # seconds a block lasts (sticky)
 FAULTS = (("throttled", 0.55), ("server", 0.40), ("feedback", 0.03), ("challenge", 0.02))
 LATE_WITHIN = 40 * 3600.0  # late comments come within this after the cutoff
 DAY = 86400.0
+READ_TAKES = 900.0  # seconds a post's read may take before its verdicts are written
 
 # Which of the product's entry points a request serves (set by the benchmark around each
 # call; the gateway's threads run in a copy of the caller's context, so they see it).
@@ -234,9 +235,10 @@ class World:
     def judge(self, verdicts: dict[tuple[int, str], str], at: float,
               read_at: dict[tuple[int, str], float] | None = None) -> dict[str, int]:
         """The product's verdicts against the truth as of `at`: settled, open, unknown
-        because of hidden comments (apart), false (a co-author's verdict other than
-        "coauthor" too); `stale`: false ones that were true when read (a late comment
-        came after the product's last read of the post)."""
+        because of hidden comments (apart), false (a co-author called "missing" too);
+        `stale`: false ones that were true when read (a late comment came after the
+        product's last read of the post: `read_at` is when the verdict was written, and
+        a read of a long post starts up to READ_TAKES before)."""
         tally = {"settled": 0, "open": 0, "hidden": 0, "false": 0, "stale": 0, "debts": 0}
         hidden = {p.code for p in self.posts if any(c.hidden for c in p.comments)}
         truth = self.truth(at)
@@ -251,11 +253,13 @@ class World:
             if verdict != real:
                 tally["false"] += 1
                 read = then.get((member, code))
-                if read is not None and self.truth_of(member, code, read) == verdict:
+                if read is not None and verdict in (self.truth_of(member, code, read),
+                                                    self.truth_of(member, code,
+                                                                  read - READ_TAKES)):
                     tally["stale"] += 1
-        for post in self.posts:  # a co-author owes nothing: "coauthor", or no verdict
-            if post.coauthor is not None and verdicts.get((post.coauthor, post.code)) \
-                    not in (None, "coauthor"):
+        for post in self.posts:  # a co-author owes nothing: never "missing"
+            if post.coauthor is not None and \
+                    verdicts.get((post.coauthor, post.code)) == "missing":
                 tally["false"] += 1
         return tally
 

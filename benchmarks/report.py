@@ -276,7 +276,7 @@ def week_section(week: list[dict[str, Any]]) -> list[str]:
         "open); week: every request of the week over the bound. Verdicts are judged as "
         "the product's results read them (a \"missing\" read before the cutoff is a "
         "to-do) against the truth when the run ends: settled / open / unknown because "
-        "of hidden comments (apart); false: settled and wrong, or a co-author owing; "
+        "of hidden comments (apart); false: settled and wrong, or a co-author called missing; "
         "stale: false ones that were true when read (a late comment came after the "
         "product's last read of the post).",
         "",
