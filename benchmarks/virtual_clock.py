@@ -64,6 +64,19 @@ class VirtualClock:
         def connected(*_: Any) -> None:
             self.busy -= 1
 
+        dialect = engine.sync_engine.dialect
+        ping = dialect.do_ping
+
+        def pinging(connection: Any) -> bool:
+            # pool_pre_ping asks the server before the checkout event: real work too,
+            # else the clock jumps to the next timer while the answer is on its way.
+            self.busy += 1
+            try:
+                return bool(ping(connection))
+            finally:
+                self.busy -= 1
+
+        dialect.do_ping = pinging  # type: ignore[method-assign]
         event.listen(engine.sync_engine, "do_connect", connecting)
         event.listen(engine.sync_engine.pool, "connect", connected)
         event.listen(engine.sync_engine.pool, "checkout", checkout)
