@@ -484,7 +484,11 @@ class Verifier:
         if kept is not None and kept.state:
             state = json.loads(kept.state)
             if not kept.finished:
-                return CommentRead.from_state(state, stop=stop)
+                read = CommentRead.from_state(state, stop=stop)
+                # What its earlier pages showed was so then: enough for "done", not for
+                # a "late" or a new name (a comment may be deleted, a name taken since).
+                read.pages.stale |= set(read.pages.pks)
+                return read
             return CommentRead.newer_than(state, reported=post.reported, stop=stop)
         return self._first_read(post, stop)
 
@@ -836,6 +840,12 @@ def _verdicts(post: PostToCheck, result: Read
             people[member_id] = (pk, shown)
         if at is None or cutoff is None or at <= cutoff:
             verdicts[member_id] = "done"
+        elif (pk or result.pk_of(shown)) in result.stale:
+            # Only an earlier run's pages showed this late comment: it may be deleted
+            # since. "late" only when the list holds exactly as many comments as Instagram
+            # counts now (no sign of a deletion), else not known.
+            exact = result.complete and result.seen == result.reported
+            verdicts[member_id] = "late" if exact else "unknown"
         else:  # an incomplete read may have missed an earlier comment
             verdicts[member_id] = "late" if result.complete else "unknown"
     return verdicts, people
