@@ -107,7 +107,7 @@ class WorldGateway(InstagrapiGateway):
 
     def __init__(self, world: World, clock: VirtualClock, seed: int = 1) -> None:
         defaults = SETTINGS
-        super().__init__(transport="requests", retries=0,
+        super().__init__(transport="requests",
                          delay_range=(defaults.instagram_delay_min_seconds,
                                       defaults.instagram_delay_max_seconds),
                          call_timeout=defaults.instagram_call_timeout_seconds)
@@ -226,7 +226,8 @@ async def week_run(config: Config, clock: VirtualClock) -> dict[str, Any]:
     engine = create_engine(config.url)
     clock.watch(engine)
     gateway = WorldGateway(world, clock, config.seed)
-    instagram = Instagram(gateway, hourly_budget=BUDGET, clock=clock.wall)
+    instagram = Instagram(gateway, hourly_budget=BUDGET, burst=SETTINGS.helper_burst,
+                          clock=clock.wall)
     services = Services(session_factory(engine), RULES, clock=now,
                         serialize=is_sqlite(config.url), instagram=instagram)
     delivery = Recorder(clock)

@@ -262,8 +262,9 @@ async def posts_to_check(
     then partly unknown, then settled, each in the order handed in. After the comment
     cutoff (`now` past it), the re-checks (`only_open` without `member_id`) leave out a
     post whose last complete pass, made after the cutoff, still fell short of the count
-    (hidden comments: counted, never listed): reading it again settles nothing. A
-    member's own check, an appeal and /verify still read it."""
+    (hidden comments: counted, never listed), and one whose every debt a complete read
+    after the cutoff found "missing": reading it again settles nothing. A member's own
+    check, an appeal and /verify still read it."""
     # One member's own re-check (an appeal) holds even if the ladder suspended them since.
     who = Member.id == member_id if member_id is not None else Member.status == "active"
     members = (await session.execute(
@@ -286,10 +287,13 @@ async def posts_to_check(
         .order_by(Submission.submitted_at, Submission.id)
     )).all()
     owing: dict[int, list[tuple[int, str | None]]] = {}
+    final: set[int] = set()  # posts with a debt not decided for good after the cutoff
     if filtered:
-        for post, member, status in (await session.execute(
+        for post, member, status, checked in (await session.execute(
                 _open_debts(week, rules, member_id))).all():
             owing.setdefault(post, []).append((member, status))
+            if status != "missing" or checked is None or cutoff is None or checked <= cutoff:
+                final.add(post)
     by_id = {row[0]: row for row in members} if filtered else {}
     settle_only = only_open and member_id is None and cutoff is not None \
         and now is not None and now > cutoff
@@ -298,6 +302,8 @@ async def posts_to_check(
         if settle_only and exhausted_at is not None and exhausted_at > cutoff \
                 and reported is not None and seen is not None and seen < reported:
             continue  # hidden comments: no read settles its unknowns
+        if settle_only and submission.id in owing and submission.id not in final:
+            continue  # every debt "missing" by a complete read after the cutoff: decided
         since = None if rules.late_joiners_owe_earlier_posts else submission.submitted_at
         if filtered:
             debts = owing.get(submission.id)
@@ -335,7 +341,7 @@ def _open_debts(week: Week, rules: CommunityRules, member_id: int | None) -> Sel
     posts read, times the active members (or the one member) who owe them, by member."""
     ower, owner = aliased(Member), aliased(Member)
     query = (
-        select(Submission.id, ower.id, Verification.status)
+        select(Submission.id, ower.id, Verification.status, Verification.checked_at)
         .select_from(Submission)
         .join(owner, owner.id == Submission.member_id)
         .join(ower, ower.id != Submission.member_id)

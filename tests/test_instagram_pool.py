@@ -90,7 +90,8 @@ async def test_checkpoint_takes_a_helper_out_and_tells_the_admins() -> None:
     assert told[-1] == ("helper1", "session_expired")
 
 
-async def test_feedback_required_stops_a_helper_for_hours_and_tells_the_admins() -> None:
+async def test_feedback_required_rests_a_helper_longer_each_time_and_tells_the_admins(
+) -> None:
     from services.instagram.errors import ActionBlocked
 
     ig, helpers = world(2)
@@ -99,13 +100,22 @@ async def test_feedback_required_stops_a_helper_for_hours_and_tells_the_admins()
     async def on_out(username: str, error: InstagramError) -> None:
         told.append((username, error.code))
 
-    pool = HelperPool(helpers, on_out=on_out)
+    now = [1000.0]
+    pool = HelperPool(helpers, on_out=on_out, clock=lambda: now[0])
     ig.fail_call(1, ActionBlocked("feedback_required", retry_after=6 * 3600))
     result = await pool.run(lambda s: ig.commenters(s, "HANA0001"))
     assert result.usernames  # the read moved to the other helper
     blocked = pool.helpers["helper0"]
     assert told == [("helper0", "action_blocked")] and blocked.status == "cooling"
-    assert blocked.cooldown_until - pool.clock() > 5 * 3600
+    assert blocked.cooldown_until - now[0] == 30 * 60  # half an hour at first
+    # It comes back before a read of it went through: an hour, then two, ... (at most
+    # what Instagram asked).
+    now[0] = blocked.cooldown_until + 1
+    ig.fail_call(1, ActionBlocked("feedback_required", retry_after=6 * 3600))
+    with pytest.raises(NoHelperAvailable):  # no other helper may take it
+        await pool.run(lambda s: ig.commenters(s, "HANA0001"), avoid=frozenset({"helper1"}),
+                       max_wait=0.0)
+    assert blocked.cooldown_until - now[0] == 3600 and len(told) == 2
 
 
 async def test_the_hourly_budget_is_respected() -> None:

@@ -57,6 +57,10 @@ BASE_COOLDOWN = 60.0  # seconds after a bare 429; doubles while they go on
 PLEASE_WAIT_COOLDOWN = 15 * 60.0  # after "Please wait a few minutes"; doubles while it comes back
 MAX_COOLDOWN = 6 * 3600.0
 NETWORK_COOLDOWN = 5.0
+# After a "feedback required" answer to a read: a block meant for actions (comments,
+# follows) that reads meet now and then. Half an hour, doubling while it comes back
+# before a read goes through, up to what Instagram asks (hours).
+FEEDBACK_COOLDOWN = 30 * 60.0
 BLOCKED = "action_blocked"  # the cooling kind of a "feedback required"
 NETWORK = "network"  # the cooling kind of a network fault or a 5xx
 
@@ -261,9 +265,13 @@ class HelperPool:
                     self._throttled(helper, exc, meter.requests)
                 except ActionBlocked as exc:
                     # "feedback required": Instagram is watching this account; it stops at
-                    # once and rests as long as Instagram asks (hours), and admins hear.
+                    # once and rests (FEEDBACK_COOLDOWN, doubling while it comes back, up
+                    # to the hours Instagram asks), and admins hear.
                     helper.failures += 1
-                    self._cool(helper, exc.retry_after, BLOCKED)
+                    again = helper.cooling_kind == BLOCKED and helper.strikes > 0
+                    helper.strikes = helper.strikes + 1 if again else 1
+                    self._cool(helper, min(FEEDBACK_COOLDOWN * 2 ** (helper.strikes - 1),
+                                           exc.retry_after), BLOCKED)
                     if self.on_out is not None:
                         await self.on_out(helper.username, exc)
                 except NetworkError as exc:
