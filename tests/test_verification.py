@@ -498,6 +498,10 @@ async def test_check_now_and_the_refresh_read_only_the_open_debts(
     expected = {code: {m for m in active if m != owner and stored.get((m, code)) != "done"}
                 for code, owner in owned.items()}
     expected = {code: owing for code, owing in expected.items() if owing}
+    # After the cutoff, a post whose every debt a complete read after it found "missing"
+    # is decided: the re-check leaves it alone.
+    expected = {code: owing for code, owing in expected.items()
+                if any(stored.get((m, code)) != "missing" for m in owing)}
     report = await verifier(services, instagram).run(week, services.rules, only_open=True)
     assert sorted(read) == sorted(expected) and report.fetched == len(expected)
     assert sum(report.verdicts.values()) == sum(map(len, expected.values()))
