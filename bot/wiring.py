@@ -119,6 +119,9 @@ async def open_services(settings: Settings, instagram: Instagram | None = None
             services.checks.refresh_times = schedule_from(settings).refresh
         services.web = WebLinks(settings.public_url, BoardMode(settings.web_board),
                                 settings.keys, public=bool(settings.web_public_url))
+        if services.instagram is not None:  # the helpers that can read, from the start:
+            async with services.transaction() as tx:  # a link's author is read at once
+                await tx.helpers.load_pool()
         yield services
     finally:
         await engine.dispose()

@@ -149,6 +149,7 @@ class HelperAccountService:
             return LoginOutcome(result.code, result)
         await self._store(actor_id, username, password, status="ready", session=result.session,
                           pk=result.pk)
+        await self.load_pool()  # reads (a link's author at submission) may use it at once
         return LoginOutcome("ready")
 
     async def record_code(self, username: str, result: LoginResult | InstagramError
@@ -160,6 +161,7 @@ class HelperAccountService:
             helper.last_error = result.code
             return LoginOutcome(result.code, result)
         self._ready(helper, result.session, result.pk)
+        await self.load_pool()
         return LoginOutcome("ready")
 
     async def check_plan(self, actor_id: int, username: str) -> CheckPlan | LoginOutcome:
@@ -215,6 +217,8 @@ class HelperAccountService:
 
     async def load_pool(self) -> int:
         """Put every helper that can read into the pool; returns how many."""
+        if self.instagram is None:
+            return 0
         usable = {
             h.instagram_username: (h.session, _seconds(h.cooldown_until))
             for h in await self.helpers.list()

@@ -241,3 +241,17 @@ def test_every_instagram_error_has_a_user_and_an_admin_message_in_both_languages
     for catalog in (ko.MESSAGES, en.MESSAGES):
         for code in codes:
             assert catalog[f"ig.user.{code}"] and catalog[f"ig.admin.{code}"]
+
+
+async def test_a_helper_just_logged_in_reads_at_once(
+    dispatcher: Dispatcher, services: Services, simulated: SimulatedInstagram,
+    instagram: Instagram,
+) -> None:
+    """A link handed in right after /addhelper has its author read at submission: the
+    pool takes the helper at its login, not at the next scheduled check."""
+    simulated.add_account("helper.new", password="pw")
+    admin = await admin_of(dispatcher, services)
+    assert not instagram.pool.free_now()  # no helper yet
+    await add(admin, "helper.new", "pw")
+    assert "@helper.new is logged in" in admin.text
+    assert instagram.pool.free_now() and "helper.new" in instagram.pool.helpers
