@@ -615,7 +615,15 @@ class Verifier:
         read fails, what it read is kept (or, before its first answer, the newer-only
         read stands)."""
         result = await self._resumable(post.shortcode, patience, read, avoid)
-        if read.base is None or read.adds_up or not read.finished or post.cutoff is None \
+        # A base that fell short (hidden comments) stays short however well the newer
+        # pages add up: a comment listed since among the older ones is only seen again by
+        # a read of every page.
+        # A late comment only an earlier run's pages showed may be deleted since: only a
+        # read of every page tells "late" from "missing".
+        short = read.base is not None and (read.base[1] is None or read.base[0] < read.base[1])
+        doubtful = (read.base is not None and (not read.adds_up or short)) \
+            or _stale_late(post, read)
+        if not doubtful or not read.finished or post.cutoff is None \
                 or self.clock() <= post.cutoff or _all_found(post, read):
             return result, read
         whole = self._first_read(post, _stop_when_found(post))
@@ -767,6 +775,21 @@ def _all_found(post: PostToCheck, read: CommentRead) -> bool:
     return all(settled(member_id, name) for member_id, name in _pairs(post.owed_by))
 
 
+def _stale_late(post: PostToCheck, read: CommentRead) -> bool:
+    """Someone owed is seen only late, and only by an earlier run's pages (a read taken
+    up again, or one that builds on an earlier read)."""
+    stale = read.pages.stale
+    if not stale or post.cutoff is None:
+        return False
+    found = PostComments(None, frozenset(), 0, None, pks=read.pages.pks, times=read.pages.times)
+    for member_id, name in _pairs(post.owed_by):
+        pk = post.pks.get(member_id)
+        seen, at, shown = found.comment_of(pk, name_key(name))
+        if seen and at is not None and at > post.cutoff and (pk or found.pk_of(shown)) in stale:
+            return True
+    return False
+
+
 def _stop_when_found(post: PostToCheck) -> Stop | None:
     """A read of this post stops once everyone who owes it is found on time (None: nobody
     owes it, the read goes through: it still tells whether the post is there)."""
@@ -847,11 +870,9 @@ def _verdicts(post: PostToCheck, result: Read
         if at is None or cutoff is None or at <= cutoff:
             verdicts[member_id] = "done"
         elif (pk or result.pk_of(shown)) in result.stale:
-            # Only an earlier run's pages showed this late comment: it may be deleted
-            # since. "late" only when the list holds exactly as many comments as Instagram
-            # counts now (no sign of a deletion), else not known.
-            exact = result.complete and result.seen == result.reported
-            verdicts[member_id] = "late" if exact else "unknown"
+            # Only an earlier run's pages showed this late comment: it may be deleted since
+            # (a count can add up by chance). Not known; a read of every page tells.
+            verdicts[member_id] = "unknown"
         else:  # an incomplete read may have missed an earlier comment
             verdicts[member_id] = "late" if result.complete else "unknown"
     return verdicts, people

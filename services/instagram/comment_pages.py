@@ -437,7 +437,9 @@ class CommentRead:
         read._thread = int(state.get("thread") or 0)
         read._reply_pages = deque((str(p), str(c)) for p, c in state.get("reply_pages") or [])
         read._reply_queued = {(str(p), str(c)) for p, c in state.get("reply_queued") or []}
-        read._pages_taken = int(state.get("pages_taken") or 0)
+        # Counted afresh: a read taken up again asks at least one page before it may stop
+        # (each check asks Instagram once at least: how a deleted post is noticed).
+        read._pages_taken = 0
         read._then = state.get("then")
         read.resumed = True
         base = state.get("base")
