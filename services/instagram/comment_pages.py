@@ -103,16 +103,20 @@ class CommentPages:
         if username:
             self.names.add(username)
             pk = user_pk(user)
+            earlier = None  # the account's comments an earlier read showed under an old name
             if pk is not None:
+                shown = self.pks.get(pk)
+                if shown is not None and shown != username and shown in self.times:
+                    earlier = (self.times[shown],)
                 self.pks[pk] = username
                 self.stale.discard(pk)
-            at = comment_time(comment)
-            if username not in self.times:
-                self.times[username] = at
-            else:
-                before = self.times[username]
-                if before is not None and (at is None or at < before):
-                    self.times[username] = at  # no time: it may be the earliest
+            for at in (comment_time(comment), *(earlier or ())):
+                if username not in self.times:
+                    self.times[username] = at
+                else:
+                    before = self.times[username]
+                    if before is not None and (at is None or at < before):
+                        self.times[username] = at  # no time: it may be the earliest
         pk = comment.get("pk") or comment.get("id")
         self.ids.add(str(pk) if pk is not None else f"row:{len(self.ids)}:{username}")
 
