@@ -58,8 +58,8 @@ sys.path.insert(0, str(ROOT))
 import aiohttp  # noqa: E402
 from cryptography.fernet import Fernet  # noqa: E402
 from sqlalchemy import text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
 
+from benchmarks.databases import ThrowAwayDatabases  # noqa: E402
 from benchmarks.seed_week import (  # noqa: E402
     WeekInstagram,
     finish_last_week,
@@ -68,7 +68,7 @@ from benchmarks.seed_week import (  # noqa: E402
     telegram_user,
 )
 from storage import crypto  # noqa: E402
-from storage.db import async_url, create_engine  # noqa: E402
+from storage.db import create_engine  # noqa: E402
 from storage.migrations import upgrade  # noqa: E402
 
 BOT_ID = "5ae9b76d7409b11ec845b746"
@@ -380,28 +380,11 @@ async def callback_receiver() -> tuple[str, Any]:
 # --- databases ---------------------------------------------------------------------
 
 
-class Databases:
-    """The seeded week once, copied fresh for every run (a SQLite file copy, or a
-    PostgreSQL database made from it as a template)."""
+class Databases(ThrowAwayDatabases):
+    """The seeded week once, copied fresh for every run."""
 
     def __init__(self, server: str) -> None:
-        self.server = server
-        self.folder = Path(tempfile.mkdtemp(prefix="autogram-chat-bench-"))
-        self.made: list[str] = []
-
-    async def _admin(self, statement: str) -> None:
-        admin = create_engine(make_url(async_url(self.server)).set(database="postgres")
-                              .render_as_string(hide_password=False))
-        async with admin.connect() as conn:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(text(statement))
-        await admin.dispose()
-
-    def url(self, name: str) -> str:
-        if not self.server:
-            return f"sqlite+aiosqlite:///{self.folder / name}.sqlite3"
-        return make_url(async_url(self.server)).set(database=name).render_as_string(
-            hide_password=False)
+        super().__init__(server, "autogram-chat-bench-")
 
     async def templates(self, members: int, helpers: int) -> dict[str, str]:
         """The seeded week twice: "due" (last week's final check not run yet) and
@@ -442,11 +425,6 @@ class Databases:
             self.made.remove(name)
         else:
             (self.folder / f"{name}.sqlite3").unlink(missing_ok=True)
-
-    async def close(self) -> None:
-        for name in list(self.made):
-            await self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 # --- one run -----------------------------------------------------------------------

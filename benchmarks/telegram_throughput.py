@@ -30,7 +30,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -39,12 +38,12 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import insert, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import insert
 
+from benchmarks.databases import ThrowAwayDatabases
 from benchmarks.seed_week import add_verdicts
 from services.weeks import Week
-from storage.db import async_url, create_engine, is_sqlite
+from storage.db import create_engine, is_sqlite
 from storage.migrations import upgrade
 from storage.models import ChatAccount, Member, Submission
 
@@ -79,35 +78,18 @@ async def seed(url: str, users: int) -> None:
     await engine.dispose()
 
 
-class Databases:
-    """A seeded database per number of users, copied fresh for every run (a SQLite file
-    copy, or a PostgreSQL database made from it as a template)."""
+class Databases(ThrowAwayDatabases):
+    """A seeded database per number of users, copied fresh for every run."""
 
     def __init__(self, server: str) -> None:
-        self.server = server
-        self.folder = Path(tempfile.mkdtemp(prefix="autogram-tg-bench-"))
-        self.made: list[str] = []
-
-    async def _admin(self, statement: str) -> None:
-        admin = create_engine(make_url(async_url(self.server)).set(database="postgres")
-                              .render_as_string(hide_password=False))
-        async with admin.connect() as conn:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(text(statement))
-        await admin.dispose()
-
-    def _url(self, name: str) -> str:
-        if not self.server:
-            return f"sqlite+aiosqlite:///{self.folder / name}.sqlite3"
-        return make_url(async_url(self.server)).set(database=name).render_as_string(
-            hide_password=False)
+        super().__init__(server, "autogram-tg-bench-")
 
     async def template(self, users: int) -> str:
         name = f"autogram_tpl_{users}_{uuid.uuid4().hex[:6]}"
         if self.server:
             await self._admin(f'CREATE DATABASE "{name}"')
             self.made.append(name)
-        url = self._url(name)
+        url = self.url(name)
         await asyncio.to_thread(upgrade, url)
         await seed(url, users)
         return name
@@ -119,12 +101,7 @@ class Databases:
             self.made.append(name)
         else:
             shutil.copy(self.folder / f"{template}.sqlite3", self.folder / f"{name}.sqlite3")
-        return self._url(name)
-
-    async def close(self) -> None:
-        for name in self.made:
-            await self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        shutil.rmtree(self.folder, ignore_errors=True)
+        return self.url(name)
 
 
 async def one_run(bot: str, url: str, users: int, per_user: int, path: str) -> dict[str, Any]:
