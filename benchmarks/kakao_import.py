@@ -47,7 +47,7 @@ from storage.db import create_engine, is_sqlite, session_factory
 from storage.migrations import upgrade
 from storage.models import AuditEntry, Member, Submission
 from storage.repositories.members import MemberRepo
-from tests.kakao_export_builder import ExportBuilder
+from testkit.kakao_export_builder import ExportBuilder
 
 ZONE = ZoneInfo("Asia/Seoul")
 MEMBERS = [f"member_{n:03d}" for n in range(300)]

@@ -16,8 +16,9 @@ from services.instagram.simulated import SimulatedInstagram
 from services.weeks import Week
 from storage.models import AuditEntry, ChatAccount, Member, Strike, Verification
 from storage.repositories.weekly import SubmissionRepo
-from tests.chat_driver import Person
-from tests.test_weekly_jobs import AFTER_DEADLINE, Clock, Phone, community
+from tests.conftest import Clock
+from tests.support.chat_driver import Person
+from tests.support.weekly_jobs import AFTER_DEADLINE, Phone, community
 
 LATER = timedelta(minutes=5)  # the final check reads after the comment deadline
 FIRST = Week(datetime(2026, 10, 5).date(), Week.containing(AFTER_DEADLINE, __import__(
@@ -125,7 +126,7 @@ async def test_the_ladder_over_two_months(services: Services) -> None:
 async def test_two_empty_weeks_propose_removal_which_only_an_admin_confirms(
     services: Services, dispatcher: Dispatcher
 ) -> None:
-    from tests.test_conversations import make_admin
+    from tests.support.members import make_admin
 
     ids = await add_members(services, "dan", "eun", joined=FIRST.at("MON 00:00")
                             - timedelta(days=30))

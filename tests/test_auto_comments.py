@@ -28,10 +28,10 @@ from storage.models import (
     Member,
     Producer,
 )
-from tests.chat_driver import Person
 from tests.conftest import TEST_NOW, database_dump
-from tests.test_conversations import make_admin
-from tests.test_weekly_jobs import Phone
+from tests.support.chat_driver import Person
+from tests.support.members import make_admin
+from tests.support.weekly_jobs import Phone
 
 NIGHT = datetime(2026, 11, 25, 18, 0, tzinfo=UTC)  # 03:00 in Seoul
 

@@ -26,17 +26,16 @@ from services.week_picture import PictureTexts
 from services.weeks import Week
 from storage.models import Helper, Member, Submission, utcnow
 from storage.repositories.weekly import VerificationRepo
-from tests.chat_driver import Person
 from tests.conftest import Clock
-from tests.test_kakao import kakao_factory as kakao_factory
-from tests.test_kakao import skill_request
-from tests.test_telegram import emulator as emulator
-from tests.test_web_pages import get
-from tests.test_weekly_flows import admin_person, members
-from tests.test_weekly_flows import bot as bot
-from tests.test_weekly_flows import clock as clock
-from tests.test_weekly_flows import world as world
-from tests.web_site import demo_site
+from tests.support.chat_driver import Person
+from tests.support.kakao import kakao_factory as kakao_factory
+from tests.support.kakao import skill_request
+from tests.support.telegram import emulator as emulator
+from tests.support.web_site import demo_site, get
+from tests.support.weekly_flows import admin_person, members
+from tests.support.weekly_flows import bot as bot
+from tests.support.weekly_flows import clock as clock
+from tests.support.weekly_flows import world as world
 
 
 async def test_an_open_week_counts_only_checked_members_as_done_and_says_so_far(
@@ -82,8 +81,8 @@ async def test_a_finished_weeks_board_says_what_was_missed_not_what_is_left(
 async def test_check_now_without_a_working_helper_tells_the_admins_not_to_wait(
         services: Services, simulated: Any) -> None:
     from bot.delivery import Delivery
-    from tests.test_submission_checks import community
-    from tests.test_weekly_jobs import Phone
+    from tests.support.submissions import community
+    from tests.support.weekly_jobs import Phone
 
     minji = await community(services, simulated)
     async with services.transaction() as tx:
@@ -181,7 +180,7 @@ async def test_kakao_notice_shows_its_qr_code_as_an_image_card(
 
 async def test_telegram_sends_the_week_picture_with_results(
         emulator: Any, services: Services, simulated: Any) -> None:
-    from tests.test_telegram import ADMIN, claim_admin, start_polling
+    from tests.support.telegram import ADMIN, claim_admin, start_polling
 
     async with demo_site(services, simulated):
         transport = await start_polling(emulator, services)
@@ -295,7 +294,7 @@ def test_the_jobs_lock_file_is_not_committed() -> None:
 
 def test_the_demo_says_where_it_writes_first_and_a_closed_pipe_is_quiet(
         tmp_path: Path) -> None:
-    from tests.test_cli import AUTOGRAM, ROOT
+    from tests.support.cli import AUTOGRAM, ROOT
 
     env = {**os.environ, "PYTHONPATH": str(ROOT), "XDG_DATA_HOME": str(tmp_path)}
     env.pop("DATABASE_URL", None)

@@ -10,25 +10,9 @@ from handlers.dispatcher import Dispatcher
 from handlers.messages import en, ko
 from services.container import Services
 from storage.models import AuditEntry, ConversationState
-from tests.chat_driver import Person
 from tests.conftest import TEST_NOW
-
-
-async def make_admin(services: Services, person: Person) -> None:
-    async with services.transaction() as tx:
-        code = await tx.admins.create_claim("boss")
-    await person.say(f"/claim {code}")
-    assert "관리자로 등록됐어요" in person.text
-
-
-async def make_member(services: Services, person: Person, username: str = "minji") -> None:
-    async with services.transaction() as tx:
-        from storage.repositories.members import MemberRepo
-
-        member = await MemberRepo(tx.session).add(username, "민지")
-        code = await tx.invites.create(member.id)
-    await person.say(f"/start {code}")
-    assert f"@{username} 계정과 연결됐어요" in person.text
+from tests.support.chat_driver import Person
+from tests.support.members import make_admin, make_member
 
 
 def test_catalogs_hold_the_same_keys() -> None:

@@ -11,9 +11,9 @@ from handlers.dispatcher import Dispatcher
 from services.container import Services
 from services.instagram.simulated import SimulatedInstagram
 from storage.models import Admin, ChatAccount, Helper
-from tests.chat_driver import Person
 from tests.conftest import TEST_NOW
-from tests.test_kakao import kakao_factory  # noqa: F401  (the fixture)
+from tests.support.chat_driver import Person
+from tests.support.kakao import kakao_factory  # noqa: F401  (the fixture)
 
 
 async def admin(services: Services, platform: str = "console", language: str = "ko",
@@ -318,8 +318,8 @@ async def test_kakao_unfollow_goes_to_the_members_upload_page_which_takes_the_zi
 
     import aiohttp
 
-    from tests.instagram_export_builder import export_zip, followers_json
-    from tests.web_site import demo_site
+    from testkit.instagram_export_builder import export_zip, followers_json
+    from tests.support.web_site import demo_site
 
     async with demo_site(services, simulated) as site:
         kakao, _ = await kakao_factory()
@@ -362,7 +362,7 @@ async def test_kakao_unfollow_goes_to_the_members_upload_page_which_takes_the_zi
 
 async def say_with_cards(kakao: Any, utterance: str) -> str:
     """What KakaoTalk shows for an utterance, a card of link buttons included."""
-    from tests.test_kakao import skill_request
+    from tests.support.kakao import skill_request
 
     status, body = await kakao.post(skill_request(utterance))
     assert status == 200, body

@@ -7,8 +7,8 @@ import pytest
 
 from handlers.dispatcher import BY_KEYWORD, COMMANDS, Dispatcher
 from services.container import Services
-from tests.chat_driver import Person
-from tests.test_conversations import make_admin, make_member
+from tests.support.chat_driver import Person
+from tests.support.members import make_admin, make_member
 
 BAD = ("", "²", "٣", "-3", "0", "9" * 30, "x" * 10_000, "\x00", "🙂🙂", "@nobody.here",
        "minji ²", "minji -1", "minji 99999999999999999999", "9999-W52", "0000-01",

@@ -13,29 +13,9 @@ from services.container import Services
 from services.instagram.errors import NetworkError, RateLimited
 from services.instagram.runtime import Instagram
 from services.instagram.simulated import SimulatedInstagram
-from storage.models import AuditEntry, Helper
-from tests.chat_driver import Person
+from storage.models import AuditEntry
 from tests.conftest import database_dump
-from tests.test_conversations import make_admin
-
-
-async def admin_of(dispatcher: Dispatcher, services: Services) -> Person:
-    admin = Person(dispatcher, "a1")
-    await make_admin(services, admin)
-    await admin.say("/lang en")
-    return admin
-
-
-async def add(admin: Person, username: str, password: str) -> None:
-    await admin.say("/addhelper")
-    await admin.say(username)
-    await admin.say(password)
-
-
-async def stored(services: Services, username: str) -> Helper | None:
-    async with services.transaction() as tx:
-        return await tx.session.scalar(select(Helper).where(
-            Helper.instagram_username == username))
+from tests.support.helpers import add, admin_of, stored
 
 
 async def test_a_wrong_password_is_never_kept_and_three_tries_end_the_flow(

@@ -15,8 +15,8 @@ from services.instagram.simulated import SimulatedInstagram
 from services.links import PostLink, parse_post_link
 from services.weeks import Week
 from storage.models import ChatAccount, Helper, Member
-from tests.chat_driver import Person
 from tests.conftest import TEST_NOW
+from tests.support.chat_driver import Person
 
 
 async def community(services: Services, sim: SimulatedInstagram, posts: int) -> Person:

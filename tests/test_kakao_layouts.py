@@ -124,8 +124,8 @@ async def test_an_admin_imports_an_android_export_and_a_wrong_file_is_explained(
 ) -> None:
     from handlers.dispatcher import Dispatcher
     from services.container import Services
-    from tests.chat_driver import Person
-    from tests.test_conversations import make_admin
+    from tests.support.chat_driver import Person
+    from tests.support.members import make_admin
 
     assert isinstance(dispatcher, Dispatcher) and isinstance(services, Services)
     boss = Person(dispatcher, "boss")

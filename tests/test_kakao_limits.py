@@ -18,10 +18,10 @@ from handlers.dispatcher import Dispatcher
 from services import kakao_export
 from services.container import Services
 from services.kakao_export import ExportUnreadable, read_chat_export
-from tests.chat_driver import Person
-from tests.kakao_export_builder import ExportBuilder
-from tests.test_conversations import make_admin
-from tests.test_telegram import big_android_export
+from testkit.kakao_export_builder import ExportBuilder
+from tests.support.chat_driver import Person
+from tests.support.members import make_admin
+from tests.support.telegram import big_android_export
 
 SEOUL = ZoneInfo("Asia/Seoul")
 ROOT = Path(__file__).resolve().parent.parent

@@ -13,9 +13,9 @@ from services.instagram.runtime import Instagram
 from services.instagram.simulated import SimConfig, SimulatedInstagram
 from services.rules import CommunityRules
 from storage.db import session_factory
-from tests.chat_driver import Person
 from tests.conftest import TEST_NOW
-from tests.test_conversations import make_admin
+from tests.support.chat_driver import Person
+from tests.support.members import make_admin
 
 
 class SlowLogins(SimulatedInstagram):

@@ -32,8 +32,8 @@ from services.open_chat_import import ImportReport, MailReport
 from services.rules import CommunityRules
 from storage.db import session_factory
 from storage.models import JobRun, Member, Submission
-from tests.kakao_export_builder import ExportBuilder
-from tests.test_open_chat_import import add_members as add_community
+from testkit.kakao_export_builder import ExportBuilder
+from tests.support.open_chat import add_members as add_community
 
 IMPORT_TIME = datetime(2025, 12, 19, 1, 0, tzinfo=UTC)  # Friday of 2025-W51, in Seoul
 MEMBERS = ("hana.daily", "dy_lee", "seojun_p", "owner_id")

@@ -23,7 +23,7 @@ from services.verification import CommenterCache, Verifier
 from services.weeks import Week
 from storage.models import Member, PostRead, Submission, Verification
 from tests.conftest import Clock
-from tests.test_verification import NOW as WEDNESDAY
+from tests.support.verification import NOW as WEDNESDAY
 
 
 async def world(services: Services, sim: SimulatedInstagram, clock: Clock, members: int

@@ -7,14 +7,14 @@ import pytest
 
 from handlers.dispatcher import Dispatcher
 from services.instagram_export import ExportProblem, read_export
-from tests.chat_driver import Person
-from tests.conftest import database_dump
-from tests.instagram_export_builder import (
+from testkit.instagram_export_builder import (
     export_zip,
     followers_json,
     following_json,
     html,
 )
+from tests.conftest import database_dump
+from tests.support.chat_driver import Person
 
 FOLLOWERS = ["ana", "bo.ra", "chan_u", "fan.only"]
 FOLLOWING = ["Ana", "bo.ra", "celeb.official", "ghost.friend", "chan_u"]
@@ -170,8 +170,8 @@ async def test_a_big_account_shows_bounded_progress_and_can_be_cancelled(
     import asyncio
 
     from bot.telegram import TelegramTransport
-    from tests.telegram_emulator import BotApiEmulator
-    from tests.test_telegram import start_polling
+    from testkit.telegram_emulator import BotApiEmulator
+    from tests.support.telegram import start_polling
 
     follow_world(simulated, followers=20_000, following=300)
     async with BotApiEmulator() as emulator:

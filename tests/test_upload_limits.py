@@ -17,8 +17,8 @@ import pytest
 from handlers.dispatcher import Dispatcher
 from services import instagram_export as export
 from services.instagram_export import ExportProblem, read_export
-from tests.chat_driver import Person
-from tests.instagram_export_builder import export_zip, html
+from testkit.instagram_export_builder import export_zip, html
+from tests.support.chat_driver import Person
 
 
 def zipped(files: dict[str, bytes]) -> bytes:

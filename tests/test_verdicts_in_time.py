@@ -17,7 +17,7 @@ from services.sample_community import SampleCommunity, build
 from services.weeks import Week
 from storage.models import Member, MemberName, Strike, Submission
 from tests.conftest import Clock
-from tests.test_verification import verdicts
+from tests.support.verification import verdicts
 
 WEDNESDAY = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)  # noon in Seoul
 AFTER = datetime(2026, 11, 29, 15, 10, tzinfo=UTC)  # Monday 00:10 in Seoul

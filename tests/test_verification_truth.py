@@ -49,7 +49,7 @@ from storage.db import session_factory
 from storage.models import Helper, Member, Strike, Submission, Verification
 from storage.repositories.weekly import SubmissionRepo
 from tests.conftest import TEST_NOW, Clock, wipe
-from tests.test_verification import verdicts
+from tests.support.verification import verdicts
 
 FAULTS = ("none", "repeat", "no_count", "headload", "comments_off", "hidden",
           "repeat_hidden", "passing_not_found", "gone", "foreign")

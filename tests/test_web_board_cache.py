@@ -15,7 +15,7 @@ from services.board import BoardService
 from services.board_cache import BoardCache, WeekVersions
 from services.weeks import Week
 from storage.models import utcnow
-from tests.web_site import demo_site
+from tests.support.web_site import demo_site
 
 
 @pytest.fixture

@@ -12,12 +12,7 @@ from sqlalchemy import update
 from services.web_links import BoardMode
 from services.weeks import Week
 from storage.models import Member, utcnow
-from tests.web_site import demo_site
-
-
-async def get(url: str, **kwargs: object) -> tuple[int, str, dict[str, str]]:
-    async with aiohttp.ClientSession() as client, client.get(url, **kwargs) as response:
-        return response.status, await response.text(), dict(response.headers)
+from tests.support.web_site import demo_site, get
 
 
 async def test_board_lists_every_member_most_owing_first(services, simulated) -> None:

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+import aiohttp
 from aiohttp import web
 from cryptography.fernet import Fernet
 
@@ -16,7 +17,7 @@ from bot.web_pages import WebPages
 from services.container import Services
 from services.instagram.simulated import SimulatedInstagram
 from services.web_links import BoardMode, WebLinks
-from storage.models import utcnow
+from storage.models import Member, utcnow
 
 
 def free_port() -> int:
@@ -35,7 +36,6 @@ class Site:
     async def personal_url(self, username: str) -> str:
         from sqlalchemy import select
 
-        from storage.models import Member
         async with self.services.sessions() as session:
             member_id = await session.scalar(
                 select(Member.id).where(Member.instagram_username == username))
@@ -66,3 +66,9 @@ async def demo_site(services: Services, simulated: SimulatedInstagram,
         yield Site(root, services, links, pages)
     finally:
         await runner.cleanup()
+
+
+async def get(url: str, **kwargs: object) -> tuple[int, str, dict[str, str]]:
+    async with aiohttp.ClientSession() as client, client.get(url, **kwargs) as response:
+        return response.status, await response.text(), dict(response.headers)
+
