@@ -17,7 +17,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import aiohttp
 from cryptography.fernet import Fernet
 from playwright.async_api import async_playwright
-from tests.web_site import demo_site
 
 from services.container import Services
 from services.instagram.runtime import Instagram
@@ -28,6 +27,7 @@ from storage import crypto
 from storage.db import create_engine, session_factory
 from storage.migrations import upgrade
 from storage.models import utcnow
+from tests.support.web_site import demo_site
 
 IMAGES = Path(__file__).resolve().parent.parent / "docs" / "images"
 
