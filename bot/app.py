@@ -77,7 +77,7 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
             return "scheduler", True, f"running ({role})" if scheduler.running else "off"
 
         checks.append(scheduler_check)
-        web_app = build_web_app(checks, settings.healthz_token)
+        web_app = build_web_app(checks, settings.healthz_token.get_secret_value())
         kakao = KakaoSkill(settings, dispatcher, services)
         kakao.add_routes(web_app)
         pages = WebPages(services, services.web or WebLinks(settings.public_url),

@@ -7,13 +7,13 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from bot.config import Settings
-from jobs.open_chat_mail import Mailbox, MailboxError
 from jobs.schedule import Schedule
 from services.auto_comments import CommentRules
 from services.comment_text import BuiltinWriter, CommentWriter, OpenAIWriter
 from services.container import Services
 from services.instagram.runtime import Instagram
 from services.instagram.share_links import ShareResolver
+from services.mailbox_address import Mailbox, MailboxError
 from services.rules import CommunityRules
 from services.web_links import BoardMode, WebLinks
 from storage import crypto
@@ -34,7 +34,8 @@ def comment_rules_from(settings: Settings) -> CommentRules:
 def comment_writer_from(settings: Settings) -> CommentWriter:
     if settings.comment_writer == "openai":
         return OpenAIWriter(settings.openai_base_url, settings.openai_model,
-                            settings.openai_api_key, timeout=settings.openai_timeout_seconds)
+                            settings.openai_api_key.get_secret_value(),
+                            timeout=settings.openai_timeout_seconds)
     return BuiltinWriter()
 
 
@@ -92,10 +93,10 @@ def instagram_from(settings: Settings) -> Instagram:
     primary = InstagrapiGateway(
         delay_range=(settings.instagram_delay_min_seconds, settings.instagram_delay_max_seconds),
         call_timeout=settings.instagram_call_timeout_seconds,
-        proxy=settings.instagram_proxy or None,
+        proxy=settings.instagram_proxy.get_secret_value() or None,
     )
     reader = InstaloaderCommentReader(call_timeout=settings.instagram_call_timeout_seconds)
-    shares = ShareResolver(proxy=settings.instagram_proxy or None,
+    shares = ShareResolver(proxy=settings.instagram_proxy.get_secret_value() or None,
                            timeout=min(10.0, settings.instagram_call_timeout_seconds))
     return Instagram(CombinedGateway(primary, reader), hourly_budget=settings.helper_hourly_budget,
                      shares=shares, burst=settings.helper_burst)
