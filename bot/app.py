@@ -14,7 +14,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from bot.config import Settings, load_settings
 from bot.delivery import Delivery
 from bot.kakao import SKILL_PATH, KakaoSkill
-from bot.web import HealthCheck, build_web_app, database_check, helpers_check
+from bot.web import HealthCheck, build_web_app, database_check, errors_check, helpers_check
 from bot.web_pages import WebPages
 from bot.wiring import comment_rules_from, comment_writer_from, open_services, schedule_from
 from handlers.dispatcher import Dispatcher
@@ -28,7 +28,6 @@ from jobs.weekly import WeeklyJobs
 from services.container import Services
 from services.kakao_export import ExportUnreadable
 from services.open_chat_import import ImportReport, MailReport
-from services.web_links import WebLinks
 from storage import crypto
 
 log = logging.getLogger(__name__)
@@ -54,7 +53,8 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
     async with open_services(settings) as services:
         dispatcher = Dispatcher(services)
         telegram = None
-        checks: list[HealthCheck] = [database_check(services), helpers_check(services)]
+        checks: list[HealthCheck] = [database_check(services), helpers_check(services),
+                                     errors_check(services)]
         if settings.telegram_token:
             from bot.telegram import TelegramTransport
 
@@ -80,19 +80,18 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
         web_app = build_web_app(checks, settings.healthz_token.get_secret_value())
         kakao = KakaoSkill(settings, dispatcher, services)
         kakao.add_routes(web_app)
-        pages = WebPages(services, services.web or WebLinks(settings.public_url),
-                         settings.web_board_cache_seconds)
+        pages = WebPages(services, services.web, settings.web_board_cache_seconds)
         pages.add_routes(web_app)
         web_app.on_cleanup.append(pages.close)
         delivery = Delivery(services, [n for n in (telegram, kakao) if n is not None])
-        services.delivery = delivery
+        services.delivery.connect(delivery)  # the transports exist: the way out is open
         if settings.kakao_import_folder:
             _watch_folder(scheduler, settings, services, delivery, leader)
         if settings.kakao_import_mailbox:
             _watch_mailbox(scheduler, settings, services, delivery, leader)
-        if services.instagram is not None:  # helpers taken out of service are told to admins
-            services.instagram.alert = delivery.alert
         weekly = WeeklyJobs(services, delivery, nudge_after_days=settings.nudge_after_days)
+        # An admin's /verify of a finished week whose final check did not finish.
+        services.finish_week.connect(weekly.finish_week)
         comments = CommentJob(services, delivery, comment_writer_from(settings),
                               comment_rules_from(settings))
 

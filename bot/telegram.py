@@ -671,6 +671,8 @@ class TelegramTransport:
             context.error,
             exc_info=context.error,
         )
+        if context.error is not None:  # not a user's mistake: the admins hear, rate-limited
+            self.dispatcher.services.faults.report("Telegram update", context.error)
         if chat_id is not None:
             try:
                 await self.app.bot.send_message(chat_id, t(language, "common.error"))
