@@ -125,6 +125,49 @@ async def test_an_unexpected_fault_reaches_the_admins_once_a_window_and_healthz_
         await bot.stop()
 
 
+async def test_a_fault_over_kakao_waits_for_the_kakao_admin_and_is_counted(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """KakaoTalk cannot push (no Event API here): the report waits in the outbox and
+    comes with the admin's next message."""
+    from bot.kakao import KakaoSkill
+    from tests.test_kakao import BOT_ID, SECRET, KakaoClient, serve
+
+    report = ErrorReport(services.delivery)
+    reported = replace(services, faults=report)
+    skill = KakaoSkill(load_settings(kakao_bot_id=BOT_ID, kakao_skill_secret=SECRET,
+                                     database_url="sqlite://"), Dispatcher(reported), reported)
+    reported.delivery.connect(Delivery(reported, [skill]))
+    app = build_web_app([errors_check(reported)])
+    skill.add_routes(app)
+    runner, base = await serve(app)
+    try:
+        async with aiohttp.ClientSession() as http:
+            admin = KakaoClient(http, f"{base}/kakao/skill")
+            async with reported.transaction() as tx:
+                code = await tx.admins.create_claim("boss")
+            assert "관리자로 등록됐어요" in await admin.say(f"/claim {code}", user="kakao-boss")
+            original = AccountService.identify
+
+            async def broken(self, platform, user_id, *args, **kwargs):  # type: ignore[no-untyped-def]
+                if user_id == "kakao-member":
+                    raise LookupError(SECRET_TEXT)
+                return await original(self, platform, user_id, *args, **kwargs)
+
+            monkeypatch.setattr(AccountService, "identify", broken)
+            member = KakaoClient(http, f"{base}/kakao/skill")
+            assert "문제가 생겼어요" in await member.say(SECRET_TEXT, user="kakao-member")
+            await report.settled()
+            told = await admin.say("/help", user="kakao-boss")
+            assert "handler" in told and "LookupError" in told and SECRET_TEXT not in told
+            async with http.get(f"{base}/healthz") as response:
+                body = await response.json()
+            assert body["errors"].startswith("1 since start") and \
+                body["errors"].endswith("handler (LookupError)")
+    finally:
+        await runner.cleanup()
+
+
 async def test_a_failing_scheduled_job_is_reported(services: Services) -> None:
     class Faults:
         def __init__(self) -> None:
