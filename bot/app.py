@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -163,6 +164,21 @@ def _mail_to_admins(delivery: Delivery) -> MailSink:
     return tell
 
 
+def _reported(services: Services, kind: str, job: Callable[[], Awaitable[None]]
+              ) -> Callable[[], Awaitable[None]]:
+    """A scheduler job whose unexpected failure is logged and reported (the scheduler
+    would only log it), and tried again at its next interval."""
+
+    async def run() -> None:
+        try:
+            await job()
+        except Exception as exc:
+            log.exception("%s failed", kind)
+            services.faults.report(kind, exc)
+
+    return run
+
+
 def _watch_folder(scheduler: AsyncIOScheduler, settings: Settings, services: Services,
                   delivery: Delivery, leader: Leader) -> None:
     """Import new exports from KAKAO_IMPORT_FOLDER (on the leading instance only)."""
@@ -172,7 +188,8 @@ def _watch_folder(scheduler: AsyncIOScheduler, settings: Settings, services: Ser
         if leader.leading:
             await import_new_files(services, folder, tell)
 
-    scheduler.add_job(scan, "interval", seconds=settings.kakao_import_interval_seconds,
+    scheduler.add_job(_reported(services, "export folder scan", scan), "interval",
+                      seconds=settings.kakao_import_interval_seconds,
                       next_run_time=datetime.now(settings.zone), max_instances=1,
                       coalesce=True, id="kakao_import_folder")
 
@@ -191,7 +208,8 @@ def _watch_mailbox(scheduler: AsyncIOScheduler, settings: Settings, services: Se
                               authserv_id=settings.kakao_import_authserv_id,
                               cafile=settings.kakao_import_mailbox_cafile)
 
-    scheduler.add_job(poll, "interval", seconds=settings.kakao_import_mail_interval_seconds,
+    scheduler.add_job(_reported(services, "mailbox poll", poll), "interval",
+                      seconds=settings.kakao_import_mail_interval_seconds,
                       next_run_time=datetime.now(settings.zone), max_instances=1,
                       coalesce=True, id="kakao_import_mail")
 

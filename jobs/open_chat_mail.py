@@ -333,8 +333,9 @@ async def import_mail(services: Services, box: Mailbox, password: str,
         log.warning("mailbox %s could not be read: %s: %s", box, type(exc).__name__,
                     str(exc)[:200])
         return 0
-    except Exception:
+    except Exception as exc:  # not the server's answer: a fault of ours
         log.exception("mailbox %s could not be read", box)
+        services.faults.report("mail import", exc)
         return 0
     for mail in mails:
         await _one_mail(services, mail, senders, authserv_id, on_report)

@@ -168,17 +168,20 @@ async def test_a_fault_over_kakao_waits_for_the_kakao_admin_and_is_counted(
         await runner.cleanup()
 
 
+class Faults:
+    """Records what is reported (kind, exception type)."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str]] = []
+
+    def report(self, kind: str, error: BaseException) -> None:
+        self.seen.append((kind, type(error).__name__))
+
+    def summary(self) -> str:
+        return ""
+
+
 async def test_a_failing_scheduled_job_is_reported(services: Services) -> None:
-    class Faults:
-        def __init__(self) -> None:
-            self.seen: list[tuple[str, str]] = []
-
-        def report(self, kind: str, error: BaseException) -> None:
-            self.seen.append((kind, type(error).__name__))
-
-        def summary(self) -> str:
-            return ""
-
     class Leading:
         leading = True
 
@@ -195,6 +198,29 @@ async def test_a_failing_scheduled_job_is_reported(services: Services) -> None:
 
     await runner.guarded("reminder 08:00", fails)  # logged, never raised
     assert faults.seen == [("scheduled job reminder 08:00", "ZeroDivisionError")]
+
+
+async def test_an_unexpected_mail_import_failure_is_reported_a_server_away_is_not(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import jobs.open_chat_mail as mail
+    from services.mailbox_address import Mailbox
+
+    faults = Faults()
+    counted = replace(services, faults=faults)
+    box = Mailbox.from_url("imaps://bot@mail.example.org")
+
+    async def tell(_report: object) -> None:
+        raise AssertionError("no mail was read")
+
+    for error in (ConnectionRefusedError(), ValueError("a bug of ours")):
+        def fetch(*_args: object, error: Exception = error) -> None:
+            raise error
+
+        monkeypatch.setattr(mail, "fetch_new_mail", fetch)
+        assert await mail.import_mail(counted, box, "pw", frozenset({"boss@example.org"}),
+                                      tell, authserv_id="mx.example.org") == 0
+    assert faults.seen == [("mail import", "ValueError")]  # the server away is expected
 
 
 async def test_the_console_admin_sees_an_approval_request_and_approves_it(
