@@ -1,4 +1,5 @@
-"""One transaction per incoming event, with every service bound to it."""
+"""The service container, built once per process (bot/wiring.py), and the transaction
+that binds every service to one unit of work."""
 
 from __future__ import annotations
 
@@ -91,9 +92,10 @@ TEST_KNOBS = frozenset({"clock", "rules", "web"})
 @dataclass(eq=False)
 class Services:
     """The process's services, built once (bot/wiring.py) and never patched: what a mode
-    lacks is a null object that says so (no web links, no chat connected yet), never
-    None. Its two late-bound edges (the delivery, finishing a week) are explained in
-    services/outbound.py."""
+    lacks is a null object that says so (no web links, no chat connected yet, faults not
+    counted), never None. Its two late-bound edges (the delivery, finishing a week) are
+    explained in services/outbound.py. Instagram stays optional: a container without it
+    (tests, scripts) has no checks, and the handlers say no helper can read."""
 
     sessions: async_sessionmaker[AsyncSession]
     rules: CommunityRules
