@@ -231,7 +231,7 @@ async def week_run(config: Config, clock: VirtualClock) -> dict[str, Any]:
     services = Services(session_factory(engine), RULES, clock=now,
                         serialize=is_sqlite(config.url), instagram=instagram)
     delivery = Recorder(clock)
-    services.delivery = delivery  # type: ignore[assignment]
+    services.delivery.connect(delivery)  # type: ignore[arg-type]
     jobs = WeeklyJobs(services, delivery, clock=now)
     runner = JobRunner(jobs, Leading(), SCHEDULE)  # type: ignore[arg-type]
     checks = services.checks

@@ -13,7 +13,7 @@ from cryptography.fernet import Fernet
 from pydantic import SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from jobs.open_chat_mail import Mailbox, MailboxError
+from services.mailbox_address import Mailbox, MailboxError
 from services.weeks import parse_deadline
 from storage.db import DEFAULT_DATABASE_URL
 
@@ -26,14 +26,14 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
     database_url: str = DEFAULT_DATABASE_URL
-    encryption_keys: str = ""
+    encryption_keys: SecretStr = SecretStr("")
     timezone: str = "Asia/Seoul"
     log_level: str = "INFO"
 
-    telegram_token: str = ""
+    telegram_token: SecretStr = SecretStr("")
     telegram_api_url: str = "https://api.telegram.org"
     telegram_webhook_url: str = ""
-    telegram_webhook_secret: str = ""
+    telegram_webhook_secret: SecretStr = SecretStr("")
     # Messages a second that broadcasts (reminders, results) may use, below Telegram's 30/s.
     telegram_broadcast_rate: float = 20.0
     # Telegram's own limit for all messages a second (AIORateLimiter's overall rate).
@@ -51,14 +51,14 @@ class Settings(BaseSettings):
     web_board: str = "public"
     # /healthz tells anyone ok or not; the details (database, scheduler role, helpers)
     # go to a request with this token (Bearer or ?token=) or from this machine.
-    healthz_token: str = ""
+    healthz_token: SecretStr = SecretStr("")
     # Seconds the board (its page and picture) is served from memory; a check of the week
     # drops it at once. 0: computed for every reader.
     web_board_cache_seconds: float = 30.0
 
     kakao_bot_id: str = ""
-    kakao_skill_secret: str = ""
-    kakao_rest_api_key: str = ""
+    kakao_skill_secret: SecretStr = SecretStr("")
+    kakao_rest_api_key: SecretStr = SecretStr("")
     kakao_event_name: str = ""
     # Kakao waits 5 s for an answer; past this budget the answer goes by callback.
     kakao_reply_budget_seconds: float = 3.5
@@ -140,7 +140,7 @@ class Settings(BaseSettings):
     comment_writer: str = "builtin"
     openai_base_url: str = ""
     openai_model: str = ""
-    openai_api_key: str = ""
+    openai_api_key: SecretStr = SecretStr("")
     openai_timeout_seconds: float = 15.0
 
     # Unfollow checks with login a person may run in a day (the export check is free).
@@ -159,7 +159,7 @@ class Settings(BaseSettings):
     # One Instagram operation (all pages of a list) gives up after this long.
     instagram_call_timeout_seconds: float = 120.0
     # An HTTP(S) proxy for every Instagram request (a residential one keeps helpers healthy).
-    instagram_proxy: str = ""
+    instagram_proxy: SecretStr = SecretStr("")
 
     @field_validator("submission_deadline", "comment_deadline", "week_open_at",
                      "submission_warning_at")
@@ -197,8 +197,9 @@ class Settings(BaseSettings):
 
     @field_validator("encryption_keys")
     @classmethod
-    def _keys_are_fernet(cls, value: str) -> str:
-        for index, key in enumerate(k for k in value.split(",") if k.strip()):
+    def _keys_are_fernet(cls, value: SecretStr) -> SecretStr:
+        keys = value.get_secret_value()
+        for index, key in enumerate(k for k in keys.split(",") if k.strip()):
             try:
                 Fernet(key.strip().encode())
             except ValueError:
@@ -286,7 +287,8 @@ class Settings(BaseSettings):
     @property
     def keys(self) -> list[str]:
         """Fernet keys, newest first."""
-        return [k.strip() for k in self.encryption_keys.split(",") if k.strip()]
+        keys = self.encryption_keys.get_secret_value()
+        return [k.strip() for k in keys.split(",") if k.strip()]
 
     @property
     def zone(self) -> ZoneInfo:

@@ -4,22 +4,32 @@ It reads standard input (so it can be scripted with a pipe) and prints each repl
 its buttons numbered; typing a button's number or its label presses it. `/file PATH`
 sends a file, as a chat app's attachment would (an open-chat export for `/import`,
 Instagram's export for the unfollow check).
+
+The console cannot push: what the bot sends a console person on its own (an approval
+request to the admins, an approval, a result) waits for them, as on KakaoTalk, and is
+printed after their next exchange, its buttons pressable like the answer's (the admin of
+`autogram chat --as boss` sees the request `autogram chat --as kim` made).
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 import sys
 import tempfile
 from pathlib import Path
 from typing import TextIO
 
 from bot.config import Settings
+from bot.delivery import Delivery
+from bot.kakao_render import from_plain
 from bot.wiring import open_services
 from handlers.dispatcher import Dispatcher
 from handlers.events import Button, Incoming, Reply
 from handlers.i18n import t
+from services.container import Services
+from services.notifier import BroadcastReport, Outgoing
 
 PLATFORM = "console"
 FILE_COMMAND = "/file "
@@ -57,6 +67,33 @@ def render(replies: list[Reply], language: str = "ko") -> tuple[str, list[Button
             path = _saved(*reply.document)
             lines.append("     " + t(language, "console.file", path=path))
     return "\n".join(lines), buttons
+
+
+class ConsoleInbox:
+    """The console as the delivery sees it: no push; messages wait in the outbox for the
+    person's next exchange (`waiting`)."""
+
+    platform = PLATFORM
+    can_push = False
+    reads_outbox = True
+
+    async def send(self, chat_id: str, text: str) -> bool:
+        return False
+
+    async def broadcast(self, messages: list[Outgoing]) -> BroadcastReport:
+        return BroadcastReport(unreachable=[m.chat_id for m in messages], failed=[])
+
+
+def connect_console(services: Services) -> None:
+    """The console's delivery: admins, members and accounts on the console find what
+    was sent them when they next speak."""
+    services.delivery.connect(Delivery(services, [ConsoleInbox()]))
+
+
+async def waiting(services: Services, name: str) -> list[Reply]:
+    """What waits for this console person, taken out of the outbox."""
+    async with services.transaction() as tx:
+        return from_plain(await tx.outbox.take_results(PLATFORM, name, tx.now()))
 
 
 def pressed(line: str, buttons: list[Button]) -> Button | None:
@@ -104,6 +141,20 @@ async def converse(dispatcher: Dispatcher, name: str, lines: TextIO, out: TextIO
             if more:
                 text, buttons = render(more, outcome.language or "ko")
                 print(text, file=out, flush=True)
+        if sent := await waiting(dispatcher.services, name):
+            language = outcome.language or "ko"
+            text, also = render(sent, language)
+            print(t(language, "console.waiting"), file=out, flush=True)
+            print(_numbered_after(text, len(buttons)), file=out, flush=True)
+            buttons = [*buttons, *also]
+
+
+def _numbered_after(text: str, first: int) -> str:
+    """Printed buttons renumbered to follow the `first` already on screen."""
+    if not first:
+        return text
+    return re.sub(r"^     \[(\d+)\] ", lambda m: f"     [{int(m.group(1)) + first}] ", text,
+                  flags=re.MULTILINE)
 
 
 def _read_file(name: str) -> tuple[str, bytes] | str:
@@ -120,6 +171,7 @@ async def _print_progress(update: str, out: TextIO) -> None:
 
 async def chat(settings: Settings, name: str = "console") -> None:
     async with open_services(settings) as services:
+        connect_console(services)
         if sys.stdin.isatty():
             print(
                 f"Chatting as {name!r}. Type a message and press Enter; /help lists commands; "

@@ -56,7 +56,7 @@ class Delivery:
         async with self.services.transaction() as tx:
             chats = await tx.accounts.private_chats(list(texts))
             urls = await web.personal_urls(tx.session, linked, tx.now()) \
-                if web is not None and web.public and linked else {}
+                if web.public and linked else {}
         outgoing: dict[str, list[tuple[int, Outgoing]]] = {}
         waiting: list[tuple[str, str, str | Reply]] = []
         delivered = Delivered()

@@ -86,7 +86,8 @@ class KakaoSkill:
         if not self.enabled:
             return False
         given = request.headers.get(SECRET_HEADER, "").encode()
-        return hmac.compare_digest(given, self.settings.kakao_skill_secret.encode())
+        expected = self.settings.kakao_skill_secret.get_secret_value().encode()
+        return hmac.compare_digest(given, expected)
 
     def _our_bot(self, payload: dict[str, Any]) -> bool:
         """Our bot id (or its development twin, the same id with `!`)."""
@@ -290,7 +291,7 @@ class KakaoSkill:
         url = f"{s.kakao_event_api_url.rstrip('/')}/v2/bots/{s.kakao_bot_id}/talk"
         body = {"event": {"name": s.kakao_event_name, "data": {"text": text}},
                 "user": [{"type": "botUserKey", "id": user} for user in users]}
-        headers = {"Authorization": f"KakaoAK {s.kakao_rest_api_key}"}
+        headers = {"Authorization": f"KakaoAK {s.kakao_rest_api_key.get_secret_value()}"}
         try:
             async with self._http().post(url, json=body, headers=headers) as response:
                 answer = await response.json(content_type=None)

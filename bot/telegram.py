@@ -164,7 +164,7 @@ class TelegramTransport:
         self._tasks: list[asyncio.Task[None]] = []
         builder = (
             Application.builder()
-            .token(settings.telegram_token)
+            .token(settings.telegram_token.get_secret_value())
             .base_url(f"{settings.telegram_api_url}/bot")
             .base_file_url(f"{settings.telegram_api_url}/file/bot")
             .rate_limiter(
@@ -203,7 +203,7 @@ class TelegramTransport:
             await with_retries(
                 lambda: self.app.bot.set_webhook(
                     url=f"{self.settings.telegram_webhook_url}{WEBHOOK_PATH}",
-                    secret_token=self.settings.telegram_webhook_secret,
+                    secret_token=self.settings.telegram_webhook_secret.get_secret_value(),
                     allowed_updates=["message", "callback_query"],
                 )
             )
@@ -232,7 +232,7 @@ class TelegramTransport:
     async def _webhook(self, request: web.Request) -> web.Response:
         """Telegram's webhook: a request without the right secret reaches no handler."""
         given = request.headers.get(SECRET_HEADER, "")
-        expected = self.settings.telegram_webhook_secret
+        expected = self.settings.telegram_webhook_secret.get_secret_value()
         if not hmac.compare_digest(given.encode(), expected.encode()):
             return web.json_response({"error": "forbidden"}, status=403)
         try:
@@ -671,6 +671,8 @@ class TelegramTransport:
             context.error,
             exc_info=context.error,
         )
+        if context.error is not None:  # not a user's mistake: the admins hear, rate-limited
+            self.dispatcher.services.faults.report("Telegram update", context.error)
         if chat_id is not None:
             try:
                 await self.app.bot.send_message(chat_id, t(language, "common.error"))

@@ -28,6 +28,16 @@ def database_check(services: Services) -> HealthCheck:
     return check
 
 
+def errors_check(services: Services) -> HealthCheck:
+    """Faults that were not a user's mistake since start, and the last one (they never
+    make the bot unhealthy: it answers on; the admins' chat heard of them)."""
+
+    async def check() -> tuple[str, bool, str]:
+        return "errors", True, services.faults.summary()
+
+    return check
+
+
 def helpers_check(services: Services) -> HealthCheck:
     """Says when no helper account can read: the weekly check cannot run without one
     (the bot itself is healthy, so this never fails the health check)."""

@@ -48,8 +48,7 @@ def _tell(ctx: Ctx, member_id: int, render: Render) -> None:
     services = ctx.services
 
     async def work(_progress: ProgressFn) -> list[Reply]:
-        if services is not None and services.delivery is not None:
-            await services.delivery.to_members({member_id: render})
+        await services.delivery.to_members({member_id: render})
         return []
 
     ctx.after(work)
@@ -139,8 +138,6 @@ async def appeal(ctx: Ctx, args: str) -> list[Reply]:
                     replies.append(Reply(ctx.t("appeal.sent")))
                 pending.append((strike.id, strike.reason, missing, said_hidden))
         for strike_id, reason, still, said_hidden in pending:
-            if services.delivery is None:
-                continue
             if said_hidden:
                 await services.delivery.to_admins(
                     _hidden_for_admins(strike_id, username, week, still),
@@ -175,11 +172,10 @@ async def _hidden_after_recheck(ctx: Ctx, member_id: int) -> list[Reply]:
              for s in fresh]
 
     async def work(_progress: ProgressFn) -> list[Reply]:
-        if services.delivery is not None:
-            for strike_id, week, posts in sends:
-                await services.delivery.to_admins(
-                    _hidden_for_admins(strike_id, username, week, posts),
-                    _hidden_buttons(strike_id, posts))
+        for strike_id, week, posts in sends:
+            await services.delivery.to_admins(
+                _hidden_for_admins(strike_id, username, week, posts),
+                _hidden_buttons(strike_id, posts))
         return []
 
     ctx.after(work)

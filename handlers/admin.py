@@ -36,7 +36,7 @@ async def add_user(ctx: Ctx, args: str) -> list[Reply]:
     names = args.replace(",", " ").split()
     if not names:
         return [ctx.reply("adduser.usage")]
-    instagram = ctx.services.instagram if ctx.services is not None else None
+    instagram = ctx.services.instagram
     if instagram is not None and instagram.pool.free_now():
         unknown = await ctx.tx.members.to_look_up(names)
         if unknown:
@@ -137,14 +137,13 @@ async def del_user(ctx: Ctx, args: str) -> list[Reply]:
     removed = await ctx.tx.members.remove(ctx.who.account_id, parts[0])
     if removed is None:
         return [ctx.reply("deluser.not_found", username=parts[0].lstrip("@"))]
-    if ctx.services is not None:
-        versions = ctx.services.week_versions
+    versions = ctx.services.week_versions
 
-        async def forget_boards(_progress: ProgressFn) -> list[Reply]:
-            versions.bump_all()  # after the commit: no board shows them from memory
-            return []
+    async def forget_boards(_progress: ProgressFn) -> list[Reply]:
+        versions.bump_all()  # after the commit: no board shows them from memory
+        return []
 
-        ctx.after(forget_boards)
+    ctx.after(forget_boards)
     return [ctx.reply("deluser.removed", username=removed)]
 
 
@@ -221,7 +220,7 @@ async def _store_notice(ctx: Ctx, text: str) -> list[Reply]:
         key = "setnotice.done_no_qr"
     web = ctx.services.web
     qr_url = web.notice_qr_url(notice.qr_image) \
-        if notice.qr_image and web is not None and web.public else None
+        if notice.qr_image and web.public else None
     return [Reply(ctx.t(key) + "\n\n" + notice.text, image=notice.qr_image, image_url=qr_url)]
 
 

@@ -45,7 +45,7 @@ TELL_EVERY = timedelta(hours=1)
 def _tell_admins(ctx: Ctx, key: str) -> None:
     services, now, username = ctx.services, ctx.tx.now(), ctx.who.member_username or "?"
     last = _TOLD.get(services)
-    if services.delivery is None or (last is not None and now - last < TELL_EVERY):
+    if last is not None and now - last < TELL_EVERY:
         return
     _TOLD[services] = now
     delivery = services.delivery
@@ -72,7 +72,7 @@ async def verify(ctx: Ctx, args: str) -> list[Reply]:
         if asked is None:
             return [ctx.reply("verify.week_bad")]
     last = this_week if now >= this_week.at(rules.comment_deadline) else this_week.previous()
-    unfinished = ctx.services.finish_week is not None and asked is None \
+    unfinished = ctx.services.finish_week.connected and asked is None \
         and not await ctx.tx.records.finished(last) \
         and await ctx.tx.submissions.count_of_week(last) > 0
     if (asked is not None and asked != this_week) or unfinished:
@@ -109,7 +109,7 @@ async def _finish_week(ctx: Ctx, week: Week, last: Week) -> list[Reply]:
         return [ctx.reply("verify.week_empty", week=week.label)]
     finish = ctx.services.finish_week
     checks = ctx.tx.checks
-    if finish is None or checks is None or checks.lock.locked():
+    if not finish.connected or checks is None or checks.lock.locked():
         return [ctx.reply("verify.busy")]
 
     async def work(_progress: ProgressFn) -> list[Reply]:

@@ -61,7 +61,7 @@ class Ctx:
         """"Open in browser": this member's personal web page (None: not a member, or
         the web links are not set up)."""
         web, member_id = self.services.web, self.who.member_id
-        if web is None or member_id is None:
+        if member_id is None:
             return None
         if not web.public and self.event.platform != "console":
             return None  # a phone cannot open this machine's address (Telegram refuses it)

@@ -32,10 +32,9 @@ async def _accept_invite(ctx: Ctx, code: str) -> list[Reply]:
         services, username, moved = ctx.services, accepted.username or "", accepted.moved_from
 
         async def work(_progress: ProgressFn) -> list[Reply]:
-            if services is not None and services.delivery is not None:
-                for platform, user_id, language in moved:
-                    await services.delivery.to_account(
-                        platform, user_id, t(language, "invite.moved_away", username=username))
+            for platform, user_id, language in moved:
+                await services.delivery.to_account(
+                    platform, user_id, t(language, "invite.moved_away", username=username))
             return []
 
         ctx.after(work)

@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 
 async def cancel(ctx: Ctx, _args: str) -> list[Reply]:
     services = ctx.services
-    if services is not None and services.unfollow_checks.cancel(
+    if services.unfollow_checks.cancel(
             (ctx.event.platform, ctx.event.user_id)):
         return [ctx.reply("unfollow.cancelled_now")]  # a running check stops
     state = ctx.state
@@ -220,9 +220,10 @@ class Dispatcher:
                     outcome.replies[0] = replace(outcome.replies[0], delete_incoming=True)
                 if queue is not None and event.delivery_id is not None:
                     outcome.queued = await queue(tx, event, outcome)
-        except Exception:
+        except Exception as exc:
             # Logged without the text: it may be a password.
             log.exception("handler failed (platform=%s user=%s)", event.platform, event.user_id)
+            self.services.faults.report("handler", exc)  # the admins hear, rate-limited
             failed = Outcome([Reply(t(language, "common.error"), delete_incoming=secret)],
                              language)
             if event.delivery_id is not None:  # handled, if badly: never run in a loop
@@ -251,8 +252,9 @@ class Dispatcher:
         for work in works:
             try:
                 replies += await work(progress or _no_progress)
-            except Exception:
+            except Exception as exc:
                 log.exception("deferred work failed")
+                self.services.faults.report("deferred work", exc)
                 replies.append(Reply(t(outcome.language, "common.error")))
         return replies
 

@@ -67,7 +67,7 @@ async def on_password(ctx: Ctx, text: str) -> list[Reply]:
     username = str(data.get("username", ""))
     if no := await login.refused(ctx, username, own=True):  # an admin adding a helper
         return no
-    instagram, actor = ctx.services.instagram if ctx.services else None, ctx.who.account_id
+    instagram, actor = ctx.services.instagram, ctx.who.account_id
     ctx.goto(FLOW, login.CHECKING)
 
     async def then(fresh: Ctx, result: LoginResult | InstagramError) -> list[Reply]:
@@ -113,7 +113,7 @@ async def on_code(ctx: Ctx, text: str) -> list[Reply]:
     code = "".join(text.split())
     if not code.isdigit():
         return [ctx.ask("addhelper.code_digits")]
-    instagram = ctx.services.instagram if ctx.services else None
+    instagram = ctx.services.instagram
     ctx.goto(FLOW, login.CHECKING)
 
     async def then(fresh: Ctx, result: LoginResult | InstagramError) -> list[Reply]:
@@ -187,7 +187,7 @@ async def check_helper(ctx: Ctx, args: str) -> list[Reply]:
     if isinstance(plan, LoginOutcome):
         return [ctx.reply("checkhelper.failed", username=username,
                           reason=ig_reason(ctx, plan.status))]
-    instagram, actor = ctx.services.instagram if ctx.services else None, ctx.who.account_id
+    instagram, actor = ctx.services.instagram, ctx.who.account_id
 
     async def then(fresh: Ctx, result: ProbeResult | InstagramError) -> list[Reply]:
         outcome = await fresh.tx.helpers.record_check(actor, plan, result)

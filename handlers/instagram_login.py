@@ -29,7 +29,7 @@ Done = Callable[[Ctx, LoginResult], Awaitable[list[Reply]]]
 
 
 def gateway_of(ctx: Ctx) -> Any:
-    instagram = ctx.services.instagram if ctx.services is not None else None
+    instagram = ctx.services.instagram
     return instagram.gateway if instagram is not None else None
 
 

@@ -27,12 +27,11 @@ KINDS = {"consumer": "consumer", "producer": "producer", "소비자": "consumer"
          "생산자": "producer"}
 
 
-async def _request_approval(services: Services | None, render: Render, kind: str,
+async def _request_approval(services: Services, render: Render, kind: str,
                             row_id: int) -> None:
     """The admins hear of a new consumer or producer, with its Approve button."""
-    if services is not None and services.delivery is not None:
-        await services.delivery.to_admins(render, lambda lang: [
-            (t(lang, "approve.button", id=row_id), f"/approve {kind} {row_id}")])
+    await services.delivery.to_admins(render, lambda lang: [
+        (t(lang, "approve.button", id=row_id), f"/approve {kind} {row_id}")])
 
 
 async def _switch(ctx: Ctx, kind: str, word: str) -> list[Reply]:
@@ -213,9 +212,8 @@ async def approve(ctx: Ctx, args: str) -> list[Reply]:
     services = ctx.services
 
     async def work(_progress: ProgressFn) -> list[Reply]:
-        if services is not None and services.delivery is not None:
-            await services.delivery.to_members({member_id: lambda lang: t(
-                lang, f"{kind}.approved", username=username)})
+        await services.delivery.to_members({member_id: lambda lang: t(
+            lang, f"{kind}.approved", username=username)})
         return []
 
     ctx.after(work)

@@ -125,8 +125,7 @@ async def upload_url(ctx: Ctx) -> str | None:
     """The member's own upload page for the export (None: not a member, or no web
     address a phone can open)."""
     web, member_id = ctx.services.web, ctx.who.member_id
-    if web is None or member_id is None or not (web.public or ctx.event.platform ==
-                                                  "console"):
+    if member_id is None or not (web.public or ctx.event.platform == "console"):
         return None
     url = await web.personal_url(ctx.tx.session, member_id, ctx.tx.now())
     return f"{url}/unfollow" + ("?lang=en" if ctx.lang == "en" else "") if url else None
@@ -141,7 +140,7 @@ def _key(ctx: Ctx) -> tuple[str, str]:
 
 async def login_begin(ctx: Ctx, _args: str) -> list[Reply]:
     services = ctx.services
-    if services is not None and services.unfollow_checks.running(_key(ctx)):
+    if services.unfollow_checks.running(_key(ctx)):
         return [ctx.reply("unfollow.busy")]
     since = ctx.tx.now() - timedelta(days=1)
     limit = ctx.tx.rules.unfollow_daily_limit

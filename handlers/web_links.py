@@ -25,7 +25,7 @@ async def week_link(ctx: Ctx, args: str) -> list[Reply]:
                           weeks=missing[1]) if missing else ctx.reply("weeklink.usage")]
     if week.start > this_week.start:
         return [ctx.reply("results.future_week", week=formatting.week(week, ctx.lang))]
-    if web is None:
+    if not web.available:
         return [ctx.reply("weeklink.unavailable")]
     board = await ctx.tx.board.board(week)
     url = web.week_url(None if week == this_week else week)
@@ -45,7 +45,7 @@ async def new_link(ctx: Ctx, _args: str) -> list[Reply]:
     web, member_id = ctx.services.web, ctx.who.member_id
     if member_id is None:
         return [ctx.reply("admin.not_member")]
-    if web is None or not web.personal:
+    if not web.personal:
         return [ctx.reply("newlink.unavailable")]
     today = ctx.tx.now().astimezone(ctx.tx.rules.timezone).date()
     if not await web.renew(ctx.tx.session, member_id, today):

@@ -67,7 +67,7 @@ async def submit_link(ctx: Ctx, text: str, *, in_flow: bool) -> list[Reply]:
     found = find_links(text)
     parts = found if len(found) > 1 else [text]
     parsed = [parse_post_link(part) for part in parts]
-    instagram = ctx.services.instagram if ctx.services is not None else None
+    instagram = ctx.services.instagram
     if any(isinstance(p, PostLink) and needs_instagram(instagram, p) for p in parsed):
         return _submit_after_looking(ctx, parts, parsed, instagram)
     replies: list[Reply] = []
@@ -270,7 +270,7 @@ def _missing_week(ctx: Ctx, text: str) -> Reply | None:
 def picture_url(ctx: Ctx, week: Week) -> str | None:
     """The week's results picture on the web app, where KakaoTalk can fetch it."""
     web = ctx.services.web
-    return web.picture_url(week) if web is not None and web.public else None
+    return web.picture_url(week) if web.public else None
 
 
 async def results(ctx: Ctx, args: str) -> list[Reply]:
@@ -315,7 +315,7 @@ async def notice(ctx: Ctx, _args: str) -> list[Reply]:
     web = ctx.services.web
     # Where a platform shows pictures by address only (KakaoTalk), the web app serves it.
     qr_url = web.notice_qr_url(current.qr_image) \
-        if current.qr_image and web is not None and web.public else None
+        if current.qr_image and web.public else None
     return [Reply(text, image=current.qr_image, image_url=qr_url)]
 
 

@@ -113,8 +113,9 @@ class JobRunner:
         try:
             if not needs_lead or await self.leader.ensure():
                 await job()
-        except Exception:
+        except Exception as exc:
             log.exception("scheduled job %s failed", name)
+            self.jobs.services.faults.report(f"scheduled job {name}", exc)
         finally:
             if task is not None:
                 self._running.discard(task)  # type: ignore[arg-type]

@@ -42,8 +42,6 @@ class WeeklyJobs:
         self.clock = clock
         if services.checks is not None:
             services.checks.aftermath = self.tell_aftermath
-        # An admin's /verify of a finished week whose final check did not finish.
-        services.finish_week = self.finish_week
 
     # --- periods ---------------------------------------------------------------------
 

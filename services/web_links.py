@@ -74,6 +74,9 @@ def _signing_key(fernet_key: str) -> bytes:
 class WebLinks:
     """Where the web app is reached from outside, and the personal links' signer."""
 
+    # Whether the web pages have an address at all (NoWebLinks: they have not).
+    available = True
+
     def __init__(self, root: str, board: BoardMode = BoardMode.PUBLIC,
                  keys: list[str] | None = None, public: bool = True) -> None:
         self.root = root.rstrip("/")
@@ -174,3 +177,13 @@ class WebLinks:
         await session.execute(update(Member).where(Member.id == member_id).values(
             link_epoch=Member.link_epoch + 1, links_made_on=today, links_made=made + 1))
         return True
+
+
+class NoWebLinks(WebLinks):
+    """The web links of a mode whose web pages have no address (a bare container, a
+    script): says so (`available` is False), makes no personal link and no public one."""
+
+    available = False
+
+    def __init__(self) -> None:
+        super().__init__("", public=False)

@@ -193,7 +193,7 @@ async def test_an_appeal_clears_itself_or_goes_to_the_admins(
     services.clock = clock
     found = await community(services, simulated, members=3, posts_each=2, comment_rate=0.0)
     phone = Phone()
-    services.delivery = Delivery(services, [phone])  # type: ignore[list-item]
+    services.delivery.connect(Delivery(services, [phone]))  # type: ignore[list-item]
     await WeeklyJobs(services, services.delivery, clock=clock).final()
     first, second, third = found.members
     assert await active_strikes(services, first) == 1
@@ -239,7 +239,7 @@ async def test_a_hidden_comment_is_counted_by_an_admin_with_one_tap(
     services.clock = clock
     found = await community(services, simulated, members=3, posts_each=2, comment_rate=0.0)
     phone = Phone()
-    services.delivery = Delivery(services, [phone])  # type: ignore[list-item]
+    services.delivery.connect(Delivery(services, [phone]))  # type: ignore[list-item]
     await WeeklyJobs(services, services.delivery, clock=clock).final()
     first, second, _third = found.members
     clock.now += timedelta(hours=2)
@@ -307,7 +307,7 @@ async def test_a_member_says_at_once_that_the_comment_is_hidden(
     services.clock = clock
     found = await community(services, simulated, members=2, posts_each=2, comment_rate=0.0)
     phone = Phone()
-    services.delivery = Delivery(services, [phone])  # type: ignore[list-item]
+    services.delivery.connect(Delivery(services, [phone]))  # type: ignore[list-item]
     await WeeklyJobs(services, services.delivery, clock=clock).final()
     first, second = found.members
     member = Person(dispatcher, f"tg-{first}", platform="telegram")

@@ -167,7 +167,7 @@ async def test_failures_cool_down_unverify_or_skip(
     ids = await setup(services, simulated, posts=1)
     simulated.add_post("hana", "GONEPOST", taken_at=NIGHT - timedelta(hours=1))
     phone = Phone()
-    services.delivery = Delivery(services, [phone])  # type: ignore[list-item]
+    services.delivery.connect(Delivery(services, [phone]))  # type: ignore[list-item]
     simulated.expire_sessions("prod.0")
     # prod.1's write is refused with 429 "please wait".
     original = simulated.comment
@@ -206,7 +206,7 @@ async def test_consumer_and_producer_registration_from_chat(
     simulated.add_account("kim.new", password="kim-secret-pw", two_factor_code="112233")
     simulated.add_account("secret.acct", private=True)
     phone = Phone()
-    services.delivery = Delivery(services, [phone])  # type: ignore[list-item]
+    services.delivery.connect(Delivery(services, [phone]))  # type: ignore[list-item]
     admin = Person(dispatcher, "tg-admin", platform="telegram")
     await make_admin(services, admin)
     async with services.transaction() as tx:

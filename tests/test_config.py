@@ -56,3 +56,41 @@ def test_dotenv_file_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     (tmp_path / ".env").write_text("TIMEZONE=Europe/Berlin\nWEEKLY_MAX_POSTS=5\n")
     settings = load_settings()
     assert settings.timezone == "Europe/Berlin" and settings.weekly_max_posts == 5
+
+
+SECRETS = {"ENCRYPTION_KEYS": "", "TELEGRAM_TOKEN": "123456:telegram-token-value",
+           "TELEGRAM_WEBHOOK_SECRET": "webhook-secret-value", "HEALTHZ_TOKEN": "healthz-value",
+           "KAKAO_SKILL_SECRET": "skill-secret-value", "KAKAO_REST_API_KEY": "rest-key-value",
+           "OPENAI_API_KEY": "openai-key-value", "INSTAGRAM_PROXY": "http://u:proxy-pw@p:1",
+           "KAKAO_IMPORT_MAILBOX_PASSWORD": "mail-password-value"}
+
+
+def test_secrets_never_show_in_repr_or_logs(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    """A settings object printed or logged (an error report, a debug line) shows no secret;
+    each is read with get_secret_value() where it is used."""
+    from cryptography.fernet import Fernet
+
+    monkeypatch.chdir(tmp_path)
+    secrets = dict(SECRETS, ENCRYPTION_KEYS=Fernet.generate_key().decode())
+    for name, value in secrets.items():
+        monkeypatch.setenv(name, value)
+    settings = load_settings()
+    shown = repr(settings) + str(settings) + str(settings.model_dump())
+    for name, value in secrets.items():
+        assert value not in shown, name
+        assert getattr(settings, name.lower()).get_secret_value() == value
+    assert settings.keys == [secrets["ENCRYPTION_KEYS"]]
+
+
+def test_settings_import_no_job() -> None:
+    """Settings sit below the jobs: bot/config.py imports nothing from jobs/."""
+    import ast
+    from pathlib import Path
+
+    import bot.config
+
+    tree = ast.parse(Path(bot.config.__file__).read_text())
+    imported = [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
+    imported += [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
+                 for alias in node.names]
+    assert not [name for name in imported if name.split(".")[0] == "jobs"]

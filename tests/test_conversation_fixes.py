@@ -91,7 +91,7 @@ async def test_check_now_without_a_working_helper_tells_the_admins_not_to_wait(
         helper.status = "expired"  # Instagram logged it out: it cannot read
     phone = Phone()
     phone.platform = "console"
-    services.delivery = Delivery(services, [phone])  # type: ignore[list-item]
+    services.delivery.connect(Delivery(services, [phone]))  # type: ignore[list-item]
     await minji.say("/checknow")
     assert "관리자에게 알렸어요" in minji.text and "잠시 뒤에" not in minji.text
     (told,) = phone.to("boss")

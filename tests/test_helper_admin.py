@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 import pytest
 from sqlalchemy import select
@@ -162,8 +163,7 @@ async def test_the_pool_state_is_written_back_and_shown(
         health.endswith("(rate_limited)")
     # A restart keeps the cooldown: a new pool loaded from the table skips that helper.
     fresh = Instagram(simulated, max_wait=0.1, patience=0.1)
-    services.instagram = fresh
-    async with services.transaction() as tx:
+    async with replace(services, instagram=fresh).transaction() as tx:
         await tx.helpers.load_pool()
     cooling = [h.username for h in fresh.pool.helpers.values() if h.status == "cooling"]
     assert len(cooling) == 1

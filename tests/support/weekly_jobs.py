@@ -86,5 +86,8 @@ async def community(services: Services, sim: SimulatedInstagram, members: int = 
 
 
 def jobs_for(services: Services, phone: Phone, clock: Clock) -> WeeklyJobs:
-    return WeeklyJobs(services, Delivery(services, [phone]), clock=clock)  # type: ignore[list-item]
+    """The weekly jobs as `autogram run` wires them: an admin's /verify finishes a week."""
+    jobs = WeeklyJobs(services, Delivery(services, [phone]), clock=clock)  # type: ignore[list-item]
+    services.finish_week.connect(jobs.finish_week)
+    return jobs
 
