@@ -15,14 +15,22 @@ import tempfile
 from pathlib import Path
 from typing import TextIO
 
+from bot.channels import Capabilities, outgoing_reply, shown
 from bot.config import Settings
 from bot.wiring import open_services
 from handlers.dispatcher import Dispatcher
 from handlers.events import Button, Incoming, Reply
 from handlers.i18n import t
+from services.notifier import BroadcastReport, Outgoing
 
 PLATFORM = "console"
 FILE_COMMAND = "/file "
+
+# A terminal: buttons are numbered (typing the number presses one), a picture or a file
+# is saved and its path printed, a link or a picture's address is printed, a progress
+# update is a new line. It cannot delete what the person typed: it says so.
+CONSOLE = Capabilities(buttons=True, images=True, files=True, push=True,
+                       receives_files=True)
 
 
 def _saved(name: str, content: bytes) -> Path:
@@ -40,23 +48,45 @@ def render(replies: list[Reply], language: str = "ko") -> tuple[str, list[Button
     picture or a file is saved and its path printed."""
     lines: list[str] = []
     buttons: list[Button] = []
-    for reply in replies:
+    for original in replies:
+        reply = shown(original, CONSOLE, language)  # a link: printed, to open in a browser
+        if reply.delete_incoming:
+            lines.append("     " + t(language, "console.kept_secret"))
         lines.append(f"bot> {reply.text}".replace("\n", "\n     "))
         for button in reply.buttons:
-            if button.url:  # a link: printed, to open in a browser
-                lines.append(f"     {button.label}: {button.url}")
-                continue
             buttons.append(button)
             lines.append(f"     [{len(buttons)}] {button.label}")
         if reply.image is not None:
             path = _saved("picture.png", reply.image)
             lines.append("     " + t(language, "console.picture", path=path))
-        elif reply.image_url:
-            lines.append(f"     🖼 {reply.image_url}")
         if reply.document is not None:
             path = _saved(*reply.document)
             lines.append("     " + t(language, "console.file", path=path))
     return "\n".join(lines), buttons
+
+
+class ConsoleChannel:
+    """The terminal as a `Channel`: what jobs and services send (an admin's approval
+    request) is printed there at once, as a reply is."""
+
+    platform = PLATFORM
+    capabilities = CONSOLE
+    start_link: str | None = None
+    outbox: None = None
+
+    def __init__(self, out: TextIO, language: str = "ko") -> None:
+        self.out = out
+        self.language = language
+
+    async def post(self, chat_id: str, reply: Reply) -> bool:
+        text, _ = render([reply], self.language)
+        print(text, file=self.out, flush=True)
+        return True
+
+    async def broadcast(self, messages: list[Outgoing]) -> BroadcastReport:
+        for message in messages:
+            await self.post(message.chat_id, outgoing_reply(message))
+        return BroadcastReport(sent=len(messages), unreachable=[], failed=[])
 
 
 def pressed(line: str, buttons: list[Button]) -> Button | None:

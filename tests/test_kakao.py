@@ -14,9 +14,10 @@ from aiohttp import web
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot.channels import press_line
 from bot.config import load_settings
 from bot.kakao import KakaoSkill
-from bot.kakao_render import MAX_BYTES, render, size
+from bot.kakao_render import MAX_BYTES, MAX_QUICK_REPLIES, render, size
 from bot.web import build_web_app
 from handlers.dispatcher import Dispatcher
 from handlers.events import Button, Reply
@@ -372,8 +373,11 @@ def test_any_reply_renders_within_kakao_limits(replies: list[Reply]) -> None:
     def flat(texts: list[str]) -> str:  # what a reader sees, whitespace aside
         return "".join("".join(texts).split())
 
-    # A reply of buttons only is shown as a blank bubble, so its buttons are not lost.
-    original = flat([r.text or (" " if r.buttons else "") for r in replies])
+    # A reply of buttons only is shown as a blank bubble, so its buttons are not lost;
+    # buttons past the ten quick replies become lines saying what to type.
+    original = flat([(r.text or (" " if r.buttons else ""))
+                     + "".join(press_line(b, "ko") for b in r.buttons[MAX_QUICK_REPLIES:])
+                     for r in replies])
     if original:  # nothing is lost: what is not shown now waits behind "더 보기"
         shown = [o["simpleText"]["text"] for o in template["outputs"]]
         assert flat(shown + [r.text for r in rendered.remainder]) == original
