@@ -15,12 +15,14 @@ import tempfile
 from pathlib import Path
 from typing import TextIO
 
-from bot.channels import Capabilities, outgoing_reply, shown
+from bot.channels import Capabilities, shown
 from bot.config import Settings
+from bot.outbox import Outbox
 from bot.wiring import open_services
 from handlers.dispatcher import Dispatcher
 from handlers.events import Button, Incoming, Reply
 from handlers.i18n import t
+from services.container import Services
 from services.notifier import BroadcastReport, Outgoing
 
 PLATFORM = "console"
@@ -28,8 +30,9 @@ FILE_COMMAND = "/file "
 
 # A terminal: buttons are numbered (typing the number presses one), a picture or a file
 # is saved and its path printed, a link or a picture's address is printed, a progress
-# update is a new line. It cannot delete what the person typed: it says so.
-CONSOLE = Capabilities(buttons=True, images=True, files=True, push=True,
+# update is a new line. It cannot delete what the person typed: it says so. Nothing
+# reaches it unasked: what is sent on its own waits for the next exchange.
+CONSOLE = Capabilities(buttons=True, images=True, files=True, reads_outbox=True,
                        receives_files=True)
 
 
@@ -65,28 +68,23 @@ def render(replies: list[Reply], language: str = "ko") -> tuple[str, list[Button
     return "\n".join(lines), buttons
 
 
-class ConsoleChannel:
-    """The terminal as a `Channel`: what jobs and services send (an admin's approval
-    request) is printed there at once, as a reply is."""
+class ConsoleInbox:
+    """The console as jobs and services reach it (a `Channel`): it cannot push, so
+    what the bot sends a console person on its own (an approval request to the admins)
+    waits in the outbox for their next exchange, as on KakaoTalk."""
 
     platform = PLATFORM
     capabilities = CONSOLE
     start_link: str | None = None
-    outbox: None = None
 
-    def __init__(self, out: TextIO, language: str = "ko") -> None:
-        self.out = out
-        self.language = language
+    def __init__(self, services: Services) -> None:
+        self.outbox = Outbox(services, PLATFORM, CONSOLE)
 
     async def post(self, chat_id: str, reply: Reply) -> bool:
-        text, _ = render([reply], self.language)
-        print(text, file=self.out, flush=True)
-        return True
+        return False  # no push: the delivery leaves it in the outbox
 
     async def broadcast(self, messages: list[Outgoing]) -> BroadcastReport:
-        for message in messages:
-            await self.post(message.chat_id, outgoing_reply(message))
-        return BroadcastReport(sent=len(messages), unreachable=[], failed=[])
+        return BroadcastReport(unreachable=[m.chat_id for m in messages], failed=[])
 
 
 def pressed(line: str, buttons: list[Button]) -> Button | None:

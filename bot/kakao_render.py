@@ -137,19 +137,30 @@ def _body(pieces: list[Reply], has_more: bool, more_label: str) -> dict[str, Any
 
 
 def to_plain(replies: list[Reply]) -> list[dict[str, Any]]:
-    """Replies as JSON for the outbox (a link button keeps its URL, a picture its URL or
-    its bytes, a file its name: what a later answer shows of them)."""
+    """Replies as JSON for the outbox, every part kept (a link button its URL, a picture
+    its URL or its bytes, a file its name and content), for whatever answer shows them
+    later (KakaoTalk's "더 보기" or next message, the console's next exchange)."""
     return [{"text": r.text, "image_url": r.image_url,
              "image": None if r.image is None else base64.b64encode(r.image).decode(),
-             "document": None if r.document is None else r.document[0],
+             "document": None if r.document is None
+             else [r.document[0], base64.b64encode(r.document[1]).decode()],
              "buttons": [[b.label, b.payload, *([b.url] if b.url else [])]
                          for b in r.buttons]} for r in replies]
+
+
+def _document(value: Any) -> tuple[str, bytes] | None:
+    """A kept file: [name, base64] (a row written before files were kept: its name)."""
+    if not value:
+        return None
+    if isinstance(value, str):
+        return value, b""
+    return str(value[0]), base64.b64decode(value[1])
 
 
 def from_plain(items: list[dict[str, Any]]) -> list[Reply]:
     return [Reply(i["text"], image_url=i.get("image_url"),
                   image=base64.b64decode(i["image"]) if i.get("image") else None,
-                  document=(i["document"], b"") if i.get("document") else None,
+                  document=_document(i.get("document")),
                   buttons=tuple(Button(b[0], b[1], url=b[2] if len(b) > 2 else None)
                                 for b in i.get("buttons", []))) for i in items]
 

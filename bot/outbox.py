@@ -24,7 +24,8 @@ class Outbox:
     def __init__(self, services: Services, platform: str, shown_with: Capabilities) -> None:
         self.services = services
         self.platform = platform
-        self.capabilities = replace(shown_with, push=False, reads_outbox=True, groups=False)
+        self.capabilities = replace(shown_with, push=False, reads_outbox=True, groups=False,
+                                    edits=False, deletion=False)
 
     async def keep(self, waiting: list[tuple[str, Reply]]) -> None:
         """Messages for several people, in one transaction."""
