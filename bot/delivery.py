@@ -143,17 +143,18 @@ class Delivery:
             reply = Reply(render(language), buttons=tuple(
                 Button(label, payload) for label, payload in (labels(language) if labels
                                                               else [])))
-            if not await self._reach(platform, user_id, reply, language):
+            if not await self.reach(platform, user_id, reply, language):
                 log.warning("an admin message could not reach a %s admin", platform)
 
     async def to_account(self, platform: str, user_id: str, text: str) -> bool:
         """One chat account, by its platform's push, else its outbox (KakaoTalk); True
         only when it was pushed."""
-        return await self._reach(platform, user_id, Reply(text), "ko") == "pushed"
+        return await self.reach(platform, user_id, Reply(text), "ko") == "pushed"
 
-    async def _reach(self, platform: str, user_id: str, reply: Reply, language: str
+    async def reach(self, platform: str, user_id: str, reply: Reply, language: str
                      ) -> str | None:
-        """Push the reply, else leave it in the outbox: "pushed", "waiting" or None."""
+        """One reply to one chat account, as its channel shows it: pushed ("pushed"),
+        else left in the platform's outbox ("waiting"), else None (nowhere to go)."""
         channel = self._pushing(platform)
         if channel is not None and await channel.post(
                 user_id, shown(reply, channel.capabilities, language)):
