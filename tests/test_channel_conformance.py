@@ -396,3 +396,38 @@ async def test_every_part_arrives_or_its_declared_fallback_does(
             assert shown.edited
         elif channel != "kakao":  # a one-answer channel shows the result in place of it
             assert UPDATE in shown.text and not shown.edited
+
+
+async def test_an_admin_on_kakao_push_gets_the_decision_buttons_as_what_to_type(
+        services: Services) -> None:
+    """The Event API carries text only: an approval request's buttons used to vanish
+    there; they come as lines saying what to type."""
+    from storage.models import Admin, ChatAccount, utcnow
+
+    async with services.transaction() as tx:
+        account = ChatAccount(platform="kakao", platform_user_id="kakao-admin", language="en")
+        tx.session.add(account)
+        await tx.session.flush()
+        tx.session.add(Admin(name="boss", chat_account_id=account.id, claimed_at=utcnow()))
+    pushed: list[str] = []
+
+    async def talk(request: web.Request) -> web.Response:
+        pushed.append((await request.json())["event"]["data"]["text"])
+        return web.json_response({"taskId": "t-1", "status": "SUCCESS"})
+
+    app = web.Application()
+    app.router.add_post("/v2/bots/{bot}/talk", talk)
+    runner, base = await serve(app)
+    try:
+        async for _client, skill in _kakao(services, Dispatcher(services),
+                                           kakao_rest_api_key="rest-key",
+                                           kakao_event_name="reminder",
+                                           kakao_event_api_url=base):
+            await Delivery(services, [skill]).to_admins(
+                lambda language: f"Let minji in? ({language})",
+                lambda _language: [("Approve", "/approve 7"), ("Refuse", "/refuse 7")])
+    finally:
+        await runner.cleanup()
+    (text,) = pushed
+    assert text.startswith("Let minji in? (en)")
+    assert "Approve: type /approve 7" in text and "Refuse: type /refuse 7" in text

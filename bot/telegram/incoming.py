@@ -40,6 +40,8 @@ def message_event(update: Update, username: str) -> Incoming | None:
         text=message.text,
         message_id=str(message.message_id),
         language_hint=user.language_code,
+        deletes_messages=TELEGRAM.deletion,
+        sends_files=TELEGRAM.receives_files,
         takes_documents=TELEGRAM.files,
         delivery_id=update.update_id,
     )
@@ -63,6 +65,8 @@ async def document_event(update: Update) -> Incoming | None:
         attachment=await download(document),
         attachment_name=document.file_name or "",
         attachment_size=document.file_size,
+        deletes_messages=TELEGRAM.deletion,
+        sends_files=TELEGRAM.receives_files,
         takes_documents=TELEGRAM.files,
         delivery_id=update.update_id,
     )
@@ -88,6 +92,8 @@ async def button_event(update: Update) -> Incoming | None:
         user_name=user.full_name,
         payload=query.data or "",
         language_hint=user.language_code,
+        deletes_messages=TELEGRAM.deletion,
+        sends_files=TELEGRAM.receives_files,
         takes_documents=TELEGRAM.files,
         delivery_id=update.update_id,
     )
