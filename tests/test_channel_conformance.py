@@ -4,7 +4,8 @@ its declared fallback (bot/channels.py) arriving instead.
 The channels: Telegram's answers (the local Bot API emulator over HTTP), Telegram as
 jobs reach it (the delivery's push), KakaoTalk's answers (the skill endpoint over HTTP
 with real skill payloads), KakaoTalk as jobs reach it (the Event API push, and the
-outbox shown with the person's next message), and the console (`autogram chat`).
+outbox shown with the person's next message), and the console (`autogram chat`, and
+what jobs leave in the outbox for its next exchange).
 """
 
 from __future__ import annotations
@@ -23,10 +24,10 @@ from aiohttp import web
 
 from bot.channels import Capabilities, link_line, picture_line, press_line
 from bot.config import load_settings
-from bot.console import CONSOLE, converse
+from bot.console import CONSOLE, ConsoleInbox, converse, render
 from bot.delivery import Delivery
 from bot.kakao import KakaoSkill
-from bot.kakao_render import KAKAO_ANSWERS, MORE_PAYLOAD
+from bot.kakao_render import KAKAO_ANSWERS, MORE_PAYLOAD, from_plain
 from bot.telegram import TelegramTransport
 from bot.web import build_web_app
 from handlers.context import Ctx, ProgressFn
@@ -311,6 +312,23 @@ async def console(services: Services, replies: dict[str, Reply], _picture: bytes
     return Run(CONSOLE, seen, dispatcher.events)
 
 
+async def console_outbox(services: Services, replies: dict[str, Reply], _picture: bytes
+                         ) -> Run:
+    """What jobs send a console person waits in the outbox and is printed with their
+    next exchange."""
+    inbox = ConsoleInbox(services)
+    delivery = Delivery(services, [inbox])
+    seen: dict[str, Seen] = {}
+    for name in CONTENT:
+        assert await delivery.reach("console", "console-person", replies[name],
+                                    "ko") == "waiting"
+        async with services.transaction() as tx:
+            waiting = from_plain(await tx.outbox.take_results("console", "console-person",
+                                                              tx.now()))
+        seen[name] = _console_seen(render(waiting, "ko")[0])
+    return Run(inbox.outbox.capabilities, seen)
+
+
 # --- the conformance ---------------------------------------------------------------
 
 Runner = Callable[[Services, dict[str, Reply], bytes], Awaitable[Run]]
@@ -321,6 +339,7 @@ CHANNELS: dict[str, Runner] = {
     "kakao push": kakao_push,
     "kakao outbox": kakao_outbox,
     "console": console,
+    "console outbox": console_outbox,
 }
 
 
