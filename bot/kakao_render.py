@@ -88,8 +88,17 @@ def render(replies: list[Reply], more_label: str, language: str = "ko") -> Rende
     while True:
         body = _body(now, bool(rest), more_label)
         if size(body) <= MAX_BYTES or len(now) == 1:
-            return Rendered(body, rest)
+            return Rendered(body, _with_buttons_of(now, rest))
         rest.insert(0, now.pop())
+
+
+def _with_buttons_of(shown: list[Reply], rest: list[Reply]) -> list[Reply]:
+    """The rest, carrying the buttons of what is shown now: while more waits, the only
+    quick reply is "더 보기", so those buttons come with the rest (not lost)."""
+    carried = tuple(b for piece in shown for b in piece.buttons if b.url is None)
+    if not rest or not carried:
+        return rest
+    return [replace(rest[0], buttons=carried + rest[0].buttons), *rest[1:]]
 
 
 def _outputs(piece: Reply) -> list[dict[str, Any]]:

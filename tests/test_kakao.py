@@ -381,3 +381,20 @@ def test_any_reply_renders_within_kakao_limits(replies: list[Reply]) -> None:
     if original:  # nothing is lost: what is not shown now waits behind "더 보기"
         shown = [o["simpleText"]["text"] for o in template["outputs"]]
         assert flat(shown + [r.text for r in rendered.remainder]) == original
+
+
+def test_buttons_shown_before_more_come_with_the_rest() -> None:
+    """A reply's buttons followed by a long reply: "더 보기" takes the quick replies'
+    place, and the buttons come with the rest instead of being lost."""
+    from bot.kakao_render import from_plain, to_plain
+
+    long = "\n".join(f"{n:03d} " + "가" * 80 for n in range(60))
+    replies = [Reply("언어를 골라 주세요", buttons=(Button("한국어", "/lang ko"),)), Reply(long)]
+    labels: list[str] = []
+    rendered = render(replies, "더 보기")
+    for _ in range(10):
+        labels += [q["label"] for q in rendered.body["template"].get("quickReplies", [])]
+        if not rendered.remainder:
+            break
+        rendered = render(from_plain(to_plain(rendered.remainder)), "더 보기")
+    assert "한국어" in labels and labels[-1] == "한국어"
