@@ -11,7 +11,7 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile
 from telegram.constants import MessageLimit
 from telegram.error import BadRequest, TelegramError
 
-from bot.channels import Capabilities
+from bot.channels import Capabilities, picture_line
 from bot.telegram.api import CALLBACK_DATA_LIMIT, with_retries
 from bot.text import split_text
 from handlers.events import Button, Reply
@@ -65,7 +65,7 @@ async def _send_picture_url(bot: Bot, chat_id: int, url: str) -> None:
         await with_retries(lambda: bot.send_photo(chat_id, photo=url))
     except BadRequest as exc:
         log.warning("Telegram could not fetch the picture %s: %s", url, exc)
-        await with_retries(lambda: bot.send_message(chat_id, f"🖼 {url}"))
+        await with_retries(lambda: bot.send_message(chat_id, picture_line(url)))
 
 
 async def delete_secret(bot: Bot, chat_id: int, message_id: int) -> None:
