@@ -64,11 +64,13 @@ def render(replies: list[Reply], more_label: str, language: str = "ko") -> Rende
     cannot carry one) as a line that says so and where to get it (`KAKAO_ANSWERS`'s
     fallbacks); links and buttons past what one answer holds, as lines of text."""
     pieces: list[Reply] = []  # one piece per output, each text <= 1000 characters
+    room = MAX_QUICK_REPLIES  # quick replies left for the whole answer
     for original in replies:
         if not original.text.strip() and not original.buttons and original.image is None \
                 and original.image_url is None and original.document is None:
             continue  # nothing to show
-        reply = _within_limits(shown(original, KAKAO_ANSWERS, language), language)
+        reply = _within_limits(shown(original, KAKAO_ANSWERS, language), language, room)
+        room -= sum(1 for b in reply.buttons if b.url is None)
         chunks = split_text(reply.text or " ", MAX_TEXT)
         for index, chunk in enumerate(chunks):
             last = index == len(chunks) - 1
@@ -118,16 +120,16 @@ def _outputs(piece: Reply) -> list[dict[str, Any]]:
     return outputs
 
 
-def _within_limits(reply: Reply, language: str) -> Reply:
-    """Link buttons past a card's three and buttons past the quick replies' ten, as
-    lines of the text (an answer has room for no more)."""
+def _within_limits(reply: Reply, language: str, room: int) -> Reply:
+    """Link buttons past a card's three, and buttons past the `room` quick replies the
+    answer has left (ten in all), as lines of the text (an answer holds no more)."""
     links = [b for b in reply.buttons if b.url]
     others = [b for b in reply.buttons if not b.url]
     lines = [link_line(b) for b in links[MAX_CARD_BUTTONS:]] + \
-        [press_line(b, language) for b in others[MAX_QUICK_REPLIES:]]
+        [press_line(b, language) for b in others[room:]]
     if not lines:
         return reply
-    kept = tuple(links[:MAX_CARD_BUTTONS] + others[:MAX_QUICK_REPLIES])
+    kept = tuple(links[:MAX_CARD_BUTTONS] + others[:room])
     return replace(reply, text="\n\n".join(p for p in (reply.text, *lines) if p), buttons=kept)
 
 

@@ -374,10 +374,13 @@ def test_any_reply_renders_within_kakao_limits(replies: list[Reply]) -> None:
         return "".join("".join(texts).split())
 
     # A reply of buttons only is shown as a blank bubble, so its buttons are not lost;
-    # buttons past the ten quick replies become lines saying what to type.
-    original = flat([(r.text or (" " if r.buttons else ""))
-                     + "".join(press_line(b, "ko") for b in r.buttons[MAX_QUICK_REPLIES:])
-                     for r in replies])
+    # buttons past the answer's ten quick replies become lines saying what to type.
+    expected, room = [], MAX_QUICK_REPLIES
+    for r in replies:
+        expected.append((r.text or (" " if r.buttons else ""))
+                        + "".join(press_line(b, "ko") for b in r.buttons[room:]))
+        room -= min(room, len(r.buttons))
+    original = flat(expected)
     if original:  # nothing is lost: what is not shown now waits behind "더 보기"
         shown = [o["simpleText"]["text"] for o in template["outputs"]]
         assert flat(shown + [r.text for r in rendered.remainder]) == original
@@ -398,3 +401,14 @@ def test_buttons_shown_before_more_come_with_the_rest() -> None:
             break
         rendered = render(from_plain(to_plain(rendered.remainder)), "더 보기")
     assert "한국어" in labels and labels[-1] == "한국어"
+
+
+def test_buttons_past_ten_quick_replies_say_what_to_type() -> None:
+    """Two replies of six buttons: ten quick replies, the other two as lines."""
+    replies = [Reply(f"묶음 {n}", buttons=tuple(Button(f"{n}-{k}", f"/pick {n}{k}")
+                                               for k in range(6))) for n in range(2)]
+    body = render(replies, "더 보기").body
+    quick = [q["label"] for q in body["template"]["quickReplies"]]
+    assert len(quick) == 10 and "1-4" not in quick and "1-5" not in quick
+    text = "\n".join(o["simpleText"]["text"] for o in body["template"]["outputs"])
+    assert '1-4: "/pick 14"라고 보내 주세요' in text and '1-5: "/pick 15"' in text
