@@ -10,7 +10,6 @@ what jobs leave in the outbox for its next exchange).
 
 from __future__ import annotations
 
-import asyncio
 import io
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -29,6 +28,7 @@ from bot.delivery import Delivery
 from bot.kakao import KakaoSkill
 from bot.kakao_render import KAKAO_ANSWERS, MORE_PAYLOAD, from_plain
 from bot.telegram import TelegramTransport
+from bot.text import split_text
 from bot.web import build_web_app
 from handlers.context import Ctx, ProgressFn
 from handlers.dispatcher import Dispatcher
@@ -117,16 +117,12 @@ def flat(text: str) -> str:
 # --- Telegram ----------------------------------------------------------------------
 
 
-async def _quiet(emulator: BotApiEmulator, chat: int, before: int) -> list[dict[str, Any]]:
-    """The bot's messages to `chat` since `before`, once it has stopped sending."""
-    count = -1
-    for _ in range(100):
-        await asyncio.sleep(0.15)
-        now = len(emulator.messages_to(chat))
-        if now == count and now > before:
-            break
-        count = now
-    return emulator.messages_to(chat)[before:]
+def _telegram_messages(name: str) -> int:
+    """How many messages Telegram shows for each answer: its texts (the long one split
+    at 4096 characters), a picture or a file after them, a progress message's edit."""
+    extra = {"long": len(split_text(LONG, 4096)) - 1, "picture": 1, "qr": 1, "file": 1,
+             "progress": 2}
+    return 1 + extra.get(name, 0)
 
 
 def _telegram_seen(emulator: BotApiEmulator, messages: list[dict[str, Any]],
@@ -157,10 +153,9 @@ async def telegram_answers(services: Services, replies: dict[str, Reply],
         try:
             seen: dict[str, Seen] = {}
             for name in ANSWERS:
-                before = len(emulator.messages_to(USER))
                 photos, documents = len(emulator.photos), len(emulator.documents)
                 said = await emulator.send_text(USER, name)
-                messages = await _quiet(emulator, USER, before)
+                messages = await emulator.wait_for(USER, _telegram_messages(name))
                 seen[name] = _telegram_seen(emulator, messages, photos, documents)
                 seen[name].deleted = (USER, said["message_id"]) in emulator.deleted
             assert seen["picture"].pictures == [picture]  # fetched from the web app
