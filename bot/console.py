@@ -21,9 +21,11 @@ import tempfile
 from pathlib import Path
 from typing import TextIO
 
+from bot.channels import Capabilities, shown
 from bot.config import Settings
 from bot.delivery import Delivery
 from bot.kakao_render import from_plain
+from bot.outbox import Outbox
 from bot.wiring import open_services
 from handlers.dispatcher import Dispatcher
 from handlers.events import Button, Incoming, Reply
@@ -33,6 +35,13 @@ from services.notifier import BroadcastReport, Outgoing
 
 PLATFORM = "console"
 FILE_COMMAND = "/file "
+
+# A terminal: buttons are numbered (typing the number presses one), a picture or a file
+# is saved and its path printed, a link or a picture's address is printed, a progress
+# update is a new line. It cannot delete what the person typed: it says so. Nothing
+# reaches it unasked: what is sent on its own waits for the next exchange.
+CONSOLE = Capabilities(buttons=True, images=True, files=True, reads_outbox=True,
+                       receives_files=True)
 
 
 def _saved(name: str, content: bytes) -> Path:
@@ -50,19 +59,17 @@ def render(replies: list[Reply], language: str = "ko") -> tuple[str, list[Button
     picture or a file is saved and its path printed."""
     lines: list[str] = []
     buttons: list[Button] = []
-    for reply in replies:
+    for original in replies:
+        reply = shown(original, CONSOLE, language)  # a link: printed, to open in a browser
+        if reply.delete_incoming:
+            lines.append("     " + t(language, "console.kept_secret"))
         lines.append(f"bot> {reply.text}".replace("\n", "\n     "))
         for button in reply.buttons:
-            if button.url:  # a link: printed, to open in a browser
-                lines.append(f"     {button.label}: {button.url}")
-                continue
             buttons.append(button)
             lines.append(f"     [{len(buttons)}] {button.label}")
         if reply.image is not None:
             path = _saved("picture.png", reply.image)
             lines.append("     " + t(language, "console.picture", path=path))
-        elif reply.image_url:
-            lines.append(f"     🖼 {reply.image_url}")
         if reply.document is not None:
             path = _saved(*reply.document)
             lines.append("     " + t(language, "console.file", path=path))
@@ -70,15 +77,19 @@ def render(replies: list[Reply], language: str = "ko") -> tuple[str, list[Button
 
 
 class ConsoleInbox:
-    """The console as the delivery sees it: no push; messages wait in the outbox for the
-    person's next exchange (`waiting`)."""
+    """The console as jobs and services reach it (a `Channel`): it cannot push, so
+    what the bot sends a console person on its own (an approval request to the admins)
+    waits in the outbox for their next exchange, as on KakaoTalk."""
 
     platform = PLATFORM
-    can_push = False
-    reads_outbox = True
+    capabilities = CONSOLE
+    start_link: str | None = None
 
-    async def send(self, chat_id: str, text: str) -> bool:
-        return False
+    def __init__(self, services: Services) -> None:
+        self.outbox = Outbox(services, PLATFORM, CONSOLE)
+
+    async def post(self, chat_id: str, reply: Reply) -> bool:
+        return False  # no push: the delivery leaves it in the outbox
 
     async def broadcast(self, messages: list[Outgoing]) -> BroadcastReport:
         return BroadcastReport(unreachable=[m.chat_id for m in messages], failed=[])
@@ -87,7 +98,7 @@ class ConsoleInbox:
 def connect_console(services: Services) -> None:
     """The console's delivery: admins, members and accounts on the console find what
     was sent them when they next speak."""
-    services.delivery.connect(Delivery(services, [ConsoleInbox()]))
+    services.delivery.connect(Delivery(services, [ConsoleInbox(services)]))
 
 
 async def waiting(services: Services, name: str) -> list[Reply]:

@@ -1,8 +1,8 @@
 """The outbound side of the transports, as jobs and services see it.
 
-Jobs send reminders and results through this small interface; each transport in `bot/`
-implements it. A broadcast goes through one paced sender, so it never trips a
-platform's flood control for everyone else.
+Jobs send reminders and results through the `Delivery` interface below; bot/delivery.py
+implements it over the transports' channels (bot/channels.py). A broadcast goes through
+one paced sender per platform, so it never trips its flood control for everyone else.
 """
 
 from __future__ import annotations
@@ -28,18 +28,6 @@ class BroadcastReport:
     # Chats the platform refused (the user never started the bot, or blocked it).
     unreachable: list[str] | None = None
     failed: list[str] | None = None
-
-
-class Notifier(Protocol):
-    platform: str
-
-    async def send(self, chat_id: str, text: str) -> bool:
-        """Send one message; False when the chat cannot be reached."""
-        ...
-
-    async def broadcast(self, messages: list[Outgoing]) -> BroadcastReport:
-        """Send many messages to many chats at a pace the platform accepts."""
-        ...
 
 
 Render = Callable[[str], str]  # language -> the text in that language

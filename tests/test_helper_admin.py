@@ -8,8 +8,10 @@ from dataclasses import replace
 import pytest
 from sqlalchemy import select
 
+from bot.channels import Capabilities
 from bot.delivery import Delivery
 from handlers.dispatcher import Dispatcher
+from handlers.events import Reply
 from services.container import Services
 from services.instagram.errors import NetworkError, RateLimited
 from services.instagram.runtime import Instagram
@@ -180,13 +182,18 @@ async def test_a_checkpointed_helper_is_taken_out_and_the_admins_are_told(
     await add(admin, "helper.c", "pc-secret")
 
     class Recorder:
+        """A channel that pushes text (bot/channels.py), keeping what it was given."""
+
         platform = "console"
+        capabilities = Capabilities(push=True)
+        start_link = None
+        outbox = None
 
         def __init__(self) -> None:
             self.sent: list[tuple[str, str]] = []
 
-        async def send(self, chat_id: str, text: str) -> bool:
-            self.sent.append((chat_id, text))
+        async def post(self, chat_id: str, reply: Reply) -> bool:
+            self.sent.append((chat_id, reply.text))
             return True
 
         async def broadcast(self, messages):  # type: ignore[no-untyped-def]

@@ -11,7 +11,8 @@ from aiohttp import web
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.kakao_render import MAX_BYTES, render, size
+from bot.channels import press_line
+from bot.kakao_render import MAX_BYTES, MAX_QUICK_REPLIES, render, size
 from handlers.dispatcher import Dispatcher
 from handlers.events import Button, Reply
 from services.container import Services
@@ -266,8 +267,42 @@ def test_any_reply_renders_within_kakao_limits(replies: list[Reply]) -> None:
     def flat(texts: list[str]) -> str:  # what a reader sees, whitespace aside
         return "".join("".join(texts).split())
 
-    # A reply of buttons only is shown as a blank bubble, so its buttons are not lost.
-    original = flat([r.text or (" " if r.buttons else "") for r in replies])
+    # A reply of buttons only is shown as a blank bubble, so its buttons are not lost;
+    # buttons past the answer's ten quick replies become lines saying what to type.
+    expected, room = [], MAX_QUICK_REPLIES
+    for r in replies:
+        expected.append((r.text or (" " if r.buttons else ""))
+                        + "".join(press_line(b, "ko") for b in r.buttons[room:]))
+        room -= min(room, len(r.buttons))
+    original = flat(expected)
     if original:  # nothing is lost: what is not shown now waits behind "더 보기"
         shown = [o["simpleText"]["text"] for o in template["outputs"]]
         assert flat(shown + [r.text for r in rendered.remainder]) == original
+
+
+def test_buttons_shown_before_more_come_with_the_rest() -> None:
+    """A reply's buttons followed by a long reply: "더 보기" takes the quick replies'
+    place, and the buttons come with the rest instead of being lost."""
+    from bot.kakao_render import from_plain, to_plain
+
+    long = "\n".join(f"{n:03d} " + "가" * 80 for n in range(60))
+    replies = [Reply("언어를 골라 주세요", buttons=(Button("한국어", "/lang ko"),)), Reply(long)]
+    labels: list[str] = []
+    rendered = render(replies, "더 보기")
+    for _ in range(10):
+        labels += [q["label"] for q in rendered.body["template"].get("quickReplies", [])]
+        if not rendered.remainder:
+            break
+        rendered = render(from_plain(to_plain(rendered.remainder)), "더 보기")
+    assert "한국어" in labels and labels[-1] == "한국어"
+
+
+def test_buttons_past_ten_quick_replies_say_what_to_type() -> None:
+    """Two replies of six buttons: ten quick replies, the other two as lines."""
+    replies = [Reply(f"묶음 {n}", buttons=tuple(Button(f"{n}-{k}", f"/pick {n}{k}")
+                                               for k in range(6))) for n in range(2)]
+    body = render(replies, "더 보기").body
+    quick = [q["label"] for q in body["template"]["quickReplies"]]
+    assert len(quick) == 10 and "1-4" not in quick and "1-5" not in quick
+    text = "\n".join(o["simpleText"]["text"] for o in body["template"]["outputs"])
+    assert '1-4: "/pick 14"라고 보내 주세요' in text and '1-5: "/pick 15"' in text

@@ -30,9 +30,9 @@ from services.container import Services
 from services.instagram.simulated import SimulatedInstagram
 from services.web_links import NoWebLinks
 from storage.models import ChatAccount, Consumer, Helper, Member
+from testkit.telegram_emulator import BotApiEmulator
 from tests.conftest import TEST_NOW
-from tests.telegram_emulator import BotApiEmulator
-from tests.web_site import free_port
+from tests.support.web_site import free_port
 
 ADMIN, MEMBER = 1001, 2002
 SECRET_TEXT = "hunter2-the-users-own-words"
@@ -131,7 +131,7 @@ async def test_a_fault_over_kakao_waits_for_the_kakao_admin_and_is_counted(
     """KakaoTalk cannot push (no Event API here): the report waits in the outbox and
     comes with the admin's next message."""
     from bot.kakao import KakaoSkill
-    from tests.test_kakao import BOT_ID, SECRET, KakaoClient, serve
+    from tests.support.kakao import BOT_ID, SECRET, KakaoClient, serve
 
     report = ErrorReport(services.delivery)
     reported = replace(services, faults=report)

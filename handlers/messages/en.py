@@ -771,4 +771,6 @@ MESSAGES: dict[str, str] = {
     "console.personal_link": "🌐 Open in browser: {url}",
     "console.picture": "🖼 Picture: {path}",
     "console.file": "📎 File: {path}",
+    "console.kept_secret": "🔒 A terminal cannot delete messages: what you just typed stays on the screen.",
+    "channel.type_to_press": "{label}: type {words}",
 }

@@ -771,4 +771,6 @@ MESSAGES: dict[str, str] = {
     "console.personal_link": "🌐 브라우저로 열기: {url}",
     "console.picture": "🖼 그림: {path}",
     "console.file": "📎 파일: {path}",
+    "console.kept_secret": "🔒 터미널에서는 메시지를 지울 수 없어요: 방금 입력한 내용이 화면에 남아 있어요.",
+    "channel.type_to_press": "{label}: \"{words}\"라고 보내 주세요",
 }

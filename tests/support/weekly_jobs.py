@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.delivery import Delivery
+from bot.telegram.render import TELEGRAM
 from handlers.events import Reply
 from jobs.weekly import WeeklyJobs
 from services.container import Services
@@ -28,10 +29,12 @@ GROUP = "-1001"
 
 
 class Phone:
-    """Stands in for a transport behind the Notifier interface, recording what it sends."""
+    """Stands in for a Telegram-like channel (bot/channels.py), recording what it sends."""
 
     platform = "telegram"
     start_link = "https://t.me/autogram_bot"
+    capabilities = TELEGRAM
+    outbox = None
 
     def __init__(self, blocked: set[str] | None = None) -> None:
         self.blocked = blocked or set()
