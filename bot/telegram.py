@@ -59,7 +59,7 @@ from telegram.ext import (
 
 from bot.config import Settings
 from bot.text import split_text
-from handlers.dispatcher import Dispatcher, Outcome, command_menu
+from handlers.dispatcher import Dispatcher, Outcome
 from handlers.events import Button, Incoming, Reply
 from handlers.i18n import t
 from services.accounts import language_from_hint
@@ -382,8 +382,8 @@ class TelegramTransport:
         bot = self.app.bot
         for language in ("ko", "en"):
             code = language if language != "ko" else None
-            private = _commands(command_menu("member", language))
-            group = _commands(command_menu("member", language, in_group=True))
+            private = _commands(self.dispatcher.registry.menu("member", language))
+            group = _commands(self.dispatcher.registry.menu("member", language, in_group=True))
             for scope, commands in (
                 (BotCommandScopeAllPrivateChats(), private),
                 (BotCommandScopeAllGroupChats(), group),
@@ -403,7 +403,7 @@ class TelegramTransport:
 
     async def set_admin_menu(self, chat_id: int, language: str, member: bool = True) -> None:
         """An admin's own menu: the admin commands, and member ones if they are one."""
-        commands = _commands(command_menu("admin", language, member=member))
+        commands = _commands(self.dispatcher.registry.menu("admin", language, member=member))
         await with_retries(
             lambda: self.app.bot.set_my_commands(commands, scope=BotCommandScopeChat(chat_id))
         )

@@ -10,10 +10,10 @@ from handlers import announcements, formatting
 from handlers.arguments import iso_week, missing_week, whole_number
 from handlers.context import Ctx, ProgressFn
 from handlers.events import Button, Reply
-from handlers.registry import Command, Flow
+from handlers.registry import Command, Flow, Trigger
 from services.instagram.runtime import Instagram
 from services.link_check import CheckedLink, check_link, needs_instagram
-from services.links import LinkProblem, PostLink, find_links, parse_post_link
+from services.links import LinkProblem, PostLink, find_links, looks_like_link, parse_post_link
 from services.progress import MISSED
 from services.submissions import SubmitResult, Submitted, WithdrawResult
 from services.weeks import Week
@@ -319,6 +319,16 @@ async def notice(ctx: Ctx, _args: str) -> list[Reply]:
     return [Reply(text, image=current.qr_image, image_url=qr_url)]
 
 
+def is_link(_ctx: Ctx, text: str) -> bool:
+    return looks_like_link(text)
+
+
+async def sent_link(ctx: Ctx, text: str) -> list[Reply]:
+    """A member simply sends a link, outside any flow: that is a submission."""
+    return await submit_link(ctx, text, in_flow=False)
+
+
+TRIGGERS = [Trigger("post_link", "text", is_link, sent_link, audience="member")]
 COMMANDS = [
     Command("submit", submit, audience="member", private_only=True,
             keywords=("링크 제출", "제출", "submit")),
