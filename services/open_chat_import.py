@@ -248,8 +248,10 @@ class OpenChatImporter:
         self, data: bytes, name: str, now: datetime, weeks_back: int | None,
         actor_id: int | None = None,
     ) -> ImportReport:
-        """Decode, parse and import one export file here (the CLI); ExportUnreadable says
-        why it cannot. The bot reads files off the loop first (`read_digest_off_loop`)."""
+        """Decode, parse and import one export file here (`autogram import-kakao`);
+        ExportUnreadable says why it cannot. The file is read before the first statement,
+        so no database lock waits for the parsing; the bot, which must keep answering
+        meanwhile, reads files off the loop first (`read_digest_off_loop`)."""
         since = import_start(now, self.rules, weeks_back)
         found = read_digest(data, name, self.rules.timezone, since)
         return await self.run(found, actor_id, name)
