@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.instagram.names import name_key
 from services.kakao_export import ExportUnreadable, ParsedExport, read_chat_export
 from services.links import LinkProblem, PostLink, parse_post_link
 from services.rules import CommunityRules
@@ -200,9 +201,10 @@ def instagram_id(nickname: str, members: dict[str, int]) -> tuple[str | None, st
     if "@" in nickname:
         match = USERNAME_TOKEN.match(nickname.rsplit("@", 1)[1].strip())
         if match:
-            name = match.group(0).lower().rstrip(".")
+            name = name_key(match.group(0)).rstrip(".")
             return (name, None) if name in members else (None, UNKNOWN_MEMBER)
-    tokens = [t.lower() for t in re.split(r"[\s/|,]+", nickname) if USERNAME_TOKEN.fullmatch(t)]
+    tokens = [name_key(t) for t in re.split(r"[\s/|,]+", nickname)
+              if USERNAME_TOKEN.fullmatch(t)]
     for token in reversed(tokens):
         if token in members:
             return token, None
