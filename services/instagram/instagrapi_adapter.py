@@ -49,7 +49,7 @@ from services.instagram.gateway import (
     meter_request,
 )
 from services.instagram.names import name_key
-from services.instagram.pool import BASE_COOLDOWN
+from services.instagram.pool import BASE_COOLDOWN, CALL_TIMEOUT, DELAY_RANGE
 from services.instagram.share_links import post_url_from_location
 
 log = logging.getLogger(__name__)
@@ -137,9 +137,9 @@ class InstagrapiGateway:
         *,
         transport: str = "curl",
         request_timeout: float = 1.0,
-        delay_range: tuple[float, float] | None = (1.0, 3.0),
+        delay_range: tuple[float, float] | None = DELAY_RANGE,
         http_timeout: tuple[float, float] = (10.0, 30.0),
-        call_timeout: float = 120.0,
+        call_timeout: float = CALL_TIMEOUT,
         proxy: str | None = None,
         http_threads: int = HTTP_THREADS,
     ) -> None:
