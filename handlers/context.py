@@ -20,7 +20,7 @@ CANCEL_WORDS = ("취소", "cancel")
 # The "yes, that was my password" button of a password step (handlers/dispatcher.py).
 SECRET_YES_PAYLOAD = "/secret_yes"
 # A numbered list waiting for its number or a button, and a confirmation waiting for its
-# button (handlers/dispatcher.py): their cancel says what was kept.
+# button (handlers/flow_control.py): their cancel says what was kept.
 CHOICE_FLOW, CONFIRM_FLOW = "choice", "confirm"
 # Shows how long work is going: the transport edits one message in place (Telegram),
 # prints it (console) or lets it pass (KakaoTalk, which cannot edit).
