@@ -114,7 +114,6 @@ def cmd_import_kakao(args: argparse.Namespace) -> None:
     from bot.wiring import open_services
     from handlers.open_chat import render_report, unreadable
     from services.kakao_export import ExportUnreadable
-    from services.open_chat_import import import_start, read_digest
 
     settings = _settings()
     _database_ready(settings)
@@ -127,13 +126,8 @@ def cmd_import_kakao(args: argparse.Namespace) -> None:
     data = path.read_bytes()
 
     async def run_import() -> str:
-        async with open_services(settings) as services:
-            since = import_start(services.clock(), services.rules, args.weeks)
-            # Read before the transaction: the database waits for no parsing.
-            found = await asyncio.to_thread(read_digest, data, path.name,
-                                            services.rules.timezone, since)
-            async with services.transaction() as tx:
-                report = await tx.open_chat.run(found, None, path.name)
+        async with open_services(settings) as services, services.transaction() as tx:
+            report = await tx.open_chat.import_file(data, path.name, tx.now(), args.weeks)
         return render_report(report, args.lang)
 
     try:

@@ -32,6 +32,7 @@ from bot.web_pages import WebPages
 from bot.wiring import open_services
 from handlers.dispatcher import Dispatcher
 from services.container import Services
+from services.instagram.names import name_key
 from services.instagram.runtime import Instagram
 from services.instagram.simulated import SimulatedInstagram
 from services.web_links import BoardMode, WebLinks
@@ -193,7 +194,7 @@ async def demo(settings: Settings, as_name: str | None, fresh: bool) -> None:
         if as_name is None:
             print(cast(), flush=True)
             return
-        name = as_name.strip().lstrip("@").lower()
+        name = name_key(as_name)
         known = {ADMIN, *(n for n, _ in MEMBERS)}
         if name not in known:
             sys.exit(f"No {name!r} in the demo. Choose one of: {', '.join(sorted(known))}.")

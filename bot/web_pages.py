@@ -34,7 +34,7 @@ from handlers import formatting
 from handlers.arguments import iso_week, missing_week
 from handlers.i18n import t
 from services.board import Board, BoardService
-from services.board_cache import BoardCache, Entry
+from services.board_cache import BOARD_CACHE_SECONDS, BoardCache, Entry
 from services.community import CommunityService
 from services.container import Services
 from services.helper_accounts import HelperAccountService
@@ -107,7 +107,7 @@ def language(request: web.Request) -> str:
 
 class WebPages:
     def __init__(self, services: Services, links: WebLinks,
-                 cache_seconds: float = 30.0) -> None:
+                 cache_seconds: float = BOARD_CACHE_SECONDS) -> None:
         self.services = services
         self.links = links
         self.cache = BoardCache(services.week_versions, cache_seconds)

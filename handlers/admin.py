@@ -14,7 +14,7 @@ from handlers.registry import Command, Flow
 from services.community import NOTICE_MAX
 from services.instagram.errors import InstagramError, NotFound
 from services.instagram.gateway import Profile
-from services.instagram.names import normalize_username
+from services.instagram.names import as_typed, normalize_username
 from services.instagram.pool import ASKED_SHARE
 from services.instagram.runtime import Instagram
 from services.members import Added, AddResult, AuditActor
@@ -129,14 +129,14 @@ async def del_user(ctx: Ctx, args: str) -> list[Reply]:
         return [ctx.reply("deluser.usage")]
     username = normalize_username(parts[0])
     if username is None or not await ctx.tx.members.ids_by_username([username]):
-        return [ctx.reply("deluser.not_found", username=parts[0].lstrip("@")[:40])]
+        return [ctx.reply("deluser.not_found", username=as_typed(parts[0])[:40])]
     if len(parts) < 2 or parts[1] != "confirm":
         confirm = Button(ctx.t("deluser.confirm_button"), f"/deluser {parts[0]} confirm"[:64])
         return [ctx.confirm("deluser.confirm", confirm, "deluser.kept",
-                            username=parts[0].lstrip("@"))]
+                            username=as_typed(parts[0]))]
     removed = await ctx.tx.members.remove(ctx.who.account_id, parts[0])
     if removed is None:
-        return [ctx.reply("deluser.not_found", username=parts[0].lstrip("@"))]
+        return [ctx.reply("deluser.not_found", username=as_typed(parts[0]))]
     versions = ctx.services.week_versions
 
     async def forget_boards(_progress: ProgressFn) -> list[Reply]:

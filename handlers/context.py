@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 from handlers.events import Button, Incoming, Reply
 from handlers.i18n import t
+from handlers.registry import Registry
 from services.accounts import Identity
 from services.container import Services, Tx
 from services.conversations import FlowState
@@ -19,7 +20,7 @@ CANCEL_WORDS = ("취소", "cancel")
 # The "yes, that was my password" button of a password step (handlers/dispatcher.py).
 SECRET_YES_PAYLOAD = "/secret_yes"
 # A numbered list waiting for its number or a button, and a confirmation waiting for its
-# button (handlers/dispatcher.py): their cancel says what was kept.
+# button (handlers/flow_control.py): their cancel says what was kept.
 CHOICE_FLOW, CONFIRM_FLOW = "choice", "confirm"
 # Shows how long work is going: the transport edits one message in place (Telegram),
 # prints it (console) or lets it pass (KakaoTalk, which cannot edit).
@@ -46,6 +47,8 @@ class Ctx:
     deferred: list[Deferred] = field(default_factory=list)
     # For deferred work, which runs after `tx` has closed and opens its own.
     services: Services = field(kw_only=True)
+    # The commands, flows and triggers the dispatcher routes by (/help lists them).
+    registry: Registry = field(default_factory=Registry, kw_only=True)
 
     @property
     def lang(self) -> str:
@@ -117,7 +120,8 @@ class Ctx:
             async with services.transaction_of(event.platform, event.user_id) as tx:
                 state = await tx.conversations.load(event.platform, event.user_id)
                 fresh = Ctx(event, who, tx, state=None if state is None or state.expired
-                            else state, invite_links=self.invite_links, services=services)
+                            else state, invite_links=self.invite_links, services=services,
+                            registry=self.registry)
                 replies = await then(fresh, result)
                 if fresh.state is None:
                     await tx.conversations.clear(event.platform, event.user_id)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 from handlers import formatting
 from handlers.context import Ctx, ProgressFn
 from handlers.events import Button, Reply
 from handlers.i18n import t
-from handlers.registry import ALL_COMMANDS, Command, visible_commands
+from handlers.registry import Command, Trigger
 from services.accounts import LANGUAGES
 from services.admins import ClaimResult
 from services.weeks import Week
@@ -86,8 +87,7 @@ def _kakao_help(ctx: Ctx, commands: list[Command]) -> list[Reply]:
 
 
 async def help_(ctx: Ctx, _args: str) -> list[Reply]:
-    commands = visible_commands(ALL_COMMANDS, ctx.who.audience,
-                                member=ctx.who.member_id is not None)
+    commands = ctx.registry.visible(ctx.who.audience, member=ctx.who.member_id is not None)
     if ctx.event.platform == "kakao":
         return _kakao_help(ctx, list(commands))
     lines = [ctx.t("help.header")]
@@ -123,6 +123,21 @@ async def claim(ctx: Ctx, args: str) -> list[Reply]:
     return [ctx.reply(f"claim.{result.value}")]
 
 
+INVITE_CODE = re.compile(r"^[A-Z2-9]{8}$")
+
+
+def is_invite_code(ctx: Ctx, text: str) -> bool:
+    """An invite code typed on its own: a member's own as it was given (capitals),
+    anyone else's in any case."""
+    code = text.strip()
+    return bool(INVITE_CODE.match(code if ctx.who.member_id is not None else code.upper()))
+
+
+async def typed_invite_code(ctx: Ctx, text: str) -> list[Reply]:
+    return await start(ctx, text.strip())
+
+
+TRIGGERS = [Trigger("invite_code", "text", is_invite_code, typed_invite_code)]
 COMMANDS = [
     Command("start", start, keywords=("시작", "start")),
     Command("help", help_, keywords=("도움말", "도움", "help", "메뉴", "menu")),

@@ -5,8 +5,9 @@ from __future__ import annotations
 from handlers.context import Ctx
 from handlers.events import Reply
 from handlers.i18n import t
-from handlers.registry import Command
+from handlers.registry import Command, Trigger
 from services.instagram.errors import InstagramError
+from services.instagram_export import looks_like_export
 from services.kakao_export import LAYOUTS, MAX_UPLOAD, ExportUnreadable
 from services.open_chat_import import (
     ExportDigest,
@@ -141,4 +142,17 @@ async def how_to_import(ctx: Ctx, _args: str) -> list[Reply]:
     return [ctx.reply("import.how_elsewhere", weeks=rules.kakao_import_weeks)]
 
 
+def is_chat_export(ctx: Ctx, _text: str) -> bool:
+    """An admin's file that is not Instagram's export: the open chat's (only admins
+    send chat exports, so anyone else's file goes to the unfollow check)."""
+    event = ctx.event
+    return ctx.who.is_admin and not looks_like_export(event.attachment_name or "",
+                                                      event.attachment or b"")
+
+
+async def uploaded_chat(ctx: Ctx, _text: str) -> list[Reply]:
+    return await import_upload(ctx)
+
+
+TRIGGERS = [Trigger("chat_export", "file", is_chat_export, uploaded_chat)]
 COMMANDS = [Command("import", how_to_import, audience="admin", keywords=("대화 가져오기",))]

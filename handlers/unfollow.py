@@ -13,7 +13,7 @@ from handlers import instagram_login as login
 from handlers.context import Ctx, ProgressFn
 from handlers.events import Button, Reply
 from handlers.i18n import t
-from handlers.registry import Command, Flow
+from handlers.registry import Command, Flow, Trigger
 from services.instagram.errors import InstagramError
 from services.instagram.names import normalize_username
 from services.instagram_export import (
@@ -270,6 +270,23 @@ async def on_text_while_waiting(ctx: Ctx, _text: str) -> list[Reply]:
     return [ctx.ask("unfollow.need_followers", count=len(data.get("following", [])))]
 
 
+async def stop_running_check(ctx: Ctx) -> list[Reply] | None:
+    """`/cancel` while this person's check with login runs: it stops."""
+    if ctx.services.unfollow_checks.cancel(_key(ctx)):
+        return [ctx.reply("unfollow.cancelled_now")]
+    return None
+
+
+def any_file(_ctx: Ctx, _text: str) -> bool:
+    return True  # every file no other trigger took is read as Instagram's export
+
+
+async def uploaded_export(ctx: Ctx, _text: str) -> list[Reply]:
+    return await from_upload(ctx)
+
+
+STOPS = [stop_running_check]
+TRIGGERS = [Trigger("instagram_export", "file", any_file, uploaded_export)]
 COMMANDS = [
     Command("unfollow", how, keywords=("언팔 확인", "맞팔 확인")),
     Command("unfollowlogin", login_begin, private_only=True, in_menu=False),

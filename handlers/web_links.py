@@ -7,7 +7,7 @@ a few times a day at most.
 from __future__ import annotations
 
 from handlers import formatting
-from handlers.arguments import iso_week, missing_week
+from handlers.arguments import iso_week, no_such_week
 from handlers.context import Ctx
 from handlers.events import Reply
 from handlers.registry import Command
@@ -20,9 +20,7 @@ async def week_link(ctx: Ctx, args: str) -> list[Reply]:
     this_week = Week.containing(ctx.tx.now(), zone)
     week = iso_week(args, zone) if args.strip() else this_week
     if week is None:
-        missing = missing_week(args)
-        return [ctx.reply("week.missing", label=args.strip().upper(), year=missing[0],
-                          weeks=missing[1]) if missing else ctx.reply("weeklink.usage")]
+        return [no_such_week(ctx, args) or ctx.reply("weeklink.usage")]
     if week.start > this_week.start:
         return [ctx.reply("results.future_week", week=formatting.week(week, ctx.lang))]
     if not web.available:

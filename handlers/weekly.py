@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from zoneinfo import ZoneInfo
 
 from handlers import announcements, formatting
-from handlers.arguments import iso_week, missing_week, whole_number
+from handlers.arguments import iso_week, no_such_week, whole_number
 from handlers.context import Ctx, ProgressFn
 from handlers.events import Button, Reply
-from handlers.registry import Command, Flow
+from handlers.registry import Command, Flow, Trigger
 from services.instagram.runtime import Instagram
 from services.link_check import CheckedLink, check_link, needs_instagram
-from services.links import LinkProblem, PostLink, find_links, parse_post_link
+from services.links import LinkProblem, PostLink, find_links, looks_like_link, parse_post_link
 from services.progress import MISSED
 from services.submissions import SubmitResult, Submitted, WithdrawResult
 from services.weeks import Week
@@ -228,18 +227,13 @@ async def status(ctx: Ctx, _args: str) -> list[Reply]:
     return [Reply("\n".join(lines), buttons=tuple(buttons))]
 
 
-def parse_week(text: str, zone: ZoneInfo) -> Week | None:
-    """"2026-W47" or "2026W47" -> that ISO week; None when it is not one."""
-    return iso_week(text, zone)
-
-
 async def community_results(ctx: Ctx, args: str) -> list[Reply]:
     """Admins: the community's results of a week (default: last week), as posted."""
     zone = ctx.tx.rules.timezone
     if args.strip():
-        week = parse_week(args, zone)
+        week = iso_week(args, zone)
         if week is None:
-            return [_missing_week(ctx, args) or ctx.reply("results.admin_usage")]
+            return [no_such_week(ctx, args) or ctx.reply("results.admin_usage")]
     else:
         week = Week.containing(ctx.tx.now(), zone).previous()
     label = formatting.week(week, ctx.lang)
@@ -256,15 +250,6 @@ async def community_results(ctx: Ctx, args: str) -> list[Reply]:
     render = announcements.group_results(results, results.unchecked(reasons),
                                          so_far=recorded is None)
     return [Reply(render(ctx.lang), image_url=picture_url(ctx, week))]
-
-
-def _missing_week(ctx: Ctx, text: str) -> Reply | None:
-    """"There is no such week" for a week written right that does not exist."""
-    missing = missing_week(text)
-    if missing is None:
-        return None
-    return ctx.reply("week.missing", label=text.strip().upper(), year=missing[0],
-                     weeks=missing[1])
 
 
 def picture_url(ctx: Ctx, week: Week) -> str | None:
@@ -319,6 +304,16 @@ async def notice(ctx: Ctx, _args: str) -> list[Reply]:
     return [Reply(text, image=current.qr_image, image_url=qr_url)]
 
 
+def is_link(_ctx: Ctx, text: str) -> bool:
+    return looks_like_link(text)
+
+
+async def sent_link(ctx: Ctx, text: str) -> list[Reply]:
+    """A member simply sends a link, outside any flow: that is a submission."""
+    return await submit_link(ctx, text, in_flow=False)
+
+
+TRIGGERS = [Trigger("post_link", "text", is_link, sent_link, audience="member")]
 COMMANDS = [
     Command("submit", submit, audience="member", private_only=True,
             keywords=("링크 제출", "제출", "submit")),

@@ -57,8 +57,13 @@ def _etag(value: object) -> str:
     return 'W/"' + hashlib.blake2b(data, digest_size=12).hexdigest() + '"'
 
 
+# Seconds the board (its page and picture) is served from memory (the default of
+# WEB_BOARD_CACHE_SECONDS).
+BOARD_CACHE_SECONDS = 30.0
+
+
 class BoardCache:
-    def __init__(self, versions: WeekVersions, seconds: float = 30.0,
+    def __init__(self, versions: WeekVersions, seconds: float = BOARD_CACHE_SECONDS,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
         self.versions = versions
         self.seconds = seconds

@@ -30,7 +30,13 @@ from services.instagram.gateway import CURRENT_METER, CallMeter
 from services.instagram.pool import ASKED_SHARE, CALL_SHARE, FINAL_SHARE, ROUTINE_SHARE
 from services.instagram.runtime import Instagram
 from services.rules import CommunityRules
-from services.verification import CommenterCache, Progress, RunReport, Verifier
+from services.verification import (
+    COMMENTER_CACHE,
+    CommenterCache,
+    Progress,
+    RunReport,
+    Verifier,
+)
 from services.weeks import Week
 from storage.models import Member, utcnow
 
@@ -40,6 +46,10 @@ Aftermath = Callable[[RunReport], Awaitable[None]]
 # posts; a member with many open posts gets the rest at the next daily refresh instead
 # of spending the helpers' hour that everyone's checks share.
 CHECK_NOW_ALLOWANCE = 12
+# How often one member may press "check now", and when the daily refresh runs (the
+# defaults of CHECK_NOW_MINUTES and REFRESH_TIMES).
+CHECK_NOW_EVERY = timedelta(minutes=10)
+REFRESH_TIMES = ("21:00",)
 
 
 @dataclass(frozen=True)
@@ -59,13 +69,14 @@ class MemberCheck:
 
 class Checks:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], rules: CommunityRules,
-                 instagram: Instagram, *, cache_seconds: float = 600.0,
-                 check_now_every: timedelta = timedelta(minutes=10),
+                 instagram: Instagram, *,
+                 cache_seconds: float = COMMENTER_CACHE.total_seconds(),
+                 check_now_every: timedelta = CHECK_NOW_EVERY,
                  write_lock: asyncio.Lock | None = None,
                  clock: Callable[[], datetime] = utcnow,
                  versions: WeekVersions | None = None,
                  check_now_allowance: int = CHECK_NOW_ALLOWANCE,
-                 refresh_times: tuple[str, ...] = ("21:00",)) -> None:
+                 refresh_times: tuple[str, ...] = REFRESH_TIMES) -> None:
         self.sessions = sessions
         self.rules = rules
         self.instagram = instagram

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import IO
 
+from services.instagram.names import name_key
 from services.uploads import in_worker
 
 MAX_UPLOAD = 20 * 1024 * 1024  # what Telegram lets a bot download; an export ZIP is smaller
@@ -80,12 +81,12 @@ def _username(entry: dict[str, object]) -> str | None:
             continue
         value = item.get("value")
         if isinstance(value, str) and value:
-            return value.lower()
+            return name_key(value)
         match = PROFILE.match(str(item.get("href", "")))
         if match:
-            return match.group(1).lower()
+            return name_key(match.group(1))
     title = entry.get("title")
-    return title.lower() if isinstance(title, str) and title else None
+    return name_key(title) if isinstance(title, str) and title else None
 
 
 def _from_json(data: bytes) -> list[str]:
@@ -119,7 +120,7 @@ class _Links(HTMLParser):
         if tag == "a":
             match = PROFILE.match(dict(attrs).get("href") or "")
             if match:
-                self.names.add(match.group(1).lower())
+                self.names.add(name_key(match.group(1)))
                 if len(self.names) > MAX_ACCOUNTS:
                     raise ExportProblem("too_many_accounts", MAX_ACCOUNTS)
 

@@ -13,8 +13,12 @@ from dataclasses import dataclass
 from enum import Enum
 from urllib.parse import urlsplit
 
-INSTAGRAM_HOSTS = {"instagram.com", "www.instagram.com", "m.instagram.com", "instagr.am",
-                   "www.instagr.am"}
+# The hosts a post link may have, written once: the patterns below are built from it.
+INSTAGRAM_HOSTS = frozenset({"instagram.com", "www.instagram.com", "m.instagram.com",
+                             "instagr.am", "www.instagr.am"})
+# Any of them, longest first (so "www.instagram.com" is not read as "instagram.com").
+HOST = "(?:" + "|".join(re.escape(host) for host in sorted(
+    INSTAGRAM_HOSTS, key=lambda host: (-len(host), host))) + ")"
 POST_KINDS = {"p", "reel", "reels", "tv"}
 SHORTCODE = re.compile(r"^[A-Za-z0-9_-]{5,64}$")
 USERNAME = re.compile(r"^[A-Za-z0-9._]{1,30}$")
@@ -22,14 +26,11 @@ USERNAME = re.compile(r"^[A-Za-z0-9._]{1,30}$")
 # brackets and quotes of every kind, and Hangul glued right after it ("…/p/CODE입니다").
 NOT_IN_LINK = (r"\s<>\"'`()\[\]{}「」『』【】〈〉《》（）［］｛｝“”‘’"
                r"\u1100-\u11ff\u3130-\u318f\uac00-\ud7a3")
-LINK_IN_TEXT = re.compile(
-    rf"(?:https?://)?(?:www\.|m\.)?(?:instagram\.com|instagr\.am)/[^{NOT_IN_LINK}]*",
-    re.IGNORECASE,
-)
+LINK_IN_TEXT = re.compile(rf"(?:https?://)?{HOST}/[^{NOT_IN_LINK}]*", re.IGNORECASE)
 ANY_OUTSIDE_CHAR = re.compile(f"[{NOT_IN_LINK}]")
 # The shape nearly every pasted link has, read without taking the URL apart.
 PLAIN_POST = re.compile(
-    rf"^(?:https?://)?(?:www\.|m\.)?instagram\.com/(?:p|reels?|tv)/([A-Za-z0-9_-]{{5,64}})"
+    rf"^(?:https?://)?{HOST}/(?:p|reels?|tv)/([A-Za-z0-9_-]{{5,64}})"
     rf"(?:[/?#][^{NOT_IN_LINK}]*)?$", re.IGNORECASE)
 HAS_SCHEME = re.compile(r"^https?://", re.IGNORECASE)
 ANY_URL = re.compile(r"(?:https?://|www\.)\S+|\b[\w-]+(?:\.[\w-]+)+/\S*", re.IGNORECASE)

@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.instagram.names import name_key
 from services.kakao_export import ExportUnreadable, ParsedExport, read_chat_export
 from services.links import LinkProblem, PostLink, parse_post_link
 from services.rules import CommunityRules
@@ -200,9 +201,10 @@ def instagram_id(nickname: str, members: dict[str, int]) -> tuple[str | None, st
     if "@" in nickname:
         match = USERNAME_TOKEN.match(nickname.rsplit("@", 1)[1].strip())
         if match:
-            name = match.group(0).lower().rstrip(".")
+            name = name_key(match.group(0)).rstrip(".")
             return (name, None) if name in members else (None, UNKNOWN_MEMBER)
-    tokens = [t.lower() for t in re.split(r"[\s/|,]+", nickname) if USERNAME_TOKEN.fullmatch(t)]
+    tokens = [name_key(t) for t in re.split(r"[\s/|,]+", nickname)
+              if USERNAME_TOKEN.fullmatch(t)]
     for token in reversed(tokens):
         if token in members:
             return token, None
@@ -248,8 +250,10 @@ class OpenChatImporter:
         self, data: bytes, name: str, now: datetime, weeks_back: int | None,
         actor_id: int | None = None,
     ) -> ImportReport:
-        """Decode, parse and import one export file here (the CLI); ExportUnreadable says
-        why it cannot. The bot reads files off the loop first (`read_digest_off_loop`)."""
+        """Decode, parse and import one export file here (`autogram import-kakao`);
+        ExportUnreadable says why it cannot. The file is read before the first statement,
+        so no database lock waits for the parsing; the bot, which must keep answering
+        meanwhile, reads files off the loop first (`read_digest_off_loop`)."""
         since = import_start(now, self.rules, weeks_back)
         found = read_digest(data, name, self.rules.timezone, since)
         return await self.run(found, actor_id, name)

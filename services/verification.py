@@ -229,10 +229,16 @@ class RunReport:
         }
 
 
+# How long a post's commenter list is reused instead of asking Instagram again (the
+# default of COMMENTER_CACHE_MINUTES).
+COMMENTER_CACHE = timedelta(minutes=10)
+
+
 class CommenterCache:
     """Post reads by shortcode, kept `ttl` seconds (only complete ones are kept)."""
 
-    def __init__(self, ttl: float = 600.0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, ttl: float = COMMENTER_CACHE.total_seconds(),
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.ttl = ttl
         self.clock = clock
         self._sets: dict[str, tuple[float, PostComments]] = {}

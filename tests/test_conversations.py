@@ -226,7 +226,8 @@ async def test_two_bot_instances_share_one_database(database_url: str) -> None:
 async def test_a_failing_handler_answers_politely_and_keeps_the_flow(
     dispatcher: Dispatcher, services: Services, monkeypatch, caplog, simulated
 ) -> None:
-    from handlers import dispatcher as routing
+    from dataclasses import replace
+
     from handlers.registry import Command, Flow
 
     simulated.add_account("helper.five", password="p@ssw0rd-typed")
@@ -238,14 +239,18 @@ async def test_a_failing_handler_answers_politely_and_keeps_the_flow(
     async def broken(_ctx, _text):  # type: ignore[no-untyped-def]
         raise RuntimeError("database exploded")
 
-    flow = routing.FLOWS["add_helper"]
-    monkeypatch.setitem(routing.FLOWS, "add_helper",
-                        Flow(flow.name, {**flow.steps, "password": broken}, flow.secret_steps))
+    registry = dispatcher.registry
+    flow = registry.flows["add_helper"]
+    broken_flow = Flow(flow.name, {**flow.steps, "password": broken}, flow.secret_steps)
+    monkeypatch.setattr(dispatcher, "registry", replace(
+        registry, flows={**registry.flows, "add_helper": broken_flow}))
     replies = await admin.say("p@ssw0rd-typed")
     assert admin.text == "죄송해요, 처리 중 문제가 생겼어요. 잠시 후 다시 해 주세요."
     assert replies[0].delete_incoming  # the password is still removed from the chat
     assert "p@ssw0rd-typed" not in caplog.text and "database exploded" in caplog.text
-    monkeypatch.setitem(routing.BY_NAME, "help", Command("help", broken))
+    patched = dispatcher.registry
+    monkeypatch.setattr(dispatcher, "registry", replace(patched, commands=tuple(
+        Command("help", broken) if c.name == "help" else c for c in patched.commands)))
     await admin.say("/help")  # a menu word at a password step: asked about first
     await admin.say("/help")  # again: the menu, whose handler fails
     assert admin.text.startswith("죄송해요")

@@ -13,7 +13,7 @@ from telegram import (
 )
 
 from bot.telegram.api import PLATFORM, with_retries
-from handlers.dispatcher import command_menu
+from handlers.registry import Registry
 from services.container import Services
 
 AdminAccounts = Callable[[], Awaitable[list[tuple[str, str, str]]]]
@@ -23,13 +23,13 @@ def _commands(pairs: list[tuple[str, str]]) -> list[BotCommand]:
     return [BotCommand(name, description[:256]) for name, description in pairs]
 
 
-async def set_menus(bot: Bot, services: Services, admin_accounts: AdminAccounts | None
-                    ) -> None:
+async def set_menus(bot: Bot, services: Services, registry: Registry,
+                    admin_accounts: AdminAccounts | None) -> None:
     """Command menus per scope and language; admins get theirs in their own chat."""
     for language in ("ko", "en"):
         code = language if language != "ko" else None
-        private = _commands(command_menu("member", language))
-        group = _commands(command_menu("member", language, in_group=True))
+        private = _commands(registry.menu("member", language))
+        group = _commands(registry.menu("member", language, in_group=True))
         for scope, commands in (
             (BotCommandScopeAllPrivateChats(), private),
             (BotCommandScopeAllGroupChats(), group),
@@ -44,10 +44,12 @@ async def set_menus(bot: Bot, services: Services, admin_accounts: AdminAccounts 
             members = await tx.accounts.member_accounts(PLATFORM)
         for platform, user_id, language in await admin_accounts():
             if platform == PLATFORM:
-                await set_admin_menu(bot, int(user_id), language, member=user_id in members)
+                await set_admin_menu(bot, registry, int(user_id), language,
+                                     member=user_id in members)
 
 
-async def set_admin_menu(bot: Bot, chat_id: int, language: str, member: bool = True) -> None:
+async def set_admin_menu(bot: Bot, registry: Registry, chat_id: int, language: str,
+                         member: bool = True) -> None:
     """An admin's own menu: the admin commands, and member ones if they are one."""
-    commands = _commands(command_menu("admin", language, member=member))
+    commands = _commands(registry.menu("admin", language, member=member))
     await with_retries(lambda: bot.set_my_commands(commands, scope=BotCommandScopeChat(chat_id)))

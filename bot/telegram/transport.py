@@ -115,7 +115,8 @@ class TelegramTransport:
         self.username = self.app.bot.username
         # Invites become one-tap deep links: t.me/<bot>?start=CODE.
         self.dispatcher.invite_links[PLATFORM] = f"https://t.me/{self.username}?start={{code}}"
-        await set_menus(self.app.bot, self.services, self.admin_accounts)
+        await set_menus(self.app.bot, self.services, self.dispatcher.registry,
+                        self.admin_accounts)
         if self.webhook_mode:
             await with_retries(
                 lambda: self.app.bot.set_webhook(
@@ -240,7 +241,8 @@ class TelegramTransport:
             await delete_secret(self.app.bot, chat_id, int(message_id))
         if item.get("menu"):
             language, member = item["menu"]  # ready when they read on
-            await set_admin_menu(self.app.bot, chat_id, language, member=member)
+            await set_admin_menu(self.app.bot, self.dispatcher.registry, chat_id, language,
+                                 member=member)
         progress_id = None
         for reply in replies:
             sent = await self.send_reply(chat_id, reply)

@@ -49,7 +49,7 @@ from services.instagram.gateway import (
     meter_request,
 )
 from services.instagram.names import name_key
-from services.instagram.pool import BASE_COOLDOWN
+from services.instagram.pool import BASE_COOLDOWN, CALL_TIMEOUT, DELAY_RANGE
 from services.instagram.share_links import post_url_from_location
 
 log = logging.getLogger(__name__)
@@ -137,9 +137,9 @@ class InstagrapiGateway:
         *,
         transport: str = "curl",
         request_timeout: float = 1.0,
-        delay_range: tuple[float, float] | None = (1.0, 3.0),
+        delay_range: tuple[float, float] | None = DELAY_RANGE,
         http_timeout: tuple[float, float] = (10.0, 30.0),
-        call_timeout: float = 120.0,
+        call_timeout: float = CALL_TIMEOUT,
         proxy: str | None = None,
         http_threads: int = HTTP_THREADS,
     ) -> None:
@@ -250,7 +250,7 @@ class InstagrapiGateway:
     # --- logins ----------------------------------------------------------------------
 
     async def login(self, username: str, password: str) -> LoginResult:
-        username = username.lower()
+        username = name_key(username)
         client = self.new_client(library_pacing=True)
         pending = PendingLogin(client, password)
         loop = asyncio.get_running_loop()
@@ -296,7 +296,7 @@ class InstagrapiGateway:
                            str(pk) if pk is not None else None)
 
     async def submit_code(self, username: str, code: str) -> LoginResult:
-        username = username.lower()
+        username = name_key(username)
         pending = self._pending.get(username)
         if pending is None:
             raise errors.LoginLost("no login is waiting for a code here")
@@ -325,7 +325,7 @@ class InstagrapiGateway:
     async def restore(self, session: Session) -> str:
         client = self._client(session)
         info = await self._call(self._library_call, client.account_info)
-        return str(info.username).lower()
+        return name_key(str(info.username))
 
     # --- reads -----------------------------------------------------------------------
 
@@ -405,7 +405,7 @@ class InstagrapiGateway:
                 params["max_id"] = max_id
             result = await self._call(self._request, client, f"friendships/{user.pk}/{which}/",
                                       params)
-            names.update(str(u["username"]).lower() for u in result.get("users", []))
+            names.update(name_key(str(u["username"])) for u in result.get("users", []))
             if progress is not None:
                 progress(len(names), reported)
             max_id = result.get("next_max_id") or ""

@@ -163,7 +163,7 @@ class SimulatedInstagram:
     # --- building the world --------------------------------------------------------
 
     def add_account(self, username: str, **fields: object) -> SimAccount:
-        account = SimAccount(username.lower(), **fields)  # type: ignore[arg-type]
+        account = SimAccount(name_key(username), **fields)  # type: ignore[arg-type]
         self.accounts[account.username] = account
         self.pk(account.username)
         return account
@@ -195,14 +195,14 @@ class SimulatedInstagram:
         self._fail_share = (share, error) if share > 0 else None
 
     def expire_sessions(self, username: str) -> None:
-        for token in [t for t, u in self._sessions.items() if u == username.lower()]:
+        for token in [t for t, u in self._sessions.items() if u == name_key(username)]:
             del self._sessions[token]
 
     def session_for(self, username: str) -> Session:
         """A logged-in session without the login dance (fixtures, the demo)."""
         token = secrets.token_hex(8)
-        self._sessions[token] = username.lower()
-        return {"simulated": True, "token": token, "username": username.lower()}
+        self._sessions[token] = name_key(username)
+        return {"simulated": True, "token": token, "username": name_key(username)}
 
     def discard(self, session: Session) -> None:
         self._sessions.pop(str(session.get("token")), None)
@@ -249,7 +249,7 @@ class SimulatedInstagram:
         return username
 
     async def login(self, username: str, password: str) -> LoginResult:
-        username = username.lower()
+        username = name_key(username)
         await self._call("login", username)
         account = self.accounts.get(username)
         if account is None and self.open_signup:
@@ -268,10 +268,10 @@ class SimulatedInstagram:
 
     def pending_code(self, username: str) -> str | None:
         """The code the simulated Instagram just "sent" (what the user would read)."""
-        return self._pending_codes.get(username.lower())
+        return self._pending_codes.get(name_key(username))
 
     async def submit_code(self, username: str, code: str) -> LoginResult:
-        username = username.lower()
+        username = name_key(username)
         await self._call("login", username)
         expected = self._pending_codes.get(username)
         if expected is None:
@@ -459,7 +459,7 @@ class SimulatedInstagram:
 
     def _profile(self, actor: str, username: str) -> SimAccount:
         """A profile as `actor` may see it: not found, or private unless it is their own."""
-        account = self.accounts.get(username.lower())
+        account = self.accounts.get(name_key(username))
         if account is None:
             raise NotFound("User not found")
         if account.private and actor != account.username:
