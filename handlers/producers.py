@@ -57,16 +57,25 @@ async def consumer(ctx: Ctx, args: str) -> list[Reply]:
     return [ctx.ask("consumer.ask_username")]
 
 
-async def on_consumer_username(ctx: Ctx, text: str) -> list[Reply]:
-    """Checked to exist and be public through a helper, after this event's commit."""
+async def _username_step(ctx: Ctx, kind: str, text: str) -> str | list[Reply]:
+    """The consumer's and the producer's username step: the account's name, or what is
+    wrong with it (not a username, not a member, another member's account)."""
     username = normalize_username(text)
     if username is None:
         return [ctx.ask("addhelper.bad_username", value=text.strip()[:40])]
     if ctx.who.member_id is None:  # an admin who is not a member
         return [ctx.reply("admin.not_member")]
-    if await ctx.tx.producers.username_taken("consumer", username, ctx.who.member_id):
+    if await ctx.tx.producers.username_taken(kind, username, ctx.who.member_id):
         ctx.end()
-        return [ctx.reply("consumer.taken", username=username)]
+        return [ctx.reply(f"{kind}.taken", username=username)]
+    return username
+
+
+async def on_consumer_username(ctx: Ctx, text: str) -> list[Reply]:
+    """Checked to exist and be public through a helper, after this event's commit."""
+    username = await _username_step(ctx, "consumer", text)
+    if not isinstance(username, str):
+        return username
     ctx.end()
     services, member_id, lang = ctx.services, ctx.who.member_id, ctx.lang
     member = ctx.who.member_username or ""
@@ -121,55 +130,33 @@ async def producer(ctx: Ctx, args: str) -> list[Reply]:
 
 
 async def on_producer_username(ctx: Ctx, text: str) -> list[Reply]:
-    username = normalize_username(text)
-    if username is None:
-        return [ctx.ask("addhelper.bad_username", value=text.strip()[:40])]
-    if ctx.who.member_id is None:  # an admin who is not a member
-        return [ctx.reply("admin.not_member")]
-    if await ctx.tx.producers.username_taken("producer", username, ctx.who.member_id):
-        ctx.end()
-        return [ctx.reply("producer.taken", username=username)]
+    username = await _username_step(ctx, "producer", text)
+    if not isinstance(username, str):
+        return username
     ctx.goto(PRODUCER_FLOW, "password", username=username, tries=0)
     return [login.ask_password(ctx, "producer.ask_password", username=username)]
 
 
 async def on_producer_password(ctx: Ctx, text: str) -> list[Reply]:
-    data = ctx.state.data if ctx.state else {}
-    username, password = str(data.get("username", "")), text.strip()
-    key = (ctx.event.platform, ctx.event.user_id)
-    pending_passwords[key] = password  # for the code step; never in the state
-    return await login.password_step(
-        ctx, PRODUCER_FLOW, "producer.ask_code", username, password,
-        lambda fresh, result: _registered(fresh, username, pending_passwords.pop(key, password),
-                                          result),
-        forget=lambda: pending_passwords.pop(key, None))
-
-
-# The password between the password and code messages, in this process only (the login
-# waiting in the gateway lives here too); gone when the flow ends.
-pending_passwords: dict[tuple[str, str], str] = {}
+    username = str((ctx.state.data if ctx.state else {}).get("username", ""))
+    return await login.password_step(ctx, PRODUCER_LOGIN, username, text.strip())
 
 
 async def on_producer_code(ctx: Ctx, text: str) -> list[Reply]:
-    data = ctx.state.data if ctx.state else {}
-    username = str(data.get("username", ""))
-    key = (ctx.event.platform, ctx.event.user_id)
-    if key not in pending_passwords:  # the login waits in another instance, or was lost
-        ctx.end()
-        return [ctx.reply("ig.user.login_lost")]
-    return await login.code_step(
-        ctx, PRODUCER_FLOW, username, text,
-        lambda fresh, result: _registered(fresh, username, pending_passwords.pop(key, ""),
-                                          result),
-        forget=lambda: pending_passwords.pop(key, None))
+    """The code may reach any instance: the conversation keeps the waiting login
+    (with the password, to store once the code is accepted) sealed."""
+    username = str((ctx.state.data if ctx.state else {}).get("username", ""))
+    return await login.code_step(ctx, PRODUCER_LOGIN, username, text)
 
 
-async def _registered(ctx: Ctx, username: str, password: str, login: LoginResult
+async def _registered(ctx: Ctx, username: str, result: LoginResult, password: str
                       ) -> list[Reply]:
     if ctx.who.member_id is None:  # an admin who is not a member
         return [ctx.reply("admin.not_member")]
+    if not password:  # a code for a login this conversation did not keep
+        return [ctx.reply("ig.user.login_lost")]
     row = await ctx.tx.producers.register_producer(ctx.who.member_id, username, password,
-                                                   login.session, login.pk)
+                                                   result.session, result.pk)
     ctx.end()
     member = ctx.who.member_username or ""
     if row.status == "pending":
@@ -184,6 +171,9 @@ async def _registered(ctx: Ctx, username: str, password: str, login: LoginResult
         ctx.after(work)
     return [ctx.reply("producer.pending" if row.status == "pending"
                       else "producer.switched.active", username=username)]
+
+
+PRODUCER_LOGIN = login.LoginFlow.for_member(PRODUCER_FLOW, "producer.ask_code", _registered)
 
 
 # --- admins ------------------------------------------------------------------------------
