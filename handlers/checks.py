@@ -7,17 +7,19 @@ The Instagram work runs after the event's transaction (ctx.after), never inside 
 from __future__ import annotations
 
 import weakref
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from handlers import announcements, formatting
 from handlers.arguments import iso_week
-from handlers.context import Ctx, ProgressFn
+from handlers.context import Continue, Ctx, ProgressFn
 from handlers.events import Reply
 from handlers.i18n import t
 from handlers.registry import Command
 from handlers.weekly import status
 from services.checks import MemberCheck
 from services.container import Services
+from services.verification import RunReport
 from services.weeks import Week
 
 
@@ -85,18 +87,23 @@ async def verify(ctx: Ctx, args: str) -> list[Reply]:
     posts = await ctx.tx.submissions.count_of_week(week)
     if posts == 0:
         return [ctx.reply("verify.nothing")]
-    lang = ctx.lang
-
-    async def work(progress: ProgressFn) -> list[Reply]:
-        async def step(done: int, total: int) -> None:
-            await progress(ctx.t("verify.progress", done=done, total=total))
-
-        report = await checks.week(week, progress=step, final=True)  # an admin asked
-        report_text = announcements.run_report("job.manual", week.label, report)(lang)
-        return [Reply(ctx.t("verify.finished") + "\n\n" + report_text)]
-
-    ctx.after(work)
+    ctx.defer(Continue(checks.week, (week,), {"final": True},  # an admin asked
+                       then=_verified, values={"week": week.label}, progress=_verify_meter,
+                       catch=()))
     return [Reply(ctx.t("verify.started", posts=posts), progress=True)]
+
+
+def _verify_meter(lang: str, show: ProgressFn) -> Callable[[int, int], Awaitable[None]]:
+    """How far `/verify` has read, as the progress message says it."""
+    async def step(done: int, total: int) -> None:
+        await show(t(lang, "verify.progress", done=done, total=total))
+    return step
+
+
+async def _verified(ctx: Ctx, report: RunReport, *, week: str) -> list[Reply]:
+    """`/verify`'s check has ended: the run's report."""
+    report_text = announcements.run_report("job.manual", week, report)(ctx.lang)
+    return [Reply(ctx.t("verify.finished") + "\n\n" + report_text)]
 
 
 async def _finish_week(ctx: Ctx, week: Week, last: Week) -> list[Reply]:
