@@ -175,7 +175,7 @@ class Dispatcher:
                      defer: bool = False, queue: Queue | None = None) -> Outcome:
         """Answer one event; a failure rolls the event back and says so in the user's language.
 
-        Work a handler deferred (ctx.after) runs after the commit: here, with `progress`
+        Work a handler deferred (`ctx.defer`) runs after the commit: here, with `progress`
         told how it goes, or, with `defer=True`, when the transport calls `finish` after
         it has delivered the first replies (so a progress message can be edited).
         `queue` (with a `delivery_id`) writes the replies to the outbox in the very

@@ -46,22 +46,16 @@ async def from_upload(ctx: Ctx) -> list[Reply]:
     if (ctx.event.attachment_size or 0) > MAX_UPLOAD:  # too big to be downloaded at all
         return [ctx.reply("unfollow.file.upload_too_big", limit=MAX_UPLOAD // 2**20)]
 
-    async def read() -> FollowLists | ExportProblem:
-        try:
-            return await read_export_off_loop(name, data)
-        except ExportProblem as problem:
-            return problem
-
-    async def then(fresh: Ctx, result: FollowLists | ExportProblem | InstagramError
-                   ) -> list[Reply]:
-        if isinstance(result, FollowLists):
-            return await _with_lists(fresh, result)
-        reason = result.reason if isinstance(result, ExportProblem) else "broken_file"
-        limit = result.limit if isinstance(result, ExportProblem) else None
-        return [fresh.reply(f"unfollow.file.{reason}", limit=limit)]
-
-    ctx.continue_after(read, then)
+    ctx.defer(Continue(read_export_off_loop, (name, data), then=_export_read,
+                       catch=(ExportProblem,)))
     return [Reply(ctx.t("unfollow.reading"), progress=True)]
+
+
+async def _export_read(ctx: Ctx, read: FollowLists | ExportProblem) -> list[Reply]:
+    """The file has been read in a worker thread: the answer, or what is wrong with it."""
+    if isinstance(read, ExportProblem):
+        return [ctx.reply(f"unfollow.file.{read.reason}", limit=read.limit)]
+    return await _with_lists(ctx, read)
 
 
 async def _with_lists(ctx: Ctx, lists: FollowLists) -> list[Reply]:
