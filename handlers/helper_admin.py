@@ -9,11 +9,12 @@ confirmation.
 from __future__ import annotations
 
 from handlers import instagram_login as login
-from handlers.context import Ctx
+from handlers.context import Continue, Ctx
 from handlers.events import Button, Reply
 from handlers.formatting import moment
 from handlers.registry import Command, Flow
 from services.helper_accounts import (
+    CheckPlan,
     HelperView,
     LoginOutcome,
     ProbeResult,
@@ -188,19 +189,23 @@ async def check_helper(ctx: Ctx, args: str) -> list[Reply]:
     if isinstance(plan, LoginOutcome):
         return [ctx.reply("checkhelper.failed", username=username,
                           reason=ig_reason(ctx, plan.status))]
-    instagram, actor = ctx.services.instagram if ctx.services else None, ctx.who.account_id
-
-    async def then(fresh: Ctx, result: ProbeResult | InstagramError) -> list[Reply]:
-        outcome = await fresh.tx.helpers.record_check(actor, plan, result)
-        if outcome.status == "ready":
-            return [fresh.reply("checkhelper.ok", username=username)]
-        if outcome.status in {"logged_in", "needs_code", "checkpoint"}:
-            return await after_check(fresh, username, outcome, plan.password or "")
-        return [fresh.reply("checkhelper.failed", username=username,
-                            reason=ig_reason(fresh, outcome.status))]
-
-    ctx.continue_after(lambda: probe(instagram, plan), then)
+    ctx.defer(Continue(probe, (ctx.services.instagram, plan), then=_checked,
+                       values={"plan": plan}))
     return [Reply(ctx.t("checkhelper.checking", username=username), progress=True)]
+
+
+async def _checked(ctx: Ctx, result: ProbeResult | InstagramError, *, plan: CheckPlan
+                   ) -> list[Reply]:
+    """Instagram answered /checkhelper (the session, or a login with the stored password):
+    recorded, and said, by the admin's next transaction."""
+    username = plan.username
+    outcome = await ctx.tx.helpers.record_check(ctx.who.account_id, plan, result)
+    if outcome.status == "ready":
+        return [ctx.reply("checkhelper.ok", username=username)]
+    if outcome.status in {"logged_in", "needs_code", "checkpoint"}:
+        return await after_check(ctx, username, outcome, plan.password or "")
+    return [ctx.reply("checkhelper.failed", username=username,
+                      reason=ig_reason(ctx, outcome.status))]
 
 
 COMMANDS = [

@@ -3,14 +3,15 @@ producer registration, the unfollow check with login, `/addhelper`): the passwor
 then the 2FA or "confirm it was you" code when Instagram asks, three tries each
 (services/instagram_login.py holds the rules).
 
-Instagram is asked after the event's transaction (`Ctx.continue_after`): the flow
-waits in its "checking" step meanwhile, and whatever the person sends then is not
-read as a password. Wrong passwords are limited per chat account, and per Instagram
-account only for its owner's attempts (services/throttle.py), so the bot is no password
-oracle and no stranger can lock a member out of their own account. A login waiting for
-its code is kept in the conversation state, sealed (encrypted), so the code may reach
-any instance; an e-mail/SMS challenge waits in the process that got the password, and a
-code for it that reaches another instance says so: the person starts again.
+Instagram is asked after the event's transaction (a `Continue` whose answer comes back
+to `answered`, under the person's lock): the flow waits in its "checking" step
+meanwhile, and whatever the person sends then is not read as a password. Wrong
+passwords are limited per chat account, and per Instagram account only for its owner's
+attempts (services/throttle.py), so the bot is no password oracle and no stranger can
+lock a member out of their own account. A login waiting for its code is kept in the
+conversation state, sealed (encrypted), so the code may reach any instance; an
+e-mail/SMS challenge waits in the process that got the password, and a code for it that
+reaches another instance says so: the person starts again.
 """
 
 from __future__ import annotations
@@ -19,13 +20,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from handlers.context import Ctx
+from handlers.context import Continue, Ctx
 from handlers.events import Reply
 from services.instagram.errors import CheckpointRequired, InstagramError
 from services.instagram.gateway import LoginResult
 from services.instagram.names import name_key
 from services.instagram_login import (
     Answer,
+    Credentials,
     LoginRules,
     Verdict,
     WaitingLogin,
@@ -117,13 +119,11 @@ async def password_step(ctx: Ctx, login: LoginFlow, username: str, password: str
     own = login.counts_for_owner(ctx, username)
     if no := await refused(ctx, username, own=own):
         return no
-    instagram = ctx.services.instagram
     ctx.goto(login.flow, CHECKING, after="password")
-
-    async def then(fresh: Ctx, answer: Answer) -> list[Reply]:
-        return await _answered(fresh, login, "password", username, password, answer)
-
-    ctx.continue_after(lambda: attempt(instagram, username, password), then)
+    credentials = Credentials(username, password)
+    ctx.defer(Continue(attempt, (ctx.services.instagram, credentials), then=answered,
+                       values={"login": login, "step": "password",
+                               "credentials": credentials}))
     return [Reply(ctx.t("login.checking"), progress=True)]
 
 
@@ -135,19 +135,20 @@ async def code_step(ctx: Ctx, login: LoginFlow, username: str, code: str) -> lis
         return [ctx.reply("ig.user.no_helper")]
     data = ctx.state.data if ctx.state else {}
     waiting = WaitingLogin.unseal(data.get(WAITING))
-    instagram = ctx.services.instagram
     ctx.goto(login.flow, CHECKING, after="code")
-
-    async def then(fresh: Ctx, answer: Answer) -> list[Reply]:
-        password = waiting.password if waiting is not None else ""
-        return await _answered(fresh, login, "code", username, password, answer)
-
-    ctx.continue_after(lambda: attempt_code(instagram, username, code, waiting), then)
+    credentials = Credentials(username, waiting.password if waiting is not None else "")
+    ctx.defer(Continue(attempt_code, (ctx.services.instagram, username, code, waiting),
+                       then=answered, values={"login": login, "step": "code",
+                                              "credentials": credentials}))
     return [Reply(ctx.t("login.checking"), progress=True)]
 
 
-async def _answered(ctx: Ctx, login: LoginFlow, step: str, username: str, password: str,
-                    answer: Answer) -> list[Reply]:
+async def answered(ctx: Ctx, answer: Answer, *, login: LoginFlow, step: str,
+                   credentials: Credentials) -> list[Reply]:
+    """Instagram answered the password or the code: under the person's lock, with their
+    flow as it is now, the flow goes on (`credentials.password`: the one tried, or the
+    one the waiting login kept; "" when it kept none)."""
+    username, password = credentials.username, credentials.password
     if login.answered is not None:
         await login.answered(ctx, step, username, answer, password)
     data = ctx.state.data if ctx.state else {}

@@ -26,7 +26,7 @@ from services.instagram.errors import (
 from services.instagram.gateway import LoginResult
 from services.instagram.pool import COOLING_CODES
 from services.instagram.runtime import Instagram
-from services.instagram_login import attempt
+from services.instagram_login import Credentials, attempt
 from storage import crypto
 from storage.models import Helper
 from storage.repositories.instagram_accounts import HelperRepo
@@ -85,8 +85,8 @@ async def probe(instagram: Instagram | None, plan: CheckPlan) -> ProbeResult | I
             return ProbeResult(restored=True)
     if not plan.password:
         return ProbeResult(restored=False)
-    return ProbeResult(restored=False, login=await attempt(instagram, plan.username,
-                                                           plan.password))
+    return ProbeResult(restored=False, login=await attempt(
+        instagram, Credentials(plan.username, plan.password)))
 
 
 @dataclass(frozen=True)

@@ -62,12 +62,22 @@ class WaitingLogin:
         return cls(str(data.get("password") or ""), data.get("resume"))
 
 
-async def attempt(instagram: Instagram | None, username: str, password: str) -> Answer:
+@dataclass(frozen=True)
+class Credentials:
+    """A username and the password for it, on their way to Instagram and back to the
+    flow (the password kept out of reprs: the deferred work that holds it may be shown
+    in a log)."""
+
+    username: str
+    password: str = field(repr=False)
+
+
+async def attempt(instagram: Instagram | None, credentials: Credentials) -> Answer:
     """Ask Instagram with a password (never inside a transaction)."""
     if instagram is None:
         return NoHelperAvailable("no Instagram gateway in this process")
     try:
-        return await instagram.gateway.login(username, password)
+        return await instagram.gateway.login(credentials.username, credentials.password)
     except InstagramError as exc:
         return exc
 
