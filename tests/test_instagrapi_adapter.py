@@ -316,16 +316,20 @@ async def test_a_two_factor_code_goes_on_in_another_process_with_the_same_device
 
     first, second = gateway(), gateway()
     with mock.patch.object(Client, "login", fake_login):
+        with pytest.raises(errors.LoginLost):  # nothing to go on with
+            await second.submit_code("producer.one", "123456")
+        with pytest.raises(errors.TwoFactorRequired):  # an older login, left waiting there
+            await second.login("producer.one", "pw")
+        older = devices[-1]
         with pytest.raises(errors.TwoFactorRequired) as asked:
             await first.login("producer.one", "pw")
         resume = asked.value.resume
         assert resume is not None and "pw" not in str(asked.value)
-        with pytest.raises(errors.LoginLost):  # nothing to go on with
-            await second.submit_code("producer.one", "123456")
+        device = devices[-1]
         with pytest.raises(errors.BadCode):
             await second.submit_code("producer.one", "000000", resume)
         done = await second.submit_code("producer.one", "123456", resume)
-    assert len(set(devices)) == 1 and len(devices) == 3  # one device, as Instagram saw it
+    assert device != older and devices[-2:] == [device, device]  # as Instagram saw it
     assert done.session["authorization_data"]["ds_user_id"] == "9"
 
 

@@ -134,6 +134,11 @@ def _no_library_resends(client: Client) -> None:
     client._send_private_request = once  # type: ignore[method-assign]
 
 
+def _device_of(resume: Session) -> str | None:
+    """The device id (instagrapi's uuid) of the client a two-factor `resume` describes."""
+    return ((resume.get("settings") or {}).get("uuids") or {}).get("uuid")
+
+
 class InstagrapiGateway:
     def __init__(
         self,
@@ -308,7 +313,11 @@ class InstagrapiGateway:
         client made from its `resume` (settings and password) logs in with the code."""
         username = username.lower()
         pending = self._pending.get(username)
-        if pending is None and resume and resume.get("settings") and resume.get("password"):
+        if resume and resume.get("settings") and resume.get("password") and (
+                pending is None or (pending.thread_result is None
+                                    and pending.client.uuid != _device_of(resume))):
+            # Not this process's login (or an older one of the same account): go on with
+            # the device and cookies the login that asked for this code had.
             client = self.new_client(dict(resume["settings"]), library_pacing=True)
             pending = self._pending[username] = PendingLogin(client, str(resume["password"]))
         if pending is None:

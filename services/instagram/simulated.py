@@ -293,11 +293,9 @@ class SimulatedInstagram:
                           resume: Session | None = None) -> LoginResult:
         username = username.lower()
         await self._call("login", username)
-        identifier = self._waiting.get(username)
-        if identifier is None and resume is not None:
-            identifier = str(resume.get("two_factor_identifier", ""))
-            if self._two_factor.get(identifier) != username:
-                identifier = None
+        identifier = str((resume or {}).get("two_factor_identifier", ""))
+        if self._two_factor.get(identifier) != username:  # no resume: this process's own
+            identifier = self._waiting.get(username)
         expected = self._pending_codes.get(username)
         if identifier is None or expected is None:
             raise LoginLost("no login is waiting for a code here")
