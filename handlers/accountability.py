@@ -117,7 +117,7 @@ async def _appeal_rechecked(ctx: Ctx, _read: object, *, member_id: int, week: We
     with what is still missing (and "count it" buttons when the member says hidden)."""
     settled = await ctx.tx.accountability.settle_appeal(member_id, week, strike_ids, now,
                                                         hidden=hidden)
-    username = await ctx.tx.accountability.username(member_id)
+    username = ctx.who.member_username or ""
     label, replies = formatting.week(week, ctx.lang), []
     for strike in settled:
         if strike.cleared:

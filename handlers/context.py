@@ -43,9 +43,10 @@ class Continue:
     committed (no database lock is held while Instagram answers). With `then`, the
     result (or the exception of `catch` it raised) goes back to the flow through the
     dispatcher's normal path: the person's lock, their identity and flow state loaded
-    fresh, one transaction, `then(ctx, result, **values)`, the state saved, the replies
-    delivered after the event's own. Without `then` the call's result is dropped (a
-    notice to admins, a cache to forget). `progress` builds the call's `progress=`
+    fresh, one transaction, `then(ctx, result, **values)`, the state saved if the step
+    moved it, the replies delivered after the event's own. Without `then` the call's
+    result is dropped (a notice to admins, a cache to forget) and any failure of it is
+    logged and said. `progress` builds the call's `progress=`
     argument from the transport's progress function (a Telegram message edited in
     place, a console line, nothing on KakaoTalk)."""
 
@@ -73,7 +74,7 @@ class Ctx:
     invite_links: dict[str, str] = field(default_factory=dict)
     # What runs after the commit (handlers/dispatcher.py `finish`), in this order.
     deferred: list[Deferred | Continue] = field(default_factory=list)
-    # For deferred work, which runs after `tx` has closed and opens its own.
+    # The process's services (not bound to `tx`): what a continuation's call is given.
     services: Services = field(kw_only=True)
 
     @property
