@@ -1,23 +1,26 @@
 """Checks on demand: `/verify` for admins (the week, with a progress message), and
 "check now" from `/status` for members (their own open posts, rate-limited).
 
-The Instagram work runs after the event's transaction (ctx.after), never inside it.
+The Instagram work runs after the event's transaction (`Ctx.defer`), never inside it.
 """
 
 from __future__ import annotations
 
 import weakref
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from functools import partial
 
 from handlers import announcements, formatting
 from handlers.arguments import iso_week
-from handlers.context import Ctx, ProgressFn
+from handlers.context import Continue, Ctx, ProgressFn
 from handlers.events import Reply
 from handlers.i18n import t
 from handlers.registry import Command
 from handlers.weekly import status
 from services.checks import MemberCheck
 from services.container import Services
+from services.verification import RunReport
 from services.weeks import Week
 
 
@@ -48,13 +51,11 @@ def _tell_admins(ctx: Ctx, key: str) -> None:
     if last is not None and now - last < TELL_EVERY:
         return
     _TOLD[services] = now
-    delivery = services.delivery
+    ctx.defer(Continue(services.delivery.to_admins, (partial(_said, key, username),)))
 
-    async def work(_progress: ProgressFn) -> list[Reply]:
-        await delivery.to_admins(lambda lang: t(lang, key, username=username))
-        return []
 
-    ctx.after(work)
+def _said(key: str, username: str, lang: str) -> str:
+    return t(lang, key, username=username)
 
 
 async def verify(ctx: Ctx, args: str) -> list[Reply]:
@@ -85,18 +86,23 @@ async def verify(ctx: Ctx, args: str) -> list[Reply]:
     posts = await ctx.tx.submissions.count_of_week(week)
     if posts == 0:
         return [ctx.reply("verify.nothing")]
-    lang = ctx.lang
-
-    async def work(progress: ProgressFn) -> list[Reply]:
-        async def step(done: int, total: int) -> None:
-            await progress(ctx.t("verify.progress", done=done, total=total))
-
-        report = await checks.week(week, progress=step, final=True)  # an admin asked
-        report_text = announcements.run_report("job.manual", week.label, report)(lang)
-        return [Reply(ctx.t("verify.finished") + "\n\n" + report_text)]
-
-    ctx.after(work)
+    ctx.defer(Continue(checks.week, (week,), {"final": True},  # an admin asked
+                       then=_verified, values={"week": week.label}, progress=_verify_meter,
+                       catch=()))
     return [Reply(ctx.t("verify.started", posts=posts), progress=True)]
+
+
+def _verify_meter(lang: str, show: ProgressFn) -> Callable[[int, int], Awaitable[None]]:
+    """How far `/verify` has read, as the progress message says it."""
+    async def step(done: int, total: int) -> None:
+        await show(t(lang, "verify.progress", done=done, total=total))
+    return step
+
+
+async def _verified(ctx: Ctx, report: RunReport, *, week: str) -> list[Reply]:
+    """`/verify`'s check has ended: the run's report."""
+    report_text = announcements.run_report("job.manual", week, report)(ctx.lang)
+    return [Reply(ctx.t("verify.finished") + "\n\n" + report_text)]
 
 
 async def _finish_week(ctx: Ctx, week: Week, last: Week) -> list[Reply]:
@@ -112,13 +118,16 @@ async def _finish_week(ctx: Ctx, week: Week, last: Week) -> list[Reply]:
     if not finish.connected or checks is None or checks.lock.locked():
         return [ctx.reply("verify.busy")]
 
-    async def work(_progress: ProgressFn) -> list[Reply]:
-        if not await finish(week):  # its final check is going on now (or just ended)
-            return [ctx.reply("verify.busy")]
-        return [ctx.reply("verify.week_finished", week=week.label)]
-
-    ctx.after(work)
+    ctx.defer(Continue(finish, (week,), then=_week_finished, values={"week": week.label},
+                       catch=()))
     return [Reply(ctx.t("verify.week_started", week=week.label), progress=True)]
+
+
+async def _week_finished(ctx: Ctx, finished: bool, *, week: str) -> list[Reply]:
+    """`/verify WEEK` has run that week's final steps, or found them running already."""
+    if not finished:  # its final check is going on now (or just ended)
+        return [ctx.reply("verify.busy")]
+    return [ctx.reply("verify.week_finished", week=week)]
 
 
 async def check_now(ctx: Ctx, _args: str) -> list[Reply]:
@@ -132,18 +141,16 @@ async def check_now(ctx: Ctx, _args: str) -> list[Reply]:
     if wait is not None:
         when = formatting.moment(wait, ctx.tx.rules.timezone, ctx.lang)
         return [ctx.reply("status.check_wait", time=when)]
-    who, tx_now = ctx.who, now
-
-    async def work(_progress: ProgressFn) -> list[Reply]:
-        checked = await checks.member(member_id, tx_now)
-        async with ctx.services.transaction() as tx:
-            fresh = Ctx(ctx.event, who, tx, services=ctx.services)
-            replies = await status(fresh, "")
-            said = _check_said(fresh, checked, tx_now)
-        return [Reply(said + "\n\n" + replies[0].text, buttons=replies[0].buttons)]
-
-    ctx.after(work)
+    ctx.defer(Continue(checks.member, (member_id, now), then=_checked, values={"now": now},
+                       catch=()))
     return []
+
+
+async def _checked(ctx: Ctx, checked: MemberCheck, *, now: datetime) -> list[Reply]:
+    """"Check now" has read: what it did, above the member's status as it is now."""
+    replies = await status(ctx, "")
+    said = _check_said(ctx, checked, now)
+    return [Reply(said + "\n\n" + replies[0].text, buttons=replies[0].buttons)]
 
 
 def _check_said(ctx: Ctx, checked: MemberCheck, now: datetime) -> str:

@@ -6,7 +6,7 @@ import re
 from dataclasses import replace
 
 from handlers import formatting
-from handlers.context import Ctx, ProgressFn
+from handlers.context import Continue, Ctx
 from handlers.events import Button, Reply
 from handlers.i18n import t
 from handlers.registry import Command, Trigger
@@ -29,16 +29,10 @@ async def start(ctx: Ctx, args: str) -> list[Reply]:
 
 async def _accept_invite(ctx: Ctx, code: str) -> list[Reply]:
     accepted = await ctx.tx.invites.accept(ctx.who.account_id, code)
-    if accepted.moved_from:  # a re-link: the old phone's account is told
-        services, username, moved = ctx.services, accepted.username or "", accepted.moved_from
-
-        async def work(_progress: ProgressFn) -> list[Reply]:
-            for platform, user_id, language in moved:
-                await services.delivery.to_account(
-                    platform, user_id, t(language, "invite.moved_away", username=username))
-            return []
-
-        ctx.after(work)
+    # a re-link: the old phone's account is told, after the commit
+    for platform, user_id, language in accepted.moved_from or ():
+        ctx.defer(Continue(ctx.services.delivery.to_account, (platform, user_id, t(
+            language, "invite.moved_away", username=accepted.username or ""))))
     key = "invite.moved_here" if accepted.moved_from else f"invite.{accepted.result.value}"
     start_here = ctx.t("invite.start_here_kakao" if ctx.event.platform == "kakao"
                        else "invite.start_here")

@@ -1,11 +1,15 @@
 """Routes one incoming event to a command or to the user's current flow step.
 
 One database transaction per event; the flow state is saved in it, so a restart or a
-second bot instance continues the conversation where it was.
+second bot instance continues the conversation where it was. Slow work a step asks for
+(`Ctx.defer(Continue(...))`) runs after that commit (`Dispatcher.finish`), and its result
+comes back to the flow the same way an event does: under the person's lock, with their
+flow state loaded fresh and saved in one transaction.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
@@ -16,6 +20,7 @@ from handlers.context import (
     CANCEL_PAYLOAD,
     CANCEL_WORDS,
     SECRET_YES_PAYLOAD,
+    Continue,
     Ctx,
     Deferred,
     ProgressFn,
@@ -26,17 +31,17 @@ from handlers.flow_control import cancel
 from handlers.i18n import t
 from handlers.registry import Flow, Registry, Trigger, parse_command
 from services.container import Services, Tx
+from services.conversations import seal, unseal
 from services.links import looks_like_link
 
 log = logging.getLogger(__name__)
 
 
-# What a secret step remembers while it asks "is this your password?" (handlers/context).
-SECRET_ASKED, SECRET_VERBATIM = "secret_asked", "secret_verbatim"
-# The menu word a password step asked about, until the person's next event, in this
-# process only (never in the database: the unfollow check keeps nothing of a login);
-# another instance, or a restart, asks for it once more.
-PENDING_SECRETS: dict[tuple[str, str], str] = {}
+# What a secret step remembers while it asks "is this your password?" (handlers/context),
+# and the menu word it asked about: sealed (encrypted) in the state until the person's
+# next event only, which takes it out whatever it is, so "yes" works on any instance.
+SECRET_ASKED, SECRET_VERBATIM, SECRET_PENDING = "secret_asked", "secret_verbatim", \
+    "secret_pending"
 
 
 @dataclass
@@ -48,8 +53,10 @@ class Outcome:
     menu_changed: bool = False
     # Whether the person is a member (an admin's menu lists member commands only then).
     member: bool = False
-    # Work to run after the first replies are delivered (Dispatcher.finish).
-    deferred: list[Deferred] = field(default_factory=list)
+    # Work to run after the first replies are delivered (Dispatcher.finish), in order.
+    deferred: list[Deferred | Continue] = field(default_factory=list)
+    # The event answered, which a continuation's result goes back to.
+    event: Incoming | None = None
     # What the transport's `queue` returned: the replies as queued durably by the
     # transaction that marked the event handled (None: not queued, send them as they are).
     queued: Any = None
@@ -83,7 +90,7 @@ class Dispatcher:
                      defer: bool = False, queue: Queue | None = None) -> Outcome:
         """Answer one event; a failure rolls the event back and says so in the user's language.
 
-        Work a handler deferred (ctx.after) runs after the commit: here, with `progress`
+        Work a handler deferred (`ctx.defer`) runs after the commit: here, with `progress`
         told how it goes, or, with `defer=True`, when the transport calls `finish` after
         it has delivered the first replies (so a progress message can be edited).
         `queue` (with a `delivery_id`) writes the replies to the outbox in the very
@@ -102,9 +109,9 @@ class Dispatcher:
                     event.platform, event.user_id, event.user_name, event.language_hint
                 )
                 language = who.language
-                # Held for one event only: this one, if it is the "yes" to the question.
-                pending = PENDING_SECRETS.pop((event.platform, event.user_id), None)
                 state = await tx.conversations.resume(event.platform, event.user_id, stored)
+                # Held for one event only: this one, if it is the "yes" to the question.
+                pending = unseal(state.data.pop(SECRET_PENDING, None)) if state else None
                 known = self.registry.flows.get(state.flow) if state else None
                 flow = known if state and not state.expired else None
                 # A message in a password or code step: deleted even when the flow has
@@ -145,7 +152,7 @@ class Dispatcher:
             if event.delivery_id is not None:  # handled, if badly: never run in a loop
                 await self._finish_delivery(event, event.delivery_id, failed, queue)
             return failed
-        outcome.deferred = ctx.deferred
+        outcome.deferred, outcome.event = ctx.deferred, event
         if not defer:
             outcome.replies += await self.finish(outcome, progress)
         return outcome
@@ -163,16 +170,57 @@ class Dispatcher:
 
     async def finish(self, outcome: Outcome, progress: ProgressFn | None = None) -> list[Reply]:
         """Run the event's deferred work (no transaction held meanwhile); its replies."""
-        replies: list[Reply] = []
         works, outcome.deferred = outcome.deferred, []
+        return await self._run_deferred(outcome.event, works, progress or _no_progress,
+                                        outcome.language)
+
+    async def _run_deferred(self, event: Incoming | None, works: list[Deferred | Continue],
+                            progress: ProgressFn, language: str) -> list[Reply]:
+        """Each piece of work in turn, its replies in that order; one that fails says so
+        and the rest still run."""
+        replies: list[Reply] = []
         for work in works:
             try:
-                replies += await work(progress or _no_progress)
+                if isinstance(work, Continue):
+                    replies += await self._continue(event, work, progress, language)
+                else:
+                    replies += await work(progress)
             except Exception as exc:
                 log.exception("deferred work failed")
                 self.services.faults.report("deferred work", exc)
-                replies.append(Reply(t(outcome.language, "common.error")))
+                replies.append(Reply(t(language, "common.error")))
         return replies
+
+    async def _continue(self, event: Incoming | None, work: Continue, progress: ProgressFn,
+                        language: str) -> list[Reply]:
+        """Run a continuation's call outside any transaction, then hand its result to its
+        step through the normal path: the person's lock, who they are and the flow they
+        are in now (a flow they started meanwhile included), one transaction, the state
+        saved if the step moved it. Work the step defers in its turn runs after that."""
+        kwargs = dict(work.kwargs)
+        if work.progress is not None:
+            kwargs["progress"] = work.progress(language, progress)
+        if work.then is None:
+            await work.call(*work.args, **kwargs)
+            return []
+        if event is None:
+            raise RuntimeError("a continuation's result has no event to go back to")
+        try:
+            result: Any = await work.call(*work.args, **kwargs)
+        except work.catch as exc:
+            result = exc
+        async with self.services.transaction_of(event.platform, event.user_id) as tx:
+            who, stored = await tx.accounts.identify(event.platform, event.user_id, None,
+                                                     event.language_hint)
+            state = await tx.conversations.resume(event.platform, event.user_id, stored)
+            live = None if state is None or state.expired else state
+            before = copy.deepcopy(live)
+            ctx = Ctx(event, who, tx, state=live, invite_links=self.invite_links,
+                      services=self.services, registry=self.registry)
+            replies = await work.then(ctx, result, **work.values)
+            if ctx.state != before:
+                await self._save_state(ctx, had_state=live is not None)
+        return replies + await self._run_deferred(event, ctx.deferred, progress, ctx.lang)
 
     async def _secret(self, ctx: Ctx, flow: Flow, step: str, text: str) -> list[Reply]:
         """Typed text at a password or code step. The cancel words end the flow; a
@@ -192,14 +240,16 @@ class Dispatcher:
             ctx.end()
             return await self._route(ctx, text, None)
         data[SECRET_ASKED] = True
-        PENDING_SECRETS[(ctx.event.platform, ctx.event.user_id)] = text
+        sealed = seal(text)  # None without ENCRYPTION_KEYS: then "yes" asks for it again
+        if sealed is not None:
+            data[SECRET_PENDING] = sealed
         yes = Button(ctx.t("secret.is_password_yes"), SECRET_YES_PAYLOAD)
         return [ctx.ask("secret.is_password", yes)]
 
     async def _secret_confirmed(self, ctx: Ctx, flow: Flow, step: str,
                                 pending: str | None) -> list[Reply]:
-        """"Yes, that was my password": tried now, or (this process no longer holds it)
-        taken as it is from the next message."""
+        """"Yes, that was my password": tried now, or (it could not be kept: no
+        ENCRYPTION_KEYS) taken as it is from the next message."""
         data = ctx.state.data if ctx.state is not None else {}
         data.pop(SECRET_ASKED, None)
         if step == login.CHECKING:

@@ -7,11 +7,11 @@ from dataclasses import replace
 
 from handlers import announcements, formatting
 from handlers.arguments import iso_week, no_such_week, whole_number
-from handlers.context import Ctx, ProgressFn
+from handlers.context import Continue, Ctx
 from handlers.events import Button, Reply
 from handlers.registry import Command, Flow, Trigger
 from services.instagram.runtime import Instagram
-from services.link_check import CheckedLink, check_link, needs_instagram
+from services.link_check import CheckedLink, check_links, needs_instagram
 from services.links import LinkProblem, PostLink, find_links, looks_like_link, parse_post_link
 from services.progress import MISSED
 from services.submissions import SubmitResult, Submitted, WithdrawResult
@@ -91,21 +91,22 @@ def _one_reply(parts: list[str], replies: list[Reply]) -> list[Reply]:
 
 def _submit_after_looking(ctx: Ctx, parts: list[str], parsed: list[PostLink | LinkProblem],
                           instagram: Instagram | None) -> list[Reply]:
-    services, who, event = ctx.services, ctx.who, ctx.event
     ctx.end()
-
-    async def work(_progress: ProgressFn) -> list[Reply]:
-        looked = [await check_link(instagram, p) if isinstance(p, PostLink) else p
-                  for p in parsed]
-        async with services.transaction_of(event.platform, event.user_id) as tx:
-            fresh = Ctx(event, who, tx, services=services)
-            replies: list[Reply] = []
-            for item in looked:
-                replies += await _submit_one(fresh, item, in_flow=False)
-            return _one_reply(parts, replies)
-
-    ctx.after(work)
+    ctx.defer(Continue(check_links, (instagram, parsed), then=_links_looked,
+                       values={"parts": parts}, catch=()))
     return [Reply(ctx.t("submit.checking"), progress=True)]
+
+
+async def _links_looked(ctx: Ctx, looked: list[CheckedLink | LinkProblem], *,
+                        parts: list[str]) -> list[Reply]:
+    """Instagram has been asked about the links: each handed in now. The submit flow
+    ended when they were sent; a flow the member started meanwhile goes on untouched."""
+    kept = ctx.state
+    replies: list[Reply] = []
+    for item in looked:
+        replies += await _submit_one(ctx, item, in_flow=False)
+    ctx.state = kept
+    return _one_reply(parts, replies)
 
 
 async def _submit_one(ctx: Ctx, link: PostLink | LinkProblem | CheckedLink, *,

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,6 +31,10 @@ from services.rules import CommunityRules
 from services.week_record import HIDDEN, RECHECK, WeekRecords
 from services.weeks import Week
 from storage.models import Admin, AuditEntry, ChatAccount, JobRun, Member, MemberWeek, Strike
+
+if TYPE_CHECKING:
+    from services.checks import Checks
+    from services.verification import RunReport
 
 
 @dataclass
@@ -46,6 +51,21 @@ class LadderNews:
     removal_proposed: bool = False
     empty_weeks: int = 0
     active_count: int = 0  # active strikes after this week
+
+
+@dataclass(frozen=True)
+class AppealSettled:
+    """One appealed strike after the re-check: cleared, or with the admins (`missing`:
+    the posts still without the member's comment, as [owner, url])."""
+
+    strike_id: int
+    reason: str
+    cleared: bool
+    # Posts are still missing: the member may say their comment is hidden.
+    hidden_offered: bool
+    # The member said so with this appeal: the admins get "count it" buttons.
+    hidden_said: bool
+    missing: list[list[str]]
 
 
 @dataclass
@@ -81,6 +101,16 @@ def hidden_posts(strike: Strike) -> list[list[str]]:
     find, numbered from 1 in the admins' message and its "count it" buttons."""
     return [list(p) for p in strike.detail.get("still_missing", [])] \
         if strike.reason == "missing" else []
+
+
+async def recheck_for_appeal(checks: Checks | None, member_id: int, week: Week
+                             ) -> RunReport | None:
+    """An appeal's slow half, outside any transaction: the member's open posts of `week`
+    read again on Instagram (None: nothing to read, no strike is about missing comments
+    or no helper is set up). `Accountability.settle_appeal` decides after it."""
+    if checks is None:
+        return None
+    return await checks.member_week(member_id, week)
 
 
 def streaks(weeks: list[MemberWeek]) -> tuple[int, int]:
@@ -339,6 +369,30 @@ class Accountability:
         if strike.reason == "missing":
             strike.detail = {**strike.detail, "still_missing": still_missing}
         return "pending"
+
+    async def settle_appeal(self, member_id: int, week: Week, strike_ids: list[int],
+                            now: datetime, *, hidden: bool) -> list[AppealSettled]:
+        """An appeal once the member's posts of `week` were read again: the re-check's
+        verdicts go into the week's record, and each appealed strike is cleared (every
+        comment found) or goes to the admins with what is still missing. `hidden`: the
+        member says Instagram hid their comment, claimed here for strikes with posts
+        still missing (the admins then count them by hand)."""
+        await WeekRecords(self.session, self.rules).take_rechecked(week, member_id, now,
+                                                                   "appeal")
+        missing = [[item.owner, item.url] for item in
+                   await ProgressService(self.session, self.rules).missing_for(member_id,
+                                                                               week)]
+        settled: list[AppealSettled] = []
+        for strike_id in strike_ids:
+            strike = await self.strike(strike_id)
+            if strike is None:
+                continue
+            cleared = await self.after_recheck(strike, missing, now) == "cleared"
+            offered = not cleared and bool(hidden_posts(strike))
+            said = offered and hidden and self.claim_hidden(strike)
+            settled.append(AppealSettled(strike.id, strike.reason, cleared, offered, said,
+                                         missing))
+        return settled
 
     # --- hidden comments ----------------------------------------------------------------
 

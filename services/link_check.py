@@ -45,6 +45,13 @@ async def check_link(instagram: Instagram | None, link: PostLink) -> CheckedLink
     return CheckedLink(link, await _info(instagram, link))
 
 
+async def check_links(instagram: Instagram | None, links: list[PostLink | LinkProblem]
+                      ) -> list[CheckedLink | LinkProblem]:
+    """Each post link of one message looked at, in order (a problem stays as it is)."""
+    return [await check_link(instagram, link) if isinstance(link, PostLink) else link
+            for link in links]
+
+
 def needs_instagram(instagram: Instagram | None, link: PostLink) -> bool:
     """Whether a look at Instagram is due (and possible) for this link now."""
     return link.is_share or (instagram is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -11,8 +12,11 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.identities import ids_by_any_name, member_by_any_name
+from services.instagram.errors import InstagramError, NotFound
 from services.instagram.gateway import Profile
 from services.instagram.names import normalize_username
+from services.instagram.pool import ASKED_SHARE
+from services.instagram.runtime import Instagram
 from services.invites import InviteService
 from services.throttle import REFUSALS
 from services.week_record import forget_member
@@ -29,7 +33,26 @@ from storage.repositories.members import MemberRepo
 from storage.repositories.operations import AuditRepo
 
 PAGE_SIZE = 10
+log = logging.getLogger(__name__)
 NOT_LOOKED = object()  # a name Instagram was not asked about
+
+
+async def look_up_names(instagram: Instagram, names: list[str]
+                        ) -> dict[str, Profile | None]:
+    """Who has each new member's name on Instagram, asked outside any transaction and
+    only of a helper free at once (None: nobody has it). A name Instagram could not be
+    asked about is left out: it is added as typed, and the first read learns its pk."""
+    looked: dict[str, Profile | None] = {}
+    for name in names:
+        try:
+            looked[name] = await instagram.pool.run(
+                lambda s, n=name: instagram.gateway.profile(s, n), max_wait=0.0,
+                share=ASKED_SHARE)
+        except NotFound:
+            looked[name] = None
+        except InstagramError as exc:
+            log.info("a new member's name was not looked up: %s", exc.code)
+    return looked
 
 
 class AddResult(Enum):

@@ -5,12 +5,14 @@ you since. A personal whitelist hides accounts you follow on purpose."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.instagram.gateway import Gateway, Session
 from storage.models import AuditEntry, FollowSnapshot, FollowWhitelist
 
 
@@ -131,3 +133,50 @@ class RunningChecks:
             return False
         task.cancel()
         return True
+
+
+@dataclass(frozen=True)
+class Crawled:
+    """What a check with login read of the person's own account: both lists (complete
+    when each reached the count Instagram reports), or that `/cancel` stopped it."""
+
+    followers: frozenset[str] = frozenset()
+    following: frozenset[str] = frozenset()
+    complete: bool = True
+    cancelled: bool = False
+
+
+# How far a crawl has read: ("followers" or "following", read so far, Instagram's count).
+# Always called on the event loop, though the gateway may report from a worker thread.
+CrawlProgress = Callable[[str, int, int], None]
+
+
+async def crawl_follows(gateway: Gateway, running: RunningChecks, key: tuple[str, str],
+                        session: Session, username: str,
+                        progress: CrawlProgress | None = None) -> Crawled:
+    """Read the person's followers, then whom they follow, with their own session; one
+    crawl per person (`key`) at a time, which `/cancel` stops (RunningChecks). The session
+    is discarded however the crawl ends: nothing of the login outlives it. Instagram's
+    errors are raised as they come."""
+    loop = asyncio.get_running_loop()
+
+    def told(which: str) -> Callable[[int, int], None]:
+        def update(done: int, total: int) -> None:  # may run in a worker thread
+            if progress is not None:
+                loop.call_soon_threadsafe(progress, which, done, total)
+        return update
+
+    running.start(key)
+    try:
+        followers = await gateway.followers(session, username, told("followers"))
+        following = await gateway.followees(session, username, told("following"))
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None:
+            task.uncancel()  # stopped on purpose: the answer still goes out
+        return Crawled(cancelled=True)
+    finally:
+        running.finish(key)
+        gateway.discard(session)
+    return Crawled(followers.usernames, following.usernames,
+                   followers.complete and following.complete)

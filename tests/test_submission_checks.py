@@ -84,6 +84,36 @@ async def test_a_share_link_the_login_page_hides_goes_to_a_helper(
     assert await handed_in(services) == ["https://www.instagram.com/p/DMinjiHelpr/"]
 
 
+async def test_a_flow_started_while_the_post_is_looked_at_goes_on(
+    services: Services, simulated: SimulatedInstagram, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The link's answer comes after Instagram was asked; a `/submit` the member sent
+    meanwhile still waits for its link (the answer does not end it), and takes one."""
+    import asyncio
+
+    minji = await community(services, simulated)
+    meanwhile = Person(minji.dispatcher, "minji", "minji")
+    asked, release = asyncio.Event(), asyncio.Event()
+    post_info = simulated.post_info
+
+    async def held(*args, **kwargs):  # type: ignore[no-untyped-def]
+        asked.set()
+        await release.wait()
+        return await post_info(*args, **kwargs)
+
+    monkeypatch.setattr(simulated, "post_info", held)
+    answer = asyncio.create_task(minji.say("https://www.instagram.com/p/DMinjiPlain/"))
+    await asyncio.wait_for(asked.wait(), 10)
+    await meanwhile.say("/submit")
+    assert "링크를 보내" in meanwhile.text
+    release.set()
+    await asyncio.wait_for(answer, 10)
+    assert "✅ 접수했어요 (1/3)" in minji.text
+    async with services.transaction() as tx:
+        state = await tx.conversations.load("console", "minji")
+    assert state is not None and (state.flow, state.step) == ("submit", "link")
+
+
 async def test_a_share_link_nobody_can_resolve_is_refused_with_what_to_send(
     services: Services, simulated: SimulatedInstagram, instagram: Instagram,
     instagram_web: tuple[str, list[str]],
