@@ -45,6 +45,7 @@ from handlers.events import Button, Incoming, Reply, clean_text
 from handlers.i18n import t
 from handlers.registry import ALL_COMMANDS, Command, Flow, visible_commands
 from services.container import Services, Tx
+from services.conversations import seal, unseal
 from services.instagram_export import looks_like_export
 from services.links import looks_like_link
 
@@ -103,12 +104,11 @@ FLOWS: dict[str, Flow] = {
     flow.name: flow for flow in (*helper_admin.FLOWS, *weekly.FLOWS, *admin.FLOWS,
                                  *unfollow.FLOWS, *producers.FLOWS, *CHOICE_FLOWS)
 }
-# What a secret step remembers while it asks "is this your password?" (handlers/context).
-SECRET_ASKED, SECRET_VERBATIM = "secret_asked", "secret_verbatim"
-# The menu word a password step asked about, until the person's next event, in this
-# process only (never in the database: the unfollow check keeps nothing of a login);
-# another instance, or a restart, asks for it once more.
-PENDING_SECRETS: dict[tuple[str, str], str] = {}
+# What a secret step remembers while it asks "is this your password?" (handlers/context),
+# and the menu word it asked about: sealed (encrypted) in the state until the person's
+# next event only, which takes it out whatever it is, so "yes" works on any instance.
+SECRET_ASKED, SECRET_VERBATIM, SECRET_PENDING = "secret_asked", "secret_verbatim", \
+    "secret_pending"
 INVITE_CODE = re.compile(r"^[A-Z2-9]{8}$")
 BY_NAME = {c.name: c for c in COMMANDS}
 BY_KEYWORD = {k.lower(): c for c in COMMANDS for k in c.keywords}
@@ -194,9 +194,9 @@ class Dispatcher:
                     event.platform, event.user_id, event.user_name, event.language_hint
                 )
                 language = who.language
-                # Held for one event only: this one, if it is the "yes" to the question.
-                pending = PENDING_SECRETS.pop((event.platform, event.user_id), None)
                 state = await tx.conversations.resume(event.platform, event.user_id, stored)
+                # Held for one event only: this one, if it is the "yes" to the question.
+                pending = unseal(state.data.pop(SECRET_PENDING, None)) if state else None
                 known = FLOWS.get(state.flow) if state else None
                 flow = known if state and not state.expired else None
                 # A message in a password or code step: deleted even when the flow has
@@ -322,14 +322,16 @@ class Dispatcher:
             ctx.end()
             return await self._route(ctx, text, None)
         data[SECRET_ASKED] = True
-        PENDING_SECRETS[(ctx.event.platform, ctx.event.user_id)] = text
+        sealed = seal(text)  # None without ENCRYPTION_KEYS: then "yes" asks for it again
+        if sealed is not None:
+            data[SECRET_PENDING] = sealed
         yes = Button(ctx.t("secret.is_password_yes"), SECRET_YES_PAYLOAD)
         return [ctx.ask("secret.is_password", yes)]
 
     async def _secret_confirmed(self, ctx: Ctx, flow: Flow, step: str,
                                 pending: str | None) -> list[Reply]:
-        """"Yes, that was my password": tried now, or (this process no longer holds it)
-        taken as it is from the next message."""
+        """"Yes, that was my password": tried now, or (it could not be kept: no
+        ENCRYPTION_KEYS) taken as it is from the next message."""
         data = ctx.state.data if ctx.state is not None else {}
         data.pop(SECRET_ASKED, None)
         if step == login.CHECKING:

@@ -14,6 +14,7 @@ from handlers.events import Button, Reply
 from handlers.i18n import t
 from handlers.registry import Command, Flow
 from services.instagram.errors import InstagramError
+from services.instagram.gateway import LoginResult
 from services.instagram.names import normalize_username
 from services.instagram_export import (
     MAX_UPLOAD,
@@ -164,16 +165,20 @@ async def on_login_username(ctx: Ctx, text: str) -> list[Reply]:
 
 async def on_login_password(ctx: Ctx, text: str) -> list[Reply]:
     username = str((ctx.state.data if ctx.state else {}).get("username", ""))
-    return await login.password_step(
-        ctx, LOGIN_FLOW, "unfollow.ask_code", username, text.strip(),
-        lambda fresh, result: _start_check(fresh, username, result.session))
+    return await login.password_step(ctx, LOGIN, username, text.strip())
 
 
 async def on_login_code(ctx: Ctx, text: str) -> list[Reply]:
     username = str((ctx.state.data if ctx.state else {}).get("username", ""))
-    return await login.code_step(
-        ctx, LOGIN_FLOW, username, text,
-        lambda fresh, result: _start_check(fresh, username, result.session))
+    return await login.code_step(ctx, LOGIN, username, text)
+
+
+async def _logged_in(ctx: Ctx, username: str, result: LoginResult, _password: str
+                     ) -> list[Reply]:
+    return await _start_check(ctx, username, result.session)
+
+
+LOGIN = login.LoginFlow.for_member(LOGIN_FLOW, "unfollow.ask_code", _logged_in)
 
 
 async def _start_check(ctx: Ctx, username: str, session: dict) -> list[Reply]:

@@ -10,8 +10,26 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.accounts import StoredFlow
+from storage import crypto
 from storage.models import utcnow
 from storage.repositories.operations import ConversationRepo
+
+
+def seal(secret: str) -> str | None:
+    """A secret a flow keeps in its state (a password asked about, a login waiting for
+    its code), encrypted: the state is stored as plain JSON. None: no ENCRYPTION_KEYS,
+    so it is not kept at all."""
+    return crypto.encrypt(secret) if crypto.configured() else None
+
+
+def unseal(sealed: object) -> str | None:
+    """The secret `seal` gave (None: none, or it cannot be read with the keys)."""
+    if not isinstance(sealed, str) or not sealed:
+        return None
+    try:
+        return crypto.decrypt(sealed)
+    except (crypto.SecretsNotConfigured, crypto.SecretUnreadable):
+        return None
 
 
 @dataclass

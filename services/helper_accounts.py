@@ -1,11 +1,12 @@
 """Helper Instagram accounts: registered by admins, logged in from chat, read with by the pool.
 
-A helper's password and session are stored encrypted. Logging in may need a second
-message (a 2FA or "confirm it was you" code): the gateway keeps the same client between
-the two messages. States, as `/helpers` shows them: "new" (stored, never logged in),
-"needs_code" (waits for the code), "ready", "cooling" (rate-limited until
-`cooldown_until`), "checkpoint" (Instagram wants it confirmed in the app), "expired"
-(the session was lost: /checkhelper logs in again with the stored password).
+A helper's password and session are stored encrypted, once Instagram accepted the
+password, asked for a code, or could not be reached (a wrong one is never kept). The
+login itself, and its code step, are services/instagram_login.py's. States, as
+`/helpers` shows them: "new" (stored, never logged in), "needs_code" (waits for the
+code), "ready", "cooling" (rate-limited until `cooldown_until`), "checkpoint" (Instagram
+wants it confirmed in the app), "expired" (the session was lost: /checkhelper logs in
+again with the stored password).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from services.instagram.errors import (
 from services.instagram.gateway import LoginResult
 from services.instagram.pool import COOLING_CODES
 from services.instagram.runtime import Instagram
+from services.instagram_login import Credentials, attempt
 from storage import crypto
 from storage.models import Helper
 from storage.repositories.instagram_accounts import HelperRepo
@@ -67,27 +69,6 @@ class ProbeResult:
     login: LoginResult | InstagramError | None = None
 
 
-async def try_login(instagram: Instagram | None, username: str, password: str
-                    ) -> LoginResult | InstagramError:
-    """Ask Instagram (never inside a transaction)."""
-    if instagram is None:
-        return NoHelperAvailable("no Instagram gateway in this process")
-    try:
-        return await instagram.gateway.login(username, password)
-    except InstagramError as exc:
-        return exc
-
-
-async def try_code(instagram: Instagram | None, username: str, code: str
-                   ) -> LoginResult | InstagramError:
-    if instagram is None:
-        return NoHelperAvailable("no Instagram gateway in this process")
-    try:
-        return await instagram.gateway.submit_code(username, code)
-    except InstagramError as exc:
-        return exc
-
-
 async def probe(instagram: Instagram | None, plan: CheckPlan) -> ProbeResult | InstagramError:
     """Restore the stored session with one cheap read; log in again with the stored
     password when the session is gone."""
@@ -104,8 +85,8 @@ async def probe(instagram: Instagram | None, plan: CheckPlan) -> ProbeResult | I
             return ProbeResult(restored=True)
     if not plan.password:
         return ProbeResult(restored=False)
-    return ProbeResult(restored=False, login=await try_login(instagram, plan.username,
-                                                             plan.password))
+    return ProbeResult(restored=False, login=await attempt(
+        instagram, Credentials(plan.username, plan.password)))
 
 
 @dataclass(frozen=True)
@@ -135,8 +116,8 @@ class HelperAccountService:
     async def record_login(self, actor_id: int, username: str, password: str,
                            result: LoginResult | InstagramError) -> LoginOutcome:
         """What Instagram said to a helper's password (asked outside any transaction,
-        `try_login`). The account is stored (password encrypted) unless Instagram said the
-        password is wrong; a wrong one is never kept."""
+        services/instagram_login.attempt). The account is stored (password encrypted)
+        unless Instagram said the password is wrong; a wrong one is never kept."""
         if isinstance(result, TwoFactorRequired | CheckpointRequired):
             needs_code = isinstance(result, TwoFactorRequired) or result.needs_code  # type: ignore[union-attr]
             status = "needs_code" if needs_code else "checkpoint"

@@ -9,6 +9,9 @@ instagrapi's settings dict, handed back to the caller to store encrypted; nothin
 writes a file or logs a session or a password.
 A login that needs a code keeps its Client (and its thread, for e-mail/SMS challenges,
 which instagrapi asks for through a synchronous handler) until the code comes from chat.
+A two-factor login can also go on in another process: its error carries the client's
+settings and the password (`resume`, stored encrypted by the caller), from which a new
+client logs in with the code. A challenge waits in its thread: only this process can.
 """
 
 from __future__ import annotations
@@ -129,6 +132,11 @@ def _no_library_resends(client: Client) -> None:
             raise errors.NetworkError(type(exc).__name__) from exc
 
     client._send_private_request = once  # type: ignore[method-assign]
+
+
+def _device_of(resume: Session) -> str | None:
+    """The device id (instagrapi's uuid) of the client a two-factor `resume` describes."""
+    return ((resume.get("settings") or {}).get("uuids") or {}).get("uuid")
 
 
 class InstagrapiGateway:
@@ -286,7 +294,10 @@ class InstagrapiGateway:
             pending.thread_result.result()
         except ig.TwoFactorRequired as exc:  # keep the same Client for the code
             pending.thread_result = None
-            raise errors.TwoFactorRequired("two_factor_required") from exc
+            # Another process goes on with a client made from these settings (the same
+            # device and cookies) and the password: the caller stores them encrypted.
+            resume = {"settings": pending.client.get_settings(), "password": pending.password}
+            raise errors.TwoFactorRequired("two_factor_required", resume=resume) from exc
         except Exception as exc:
             self._pending.pop(username, None)
             raise map_error(exc) from exc
@@ -295,9 +306,20 @@ class InstagrapiGateway:
         return LoginResult(username, pending.client.get_settings(),
                            str(pk) if pk is not None else None)
 
-    async def submit_code(self, username: str, code: str) -> LoginResult:
+    async def submit_code(self, username: str, code: str,
+                          resume: Session | None = None) -> LoginResult:
+        """The code for the login waiting here (the same Client, or the challenge
+        handler's thread); else, for a two-factor login another process started, a
+        client made from its `resume` (settings and password) logs in with the code."""
         username = username.lower()
         pending = self._pending.get(username)
+        if resume and resume.get("settings") and resume.get("password") and (
+                pending is None or (pending.thread_result is None
+                                    and pending.client.uuid != _device_of(resume))):
+            # Not this process's login (or an older one of the same account): go on with
+            # the device and cookies the login that asked for this code had.
+            client = self.new_client(dict(resume["settings"]), library_pacing=True)
+            pending = self._pending[username] = PendingLogin(client, str(resume["password"]))
         if pending is None:
             raise errors.LoginLost("no login is waiting for a code here")
         code = "".join(code.split())

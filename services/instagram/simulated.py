@@ -20,6 +20,7 @@ in the middle of the thread too). Tests and `autogram chat --demo` use it.
 from __future__ import annotations
 
 import asyncio
+import copy
 import itertools
 import random
 import secrets
@@ -117,6 +118,12 @@ class SimulatedInstagram:
         self.shares: dict[str, str] = {}  # /share/ token -> shortcode
         self._sessions: dict[str, str] = {}  # token -> username
         self._pending_codes: dict[str, str] = {}  # username -> the code awaited
+        # A two-factor login's identifier -> its username (Instagram's side: any client
+        # that brings the identifier may send the code).
+        self._two_factor: dict[str, str] = {}
+        # The logins waiting for a code in this process (the client kept): username ->
+        # identifier. Not shared by `another_process()`.
+        self._waiting: dict[str, str] = {}
         self._calls: dict[str, deque[float]] = {}
         self._faults: dict[int, InstagramError] = {}
         self._fail_share: tuple[float, type[InstagramError]] | None = None
@@ -258,27 +265,45 @@ class SimulatedInstagram:
             raise BadCredentials("The password you entered is incorrect.")
         if account.approve_in_app:
             raise CheckpointRequired("challenge_required")
-        if account.checkpoint:
+        identifier = secrets.token_hex(8)
+        self._waiting[username] = identifier
+        if account.checkpoint:  # like instagrapi's: the challenge waits in this process
             self._pending_codes[username] = f"{next(self._counter) % 1000000:06d}"
             raise CheckpointRequired("Enter the code we sent to your e-mail", needs_code=True)
         if account.two_factor_code:
             self._pending_codes[username] = account.two_factor_code
-            raise TwoFactorRequired("two_factor_required")
+            self._two_factor[identifier] = username
+            raise TwoFactorRequired("two_factor_required",
+                                    resume={"two_factor_identifier": identifier})
+        self._waiting.pop(username, None)
         return LoginResult(username, self.session_for(username), self.pk(username))
+
+    def another_process(self) -> SimulatedInstagram:
+        """The same Instagram seen from a second bot instance: accounts, posts, sessions
+        and codes are shared; the logins waiting in this process are not."""
+        other = copy.copy(self)
+        other._waiting = {}
+        return other
 
     def pending_code(self, username: str) -> str | None:
         """The code the simulated Instagram just "sent" (what the user would read)."""
         return self._pending_codes.get(username.lower())
 
-    async def submit_code(self, username: str, code: str) -> LoginResult:
+    async def submit_code(self, username: str, code: str,
+                          resume: Session | None = None) -> LoginResult:
         username = username.lower()
         await self._call("login", username)
+        identifier = str((resume or {}).get("two_factor_identifier", ""))
+        if self._two_factor.get(identifier) != username:  # no resume: this process's own
+            identifier = self._waiting.get(username)
         expected = self._pending_codes.get(username)
-        if expected is None:
+        if identifier is None or expected is None:
             raise LoginLost("no login is waiting for a code here")
         if code.strip() != expected:
             raise BadCode("The security code is incorrect.")
         del self._pending_codes[username]
+        self._waiting.pop(username, None)
+        self._two_factor.pop(identifier, None)
         self.accounts[username].checkpoint = False
         return LoginResult(username, self.session_for(username), self.pk(username))
 
