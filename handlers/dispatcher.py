@@ -281,12 +281,12 @@ class Dispatcher:
         if work.then is None:
             await work.call(*work.args, **kwargs)
             return []
+        if event is None:
+            raise RuntimeError("a continuation's result has no event to go back to")
         try:
             result: Any = await work.call(*work.args, **kwargs)
         except work.catch as exc:
             result = exc
-        if event is None:
-            raise RuntimeError("a continuation's result has no event to go back to")
         async with self.services.transaction_of(event.platform, event.user_id) as tx:
             who, stored = await tx.accounts.identify(event.platform, event.user_id, None,
                                                      event.language_hint)
