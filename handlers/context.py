@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 from handlers.events import Button, Incoming, Reply
 from handlers.i18n import t
@@ -25,10 +25,6 @@ CHOICE_FLOW, CONFIRM_FLOW = "choice", "confirm"
 # Shows how long work is going: the transport edits one message in place (Telegram),
 # prints it (console) or lets it pass (KakaoTalk, which cannot edit).
 ProgressFn = Callable[[str], Awaitable[None]]
-# Work that must not hold the event's transaction (Instagram calls, long checks): run by
-# the dispatcher after the commit; its replies follow the event's own.
-Deferred = Callable[[ProgressFn], Awaitable[list[Reply]]]
-T = TypeVar("T")
 # A handler step that receives a continuation's result: `(ctx, result, **values)`.
 Then = Callable[..., Awaitable[list[Reply]]]
 # Turns the transport's progress function into what a slow call reports its progress
@@ -74,7 +70,7 @@ class Ctx:
     # Invite deep links per platform, e.g. {"telegram": "https://t.me/bot?start={code}"}.
     invite_links: dict[str, str] = field(default_factory=dict)
     # What runs after the commit (handlers/dispatcher.py `finish`), in this order.
-    deferred: list[Deferred | Continue] = field(default_factory=list)
+    deferred: list[Continue] = field(default_factory=list)
     # The process's services (not bound to `tx`): what a continuation's call is given.
     services: Services = field(kw_only=True)
     # The commands, flows and triggers the dispatcher routes by (/help lists them).
@@ -134,15 +130,3 @@ class Ctx:
         """Run `continuation` once this event's transaction has committed; its replies
         follow this event's own, in the order deferred."""
         self.deferred.append(continuation)
-
-    def after(self, work: Deferred) -> None:
-        """Run `work` once this event's transaction has committed (the older form of
-        `defer`: a closure that opens its own transaction if it needs one)."""
-        self.deferred.append(work)
-
-    def continue_after(self, call: Callable[[], Awaitable[T]],
-                       then: Callable[[Ctx, T | InstagramError], Awaitable[list[Reply]]]
-                       ) -> None:
-        """A flow step that needs Instagram: `call` runs after this event's transaction,
-        then `then` continues the flow (the older form of `defer(Continue(call, then=...))`)."""
-        self.defer(Continue(call, then=then))

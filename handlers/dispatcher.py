@@ -22,7 +22,6 @@ from handlers.context import (
     SECRET_YES_PAYLOAD,
     Continue,
     Ctx,
-    Deferred,
     ProgressFn,
 )
 from handlers.events import Button, Incoming, Reply, clean_text
@@ -54,7 +53,7 @@ class Outcome:
     # Whether the person is a member (an admin's menu lists member commands only then).
     member: bool = False
     # Work to run after the first replies are delivered (Dispatcher.finish), in order.
-    deferred: list[Deferred | Continue] = field(default_factory=list)
+    deferred: list[Continue] = field(default_factory=list)
     # The event answered, which a continuation's result goes back to.
     event: Incoming | None = None
     # What the transport's `queue` returned: the replies as queued durably by the
@@ -174,17 +173,14 @@ class Dispatcher:
         return await self._run_deferred(outcome.event, works, progress or _no_progress,
                                         outcome.language)
 
-    async def _run_deferred(self, event: Incoming | None, works: list[Deferred | Continue],
+    async def _run_deferred(self, event: Incoming | None, works: list[Continue],
                             progress: ProgressFn, language: str) -> list[Reply]:
         """Each piece of work in turn, its replies in that order; one that fails says so
         and the rest still run."""
         replies: list[Reply] = []
         for work in works:
             try:
-                if isinstance(work, Continue):
-                    replies += await self._continue(event, work, progress, language)
-                else:
-                    replies += await work(progress)
+                replies += await self._continue(event, work, progress, language)
             except Exception as exc:
                 log.exception("deferred work failed")
                 self.services.faults.report("deferred work", exc)

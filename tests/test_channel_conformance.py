@@ -30,7 +30,7 @@ from bot.kakao_render import KAKAO_ANSWERS, MORE_PAYLOAD, from_plain
 from bot.telegram import TelegramTransport
 from bot.text import split_text
 from bot.web import build_web_app
-from handlers.context import Ctx, ProgressFn
+from handlers.context import Continue, Ctx, ProgressFn
 from handlers.dispatcher import Dispatcher
 from handlers.events import Button, Incoming, Reply
 from handlers.i18n import t
@@ -67,6 +67,14 @@ CONTENT = ("text", "long", "buttons", "link", "picture", "qr", "file")
 ANSWERS = (*CONTENT, "secret", "progress")
 
 
+async def _slow(progress: ProgressFn) -> None:
+    await progress(UPDATE)
+
+
+async def _done(_ctx: Ctx, _result: object) -> list[Reply]:
+    return [Reply(DONE)]
+
+
 class Scripted(Dispatcher):
     """The real dispatcher (identity, state, the answer queued with its update), whose
     routing answers with the script; "progress" is slow work that reports progress."""
@@ -79,11 +87,7 @@ class Scripted(Dispatcher):
     async def _route(self, ctx: Ctx, text: str, flow: Flow | None) -> list[Reply]:
         self.events[text] = ctx.event
         if text == "progress":
-            async def work(progress: ProgressFn) -> list[Reply]:
-                await progress(UPDATE)
-                return [Reply(DONE)]
-
-            ctx.after(work)
+            ctx.defer(Continue(_slow, then=_done, progress=lambda _language, show: show))
             return [Reply("확인하고 있어요…", progress=True)]
         return [self.replies[text]] if text in self.replies else []
 
