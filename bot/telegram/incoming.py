@@ -15,12 +15,13 @@ from handlers.events import Incoming
 log = logging.getLogger(__name__)
 
 
-def meant_for(username: str, text: str) -> bool:
-    """In groups only commands count, and only bare ones or ones addressed to this bot."""
+def meant_for(bot_name: str, text: str) -> bool:
+    """In groups only commands count, and only bare ones or ones addressed to this bot
+    (`bot_name`: the bot's own Telegram name)."""
     if not text.startswith("/"):
         return False
     head = text.split(maxsplit=1)[0]
-    return "@" not in head or head.split("@", 1)[1].lower() == username.lower()
+    return "@" not in head or head.split("@", 1)[1].lower() == bot_name.lower()
 
 
 def message_event(update: Update, username: str) -> Incoming | None:
