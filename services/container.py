@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from services.accountability import Accountability
 from services.accounts import AccountService
 from services.admins import AdminService
+from services.audit import AuditRepo
 from services.board import BoardService
 from services.board_cache import WeekVersions
 from services.checks import Checks
@@ -23,17 +24,18 @@ from services.invites import InviteService
 from services.members import MemberAdminService
 from services.notifier import Delivery
 from services.open_chat_import import OpenChatImporter
+from services.outbox import OutboxRepo
 from services.producers import ProducerRegistry
 from services.progress import ProgressService
 from services.rules import CommunityRules
 from services.submissions import SubmissionService
 from services.throttle import LoginThrottle
 from services.unfollow import RunningChecks, UnfollowService
+from services.update_log import UpdateLog
 from services.web_links import WebLinks
 from services.week_record import WeekRecords
 from services.weeks import Week
 from storage.models import utcnow
-from storage.repositories.operations import AuditRepo, OutboxRepo, UpdateLog
 
 Clock = Callable[[], datetime]
 

@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.audit import AuditRepo
+from services.helper_queries import HelperRepo
 from services.instagram.errors import (
     CheckpointRequired,
     InstagramError,
@@ -27,8 +29,6 @@ from services.instagram.pool import COOLING_CODES
 from services.instagram.runtime import Instagram
 from storage import crypto
 from storage.models import Helper
-from storage.repositories.instagram_accounts import HelperRepo
-from storage.repositories.operations import AuditRepo
 
 READY_STATES = ("ready", "cooling")
 

@@ -10,10 +10,12 @@ from enum import Enum
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.audit import AuditRepo
 from services.identities import ids_by_any_name, member_by_any_name
 from services.instagram.gateway import Profile
 from services.instagram.names import normalize_username
 from services.invites import InviteService
+from services.member_queries import MemberRepo
 from services.throttle import REFUSALS
 from services.week_record import forget_member
 from storage.models import (
@@ -25,8 +27,6 @@ from storage.models import (
     Submission,
     utcnow,
 )
-from storage.repositories.members import MemberRepo
-from storage.repositories.operations import AuditRepo
 
 PAGE_SIZE = 10
 NOT_LOOKED = object()  # a name Instagram was not asked about

@@ -23,7 +23,7 @@ async def make_admin(services: Services, person: Person) -> None:
 
 async def make_member(services: Services, person: Person, username: str = "minji") -> None:
     async with services.transaction() as tx:
-        from storage.repositories.members import MemberRepo
+        from services.member_queries import MemberRepo
 
         member = await MemberRepo(tx.session).add(username, "민지")
         code = await tx.invites.create(member.id)
@@ -78,7 +78,7 @@ async def test_first_contact_uses_the_app_language(dispatcher: Dispatcher) -> No
 async def test_invite_links_once(dispatcher: Dispatcher, services: Services) -> None:
     first, second = Person(dispatcher, "m1"), Person(dispatcher, "m2")
     async with services.transaction() as tx:
-        from storage.repositories.members import MemberRepo
+        from services.member_queries import MemberRepo
 
         member = await MemberRepo(tx.session).add("minji")
         code = await tx.invites.create(member.id)

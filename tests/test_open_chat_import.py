@@ -17,10 +17,10 @@ from jobs.open_chat_folder import import_new_files
 from services.container import Services
 from services.kakao_export import ExportUnreadable, decode_export, parse_export
 from services.links import PostLink, parse_post_link
+from services.member_queries import MemberRepo
 from services.rules import CommunityRules
 from storage.db import session_factory
 from storage.models import Member, Submission
-from storage.repositories.members import MemberRepo
 from tests.chat_driver import Person
 from tests.kakao_export_builder import ExportBuilder
 

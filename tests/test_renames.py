@@ -15,11 +15,11 @@ from handlers.dispatcher import Dispatcher
 from services.container import Services
 from services.identities import rename
 from services.instagram.simulated import SimulatedInstagram
+from services.member_queries import MemberRepo
 from services.rules import CommunityRules
 from services.weeks import Week
 from storage.db import session_factory
 from storage.models import Admin, ChatAccount, Helper, Member, Producer, Strike, Submission
-from storage.repositories.members import MemberRepo
 from tests.chat_driver import Person
 from tests.kakao_export_builder import ExportBuilder
 from tests.test_helper_admin import add as add_helper

@@ -24,9 +24,9 @@ from bot.text import split_text
 from bot.web import build_web_app
 from handlers.dispatcher import Dispatcher
 from services.container import Services
+from services.helper_queries import HelperRepo
 from services.instagram.simulated import SimulatedInstagram
 from services.notifier import Outgoing
-from storage.repositories.instagram_accounts import HelperRepo
 from tests.conftest import database_dump
 from tests.telegram_emulator import BotApiEmulator
 
