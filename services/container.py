@@ -30,11 +30,13 @@ from services.progress import ProgressService
 from services.rules import CommunityRules
 from services.submissions import SubmissionService
 from services.throttle import LoginThrottle
+from services.transactions import alone
 from services.unfollow import RunningChecks, UnfollowService
 from services.update_log import UpdateLog
 from services.web_links import WebLinks
 from services.week_record import WeekRecords
 from services.weeks import Week
+from storage.db import begin_reading, end_reading
 from storage.models import utcnow
 
 Clock = Callable[[], datetime]
@@ -109,11 +111,25 @@ class Services:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Tx]:
-        """Commit when the block ends, roll back if it raises. Never nest two: on SQLite
-        the second would wait for the first forever."""
-        async with self._one_writer or nullcontext(), self.sessions() as session, \
-                session.begin():
-            yield Tx(session, self.rules, self.clock, self.instagram, self.checks)
+        """Commit when the block ends, roll back if it raises. Never nested in another of
+        the same task (services.transactions checks it): on SQLite the second would wait
+        for the first forever."""
+        with alone("write"):
+            async with self._one_writer or nullcontext(), self.sessions() as session, \
+                    session.begin():
+                yield Tx(session, self.rules, self.clock, self.instagram, self.checks)
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncSession]:
+        """A read-only transaction for what only reads (the web pages, /healthz): one
+        snapshot, never the writers' queue, and a write in it fails."""
+        with alone("read-only"):
+            async with self.sessions() as session, session.begin():
+                await begin_reading(session)
+                try:
+                    yield session
+                finally:
+                    await end_reading(session)
 
     @asynccontextmanager
     async def transaction_of(self, platform: str, platform_user_id: str) -> AsyncIterator[Tx]:

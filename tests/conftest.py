@@ -59,6 +59,14 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         asyncio.run(_admin_execute(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """A transaction opened inside another of the same task fails the test that does it
+    (services.transactions): on SQLite it would hang the bot."""
+    from services.transactions import fail_on_nesting
+
+    fail_on_nesting(True)
+
+
 @pytest.fixture(autouse=True)
 def encryption_keys() -> Iterator[None]:
     crypto.configure_keys([TEST_KEY])
