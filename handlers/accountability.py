@@ -21,12 +21,11 @@ from handlers.context import Ctx, ProgressFn
 from handlers.events import Button, Reply
 from handlers.i18n import t
 from handlers.registry import Command
-from services.accountability import HiddenCount, hidden_posts
+from services.accountability import HiddenCount, Member, Strike, hidden_posts
 from services.instagram.names import normalize_username
 from services.links import PostLink, parse_post_link
 from services.notifier import Render
 from services.weeks import Week
-from storage.models import Member, Strike
 
 MAX_WEEKS = 52
 HIDDEN_WORDS = ("hidden", "숨김", "숨겨짐")

@@ -15,12 +15,11 @@ from handlers.i18n import t
 from services.accountability import LadderNews
 from services.auto_comments import CommentReport
 from services.notifier import Render
-from services.progress import MemberResult, TodoItem, WeekResults
+from services.progress import MemberResult, TodoItem, WeekCorrection, WeekResults
 from services.rules import CommunityRules
 from services.verification import RunReport
 from services.week_record import RECHECK
 from services.weeks import Week
-from storage.models import WeekCorrection
 
 CORRECTION_REASONS = ("appeal", "pardon", "hidden")
 
