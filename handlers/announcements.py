@@ -234,12 +234,12 @@ def removal_proposal(news: LadderNews) -> Render:
     return render
 
 
-def group_results(results: WeekResults, unchecked: dict[str, str],
+def group_results(results: WeekResults, unchecked: dict[str, tuple[str, str]],
                   streaks: list[tuple[str, int]] | None = None, so_far: bool = False) -> Render:
     """The results post: who completed everything, who misses what (counts, and whose
     posts; the links go in each member's private summary),
     what could not be checked and why, who handed in nothing. `unchecked` maps a post's
-    url to the reason code it could not be checked. `so_far`: a week not finished yet,
+    url to its owner and the reason code it could not be checked. `so_far`: a week not finished yet,
     headed as an interim standing and without "handed in nothing" (they still may)."""
 
     def render(lang: str) -> str:
