@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     encryption_keys: str = ""
     timezone: str = "Asia/Seoul"
     log_level: str = "INFO"
+    # "text" (a line for a person) or "json" (a JSON object a line, for a log collector).
+    log_format: str = "text"
 
     telegram_token: str = ""
     telegram_api_url: str = "https://api.telegram.org"
@@ -232,6 +234,13 @@ class Settings(BaseSettings):
         if value and not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
+
+    @field_validator("log_format")
+    @classmethod
+    def _log_format(cls, value: str) -> str:
+        if value.lower() not in {"text", "json"}:
+            raise ValueError("use text or json")
+        return value.lower()
 
     @field_validator("log_level")
     @classmethod
