@@ -1,7 +1,8 @@
 """Routes one incoming event to a command or to the user's current flow step.
 
-One database transaction per event; the flow state is saved in it, so a restart or a
-second bot instance continues the conversation where it was.
+An event's handling is one database transaction of the person; the flow state is saved
+in it, so a restart or a second bot instance continues the conversation where it was.
+Deferred work runs after it commits, and continues in a transaction of its own.
 """
 
 from __future__ import annotations
