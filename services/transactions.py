@@ -24,6 +24,9 @@ log = logging.getLogger(__name__)
 _OPEN: ContextVar[tuple[asyncio.Task[object] | None, str] | None] = ContextVar(
     "autogram_open_transaction", default=None)
 _strict = False
+# What strict mode raised, kept even when a caller swallowed the exception (a job that
+# logs any failure and goes on): the test suite fails the test that did it.
+_raised: list[str] = []
 
 
 class NestedTransaction(RuntimeError):
@@ -45,6 +48,7 @@ def alone(kind: str) -> Iterator[None]:
     if held is not None and held[0] is task:
         message = f"a {kind} transaction opened inside a {held[1]} transaction of the same task"
         if _strict:
+            _raised.append(message)
             raise NestedTransaction(message)
         log.warning("%s: on SQLite this waits forever", message, stack_info=True)
     token = _OPEN.set((task, kind))
@@ -52,6 +56,13 @@ def alone(kind: str) -> Iterator[None]:
         yield
     finally:
         _OPEN.reset(token)
+
+
+def nestings_raised() -> list[str]:
+    """The nestings strict mode raised since the last call (and forget them)."""
+    found = _raised[:]
+    _raised.clear()
+    return found
 
 
 def inside() -> str | None:

@@ -68,6 +68,17 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(autouse=True)
+def no_nested_transaction() -> Iterator[None]:
+    """Fails the test in which a transaction was opened inside another, even when the
+    code caught the error and went on."""
+    from services.transactions import nestings_raised
+
+    nestings_raised()
+    yield
+    assert nestings_raised() == [], "a transaction was opened inside another (above)"
+
+
+@pytest.fixture(autouse=True)
 def encryption_keys() -> Iterator[None]:
     crypto.configure_keys([TEST_KEY])
     yield
