@@ -21,6 +21,8 @@ CLAIM_TRIES_PER_HOUR = 5
 
 
 class AdminRepo:
+    """Admins: unclaimed ones by their claim code's hash, claimed ones by chat account."""
+
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 

@@ -8,6 +8,9 @@ from storage.models import AuditEntry
 
 
 class AuditRepo:
+    """Writes an audit entry in the caller's transaction: the entry commits with the
+    change it tells of, or not at all."""
+
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 

@@ -20,6 +20,8 @@ OPEN_CHAT_LINK_MAX = 200  # a real open-chat link is about 40 characters
 
 
 class GroupChatRepo:
+    """The group chats the bot posts the week's results to."""
+
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
@@ -38,6 +40,8 @@ class GroupChatRepo:
         return list(await self.session.scalars(select(GroupChat).order_by(GroupChat.id)))
 
 class NoticeRepo:
+    """Notices: the newest one is the current one."""
+
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 

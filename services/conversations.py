@@ -15,6 +15,8 @@ from storage.models import ConversationState, utcnow
 
 
 class ConversationRepo:
+    """The one conversation row per (platform, user): where a person is in a flow."""
+
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 

@@ -9,6 +9,8 @@ from storage.models import Helper
 
 
 class HelperRepo:
+    """Helper accounts by their Instagram username (lower-case, as stored)."""
+
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 

@@ -18,6 +18,8 @@ INVITE_VALID_DAYS = 14
 
 
 class InviteRepo:
+    """Invite codes, stored as hashes only."""
+
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 

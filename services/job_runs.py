@@ -11,6 +11,8 @@ from storage.models import JobRun, utcnow
 
 
 class JobRunRepo:
+    """A job's run per period: (job, period) is unique, so a period runs once."""
+
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 

@@ -15,6 +15,9 @@ from storage.models import Admin, ChatAccount, ConversationState, Member, utcnow
 
 
 class MemberRepo:
+    """Members by id or Instagram username (kept lower-case, so a name matches in any
+    case); the member services, invites and submissions share these."""
+
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
@@ -72,6 +75,9 @@ WITH_ROLES = (
 
 
 class ChatAccountRepo:
+    """A person's chat account per platform, made on first contact (an insert that does
+    nothing when another event made it first)."""
+
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 

@@ -43,6 +43,9 @@ CODES_PER_QUERY = 5000
 
 
 class SubmissionRepo:
+    """Submissions written one at a time (the chat's submit flow, the demo, the sample
+    community); the import writes its own in bulk."""
+
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
