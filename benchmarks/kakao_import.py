@@ -41,12 +41,12 @@ from sqlalchemy import delete, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from services.container import Services
+from services.member_queries import MemberRepo
 from services.open_chat_import import read_digest_off_loop
 from services.rules import CommunityRules
 from storage.db import create_engine, is_sqlite, session_factory
 from storage.migrations import upgrade
 from storage.models import AuditEntry, Member, Submission
-from storage.repositories.members import MemberRepo
 from testkit.kakao_export_builder import ExportBuilder
 
 ZONE = ZoneInfo("Asia/Seoul")

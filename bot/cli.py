@@ -141,7 +141,7 @@ def cmd_run(_: argparse.Namespace) -> None:
 
     settings = _settings()
     _database_ready(settings)
-    configure(logging.getLevelName(settings.log_level))
+    configure(logging.getLevelName(settings.log_level), settings.log_format)
     asyncio.run(run(settings))
 
 

@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     encryption_keys: SecretStr = SecretStr("")
     timezone: str = RULES.timezone.key
     log_level: str = "INFO"
+    # "text" (a line for a person) or "json" (a JSON object a line, for a log collector).
+    log_format: str = "text"
 
     telegram_token: SecretStr = SecretStr("")
     telegram_api_url: str = "https://api.telegram.org"
@@ -250,6 +252,13 @@ class Settings(BaseSettings):
         if value and not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
+
+    @field_validator("log_format")
+    @classmethod
+    def _log_format(cls, value: str) -> str:
+        if value.lower() not in {"text", "json"}:
+            raise ValueError("use text or json")
+        return value.lower()
 
     @field_validator("log_level")
     @classmethod

@@ -35,12 +35,12 @@ from services.container import Services
 from services.instagram.names import name_key
 from services.instagram.runtime import Instagram
 from services.instagram.simulated import SimulatedInstagram
+from services.submissions import SubmissionRepo
 from services.web_links import BoardMode, WebLinks
 from services.weeks import Week
 from storage import crypto
 from storage.migrations import upgrade
 from storage.models import Admin, ChatAccount, Helper, Member, Submission, utcnow
-from storage.repositories.weekly import SubmissionRepo
 
 
 def demo_folder() -> Path:

@@ -85,7 +85,7 @@ async def picture_of(services: Services, week: Week, lang: str = "ko",
                      board: Board | None = None) -> bytes:
     """The week's results picture (the page's and the group post's); drawn off the loop."""
     if board is None:
-        async with services.sessions() as session:
+        async with services.reading() as session:
             board = await BoardService(session, services.rules).board(week)
     zone = services.rules.timezone
     texts = PictureTexts(
@@ -167,7 +167,7 @@ class WebPages:
     async def _board(self, week: Week) -> Board:
         """The week's board, from the cache (one count for every reader meanwhile)."""
         async def compute() -> Board:
-            async with self.services.sessions() as session:
+            async with self.services.reading() as session:
                 return await BoardService(session, self.services.rules).board(week)
         return (await self.cache.get(("board", week.start), week.start, compute)).value
 
@@ -197,7 +197,7 @@ class WebPages:
     async def notice_qr(self, request: web.Request) -> web.Response:
         """The current notice's open-chat QR code, for KakaoTalk's image card (a skill
         answer shows pictures by address only)."""
-        async with self.services.sessions() as session:
+        async with self.services.reading() as session:
             current = await CommunityService(session).notice()
         if current is None or not current.qr_image:
             return self._problem(language(request), "web.not_found_title",
@@ -267,7 +267,7 @@ class WebPages:
         if is_deleted(username):  # a deleted member's list is theirs no more
             return self._problem(lang, "web.not_found_title",
                                  t(lang, "web.no_member", username=username))
-        async with self.services.sessions() as session:
+        async with self.services.reading() as session:
             items = await BoardService(session, self.services.rules).still_owed(week, username)
         if items is None:
             return self._problem(lang, "web.not_found_title",
@@ -296,7 +296,7 @@ class WebPages:
     async def _holder(self, request: web.Request) -> Holder | web.Response:
         """Whose personal link this is, or the page that says why it does not open."""
         lang = language(request)
-        async with self.services.sessions() as session:
+        async with self.services.reading() as session:
             found = await self.links.holder(session, request.match_info["token"], self._now())
         if isinstance(found, LinkProblem):
             return self._problem(lang, "web.link_problem_title",
@@ -313,7 +313,7 @@ class WebPages:
         if holder.status != "active":
             return self._problem(lang, "web.link_problem_title", t(lang, "web.not_member"),
                                  status=403)
-        async with self.services.sessions() as session:
+        async with self.services.reading() as session:
             view = await ProgressService(session, rules).status(holder.member_id, now)
         zone = rules.timezone
         message = {"started": t(lang, "web.check_started"),
@@ -352,7 +352,7 @@ class WebPages:
         checks, now = self.services.checks, self._now()
         outcome = "unavailable"
         if checks is not None:
-            async with self.services.sessions() as session:
+            async with self.services.reading() as session:
                 _registered, usable = await HelperAccountService(
                     session, self.services.instagram).counts()
             if usable:

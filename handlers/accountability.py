@@ -21,12 +21,17 @@ from handlers.context import Continue, Ctx
 from handlers.events import Button, Reply
 from handlers.i18n import t
 from handlers.registry import Command
-from services.accountability import HiddenCount, hidden_posts, recheck_for_appeal
+from services.accountability import (
+    HiddenCount,
+    Member,
+    Strike,
+    hidden_posts,
+    recheck_for_appeal,
+)
 from services.instagram.names import normalize_username
 from services.links import PostLink, parse_post_link
 from services.notifier import Render
 from services.weeks import Week
-from storage.models import Member, Strike
 
 MAX_WEEKS = 52
 HIDDEN_WORDS = ("hidden", "숨김", "숨겨짐")

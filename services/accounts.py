@@ -10,8 +10,9 @@ from typing import Any
 from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.admins import AdminRepo
+from services.member_queries import ChatAccountRepo, MemberRepo
 from storage.models import ChatAccount
-from storage.repositories.members import AdminRepo, ChatAccountRepo, MemberRepo
 
 LANGUAGES = ("ko", "en")
 

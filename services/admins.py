@@ -3,21 +3,51 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import Enum
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.audit import AuditRepo
 from services.codes import code_hash, new_code
 from services.throttle import recent_failures
-from storage.models import utcnow
-from storage.repositories.members import AdminRepo
-from storage.repositories.operations import AuditRepo
+from storage.models import Admin, ChatAccount, utcnow
 
 log = logging.getLogger(__name__)
 CLAIM_VALID_HOURS = 24
 # Wrong codes allowed per chat account per hour, so a code cannot be guessed.
 CLAIM_TRIES_PER_HOUR = 5
+
+
+class AdminRepo:
+    """Admins: unclaimed ones by their claim code's hash, claimed ones by chat account."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add_unclaimed(self, name: str, code_hash: str, expires_at: datetime) -> Admin:
+        admin = Admin(name=name, claim_code_hash=code_hash, claim_expires_at=expires_at)
+        self.session.add(admin)
+        await self.session.flush()
+        return admin
+
+    async def by_code_hash(self, code_hash: str) -> Admin | None:
+        return await self.session.scalar(select(Admin).where(Admin.claim_code_hash == code_hash))
+
+    async def is_admin(self, chat_account_id: int) -> bool:
+        found = await self.session.scalar(
+            select(Admin.id).where(Admin.chat_account_id == chat_account_id)
+        )
+        return found is not None
+
+    async def claimed_accounts(self) -> list[ChatAccount]:
+        rows = await self.session.scalars(
+            select(ChatAccount)
+            .join(Admin, Admin.chat_account_id == ChatAccount.id)
+            .order_by(Admin.id)
+        )
+        return list(rows)
 
 
 class ClaimResult(Enum):

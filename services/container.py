@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from services.accountability import Accountability
 from services.accounts import AccountService
 from services.admins import AdminService
+from services.audit import AuditRepo
 from services.board import BoardService
 from services.board_cache import WeekVersions
 from services.checks import CHECK_NOW_ALLOWANCE, Checks
@@ -27,16 +28,19 @@ from services.invites import InviteService
 from services.members import MemberAdminService
 from services.open_chat_import import OpenChatImporter
 from services.outbound import Outbound, WeekFinisher
+from services.outbox import OutboxRepo
 from services.producers import ProducerRegistry
 from services.progress import ProgressService
 from services.rules import CommunityRules
 from services.submissions import SubmissionService
 from services.throttle import LoginThrottle
+from services.transactions import alone
 from services.unfollow import RunningChecks, UnfollowService
+from services.update_log import UpdateLog
 from services.web_links import NoWebLinks, WebLinks
 from services.week_record import WeekRecords
+from storage.db import begin_reading, end_reading
 from storage.models import utcnow
-from storage.repositories.operations import AuditRepo, OutboxRepo, UpdateLog
 
 Clock = Callable[[], datetime]
 
@@ -152,11 +156,25 @@ class Services:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Tx]:
-        """Commit when the block ends, roll back if it raises. Never nest two: on SQLite
-        the second would wait for the first forever."""
-        async with self._one_writer or nullcontext(), self.sessions() as session, \
-                session.begin():
-            yield Tx(session, self.rules, self.clock, self.instagram, self.checks)
+        """Commit when the block ends, roll back if it raises. Never nested in another of
+        the same task (services.transactions checks it): on SQLite the second would wait
+        for the first forever."""
+        with alone("write"):
+            async with self._one_writer or nullcontext(), self.sessions() as session, \
+                    session.begin():
+                yield Tx(session, self.rules, self.clock, self.instagram, self.checks)
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncSession]:
+        """A read-only transaction for what only reads (the web pages, /healthz): one
+        snapshot, never the writers' queue, and a write in it fails."""
+        with alone("read-only"):
+            async with self.sessions() as session, session.begin():
+                await begin_reading(session)
+                try:
+                    yield session
+                finally:
+                    await end_reading(session)
 
     @asynccontextmanager
     async def transaction_of(self, platform: str, platform_user_id: str) -> AsyncIterator[Tx]:

@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.audit import AuditRepo
+from services.helper_queries import HelperRepo
 from services.instagram.errors import (
     CheckpointRequired,
     InstagramError,
@@ -29,8 +31,6 @@ from services.instagram.runtime import Instagram
 from services.instagram_login import Credentials, attempt
 from storage import crypto
 from storage.models import Helper
-from storage.repositories.instagram_accounts import HelperRepo
-from storage.repositories.operations import AuditRepo
 
 READY_STATES = ("ready", "cooling")
 

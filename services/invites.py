@@ -3,17 +3,36 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import Enum
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.codes import code_hash, new_code
+from services.member_queries import ChatAccountRepo, MemberRepo
 from services.throttle import recent_failures
-from storage.models import AuditEntry, ChatAccount, utcnow
-from storage.repositories.members import ChatAccountRepo, InviteRepo, MemberRepo
+from storage.models import AuditEntry, ChatAccount, Invite, utcnow
 
 INVITE_VALID_DAYS = 14
+
+
+class InviteRepo:
+    """Invite codes, stored as hashes only."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, member_id: int, code_hash: str, expires_at: datetime,
+                  moves_account: bool = False) -> Invite:
+        invite = Invite(member_id=member_id, code_hash=code_hash, expires_at=expires_at,
+                        moves_account=moves_account)
+        self.session.add(invite)
+        await self.session.flush()
+        return invite
+
+    async def by_code_hash(self, code_hash: str) -> Invite | None:
+        return await self.session.scalar(select(Invite).where(Invite.code_hash == code_hash))
 
 
 class InviteResult(Enum):

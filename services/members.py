@@ -11,6 +11,7 @@ from enum import Enum
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.audit import AuditRepo
 from services.identities import ids_by_any_name, member_by_any_name
 from services.instagram.errors import InstagramError, NotFound
 from services.instagram.gateway import Profile
@@ -18,6 +19,7 @@ from services.instagram.names import normalize_username
 from services.instagram.pool import ASKED_SHARE
 from services.instagram.runtime import Instagram
 from services.invites import InviteService
+from services.member_queries import MemberRepo
 from services.throttle import REFUSALS
 from services.week_record import forget_member
 from storage.models import (
@@ -29,8 +31,6 @@ from storage.models import (
     Submission,
     utcnow,
 )
-from storage.repositories.members import MemberRepo
-from storage.repositories.operations import AuditRepo
 
 PAGE_SIZE = 10
 log = logging.getLogger(__name__)

@@ -26,7 +26,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.audit import AuditRepo
 from services.instagram.names import name_key
+from services.job_runs import JobRunRepo
 from services.kakao_export import ExportUnreadable, ParsedExport, read_chat_export
 from services.links import LinkProblem, PostLink, parse_post_link
 from services.rules import CommunityRules
@@ -34,7 +36,6 @@ from services.submissions import SubmissionService, SubmitResult, Submitted
 from services.uploads import in_worker
 from services.weeks import Week
 from storage.models import JobRun, Member, MemberName
-from storage.repositories.operations import AuditRepo, JobRunRepo
 
 FOLDER_JOB = "kakao_import_file"
 STRANGERS_JOB = "open_chat_strangers"  # a record per week, not a scheduled job

@@ -21,12 +21,11 @@ from services.identities import learn_in_transaction
 from services.instagram.gateway import PostInfo
 from services.instagram.names import name_key
 from services.links import PostLink
+from services.member_queries import MemberRepo
 from services.progress import HANDED_IN
 from services.rules import CommunityRules
 from services.weeks import Week
-from storage.models import Member, Submission
-from storage.repositories.members import MemberRepo
-from storage.repositories.weekly import SubmissionRepo
+from storage.models import Member, Submission, utcnow
 
 _S = Submission.__table__.c
 BOOK = select(_S.member_id, _S.shortcode, _S.id, _S.status).where(
@@ -41,6 +40,44 @@ EARLIER_WEEK = select(func.max(_S.week_start)).where(
 # Shortcodes per query of an import: under SQLite's and asyncpg's bound-parameter limits
 # (about 32,000), so a usual import asks once.
 CODES_PER_QUERY = 5000
+
+
+class SubmissionRepo:
+    """Submissions written one at a time (the chat's submit flow, the demo, the sample
+    community); the import writes its own in bulk."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(
+        self,
+        member_id: int,
+        week_start: date,
+        url: str,
+        shortcode: str,
+        *,
+        source: str = "chat",
+        submitted_at: datetime | None = None,
+    ) -> Submission:
+        submission = Submission(
+            member_id=member_id,
+            week_start=week_start,
+            url=url,
+            shortcode=shortcode,
+            source=source,
+            submitted_at=submitted_at or utcnow(),
+        )
+        self.session.add(submission)
+        await self.session.flush()
+        return submission
+
+    async def of_week(self, week_start: date) -> list[Submission]:
+        rows = await self.session.scalars(
+            select(Submission)
+            .where(Submission.week_start == week_start, Submission.status == "active")
+            .order_by(Submission.submitted_at, Submission.id)
+        )
+        return list(rows)
 
 
 class SubmitResult(Enum):

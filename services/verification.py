@@ -75,6 +75,7 @@ from services.instagram.gateway import CURRENT_METER, CallMeter, PostComments
 from services.instagram.names import name_key
 from services.instagram.runtime import Instagram
 from services.rules import CommunityRules
+from services.transactions import alone
 from services.weeks import Week
 from storage.models import Member, PostRead, Submission, Verification, utcnow
 from storage.models.base import UTCDateTime
@@ -431,9 +432,9 @@ class Verifier:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A transaction queued behind the writer lock (SQLite) or the write slots."""
-        async with self.write_lock, self.sessions() as session, \
-                session.begin():
-            yield session
+        with alone("verification"):
+            async with self.write_lock, self.sessions() as session, session.begin():
+                yield session
 
     async def _check(self, post: PostToCheck, report: RunReport, width: asyncio.Semaphore,
                      writes: set[asyncio.Future[None]], unread: list[int], *, use_cache: bool,
@@ -558,8 +559,9 @@ class Verifier:
     async def _write_batch(self, batch: list[Finished]) -> None:
         """One transaction for the batch; its outcome reaches every post's waiter."""
         try:
-            async with self.sessions() as session, session.begin():
-                written = await self._apply(session, batch)
+            with alone("verification"):
+                async with self.sessions() as session, session.begin():
+                    written = await self._apply(session, batch)
             people = {k: v for item in batch for k, v in item.people.items()}
             if people:  # after the verdicts' commit: see services/identities.py
                 reports = {k: item.report for item in batch for k in item.people}

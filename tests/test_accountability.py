@@ -13,9 +13,9 @@ from handlers.dispatcher import Dispatcher
 from jobs.weekly import WeeklyJobs
 from services.container import Services
 from services.instagram.simulated import SimulatedInstagram
+from services.submissions import SubmissionRepo
 from services.weeks import Week
 from storage.models import AuditEntry, ChatAccount, Member, Strike, Verification
-from storage.repositories.weekly import SubmissionRepo
 from tests.conftest import Clock
 from tests.support.chat_driver import Person
 from tests.support.weekly_jobs import AFTER_DEADLINE, Phone, community

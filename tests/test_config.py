@@ -94,3 +94,44 @@ def test_settings_import_no_job() -> None:
     imported += [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
                  for alias in node.names]
     assert not [name for name in imported if name.split(".")[0] == "jobs"]
+
+
+def test_log_format_is_text_or_json_lines_and_a_secret_field_is_hidden(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+    import logging
+
+    from bot.config import Settings
+    from bot.logs import HIDDEN, configure
+
+    assert Settings(_env_file=None).log_format == "text"
+    assert Settings(_env_file=None, log_format="JSON").log_format == "json"
+    with pytest.raises(ValueError, match="text or json"):
+        Settings(_env_file=None, log_format="xml")
+    root = logging.getLogger()
+    kept, level = root.handlers[:], root.level
+    try:
+        configure(logging.INFO, "json")
+        log = logging.getLogger("autogram.test")
+        log.info("로그인 %s", "helper1", extra={"helper": "helper1", "password": "hunter2",
+                                                "session_cookie": "abc", "code": "123456"})
+        try:
+            raise ValueError("bad")
+        except ValueError:
+            log.exception("failed")
+        lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+        assert lines[0]["message"] == "로그인 helper1" and lines[0]["level"] == "INFO"
+        assert lines[0]["logger"] == "autogram.test" and lines[0]["helper"] == "helper1"
+        assert lines[0]["time"].endswith("+00:00")
+        assert {lines[0][name] for name in ("password", "session_cookie", "code")} == {HIDDEN}
+        assert "hunter2" not in str(lines) and "123456" not in str(lines)
+        assert lines[1]["message"] == "failed" and "ValueError: bad" in lines[1]["exception"]
+        configure(logging.INFO, "text")
+        log.info("plain")
+        assert capsys.readouterr().err.rstrip().endswith("INFO autogram.test: plain")
+    finally:
+        for handler in root.handlers[:]:
+            root.removeHandler(handler)
+        for handler in kept:
+            root.addHandler(handler)
+        root.setLevel(level)

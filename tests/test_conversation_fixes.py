@@ -25,8 +25,7 @@ from services.web_links import WebLinks
 from services.week_picture import PictureTexts
 from services.weeks import Week
 from storage.models import Helper, Member, Submission, utcnow
-from storage.repositories.weekly import VerificationRepo
-from tests.conftest import Clock
+from tests.conftest import Clock, record_verdict
 from tests.support.chat_driver import Person
 from tests.support.kakao import kakao_factory as kakao_factory
 from tests.support.kakao import skill_request
@@ -58,7 +57,7 @@ async def test_an_open_week_counts_only_checked_members_as_done_and_says_so_far(
         ids = dict((await tx.session.execute(select(Member.instagram_username, Member.id))).all())
         sub = await tx.session.scalar(select(Submission.id))
         assert sub is not None
-        await VerificationRepo(tx.session).record(ids["minji"], sub, "done")
+        await record_verdict(tx.session, ids["minji"], sub, "done")
     await admin.say(f"/results {week.label}")
     assert "중간 현황" in admin.text and "결과" not in admin.text.split("\n")[0]
     assert "제출하지 않은 멤버" not in admin.text  # minji may still hand in

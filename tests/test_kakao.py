@@ -194,7 +194,7 @@ async def test_a_week_on_kakao_and_telegram_in_one_database(
     from sqlalchemy import select
 
     from storage.models import Member, Submission
-    from storage.repositories.weekly import VerificationRepo
+    from tests.conftest import record_verdict
 
     kakao, _ = await kakao_factory()
     async with services.transaction() as tx:
@@ -213,14 +213,14 @@ async def test_a_week_on_kakao_and_telegram_in_one_database(
     async with services.transaction() as tx:
         ids = dict((await tx.session.execute(select(Member.instagram_username, Member.id))).all())
         subs = {s.shortcode: s.id for s in await tx.session.scalars(select(Submission))}
-        await VerificationRepo(tx.session).record(ids["hana.kakao"], subs["JUNTELEG01"], "done")
+        await record_verdict(tx.session, ids["hana.kakao"], subs["JUNTELEG01"], "done")
     assert "✅ @jun.telegram" in await kakao.say("내 현황")
 
     # Last week, as the results show it on both platforms.
     from datetime import timedelta
 
+    from services.submissions import SubmissionRepo
     from services.weeks import Week
-    from storage.repositories.weekly import SubmissionRepo
 
     now = services.clock()
     last_week = Week.containing(now, services.rules.timezone).previous().start
@@ -228,15 +228,15 @@ async def test_a_week_on_kakao_and_telegram_in_one_database(
         # Members since before last week (a later joiner would not owe its posts).
         for member in await tx.session.scalars(select(Member)):
             member.joined_at = now - timedelta(days=30)
-        subs_repo, checks = SubmissionRepo(tx.session), VerificationRepo(tx.session)
+        subs_repo = SubmissionRepo(tx.session)
         old_jun = await subs_repo.add(ids["jun.telegram"], last_week,
                                       "https://www.instagram.com/p/OLDJUN001/", "OLDJUN001",
                                       submitted_at=now - timedelta(days=7))
         old_hana = await subs_repo.add(ids["hana.kakao"], last_week,
                                        "https://www.instagram.com/p/OLDHANA01/", "OLDHANA01",
                                        submitted_at=now - timedelta(days=7))
-        await checks.record(ids["hana.kakao"], old_jun.id, "missing")
-        await checks.record(ids["jun.telegram"], old_hana.id, "done")
+        await record_verdict(tx.session, ids["hana.kakao"], old_jun.id, "missing")
+        await record_verdict(tx.session, ids["jun.telegram"], old_hana.id, "done")
     results = await kakao.say("결과")
     assert "내 댓글: 1개 중 0개 완료" in results
     assert "❌ @jun.telegram https://www.instagram.com/p/OLDJUN001/" in results

@@ -17,8 +17,8 @@ from jobs.open_chat_folder import import_new_files
 from services.container import Services
 from services.kakao_export import ExportUnreadable, decode_export, parse_export
 from services.links import PostLink, parse_post_link
+from services.member_queries import MemberRepo
 from storage.models import Member, Submission
-from storage.repositories.members import MemberRepo
 from testkit.kakao_export_builder import ExportBuilder
 from tests.support.chat_driver import Person
 from tests.support.open_chat import add_members

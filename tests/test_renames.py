@@ -15,11 +15,11 @@ from handlers.dispatcher import Dispatcher
 from services.container import Services
 from services.identities import rename
 from services.instagram.simulated import SimulatedInstagram
+from services.member_queries import MemberRepo
 from services.rules import CommunityRules
 from services.weeks import Week
 from storage.db import session_factory
 from storage.models import Admin, ChatAccount, Helper, Member, Producer, Strike, Submission
-from storage.repositories.members import MemberRepo
 from testkit.kakao_export_builder import ExportBuilder
 from tests.conftest import Clock
 from tests.support.chat_driver import Person

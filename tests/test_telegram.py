@@ -20,9 +20,9 @@ from bot.logs import hold_back_libraries
 from bot.telegram import TelegramTransport
 from bot.text import split_text
 from services.container import Services
+from services.helper_queries import HelperRepo
 from services.instagram.simulated import SimulatedInstagram
 from services.notifier import Outgoing
-from storage.repositories.instagram_accounts import HelperRepo
 from testkit.telegram_emulator import BotApiEmulator
 from tests.conftest import database_dump
 from tests.support.telegram import (

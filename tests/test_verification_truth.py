@@ -43,11 +43,11 @@ from services.instagram.names import name_key
 from services.instagram.runtime import Instagram
 from services.instagram.simulated import SimulatedInstagram
 from services.rules import CommunityRules
+from services.submissions import SubmissionRepo
 from services.verification import RANK
 from services.weeks import Week
 from storage.db import session_factory
 from storage.models import Helper, Member, Strike, Submission, Verification
-from storage.repositories.weekly import SubmissionRepo
 from tests.conftest import TEST_NOW, Clock, wipe
 from tests.support.verification import verdicts
 

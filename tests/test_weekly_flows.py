@@ -13,8 +13,7 @@ from services.container import Services
 from services.rules import CommunityRules
 from storage.db import session_factory
 from storage.models import AuditEntry, Member, Submission
-from storage.repositories.weekly import VerificationRepo
-from tests.conftest import Clock
+from tests.conftest import Clock, record_verdict
 from tests.support.chat_driver import Person
 from tests.support.weekly_flows import WEDNESDAY, admin_person, invite_code, members
 from tests.support.weekly_flows import bot as bot
@@ -105,8 +104,8 @@ async def test_status_shows_the_todo_list_with_check_results(
         minji_id = (await tx.session.scalar(select(Member.id).where(
             Member.instagram_username == "minji")))
         subs = {s.shortcode: s.id for s in await tx.session.scalars(select(Submission))}
-        await VerificationRepo(tx.session).record(minji_id, subs["JUN00001"], "done")
-        await VerificationRepo(tx.session).record(minji_id, subs["HANA0001"], "missing")
+        await record_verdict(tx.session, minji_id, subs["JUN00001"], "done")
+        await record_verdict(tx.session, minji_id, subs["HANA0001"], "missing")
     await minji.say("내 현황")
     text = minji.text
     assert "11월 16일 (월) ~ 11월 22일 (일)" in text
@@ -144,10 +143,9 @@ async def test_a_big_weeks_status_lists_the_open_posts_first_and_counts_them_all
         await tx.session.flush()
         me = await tx.session.scalar(select(Member).where(Member.instagram_username == "minji"))
         me.joined_at, minji_id = month_ago, me.id  # the week's posts all came after
-        verdicts = VerificationRepo(tx.session)
         for post in posts[:3]:  # the three oldest are done
-            await verdicts.record(minji_id, post.id, "done")
-        await verdicts.record(minji_id, posts[3].id, "missing")
+            await record_verdict(tx.session, minji_id, post.id, "done")
+        await record_verdict(tx.session, minji_id, posts[3].id, "missing")
     await minji.say("/status")
     text = minji.text
     assert "댓글 달 게시물: 106개 중 3개 완료" in text
@@ -191,10 +189,9 @@ async def test_results_of_last_week(
     async with world.transaction() as tx:
         ids = dict((await tx.session.execute(select(Member.instagram_username, Member.id))).all())
         subs = {s.shortcode: s.id for s in await tx.session.scalars(select(Submission))}
-        repo = VerificationRepo(tx.session)
-        await repo.record(ids["minji"], subs["JUN00001"], "done")
-        await repo.record(ids["minji"], subs["JUN00002"], "missing")
-        await repo.record(ids["jun"], subs["MINJI001"], "done")
+        await record_verdict(tx.session, ids["minji"], subs["JUN00001"], "done")
+        await record_verdict(tx.session, ids["minji"], subs["JUN00002"], "missing")
+        await record_verdict(tx.session, ids["jun"], subs["MINJI001"], "done")
     clock.now += timedelta(days=7)
     await minji.say("결과")
     assert "지난주 (11월 16일 (월) ~ 11월 22일 (일)) 결과" in minji.text

@@ -169,7 +169,7 @@ async def test_reminders_nudges_and_the_sunday_warning(
     # Three days later, a post nobody commented on yet earns a nudge.
     simulated.add_post(found.members[0], "LATEPOST1")
     async with timed.transaction() as tx:
-        from storage.repositories.weekly import SubmissionRepo
+        from services.submissions import SubmissionRepo
         owner = await tx.session.scalar(select(Member.id).where(
             Member.instagram_username == found.members[0]))
         await SubmissionRepo(tx.session).add(owner, Week.containing(WEDNESDAY, tx.rules.timezone

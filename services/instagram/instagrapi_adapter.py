@@ -468,10 +468,5 @@ class InstagrapiGateway:
         pk = client.media_pk_from_code(shortcode)
         await self._call(self._library_call, client.media_comment, str(pk), text)
 
-    @staticmethod
-    def current_session(client: Client) -> Session:
-        """Cookies rotate: callers store this back after a successful job."""
-        return client.get_settings()
-
 
 __all__ = ["InstagrapiGateway", "map_error"]

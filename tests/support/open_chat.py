@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.container import Services
+from services.member_queries import MemberRepo
 from services.rules import CommunityRules
 from storage.db import session_factory
-from storage.repositories.members import MemberRepo
 
 # The importing moment: Monday 22 Dec 2025, 10:00 in Seoul (the export was made that day).
 IMPORT_TIME = datetime(2025, 12, 22, 1, 0, tzinfo=UTC)

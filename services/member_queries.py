@@ -1,4 +1,5 @@
-"""Members, chat accounts, admins and invites."""
+"""Members and chat accounts as rows: the queries every service that finds a person asks,
+and the one query every event asks ("who is this and where are they in a flow")."""
 
 from __future__ import annotations
 
@@ -10,10 +11,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from storage.models import Admin, ChatAccount, ConversationState, Invite, Member, utcnow
+from storage.models import Admin, ChatAccount, ConversationState, Member, utcnow
 
 
 class MemberRepo:
+    """Members by id or Instagram username (kept lower-case, so a name matches in any
+    case); the member services, invites and submissions share these."""
+
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
@@ -71,6 +75,9 @@ WITH_ROLES = (
 
 
 class ChatAccountRepo:
+    """A person's chat account per platform, made on first contact (an insert that does
+    nothing when another event made it first)."""
+
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
@@ -119,47 +126,3 @@ class ChatAccountRepo:
             select(ChatAccount).where(ChatAccount.member_id == member_id)
         )
         return list(rows)
-
-
-class AdminRepo:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def add_unclaimed(self, name: str, code_hash: str, expires_at: datetime) -> Admin:
-        admin = Admin(name=name, claim_code_hash=code_hash, claim_expires_at=expires_at)
-        self.session.add(admin)
-        await self.session.flush()
-        return admin
-
-    async def by_code_hash(self, code_hash: str) -> Admin | None:
-        return await self.session.scalar(select(Admin).where(Admin.claim_code_hash == code_hash))
-
-    async def is_admin(self, chat_account_id: int) -> bool:
-        found = await self.session.scalar(
-            select(Admin.id).where(Admin.chat_account_id == chat_account_id)
-        )
-        return found is not None
-
-    async def claimed_accounts(self) -> list[ChatAccount]:
-        rows = await self.session.scalars(
-            select(ChatAccount)
-            .join(Admin, Admin.chat_account_id == ChatAccount.id)
-            .order_by(Admin.id)
-        )
-        return list(rows)
-
-
-class InviteRepo:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def add(self, member_id: int, code_hash: str, expires_at: datetime,
-                  moves_account: bool = False) -> Invite:
-        invite = Invite(member_id=member_id, code_hash=code_hash, expires_at=expires_at,
-                        moves_account=moves_account)
-        self.session.add(invite)
-        await self.session.flush()
-        return invite
-
-    async def by_code_hash(self, code_hash: str) -> Invite | None:
-        return await self.session.scalar(select(Invite).where(Invite.code_hash == code_hash))
