@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.instagram.names import name_key
 from storage.models import Helper
 
 
@@ -15,14 +16,14 @@ class HelperRepo:
         self.session = session
 
     async def add(self, instagram_username: str, password: str) -> Helper:
-        helper = Helper(instagram_username=instagram_username.lower(), password=password)
+        helper = Helper(instagram_username=name_key(instagram_username), password=password)
         self.session.add(helper)
         await self.session.flush()
         return helper
 
     async def by_username(self, instagram_username: str) -> Helper | None:
         return await self.session.scalar(
-            select(Helper).where(Helper.instagram_username == instagram_username.lower())
+            select(Helper).where(Helper.instagram_username == name_key(instagram_username))
         )
 
     async def list(self) -> list[Helper]:

@@ -11,6 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from services.instagram.names import name_key
 from storage.models import Admin, ChatAccount, ConversationState, Member, utcnow
 
 
@@ -24,7 +25,7 @@ class MemberRepo:
     async def add(self, instagram_username: str, display_name: str | None = None,
                   joined_at: datetime | None = None) -> Member:
         member = Member(
-            instagram_username=instagram_username.lower(),
+            instagram_username=name_key(instagram_username),
             display_name=display_name,
             joined_at=joined_at or utcnow(),
         )
@@ -34,7 +35,7 @@ class MemberRepo:
 
     async def by_username(self, instagram_username: str) -> Member | None:
         return await self.session.scalar(
-            select(Member).where(Member.instagram_username == instagram_username.lower())
+            select(Member).where(Member.instagram_username == name_key(instagram_username))
         )
 
     async def get(self, member_id: int) -> Member | None:
