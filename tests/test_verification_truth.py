@@ -31,7 +31,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -540,9 +540,28 @@ async def results_true_to(services: Services, world: World) -> None:
     assert len(ids) == len(world.plan.people)
 
 
+# Found by CI: a foreign post's read resumed after a network failure (see the commit).
+FOREIGN_RESUMED = WorldPlan(
+    people=(PersonPlan(True, "before", False), PersonPlan(True, "before", False),
+            PersonPlan(True, "before", True), PersonPlan(False, None, False)),
+    helpers=1,
+    posts=(WorldPost(0, ((1, "tue", True), (1, "tue", True), (2, "tue", True),
+                         (3, "30s_after", False)), 40, "foreign", "plain", "none", 2, False,
+                     (2,), False, 2, 2),
+           WorldPost(1, (), 0, "hidden", "plain", "none", 2, False, (3,), False, 3, 0),
+           WorldPost(2, ((0, "2h_after", False), (1, "30s_after", False),
+                         (3, "30s_after", False), (3, "5s_before", True)), 3, "repeat",
+                     "Capital", "member", 3, False, (3,), True, 3, 0),
+           WorldPost(3, ((0, "tue", False), (1, "at", True), (2, "tue", False),
+                         (2, "thu", False)), 3, "none", "plain", "none", 0, False, (0, 1),
+                     True, 3, 0)),
+    flaky=True, grace=timedelta(0))
+
+
 @settings(max_examples=25, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(worlds())
+@example(FOREIGN_RESUMED)
 async def test_no_verdict_is_ever_wrong(engine: AsyncEngine, plan: WorldPlan) -> None:
     services, world, clock, spy = await build_world(engine, plan)
     checks = services.checks
