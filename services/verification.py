@@ -623,12 +623,16 @@ class Verifier:
         short = read.base is not None and (read.base[1] is None or read.base[0] < read.base[1])
         doubtful = (read.base is not None and (not read.adds_up or short)) \
             or _stale_late(post, read)
+        # A post that is not the member's (its author as asked) is owed by nobody.
         if not doubtful or not read.finished or post.cutoff is None \
-                or self.clock() <= post.cutoff or _all_found(post, read):
+                or self.clock() <= post.cutoff or _all_found(post, read) \
+                or not owned_by(post, result):
             return result, read
-        whole = self._first_read(post, _stop_when_found(post))
-        if read.info is not None:
-            whole.info = read.info  # never asked again
+        stop = _stop_when_found(post)
+        # The info is never asked again; where this read asked it, the whole one names
+        # the author too (else a foreign post would be taken as handed in).
+        whole = read.from_first_page(stop=stop) if read.info is not None \
+            else self._first_read(post, stop)
         try:
             return await self._resumable(post.shortcode, patience, whole, avoid), whole
         except InstagramError as exc:

@@ -37,6 +37,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.container import Services
+from services.instagram.comment_pages import CommentRead
 from services.instagram.errors import InstagramError, NetworkError, NotFound, PrivateProfile
 from services.instagram.gateway import PostComments
 from services.instagram.names import name_key
@@ -606,6 +607,33 @@ async def test_no_verdict_is_ever_wrong(engine: AsyncEngine, plan: WorldPlan) ->
                     assert found[(member, code)][0] != "unknown", (member, code, post)
     for member in world.renamed:  # the renamed ones go by their new names now
         assert pks[member] == world.sim.pk(world.names[member])
+
+
+def test_a_read_begun_again_from_its_first_page_still_names_the_author() -> None:
+    """A read taken up again that goes on as a read of every page (a late comment only an
+    earlier run showed) keeps the author its info request named: without it, a post by
+    someone else was taken as the member's and a commenter called "late" on it."""
+    read = CommentRead()
+    step = read.next_request()
+    assert step is not None and step.kind == "info"
+    read.take(step, {"items": [{"user": {"username": "stranger.one", "pk": "9"},
+                                "comment_count": 2}]})
+    step = read.next_request()
+    assert step is not None and step.kind == "comments"
+    read.take(step, {"comments": [{"pk": "1", "user": {"username": "yuna", "pk": "4"},
+                                   "created_at": 1_700_000_000}], "comment_count": 2,
+                     "has_more_comments": True, "next_max_id": "older"})
+    kept = CommentRead.from_state(read.to_state())  # the run ended: kept, taken up again
+    assert kept.result().author == "stranger.one"
+    again = kept.from_first_page()
+    step = again.next_request()
+    assert step is not None and step.kind == "comments" and "max_id" not in step.params
+    again.take(step, {"comments": [{"pk": "1", "user": {"username": "yuna", "pk": "4"},
+                                    "created_at": 1_700_000_000}]})
+    assert again.finished
+    result = again.result()
+    assert (result.author, result.author_pk) == ("stranger.one", "9")
+    assert result.reported is None  # the info's count, days old, does not measure these
 
 
 class StaleReader:
