@@ -557,12 +557,38 @@ FOREIGN_RESUMED = WorldPlan(
                          (2, "thu", False)), 3, "none", "plain", "none", 0, False, (0, 1),
                      True, 3, 0)),
     flaky=True, grace=timedelta(0))
+# Found by --hypothesis-seed=4: a member's late reply, in a long thread of a collab post,
+# called "missing" after another member's comment was deleted.
+REPLY_MISSED = WorldPlan(
+    people=(PersonPlan(True, "before", True), PersonPlan(False, None, False),
+            PersonPlan(True, None, False), PersonPlan(True, "before", True),
+            PersonPlan(True, "before", False)),
+    helpers=2,
+    posts=(WorldPost(0, ((1, "tue", True), (2, "2h_after", True), (4, "tue", False),
+                         (4, "1s_after", False)), 3, "headload", "@at", "by_member", 3, True,
+                     (0, 1), True, 2, 2),
+           WorldPost(0, ((2, "1s_after", True), (2, "30s_after", True), (3, "1s_after", False),
+                         (3, "at", True)), 0, "repeat_hidden", "plain", "none", 1, False, (0,),
+                     True, 0, 0),
+           WorldPost(1, ((0, "tue", False), (0, "thu", True), (2, "at", False)), 40,
+                     "passing_not_found", "plain", "by_member", 4, False, (3,), True, 3, 0),
+           WorldPost(2, ((0, "5s_before", True), (1, "tue", True)), 20, "comments_off",
+                     "plain", "by_stranger", 4, True, (2,), True, 2, 2),
+           WorldPost(3, ((1, "1s_after", False), (4, "thu", False), (4, "tue", True)), 20,
+                     "repeat", "@at", "by_stranger", 0, True, (3,), True, 3, 0),
+           WorldPost(3, ((0, "30s_after", True), (1, "1s_after", False), (1, "5s_before", True),
+                         (4, "5s_before", True)), 0, "comments_off", "plain", "member", 4, True,
+                     (3,), False, 3, 0),
+           WorldPost(4, ((1, "thu", True), (3, "2h_after", False), (3, "2h_after", True)), 20,
+                     "repeat_hidden", "@at", "by_stranger", 0, True, (0, 1), False, 3, 2)),
+    flaky=False, grace=timedelta(seconds=60))
 
 
 @settings(max_examples=25, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(worlds())
 @example(FOREIGN_RESUMED)
+@example(REPLY_MISSED)
 async def test_no_verdict_is_ever_wrong(engine: AsyncEngine, plan: WorldPlan) -> None:
     services, world, clock, spy = await build_world(engine, plan)
     checks = services.checks
