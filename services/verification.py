@@ -513,6 +513,11 @@ class Verifier:
         other reads are under way, a post waits up to GATHER seconds for company first:
         a big week then writes a few posts a transaction even when no write is queued."""
         verdicts, people = _verdicts(post, result)
+        if _absence_settled(post, read):
+            # That base wrote its "missing" already; a newer-only read cannot tell it still
+            # holds (a deleted comment and a reply in an old thread leave the count as it
+            # was): it stays as the base wrote it, and when.
+            verdicts = {m: "unknown" if v == "missing" else v for m, v in verdicts.items()}
         if not isinstance(result, PostComments) and read is not None:
             # What the read found before it stopped: those seen commenting on time are
             # "done" (a "done" never needs the whole list), the others stay unknown.
@@ -777,6 +782,13 @@ def _all_found(post: PostToCheck, read: CommentRead) -> bool:
     found = PostComments(None, frozenset(), 0, None, pks=pages.pks, times=pages.times)
     settled = _on_time(post, found)
     return all(settled(member_id, name) for member_id, name in _pairs(post.owed_by))
+
+
+def _absence_settled(post: PostToCheck, read: CommentRead | None) -> bool:
+    """A newer-only read whose base went through every page after the post's cutoff:
+    who that base did not find has a "missing" read after the cutoff."""
+    return read is not None and read.base is not None and post.cutoff is not None \
+        and post.exhausted_at is not None and post.exhausted_at > post.cutoff
 
 
 def _stale_late(post: PostToCheck, read: CommentRead) -> bool:
