@@ -855,6 +855,8 @@ def _verdicts(post: PostToCheck, result: Read
     authors = dict(result.coauthors)
     if result.author is not None:
         authors[result.author] = result.author_pk
+    elif post.author is not None:  # not asked by this read: as an earlier read named it
+        authors[post.author] = post.author_pk
     co_pks = {pk: name for name, pk in authors.items() if pk}
     co_names = set(authors) | post.coauthors
     verdicts: dict[int, str] = {}

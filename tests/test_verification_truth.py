@@ -195,6 +195,9 @@ class WorldPost:
     every_read: bool  # a passing "not found" answers every read of those runs
     deleted: int
     private_from: int
+    # The submission's read named its authors (a helper was free at the link check): the
+    # checks' first read then asks no info. Never for a foreign post: that one is refused.
+    named: bool = False
 
 
 @dataclass(frozen=True)
@@ -232,7 +235,8 @@ def worlds(draw: st.DrawFn) -> WorldPlan:
                 draw(st.sampled_from(("plain", "Capital", "@at"))), coauthor,
                 draw(st.sampled_from(others)), draw(st.booleans()),
                 draw(st.sampled_from(PASSING)), draw(st.booleans()),
-                draw(st.sampled_from(DELETED)), draw(st.sampled_from((REFRESH, FINAL)))))
+                draw(st.sampled_from(DELETED)), draw(st.sampled_from((REFRESH, FINAL))),
+                draw(st.booleans()) and fault not in ("foreign", "private")))
     return WorldPlan(tuple(people), draw(st.integers(1, 2)), tuple(posts), draw(st.booleans()),
                      draw(st.sampled_from(GRACES)))
 
@@ -448,9 +452,14 @@ async def build_world(engine: AsyncEngine, plan: WorldPlan
         world.ids = {row.id: m for m, row in enumerate(rows)}
         repo = SubmissionRepo(tx.session)
         for code, post in world.posts.items():
-            await repo.add(rows[post.owner].id, week.start,
-                           f"https://www.instagram.com/p/{code}/", code,
-                           submitted_at=week.at("MON 09:00"))
+            row = await repo.add(rows[post.owner].id, week.start,
+                                 f"https://www.instagram.com/p/{code}/", code,
+                                 submitted_at=week.at("MON 09:00"))
+            if post.named:  # as services/submissions.py writes what the link check read
+                author = world.name(world.authors[code])
+                row.author, row.author_pk = name_key(author), sim.pk(author)
+                row.coauthors = " ".join(sorted(
+                    name_key(world.name(c)) for c in world.coauthors[code])) or None
         await tx.helpers.load_pool()
     return services, world, clock, Spy(sim, clock)
 
@@ -582,6 +591,16 @@ REPLY_MISSED = WorldPlan(
            WorldPost(4, ((1, "thu", True), (3, "2h_after", False), (3, "2h_after", True)), 20,
                      "repeat_hidden", "@at", "by_stranger", 0, True, (0, 1), False, 3, 2)),
     flaky=False, grace=timedelta(seconds=60))
+# A collab post a co-author handed in, its authors named at submission: the first read
+# asks no info, and its author (a member) owes it nothing all the same.
+AUTHOR_NAMED = WorldPlan(
+    people=(PersonPlan(False, None, False), PersonPlan(False, None, False)),
+    helpers=1,
+    posts=(WorldPost(0, (), 0, "none", "plain", "by_member", 1, False, (0,), False, 2, 0,
+                     named=True),
+           WorldPost(1, ((0, "tue", False),), 0, "none", "plain", "none", 0, False, (0,),
+                     False, 2, 0, named=True)),
+    flaky=False, grace=timedelta(0))
 
 
 @settings(max_examples=25, deadline=None,
@@ -589,6 +608,7 @@ REPLY_MISSED = WorldPlan(
 @given(worlds())
 @example(FOREIGN_RESUMED)
 @example(REPLY_MISSED)
+@example(AUTHOR_NAMED)
 async def test_no_verdict_is_ever_wrong(engine: AsyncEngine, plan: WorldPlan) -> None:
     services, world, clock, spy = await build_world(engine, plan)
     checks = services.checks
