@@ -33,8 +33,11 @@ two or three helpers cannot afford to read a week twice under Instagram's thrott
   never lower a row, so a check that read before another committed "done" cannot
   overwrite it, a failed read never undoes a settled one, and two checks never clash.
   A "missing" read before the cutoff is a to-do: the week's results read it as unknown
-  (services/progress.py). What reads show of members (a pk, a new name) is written
-  after the verdicts' commit (services/identities.py).
+  (services/progress.py). A newer-only read on a base read through after the cutoff
+  writes no "missing": the base's stands, with its time (a deleted comment and a reply
+  in an old thread leave the count as it was, so the newer pages cannot tell). What
+  reads show of members (a pk, a new name) is written after the verdicts' commit
+  (services/identities.py).
 - A post whose author is not the member who handed it in is "foreign": nobody owes
   it; the member and the admins are told. A post with comments turned off is excused:
   nobody owes it; its owner and the admins are told why.
