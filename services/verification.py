@@ -19,7 +19,8 @@ two or three helpers cannot afford to read a week twice under Instagram's thrott
   request. The count growing by exactly the new comments keeps the list as complete
   as it was; otherwise (deleted comments, replies in old threads) the list is short,
   and after the cutoff, when someone owed is not found, the read goes on through every
-  page. The submission's own read named the author: a first read asks no info either.
+  page. The submission's own read named the author: a first read asks no info either
+  (but for a collab post's: its co-authors are known by name only, not by pk).
 - A read stops once everyone who owes the post is found commenting on time.
 - After the cutoff, the re-checks leave a post whose last read-through, after the
   cutoff, still fell short of the count (hidden comments). Never-read posts go first,
@@ -504,9 +505,11 @@ class Verifier:
     @staticmethod
     def _first_read(post: PostToCheck, stop: Stop | None) -> CommentRead:
         info = None
-        if post.author is not None:  # the submission's read told the author and co-authors
+        # The submission's read told the author (and pk). Its co-authors are kept by name
+        # only: one may have renamed since, so a collab post's first read asks their pks.
+        if post.author is not None and not post.coauthors:
             info = {"user": {"username": post.author, "pk": post.author_pk},
-                    "coauthor_producers": [{"username": c} for c in sorted(post.coauthors)]}
+                    "coauthor_producers": []}
         return CommentRead(info=info, stop=stop)
 
     async def _write_post(self, post: PostToCheck, result: Read, report: RunReport,
