@@ -19,7 +19,8 @@ two or three helpers cannot afford to read a week twice under Instagram's thrott
   request. The count growing by exactly the new comments keeps the list as complete
   as it was; otherwise (deleted comments, replies in old threads) the list is short,
   and after the cutoff, when someone owed is not found, the read goes on through every
-  page. The submission's own read named the author: a first read asks no info either.
+  page. The submission's own read named the author: a first read asks no info either
+  (but for a collab post's: its co-authors are known by name only, not by pk).
 - A read stops once everyone who owes the post is found commenting on time.
 - After the cutoff, the re-checks leave a post whose last read-through, after the
   cutoff, still fell short of the count (hidden comments). Never-read posts go first,
@@ -33,8 +34,11 @@ two or three helpers cannot afford to read a week twice under Instagram's thrott
   never lower a row, so a check that read before another committed "done" cannot
   overwrite it, a failed read never undoes a settled one, and two checks never clash.
   A "missing" read before the cutoff is a to-do: the week's results read it as unknown
-  (services/progress.py). What reads show of members (a pk, a new name) is written
-  after the verdicts' commit (services/identities.py).
+  (services/progress.py). A newer-only read on a base read through after the cutoff
+  writes no "missing": the base's stands, with its time (a deleted comment and a reply
+  in an old thread leave the count as it was, so the newer pages cannot tell). What
+  reads show of members (a pk, a new name) is written after the verdicts' commit
+  (services/identities.py).
 - A post whose author is not the member who handed it in is "foreign": nobody owes
   it; the member and the admins are told. A post with comments turned off is excused:
   nobody owes it; its owner and the admins are told why.
@@ -508,9 +512,11 @@ class Verifier:
     @staticmethod
     def _first_read(post: PostToCheck, stop: Stop | None) -> CommentRead:
         info = None
-        if post.author is not None:  # the submission's read told the author and co-authors
+        # The submission's read told the author (and pk). Its co-authors are kept by name
+        # only: one may have renamed since, so a collab post's first read asks their pks.
+        if post.author is not None and not post.coauthors:
             info = {"user": {"username": post.author, "pk": post.author_pk},
-                    "coauthor_producers": [{"username": c} for c in sorted(post.coauthors)]}
+                    "coauthor_producers": []}
         return CommentRead(info=info, stop=stop)
 
     async def _write_post(self, post: PostToCheck, result: Read, report: RunReport,
@@ -520,6 +526,11 @@ class Verifier:
         other reads are under way, a post waits up to GATHER seconds for company first:
         a big week then writes a few posts a transaction even when no write is queued."""
         verdicts, people = _verdicts(post, result)
+        if _absence_settled(post, read):
+            # That base wrote its "missing" already; a newer-only read cannot tell it still
+            # holds (a deleted comment and a reply in an old thread leave the count as it
+            # was): it stays as the base wrote it, and when.
+            verdicts = {m: "unknown" if v == "missing" else v for m, v in verdicts.items()}
         if not isinstance(result, PostComments) and read is not None:
             # What the read found before it stopped: those seen commenting on time are
             # "done" (a "done" never needs the whole list), the others stay unknown.
@@ -631,12 +642,16 @@ class Verifier:
         short = read.base is not None and (read.base[1] is None or read.base[0] < read.base[1])
         doubtful = (read.base is not None and (not read.adds_up or short)) \
             or _stale_late(post, read)
+        # A post that is not the member's (its author as asked) is owed by nobody.
         if not doubtful or not read.finished or post.cutoff is None \
-                or self.clock() <= post.cutoff or _all_found(post, read):
+                or self.clock() <= post.cutoff or _all_found(post, read) \
+                or not owned_by(post, result):
             return result, read
-        whole = self._first_read(post, _stop_when_found(post))
-        if read.info is not None:
-            whole.info = read.info  # never asked again
+        stop = _stop_when_found(post)
+        # The info is never asked again; where this read asked it, the whole one names
+        # the author too (else a foreign post would be taken as handed in).
+        whole = read.from_first_page(stop=stop) if read.info is not None \
+            else self._first_read(post, stop)
         try:
             return await self._resumable(post.shortcode, patience, whole, avoid), whole
         except InstagramError as exc:
@@ -783,6 +798,13 @@ def _all_found(post: PostToCheck, read: CommentRead) -> bool:
     return all(settled(member_id, name) for member_id, name in _pairs(post.owed_by))
 
 
+def _absence_settled(post: PostToCheck, read: CommentRead | None) -> bool:
+    """A newer-only read whose base went through every page after the post's cutoff:
+    who that base did not find has a "missing" read after the cutoff."""
+    return read is not None and read.base is not None and post.cutoff is not None \
+        and post.exhausted_at is not None and post.exhausted_at > post.cutoff
+
+
 def _stale_late(post: PostToCheck, read: CommentRead) -> bool:
     """Someone owed is seen only late, and only by an earlier run's pages (a read taken
     up again, or one that builds on an earlier read)."""
@@ -847,6 +869,8 @@ def _verdicts(post: PostToCheck, result: Read
     authors = dict(result.coauthors)
     if result.author is not None:
         authors[result.author] = result.author_pk
+    elif post.author is not None:  # not asked by this read: as an earlier read named it
+        authors[post.author] = post.author_pk
     co_pks = {pk: name for name, pk in authors.items() if pk}
     co_names = set(authors) | post.coauthors
     verdicts: dict[int, str] = {}
