@@ -110,7 +110,7 @@ async def serve(members: int, helpers: int, latency: tuple[float, float]) -> Non
     week's is due, the scheduler starts it as the bot starts (its catch-up)."""
     import bot.app as app_module
     from bot.config import load_settings
-    from jobs.weekly import WeeklyJobs
+    from jobs.weekly_loop import WeeklyJobs
     from services.instagram.runtime import Instagram
 
     settings = load_settings()

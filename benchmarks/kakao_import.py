@@ -41,8 +41,8 @@ from sqlalchemy import delete, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from services.container import Services
-from services.member_queries import MemberRepo
-from services.open_chat_import import read_digest_off_loop
+from services.members.queries import MemberRepo
+from services.open_chat.importer import read_digest_off_loop
 from services.rules import CommunityRules
 from storage.db import create_engine, is_sqlite, session_factory
 from storage.migrations import upgrade

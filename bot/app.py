@@ -25,10 +25,10 @@ from jobs.leader import Leader
 from jobs.open_chat_folder import ReportSink, import_new_files
 from jobs.open_chat_mail import Mailbox, MailSink, import_mail, senders_from
 from jobs.schedule import JobRunner, daily
-from jobs.weekly import WeeklyJobs
+from jobs.weekly_loop import WeeklyJobs
 from services.container import Services
-from services.kakao_export import ExportUnreadable
-from services.open_chat_import import ImportReport, MailReport
+from services.open_chat.chat_export import ExportUnreadable
+from services.open_chat.importer import ImportReport, MailReport
 from storage import crypto
 
 log = logging.getLogger(__name__)

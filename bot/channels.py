@@ -27,7 +27,7 @@ from typing import Protocol
 
 from handlers.events import Button, Reply
 from handlers.i18n import t
-from services.notifier import BroadcastReport, Outgoing
+from services.messaging.notifier import BroadcastReport, Outgoing
 
 
 @dataclass(frozen=True, slots=True)

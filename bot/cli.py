@@ -92,7 +92,7 @@ def cmd_rotate_keys(_: argparse.Namespace) -> None:
 
 def cmd_admin_add(args: argparse.Namespace) -> None:
     from bot.wiring import open_services
-    from services.admins import CLAIM_VALID_HOURS
+    from services.members.admin_claim import CLAIM_VALID_HOURS
 
     settings = _settings()
     _database_ready(settings)
@@ -113,7 +113,7 @@ def cmd_import_kakao(args: argparse.Namespace) -> None:
 
     from bot.wiring import open_services
     from handlers.open_chat import render_report, unreadable
-    from services.kakao_export import ExportUnreadable
+    from services.open_chat.chat_export import ExportUnreadable
 
     settings = _settings()
     _database_ready(settings)

@@ -17,14 +17,14 @@ from cryptography.fernet import Fernet
 from pydantic import SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from services.auto_comments import CommentRules
-from services.board_cache import BOARD_CACHE_SECONDS
-from services.checks import CHECK_NOW_ALLOWANCE, CHECK_NOW_EVERY, REFRESH_TIMES
+from services.automation.auto_comments import CommentRules
 from services.instagram.pool import CALL_TIMEOUT, DELAY_RANGE, HOURLY_BUDGET
-from services.mailbox_address import Mailbox, MailboxError
+from services.open_chat.mailbox_address import Mailbox, MailboxError
 from services.rules import CommunityRules
-from services.verification import COMMENTER_CACHE
-from services.weeks import parse_deadline
+from services.verification.check_runs import CHECK_NOW_ALLOWANCE, CHECK_NOW_EVERY, REFRESH_TIMES
+from services.verification.verifier import COMMENTER_CACHE
+from services.web.board_cache import BOARD_CACHE_SECONDS
+from services.week.calendar import parse_deadline
 from storage.db import DEFAULT_DATABASE_URL
 
 RULES = CommunityRules()  # the community rules' defaults

@@ -31,7 +31,7 @@ from handlers.dispatcher import Dispatcher
 from handlers.events import Button, Incoming, Reply
 from handlers.i18n import t
 from services.container import Services
-from services.notifier import BroadcastReport, Outgoing
+from services.messaging.notifier import BroadcastReport, Outgoing
 
 PLATFORM = "console"
 FILE_COMMAND = "/file "

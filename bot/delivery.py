@@ -21,7 +21,7 @@ from handlers import announcements
 from handlers.events import Button, Reply
 from handlers.i18n import t
 from services.container import Services
-from services.notifier import (
+from services.messaging.notifier import (
     Delivered,
     Outgoing,
     Render,
@@ -29,7 +29,7 @@ from services.notifier import (
     SayButtons,
     Words,
 )
-from services.weeks import Week
+from services.week.calendar import Week
 
 log = logging.getLogger(__name__)
 PREFERENCE = ("telegram", "kakao", "console")

@@ -35,9 +35,9 @@ from services.container import Services
 from services.instagram.names import name_key
 from services.instagram.runtime import Instagram
 from services.instagram.simulated import SimulatedInstagram
-from services.submissions import SubmissionRepo
-from services.web_links import BoardMode, WebLinks
-from services.weeks import Week
+from services.web.links import BoardMode, WebLinks
+from services.week.calendar import Week
+from services.week.submissions import SubmissionRepo
 from storage import crypto
 from storage.migrations import upgrade
 from storage.models import Admin, ChatAccount, Helper, Member, Submission, utcnow

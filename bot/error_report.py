@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from handlers.i18n import t
-from services.notifier import Delivery
+from services.messaging.notifier import Delivery
 from storage.models import utcnow
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,8 @@ class _Kind:
 
 
 class ErrorReport:
-    """The process's faults (services/faults.py `Faults`): counted, told to the admins."""
+    """The process's faults (`Faults`, services/operations/faults.py): counted, and told to
+    the admins."""
 
     def __init__(self, delivery: Delivery, clock: Callable[[], datetime] = utcnow,
                  every: timedelta = EVERY) -> None:

@@ -35,9 +35,9 @@ from bot.outbox import Outbox
 from handlers.dispatcher import Dispatcher
 from handlers.events import Incoming, Reply, clean_text
 from handlers.i18n import t
-from services.accounts import language_from_hint
 from services.container import Services
-from services.notifier import BroadcastReport, Outgoing
+from services.members.chat_accounts import language_from_hint
+from services.messaging.notifier import BroadcastReport, Outgoing
 
 log = logging.getLogger(__name__)
 PLATFORM = "kakao"

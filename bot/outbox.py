@@ -11,7 +11,7 @@ from bot.channels import Capabilities, outgoing_reply
 from bot.kakao_render import to_plain
 from handlers.events import Reply
 from services.container import Services
-from services.notifier import BroadcastReport, Outgoing
+from services.messaging.notifier import BroadcastReport, Outgoing
 
 
 class Outbox:

@@ -11,7 +11,7 @@ from aiohttp import web
 from sqlalchemy import text
 
 from services.container import Services
-from services.helper_accounts import HelperAccountService
+from services.instagram.helper_accounts import HelperAccountService
 
 # A health check answers (name, ok, detail).
 HealthCheck = Callable[[], Awaitable[tuple[str, bool, str]]]

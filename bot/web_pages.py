@@ -9,7 +9,7 @@ only the page's own inline script run, and no page sends a Referer (a personal l
 token must not reach Instagram when a post is opened).
 
 Pages only read: they use a plain session, never the writers' lock. The board, its page
-and its picture are cached a short while per week and language (services.board_cache,
+and its picture are cached a short while per week and language (services.web.board_cache,
 WEB_BOARD_CACHE_SECONDS; a check of the week drops them) and carry an ETag and a
 Last-Modified, so a phone that reloads gets a 304 and a crowd of readers costs the
 database one count per week and half-minute, never the chat's turn.
@@ -33,24 +33,24 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from handlers import formatting
 from handlers.arguments import iso_week, missing_week
 from handlers.i18n import t
-from services.board import Board, BoardService
-from services.board_cache import BOARD_CACHE_SECONDS, BoardCache, Entry
 from services.community import CommunityService
 from services.container import Services
-from services.helper_accounts import HelperAccountService
+from services.instagram.helper_accounts import HelperAccountService
 from services.instagram.names import name_key
-from services.instagram_export import (
+from services.unfollow.instagram_export import (
     MAX_UPLOAD,
     ExportProblem,
     FollowLists,
     looks_like_chat_export,
     read_export_off_loop,
 )
-from services.progress import ProgressService
-from services.web_links import BoardMode, Holder, LinkProblem, WebLinks
-from services.week_picture import PictureTexts, render
-from services.week_record import is_deleted
-from services.weeks import Week
+from services.web.board import Board, BoardService
+from services.web.board_cache import BOARD_CACHE_SECONDS, BoardCache, Entry
+from services.web.links import BoardMode, Holder, LinkProblem, WebLinks
+from services.web.week_picture import PictureTexts, render
+from services.week.calendar import Week
+from services.week.progress import ProgressService
+from services.week.record import is_deleted
 
 log = logging.getLogger(__name__)
 WEEK = r"{label:\d{4}-W\d{2}}"

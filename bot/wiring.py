@@ -10,15 +10,15 @@ from datetime import timedelta
 from bot.config import Settings
 from bot.error_report import ErrorReport
 from jobs.schedule import Schedule
-from services.auto_comments import CommentRules
-from services.comment_text import BuiltinWriter, CommentWriter, OpenAIWriter
+from services.automation.auto_comments import CommentRules
+from services.automation.comment_text import BuiltinWriter, CommentWriter, OpenAIWriter
 from services.container import CheckSettings, Services
 from services.instagram.runtime import Instagram
 from services.instagram.share_links import ShareResolver
-from services.mailbox_address import Mailbox, MailboxError
-from services.outbound import Outbound
+from services.messaging.outbound import Outbound
+from services.open_chat.mailbox_address import Mailbox, MailboxError
 from services.rules import CommunityRules
-from services.web_links import BoardMode, WebLinks
+from services.web.links import BoardMode, WebLinks
 from storage import crypto
 from storage.db import create_engine, is_sqlite, session_factory
 from storage.migrations import ensure_current
@@ -124,7 +124,7 @@ async def open_services(settings: Settings, instagram: Instagram | None = None, 
     configured database (refused when the database is behind) and never patched.
 
     Every mode gets the same members: the delivery and the week finisher are connected
-    by the mode once its transports and jobs exist (services/outbound.py); the error
+    by the mode once its transports and jobs exist (services/messaging/outbound.py); the error
     report counts faults for /healthz and tells the admins through that delivery.
     `web`: the web pages' links where the mode serves them elsewhere (the demo's port)."""
     crypto.configure_keys(settings.keys)

@@ -21,7 +21,7 @@ from handlers.context import Continue, Ctx
 from handlers.events import Button, Reply
 from handlers.i18n import t
 from handlers.registry import Command
-from services.accountability import (
+from services.accountability.ladder import (
     HiddenCount,
     Member,
     Strike,
@@ -29,9 +29,9 @@ from services.accountability import (
     recheck_for_appeal,
 )
 from services.instagram.names import normalize_username
-from services.links import PostLink, parse_post_link
-from services.notifier import Render
-from services.weeks import Week
+from services.messaging.notifier import Render
+from services.week.calendar import Week
+from services.week.post_links import PostLink, parse_post_link
 
 MAX_WEEKS = 52
 HIDDEN_WORDS = ("hidden", "숨김", "숨겨짐")

@@ -10,13 +10,13 @@ from handlers.context import Continue, Ctx
 from handlers.events import Button, Reply
 from handlers.i18n import CATALOGS, DEFAULT_LANGUAGE
 from handlers.registry import Command, Flow
-from services.board_cache import WeekVersions
 from services.community import NOTICE_MAX
 from services.instagram.gateway import Profile
 from services.instagram.names import as_typed, normalize_username
 from services.instagram.runtime import Instagram
-from services.members import Added, AddResult, AuditActor, look_up_names
-from services.weeks import Week
+from services.members.roster import Added, AddResult, AuditActor, look_up_names
+from services.web.board_cache import WeekVersions
+from services.week.calendar import Week
 
 NOTICE_FLOW = "set_notice"
 

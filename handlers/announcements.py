@@ -12,14 +12,14 @@ from zoneinfo import ZoneInfo
 
 from handlers import formatting
 from handlers.i18n import t
-from services.accountability import LadderNews
-from services.auto_comments import CommentReport
-from services.notifier import Render
-from services.progress import MemberResult, TodoItem, WeekCorrection, WeekResults
+from services.accountability.ladder import LadderNews
+from services.automation.auto_comments import CommentReport
+from services.messaging.notifier import Render
 from services.rules import CommunityRules
-from services.verification import RunReport
-from services.week_record import RECHECK
-from services.weeks import Week
+from services.verification.verifier import RunReport
+from services.week.calendar import Week
+from services.week.progress import MemberResult, TodoItem, WeekCorrection, WeekResults
+from services.week.record import RECHECK
 
 CORRECTION_REASONS = ("appeal", "pardon", "hidden")
 

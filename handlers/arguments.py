@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from handlers.context import Ctx
 from handlers.events import Reply
-from services.weeks import Week
+from services.week.calendar import Week
 
 NUMBER = re.compile(r"[0-9]{1,9}")
 MONTH = re.compile(r"([0-9]{4})-([0-9]{1,2})")

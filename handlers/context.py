@@ -9,10 +9,10 @@ from typing import Any
 from handlers.events import Button, Incoming, Reply
 from handlers.i18n import t
 from handlers.registry import Registry
-from services.accounts import Identity
 from services.container import Services, Tx
 from services.conversations import FlowState
 from services.instagram.errors import InstagramError
+from services.members.chat_accounts import Identity
 
 CANCEL_PAYLOAD = "/cancel"
 # Typed, these end any flow, a password step included (any other text there is tried).

@@ -31,7 +31,7 @@ from handlers.i18n import t
 from handlers.registry import Flow, Registry, Trigger, parse_command
 from services.container import Services, Tx
 from services.conversations import seal, unseal
-from services.links import looks_like_link
+from services.week.post_links import looks_like_link
 
 log = logging.getLogger(__name__)
 

@@ -11,15 +11,15 @@ from __future__ import annotations
 from handlers import (
     accountability,
     admin,
-    checks,
-    core,
+    checks_on_demand,
     flow_control,
     helper_admin,
+    member_week,
+    onboarding,
     open_chat,
     producers,
     unfollow,
     web_links,
-    weekly,
 )
 from handlers.registry import Registry
 
@@ -29,22 +29,23 @@ def build_registry() -> Registry:
     return Registry.of(
         # In /help's and the menus' order; a name or a word names one command only.
         commands=[
-            *core.COMMANDS,
+            *onboarding.COMMANDS,
             *flow_control.COMMANDS,
-            *weekly.COMMANDS,
+            *member_week.COMMANDS,
             *admin.COMMANDS,
             *open_chat.COMMANDS,
             *helper_admin.COMMANDS,
-            *checks.COMMANDS,
+            *checks_on_demand.COMMANDS,
             *accountability.COMMANDS,
             *unfollow.COMMANDS,
             *producers.COMMANDS,
             *web_links.COMMANDS,
         ],
-        flows=[*helper_admin.FLOWS, *weekly.FLOWS, *admin.FLOWS, *unfollow.FLOWS,
+        flows=[*helper_admin.FLOWS, *member_week.FLOWS, *admin.FLOWS, *unfollow.FLOWS,
                *producers.FLOWS, *flow_control.FLOWS],
         # Tried in this order: an admin's chat export before the catch-all Instagram
         # export; an invite code before a link.
-        triggers=[*open_chat.TRIGGERS, *unfollow.TRIGGERS, *core.TRIGGERS, *weekly.TRIGGERS],
+        triggers=[*open_chat.TRIGGERS, *unfollow.TRIGGERS, *onboarding.TRIGGERS,
+                  *member_week.TRIGGERS],
         stops=[*unfollow.STOPS],
     )

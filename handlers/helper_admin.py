@@ -13,7 +13,9 @@ from handlers.context import Continue, Ctx
 from handlers.events import Button, Reply
 from handlers.formatting import moment
 from handlers.registry import Command, Flow
-from services.helper_accounts import (
+from services.instagram.errors import CheckpointRequired, InstagramError
+from services.instagram.gateway import LoginResult
+from services.instagram.helper_accounts import (
     CheckPlan,
     HelperView,
     LoginOutcome,
@@ -21,10 +23,8 @@ from services.helper_accounts import (
     probe,
     secrets_storable,
 )
-from services.instagram.errors import CheckpointRequired, InstagramError
-from services.instagram.gateway import LoginResult
+from services.instagram.logins import Answer, Verdict, waiting_after
 from services.instagram.names import normalize_username
-from services.instagram_login import Answer, Verdict, waiting_after
 
 FLOW = "add_helper"
 

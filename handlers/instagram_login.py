@@ -1,13 +1,13 @@
 """The Instagram login conversation, written once for every flow that needs one (the
 producer registration, the unfollow check with login, `/addhelper`): the password step,
 then the 2FA or "confirm it was you" code when Instagram asks, three tries each
-(services/instagram_login.py holds the rules).
+(services/instagram/logins.py holds the rules).
 
 Instagram is asked after the event's transaction (a `Continue` whose answer comes back
 to `answered`, under the person's lock): the flow waits in its "checking" step
 meanwhile, and whatever the person sends then is not read as a password. Wrong
 passwords are limited per chat account, and per Instagram account only for its owner's
-attempts (services/throttle.py), so the bot is no password oracle and no stranger can
+attempts (services/operations/throttle.py), so the bot is no password oracle and no stranger can
 lock a member out of their own account. A login waiting for its code is kept in the
 conversation state, sealed (encrypted), so the code may reach any instance; an
 e-mail/SMS challenge waits in the process that got the password, and a code for it that
@@ -24,8 +24,7 @@ from handlers.context import Continue, Ctx
 from handlers.events import Reply
 from services.instagram.errors import CheckpointRequired, InstagramError
 from services.instagram.gateway import LoginResult
-from services.instagram.names import name_key
-from services.instagram_login import (
+from services.instagram.logins import (
     Answer,
     Credentials,
     LoginRules,
@@ -34,6 +33,7 @@ from services.instagram_login import (
     attempt,
     attempt_code,
 )
+from services.instagram.names import name_key
 
 CHECKING = "checking"  # the step a flow waits in while Instagram is asked
 WAITING = "waiting"  # the state's key for the sealed waiting login (never plaintext)

@@ -6,15 +6,15 @@ from handlers.context import Continue, Ctx
 from handlers.events import Reply
 from handlers.i18n import t
 from handlers.registry import Command, Trigger
-from services.instagram_export import looks_like_export
-from services.kakao_export import LAYOUTS, MAX_UPLOAD, ExportUnreadable
-from services.open_chat_import import (
+from services.open_chat.chat_export import LAYOUTS, MAX_UPLOAD, ExportUnreadable
+from services.open_chat.importer import (
     ExportDigest,
     ImportReport,
     MailReport,
     import_start,
     read_digest_off_loop,
 )
+from services.unfollow.instagram_export import looks_like_export
 
 MAX_LISTED = 200  # a report longer than this says how many more there are
 

@@ -13,13 +13,13 @@ from handlers.context import Continue, Ctx
 from handlers.events import Button, Reply
 from handlers.i18n import t
 from handlers.registry import Command, Flow
+from services.automation.registrations import look_at_consumer
 from services.container import Services
-from services.helper_accounts import secrets_storable
 from services.instagram.errors import InstagramError, NotFound, PrivateProfile
 from services.instagram.gateway import LoginResult
+from services.instagram.helper_accounts import secrets_storable
 from services.instagram.names import normalize_username
-from services.notifier import Render
-from services.producers import look_at_consumer
+from services.messaging.notifier import Render
 
 CONSUMER_FLOW = "consumer"
 PRODUCER_FLOW = "producer"

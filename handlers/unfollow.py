@@ -16,19 +16,19 @@ from handlers.registry import Command, Flow, Trigger
 from services.instagram.errors import InstagramError
 from services.instagram.gateway import LoginResult
 from services.instagram.names import normalize_username
-from services.instagram_export import (
-    MAX_UPLOAD,
-    ExportProblem,
-    FollowLists,
-    looks_like_chat_export,
-    read_export_off_loop,
-)
-from services.unfollow import (
+from services.unfollow.answer import (
     Crawled,
     CrawlProgress,
     UnfollowResult,
     WhitelistFull,
     crawl_follows,
+)
+from services.unfollow.instagram_export import (
+    MAX_UPLOAD,
+    ExportProblem,
+    FollowLists,
+    looks_like_chat_export,
+    read_export_off_loop,
 )
 
 FILES_FLOW = "unfollow_files"

@@ -11,8 +11,8 @@ from handlers.arguments import iso_week, no_such_week
 from handlers.context import Ctx
 from handlers.events import Reply
 from handlers.registry import Command
-from services.web_links import NEWLINKS_PER_DAY
-from services.weeks import Week
+from services.web.links import NEWLINKS_PER_DAY
+from services.week.calendar import Week
 
 
 async def week_link(ctx: Ctx, args: str) -> list[Reply]:

@@ -15,8 +15,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from services.container import Services
-from services.kakao_export import MAX_UPLOAD, ExportUnreadable
-from services.open_chat_import import ImportReport, import_start, read_digest_off_loop
+from services.open_chat.chat_export import MAX_UPLOAD, ExportUnreadable
+from services.open_chat.importer import ImportReport, import_start, read_digest_off_loop
 
 log = logging.getLogger(__name__)
 SUFFIXES = {".txt", ".zip", ".csv"}

@@ -46,9 +46,9 @@ from email.utils import getaddresses
 
 from jobs.open_chat_folder import content_key, import_export
 from services.container import Services
-from services.kakao_export import MAX_UPLOAD, ExportUnreadable
-from services.mailbox_address import Mailbox
-from services.open_chat_import import ImportReport, MailReport
+from services.open_chat.chat_export import MAX_UPLOAD, ExportUnreadable
+from services.open_chat.importer import ImportReport, MailReport
+from services.open_chat.mailbox_address import Mailbox
 
 log = logging.getLogger(__name__)
 MAIL_JOB = "kakao_import_mail"

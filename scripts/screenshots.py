@@ -22,7 +22,7 @@ from services.container import Services
 from services.instagram.runtime import Instagram
 from services.instagram.simulated import SimulatedInstagram
 from services.rules import CommunityRules
-from services.weeks import Week
+from services.week.calendar import Week
 from storage import crypto
 from storage.db import create_engine, session_factory
 from storage.migrations import upgrade

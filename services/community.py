@@ -9,7 +9,7 @@ import segno
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.audit import AuditRepo
+from services.operations.audit import AuditRepo
 from storage.models import GroupChat, Notice
 
 OPEN_CHAT_LINK = re.compile(r"https://open\.kakao\.com/o/[A-Za-z0-9]+")

@@ -12,33 +12,33 @@ from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from services.accountability import Accountability
-from services.accounts import AccountService
-from services.admins import AdminService
-from services.audit import AuditRepo
-from services.board import BoardService
-from services.board_cache import WeekVersions
-from services.checks import CHECK_NOW_ALLOWANCE, Checks
+from services.accountability.ladder import Accountability
+from services.automation.registrations import ProducerRegistry
 from services.community import CommunityService
 from services.conversations import ConversationService
-from services.faults import Faults, NotReported
-from services.helper_accounts import HelperAccountService
+from services.instagram.helper_accounts import HelperAccountService
 from services.instagram.runtime import Instagram
-from services.invites import InviteService
-from services.members import MemberAdminService
-from services.open_chat_import import OpenChatImporter
-from services.outbound import Outbound, WeekFinisher
-from services.outbox import OutboxRepo
-from services.producers import ProducerRegistry
-from services.progress import ProgressService
+from services.members.admin_claim import AdminService
+from services.members.chat_accounts import AccountService
+from services.members.invites import InviteService
+from services.members.roster import MemberAdminService
+from services.messaging.outbound import Outbound, WeekFinisher
+from services.messaging.outbox import OutboxRepo
+from services.messaging.update_log import UpdateLog
+from services.open_chat.importer import OpenChatImporter
+from services.operations.audit import AuditRepo
+from services.operations.faults import Faults, NotReported
+from services.operations.throttle import LoginThrottle
 from services.rules import CommunityRules
-from services.submissions import SubmissionService
-from services.throttle import LoginThrottle
 from services.transactions import alone
-from services.unfollow import RunningChecks, UnfollowService
-from services.update_log import UpdateLog
-from services.web_links import NoWebLinks, WebLinks
-from services.week_record import WeekRecords
+from services.unfollow.answer import RunningChecks, UnfollowService
+from services.verification.check_runs import CHECK_NOW_ALLOWANCE, Checks
+from services.web.board import BoardService
+from services.web.board_cache import WeekVersions
+from services.web.links import NoWebLinks, WebLinks
+from services.week.progress import ProgressService
+from services.week.record import WeekRecords
+from services.week.submissions import SubmissionService
 from storage.db import begin_reading, end_reading
 from storage.models import utcnow
 
@@ -98,7 +98,7 @@ class Services:
     """The process's services, built once (bot/wiring.py) and never patched: what a mode
     lacks is a null object that says so (no web links, no chat connected yet, faults not
     counted), never None. Its two late-bound edges (the delivery, finishing a week) are
-    explained in services/outbound.py. Instagram stays optional: a container without it
+    explained in services/messaging/outbound.py. Instagram stays optional: a container without it
     (tests, scripts) has no checks, and the handlers say no helper can read."""
 
     sessions: async_sessionmaker[AsyncSession]

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.accounts import StoredFlow
+from services.members.chat_accounts import StoredFlow
 from storage import crypto
 from storage.models import ConversationState, utcnow
 

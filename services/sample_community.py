@@ -15,8 +15,8 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.instagram.simulated import SimulatedInstagram
-from services.submissions import SubmissionRepo
-from services.weeks import Week
+from services.week.calendar import Week
+from services.week.submissions import SubmissionRepo
 from storage.models import Helper, Member
 
 KOREAN_NAMES = ("minji", "jisoo", "hana", "yuna", "seojun", "doyun", "haeun", "jiho",

@@ -10,11 +10,11 @@ from sqlalchemy import select
 
 from bot.delivery import Delivery
 from handlers.dispatcher import Dispatcher
-from jobs.weekly import WeeklyJobs
+from jobs.weekly_loop import WeeklyJobs
 from services.container import Services
 from services.instagram.simulated import SimulatedInstagram
-from services.submissions import SubmissionRepo
-from services.weeks import Week
+from services.week.calendar import Week
+from services.week.submissions import SubmissionRepo
 from storage.models import AuditEntry, ChatAccount, Member, Strike, Verification
 from tests.conftest import Clock
 from tests.support.chat_driver import Person

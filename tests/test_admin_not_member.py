@@ -34,7 +34,7 @@ async def test_member_commands_say_not_a_member_and_offer_to_join(
 
 
 async def test_switching_off_and_on_never_approves(services: Services) -> None:
-    from services.member_queries import MemberRepo
+    from services.members.queries import MemberRepo
 
     async with services.transaction() as tx:
         member = await MemberRepo(tx.session).add("pro.kim")

@@ -15,8 +15,8 @@ from sqlalchemy import select
 from bot.delivery import Delivery
 from handlers.dispatcher import Dispatcher
 from jobs.comments import CommentJob
-from services.auto_comments import AutoCommenter, CommentRules
-from services.comment_text import BuiltinWriter, OpenAIWriter
+from services.automation.auto_comments import AutoCommenter, CommentRules
+from services.automation.comment_text import PHRASES, BuiltinWriter, OpenAIWriter
 from services.container import Services
 from services.instagram.errors import NotFound, RateLimited
 from services.instagram.simulated import SimulatedInstagram
@@ -336,7 +336,7 @@ async def test_the_openai_writer_and_its_fallback(model: Any) -> None:
         fake.mode = mode
         fallback = await writer.write("카페 라떼", 3)
         assert len(set(fallback)) == 3 and all(t in str(
-            __import__("services.comment_text").comment_text.PHRASES["ko"]) for t in fallback)
+            PHRASES["ko"]) for t in fallback)
     fake.mode = "good"
     more = await writer.write("x", 5)  # the endpoint gave 3: the phrase bank adds 2
     assert len(set(more)) == 5 and more[:3] == ["사진이 정말 멋져요!", "분위기가 좋네요 😊",

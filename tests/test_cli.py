@@ -216,7 +216,7 @@ def test_the_demo_walks_the_weekly_loop(tmp_path: Path) -> None:
     assert "📊 지난주" in member.stdout  # last week was checked when the demo was made
     from zoneinfo import ZoneInfo
 
-    from services.weeks import Week
+    from services.week.calendar import Week
     from storage.models import utcnow
 
     label = Week.containing(utcnow(), ZoneInfo("Asia/Seoul")).label

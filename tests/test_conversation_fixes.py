@@ -19,11 +19,11 @@ from handlers.dispatcher import Dispatcher
 from handlers.events import Reply
 from handlers.open_chat import render_report
 from services.container import Services
-from services.kakao_export import parse_export
-from services.open_chat_import import ImportReport, digest, links_in
-from services.web_links import WebLinks
-from services.week_picture import PictureTexts
-from services.weeks import Week
+from services.open_chat.chat_export import parse_export
+from services.open_chat.importer import ImportReport, digest, links_in
+from services.web.links import WebLinks
+from services.web.week_picture import PictureTexts
+from services.week.calendar import Week
 from storage.models import Helper, Member, Submission, utcnow
 from tests.conftest import Clock, record_verdict
 from tests.support.chat_driver import Person
@@ -275,7 +275,7 @@ async def test_a_folder_import_with_no_admin_to_tell_says_so_in_the_log(
         services: Services, caplog: Any) -> None:
     from bot.app import _to_admins
     from bot.delivery import Delivery
-    from services.kakao_export import ExportUnreadable
+    from services.open_chat.chat_export import ExportUnreadable
 
     caplog.set_level(logging.INFO, logger="bot.app")
     tell = _to_admins(Delivery(services, []), "folder")

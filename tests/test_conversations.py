@@ -62,7 +62,7 @@ async def test_first_contact_uses_the_app_language(dispatcher: Dispatcher) -> No
 async def test_invite_links_once(dispatcher: Dispatcher, services: Services) -> None:
     first, second = Person(dispatcher, "m1"), Person(dispatcher, "m2")
     async with services.transaction() as tx:
-        from services.member_queries import MemberRepo
+        from services.members.queries import MemberRepo
 
         member = await MemberRepo(tx.session).add("minji")
         code = await tx.invites.create(member.id)

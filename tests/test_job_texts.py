@@ -16,12 +16,12 @@ import pytest
 
 from handlers import announcements
 from handlers.messages import en, ko
-from services.accountability import LadderNews, Strike
-from services.auto_comments import CommentReport
-from services.progress import MemberResult, TodoItem, WeekCorrection, WeekResults
+from services.accountability.ladder import LadderNews, Strike
+from services.automation.auto_comments import CommentReport
 from services.rules import CommunityRules
-from services.verification import RunReport
-from services.weeks import Week
+from services.verification.verifier import RunReport
+from services.week.calendar import Week
+from services.week.progress import MemberResult, TodoItem, WeekCorrection, WeekResults
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES = CommunityRules()
@@ -100,8 +100,8 @@ SAMPLES: dict[str, list[tuple[tuple[object, ...], dict[str, object]]]] = {
 }
 # Catalog keys sent as they are (`Words("text", (key,))`); an f-string's fields are
 # filled with every value it takes in the code.
-KEY_VALUES = {"was": ("paused", "suspended"),  # jobs/weekly.py: who was lifted
-              "what": ("expired",)}  # services/auto_comments.py: tell(..., "expired")
+KEY_VALUES = {"was": ("paused", "suspended"),  # jobs/weekly_loop.py: who was lifted
+              "what": ("expired",)}  # services/automation/auto_comments.py: tell(..., "expired")
 
 
 def _words() -> tuple[set[str], set[str], set[str]]:

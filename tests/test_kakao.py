@@ -171,7 +171,7 @@ async def test_without_a_callback_the_result_comes_with_the_next_message(
 async def test_event_api_pushes_at_most_100_users_a_call(
     kakao_factory: Any, receiver: tuple[Receiver, str], caplog: Any
 ) -> None:
-    from services.notifier import Outgoing
+    from services.messaging.notifier import Outgoing
 
     stand_in, base = receiver
     _, skill = await kakao_factory(kakao_rest_api_key="rest-key", kakao_event_name="reminder",
@@ -219,8 +219,8 @@ async def test_a_week_on_kakao_and_telegram_in_one_database(
     # Last week, as the results show it on both platforms.
     from datetime import timedelta
 
-    from services.submissions import SubmissionRepo
-    from services.weeks import Week
+    from services.week.calendar import Week
+    from services.week.submissions import SubmissionRepo
 
     now = services.clock()
     last_week = Week.containing(now, services.rules.timezone).previous().start

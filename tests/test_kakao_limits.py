@@ -15,9 +15,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from handlers.dispatcher import Dispatcher
-from services import kakao_export
 from services.container import Services
-from services.kakao_export import ExportUnreadable, read_chat_export
+from services.open_chat import chat_export as kakao_export
+from services.open_chat.chat_export import ExportUnreadable, read_chat_export
 from testkit.kakao_export_builder import ExportBuilder
 from tests.support.chat_driver import Person
 from tests.support.members import make_admin

@@ -7,7 +7,7 @@ from __future__ import annotations
 from handlers.dispatcher import Dispatcher
 from services.container import Services
 from services.instagram.simulated import SimulatedInstagram
-from services.unfollow import WHITELIST_MAX
+from services.unfollow.answer import WHITELIST_MAX
 from tests.support.chat_driver import Person
 from tests.support.members import make_admin, make_member
 

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from services.links import INSTAGRAM_HOSTS, LinkProblem, PostLink, find_links, parse_post_link
+from services.week.post_links import (
+    INSTAGRAM_HOSTS,
+    LinkProblem,
+    PostLink,
+    find_links,
+    parse_post_link,
+)
 
 P = "https://www.instagram.com/p/{}/"
 OK = [

@@ -27,8 +27,8 @@ from jobs import open_chat_mail
 from jobs.open_chat_folder import import_new_files
 from jobs.open_chat_mail import MAIL_JOB, Mailbox, RawMail, import_mail, senders_from
 from services.container import Services
-from services.kakao_export import ExportUnreadable
-from services.open_chat_import import ImportReport, MailReport
+from services.open_chat.chat_export import ExportUnreadable
+from services.open_chat.importer import ImportReport, MailReport
 from services.rules import CommunityRules
 from storage.db import session_factory
 from storage.models import JobRun, Member, Submission
@@ -144,7 +144,7 @@ async def test_the_folder_tells_each_outcome_once_and_reads_a_fixed_file(
     async def broken(*_args: object) -> None:
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr("services.open_chat_import.OpenChatImporter.import_once", broken)
+    monkeypatch.setattr("services.open_chat.importer.OpenChatImporter.import_once", broken)
     (tmp_path / "other.txt").write_bytes(week_chat("pc").bytes())
     assert await import_new_files(world, tmp_path, told) == 1
     assert await import_new_files(world, tmp_path, told) == 0

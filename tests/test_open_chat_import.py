@@ -15,9 +15,9 @@ from handlers.dispatcher import Dispatcher
 from handlers.open_chat import render_report
 from jobs.open_chat_folder import import_new_files
 from services.container import Services
-from services.kakao_export import ExportUnreadable, decode_export, parse_export
-from services.links import PostLink, parse_post_link
-from services.member_queries import MemberRepo
+from services.members.queries import MemberRepo
+from services.open_chat.chat_export import ExportUnreadable, decode_export, parse_export
+from services.week.post_links import PostLink, parse_post_link
 from storage.models import Member, Submission
 from testkit.kakao_export_builder import ExportBuilder
 from tests.support.chat_driver import Person

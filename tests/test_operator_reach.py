@@ -24,11 +24,11 @@ from bot.telegram import TelegramTransport
 from bot.web import build_web_app, errors_check
 from handlers.dispatcher import Dispatcher
 from jobs.schedule import JobRunner, Schedule
-from jobs.weekly import WeeklyJobs
-from services.accounts import AccountService
+from jobs.weekly_loop import WeeklyJobs
 from services.container import Services
 from services.instagram.simulated import SimulatedInstagram
-from services.web_links import NoWebLinks
+from services.members.chat_accounts import AccountService
+from services.web.links import NoWebLinks
 from storage.models import ChatAccount, Consumer, Helper, Member
 from testkit.telegram_emulator import BotApiEmulator
 from tests.conftest import TEST_NOW
@@ -204,7 +204,7 @@ async def test_an_unexpected_mail_import_failure_is_reported_a_server_away_is_no
     services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import jobs.open_chat_mail as mail
-    from services.mailbox_address import Mailbox
+    from services.open_chat.mailbox_address import Mailbox
 
     faults = Faults()
     counted = replace(services, faults=faults)

@@ -19,8 +19,8 @@ from services.instagram.comment_pages import CommentRead
 from services.instagram.runtime import Instagram
 from services.instagram.simulated import COMMENTS_PAGE, SimulatedInstagram
 from services.sample_community import SampleCommunity, build
-from services.verification import CommenterCache, Verifier
-from services.weeks import Week
+from services.verification.verifier import CommenterCache, Verifier
+from services.week.calendar import Week
 from storage.models import Member, PostRead, Submission, Verification
 from tests.conftest import Clock
 from tests.support.verification import NOW as WEDNESDAY

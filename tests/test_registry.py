@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from handlers import core, flow_control
+from handlers import flow_control
+from handlers import onboarding as core
 from handlers.context import Ctx
 from handlers.dispatcher import Dispatcher
 from handlers.events import Reply

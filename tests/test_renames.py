@@ -13,11 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from handlers.dispatcher import Dispatcher
 from services.container import Services
-from services.identities import rename
 from services.instagram.simulated import SimulatedInstagram
-from services.member_queries import MemberRepo
+from services.members.instagram_identities import rename
+from services.members.queries import MemberRepo
 from services.rules import CommunityRules
-from services.weeks import Week
+from services.week.calendar import Week
 from storage.db import session_factory
 from storage.models import Admin, ChatAccount, Helper, Member, Producer, Strike, Submission
 from testkit.kakao_export_builder import ExportBuilder

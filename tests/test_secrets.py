@@ -10,8 +10,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import StatementError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.helper_queries import HelperRepo
-from services.member_queries import MemberRepo
+from services.instagram.helper_queries import HelperRepo
+from services.members.queries import MemberRepo
 from storage import crypto
 from storage.db import session_factory
 from storage.models import Base, Producer

@@ -10,7 +10,7 @@ import pytest
 
 from bot.config import Settings
 from bot.wiring import comment_rules_from, rules_from
-from services.auto_comments import CommentRules
+from services.automation.auto_comments import CommentRules
 from services.rules import CommunityRules
 
 EXAMPLE = Path(__file__).resolve().parent.parent / ".env.example"

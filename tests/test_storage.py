@@ -13,10 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from services.community import NoticeRepo
 from services.conversations import ConversationRepo
-from services.helper_queries import HelperRepo
-from services.job_runs import JobRunRepo
-from services.member_queries import ChatAccountRepo, MemberRepo
-from services.submissions import SubmissionRepo
+from services.instagram.helper_queries import HelperRepo
+from services.members.queries import ChatAccountRepo, MemberRepo
+from services.operations.job_runs import JobRunRepo
+from services.week.submissions import SubmissionRepo
 from storage.db import session_factory
 from storage.models import (
     ChatAccount,

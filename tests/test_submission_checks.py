@@ -19,8 +19,8 @@ from services.container import Services
 from services.instagram.runtime import Instagram
 from services.instagram.share_links import ShareResolver
 from services.instagram.simulated import SimulatedInstagram
-from services.links import PostLink, parse_post_link
-from services.submissions import SubmitResult
+from services.week.post_links import PostLink, parse_post_link
+from services.week.submissions import SubmitResult
 from storage.models import ChatAccount, Member, MemberName, Submission
 from tests.support.chat_driver import Person
 from tests.support.submissions import community

@@ -20,9 +20,9 @@ from bot.logs import hold_back_libraries
 from bot.telegram import TelegramTransport
 from bot.text import split_text
 from services.container import Services
-from services.helper_queries import HelperRepo
+from services.instagram.helper_queries import HelperRepo
 from services.instagram.simulated import SimulatedInstagram
-from services.notifier import Outgoing
+from services.messaging.notifier import Outgoing
 from testkit.telegram_emulator import BotApiEmulator
 from tests.conftest import database_dump
 from tests.support.telegram import (
@@ -334,9 +334,9 @@ async def test_long_results_arrive_whole_and_in_order_with_a_start_button(
 
     from bot.delivery import Delivery
     from handlers.announcements import group_results
-    from jobs.weekly import WeeklyJobs
+    from jobs.weekly_loop import WeeklyJobs
     from services.sample_community import build
-    from services.weeks import Week
+    from services.week.calendar import Week
     from storage.models import ChatAccount, GroupChat, Member
 
     week = Week.containing(datetime(2026, 11, 25, 3, 0, tzinfo=UTC), services.rules.timezone)
@@ -382,7 +382,7 @@ async def test_verify_edits_its_progress_message_and_reports(
     simulated: SimulatedInstagram,
 ) -> None:
     from services.sample_community import build
-    from services.weeks import Week
+    from services.week.calendar import Week
 
     await claim_admin(emulator, services)
     async with services.transaction() as tx:
@@ -429,7 +429,7 @@ async def test_others_are_answered_while_an_admin_s_20_mb_export_is_read(
 ) -> None:
     from zoneinfo import ZoneInfo
 
-    from services.kakao_export import MAX_UPLOAD
+    from services.open_chat.chat_export import MAX_UPLOAD
 
     await claim_admin(emulator, services)
     async with services.transaction() as tx:
@@ -456,7 +456,7 @@ async def test_status_opens_the_personal_page_only_from_a_public_address(
 ) -> None:
     from cryptography.fernet import Fernet
 
-    from services.web_links import WebLinks
+    from services.web.links import WebLinks
     from storage.models import ChatAccount, Member
 
     async with services.transaction() as tx:

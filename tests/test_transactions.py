@@ -9,7 +9,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import DBAPIError
 
 from services.container import Services
-from services.member_queries import MemberRepo
+from services.members.queries import MemberRepo
 from services.transactions import NestedTransaction, inside, nestings_raised
 from storage.models import Member
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from handlers.dispatcher import Dispatcher
-from services.instagram_export import ExportProblem, read_export
+from services.unfollow.instagram_export import ExportProblem, read_export
 from testkit.instagram_export_builder import (
     export_zip,
     followers_json,

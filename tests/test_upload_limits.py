@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from handlers.dispatcher import Dispatcher
-from services import instagram_export as export
-from services.instagram_export import ExportProblem, read_export
+from services.unfollow import instagram_export as export
+from services.unfollow.instagram_export import ExportProblem, read_export
 from testkit.instagram_export_builder import export_zip, html
 from tests.support.chat_driver import Person
 

@@ -8,8 +8,8 @@ import re
 from pathlib import Path
 
 from services.instagram.names import as_typed, name_key, normalize_username
-from services.instagram_export import read_export
-from services.open_chat_import import instagram_id
+from services.open_chat.importer import instagram_id
+from services.unfollow.instagram_export import read_export
 
 ROOT = Path(__file__).resolve().parent.parent
 # Taking a name apart by hand: its '@' off, or its case folded (the bot's own Telegram

@@ -14,8 +14,8 @@ from services.instagram.errors import NetworkError, NotFound, PrivateProfile, Ra
 from services.instagram.runtime import Instagram
 from services.instagram.simulated import SimulatedInstagram
 from services.sample_community import SampleCommunity
-from services.verification import CommenterCache, Verifier, posts_to_check
-from services.weeks import Week
+from services.verification.verifier import CommenterCache, Verifier, posts_to_check
+from services.week.calendar import Week
 from storage.models import Member, PostRead, Submission, Verification
 from tests.conftest import Clock
 from tests.support.verification import NOW, verdicts, verifier, world

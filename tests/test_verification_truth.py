@@ -44,9 +44,9 @@ from services.instagram.names import name_key
 from services.instagram.runtime import Instagram
 from services.instagram.simulated import SimulatedInstagram
 from services.rules import CommunityRules
-from services.submissions import SubmissionRepo
-from services.verification import RANK
-from services.weeks import Week
+from services.verification.verifier import RANK
+from services.week.calendar import Week
+from services.week.submissions import SubmissionRepo
 from storage.db import session_factory
 from storage.models import Helper, Member, Strike, Submission, Verification
 from tests.conftest import TEST_NOW, Clock, wipe
@@ -455,7 +455,7 @@ async def build_world(engine: AsyncEngine, plan: WorldPlan
             row = await repo.add(rows[post.owner].id, week.start,
                                  f"https://www.instagram.com/p/{code}/", code,
                                  submitted_at=week.at("MON 09:00"))
-            if post.named:  # as services/submissions.py writes what the link check read
+            if post.named:  # as services/week/submissions.py writes what the link check read
                 author = world.name(world.authors[code])
                 row.author, row.author_pk = name_key(author), sim.pk(author)
                 row.coauthors = " ".join(sorted(

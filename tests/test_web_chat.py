@@ -19,9 +19,9 @@ from handlers.dispatcher import Dispatcher
 from handlers.events import Reply
 from services.container import Services
 from services.instagram.simulated import SimulatedInstagram
-from services.notifier import BroadcastReport, Outgoing
-from services.web_links import WebLinks
-from services.weeks import Week
+from services.messaging.notifier import BroadcastReport, Outgoing
+from services.web.links import WebLinks
+from services.week.calendar import Week
 from storage.models import ChatAccount, Member, utcnow
 from tests.conftest import Clock
 from tests.support.chat_driver import Person

@@ -13,8 +13,8 @@ from sqlalchemy import select
 
 import bot.web_pages
 from handlers.dispatcher import Dispatcher
-from services.web_links import NEWLINKS_PER_DAY
-from services.weeks import Week
+from services.web.links import NEWLINKS_PER_DAY
+from services.week.calendar import Week
 from storage.models import Member, utcnow
 from tests.support.chat_driver import Person
 from tests.support.web_site import demo_site

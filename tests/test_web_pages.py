@@ -9,8 +9,8 @@ import aiohttp
 from PIL import Image
 from sqlalchemy import update
 
-from services.web_links import BoardMode
-from services.weeks import Week
+from services.web.links import BoardMode
+from services.week.calendar import Week
 from storage.models import Member, utcnow
 from tests.support.web_site import demo_site, get
 
@@ -132,7 +132,7 @@ async def test_picture_decodes_and_fits_a_phone(services, simulated) -> None:
 
 
 async def test_the_board_counts_what_each_members_status_lists(services, simulated) -> None:
-    from services.board import BoardService
+    from services.web.board import BoardService
 
     async with demo_site(services, simulated):
         assert services.checks is not None

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from handlers.dispatcher import Dispatcher
 from services.container import Services
 from services.instagram.simulated import SimulatedInstagram
-from services.weeks import Week
+from services.week.calendar import Week
 from storage.models import Member, Strike
 from tests.conftest import Clock
 from tests.support.chat_driver import Person

@@ -124,7 +124,7 @@ async def test_a_big_weeks_status_lists_the_open_posts_first_and_counts_them_all
     """A thousand-member week owes more than a chat shows: /status lists the open posts
     first, says how many it left out, and counts every post; the personal page's view
     has them all."""
-    from services.progress import ProgressService
+    from services.week.progress import ProgressService
 
     (minji,) = await members(world, bot, "minji")
     week_start = datetime(2026, 11, 16).date()
@@ -276,9 +276,9 @@ async def test_a_member_who_joins_mid_week_owes_what_the_rules_say(
     engine: AsyncEngine, clock: Clock, late_joiners_owe: bool
 ) -> None:
     """/status and the check agree on who owes a post handed in before someone joined."""
-    from services.progress import ProgressService
-    from services.verification import posts_to_check
-    from services.weeks import Week
+    from services.verification.verifier import posts_to_check
+    from services.week.calendar import Week
+    from services.week.progress import ProgressService
 
     rules = CommunityRules(late_joiners_owe_earlier_posts=late_joiners_owe)
     services = Services(session_factory(engine), rules, clock)

@@ -12,11 +12,11 @@ from sqlalchemy import select
 from jobs.leader import Leader
 from jobs.runs import JobRuns
 from jobs.schedule import JobRunner, Schedule, jobs_of
-from jobs.weekly import WeeklyJobs
+from jobs.weekly_loop import WeeklyJobs
 from services.container import Services
 from services.instagram.runtime import Instagram
 from services.instagram.simulated import SimulatedInstagram
-from services.weeks import Week
+from services.week.calendar import Week
 from storage.db import create_engine, session_factory
 from storage.models import JobRun, Member, Submission
 from tests.conftest import Clock
@@ -169,7 +169,7 @@ async def test_reminders_nudges_and_the_sunday_warning(
     # Three days later, a post nobody commented on yet earns a nudge.
     simulated.add_post(found.members[0], "LATEPOST1")
     async with timed.transaction() as tx:
-        from services.submissions import SubmissionRepo
+        from services.week.submissions import SubmissionRepo
         owner = await tx.session.scalar(select(Member.id).where(
             Member.instagram_username == found.members[0]))
         await SubmissionRepo(tx.session).add(owner, Week.containing(WEDNESDAY, tx.rules.timezone
@@ -489,7 +489,7 @@ def results_by_member(phone: Phone, members: list[str]) -> dict[str, int]:
 async def test_a_crash_while_sending_private_results_drops_none(
     timed: Services, simulated: SimulatedInstagram, clock: Clock
 ) -> None:
-    from jobs import weekly
+    from jobs import weekly_loop as weekly
 
     found = await community(timed, simulated, members=6, posts_each=1)
     clock.now = AFTER_DEADLINE
@@ -550,7 +550,7 @@ async def test_a_final_that_cannot_finish_tells_the_admins_to_verify_then_verify
     timed: Services, simulated: SimulatedInstagram, clock: Clock
 ) -> None:
     from handlers.dispatcher import Dispatcher
-    from jobs.weekly import FINAL_ATTEMPTS
+    from jobs.weekly_loop import FINAL_ATTEMPTS
     from tests.support.chat_driver import Person
 
     found = await community(timed, simulated, members=4)

@@ -43,8 +43,8 @@ from bot.telegram.webhook import WEBHOOK_PATH, Webhook
 from handlers.dispatcher import Dispatcher, Outcome
 from handlers.events import Incoming, Reply
 from handlers.i18n import t
-from services.accounts import language_from_hint
-from services.notifier import BroadcastReport, Outgoing
+from services.members.chat_accounts import language_from_hint
+from services.messaging.notifier import BroadcastReport, Outgoing
 
 log = logging.getLogger(__name__)
 UNSENT_TTL = timedelta(days=1)  # an answer still unsent after this is dropped

@@ -55,7 +55,7 @@ from services.instagram.gateway import (
     meter_request,
 )
 from services.instagram.names import name_key
-from services.links import share_token
+from services.week.post_links import share_token
 
 COMMENTS_PAGE = 15  # the mobile comments endpoint pages by about this many
 REPLIES_PREVIEW = 1  # a thread's first replies, sent with its comment

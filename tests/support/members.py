@@ -15,7 +15,7 @@ async def make_admin(services: Services, person: Person) -> None:
 
 async def make_member(services: Services, person: Person, username: str = "minji") -> None:
     async with services.transaction() as tx:
-        from services.member_queries import MemberRepo
+        from services.members.queries import MemberRepo
 
         member = await MemberRepo(tx.session).add(username, "민지")
         code = await tx.invites.create(member.id)

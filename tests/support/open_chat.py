@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.container import Services
-from services.member_queries import MemberRepo
+from services.members.queries import MemberRepo
 from services.rules import CommunityRules
 from storage.db import session_factory
 

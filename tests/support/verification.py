@@ -10,8 +10,8 @@ from services.container import Services
 from services.instagram.runtime import Instagram
 from services.instagram.simulated import SimulatedInstagram
 from services.sample_community import SampleCommunity, build
-from services.verification import CommenterCache, Verifier
-from services.weeks import Week
+from services.verification.verifier import CommenterCache, Verifier
+from services.week.calendar import Week
 from storage.models import Member, Submission, Verification
 
 NOW = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)  # a Wednesday, noon in Seoul

@@ -16,7 +16,7 @@ from bot.web import build_web_app
 from bot.web_pages import WebPages
 from services.container import Services
 from services.instagram.simulated import SimulatedInstagram
-from services.web_links import BoardMode, WebLinks
+from services.web.links import BoardMode, WebLinks
 from storage.models import Member, utcnow
 
 

@@ -10,12 +10,12 @@ from sqlalchemy import select
 from bot.delivery import Delivery
 from bot.telegram.render import TELEGRAM
 from handlers.events import Reply
-from jobs.weekly import WeeklyJobs
+from jobs.weekly_loop import WeeklyJobs
 from services.container import Services
 from services.instagram.simulated import SimulatedInstagram
-from services.notifier import BroadcastReport, Outgoing
+from services.messaging.notifier import BroadcastReport, Outgoing
 from services.sample_community import SampleCommunity, build
-from services.weeks import Week
+from services.week.calendar import Week
 from storage.models import Admin, ChatAccount, GroupChat, Member
 from tests.conftest import Clock
 
