@@ -51,7 +51,8 @@ def test_a_zip_bomb_is_refused_naming_the_limit_within_a_memory_bound(tmp_path: 
     _bomb(tmp_path / "bomb.zip")
     assert (tmp_path / "bomb.zip").stat().st_size < 2 * 1024 * 1024
     out, peak_kb = _peak_kb(
-        "from zoneinfo import ZoneInfo; from services.kakao_export import read_chat_export, "
+        "from zoneinfo import ZoneInfo\n"
+        "from services.open_chat.chat_export import read_chat_export, "
         "ExportUnreadable\ntry:\n    read_chat_export(open("
         f"{str(tmp_path / 'bomb.zip')!r}, 'rb').read(), 'bomb.zip', ZoneInfo('Asia/Seoul'))\n"
         "except ExportUnreadable as e:\n    print(e.reason, e.limit)")
@@ -69,7 +70,7 @@ def test_a_20_mb_export_is_read_within_a_memory_bound(tmp_path: Path) -> None:
     data = big_android_export(kakao_export.MAX_UPLOAD - 1000, date(2026, 11, 24))
     (tmp_path / "chat.txt").write_bytes(data)
     out, peak_kb = _peak_kb(
-        "from zoneinfo import ZoneInfo; from services.open_chat_import import read_digest; "
+        "from zoneinfo import ZoneInfo; from services.open_chat.importer import read_digest; "
         f"d = read_digest(open({str(tmp_path / 'chat.txt')!r}, 'rb').read(), 'chat.txt', "
         "ZoneInfo('Asia/Seoul'), None); print(d.messages, len(d.with_links))")
     messages, with_links = map(int, out.split())

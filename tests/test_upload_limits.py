@@ -65,7 +65,7 @@ def test_a_big_real_export_is_read_within_300_mb(tmp_path: Path) -> None:
     assert path.stat().st_size < export.MAX_UPLOAD
     # VmHWM: this process's own peak (ru_maxrss would carry the forking parent's over).
     script = (
-        "from services.instagram_export import read_export; "
+        "from services.unfollow.instagram_export import read_export; "
         f"lists = read_export('instagram.zip', open({str(path)!r}, 'rb').read()); "
         "peak = [line for line in open('/proc/self/status') if line.startswith('VmHWM')]; "
         "print(len(lists.followers), peak[0].split()[1])")

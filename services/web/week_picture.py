@@ -21,7 +21,7 @@ from PIL import Image, ImageDraw, ImageFont
 from services.web.board import Board
 from services.week.record import is_deleted
 
-FONT = Path(__file__).resolve().parent / "fonts" / "AutogramGothic-Regular.ttf"
+FONT = Path(__file__).resolve().parent.parent / "fonts" / "AutogramGothic-Regular.ttf"
 WIDTH = 1080
 MARGIN = 48
 ROW = 56
