@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import logging
 import re
-from collections.abc import AsyncIterator
 from dataclasses import FrozenInstanceError, replace
 from datetime import timedelta
 
@@ -32,6 +31,7 @@ from services.web.links import NoWebLinks
 from storage.models import ChatAccount, Consumer, Helper, Member
 from testkit.telegram_emulator import BotApiEmulator
 from tests.conftest import TEST_NOW
+from tests.support.telegram import emulator as emulator
 from tests.support.web_site import free_port
 
 ADMIN, MEMBER = 1001, 2002
@@ -44,12 +44,6 @@ class Clock:
 
     def __call__(self):  # type: ignore[no-untyped-def]
         return self.now
-
-
-@pytest.fixture
-async def emulator() -> AsyncIterator[BotApiEmulator]:
-    async with BotApiEmulator() as emu:
-        yield emu
 
 
 async def telegram(emulator: BotApiEmulator, services: Services) -> TelegramTransport:
