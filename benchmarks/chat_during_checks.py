@@ -66,6 +66,7 @@ from benchmarks.seed_week import (  # noqa: E402
     check_last_week,
     finish_last_week,
     kakao_user,
+    more_helpers,
     read_state,
     seed,
     seed_read,
@@ -145,6 +146,8 @@ async def serve(members: int, helpers: int, latency: tuple[float, float], anchor
     started = time.monotonic()
     loop = asyncio.get_running_loop()
     jobs: WeeklyJobs | None = None
+    lags: list[float] = []  # the event loop's stalls since the last `state`
+    watcher = asyncio.create_task(watch_lag(lags))
 
     async def state() -> dict[str, Any]:
         nonlocal jobs
@@ -156,7 +159,11 @@ async def serve(members: int, helpers: int, latency: tuple[float, float], anchor
         else:  # the final check, which the scheduler starts when it finds it due
             status = await jobs.runs.status("final", jobs.finished_week().label) or "none"
         fields = process_status()
-        return {"check": status, "requests": sim.requests(),
+        stalls = sorted(lags)
+        lags.clear()
+        return {"lag_max": stalls[-1] if stalls else 0.0,
+                "lags_over_100ms": sum(1 for lag in stalls if lag > 0.1),
+                "check": status, "requests": sim.requests(),
                 "check_requests": sim.check_requests(), "author_reads": sim.author_reads,
                 "check_s": (time.monotonic() - started) if started else 0.0,
                 "peak_kb": int(fields["VmHWM"].split()[0]),
@@ -178,12 +185,21 @@ async def serve(members: int, helpers: int, latency: tuple[float, float], anchor
             print(json.dumps(await state()), flush=True)
         elif line in ("stop", ""):
             figures = await state()
+            watcher.cancel()
             if check is not None and not check.done():
                 check.cancel()
             stop.set()
             await asyncio.wait({app}, timeout=60)
             print(json.dumps(figures), flush=True)
             return
+
+
+async def watch_lag(lags: list[float], every: float = 0.05) -> None:
+    """How late the event loop wakes a 50 ms sleep (what a chat answer waits behind)."""
+    while True:
+        began = time.monotonic()
+        await asyncio.sleep(every)
+        lags.append(max(0.0, time.monotonic() - began - every))
 
 
 @dataclass
@@ -451,6 +467,8 @@ class Databases(ThrowAwayDatabases):
         checked = await self.fresh(due)
         if read:
             await check_last_week(self.url(checked), members, helpers, now)
+            for name in (due, checked):
+                await more_helpers(self.url(name), helpers, now)
         else:
             await finish_last_week(self.url(checked), now)
         await self._analyze(checked)
@@ -514,7 +532,8 @@ async def one_run(databases: Databases, templates: dict[str, str], key: str, mem
                 now = await bot.ask("state")
                 row[phase] = figures.summary() | {
                     "check_requests": now["check_requests"] - state["check_requests"],
-                    "check": now["check"]}
+                    "check": now["check"], "lag_max": now["lag_max"],
+                    "lags_over_100ms": now["lags_over_100ms"]}
                 state = now
 
             await measured("kakao", await kakao_phase(bot.base, callback, members,
@@ -573,6 +592,7 @@ def _counts(phase: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
             for key in ("sent", "answered", "over_5s", "callbacks", "failed", "skipped",
                         "earlier")} | {
         "author_reads": sum(r["author_reads"] for r in runs),
+        "lag_max": statistics.median(r[phase]["lag_max"] for r in runs),
         "peak_mb": statistics.median(r["peak_mb"] for r in runs)}
 
 
@@ -606,7 +626,9 @@ async def chat(members: int, server: str, runs: int, seconds: float,
                           f"{row[p]['check_requests']} {row[p]['check']}" for p in PHASES)
                       + f" a phase) · author reads {row['author_reads']} · earlier "
                       f"messages {sum(row[p]['earlier'] for p in PHASES)} "
-                      f"{[t for p in PHASES for t in row[p]['earlier_texts']][:2]} · peak "
+                      f"{[t for p in PHASES for t in row[p]['earlier_texts']][:2]} · loop "
+                      f"stalls max " + " / ".join(f"{row[p]['lag_max']:.2f}" for p in PHASES)
+                      + " s · peak "
                       f"{row['peak_mb']:.0f} MB", flush=True)
     finally:
         await databases.close()

@@ -67,6 +67,7 @@ LATE_SHARE = 0.04  # of the compliant members' comments: made after the cutoff
 LATE_WITHIN = timedelta(hours=40)  # how long after the cutoff a late comment comes
 READ_BEFORE_CUTOFF = timedelta(hours=3)  # last week's last read before its deadline
 READ_AGO = timedelta(hours=12)  # this week's last read before `now`
+SEED_READERS = 8  # helpers the seeding reads use (more only wait for connections)
 OWNER = re.compile(r"^([LCN])(\d{5})x(\d+)")
 MEMBER_PK = 17_840_000_000  # member n's Instagram pk is MEMBER_PK + n
 HELPER_PK = 17_850_000_000
@@ -207,11 +208,16 @@ async def seed(url: str, members: int, helpers: int = 0, *, kakao: bool = True,
                 if verdicts:
                     await add_verdicts(conn, week, now)
             if helpers:
-                await conn.execute(insert(Helper), [
-                    {"instagram_username": name, "session": helper_session(name),
-                     "status": "ready", "created_at": now} for name in helper_names(helpers)])
+                await add_helpers(conn, helper_names(helpers), now)
     finally:
         await engine.dispose()
+
+
+async def add_helpers(conn: AsyncConnection, names: list[str], now: datetime) -> None:
+    if names:
+        await conn.execute(insert(Helper), [
+            {"instagram_username": name, "session": helper_session(name),
+             "status": "ready", "created_at": now} for name in names])
 
 
 async def add_verdicts(conn: AsyncConnection, week: Week, now: datetime) -> None:
@@ -259,10 +265,12 @@ class Reads:
 async def seed_read(url: str, members: int, helpers: int, now: datetime | None = None
                     ) -> None:
     """The community with both weeks as the product's reads left them (see the module
-    docstring): last week's final check not run yet."""
+    docstring): last week's final check not run yet. Only SEED_READERS of the helpers
+    are made (`more_helpers` adds the rest)."""
     now = now or datetime.now(UTC)
-    await seed(url, members, helpers, now=now, verdicts=False)
-    reads = Reads(url, members, helpers, Timeline(now))
+    readers = min(helpers, SEED_READERS)
+    await seed(url, members, readers, now=now, verdicts=False)
+    reads = Reads(url, members, readers, Timeline(now))
 
     async def steps(services: Services) -> None:
         checks = services.checks
@@ -273,6 +281,17 @@ async def seed_read(url: str, members: int, helpers: int, now: datetime | None =
             await checks.week(week, final=True)  # every post, every page
 
     await reads.run(steps)
+
+
+async def more_helpers(url: str, helpers: int, now: datetime) -> None:
+    """The helpers past the SEED_READERS that `seed_read` made (for the bot: a check
+    reads with every helper at once, the seeding's reads only wait for connections)."""
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await add_helpers(conn, helper_names(helpers)[SEED_READERS:], now)
+    finally:
+        await engine.dispose()
 
 
 async def check_last_week(url: str, members: int, helpers: int, now: datetime) -> None:
