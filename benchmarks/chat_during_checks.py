@@ -82,6 +82,7 @@ SECRET = "bench-secret"
 GOAL = 1.5  # p99 during a check over the idle p99
 KAKAO_P99 = 1.0  # seconds: Kakao's p99 in every mode
 SUBMISSIONS_UNTIL = "SUN 23:30"  # the bot's submission deadline: links are accepted
+WARNING_AT = "SUN 23:20"  # the Sunday warning: after the benchmark (on a Sunday)
 LOOKING = KO["submit.checking"]  # a link's first message while its author is read
 KAKAO_LIMIT = 5.0  # seconds: Kakao gives up on a skill that answers later
 TELEGRAM_RATES = (5, 15, 30)
@@ -242,8 +243,10 @@ async def bot_process(url: str, key: str, members: int, helpers: int, telegram: 
            "KAKAO_CALLBACK_HOSTS": "127.0.0.1", "TELEGRAM_TOKEN": telegram.token,
            "TELEGRAM_API_URL": telegram.url, "TELEGRAM_POLL_TIMEOUT": "1",
            "TELEGRAM_MAX_RATE": "30", "WEEKLY_MAX_POSTS": "60", "LOG_LEVEL": "ERROR",
-           # Links are handed in all Sunday too (the default deadline is 12:00).
-           "SUBMISSION_DEADLINE": SUBMISSIONS_UNTIL}
+           # Links are handed in all Sunday too (the default deadline is 12:00), and the
+           # Sunday warning is not due as the bot starts (its catch-up would send it:
+           # the week's results for every member, in every run).
+           "SUBMISSION_DEADLINE": SUBMISSIONS_UNTIL, "SUBMISSION_WARNING_AT": WARNING_AT}
     errors = tempfile.TemporaryFile()  # the bot's log, shown if it does not start
     process = await asyncio.create_subprocess_exec(
         sys.executable, __file__, "--serve", "--members", str(members), "--helpers",
@@ -597,7 +600,11 @@ def _counts(phase: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 async def chat(members: int, server: str, runs: int, seconds: float,
-               kakao_rate: float) -> dict[str, Any]:
+               kakao_rate: float, reuse: list[str] | None = None, keep: bool = False
+               ) -> dict[str, Any]:
+    """`reuse`: the due and checked templates of an earlier run, left on the server,
+    and their anchor (a thousand-member week takes half an hour to seed on a busy
+    machine); they are left there."""
     databases = Databases(server)
     key = Fernet.generate_key().decode()
     crypto.configure_keys([key])
@@ -605,7 +612,15 @@ async def chat(members: int, server: str, runs: int, seconds: float,
     done: list[dict[str, Any]] = []
     try:
         began = time.monotonic()
-        templates = await databases.templates(members, helpers_for(members))
+        if reuse:
+            templates = dict(zip(("due", "checked", "anchor"), reuse, strict=True))
+        else:
+            templates = await databases.templates(members, helpers_for(members))
+            if keep and server:
+                for kind in ("due", "checked"):
+                    databases.made.remove(templates[kind])
+                print(f"  kept: --reuse {templates['due']} {templates['checked']} "
+                      f"{templates['anchor']}", flush=True)
         print(f"{members} members on {database}: seeded in {time.monotonic() - began:.0f} s; "
               f"{helpers_for(members)} helpers, Instagram {LATENCY[0]}-{LATENCY[1]} s a "
               f"request, paced as in production", flush=True)
@@ -741,6 +756,10 @@ def main() -> None:
     parser.add_argument("--latency", type=float, nargs=2, default=list(LATENCY),
                         help=argparse.SUPPRESS)
     parser.add_argument("--anchor", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--reuse", nargs=3, metavar=("DUE", "CHECKED", "ANCHOR"),
+                        help="templates an earlier run left (and their anchor, ISO)")
+    parser.add_argument("--keep", action="store_true",
+                        help="leave the templates on the server (for --reuse)")
     parser.add_argument("--paced", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -752,7 +771,8 @@ def main() -> None:
                                                    args.calls, args.check_seconds))
     else:
         result = {"sizes": [asyncio.run(chat(members, args.database_url, args.runs,
-                                             args.seconds, args.kakao_rate))
+                                             args.seconds, args.kakao_rate, args.reuse,
+                                             args.keep))
                             for members in args.members]}
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1))
