@@ -68,6 +68,7 @@ from benchmarks.seed_week import (  # noqa: E402
     kakao_user,
     more_helpers,
     read_state,
+    reseal_helpers,
     seed,
     seed_read,
     telegram_user,
@@ -268,7 +269,13 @@ async def bot_process(url: str, key: str, members: int, helpers: int, telegram: 
                     raise SystemExit("the bot process ended at start:\n"
                                      + errors.read().decode(errors="replace")[-3000:])
                 await asyncio.sleep(0.1)
-        yield bot
+        try:
+            yield bot
+        except (ConnectionError, json.JSONDecodeError):  # the bot process ended: its log
+            errors.seek(0)
+            print("the bot process ended:\n" + errors.read().decode(errors="replace")[-3000:],
+                  file=sys.stderr, flush=True)
+            raise
     finally:
         if process.returncode is None:
             process.kill()
@@ -614,6 +621,8 @@ async def chat(members: int, server: str, runs: int, seconds: float,
         began = time.monotonic()
         if reuse:
             templates = dict(zip(("due", "checked", "anchor"), reuse, strict=True))
+            for kind in ("due", "checked"):  # this process's key
+                await reseal_helpers(databases.url(templates[kind]))
         else:
             templates = await databases.templates(members, helpers_for(members))
             if keep and server:

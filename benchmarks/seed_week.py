@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import case, func, insert, literal, select
+from sqlalchemy import case, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.instagram.gateway import PostInfo, Session
@@ -328,6 +328,20 @@ async def _record(services: Services, week: Week, now: datetime) -> None:
         await tx.records.record(week, now)
         tx.session.add(JobRun(job="final", period=week.label, status="done", summary={},
                               started_at=now, finished_at=now))
+
+
+async def reseal_helpers(url: str) -> None:
+    """The helpers' sessions written again with this process's encryption key (a week
+    seeded by another process, kept for another run)."""
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            names = (await conn.scalars(select(Helper.instagram_username))).all()
+            for name in names:
+                await conn.execute(update(Helper).where(Helper.instagram_username == name)
+                                   .values(session=helper_session(name)))
+    finally:
+        await engine.dispose()
 
 
 async def read_state(url: str) -> dict[str, int]:
