@@ -21,6 +21,7 @@ from services.instagram.errors import (
 )
 from services.instagram.pool import Helper, HelperPool
 from services.instagram.simulated import SimConfig, SimulatedInstagram
+from tests.support.instagram_pool import FakeTime, Stamped
 
 
 def world(helpers: int = 3, **config: float) -> tuple[SimulatedInstagram, list[Helper]]:
@@ -213,35 +214,6 @@ async def test_login_with_two_factor_and_checkpoint_codes() -> None:
 # --- pacing: every request admitted when it is sent, shares, throttle kinds ----------
 
 
-class FakeTime:
-    """The pool's clock, moved on by the pool's own waits for a token (no real sleep)."""
-
-    def __init__(self, start: float = 1_000_000.0) -> None:
-        self.now = start
-        self.waits: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.waits.append(seconds)
-        self.now += seconds
-
-
-class Stamped(SimulatedInstagram):
-    """The simulated Instagram, noting the pool clock's time of every request it gets."""
-
-    def __init__(self, clock: FakeTime) -> None:
-        super().__init__(SimConfig(calls_per_hour=10**9))
-        self.clock = clock
-        self.sent: dict[str, list[float]] = {}
-
-    async def _call(self, operation: str, actor: str) -> None:
-        await super()._call(operation, actor)  # admitted (or refused) inside
-        if operation != "login":
-            self.sent.setdefault(actor, []).append(self.clock())
-
-
 def long_post(ig: SimulatedInstagram, shortcode: str, requests: int) -> None:
     """A post whose read takes `requests` requests: its info, then pages of 15."""
     ig.add_post("hana", shortcode, commenters=[f"fan{n}" for n in range((requests - 1) * 15)])
@@ -297,7 +269,7 @@ async def test_no_helper_ever_sends_more_than_its_budget_in_any_sliding_hour() -
     assert reads >= 10  # about the two hours of budget they had, all used
     for name in names:
         times = ig.sent[name]
-        assert len(times) == len(pool.helpers[name].calls) + sum(
+        assert len(times) == pool.used(pool.helpers[name]) + sum(
             1 for t in times if t <= clock.now - 3600)  # the pool counted every one
         for later, earlier in zip(times[budget:], times, strict=False):
             assert later - earlier >= 3600  # never budget + 1 in an hour

@@ -176,9 +176,12 @@ class HelperPool:
         return helper is not None and helper.last_ok > helper.last_failed
 
     def free_now(self, share: float | None = None) -> bool:
-        """Whether a helper could take a read at once (a submission's quick look)."""
+        """Whether a helper could take a read at once (a submission's quick look): one
+        not busy, with room in its hour and a token in its bucket. A helper whose
+        bucket a check has emptied would make the quick look wait for its next token
+        (up to 3600/budget s) while the member waits for the answer."""
         helper, _, _ = self._pick(share=CALL_SHARE.get() if share is None else share)
-        return helper is not None
+        return helper is not None and self._tokens(helper, self.clock()) >= 1.0
 
     def _pick(self, avoid: frozenset[str] = frozenset(), share: float = FINAL_SHARE
               ) -> tuple[Helper | None, float, bool]:
@@ -190,8 +193,9 @@ class HelperPool:
                       if h.username not in avoid and not h.out]
         idle = [h for h in candidates if not h.busy.locked()]
         free = [h for h in idle if self._ready_at(h, now, share) <= now]
-        if free:
-            return min(free, key=lambda h: h.last_used), 0.0, False
+        if free:  # one with a token first: it need not wait its turn in the bucket
+            return min(free, key=lambda h: (self._tokens(h, now) < 1.0, h.last_used)), \
+                0.0, False
         later = [self._ready_at(h, now, share) - now for h in idle]
         return None, min(later, default=float("inf")), len(idle) < len(candidates)
 
@@ -208,6 +212,16 @@ class HelperPool:
         if self._spent(helper, now, share):  # cannot happen while it is busy; kept exact
             raise HelperSpent(helper.username)
         helper.calls.append(now)
+
+    def _tokens(self, helper: Helper, now: float) -> float:
+        """The tokens in the helper's bucket now, none taken (inf: no pacing)."""
+        if self.burst is None:
+            return math.inf
+        capacity = 1.0 if helper.probation else float(self.burst)
+        if helper.refilled == 0.0:
+            return capacity
+        elapsed = max(0.0, now - helper.refilled)
+        return min(capacity, helper.tokens + elapsed * self.hourly_budget / 3600.0)
 
     def _take_token(self, helper: Helper, now: float) -> float:
         """Take one token; seconds to wait until it is there (0: at once). A request

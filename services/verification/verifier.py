@@ -89,6 +89,13 @@ BATCH_VERDICTS = 20_000  # verdicts one write transaction takes at most (~20 big
 # Seconds a finished post waits for others to share its write while reads are still
 # under way (the last read of a run writes at once, and everything waiting with it).
 GATHER = 2.0
+DEBTS_AT_ONCE = 5_000  # open-debt rows a check's start takes between turns of the loop
+POSTS_AT_ONCE = 50  # and posts it lists
+# Posts whose kept read is looked up at once: a check reads with every helper at once (a
+# hundred at a thousand members), and each lookup takes a connection; unbounded they
+# emptied the connection pool, so chat waited for connections and the check failed
+# after the pool's 30 s.
+KEPT_READS_AT_ONCE = 2
 # Submissions a check reads: "comments_off" and "private" ones too, in case comments
 # were turned on or the account made public again.
 READ_STATUSES = ("active", "comments_off", "private")
@@ -300,16 +307,26 @@ async def posts_to_check(
     owing: dict[int, list[tuple[int, str | None]]] = {}
     final: set[int] = set()  # posts with a debt not decided for good after the cutoff
     if filtered:
-        for post, member, status, checked in (await session.execute(
-                _open_debts(week, rules, member_id))).all():
-            owing.setdefault(post, []).append((member, status))
-            if status != "missing" or checked is None or cutoff is None or checked <= cutoff:
-                final.add(post)
+        # A slice at a time, the loop turning between slices: a thousand-member week
+        # mid-week has hundreds of thousands of open debts, whose rows would hold the
+        # event loop (and every chat answer) for seconds if taken at once. (A slice that
+        # the driver had buffered comes without a wait: hence the explicit turn.)
+        debts = await session.stream(_open_debts(week, rules, member_id))
+        async for part in debts.partitions(DEBTS_AT_ONCE):
+            for post, member, status, checked in part:
+                owing.setdefault(post, []).append((member, status))
+                if status != "missing" or checked is None or cutoff is None \
+                        or checked <= cutoff:
+                    final.add(post)
+            await asyncio.sleep(0)
     by_id = {row[0]: row for row in members} if filtered else {}
     settle_only = only_open and member_id is None and cutoff is not None \
         and now is not None and now > cutoff
     ranked = []
-    for submission, owner, read, unsure, read_at, exhausted_at, seen, reported in rows:
+    for n, (submission, owner, read, unsure, read_at, exhausted_at, seen, reported) \
+            in enumerate(rows):
+        if filtered and n % POSTS_AT_ONCE == POSTS_AT_ONCE - 1:
+            await asyncio.sleep(0)  # each post's debts are gone through: the loop turns
         if settle_only and exhausted_at is not None and exhausted_at > cutoff \
                 and reported is not None and seen is not None and seen < reported:
             continue  # hidden comments: no read settles its unknowns
@@ -388,6 +405,7 @@ class Verifier:
         self._waiting: list[Finished] = []  # reads finished, not yet taken by a write
         self._unread: list[list[int]] = []  # per run under way: its posts not read yet
         self._learning = asyncio.Lock()
+        self._kept_reads = asyncio.Semaphore(KEPT_READS_AT_ONCE)
 
     async def run(self, week: Week, rules: CommunityRules, *, only_open: bool = False,
                   member_id: int | None = None, use_cache: bool = False,
@@ -495,7 +513,7 @@ class Verifier:
         first page (without the info request when the submission's read named the
         author). Each stops once everyone who owes the post is found on time."""
         stop = _stop_when_found(post)
-        async with self.sessions() as session:
+        async with self._kept_reads, self.sessions() as session:
             kept = (await session.execute(select(PostRead.state, PostRead.finished).where(
                 PostRead.submission_id == post.submission_id))).first()
         if kept is not None and kept.state:
