@@ -37,6 +37,7 @@ from bisect import bisect_left, bisect_right
 from collections import Counter, deque
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from itertools import takewhile
 from typing import Any
 
 from instagrapi import Client
@@ -356,7 +357,8 @@ class World:
         state.times.append(at)
         while state.times and state.times[0] <= at - 3600:
             state.times.popleft()
-        burst = sum(1 for t in reversed(state.times) if t > at - BURST_WINDOW)
+        burst = sum(1 for _ in takewhile(lambda t: t > at - BURST_WINDOW,
+                                         reversed(state.times)))
         if len(state.times) > HOUR_LIMIT or burst > BURST_LIMIT:
             state.blocked_until = at + BLOCK
             self.blocks.append((account, at, at + BLOCK))
