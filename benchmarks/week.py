@@ -509,6 +509,9 @@ def main() -> None:
                         help="--members weeks: the final check alone (links handed in, "
                              "then the jobs from the deadline until the results are out), "
                              "once, at --faults")
+    parser.add_argument("--once", action="store_true",
+                        help="--members weeks once, at --faults (without the 0 %% week, "
+                             "so without the final check's ratio)")
     parser.add_argument("--quick", action="store_true", help="a tiny week (the smoke test)")
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--json", default=None)
@@ -523,9 +526,9 @@ def main() -> None:
         counts = args.helpers or [dict(GOAL_WEEKS).get(m, 2) for m in sizes]
         pairs = list(zip(sizes, counts, strict=True))
     for members, helpers in pairs:
-        if args.final_only:
+        if args.final_only or args.once:
             goals.append(measured(Config(members, helpers, args.faults, (0.95, 0.95),
-                                         page=args.page, final_only=True),
+                                         page=args.page, final_only=args.final_only),
                                   args.database_url, folder))
             continue
         zero = measured(Config(members, helpers, 0.0, page=args.page), args.database_url,
