@@ -10,10 +10,10 @@ seeded as a real one looks on the day of a refresh:
   refresh (`MidWeek.last_read`): its verdicts ("done" for those seen, "missing" for the
   rest: a to-do before the cutoff) and the reads it keeps (`post_reads`), from which the
   next read asks only what is newer;
-- on Instagram (`MidWeekInstagram`, the simulated one, no latency) each owed member's
-  comment has a time and a pk fixed by the post and the member (the same in every
-  process): 70 % of the debts were commented before that read, 10 % since, 15 % will be
-  by the deadline, 5 % never (the members who comment on nothing).
+- on Instagram (`MidWeekInstagram`, the simulated one, 0.3-1 s a request) each owed
+  member's comment has a time and a pk fixed by the post and the member (the same in
+  every process): 70 % of the debts were commented before that read, 10 % since, 15 %
+  will be by the deadline, 5 % never (the members who comment on nothing).
 
 The process starts with the helper pool loaded (the helpers a week of that size needs,
 from benchmarks/week.py, with the production hourly budget and burst); then /status
@@ -58,6 +58,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout  # noqa: E402
 
 from benchmarks.chat_during_checks import (  # noqa: E402
     BOT_ID,
+    LATENCY,
     SECRET,
     Bot,
     Databases,
@@ -272,7 +273,7 @@ async def serve(members: int, helpers: int, plan: MidWeek) -> None:
     from jobs.weekly import WeeklyJobs
 
     settings = load_settings()
-    sim = MidWeekInstagram(members, helpers, plan)
+    sim = MidWeekInstagram(members, helpers, plan, LATENCY)
     instagram = Instagram(sim, hourly_budget=settings.helper_hourly_budget,
                           burst=settings.helper_burst)
     held: dict[str, Any] = {}
