@@ -169,7 +169,7 @@ class MidWeekInstagram(WeekInstagram):
             return super()._post(shortcode)
         owner = int(found.group(1))
         now = self.as_of or datetime.now(UTC)
-        post = SimPost(username(owner), shortcode, self.plan.handed, "", [])
+        post = BuiltPost(username(owner), shortcode, self.plan.handed, "", [])
         made = []
         for member in range(1, self.members + 1):
             at = self.plan.comment_time(shortcode, member) if member != owner else None
@@ -179,6 +179,22 @@ class MidWeekInstagram(WeekInstagram):
             post.comments.append((name, TEXT, at))
             post.comment_pks[(name, TEXT, at, 1)] = pk
         return post
+
+    def _listed(self, post: SimPost) -> list[tuple[int, int, tuple[str, ...]]]:
+        """A post built above is listed once (it is built afresh for each read): the
+        simulated Instagram would sort its thousand comments again for every page."""
+        if not isinstance(post, BuiltPost):
+            return super()._listed(post)
+        if post.listed is None:
+            post.listed = super()._listed(post)
+        return post.listed
+
+
+@dataclass
+class BuiltPost(SimPost):
+    """This week's post as of one read."""
+
+    listed: list[tuple[int, int, tuple[str, ...]]] | None = None
 
 
 # --- the seeded week -----------------------------------------------------------------
