@@ -34,6 +34,7 @@ import asyncio
 import itertools
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -80,6 +81,7 @@ from benchmarks.seed_week import (  # noqa: E402
     weeks_at,
 )
 from services.container import Services  # noqa: E402
+from services.instagram.names import name_key  # noqa: E402
 from services.instagram.runtime import Instagram  # noqa: E402
 from services.instagram.simulated import SimPost  # noqa: E402
 from services.rules import CommunityRules  # noqa: E402
@@ -101,6 +103,7 @@ HELPERS = {20: 2, 30: 2, 50: 3, 100: 11, 300: 95, 1000: 1035}
 # ends the run). Without latency a few helpers read as fast.
 SEED_HELPERS = 8
 TEXT = "좋아요!"
+MEMBER = re.compile(r"^member\.(\d{5})$")  # seed_week's usernames
 
 
 @dataclass(frozen=True)
@@ -162,6 +165,15 @@ class MidWeekInstagram(WeekInstagram):
                  as_of: datetime | None = None) -> None:
         super().__init__(members, helpers, latency)
         self.members, self.plan, self.as_of = members, plan, as_of
+
+    def pk(self, username: str) -> str:
+        """A member's pk from their number, the same in every process (the simulated
+        Instagram's own are given on first sight: the seed's read and the bot's would
+        disagree, and the bot would take every member for renamed)."""
+        found = MEMBER.match(name_key(username))
+        if found is None:
+            return super().pk(username)
+        return str(17_800_000_000 + int(found.group(1)))
 
     def _post(self, shortcode: str) -> SimPost:
         found = OWNER.match(shortcode)

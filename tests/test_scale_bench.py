@@ -15,7 +15,7 @@ from services.container import Services
 from services.instagram.runtime import Instagram
 from services.rules import CommunityRules
 from storage.db import session_factory
-from storage.models import PostRead, Verification
+from storage.models import PostRead, Submission, Verification
 
 MEMBERS = 20
 SEEDED = datetime(2026, 12, 3, 3, 0, tzinfo=UTC)  # a Thursday noon in Seoul
@@ -56,11 +56,13 @@ async def test_the_next_refresh_reads_only_what_is_newer(engine: AsyncEngine,
     async with engine.connect() as conn:
         reads = await conn.scalar(select(func.count()).select_from(PostRead)
                                   .where(PostRead.finished.is_(True)))
-        done = await conn.scalar(select(func.count()).select_from(Verification)
-                                 .where(Verification.status == "done"))
+        done = await conn.scalar(
+            select(func.count()).select_from(Verification)
+            .join(Submission, Submission.id == Verification.submission_id)
+            .where(Verification.status == "done", Submission.week_start == plan.week.start))
     assert reads == earlier["posts"] > 0
 
-    sim = MidWeekInstagram(MEMBERS, 2, plan, as_of=plan.seeded)
+    sim = MidWeekInstagram(MEMBERS, 2, plan, as_of=plan.seeded)  # another instance
     services = Services(session_factory(engine), CommunityRules(), clock=lambda: plan.seeded,
                         instagram=Instagram(sim, hourly_budget=10**6))
     assert services.checks is not None
@@ -70,7 +72,14 @@ async def test_the_next_refresh_reads_only_what_is_newer(engine: AsyncEngine,
     assert report.posts == earlier["posts"] and not report.paused
     # Twenty members' posts fit a page: each read asks its newest page once, no info.
     assert sim.requests() == report.posts < earlier["requests"]
+    # Every debt commented by now is found, in the bot's process as in the seed's (the
+    # pks are the same in both), and no other.
     async with engine.connect() as conn:
-        done_now = await conn.scalar(select(func.count()).select_from(Verification)
-                                     .where(Verification.status == "done"))
-    assert done_now > done
+        rows = (await conn.execute(
+            select(Submission.shortcode, Verification.member_id, Verification.status)
+            .join(Submission, Submission.id == Verification.submission_id)
+            .where(Submission.week_start == plan.week.start))).all()
+    commented = {(code, member) for code, member, _ in rows
+                 if (plan.comment_time(code, member) or plan.cutoff) <= plan.seeded}
+    assert {(code, member) for code, member, status in rows if status == "done"} == commented
+    assert len(commented) > done
