@@ -323,8 +323,9 @@ async def serve(members: int, helpers: int, plan: MidWeek) -> None:
     def state() -> dict[str, Any]:
         status = "none" if check is None else "running" if not check.done() else \
             "failed" if check.exception() is not None else "done"
+        failure = repr(check.exception())[:500] if status == "failed" and check else ""
         fields = process_status()
-        return {"check": status, "requests": sim.requests(),
+        return {"check": status, "failure": failure, "requests": sim.requests(),
                 "check_s": time.monotonic() - started,
                 "peak_kb": int(fields["VmHWM"].split()[0]),
                 "rss_kb": int(fields["VmRSS"].split()[0])}
@@ -457,6 +458,7 @@ async def scale_one(members: int, helpers: int, server: str, calls: int,
             "idle_mb": idle["peak_kb"] / 1024, "chat_peak_mb": chat["peak_kb"] / 1024,
             "peak_mb": after["peak_kb"] / 1024, "check": after["check"],
             "check_s": after["check_s"], "check_requests": after["requests"] - chat["requests"],
+            "failure": after["failure"],
             "refresh": refreshed["summary"], "posts": refreshed["posts"],
             "posts_read": refreshed["posts_read"]}
 
@@ -475,7 +477,7 @@ async def scale(sizes: list[int], helpers: list[int], server: str, calls: int,
               f"{row['idle_mb']:.0f} / chat {row['chat_peak_mb']:.0f} / refresh "
               f"{row['peak_mb']:.0f}; refresh {row['check']} after {row['check_s']:.0f} s, "
               f"{row['check_requests']:,} requests, {row['posts_read']} of {row['posts']} posts "
-              f"read; report {refresh}", flush=True)
+              f"read; report {refresh} {row['failure']}", flush=True)
     return {"rows": rows, "calls": calls, "check_seconds": check_seconds}
 
 
