@@ -110,7 +110,7 @@ async def serve(members: int, helpers: int, latency: tuple[float, float]) -> Non
     week's is due, the scheduler starts it as the bot starts (its catch-up)."""
     import bot.app as app_module
     from bot.config import load_settings
-    from jobs.weekly import WeeklyJobs
+    from jobs.weekly_loop import WeeklyJobs
     from services.instagram.runtime import Instagram
 
     settings = load_settings()
@@ -432,7 +432,7 @@ class Databases(ThrowAwayDatabases):
 
 async def one_run(databases: Databases, templates: dict[str, str], key: str, members: int,
                   mode: str, seconds: float, kakao_rate: float) -> dict[str, Any]:
-    from tests.telegram_emulator import BotApiEmulator
+    from testkit.telegram_emulator import BotApiEmulator
 
     name = await databases.fresh(templates["due" if mode == "final" else "checked"])
     helpers = helpers_for(members)
@@ -553,7 +553,7 @@ async def scale_one(members: int, server: str, calls: int, check_seconds: float
     week page, a little Telegram, then the daily refresh (every post has an open debt:
     the 5% who comment on nothing) on an Instagram without latency, for up to
     `check_seconds`; the process's VmHWM at the end."""
-    from tests.telegram_emulator import BotApiEmulator
+    from testkit.telegram_emulator import BotApiEmulator
 
     databases = Databases(server)
     key = Fernet.generate_key().decode()

@@ -51,7 +51,7 @@ from services.instagram.runtime import Instagram
 from services.instagram.simulated import SimConfig, SimulatedInstagram
 from services.rules import CommunityRules
 from services.sample_community import member_names
-from services.weeks import Week
+from services.week.calendar import Week
 from storage import crypto
 from storage.db import create_engine, session_factory
 from storage.migrations import upgrade

@@ -14,6 +14,16 @@ from sqlalchemy.engine import make_url
 from storage.db import async_url, create_engine
 
 
+async def admin_execute(server: str, statement: str) -> None:
+    """One statement on the PostgreSQL server's maintenance database (CREATE/DROP DATABASE)."""
+    admin = create_engine(make_url(async_url(server)).set(database="postgres")
+                          .render_as_string(hide_password=False))
+    async with admin.connect() as conn:
+        await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await conn.execute(text(statement))
+    await admin.dispose()
+
+
 class ThrowAwayDatabases:
     def __init__(self, server: str, prefix: str) -> None:
         self.server = server  # a PostgreSQL server ("" : SQLite files)
@@ -21,12 +31,7 @@ class ThrowAwayDatabases:
         self.made: list[str] = []
 
     async def _admin(self, statement: str) -> None:
-        admin = create_engine(make_url(async_url(self.server)).set(database="postgres")
-                              .render_as_string(hide_password=False))
-        async with admin.connect() as conn:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(text(statement))
-        await admin.dispose()
+        await admin_execute(self.server, statement)
 
     def url(self, name: str) -> str:
         if not self.server:

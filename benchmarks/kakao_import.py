@@ -41,13 +41,13 @@ from sqlalchemy import delete, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from services.container import Services
-from services.open_chat_import import read_digest_off_loop
+from services.members.queries import MemberRepo
+from services.open_chat.importer import read_digest_off_loop
 from services.rules import CommunityRules
 from storage.db import create_engine, is_sqlite, session_factory
 from storage.migrations import upgrade
 from storage.models import AuditEntry, Member, Submission
-from storage.repositories.members import MemberRepo
-from tests.kakao_export_builder import ExportBuilder
+from testkit.kakao_export_builder import ExportBuilder
 
 ZONE = ZoneInfo("Asia/Seoul")
 MEMBERS = [f"member_{n:03d}" for n in range(300)]

@@ -157,7 +157,7 @@ async def seed(url: str, users: int) -> list[str]:
 
 async def side_traffic(emulator: Any, uploads: int, seconds: float) -> tuple[int, int]:
     """Telegram users upload Instagram exports, one logs in; how many got an answer."""
-    from tests.instagram_export_builder import export_zip
+    from testkit.instagram_export_builder import export_zip
 
     following = [f"account.{n:05d}" for n in range(20_000)]
     data = export_zip(following[:12_000], following, kind="html")
@@ -186,13 +186,13 @@ async def main(server: str, users: int, requests: int, seconds: float, uploads: 
     from cryptography.fernet import Fernet
     from sqlalchemy.engine import make_url
 
+    from benchmarks.databases import admin_execute
     from storage.db import async_url
     from storage.migrations import upgrade
-    from tests.conftest import _admin_execute
-    from tests.telegram_emulator import BotApiEmulator
+    from testkit.telegram_emulator import BotApiEmulator
 
     name = f"autogram_soak_{uuid.uuid4().hex[:8]}"
-    await _admin_execute(server, f'CREATE DATABASE "{name}"')
+    await admin_execute(server, f'CREATE DATABASE "{name}"')
     url = make_url(async_url(server)).set(database=name).render_as_string(hide_password=False)
     process = None
     try:
@@ -246,7 +246,7 @@ async def main(server: str, users: int, requests: int, seconds: float, uploads: 
                 await asyncio.wait_for(process.wait(), 30)
             except TimeoutError:
                 process.kill()
-        await _admin_execute(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin_execute(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 if __name__ == "__main__":

@@ -85,7 +85,7 @@ from services.instagram.names import name_key  # noqa: E402
 from services.instagram.runtime import Instagram  # noqa: E402
 from services.instagram.simulated import SimPost  # noqa: E402
 from services.rules import CommunityRules  # noqa: E402
-from services.weeks import Week  # noqa: E402
+from services.week.calendar import Week  # noqa: E402
 from storage import crypto  # noqa: E402
 from storage.db import create_engine, is_sqlite, session_factory  # noqa: E402
 from storage.migrations import upgrade  # noqa: E402
@@ -300,7 +300,7 @@ async def serve(members: int, helpers: int, plan: MidWeek) -> None:
     prints one JSON line, `stop` ends."""
     import bot.app as app_module
     from bot.config import load_settings
-    from jobs.weekly import WeeklyJobs
+    from jobs.weekly_loop import WeeklyJobs
 
     settings = load_settings()
     sim = MidWeekInstagram(members, helpers, plan, LATENCY)
@@ -426,7 +426,7 @@ async def week_page(base: str) -> float:
 
 async def scale_one(members: int, helpers: int, server: str, calls: int,
                     check_seconds: float) -> dict[str, Any]:
-    from tests.telegram_emulator import BotApiEmulator
+    from testkit.telegram_emulator import BotApiEmulator
 
     databases = Databases(server)
     key = Fernet.generate_key().decode()

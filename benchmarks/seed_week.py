@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.instagram.gateway import PostInfo, Session
 from services.instagram.simulated import SimConfig, SimPost, SimulatedInstagram
 from services.rules import CommunityRules
-from services.weeks import Week
+from services.week.calendar import Week
 from storage.db import create_engine, session_factory
 from storage.models import ChatAccount, Helper, JobRun, Member, Submission, Verification
 from storage.models.base import UTCDateTime

@@ -51,7 +51,7 @@ CONCURRENCY = 64
 SHORTCODE = re.compile(r"instagram\.com/p/([A-Za-z0-9_-]+)")
 KEYBOARD = InlineKeyboardMarkup([[InlineKeyboardButton("🔄 지금 확인", callback_data="/check"),
                                   InlineKeyboardButton("링크 제출", callback_data="/submit")]])
-STATUS_LINES = 100  # posts /status lists, as the product does (handlers/weekly.py)
+STATUS_LINES = 100  # posts /status lists, as the product does (handlers/member_week.py)
 HELP = "\n".join(["📖 사용할 수 있는 명령", *(f"/command{n} — 설명이 들어가는 한 줄입니다"
                                               for n in range(14)), "", "키워드도 됩니다"])
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.telegram_emulator import BotApiEmulator
+from testkit.telegram_emulator import BotApiEmulator
 
 FIRST_USER = 10_000
 

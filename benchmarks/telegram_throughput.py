@@ -42,7 +42,7 @@ from sqlalchemy import insert
 
 from benchmarks.databases import ThrowAwayDatabases
 from benchmarks.seed_week import add_verdicts
-from services.weeks import Week
+from services.week.calendar import Week
 from storage.db import create_engine, is_sqlite
 from storage.migrations import upgrade
 from storage.models import ChatAccount, Member, Submission

@@ -69,7 +69,7 @@ from services.container import Services
 from services.instagram.instagrapi_adapter import InstagrapiGateway
 from services.instagram.runtime import Instagram
 from services.rules import CommunityRules
-from services.weeks import Week
+from services.week.calendar import Week
 from storage import crypto
 from storage.db import create_engine, is_sqlite, session_factory
 from storage.migrations import upgrade

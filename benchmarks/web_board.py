@@ -46,9 +46,9 @@ from bot.web import build_web_app, database_check
 from bot.web_pages import WebPages
 from services.container import Services
 from services.rules import CommunityRules
-from services.web_links import WebLinks
-from services.week_record import WeekRecords
-from services.weeks import Week
+from services.web.links import WebLinks
+from services.week.calendar import Week
+from services.week.record import WeekRecords
 from storage import crypto
 from storage.db import async_url, create_engine, session_factory
 from storage.migrations import upgrade

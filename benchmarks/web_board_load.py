@@ -46,10 +46,10 @@ from bot.kakao import KakaoSkill
 from bot.web import build_web_app
 from bot.web_pages import WebPages
 from handlers.dispatcher import Dispatcher
-from services.board import BoardService
-from services.board_cache import Entry
-from services.web_links import WebLinks
-from services.weeks import Week
+from services.web.board import BoardService
+from services.web.board_cache import Entry
+from services.web.links import WebLinks
+from services.week.calendar import Week
 from storage.models import ChatAccount
 
 GOAL_P99_S = 1.0

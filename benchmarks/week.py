@@ -4,8 +4,8 @@ The world (benchmarks/instagram_world.py) is a week of a community as Instagram 
 show it, with its limits and faults. The product runs its own week on a virtual clock
 (benchmarks/virtual_clock.py): a fresh database, members and N helpers with sessions,
 the product's Services, Checks and WeeklyJobs; links handed in through the production
-submission path (`services.link_check`, the author read when a helper is free), a few
-members' "check now" a day (`Checks.claim` + `Checks.member`, as handlers/checks.py),
+submission path (`services.week.link_check`, the author read when a helper is free), a few
+members' "check now" a day (`Checks.claim` + `Checks.member`, as handlers/checks_on_demand.py),
 and every job of the real Schedule (`jobs.schedule.jobs_of`, run through
 `JobRunner.guarded` at their cron times): the daily refresh, the final check at the
 deadline plus its delay, and what follows it (the hourly retry of an unfinished final,
@@ -56,15 +56,15 @@ from benchmarks.virtual_clock import VirtualClock
 from bot.config import Settings
 from bot.wiring import rules_from, schedule_from
 from jobs.schedule import JobRunner, jobs_of
-from jobs.weekly import WeeklyJobs
+from jobs.weekly_loop import WeeklyJobs
 from services.container import Services
 from services.instagram.gateway import meter_request
 from services.instagram.instagrapi_adapter import InstagrapiGateway
 from services.instagram.runtime import Instagram
-from services.link_check import check_link, needs_instagram
-from services.links import PostLink, parse_post_link
-from services.notifier import Delivered, Say, SayButtons
-from services.weeks import Week
+from services.messaging.notifier import Delivered, Say, SayButtons
+from services.week.calendar import Week
+from services.week.link_check import check_link, needs_instagram
+from services.week.post_links import PostLink, parse_post_link
 from storage import crypto
 from storage.db import create_engine, is_sqlite, session_factory
 from storage.migrations import upgrade
@@ -234,7 +234,7 @@ async def week_run(config: Config, clock: VirtualClock) -> dict[str, Any]:
     services = Services(session_factory(engine), RULES, clock=now,
                         serialize=is_sqlite(config.url), instagram=instagram)
     delivery = Recorder(clock)
-    services.delivery = delivery  # type: ignore[assignment]
+    services.delivery.connect(delivery)  # type: ignore[arg-type]
     jobs = WeeklyJobs(services, delivery, clock=now)
     runner = JobRunner(jobs, Leading(), SCHEDULE)  # type: ignore[arg-type]
     checks = services.checks
@@ -259,13 +259,13 @@ async def week_run(config: Config, clock: VirtualClock) -> dict[str, Any]:
             link = parse_post_link(f"https://www.instagram.com/p/{code}/")
             assert isinstance(link, PostLink)
             info = None
-            if needs_instagram(instagram, link):  # as handlers/weekly.py
+            if needs_instagram(instagram, link):  # as handlers/member_week.py
                 checked = await check_link(instagram, link)
                 link, info = checked.link, checked.info
             async with services.transaction() as tx:
                 await tx.submissions.submit(member_id[post.owner], link, tx.now(), info=info)
 
-        async def check_now(index: int) -> None:  # as handlers/checks.py
+        async def check_now(index: int) -> None:  # as handlers/checks_on_demand.py
             when = now()
             if await checks.claim(member_id[index], when) is None:
                 await checks.member(member_id[index], when)

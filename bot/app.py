@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from bot.config import Settings, load_settings
 from bot.delivery import Delivery
 from bot.kakao import SKILL_PATH, KakaoSkill
-from bot.web import HealthCheck, build_web_app, database_check, helpers_check
+from bot.web import HealthCheck, build_web_app, database_check, errors_check, helpers_check
 from bot.web_pages import WebPages
 from bot.wiring import comment_rules_from, comment_writer_from, open_services, schedule_from
 from handlers.dispatcher import Dispatcher
@@ -24,11 +25,10 @@ from jobs.leader import Leader
 from jobs.open_chat_folder import ReportSink, import_new_files
 from jobs.open_chat_mail import Mailbox, MailSink, import_mail, senders_from
 from jobs.schedule import JobRunner, daily
-from jobs.weekly import WeeklyJobs
+from jobs.weekly_loop import WeeklyJobs
 from services.container import Services
-from services.kakao_export import ExportUnreadable
-from services.open_chat_import import ImportReport, MailReport
-from services.web_links import WebLinks
+from services.open_chat.chat_export import ExportUnreadable
+from services.open_chat.importer import ImportReport, MailReport
 from storage import crypto
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,8 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
     async with open_services(settings) as services:
         dispatcher = Dispatcher(services)
         telegram = None
-        checks: list[HealthCheck] = [database_check(services), helpers_check(services)]
+        checks: list[HealthCheck] = [database_check(services), helpers_check(services),
+                                     errors_check(services)]
         if settings.telegram_token:
             from bot.telegram import TelegramTransport
 
@@ -77,22 +78,21 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
             return "scheduler", True, f"running ({role})" if scheduler.running else "off"
 
         checks.append(scheduler_check)
-        web_app = build_web_app(checks, settings.healthz_token)
+        web_app = build_web_app(checks, settings.healthz_token.get_secret_value())
         kakao = KakaoSkill(settings, dispatcher, services)
         kakao.add_routes(web_app)
-        pages = WebPages(services, services.web or WebLinks(settings.public_url),
-                         settings.web_board_cache_seconds)
+        pages = WebPages(services, services.web, settings.web_board_cache_seconds)
         pages.add_routes(web_app)
         web_app.on_cleanup.append(pages.close)
         delivery = Delivery(services, [n for n in (telegram, kakao) if n is not None])
-        services.delivery = delivery
+        services.delivery.connect(delivery)  # the transports exist: the way out is open
         if settings.kakao_import_folder:
             _watch_folder(scheduler, settings, services, delivery, leader)
         if settings.kakao_import_mailbox:
             _watch_mailbox(scheduler, settings, services, delivery, leader)
-        if services.instagram is not None:  # helpers taken out of service are told to admins
-            services.instagram.alert = delivery.alert
         weekly = WeeklyJobs(services, delivery, nudge_after_days=settings.nudge_after_days)
+        # An admin's /verify of a finished week whose final check did not finish.
+        services.finish_week.connect(weekly.finish_week)
         comments = CommentJob(services, delivery, comment_writer_from(settings),
                               comment_rules_from(settings))
 
@@ -164,6 +164,21 @@ def _mail_to_admins(delivery: Delivery) -> MailSink:
     return tell
 
 
+def _reported(services: Services, kind: str, job: Callable[[], Awaitable[None]]
+              ) -> Callable[[], Awaitable[None]]:
+    """A scheduler job whose unexpected failure is logged and reported (the scheduler
+    would only log it), and tried again at its next interval."""
+
+    async def run() -> None:
+        try:
+            await job()
+        except Exception as exc:
+            log.exception("%s failed", kind)
+            services.faults.report(kind, exc)
+
+    return run
+
+
 def _watch_folder(scheduler: AsyncIOScheduler, settings: Settings, services: Services,
                   delivery: Delivery, leader: Leader) -> None:
     """Import new exports from KAKAO_IMPORT_FOLDER (on the leading instance only)."""
@@ -173,7 +188,8 @@ def _watch_folder(scheduler: AsyncIOScheduler, settings: Settings, services: Ser
         if leader.leading:
             await import_new_files(services, folder, tell)
 
-    scheduler.add_job(scan, "interval", seconds=settings.kakao_import_interval_seconds,
+    scheduler.add_job(_reported(services, "export folder scan", scan), "interval",
+                      seconds=settings.kakao_import_interval_seconds,
                       next_run_time=datetime.now(settings.zone), max_instances=1,
                       coalesce=True, id="kakao_import_folder")
 
@@ -192,7 +208,8 @@ def _watch_mailbox(scheduler: AsyncIOScheduler, settings: Settings, services: Se
                               authserv_id=settings.kakao_import_authserv_id,
                               cafile=settings.kakao_import_mailbox_cafile)
 
-    scheduler.add_job(poll, "interval", seconds=settings.kakao_import_mail_interval_seconds,
+    scheduler.add_job(_reported(services, "mailbox poll", poll), "interval",
+                      seconds=settings.kakao_import_mail_interval_seconds,
                       next_run_time=datetime.now(settings.zone), max_instances=1,
                       coalesce=True, id="kakao_import_mail")
 

@@ -92,7 +92,7 @@ def cmd_rotate_keys(_: argparse.Namespace) -> None:
 
 def cmd_admin_add(args: argparse.Namespace) -> None:
     from bot.wiring import open_services
-    from services.admins import CLAIM_VALID_HOURS
+    from services.members.admin_claim import CLAIM_VALID_HOURS
 
     settings = _settings()
     _database_ready(settings)
@@ -113,8 +113,7 @@ def cmd_import_kakao(args: argparse.Namespace) -> None:
 
     from bot.wiring import open_services
     from handlers.open_chat import render_report, unreadable
-    from services.kakao_export import ExportUnreadable
-    from services.open_chat_import import import_start, read_digest
+    from services.open_chat.chat_export import ExportUnreadable
 
     settings = _settings()
     _database_ready(settings)
@@ -127,13 +126,8 @@ def cmd_import_kakao(args: argparse.Namespace) -> None:
     data = path.read_bytes()
 
     async def run_import() -> str:
-        async with open_services(settings) as services:
-            since = import_start(services.clock(), services.rules, args.weeks)
-            # Read before the transaction: the database waits for no parsing.
-            found = await asyncio.to_thread(read_digest, data, path.name,
-                                            services.rules.timezone, since)
-            async with services.transaction() as tx:
-                report = await tx.open_chat.run(found, None, path.name)
+        async with open_services(settings) as services, services.transaction() as tx:
+            report = await tx.open_chat.import_file(data, path.name, tx.now(), args.weeks)
         return render_report(report, args.lang)
 
     try:
@@ -147,7 +141,7 @@ def cmd_run(_: argparse.Namespace) -> None:
 
     settings = _settings()
     _database_ready(settings)
-    configure(logging.getLevelName(settings.log_level))
+    configure(logging.getLevelName(settings.log_level), settings.log_format)
     asyncio.run(run(settings))
 
 

@@ -1,21 +1,38 @@
 """Settings from the environment and `.env`, validated at start with messages that say how to fix.
 
 Every setting has a default except what a feature truly needs (a Telegram token for
-Telegram, keys for storing secrets). `.env.example` documents each one.
+Telegram, keys for storing secrets). `.env.example` documents each one (a test checks it
+states the defaults written here). A default that code below the settings also uses (a
+community rule, a pace of Instagram requests, a cache's life) is written once, where that
+code is, and read here.
 """
 
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cryptography.fernet import Fernet
 from pydantic import SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from jobs.open_chat_mail import Mailbox, MailboxError
-from services.weeks import parse_deadline
+from services.automation.auto_comments import CommentRules
+from services.instagram.pool import CALL_TIMEOUT, DELAY_RANGE, HOURLY_BUDGET
+from services.open_chat.mailbox_address import Mailbox, MailboxError
+from services.rules import CommunityRules
+from services.verification.check_runs import CHECK_NOW_ALLOWANCE, CHECK_NOW_EVERY, REFRESH_TIMES
+from services.verification.verifier import COMMENTER_CACHE
+from services.web.board_cache import BOARD_CACHE_SECONDS
+from services.week.calendar import parse_deadline
 from storage.db import DEFAULT_DATABASE_URL
+
+RULES = CommunityRules()  # the community rules' defaults
+COMMENTS = CommentRules()  # the automatic comments' defaults
+
+
+def _minutes(span: timedelta) -> int:
+    return int(span / timedelta(minutes=1))
 
 
 class ConfigError(ValueError):
@@ -26,14 +43,16 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
     database_url: str = DEFAULT_DATABASE_URL
-    encryption_keys: str = ""
-    timezone: str = "Asia/Seoul"
+    encryption_keys: SecretStr = SecretStr("")
+    timezone: str = RULES.timezone.key
     log_level: str = "INFO"
+    # "text" (a line for a person) or "json" (a JSON object a line, for a log collector).
+    log_format: str = "text"
 
-    telegram_token: str = ""
+    telegram_token: SecretStr = SecretStr("")
     telegram_api_url: str = "https://api.telegram.org"
     telegram_webhook_url: str = ""
-    telegram_webhook_secret: str = ""
+    telegram_webhook_secret: SecretStr = SecretStr("")
     # Messages a second that broadcasts (reminders, results) may use, below Telegram's 30/s.
     telegram_broadcast_rate: float = 20.0
     # Telegram's own limit for all messages a second (AIORateLimiter's overall rate).
@@ -51,14 +70,14 @@ class Settings(BaseSettings):
     web_board: str = "public"
     # /healthz tells anyone ok or not; the details (database, scheduler role, helpers)
     # go to a request with this token (Bearer or ?token=) or from this machine.
-    healthz_token: str = ""
+    healthz_token: SecretStr = SecretStr("")
     # Seconds the board (its page and picture) is served from memory; a check of the week
     # drops it at once. 0: computed for every reader.
-    web_board_cache_seconds: float = 30.0
+    web_board_cache_seconds: float = BOARD_CACHE_SECONDS
 
     kakao_bot_id: str = ""
-    kakao_skill_secret: str = ""
-    kakao_rest_api_key: str = ""
+    kakao_skill_secret: SecretStr = SecretStr("")
+    kakao_rest_api_key: SecretStr = SecretStr("")
     kakao_event_name: str = ""
     # Kakao waits 5 s for an answer; past this budget the answer goes by callback.
     kakao_reply_budget_seconds: float = 3.5
@@ -66,23 +85,23 @@ class Settings(BaseSettings):
     kakao_callback_hosts: str = "bot-api.kakao.com"
     kakao_event_api_url: str = "https://bot-api.kakao.com"
 
-    weekly_min_posts: int = 2
-    weekly_max_posts: int = 3
-    conversation_timeout_minutes: int = 30
+    weekly_min_posts: int = RULES.weekly_min_posts
+    weekly_max_posts: int = RULES.weekly_max_posts
+    conversation_timeout_minutes: int = _minutes(RULES.conversation_timeout)
     # The last moment of the week to hand in (or withdraw) a link, and to comment.
-    submission_deadline: str = "SUN 12:00"
-    comment_deadline: str = "SUN 23:59"
+    submission_deadline: str = RULES.submission_deadline
+    comment_deadline: str = RULES.comment_deadline
     # A comment counts for its week when Instagram's own time for it is no later than
     # COMMENT_DEADLINE plus these minutes; a later one is "late".
-    comment_grace_minutes: int = 0
+    comment_grace_minutes: int = _minutes(RULES.comment_grace)
     # A post handed in in an earlier week is refused (its old comments would count again).
-    allow_resubmitted_posts: bool = False
+    allow_resubmitted_posts: bool = RULES.allow_resubmitted_posts
     # A post is "gone" only when "not found" answers at least this many hours apart (by
     # two helpers where there are two) all agree.
-    gone_after_hours: float = 6.0
+    gone_after_hours: float = RULES.gone_after / timedelta(hours=1)
 
     # Open-chat exports: weeks an upload imports, and a folder watched for new exports.
-    kakao_import_weeks: int = 2
+    kakao_import_weeks: int = RULES.kakao_import_weeks
     kakao_import_folder: str = ""
     kakao_import_interval_seconds: int = 60
     # ... and a mailbox the admins mail exports to (jobs/open_chat_mail.py).
@@ -103,63 +122,63 @@ class Settings(BaseSettings):
     nudge_at: str = "20:00"
     nudge_after_days: int = 3
     submission_warning_at: str = "SUN 09:00"
-    refresh_times: str = "21:00"
+    refresh_times: str = ",".join(REFRESH_TIMES)
     verification_delay_minutes: int = 5
     # "Check now" in /status: once per member this often; commenter lists are reused
     # for this long instead of asking Instagram again.
-    check_now_minutes: int = 10
+    check_now_minutes: int = _minutes(CHECK_NOW_EVERY)
     # Requests one "check now" may send; open posts it could not read are left to the
     # next daily refresh (and the member is told when that is).
-    check_now_allowance: int = 12
-    commenter_cache_minutes: int = 10
+    check_now_allowance: int = CHECK_NOW_ALLOWANCE
+    commenter_cache_minutes: int = _minutes(COMMENTER_CACHE)
     # A member who joins mid-week owes comments on the posts handed in before they joined.
-    late_joiners_owe_earlier_posts: bool = False
+    late_joiners_owe_earlier_posts: bool = RULES.late_joiners_owe_earlier_posts
 
     # The accountability ladder: what the 1st, 2nd, ... active strike brings, among
     # "warning", "suspend N" (weeks) and "removal" (proposed to the admins).
-    ladder: str = "warning,removal"
-    strike_for_missing: bool = True
-    strike_for_below_minimum: bool = True
-    removal_after_empty_weeks: int = 2
-    grace_weeks: int = 1
-    strikes_expire_after_clean_weeks: int = 4
-    appeal_hours: int = 48
+    ladder: str = ",".join(RULES.ladder)
+    strike_for_missing: bool = RULES.strike_for_missing
+    strike_for_below_minimum: bool = RULES.strike_for_below_minimum
+    removal_after_empty_weeks: int = RULES.removal_after_empty_weeks
+    grace_weeks: int = RULES.grace_weeks
+    strikes_expire_after_clean_weeks: int = RULES.strikes_expire_after_clean_weeks
+    appeal_hours: int = RULES.appeal_hours
     # Automatic comments: nightly from AUTO_COMMENT_AT for AUTO_COMMENT_WINDOW_MINUTES
     # (members are off Instagram then), COMMENTS_PER_POST producers a post, each producer
     # within its hourly and daily caps (Instagram tolerates about 60 an hour), a random
     # pause between writes.
     auto_comment_at: str = "03:00"
-    auto_comment_window_minutes: int = 60
-    comments_per_post: int = 3
-    producer_hourly_cap: int = 8
-    producer_daily_cap: int = 25
-    comment_jitter_min_seconds: float = 20.0
-    comment_jitter_max_seconds: float = 90.0
+    auto_comment_window_minutes: int = _minutes(COMMENTS.window)
+    comments_per_post: int = COMMENTS.comments_per_post
+    producer_hourly_cap: int = COMMENTS.producer_hourly_cap
+    producer_daily_cap: int = COMMENTS.producer_daily_cap
+    comment_jitter_min_seconds: float = COMMENTS.jitter[0]
+    comment_jitter_max_seconds: float = COMMENTS.jitter[1]
     # "builtin" (a polite Korean phrase bank) or "openai" (any OpenAI-compatible
     # chat-completions endpoint; the phrase bank stands in on any error or timeout).
     comment_writer: str = "builtin"
     openai_base_url: str = ""
     openai_model: str = ""
-    openai_api_key: str = ""
+    openai_api_key: SecretStr = SecretStr("")
     openai_timeout_seconds: float = 15.0
 
     # Unfollow checks with login a person may run in a day (the export check is free).
-    unfollow_daily_limit: int = 3
+    unfollow_daily_limit: int = RULES.unfollow_daily_limit
 
     # Instagram (instagrapi for logins, reads and writes; instaloader as a second reader).
     # Requests a helper account may send in a sliding hour, every page counted (Instagram
     # bears about 200: this stays well under it).
-    helper_hourly_budget: int = 150
+    helper_hourly_budget: int = HOURLY_BUDGET
     # Requests a helper may send at once before the steady pace (one every
     # 3600/HELPER_HOURLY_BUDGET seconds) applies: its hour is spread, not spent in minutes.
     helper_burst: int = 8
     # A pause between two requests of one account, picked at random in this range.
-    instagram_delay_min_seconds: float = 1.0
-    instagram_delay_max_seconds: float = 3.0
+    instagram_delay_min_seconds: float = DELAY_RANGE[0]
+    instagram_delay_max_seconds: float = DELAY_RANGE[1]
     # One Instagram operation (all pages of a list) gives up after this long.
-    instagram_call_timeout_seconds: float = 120.0
+    instagram_call_timeout_seconds: float = CALL_TIMEOUT
     # An HTTP(S) proxy for every Instagram request (a residential one keeps helpers healthy).
-    instagram_proxy: str = ""
+    instagram_proxy: SecretStr = SecretStr("")
 
     @field_validator("submission_deadline", "comment_deadline", "week_open_at",
                      "submission_warning_at")
@@ -197,8 +216,9 @@ class Settings(BaseSettings):
 
     @field_validator("encryption_keys")
     @classmethod
-    def _keys_are_fernet(cls, value: str) -> str:
-        for index, key in enumerate(k for k in value.split(",") if k.strip()):
+    def _keys_are_fernet(cls, value: SecretStr) -> SecretStr:
+        keys = value.get_secret_value()
+        for index, key in enumerate(k for k in keys.split(",") if k.strip()):
             try:
                 Fernet(key.strip().encode())
             except ValueError:
@@ -232,6 +252,13 @@ class Settings(BaseSettings):
         if value and not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
+
+    @field_validator("log_format")
+    @classmethod
+    def _log_format(cls, value: str) -> str:
+        if value.lower() not in {"text", "json"}:
+            raise ValueError("use text or json")
+        return value.lower()
 
     @field_validator("log_level")
     @classmethod
@@ -286,7 +313,8 @@ class Settings(BaseSettings):
     @property
     def keys(self) -> list[str]:
         """Fernet keys, newest first."""
-        return [k.strip() for k in self.encryption_keys.split(",") if k.strip()]
+        keys = self.encryption_keys.get_secret_value()
+        return [k.strip() for k in keys.split(",") if k.strip()]
 
     @property
     def zone(self) -> ZoneInfo:

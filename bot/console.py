@@ -4,25 +4,44 @@ It reads standard input (so it can be scripted with a pipe) and prints each repl
 its buttons numbered; typing a button's number or its label presses it. `/file PATH`
 sends a file, as a chat app's attachment would (an open-chat export for `/import`,
 Instagram's export for the unfollow check).
+
+The console cannot push: what the bot sends a console person on its own (an approval
+request to the admins, an approval, a result) waits for them, as on KakaoTalk, and is
+printed after their next exchange, its buttons pressable like the answer's (the admin of
+`autogram chat --as boss` sees the request `autogram chat --as kim` made).
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 import sys
 import tempfile
 from pathlib import Path
 from typing import TextIO
 
+from bot.channels import Capabilities, shown
 from bot.config import Settings
+from bot.delivery import Delivery
+from bot.kakao_render import from_plain
+from bot.outbox import Outbox
 from bot.wiring import open_services
 from handlers.dispatcher import Dispatcher
 from handlers.events import Button, Incoming, Reply
 from handlers.i18n import t
+from services.container import Services
+from services.messaging.notifier import BroadcastReport, Outgoing
 
 PLATFORM = "console"
 FILE_COMMAND = "/file "
+
+# A terminal: buttons are numbered (typing the number presses one), a picture or a file
+# is saved and its path printed, a link or a picture's address is printed, a progress
+# update is a new line. It cannot delete what the person typed: it says so. Nothing
+# reaches it unasked: what is sent on its own waits for the next exchange.
+CONSOLE = Capabilities(buttons=True, images=True, files=True, reads_outbox=True,
+                       receives_files=True)
 
 
 def _saved(name: str, content: bytes) -> Path:
@@ -40,23 +59,52 @@ def render(replies: list[Reply], language: str = "ko") -> tuple[str, list[Button
     picture or a file is saved and its path printed."""
     lines: list[str] = []
     buttons: list[Button] = []
-    for reply in replies:
+    for original in replies:
+        reply = shown(original, CONSOLE, language)  # a link: printed, to open in a browser
+        if reply.delete_incoming:
+            lines.append("     " + t(language, "console.kept_secret"))
         lines.append(f"bot> {reply.text}".replace("\n", "\n     "))
         for button in reply.buttons:
-            if button.url:  # a link: printed, to open in a browser
-                lines.append(f"     {button.label}: {button.url}")
-                continue
             buttons.append(button)
             lines.append(f"     [{len(buttons)}] {button.label}")
         if reply.image is not None:
             path = _saved("picture.png", reply.image)
             lines.append("     " + t(language, "console.picture", path=path))
-        elif reply.image_url:
-            lines.append(f"     🖼 {reply.image_url}")
         if reply.document is not None:
             path = _saved(*reply.document)
             lines.append("     " + t(language, "console.file", path=path))
     return "\n".join(lines), buttons
+
+
+class ConsoleInbox:
+    """The console as jobs and services reach it (a `Channel`): it cannot push, so
+    what the bot sends a console person on its own (an approval request to the admins)
+    waits in the outbox for their next exchange, as on KakaoTalk."""
+
+    platform = PLATFORM
+    capabilities = CONSOLE
+    start_link: str | None = None
+
+    def __init__(self, services: Services) -> None:
+        self.outbox = Outbox(services, PLATFORM, CONSOLE)
+
+    async def post(self, chat_id: str, reply: Reply) -> bool:
+        return False  # no push: the delivery leaves it in the outbox
+
+    async def broadcast(self, messages: list[Outgoing]) -> BroadcastReport:
+        return BroadcastReport(unreachable=[m.chat_id for m in messages], failed=[])
+
+
+def connect_console(services: Services) -> None:
+    """The console's delivery: admins, members and accounts on the console find what
+    was sent them when they next speak."""
+    services.delivery.connect(Delivery(services, [ConsoleInbox(services)]))
+
+
+async def waiting(services: Services, name: str) -> list[Reply]:
+    """What waits for this console person, taken out of the outbox."""
+    async with services.transaction() as tx:
+        return from_plain(await tx.outbox.take_results(PLATFORM, name, tx.now()))
 
 
 def pressed(line: str, buttons: list[Button]) -> Button | None:
@@ -104,6 +152,20 @@ async def converse(dispatcher: Dispatcher, name: str, lines: TextIO, out: TextIO
             if more:
                 text, buttons = render(more, outcome.language or "ko")
                 print(text, file=out, flush=True)
+        if sent := await waiting(dispatcher.services, name):
+            language = outcome.language or "ko"
+            text, also = render(sent, language)
+            print(t(language, "console.waiting"), file=out, flush=True)
+            print(_numbered_after(text, len(buttons)), file=out, flush=True)
+            buttons = [*buttons, *also]
+
+
+def _numbered_after(text: str, first: int) -> str:
+    """Printed buttons renumbered to follow the `first` already on screen."""
+    if not first:
+        return text
+    return re.sub(r"^     \[(\d+)\] ", lambda m: f"     [{int(m.group(1)) + first}] ", text,
+                  flags=re.MULTILINE)
 
 
 def _read_file(name: str) -> tuple[str, bytes] | str:
@@ -120,6 +182,7 @@ async def _print_progress(update: str, out: TextIO) -> None:
 
 async def chat(settings: Settings, name: str = "console") -> None:
     async with open_services(settings) as services:
+        connect_console(services)
         if sys.stdin.isatty():
             print(
                 f"Chatting as {name!r}. Type a message and press Enter; /help lists commands; "

@@ -2,32 +2,34 @@
 
 Texts come rendered per language (a `Render`), so each person reads their own. A
 member is messaged on one linked platform (Telegram first: it can always push). Where a
-platform cannot push (KakaoTalk without the Event API), the message waits in the outbox
-for the person's next message and the member counts as unreachable for this message,
-so the group post can mention them.
+platform cannot push (KakaoTalk without the Event API), the message waits in the
+platform's outbox for the person's next message and the member counts as unreachable
+for this message, so the group post can mention them.
+
+Which channel can do what is read from its declared capabilities (bot/channels.py),
+and each message is handed over as that channel shows it: what it cannot show comes
+as its fallback in the text, never dropped.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
 
-from bot.kakao_render import to_plain
+from bot.channels import Channel, shown, shown_outgoing
 from bot.web_pages import picture_of
 from handlers import announcements
 from handlers.events import Button, Reply
 from handlers.i18n import t
 from services.container import Services
-from services.notifier import (
+from services.messaging.notifier import (
     Delivered,
-    Notifier,
     Outgoing,
     Render,
     Say,
     SayButtons,
     Words,
 )
-from services.weeks import Week
+from services.week.calendar import Week
 
 log = logging.getLogger(__name__)
 PREFERENCE = ("telegram", "kakao", "console")
@@ -42,13 +44,20 @@ def resolve(what: Say) -> Render:
 
 
 class Delivery:
-    def __init__(self, services: Services, notifiers: list[Notifier]) -> None:
+    def __init__(self, services: Services, channels: list[Channel]) -> None:
         self.services = services
-        self.notifiers = {n.platform: n for n in notifiers}
+        self.channels = {c.platform: c for c in channels}
 
-    def _pushes(self, platform: str) -> bool:
-        notifier = self.notifiers.get(platform)
-        return notifier is not None and getattr(notifier, "can_push", True)
+    def _pushing(self, platform: str) -> Channel | None:
+        channel = self.channels.get(platform)
+        return channel if channel is not None and channel.capabilities.push else None
+
+    def _waiting(self, platform: str) -> Channel | None:
+        """The platform's outbox, where it declares one."""
+        channel = self.channels.get(platform)
+        if channel is None or not channel.capabilities.reads_outbox:
+            return None
+        return channel.outbox
 
     async def to_members(self, texts: dict[int, Say]) -> Delivered:
         web = self.services.web
@@ -56,14 +65,14 @@ class Delivery:
         async with self.services.transaction() as tx:
             chats = await tx.accounts.private_chats(list(texts))
             urls = await web.personal_urls(tx.session, linked, tx.now()) \
-                if web is not None and web.public and linked else {}
+                if web.public and linked else {}
         outgoing: dict[str, list[tuple[int, Outgoing]]] = {}
-        waiting: list[tuple[str, str, str | Reply]] = []
+        waiting: dict[str, list[Outgoing]] = {}
         delivered = Delivered()
         for member_id, what in texts.items():
             render, url = resolve(what), urls.get(member_id)
             accounts = sorted(chats.get(member_id, []), key=lambda a: _rank(a[0]))
-            pushable = [a for a in accounts if self._pushes(a[0])]
+            pushable = [a for a in accounts if self._pushing(a[0]) is not None]
             if pushable:
                 platform, user_id, language = pushable[0]
                 link = (t(language, "button.open_in_browser"), url) if url else None
@@ -72,18 +81,22 @@ class Delivery:
                 continue
             delivered.unreachable.append(member_id)
             for platform, user_id, language in accounts:
-                if getattr(self.notifiers.get(platform), "reads_outbox", False):
-                    buttons = (Button(t(language, "button.open_in_browser"), "", url=url),) \
-                        if url else ()
-                    waiting.append((platform, user_id, Reply(render(language),
-                                                             buttons=buttons)))
+                if self._waiting(platform) is not None:
+                    link = (t(language, "button.open_in_browser"), url) if url else None
+                    waiting.setdefault(platform, []).append(
+                        Outgoing(user_id, render(language), link))
         for platform, batch in outgoing.items():
-            report = await self.notifiers[platform].broadcast([o for _, o in batch])
+            channel = self.channels[platform]
+            report = await channel.broadcast(
+                [shown_outgoing(o, channel.capabilities) for _, o in batch])
             refused = set(report.unreachable or []) | set(report.failed or [])
             for member_id, message in batch:
                 (delivered.unreachable if message.chat_id in refused
                  else delivered.reached).append(member_id)
-        await self._to_outbox(waiting)
+        for platform, messages in waiting.items():
+            outbox = self._waiting(platform)
+            assert outbox is not None
+            await outbox.broadcast([shown_outgoing(m, outbox.capabilities) for m in messages])
         return delivered
 
     async def to_groups(self, what: Say, start_for: list[str] | None = None,
@@ -94,20 +107,22 @@ class Delivery:
         posted = 0
         image = await self._picture(picture) if picture is not None and groups else None
         for platform, chat_id in groups:
-            notifier: Any = self.notifiers.get(platform)
-            if notifier is None or not hasattr(notifier, "post"):
+            channel = self.channels.get(platform)
+            if channel is None or not channel.capabilities.groups:
                 log.warning("cannot post to the %s group %s: the platform cannot push to "
                             "groups", platform, chat_id)
                 continue
             text = render(GROUP_LANGUAGE)
             buttons: tuple[Button, ...] = ()
             # A link that opens a private chat with the bot (Telegram: t.me/<bot>?start).
-            link = getattr(notifier, "start_link", None)
+            link = channel.start_link
             if start_for and link:
                 text += "\n\n" + t(GROUP_LANGUAGE, "results.start_please",
                                    names=", ".join(f"@{n}" for n in start_for))
                 buttons = (Button(t(GROUP_LANGUAGE, "button.start_bot"), "", url=link),)
-            if await notifier.post(chat_id, Reply(text, buttons=buttons, image=image)):
+            reply = Reply(text, buttons=buttons, image=image)
+            if await channel.post(chat_id, shown(reply, channel.capabilities,
+                                                 GROUP_LANGUAGE)):
                 posted += 1
         return posted
 
@@ -124,45 +139,36 @@ class Delivery:
         labels = resolve(buttons) if buttons is not None else None  # type: ignore[arg-type]
         async with self.services.transaction() as tx:
             admins = await tx.accounts.admin_accounts()
-        waiting: list[tuple[str, str, Reply]] = []
         for platform, user_id, language in admins:
             reply = Reply(render(language), buttons=tuple(
                 Button(label, payload) for label, payload in (labels(language) if labels
                                                               else [])))
-            notifier: Any = self.notifiers.get(platform)
-            if notifier is not None and self._pushes(platform):
-                sent = await notifier.post(user_id, reply) if hasattr(notifier, "post") \
-                    else await notifier.send(user_id, reply.text)
-                if sent:
-                    continue
-            if getattr(notifier, "reads_outbox", False):
-                waiting.append((platform, user_id, reply))
-            else:
+            if not await self.reach(platform, user_id, reply, language):
                 log.warning("an admin message could not reach a %s admin", platform)
-        await self._to_outbox([(p, u, r) for p, u, r in waiting])
 
     async def to_account(self, platform: str, user_id: str, text: str) -> bool:
-        """One chat account, by its platform's push, else its outbox (KakaoTalk)."""
-        notifier: Any = self.notifiers.get(platform)
-        if notifier is not None and self._pushes(platform) and \
-                await notifier.send(user_id, text):
-            return True
-        if getattr(notifier, "reads_outbox", False):
-            await self._to_outbox([(platform, user_id, text)])
-        return False
+        """One chat account, by its platform's push, else its outbox (KakaoTalk); True
+        only when it was pushed."""
+        return await self.reach(platform, user_id, Reply(text), "ko") == "pushed"
+
+    async def reach(self, platform: str, user_id: str, reply: Reply, language: str
+                     ) -> str | None:
+        """One reply to one chat account, as its channel shows it: pushed ("pushed"),
+        else left in the platform's outbox ("waiting"), else None (nowhere to go)."""
+        channel = self._pushing(platform)
+        if channel is not None and await channel.post(
+                user_id, shown(reply, channel.capabilities, language)):
+            return "pushed"
+        outbox = self._waiting(platform)
+        if outbox is None:
+            return None
+        await outbox.post(user_id, shown(reply, outbox.capabilities, language))
+        return "waiting"
 
     async def alert(self, key: str, **values: object) -> None:
         """For services (the helper pool): a catalog message to every admin."""
         log.info("admin alert %s", key)
         await self.to_admins(Words("text", (key,), values))
-
-    async def _to_outbox(self, waiting: list[tuple[str, str, str | Reply]]) -> None:
-        if not waiting:
-            return
-        async with self.services.transaction() as tx:
-            for platform, user_id, message in waiting:
-                reply = message if isinstance(message, Reply) else Reply(message)
-                await tx.outbox.put(platform, user_id, to_plain([reply]))
 
 
 def _rank(platform: str) -> int:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import socket
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,23 +22,25 @@ from datetime import timedelta
 from pathlib import Path
 
 from aiohttp import web
+from pydantic import SecretStr
 from sqlalchemy import select
 
 from bot.config import Settings
-from bot.console import converse
+from bot.console import connect_console, converse
 from bot.web import build_web_app
 from bot.web_pages import WebPages
 from bot.wiring import open_services
 from handlers.dispatcher import Dispatcher
 from services.container import Services
+from services.instagram.names import name_key
 from services.instagram.runtime import Instagram
 from services.instagram.simulated import SimulatedInstagram
-from services.web_links import BoardMode, WebLinks
-from services.weeks import Week
+from services.web.links import BoardMode, WebLinks
+from services.week.calendar import Week
+from services.week.submissions import SubmissionRepo
 from storage import crypto
 from storage.migrations import upgrade
 from storage.models import Admin, ChatAccount, Helper, Member, Submission, utcnow
-from storage.repositories.weekly import SubmissionRepo
 
 
 def demo_folder() -> Path:
@@ -164,7 +167,7 @@ def prepare(settings: Settings, as_name: str | None) -> tuple[Settings, bool]:
         _key_file().chmod(0o600)
     settings = settings.model_copy(update={
         "database_url": f"sqlite+aiosqlite:///{database}",
-        "encryption_keys": _key_file().read_text().strip(),
+        "encryption_keys": SecretStr(_key_file().read_text().strip()),  # not validated
         # A demo member's "check now" reads all their open posts (a dozen requests would
         # leave some to tonight's refresh): the simulated Instagram has no hour to spare.
         "check_now_allowance": 100,
@@ -177,7 +180,13 @@ def prepare(settings: Settings, as_name: str | None) -> tuple[Settings, bool]:
 async def demo(settings: Settings, as_name: str | None, fresh: bool) -> None:
     """Plain --demo: a fresh community and its cast. With --as: chat in it."""
     sim = SimulatedInstagram(open_signup=True)  # /addhelper works for a new name too
-    async with open_services(settings, Instagram(sim, max_wait=2.0)) as services:
+    # The chat's web pages are served on a port known before the services are built, so
+    # the links the chat prints are built with them.
+    listening = _listening(settings.web_port) if as_name is not None else None
+    links = None if listening is None else WebLinks(
+        _root(listening), BoardMode(settings.web_board), settings.keys, public=False)
+    async with open_services(settings, Instagram(sim, max_wait=2.0), web=links) as services:
+        connect_console(services)
         if fresh:
             await seed(services, sim)
         else:
@@ -185,38 +194,46 @@ async def demo(settings: Settings, as_name: str | None, fresh: bool) -> None:
         if as_name is None:
             print(cast(), flush=True)
             return
-        name = as_name.strip().lstrip("@").lower()
+        name = name_key(as_name)
         known = {ADMIN, *(n for n, _ in MEMBERS)}
         if name not in known:
             sys.exit(f"No {name!r} in the demo. Choose one of: {', '.join(sorted(known))}.")
-        async with demo_pages(services, settings) as board:
+        assert listening is not None  # bound above for a chat
+        async with demo_pages(services, listening) as board:
             if sys.stdin.isatty():
                 print(f"Demo: chatting as {name!r} (send /help; a number presses a button; "
                       f"Ctrl-D quits). The week board: {board}", flush=True)
             await converse(Dispatcher(services), name, sys.stdin, sys.stdout)
 
 
+def _listening(port: int) -> socket.socket:
+    """A local socket for the demo's web pages: on WEB_PORT, or any free port when that
+    one is taken (the bot itself, `make run`, may be on it)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(("127.0.0.1", port))
+    except OSError:
+        sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+def _root(sock: socket.socket) -> str:
+    return f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
 @asynccontextmanager
-async def demo_pages(services: Services, settings: Settings) -> AsyncIterator[str]:
+async def demo_pages(services: Services, sock: socket.socket) -> AsyncIterator[str]:
     """The web pages of the demo's community while the chat lasts, so the links it
-    prints open (on WEB_PORT, or any free port when that one is taken)."""
+    prints open."""
     app = build_web_app([])
-    pages = WebPages(services, services.web or WebLinks(settings.public_url))
+    pages = WebPages(services, services.web)
     pages.add_routes(app)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", settings.web_port)
+    await web.SockSite(runner, sock).start()
     try:
-        await site.start()
-    except OSError:  # the bot itself (make run) may be on it
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    root = f"http://127.0.0.1:{port}"
-    services.web = pages.links = WebLinks(root, BoardMode(settings.web_board), settings.keys,
-                                          public=False)
-    try:
-        yield f"{root}/week"
+        yield f"{_root(sock)}/week"
     finally:
         await pages.close(app)
         await runner.cleanup()

@@ -21,14 +21,23 @@ import aiohttp
 from aiohttp import web
 from aiohttp.web_protocol import RequestPayloadError
 
+from bot.channels import Capabilities, shown, shown_outgoing
 from bot.config import Settings
-from bot.kakao_render import MORE_PAYLOAD, from_plain, render, to_plain, with_more
+from bot.kakao_render import (
+    KAKAO_ANSWERS,
+    MORE_PAYLOAD,
+    from_plain,
+    render,
+    to_plain,
+    with_more,
+)
+from bot.outbox import Outbox
 from handlers.dispatcher import Dispatcher
 from handlers.events import Incoming, Reply, clean_text
 from handlers.i18n import t
-from services.accounts import language_from_hint
 from services.container import Services
-from services.notifier import BroadcastReport, Outgoing
+from services.members.chat_accounts import language_from_hint
+from services.messaging.notifier import BroadcastReport, Outgoing
 
 log = logging.getLogger(__name__)
 PLATFORM = "kakao"
@@ -43,9 +52,13 @@ REFUSAL_LOG_EVERY = 60.0  # seconds between two log lines of one refusal reason
 
 
 class KakaoSkill:
+    """The skill endpoint (answers within the request, as `KAKAO_ANSWERS` shows them)
+    and, as a `Channel` for jobs, the Event API push: text only, and only when its
+    settings are there; what cannot be pushed waits in the outbox for the person's
+    next message."""
+
     platform = PLATFORM
-    # What cannot be pushed waits in the outbox and goes out with the user's next message.
-    reads_outbox = True
+    start_link: str | None = None  # a channel chatbot has no link that opens a chat
 
     def __init__(self, settings: Settings, dispatcher: Dispatcher, services: Services) -> None:
         self.settings = settings
@@ -56,6 +69,7 @@ class KakaoSkill:
         self._client: aiohttp.ClientSession | None = None
         self._background: set[asyncio.Task[None]] = set()
         self._refusals_logged: dict[str, float] = {}  # reason -> when last logged
+        self.outbox = Outbox(services, PLATFORM, KAKAO_ANSWERS)
 
     @property
     def enabled(self) -> bool:
@@ -86,7 +100,8 @@ class KakaoSkill:
         if not self.enabled:
             return False
         given = request.headers.get(SECRET_HEADER, "").encode()
-        return hmac.compare_digest(given, self.settings.kakao_skill_secret.encode())
+        expected = self.settings.kakao_skill_secret.get_secret_value().encode()
+        return hmac.compare_digest(given, expected)
 
     def _our_bot(self, payload: dict[str, Any]) -> bool:
         """Our bot id (or its development twin, the same id with `!`)."""
@@ -159,8 +174,8 @@ class KakaoSkill:
             text=clean_text(utterance if isinstance(utterance, str) else ""),
             payload=clean_text(str(button)) if button is not None else None,
             language_hint=str(user_request.get("lang") or "ko"),
-            deletes_messages=False,
-            sends_files=False,
+            deletes_messages=KAKAO_ANSWERS.deletion,
+            sends_files=KAKAO_ANSWERS.receives_files,
         )
 
     async def _answer(self, event: Incoming, callback: str | None) -> dict[str, Any]:
@@ -253,14 +268,24 @@ class KakaoSkill:
         async with self.services.transaction_of(PLATFORM, event.user_id) as tx:
             await tx.outbox.put(PLATFORM, event.user_id, to_plain(replies), "result")
 
-    # --- Event API push (Notifier) ---------------------------------------------------
+    # --- Event API push (the Channel) -------------------------------------------------
 
     @property
     def can_push(self) -> bool:
         s = self.settings
         return bool(s.kakao_rest_api_key and s.kakao_event_name and s.kakao_bot_id)
 
-    async def send(self, chat_id: str, text: str) -> bool:
+    @property
+    def capabilities(self) -> Capabilities:
+        """A push through the Event API carries one text: every other part goes as its
+        fallback in the text (a button as what to type, a link as its address)."""
+        return Capabilities(push=self.can_push, reads_outbox=True,
+                            picture_fallback=KAKAO_ANSWERS.picture_fallback,
+                            file_fallback=KAKAO_ANSWERS.file_fallback)
+
+    async def post(self, chat_id: str, reply: Reply) -> bool:
+        """One person, by the Event API; False without it or when Kakao refuses."""
+        text = shown(reply, self.capabilities, "ko").text  # Delivery did it in their language
         report = await self.broadcast([Outgoing(chat_id, text)])
         return report.sent == 1
 
@@ -273,7 +298,7 @@ class KakaoSkill:
             report.unreachable = [m.chat_id for m in messages]
             return report
         by_text: dict[str, list[str]] = {}
-        for message in messages:
+        for message in (shown_outgoing(m, self.capabilities) for m in messages):
             by_text.setdefault(message.text, []).append(message.chat_id)
         for text, users in by_text.items():
             unique = list(dict.fromkeys(users))
@@ -290,7 +315,7 @@ class KakaoSkill:
         url = f"{s.kakao_event_api_url.rstrip('/')}/v2/bots/{s.kakao_bot_id}/talk"
         body = {"event": {"name": s.kakao_event_name, "data": {"text": text}},
                 "user": [{"type": "botUserKey", "id": user} for user in users]}
-        headers = {"Authorization": f"KakaoAK {s.kakao_rest_api_key}"}
+        headers = {"Authorization": f"KakaoAK {s.kakao_rest_api_key.get_secret_value()}"}
         try:
             async with self._http().post(url, json=body, headers=headers) as response:
                 answer = await response.json(content_type=None)

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from bot.channels import Capabilities, link_line, press_line, shown
 from bot.text import split_text
 from handlers.events import Button, Reply
-from handlers.i18n import t
 
 MAX_OUTPUTS = 3
 MAX_TEXT = 1000
@@ -25,6 +25,13 @@ MORE_PAYLOAD = "/more"
 MAX_ALT = 50  # simpleImage altText
 MAX_CARD_TITLE = 50  # textCard title
 MAX_CARD_BUTTONS = 3  # textCard buttons, laid out vertically
+
+# What a skill answer shows: quick replies, link buttons on a card, a picture by its
+# address; a picture's bytes, a file, an edit or a deletion it cannot. (Pushing through
+# the Event API carries text only: see bot/kakao.py.)
+KAKAO_ANSWERS = Capabilities(buttons=True, url_buttons=True, image_urls=True,
+                             reads_outbox=True, picture_fallback="kakao.no_picture",
+                             file_fallback="kakao.no_file")
 
 
 @dataclass
@@ -54,12 +61,16 @@ def render(replies: list[Reply], more_label: str, language: str = "ko") -> Rende
 
     Every part of a reply shows: a picture by its address as an image card, a picture
     without an address (a skill answer cannot carry the bytes) and a file (KakaoTalk
-    cannot carry one) as a line that says so and where to get it."""
+    cannot carry one) as a line that says so and where to get it (`KAKAO_ANSWERS`'s
+    fallbacks); links and buttons past what one answer holds, as lines of text."""
     pieces: list[Reply] = []  # one piece per output, each text <= 1000 characters
-    for reply in replies:
-        if not reply.text.strip() and not reply.buttons and reply.image is None \
-                and reply.image_url is None and reply.document is None:
+    room = MAX_QUICK_REPLIES  # quick replies left for the whole answer
+    for original in replies:
+        if not original.text.strip() and not original.buttons and original.image is None \
+                and original.image_url is None and original.document is None:
             continue  # nothing to show
+        reply = _within_limits(shown(original, KAKAO_ANSWERS, language), language, room)
+        room -= sum(1 for b in reply.buttons if b.url is None)
         chunks = split_text(reply.text or " ", MAX_TEXT)
         for index, chunk in enumerate(chunks):
             last = index == len(chunks) - 1
@@ -67,30 +78,35 @@ def render(replies: list[Reply], more_label: str, language: str = "ko") -> Rende
                                 image_url=reply.image_url if last else None,
                                 image=reply.image if last else None,
                                 document=reply.document if last else None))
-    shown: list[Reply] = []
+    now: list[Reply] = []
     rest: list[Reply] = []
     used = 0
     for index, piece in enumerate(pieces):  # a piece with a picture or links takes more
-        used += len(_outputs(piece, language))
-        if used > MAX_OUTPUTS and shown:
+        used += len(_outputs(piece))
+        if used > MAX_OUTPUTS and now:
             rest = pieces[index:]
             break
-        shown.append(piece)
+        now.append(piece)
     while True:
-        body = _body(shown, bool(rest), more_label, language)
-        if size(body) <= MAX_BYTES or len(shown) == 1:
-            return Rendered(body, rest)
-        rest.insert(0, shown.pop())
+        body = _body(now, bool(rest), more_label)
+        if size(body) <= MAX_BYTES or len(now) == 1:
+            return Rendered(body, _with_buttons_of(now, rest))
+        rest.insert(0, now.pop())
 
 
-def _outputs(piece: Reply, language: str = "ko") -> list[dict[str, Any]]:
+def _with_buttons_of(shown: list[Reply], rest: list[Reply]) -> list[Reply]:
+    """The rest, carrying the buttons of what is shown now: while more waits, the only
+    quick reply is "더 보기", so those buttons come with the rest (not lost)."""
+    carried = tuple(b for piece in shown for b in piece.buttons if b.url is None)
+    if not rest or not carried:
+        return rest
+    return [replace(rest[0], buttons=carried + rest[0].buttons), *rest[1:]]
+
+
+def _outputs(piece: Reply) -> list[dict[str, Any]]:
     """A piece's text, then its picture (an image card) and its links (a card of link
-    buttons: a quick reply cannot open a page); what KakaoTalk cannot carry is said."""
+    buttons: a quick reply cannot open a page)."""
     text = piece.text or " "
-    if piece.image is not None and not piece.image_url:
-        text += "\n\n" + t(language, "kakao.no_picture")
-    if piece.document is not None:
-        text += "\n\n" + t(language, "kakao.no_file", name=piece.document[0])
     outputs: list[dict[str, Any]] = [{"simpleText": {"text": text.strip() or " "}}]
     if piece.image_url:
         outputs.append({"simpleImage": {"imageUrl": piece.image_url,
@@ -104,14 +120,26 @@ def _outputs(piece: Reply, language: str = "ko") -> list[dict[str, Any]]:
     return outputs
 
 
-def _body(shown: list[Reply], has_more: bool, more_label: str, language: str = "ko"
-          ) -> dict[str, Any]:
-    outputs = [output for piece in shown for output in _outputs(piece, language)]
+def _within_limits(reply: Reply, language: str, room: int) -> Reply:
+    """Link buttons past a card's three, and buttons past the `room` quick replies the
+    answer has left (ten in all), as lines of the text (an answer holds no more)."""
+    links = [b for b in reply.buttons if b.url]
+    others = [b for b in reply.buttons if not b.url]
+    lines = [link_line(b) for b in links[MAX_CARD_BUTTONS:]] + \
+        [press_line(b, language) for b in others[room:]]
+    if not lines:
+        return reply
+    kept = tuple(links[:MAX_CARD_BUTTONS] + others[:room])
+    return replace(reply, text="\n\n".join(p for p in (reply.text, *lines) if p), buttons=kept)
+
+
+def _body(pieces: list[Reply], has_more: bool, more_label: str) -> dict[str, Any]:
+    outputs = [output for piece in pieces for output in _outputs(piece)]
     buttons: list[Button] = []
     if has_more:
         buttons.append(Button(more_label, MORE_PAYLOAD))  # the rest's buttons come with it
     else:
-        for piece in shown:
+        for piece in pieces:
             buttons += [b for b in piece.buttons if b.url is None]  # no link quick replies
     template: dict[str, Any] = {"outputs": outputs or [{"simpleText": {"text": " "}}]}
     if buttons:
@@ -120,19 +148,30 @@ def _body(shown: list[Reply], has_more: bool, more_label: str, language: str = "
 
 
 def to_plain(replies: list[Reply]) -> list[dict[str, Any]]:
-    """Replies as JSON for the outbox (a link button keeps its URL, a picture its URL or
-    its bytes, a file its name: what a later answer shows of them)."""
+    """Replies as JSON for the outbox, every part kept (a link button its URL, a picture
+    its URL or its bytes, a file its name and content), for whatever answer shows them
+    later (KakaoTalk's "더 보기" or next message, the console's next exchange)."""
     return [{"text": r.text, "image_url": r.image_url,
              "image": None if r.image is None else base64.b64encode(r.image).decode(),
-             "document": None if r.document is None else r.document[0],
+             "document": None if r.document is None
+             else [r.document[0], base64.b64encode(r.document[1]).decode()],
              "buttons": [[b.label, b.payload, *([b.url] if b.url else [])]
                          for b in r.buttons]} for r in replies]
+
+
+def _document(value: Any) -> tuple[str, bytes] | None:
+    """A kept file: [name, base64] (a row written before files were kept: its name)."""
+    if not value:
+        return None
+    if isinstance(value, str):
+        return value, b""
+    return str(value[0]), base64.b64decode(value[1])
 
 
 def from_plain(items: list[dict[str, Any]]) -> list[Reply]:
     return [Reply(i["text"], image_url=i.get("image_url"),
                   image=base64.b64decode(i["image"]) if i.get("image") else None,
-                  document=(i["document"], b"") if i.get("document") else None,
+                  document=_document(i.get("document")),
                   buttons=tuple(Button(b[0], b[1], url=b[2] if len(b) > 2 else None)
                                 for b in i.get("buttons", []))) for i in items]
 

@@ -11,6 +11,7 @@ from aiohttp import web
 from sqlalchemy import text
 
 from services.container import Services
+from services.instagram.helper_accounts import HelperAccountService
 
 # A health check answers (name, ok, detail).
 HealthCheck = Callable[[], Awaitable[tuple[str, bool, str]]]
@@ -19,11 +20,21 @@ HealthCheck = Callable[[], Awaitable[tuple[str, bool, str]]]
 def database_check(services: Services) -> HealthCheck:
     async def check() -> tuple[str, bool, str]:
         try:
-            async with services.sessions() as session:
+            async with services.reading() as session:
                 await session.execute(text("SELECT 1"))
         except Exception as exc:  # any failure means unhealthy; say which
             return "database", False, type(exc).__name__
         return "database", True, "ok"
+
+    return check
+
+
+def errors_check(services: Services) -> HealthCheck:
+    """Faults that were not a user's mistake since start, and the last one (they never
+    make the bot unhealthy: it answers on; the admins' chat heard of them)."""
+
+    async def check() -> tuple[str, bool, str]:
+        return "errors", True, services.faults.summary()
 
     return check
 
@@ -33,9 +44,10 @@ def helpers_check(services: Services) -> HealthCheck:
     (the bot itself is healthy, so this never fails the health check)."""
 
     async def check() -> tuple[str, bool, str]:
-        async with services.transaction() as tx:
-            registered, usable = await tx.helpers.counts()
-            views = await tx.helpers.list()
+        async with services.reading() as session:
+            helpers = HelperAccountService(session, services.instagram)
+            registered, usable = await helpers.counts()
+            views = await helpers.list()
         now = datetime.now(UTC)
         cooling = "".join(
             f"; {h.username} cooling until {_utc(h.cooling_until):%Y-%m-%d %H:%M}Z "

@@ -9,7 +9,7 @@ only the page's own inline script run, and no page sends a Referer (a personal l
 token must not reach Instagram when a post is opened).
 
 Pages only read: they use a plain session, never the writers' lock. The board, its page
-and its picture are cached a short while per week and language (services.board_cache,
+and its picture are cached a short while per week and language (services.web.board_cache,
 WEB_BOARD_CACHE_SECONDS; a check of the week drops them) and carry an ETag and a
 Last-Modified, so a phone that reloads gets a 304 and a crowd of readers costs the
 database one count per week and half-minute, never the chat's turn.
@@ -33,24 +33,24 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from handlers import formatting
 from handlers.arguments import iso_week, missing_week
 from handlers.i18n import t
-from services.board import Board, BoardService
-from services.board_cache import BoardCache, Entry
 from services.community import CommunityService
 from services.container import Services
-from services.helper_accounts import HelperAccountService
+from services.instagram.helper_accounts import HelperAccountService
 from services.instagram.names import name_key
-from services.instagram_export import (
+from services.unfollow.instagram_export import (
     MAX_UPLOAD,
     ExportProblem,
     FollowLists,
     looks_like_chat_export,
     read_export_off_loop,
 )
-from services.progress import ProgressService
-from services.web_links import BoardMode, Holder, LinkProblem, WebLinks
-from services.week_picture import PictureTexts, render
-from services.week_record import is_deleted
-from services.weeks import Week
+from services.web.board import Board, BoardService
+from services.web.board_cache import BOARD_CACHE_SECONDS, BoardCache, Entry
+from services.web.links import BoardMode, Holder, LinkProblem, WebLinks
+from services.web.week_picture import PictureTexts, render
+from services.week.calendar import Week
+from services.week.progress import ProgressService
+from services.week.record import is_deleted
 
 log = logging.getLogger(__name__)
 WEEK = r"{label:\d{4}-W\d{2}}"
@@ -85,7 +85,7 @@ async def picture_of(services: Services, week: Week, lang: str = "ko",
                      board: Board | None = None) -> bytes:
     """The week's results picture (the page's and the group post's); drawn off the loop."""
     if board is None:
-        async with services.sessions() as session:
+        async with services.reading() as session:
             board = await BoardService(session, services.rules).board(week)
     zone = services.rules.timezone
     texts = PictureTexts(
@@ -107,7 +107,7 @@ def language(request: web.Request) -> str:
 
 class WebPages:
     def __init__(self, services: Services, links: WebLinks,
-                 cache_seconds: float = 30.0) -> None:
+                 cache_seconds: float = BOARD_CACHE_SECONDS) -> None:
         self.services = services
         self.links = links
         self.cache = BoardCache(services.week_versions, cache_seconds)
@@ -167,7 +167,7 @@ class WebPages:
     async def _board(self, week: Week) -> Board:
         """The week's board, from the cache (one count for every reader meanwhile)."""
         async def compute() -> Board:
-            async with self.services.sessions() as session:
+            async with self.services.reading() as session:
                 return await BoardService(session, self.services.rules).board(week)
         return (await self.cache.get(("board", week.start), week.start, compute)).value
 
@@ -197,7 +197,7 @@ class WebPages:
     async def notice_qr(self, request: web.Request) -> web.Response:
         """The current notice's open-chat QR code, for KakaoTalk's image card (a skill
         answer shows pictures by address only)."""
-        async with self.services.sessions() as session:
+        async with self.services.reading() as session:
             current = await CommunityService(session).notice()
         if current is None or not current.qr_image:
             return self._problem(language(request), "web.not_found_title",
@@ -267,7 +267,7 @@ class WebPages:
         if is_deleted(username):  # a deleted member's list is theirs no more
             return self._problem(lang, "web.not_found_title",
                                  t(lang, "web.no_member", username=username))
-        async with self.services.sessions() as session:
+        async with self.services.reading() as session:
             items = await BoardService(session, self.services.rules).still_owed(week, username)
         if items is None:
             return self._problem(lang, "web.not_found_title",
@@ -296,7 +296,7 @@ class WebPages:
     async def _holder(self, request: web.Request) -> Holder | web.Response:
         """Whose personal link this is, or the page that says why it does not open."""
         lang = language(request)
-        async with self.services.sessions() as session:
+        async with self.services.reading() as session:
             found = await self.links.holder(session, request.match_info["token"], self._now())
         if isinstance(found, LinkProblem):
             return self._problem(lang, "web.link_problem_title",
@@ -313,7 +313,7 @@ class WebPages:
         if holder.status != "active":
             return self._problem(lang, "web.link_problem_title", t(lang, "web.not_member"),
                                  status=403)
-        async with self.services.sessions() as session:
+        async with self.services.reading() as session:
             view = await ProgressService(session, rules).status(holder.member_id, now)
         zone = rules.timezone
         message = {"started": t(lang, "web.check_started"),
@@ -352,7 +352,7 @@ class WebPages:
         checks, now = self.services.checks, self._now()
         outcome = "unavailable"
         if checks is not None:
-            async with self.services.sessions() as session:
+            async with self.services.reading() as session:
                 _registered, usable = await HelperAccountService(
                     session, self.services.instagram).counts()
             if usable:

@@ -1,4 +1,5 @@
-"""Builds the services from settings: engine, migration check, rules."""
+"""The composition root: builds the service container from the settings, once per process
+(engine, migration check, rules, Instagram, web links, delivery, error report)."""
 
 from __future__ import annotations
 
@@ -7,15 +8,17 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from bot.config import Settings
-from jobs.open_chat_mail import Mailbox, MailboxError
+from bot.error_report import ErrorReport
 from jobs.schedule import Schedule
-from services.auto_comments import CommentRules
-from services.comment_text import BuiltinWriter, CommentWriter, OpenAIWriter
-from services.container import Services
+from services.automation.auto_comments import CommentRules
+from services.automation.comment_text import BuiltinWriter, CommentWriter, OpenAIWriter
+from services.container import CheckSettings, Services
 from services.instagram.runtime import Instagram
 from services.instagram.share_links import ShareResolver
+from services.messaging.outbound import Outbound
+from services.open_chat.mailbox_address import Mailbox, MailboxError
 from services.rules import CommunityRules
-from services.web_links import BoardMode, WebLinks
+from services.web.links import BoardMode, WebLinks
 from storage import crypto
 from storage.db import create_engine, is_sqlite, session_factory
 from storage.migrations import ensure_current
@@ -34,7 +37,8 @@ def comment_rules_from(settings: Settings) -> CommentRules:
 def comment_writer_from(settings: Settings) -> CommentWriter:
     if settings.comment_writer == "openai":
         return OpenAIWriter(settings.openai_base_url, settings.openai_model,
-                            settings.openai_api_key, timeout=settings.openai_timeout_seconds)
+                            settings.openai_api_key.get_secret_value(),
+                            timeout=settings.openai_timeout_seconds)
     return BuiltinWriter()
 
 
@@ -92,36 +96,51 @@ def instagram_from(settings: Settings) -> Instagram:
     primary = InstagrapiGateway(
         delay_range=(settings.instagram_delay_min_seconds, settings.instagram_delay_max_seconds),
         call_timeout=settings.instagram_call_timeout_seconds,
-        proxy=settings.instagram_proxy or None,
+        proxy=settings.instagram_proxy.get_secret_value() or None,
     )
     reader = InstaloaderCommentReader(call_timeout=settings.instagram_call_timeout_seconds)
-    shares = ShareResolver(proxy=settings.instagram_proxy or None,
+    shares = ShareResolver(proxy=settings.instagram_proxy.get_secret_value() or None,
                            timeout=min(10.0, settings.instagram_call_timeout_seconds))
     return Instagram(CombinedGateway(primary, reader), hourly_budget=settings.helper_hourly_budget,
                      shares=shares, burst=settings.helper_burst)
 
 
+def check_settings_from(settings: Settings) -> CheckSettings:
+    return CheckSettings(cache_seconds=settings.commenter_cache_minutes * 60.0,
+                         check_now_every=timedelta(minutes=settings.check_now_minutes),
+                         check_now_allowance=settings.check_now_allowance,
+                         refresh_times=schedule_from(settings).refresh)
+
+
+def web_links_from(settings: Settings) -> WebLinks:
+    return WebLinks(settings.public_url, BoardMode(settings.web_board), settings.keys,
+                    public=bool(settings.web_public_url))
+
+
 @asynccontextmanager
-async def open_services(settings: Settings, instagram: Instagram | None = None
-                        ) -> AsyncIterator[Services]:
-    """Services on the configured database; refuses a database that is behind."""
+async def open_services(settings: Settings, instagram: Instagram | None = None, *,
+                        web: WebLinks | None = None) -> AsyncIterator[Services]:
+    """The composition root: the process's one service container, built once on the
+    configured database (refused when the database is behind) and never patched.
+
+    Every mode gets the same members: the delivery and the week finisher are connected
+    by the mode once its transports and jobs exist (services/messaging/outbound.py); the error
+    report counts faults for /healthz and tells the admins through that delivery.
+    `web`: the web pages' links where the mode serves them elsewhere (the demo's port)."""
     crypto.configure_keys(settings.keys)
     engine = create_engine(settings.database_url)
     try:
         await ensure_current(engine)
-        serialize = is_sqlite(settings.database_url)
-        services = Services(session_factory(engine), rules_from(settings), serialize=serialize,
-                            instagram=instagram or instagram_from(settings))
-        if services.checks is not None:
-            services.checks.cache.ttl = settings.commenter_cache_minutes * 60.0
-            services.checks.check_now_every = timedelta(minutes=settings.check_now_minutes)
-            services.checks.check_now_allowance = settings.check_now_allowance
-            services.checks.refresh_times = schedule_from(settings).refresh
-        services.web = WebLinks(settings.public_url, BoardMode(settings.web_board),
-                                settings.keys, public=bool(settings.web_public_url))
-        if services.instagram is not None:  # the helpers that can read, from the start:
-            async with services.transaction() as tx:  # a link's author is read at once
-                await tx.helpers.load_pool()
+        outbound = Outbound()
+        gateway = instagram or instagram_from(settings)
+        gateway.alert = outbound.alert  # helpers taken out of service are told to admins
+        services = Services(session_factory(engine), rules_from(settings),
+                            serialize=is_sqlite(settings.database_url), instagram=gateway,
+                            web=web or web_links_from(settings), delivery=outbound,
+                            faults=ErrorReport(outbound),
+                            check_settings=check_settings_from(settings))
+        async with services.transaction() as tx:  # the helpers that can read, from the
+            await tx.helpers.load_pool()  # start: a link's author is read at once
         yield services
     finally:
         await engine.dispose()

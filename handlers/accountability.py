@@ -17,16 +17,21 @@ from datetime import datetime
 
 from handlers import formatting
 from handlers.arguments import whole_number
-from handlers.context import Ctx, ProgressFn
+from handlers.context import Continue, Ctx
 from handlers.events import Button, Reply
 from handlers.i18n import t
 from handlers.registry import Command
-from services.accountability import HiddenCount, hidden_posts
+from services.accountability.ladder import (
+    HiddenCount,
+    Member,
+    Strike,
+    hidden_posts,
+    recheck_for_appeal,
+)
 from services.instagram.names import normalize_username
-from services.links import PostLink, parse_post_link
-from services.notifier import Render
-from services.weeks import Week
-from storage.models import Member, Strike
+from services.messaging.notifier import Render
+from services.week.calendar import Week
+from services.week.post_links import PostLink, parse_post_link
 
 MAX_WEEKS = 52
 HIDDEN_WORDS = ("hidden", "숨김", "숨겨짐")
@@ -45,14 +50,7 @@ def _when(ctx: Ctx, moment: datetime | None, lang: str | None = None) -> str:
 
 def _tell(ctx: Ctx, member_id: int, render: Render) -> None:
     """Tell a member privately, after the commit (when the app can deliver)."""
-    services = ctx.services
-
-    async def work(_progress: ProgressFn) -> list[Reply]:
-        if services is not None and services.delivery is not None:
-            await services.delivery.to_members({member_id: render})
-        return []
-
-    ctx.after(work)
+    ctx.defer(Continue(ctx.services.delivery.to_members, ({member_id: render},)))
 
 
 # --- members ---------------------------------------------------------------------------
@@ -107,54 +105,54 @@ async def appeal(ctx: Ctx, args: str) -> list[Reply]:
         return await _hidden_after_recheck(ctx, member_id)
     if not strikes:
         return [ctx.reply("appeal.nothing", hours=ctx.tx.rules.appeal_hours)]
-    ids, checks, services = [s.id for s in strikes], ctx.tx.checks, ctx.services
     week = Week(strikes[0].week_start, ctx.tx.rules.timezone)
-    username = ctx.who.member_username or ""
-    pending: list[tuple[int, str, list[list[str]], bool]] = []
-
-    async def work(_progress: ProgressFn) -> list[Reply]:
-        if checks is not None and any(s.reason == "missing" for s in strikes):
-            await checks.member_week(member_id, week)
-        replies: list[Reply] = []
-        async with services.transaction() as tx:
-            await tx.records.take_rechecked(week, member_id, now, "appeal")
-            missing = [[i.owner, i.url] for i in await tx.progress.missing_for(member_id, week)]
-            for strike_id in ids:
-                strike = await tx.accountability.strike(strike_id)
-                if strike is None:
-                    continue
-                outcome = await tx.accountability.after_recheck(strike, missing, now)
-                label = formatting.week(week, ctx.lang)
-                if outcome == "cleared":
-                    replies.append(Reply(ctx.t("appeal.cleared", week=label)))
-                    continue
-                said_hidden = hidden and bool(hidden_posts(strike)) and \
-                    tx.accountability.claim_hidden(strike)
-                if said_hidden:
-                    replies.append(Reply(ctx.t("appeal.hidden_sent")))
-                elif hidden_posts(strike):  # the member may say their comment is hidden
-                    replies.append(Reply(ctx.t("appeal.sent"), buttons=(
-                        Button(ctx.t("appeal.hidden_button"), HIDDEN_PAYLOAD),)))
-                else:
-                    replies.append(Reply(ctx.t("appeal.sent")))
-                pending.append((strike.id, strike.reason, missing, said_hidden))
-        for strike_id, reason, still, said_hidden in pending:
-            if services.delivery is None:
-                continue
-            if said_hidden:
-                await services.delivery.to_admins(
-                    _hidden_for_admins(strike_id, username, week, still),
-                    _hidden_buttons(strike_id, still))
-                continue
-            await services.delivery.to_admins(
-                _appeal_for_admins(strike_id, username, week, reason, still),
-                lambda lang, i=strike_id: [
-                    (t(lang, "appeal.uphold_button"), f"/appealdecide {i} uphold"),
-                    (t(lang, "appeal.pardon_button"), f"/appealdecide {i} pardon")])
-        return replies
-
-    ctx.after(work)
+    checks = ctx.tx.checks if any(s.reason == "missing" for s in strikes) else None
+    ctx.defer(Continue(recheck_for_appeal, (checks, member_id, week), then=_appeal_rechecked,
+                       values={"member_id": member_id, "week": week, "now": now,
+                               "strike_ids": [s.id for s in strikes], "hidden": hidden},
+                       catch=()))
     return [ctx.reply("appeal.checking")]
+
+
+async def _appeal_rechecked(ctx: Ctx, _read: object, *, member_id: int, week: Week,
+                            now: datetime, strike_ids: list[int], hidden: bool
+                            ) -> list[Reply]:
+    """The appeal's posts were read again: each strike cleared, or sent to the admins
+    with what is still missing (and "count it" buttons when the member says hidden)."""
+    settled = await ctx.tx.accountability.settle_appeal(member_id, week, strike_ids, now,
+                                                        hidden=hidden)
+    username = ctx.who.member_username or ""
+    label, replies = formatting.week(week, ctx.lang), []
+    for strike in settled:
+        if strike.cleared:
+            replies.append(ctx.reply("appeal.cleared", week=label))
+            continue
+        if strike.hidden_said:
+            replies.append(ctx.reply("appeal.hidden_sent"))
+            _to_admins(ctx, _hidden_for_admins(strike.strike_id, username, week,
+                                               strike.missing),
+                       _hidden_buttons(strike.strike_id, strike.missing))
+            continue
+        replies.append(ctx.reply("appeal.sent", *(
+            (Button(ctx.t("appeal.hidden_button"), HIDDEN_PAYLOAD),)
+            if strike.hidden_offered else ())))
+        _to_admins(ctx, _appeal_for_admins(strike.strike_id, username, week, strike.reason,
+                                           strike.missing),
+                   _decide_buttons(strike.strike_id))
+    return replies
+
+
+def _to_admins(ctx: Ctx, render: Render, buttons: Callable[[str], list[tuple[str, str]]]
+               ) -> None:
+    """Tell the admins, after the commit."""
+    ctx.defer(Continue(ctx.services.delivery.to_admins, (render, buttons)))
+
+
+def _decide_buttons(strike_id: int) -> Callable[[str], list[tuple[str, str]]]:
+    def buttons(lang: str) -> list[tuple[str, str]]:
+        return [(t(lang, "appeal.uphold_button"), f"/appealdecide {strike_id} uphold"),
+                (t(lang, "appeal.pardon_button"), f"/appealdecide {strike_id} pardon")]
+    return buttons
 
 
 async def appeal_hidden(ctx: Ctx, _args: str) -> list[Reply]:
@@ -170,19 +168,11 @@ async def _hidden_after_recheck(ctx: Ctx, member_id: int) -> list[Reply]:
     fresh = [s for s in strikes if ctx.tx.accountability.claim_hidden(s)]
     if not fresh:
         return [ctx.reply("appeal.hidden_already")]
-    services, username = ctx.services, ctx.who.member_username or ""
-    sends = [(s.id, Week(s.week_start, ctx.tx.rules.timezone), hidden_posts(s))
-             for s in fresh]
-
-    async def work(_progress: ProgressFn) -> list[Reply]:
-        if services.delivery is not None:
-            for strike_id, week, posts in sends:
-                await services.delivery.to_admins(
-                    _hidden_for_admins(strike_id, username, week, posts),
-                    _hidden_buttons(strike_id, posts))
-        return []
-
-    ctx.after(work)
+    username = ctx.who.member_username or ""
+    for strike in fresh:
+        week, posts = Week(strike.week_start, ctx.tx.rules.timezone), hidden_posts(strike)
+        _to_admins(ctx, _hidden_for_admins(strike.id, username, week, posts),
+                   _hidden_buttons(strike.id, posts))
     return [ctx.reply("appeal.hidden_sent")]
 
 

@@ -2,26 +2,23 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import timedelta
 
 from handlers import formatting
 from handlers.arguments import whole_number
-from handlers.context import Ctx, ProgressFn
+from handlers.context import Continue, Ctx
 from handlers.events import Button, Reply
 from handlers.i18n import CATALOGS, DEFAULT_LANGUAGE
 from handlers.registry import Command, Flow
 from services.community import NOTICE_MAX
-from services.instagram.errors import InstagramError, NotFound
 from services.instagram.gateway import Profile
-from services.instagram.names import normalize_username
-from services.instagram.pool import ASKED_SHARE
+from services.instagram.names import as_typed, normalize_username
 from services.instagram.runtime import Instagram
-from services.members import Added, AddResult, AuditActor
-from services.weeks import Week
+from services.members.roster import Added, AddResult, AuditActor, look_up_names
+from services.web.board_cache import WeekVersions
+from services.week.calendar import Week
 
 NOTICE_FLOW = "set_notice"
-log = logging.getLogger(__name__)
 
 
 def _this_week(ctx: Ctx) -> Week:
@@ -36,7 +33,7 @@ async def add_user(ctx: Ctx, args: str) -> list[Reply]:
     names = args.replace(",", " ").split()
     if not names:
         return [ctx.reply("adduser.usage")]
-    instagram = ctx.services.instagram if ctx.services is not None else None
+    instagram = ctx.services.instagram
     if instagram is not None and instagram.pool.free_now():
         unknown = await ctx.tx.members.to_look_up(names)
         if unknown:
@@ -46,25 +43,15 @@ async def add_user(ctx: Ctx, args: str) -> list[Reply]:
 
 def _add_after_looking(ctx: Ctx, names: list[str], unknown: list[str],
                        instagram: Instagram) -> list[Reply]:
-    services, who, event, links = ctx.services, ctx.who, ctx.event, ctx.invite_links
-
-    async def work(_progress: ProgressFn) -> list[Reply]:
-        looked: dict[str, Profile | None] = {}
-        for name in unknown:
-            try:
-                looked[name] = await instagram.pool.run(
-                    lambda s, n=name: instagram.gateway.profile(s, n), max_wait=0.0,
-                    share=ASKED_SHARE)
-            except NotFound:
-                looked[name] = None
-            except InstagramError as exc:  # added as typed; the first read learns the pk
-                log.info("a new member's name was not looked up: %s", exc.code)
-        async with services.transaction_of(event.platform, event.user_id) as tx:
-            fresh = Ctx(event, who, tx, invite_links=links, services=services)
-            return _added(fresh, await tx.members.add(who.account_id, names, looked))
-
-    ctx.after(work)
+    ctx.defer(Continue(look_up_names, (instagram, unknown), then=_add_looked,
+                       values={"names": names}, catch=()))
     return [Reply(ctx.t("adduser.checking", count=len(unknown)), progress=True)]
+
+
+async def _add_looked(ctx: Ctx, looked: dict[str, Profile | None], *, names: list[str]
+                      ) -> list[Reply]:
+    """Instagram said who has the new names: the members are added now."""
+    return _added(ctx, await ctx.tx.members.add(ctx.who.account_id, names, looked))
 
 
 def _added(ctx: Ctx, results: list[Added]) -> list[Reply]:
@@ -129,23 +116,21 @@ async def del_user(ctx: Ctx, args: str) -> list[Reply]:
         return [ctx.reply("deluser.usage")]
     username = normalize_username(parts[0])
     if username is None or not await ctx.tx.members.ids_by_username([username]):
-        return [ctx.reply("deluser.not_found", username=parts[0].lstrip("@")[:40])]
+        return [ctx.reply("deluser.not_found", username=as_typed(parts[0])[:40])]
     if len(parts) < 2 or parts[1] != "confirm":
         confirm = Button(ctx.t("deluser.confirm_button"), f"/deluser {parts[0]} confirm"[:64])
         return [ctx.confirm("deluser.confirm", confirm, "deluser.kept",
-                            username=parts[0].lstrip("@"))]
+                            username=as_typed(parts[0]))]
     removed = await ctx.tx.members.remove(ctx.who.account_id, parts[0])
     if removed is None:
-        return [ctx.reply("deluser.not_found", username=parts[0].lstrip("@"))]
-    if ctx.services is not None:
-        versions = ctx.services.week_versions
-
-        async def forget_boards(_progress: ProgressFn) -> list[Reply]:
-            versions.bump_all()  # after the commit: no board shows them from memory
-            return []
-
-        ctx.after(forget_boards)
+        return [ctx.reply("deluser.not_found", username=as_typed(parts[0]))]
+    ctx.defer(Continue(_forget_boards, (ctx.services.week_versions,)))
     return [ctx.reply("deluser.removed", username=removed)]
+
+
+async def _forget_boards(versions: WeekVersions) -> None:
+    """After a removal's commit: no board shows the member from memory."""
+    versions.bump_all()
 
 
 async def users(ctx: Ctx, args: str) -> list[Reply]:
@@ -221,7 +206,7 @@ async def _store_notice(ctx: Ctx, text: str) -> list[Reply]:
         key = "setnotice.done_no_qr"
     web = ctx.services.web
     qr_url = web.notice_qr_url(notice.qr_image) \
-        if notice.qr_image and web is not None and web.public else None
+        if notice.qr_image and web.public else None
     return [Reply(ctx.t(key) + "\n\n" + notice.text, image=notice.qr_image, image_url=qr_url)]
 
 

@@ -12,15 +12,14 @@ from zoneinfo import ZoneInfo
 
 from handlers import formatting
 from handlers.i18n import t
-from services.accountability import LadderNews
-from services.auto_comments import CommentReport
-from services.notifier import Render
-from services.progress import MemberResult, TodoItem, WeekResults
+from services.accountability.ladder import LadderNews
+from services.automation.auto_comments import CommentReport
+from services.messaging.notifier import Render
 from services.rules import CommunityRules
-from services.verification import RunReport
-from services.week_record import RECHECK
-from services.weeks import Week
-from storage.models import WeekCorrection
+from services.verification.verifier import RunReport
+from services.week.calendar import Week
+from services.week.progress import MemberResult, TodoItem, WeekCorrection, WeekResults
+from services.week.record import RECHECK
 
 CORRECTION_REASONS = ("appeal", "pardon", "hidden")
 
@@ -235,12 +234,12 @@ def removal_proposal(news: LadderNews) -> Render:
     return render
 
 
-def group_results(results: WeekResults, unchecked: dict[str, str],
+def group_results(results: WeekResults, unchecked: dict[str, tuple[str, str]],
                   streaks: list[tuple[str, int]] | None = None, so_far: bool = False) -> Render:
     """The results post: who completed everything, who misses what (counts, and whose
     posts; the links go in each member's private summary),
     what could not be checked and why, who handed in nothing. `unchecked` maps a post's
-    url to the reason code it could not be checked. `so_far`: a week not finished yet,
+    url to its owner and the reason code it could not be checked. `so_far`: a week not finished yet,
     headed as an interim standing and without "handed in nothing" (they still may)."""
 
     def render(lang: str) -> str:

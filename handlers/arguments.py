@@ -12,7 +12,9 @@ import re
 from datetime import date
 from zoneinfo import ZoneInfo
 
-from services.weeks import Week
+from handlers.context import Ctx
+from handlers.events import Reply
+from services.week.calendar import Week
 
 NUMBER = re.compile(r"[0-9]{1,9}")
 MONTH = re.compile(r"([0-9]{4})-([0-9]{1,2})")
@@ -46,13 +48,21 @@ def month(text: str) -> tuple[int, int] | None:
     return (year, number) if year in YEARS and 1 <= number <= 12 else None
 
 
-def iso_week(text: str, zone: ZoneInfo) -> Week | None:
-    """"2026-W47" or "2026W47" -> that ISO week."""
+def _year_and_week(text: str) -> tuple[int, int] | None:
+    """"2026-W47" or "2026W47" -> (2026, 47), the number not checked yet."""
     found = WEEK.fullmatch(text.strip())
     if not found or int(found.group(1)) not in YEARS:
         return None
+    return int(found.group(1)), int(found.group(2))
+
+
+def iso_week(text: str, zone: ZoneInfo) -> Week | None:
+    """"2026-W47" or "2026W47" -> that ISO week."""
+    written = _year_and_week(text)
+    if written is None:
+        return None
     try:
-        monday = date.fromisocalendar(int(found.group(1)), int(found.group(2)), 1)
+        monday = date.fromisocalendar(*written, 1)
     except ValueError:
         return None
     return Week(monday, zone)
@@ -61,9 +71,19 @@ def iso_week(text: str, zone: ZoneInfo) -> Week | None:
 def missing_week(text: str) -> tuple[int, int] | None:
     """A week written right that does not exist ("2026-W60", "2026-W00"): (its year, how
     many ISO weeks that year has), so the answer says so instead of how to write one."""
-    found = WEEK.fullmatch(text.strip())
-    if not found or int(found.group(1)) not in YEARS:
+    written = _year_and_week(text)
+    if written is None:
         return None
-    year = int(found.group(1))
+    year, number = written
     weeks = date(year, 12, 28).isocalendar()[1]  # the 28th of December: the last week
-    return None if 1 <= int(found.group(2)) <= weeks else (year, weeks)
+    return None if 1 <= number <= weeks else (year, weeks)
+
+
+def no_such_week(ctx: Ctx, text: str) -> Reply | None:
+    """"There is no such week" for a week written right that does not exist (None for
+    anything else: the command then says how to write one)."""
+    missing = missing_week(text)
+    if missing is None:
+        return None
+    return ctx.reply("week.missing", label=text.strip().upper(), year=missing[0],
+                     weeks=missing[1])

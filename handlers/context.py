@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 from handlers.events import Button, Incoming, Reply
 from handlers.i18n import t
-from services.accounts import Identity
+from handlers.registry import Registry
 from services.container import Services, Tx
 from services.conversations import FlowState
 from services.instagram.errors import InstagramError
+from services.members.chat_accounts import Identity
 
 CANCEL_PAYLOAD = "/cancel"
 # Typed, these end any flow, a password step included (any other text there is tried).
@@ -19,15 +20,40 @@ CANCEL_WORDS = ("취소", "cancel")
 # The "yes, that was my password" button of a password step (handlers/dispatcher.py).
 SECRET_YES_PAYLOAD = "/secret_yes"
 # A numbered list waiting for its number or a button, and a confirmation waiting for its
-# button (handlers/dispatcher.py): their cancel says what was kept.
+# button (handlers/flow_control.py): their cancel says what was kept.
 CHOICE_FLOW, CONFIRM_FLOW = "choice", "confirm"
 # Shows how long work is going: the transport edits one message in place (Telegram),
 # prints it (console) or lets it pass (KakaoTalk, which cannot edit).
 ProgressFn = Callable[[str], Awaitable[None]]
-# Work that must not hold the event's transaction (Instagram calls, long checks): run by
-# the dispatcher after the commit; its replies follow the event's own.
-Deferred = Callable[[ProgressFn], Awaitable[list[Reply]]]
-T = TypeVar("T")
+# A handler step that receives a continuation's result: `(ctx, result, **values)`.
+Then = Callable[..., Awaitable[list[Reply]]]
+# Turns the transport's progress function into what a slow call reports its progress
+# to: `(language, show) -> progress=` argument of the call.
+Meter = Callable[[str, ProgressFn], Any]
+
+
+@dataclass(frozen=True)
+class Continue:
+    """Slow work a handler step asks for, as a value (`ctx.defer(Continue(...))`).
+
+    The dispatcher runs `call(*args, **kwargs)` after the event's transaction has
+    committed (no database lock is held while Instagram answers). With `then`, the
+    result (or the exception of `catch` it raised) goes back to the flow through the
+    dispatcher's normal path: the person's lock, their identity and flow state loaded
+    fresh, one transaction, `then(ctx, result, **values)`, the state saved if the step
+    moved it, the replies delivered after the event's own. Without `then` the call's
+    result is dropped (a notice to admins, a cache to forget) and any failure of it is
+    logged and said. `progress` builds the call's `progress=`
+    argument from the transport's progress function (a Telegram message edited in
+    place, a console line, nothing on KakaoTalk)."""
+
+    call: Callable[..., Awaitable[Any]]
+    args: tuple[Any, ...] = ()
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    then: Then | None = None
+    values: Mapping[str, Any] = field(default_factory=dict)
+    progress: Meter | None = None
+    catch: tuple[type[Exception], ...] = (InstagramError,)
 
 
 @dataclass
@@ -43,9 +69,12 @@ class Ctx:
     joined: bool = False
     # Invite deep links per platform, e.g. {"telegram": "https://t.me/bot?start={code}"}.
     invite_links: dict[str, str] = field(default_factory=dict)
-    deferred: list[Deferred] = field(default_factory=list)
-    # For deferred work, which runs after `tx` has closed and opens its own.
+    # What runs after the commit (handlers/dispatcher.py `finish`), in this order.
+    deferred: list[Continue] = field(default_factory=list)
+    # The process's services (not bound to `tx`): what a continuation's call is given.
     services: Services = field(kw_only=True)
+    # The commands, flows and triggers the dispatcher routes by (/help lists them).
+    registry: Registry = field(default_factory=Registry, kw_only=True)
 
     @property
     def lang(self) -> str:
@@ -61,7 +90,7 @@ class Ctx:
         """"Open in browser": this member's personal web page (None: not a member, or
         the web links are not set up)."""
         web, member_id = self.services.web, self.who.member_id
-        if web is None or member_id is None:
+        if member_id is None:
             return None
         if not web.public and self.event.platform != "console":
             return None  # a phone cannot open this machine's address (Telegram refuses it)
@@ -97,34 +126,7 @@ class Ctx:
     def end(self) -> None:
         self.state = None
 
-    def after(self, work: Deferred) -> None:
-        """Run `work` once this event's transaction has committed."""
-        self.deferred.append(work)
-
-    def continue_after(self, call: Callable[[], Awaitable[T]],
-                       then: Callable[[Ctx, T | InstagramError], Awaitable[list[Reply]]]
-                       ) -> None:
-        """A flow step that needs Instagram: `call` runs after this event's transaction
-        (no database lock held while Instagram answers), then `then` continues the flow
-        in a new transaction of this person, with the flow state as it is by then."""
-        services, event, who = self.services, self.event, self.who
-
-        async def work(progress: ProgressFn) -> list[Reply]:
-            try:
-                result: T | InstagramError = await call()
-            except InstagramError as exc:
-                result = exc
-            async with services.transaction_of(event.platform, event.user_id) as tx:
-                state = await tx.conversations.load(event.platform, event.user_id)
-                fresh = Ctx(event, who, tx, state=None if state is None or state.expired
-                            else state, invite_links=self.invite_links, services=services)
-                replies = await then(fresh, result)
-                if fresh.state is None:
-                    await tx.conversations.clear(event.platform, event.user_id)
-                else:
-                    await tx.conversations.save(event.platform, event.user_id, fresh.state)
-            for more in fresh.deferred:  # work the continuation deferred in its turn
-                replies += await more(progress)
-            return replies
-
-        self.after(work)
+    def defer(self, continuation: Continue) -> None:
+        """Run `continuation` once this event's transaction has committed; its replies
+        follow this event's own, in the order deferred."""
+        self.deferred.append(continuation)

@@ -1,112 +1,46 @@
 """Routes one incoming event to a command or to the user's current flow step.
 
 One database transaction per event; the flow state is saved in it, so a restart or a
-second bot instance continues the conversation where it was.
+second bot instance continues the conversation where it was. Slow work a step asks for
+(`Ctx.defer(Continue(...))`) runs after that commit (`Dispatcher.finish`), and its result
+comes back to the flow the same way an event does: under the person's lock, with their
+flow state loaded fresh and saved in one transaction.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from handlers import (
-    accountability,
-    admin,
-    checks,
-    core,
-    helper_admin,
-    open_chat,
-    producers,
-    unfollow,
-    web_links,
-    weekly,
-)
 from handlers import instagram_login as login
-from handlers.arguments import choice_number
 from handlers.context import (
     CANCEL_PAYLOAD,
     CANCEL_WORDS,
-    CHOICE_FLOW,
-    CONFIRM_FLOW,
     SECRET_YES_PAYLOAD,
+    Continue,
     Ctx,
-    Deferred,
     ProgressFn,
 )
 from handlers.events import Button, Incoming, Reply, clean_text
+from handlers.features import build_registry
+from handlers.flow_control import cancel
 from handlers.i18n import t
-from handlers.registry import ALL_COMMANDS, Command, Flow, visible_commands
+from handlers.registry import Flow, Registry, Trigger, parse_command
 from services.container import Services, Tx
-from services.instagram_export import looks_like_export
-from services.links import looks_like_link
+from services.conversations import seal, unseal
+from services.week.post_links import looks_like_link
 
 log = logging.getLogger(__name__)
 
 
-async def cancel(ctx: Ctx, _args: str) -> list[Reply]:
-    services = ctx.services
-    if services is not None and services.unfollow_checks.cancel(
-            (ctx.event.platform, ctx.event.user_id)):
-        return [ctx.reply("unfollow.cancelled_now")]  # a running check stops
-    state = ctx.state
-    ctx.end()
-    if state is not None and state.flow in (CHOICE_FLOW, CONFIRM_FLOW) and \
-            state.data.get("kept"):  # what was not done, rather than "cancelled"
-        return [ctx.reply(str(state.data["kept"]), **dict(state.data.get("values") or {}))]
-    return [ctx.reply("common.cancelled" if state is not None
-                      else "common.nothing_to_cancel")]
-
-
-async def on_choice(ctx: Ctx, text: str) -> list[Reply]:
-    """A numbered list's answer: its number runs that choice's button; anything else
-    shows the list again with what to type."""
-    data = ctx.state.data if ctx.state is not None else {}
-    buttons = [Button(str(label), str(payload)) for label, payload in data.get("buttons", [])]
-    number = choice_number(text, len(buttons))
-    parsed = parse_command(buttons[number - 1].payload) if number is not None else None
-    if parsed is not None:
-        ctx.end()
-        return await Dispatcher._command(ctx, *parsed)
-    hint = ctx.t("choice.type_number", last=len(buttons))
-    return [Reply(f"{hint}\n\n{data.get('text', '')}".rstrip(),
-                  buttons=(*buttons, ctx.cancel_button()))]
-
-
-CHOICE_FLOWS = [Flow(CHOICE_FLOW, {"choose": on_choice}),
-                # A confirmation only waits for its buttons; the chat goes on as usual.
-                Flow(CONFIRM_FLOW, {"confirm": on_choice}, passthrough=True)]
-
-
-COMMANDS: list[Command] = [
-    *core.COMMANDS,
-    Command("cancel", cancel, keywords=(*CANCEL_WORDS, "그만")),
-    *weekly.COMMANDS,
-    *admin.COMMANDS,
-    *open_chat.COMMANDS,
-    *helper_admin.COMMANDS,
-    *checks.COMMANDS,
-    *accountability.COMMANDS,
-    *unfollow.COMMANDS,
-    *producers.COMMANDS,
-    *web_links.COMMANDS,
-]
-ALL_COMMANDS[:] = COMMANDS  # what /help lists
-FLOWS: dict[str, Flow] = {
-    flow.name: flow for flow in (*helper_admin.FLOWS, *weekly.FLOWS, *admin.FLOWS,
-                                 *unfollow.FLOWS, *producers.FLOWS, *CHOICE_FLOWS)
-}
-# What a secret step remembers while it asks "is this your password?" (handlers/context).
-SECRET_ASKED, SECRET_VERBATIM = "secret_asked", "secret_verbatim"
-# The menu word a password step asked about, until the person's next event, in this
-# process only (never in the database: the unfollow check keeps nothing of a login);
-# another instance, or a restart, asks for it once more.
-PENDING_SECRETS: dict[tuple[str, str], str] = {}
-INVITE_CODE = re.compile(r"^[A-Z2-9]{8}$")
-BY_NAME = {c.name: c for c in COMMANDS}
-BY_KEYWORD = {k.lower(): c for c in COMMANDS for k in c.keywords}
+# What a secret step remembers while it asks "is this your password?" (handlers/context),
+# and the menu word it asked about: sealed (encrypted) in the state until the person's
+# next event only, which takes it out whatever it is, so "yes" works on any instance.
+SECRET_ASKED, SECRET_VERBATIM, SECRET_PENDING = "secret_asked", "secret_verbatim", \
+    "secret_pending"
 
 
 @dataclass
@@ -118,8 +52,10 @@ class Outcome:
     menu_changed: bool = False
     # Whether the person is a member (an admin's menu lists member commands only then).
     member: bool = False
-    # Work to run after the first replies are delivered (Dispatcher.finish).
-    deferred: list[Deferred] = field(default_factory=list)
+    # Work to run after the first replies are delivered (Dispatcher.finish), in order.
+    deferred: list[Continue] = field(default_factory=list)
+    # The event answered, which a continuation's result goes back to.
+    event: Incoming | None = None
     # What the transport's `queue` returned: the replies as queued durably by the
     # transaction that marked the event handled (None: not queued, send them as they are).
     queued: Any = None
@@ -141,26 +77,11 @@ def is_cancel(text: str) -> bool:
         "cancel", "")
 
 
-def is_menu_word(text: str) -> bool:
-    """A command of this bot (`/status`, `/lang en`) or exactly one of its words."""
-    parsed = parse_command(text)
-    if parsed is not None:
-        return parsed[0] in BY_NAME
-    return text.strip().lower() in BY_KEYWORD
-
-
-def parse_command(text: str) -> tuple[str, str] | None:
-    """`/Lang en` -> ("lang", "en"); `/cmd@somebot args` keeps only the command name."""
-    text = text.strip()
-    if not text.startswith("/") or len(text) < 2:
-        return None
-    head, _, args = text[1:].partition(" ")
-    return head.split("@", 1)[0].lower(), args.strip()
-
-
 class Dispatcher:
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, registry: Registry | None = None) -> None:
         self.services = services
+        # What events are routed to, built once here from the handler modules.
+        self.registry = registry if registry is not None else build_registry()
         # Filled in by the transports that have invite deep links (Telegram: t.me/<bot>).
         self.invite_links: dict[str, str] = {}
 
@@ -168,7 +89,7 @@ class Dispatcher:
                      defer: bool = False, queue: Queue | None = None) -> Outcome:
         """Answer one event; a failure rolls the event back and says so in the user's language.
 
-        Work a handler deferred (ctx.after) runs after the commit: here, with `progress`
+        Work a handler deferred (`ctx.defer`) runs after the commit: here, with `progress`
         told how it goes, or, with `defer=True`, when the transport calls `finish` after
         it has delivered the first replies (so a progress message can be edited).
         `queue` (with a `delivery_id`) writes the replies to the outbox in the very
@@ -187,22 +108,23 @@ class Dispatcher:
                     event.platform, event.user_id, event.user_name, event.language_hint
                 )
                 language = who.language
-                # Held for one event only: this one, if it is the "yes" to the question.
-                pending = PENDING_SECRETS.pop((event.platform, event.user_id), None)
                 state = await tx.conversations.resume(event.platform, event.user_id, stored)
-                known = FLOWS.get(state.flow) if state else None
+                # Held for one event only: this one, if it is the "yes" to the question.
+                pending = unseal(state.data.pop(SECRET_PENDING, None)) if state else None
+                known = self.registry.flows.get(state.flow) if state else None
                 flow = known if state and not state.expired else None
                 # A message in a password or code step: deleted even when the flow has
                 # expired, and what was typed is never read as a command or echoed.
                 secret = bool(known and state and state.step in known.secret_steps)
                 typed_secret = secret and event.payload is None
                 ctx = Ctx(event, who, tx, state=None if flow is None else state,
-                          invite_links=self.invite_links, services=self.services)
+                          invite_links=self.invite_links, services=self.services,
+                          registry=self.registry)
                 outcome = Outcome(language=who.language, audience=who.audience)
                 text = event.payload if event.payload is not None else event.text
                 if state is not None and state.expired:
                     outcome.replies.append(ctx.reply("common.expired"))
-                    if self._is_command(text) and not typed_secret:
+                    if self.registry.is_command(text) and not typed_secret:
                         outcome.replies += await self._route(ctx, text, None)
                 elif typed_secret and flow is not None and state is not None:
                     outcome.replies += await self._secret(ctx, flow, state.step, text)
@@ -220,15 +142,16 @@ class Dispatcher:
                     outcome.replies[0] = replace(outcome.replies[0], delete_incoming=True)
                 if queue is not None and event.delivery_id is not None:
                     outcome.queued = await queue(tx, event, outcome)
-        except Exception:
+        except Exception as exc:
             # Logged without the text: it may be a password.
             log.exception("handler failed (platform=%s user=%s)", event.platform, event.user_id)
+            self.services.faults.report("handler", exc)  # the admins hear, rate-limited
             failed = Outcome([Reply(t(language, "common.error"), delete_incoming=secret)],
                              language)
             if event.delivery_id is not None:  # handled, if badly: never run in a loop
                 await self._finish_delivery(event, event.delivery_id, failed, queue)
             return failed
-        outcome.deferred = ctx.deferred
+        outcome.deferred, outcome.event = ctx.deferred, event
         if not defer:
             outcome.replies += await self.finish(outcome, progress)
         return outcome
@@ -246,15 +169,54 @@ class Dispatcher:
 
     async def finish(self, outcome: Outcome, progress: ProgressFn | None = None) -> list[Reply]:
         """Run the event's deferred work (no transaction held meanwhile); its replies."""
-        replies: list[Reply] = []
         works, outcome.deferred = outcome.deferred, []
+        return await self._run_deferred(outcome.event, works, progress or _no_progress,
+                                        outcome.language)
+
+    async def _run_deferred(self, event: Incoming | None, works: list[Continue],
+                            progress: ProgressFn, language: str) -> list[Reply]:
+        """Each piece of work in turn, its replies in that order; one that fails says so
+        and the rest still run."""
+        replies: list[Reply] = []
         for work in works:
             try:
-                replies += await work(progress or _no_progress)
-            except Exception:
+                replies += await self._continue(event, work, progress, language)
+            except Exception as exc:
                 log.exception("deferred work failed")
-                replies.append(Reply(t(outcome.language, "common.error")))
+                self.services.faults.report("deferred work", exc)
+                replies.append(Reply(t(language, "common.error")))
         return replies
+
+    async def _continue(self, event: Incoming | None, work: Continue, progress: ProgressFn,
+                        language: str) -> list[Reply]:
+        """Run a continuation's call outside any transaction, then hand its result to its
+        step through the normal path: the person's lock, who they are and the flow they
+        are in now (a flow they started meanwhile included), one transaction, the state
+        saved if the step moved it. Work the step defers in its turn runs after that."""
+        kwargs = dict(work.kwargs)
+        if work.progress is not None:
+            kwargs["progress"] = work.progress(language, progress)
+        if work.then is None:
+            await work.call(*work.args, **kwargs)
+            return []
+        if event is None:
+            raise RuntimeError("a continuation's result has no event to go back to")
+        try:
+            result: Any = await work.call(*work.args, **kwargs)
+        except work.catch as exc:
+            result = exc
+        async with self.services.transaction_of(event.platform, event.user_id) as tx:
+            who, stored = await tx.accounts.identify(event.platform, event.user_id, None,
+                                                     event.language_hint)
+            state = await tx.conversations.resume(event.platform, event.user_id, stored)
+            live = None if state is None or state.expired else state
+            before = copy.deepcopy(live)
+            ctx = Ctx(event, who, tx, state=live, invite_links=self.invite_links,
+                      services=self.services, registry=self.registry)
+            replies = await work.then(ctx, result, **work.values)
+            if ctx.state != before:
+                await self._save_state(ctx, had_state=live is not None)
+        return replies + await self._run_deferred(event, ctx.deferred, progress, ctx.lang)
 
     async def _secret(self, ctx: Ctx, flow: Flow, step: str, text: str) -> list[Reply]:
         """Typed text at a password or code step. The cancel words end the flow; a
@@ -268,20 +230,22 @@ class Dispatcher:
         if is_cancel(text):
             return await cancel(ctx, "")
         asked, verbatim = data.pop(SECRET_ASKED, False), data.pop(SECRET_VERBATIM, False)
-        if verbatim or not (is_menu_word(text) or looks_like_link(text)):
+        if verbatim or not (self.registry.is_menu_word(text) or looks_like_link(text)):
             return await flow.steps[step](ctx, text)
         if asked:  # a menu word again: they mean the menu, the secret step ends
             ctx.end()
             return await self._route(ctx, text, None)
         data[SECRET_ASKED] = True
-        PENDING_SECRETS[(ctx.event.platform, ctx.event.user_id)] = text
+        sealed = seal(text)  # None without ENCRYPTION_KEYS: then "yes" asks for it again
+        if sealed is not None:
+            data[SECRET_PENDING] = sealed
         yes = Button(ctx.t("secret.is_password_yes"), SECRET_YES_PAYLOAD)
         return [ctx.ask("secret.is_password", yes)]
 
     async def _secret_confirmed(self, ctx: Ctx, flow: Flow, step: str,
                                 pending: str | None) -> list[Reply]:
-        """"Yes, that was my password": tried now, or (this process no longer holds it)
-        taken as it is from the next message."""
+        """"Yes, that was my password": tried now, or (it could not be kept: no
+        ENCRYPTION_KEYS) taken as it is from the next message."""
         data = ctx.state.data if ctx.state is not None else {}
         data.pop(SECRET_ASKED, None)
         if step == login.CHECKING:
@@ -291,25 +255,17 @@ class Dispatcher:
             return [ctx.ask("secret.send_again")]
         return await flow.steps[step](ctx, pending)
 
-    @staticmethod
-    def _is_command(text: str) -> bool:
-        return parse_command(text) is not None or text.strip().lower() in BY_KEYWORD
-
     async def _route(self, ctx: Ctx, text: str, flow: Flow | None) -> list[Reply]:
         if ctx.event.attachment is not None:
             if ctx.event.chat_kind == "group":
                 return []
-            # Instagram's export: the unfollow check. Only admins send chat exports, so
-            # anyone else's file is read as an Instagram export (and told what is wrong).
-            if not ctx.who.is_admin or looks_like_export(ctx.event.attachment_name or "",
-                                                         ctx.event.attachment):
-                return await unfollow.from_upload(ctx)
-            return await open_chat.import_upload(ctx)
+            return await self._triggered(ctx, self.registry.file_triggers(), text)
         parsed = parse_command(text)
-        if parsed is None and text.strip().lower() in BY_KEYWORD:
+        command = self.registry.keyword(text) if parsed is None else None
+        if command is not None:
             # A word that names a command leaves the flow in progress (KakaoTalk users
             # move on with words); a password or code step never reads words (above).
-            parsed = (BY_KEYWORD[text.strip().lower()].name, "")
+            parsed = (command.name, "")
         if parsed is not None:
             return await self._command(ctx, *parsed)
         if ctx.event.chat_kind == "group":
@@ -317,47 +273,25 @@ class Dispatcher:
         if flow is not None and ctx.state is not None and not flow.passthrough:
             step = flow.steps[ctx.state.step]
             return await step(ctx, text)
-        if ctx.who.member_id is None:
-            if INVITE_CODE.match(text.strip().upper()):  # an invite code typed on its own
-                return await core.start(ctx, text.strip())
-            if ctx.who.audience == "stranger":
-                return [ctx.reply("stranger.how_to_join")]
-            return [ctx.reply("admin.not_member" if looks_like_link(text)
-                              else "common.not_understood")]
-        if INVITE_CODE.match(text.strip()):  # their code again, as it was given (capitals)
-            return await core.start(ctx, text.strip())
-        if looks_like_link(text):  # a member simply sends a link: that is a submission
-            return await weekly.submit_link(ctx, text, in_flow=False)
-        return [ctx.reply("common.not_understood")]
+        return await self._triggered(ctx, self.registry.text_triggers(), text)
 
-    @staticmethod
-    async def _command(ctx: Ctx, name: str, args: str) -> list[Reply]:
-        command = BY_NAME.get(name)
+    async def _triggered(self, ctx: Ctx, triggers: tuple[Trigger, ...], text: str
+                         ) -> list[Reply]:
+        """The first trigger that takes this content answers; someone it is not for is
+        told how to join (a stranger) or that they are not a member (an admin)."""
+        stranger = ctx.who.audience == "stranger"
+        for trigger in triggers:
+            if not trigger.matches(ctx, text):
+                continue
+            if trigger.allowed_for(ctx.who.audience, ctx.who.member_id is not None):
+                return await trigger.run(ctx, text)
+            return [ctx.reply("stranger.how_to_join" if stranger else "admin.not_member")]
+        return [ctx.reply("stranger.how_to_join" if stranger else "common.not_understood")]
+
+    async def _command(self, ctx: Ctx, name: str, args: str) -> list[Reply]:
         if f"/{name}" == SECRET_YES_PAYLOAD:  # the question of a password step gone by
             return [ctx.reply("common.expired")]
-        if command is None:
-            if ctx.event.chat_kind == "group":
-                return []  # another bot's command, most likely
-            return [ctx.reply("common.unknown_command", command=f"/{name}")]
-        if not command.allowed_for(ctx.who.audience):
-            if command.audience == "admin":
-                await ctx.tx.audit.add(ctx.who.account_id, "refused", target=f"/{name}")
-                return [ctx.reply("common.not_admin")]
-            return [ctx.reply("common.members_only")]
-        if command.private_only and ctx.event.chat_kind != "private":
-            return [ctx.reply("common.private_only")]
-        if command.audience == "member" and ctx.who.member_id is None and \
-                not command.admins_too:
-            return [ctx.reply("admin.not_member")]  # an admin who is not a member (yet)
-        if name != "cancel" and (not command.keeps_flow or Dispatcher._in_secret_step(ctx)):
-            ctx.end()  # a new command leaves any flow in progress (a secret step always)
-        return await command.run(ctx, args)
-
-    @staticmethod
-    def _in_secret_step(ctx: Ctx) -> bool:
-        flow = FLOWS.get(ctx.state.flow) if ctx.state is not None else None
-        return flow is not None and ctx.state is not None and \
-            ctx.state.step in flow.secret_steps
+        return await self.registry.run_command(ctx, name, args)
 
     async def _save_state(self, ctx: Ctx, *, had_state: bool) -> None:
         conversations = ctx.tx.conversations
@@ -368,15 +302,4 @@ class Dispatcher:
             await conversations.save(ctx.event.platform, ctx.event.user_id, ctx.state)
 
 
-def command_menu(audience: str, language: str, in_group: bool = False, member: bool = True
-                 ) -> list[tuple[str, str]]:
-    """(command, description) pairs for a platform's command menu (an admin who is not a
-    member gets no member commands)."""
-    return [
-        (c.name, t(language, f"cmd.{c.name}"))
-        for c in visible_commands(COMMANDS, audience, member)
-        if not (in_group and c.private_only)
-    ]
-
-
-__all__ = ["CANCEL_PAYLOAD", "COMMANDS", "Dispatcher", "Outcome", "command_menu"]
+__all__ = ["CANCEL_PAYLOAD", "Dispatcher", "Outcome"]

@@ -6,8 +6,8 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from handlers.i18n import t
-from services.week_record import is_deleted
-from services.weeks import Week
+from services.week.calendar import Week
+from services.week.record import is_deleted
 
 KO_WEEKDAYS = "월화수목금토일"
 EN_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")

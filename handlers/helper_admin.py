@@ -9,25 +9,24 @@ confirmation.
 from __future__ import annotations
 
 from handlers import instagram_login as login
-from handlers.context import Ctx
+from handlers.context import Continue, Ctx
 from handlers.events import Button, Reply
 from handlers.formatting import moment
 from handlers.registry import Command, Flow
-from services.helper_accounts import (
+from services.instagram.errors import CheckpointRequired, InstagramError
+from services.instagram.gateway import LoginResult
+from services.instagram.helper_accounts import (
+    CheckPlan,
     HelperView,
     LoginOutcome,
     ProbeResult,
     probe,
     secrets_storable,
-    try_code,
-    try_login,
 )
-from services.instagram.errors import InstagramError
-from services.instagram.gateway import LoginResult
+from services.instagram.logins import Answer, Verdict, waiting_after
 from services.instagram.names import normalize_username
 
 FLOW = "add_helper"
-TRIES = 3
 
 
 def ig_reason(ctx: Ctx, code: str) -> str:
@@ -59,78 +58,81 @@ async def on_username(ctx: Ctx, text: str) -> list[Reply]:
     return replies
 
 
+async def _store(ctx: Ctx, step: str, username: str, answer: Answer, password: str
+                 ) -> None:
+    """Instagram answered a password or a code: the account is stored (password
+    encrypted) unless Instagram said the password is wrong (services/helper_accounts)."""
+    if step == "code":
+        await ctx.tx.helpers.record_code(username, answer)
+    else:
+        await ctx.tx.helpers.record_login(ctx.who.account_id, username, password, answer)
+
+
+def _ask_code(ctx: Ctx, username: str, error: InstagramError) -> Reply:
+    key = "addhelper.ask_code_2fa" if error.code == "need_2fa" \
+        else "addhelper.ask_code_challenge"
+    return ctx.ask(key, username=username)
+
+
+def _again(ctx: Ctx, step: str, _error: InstagramError, left: int) -> Reply:
+    return ctx.ask("addhelper.bad_password" if step == "password" else "addhelper.bad_code",
+                   left=left)
+
+
+async def _over(ctx: Ctx, step: str, username: str, error: InstagramError) -> list[Reply]:
+    """A wrong password (or code) too often, an unknown account (its name is asked
+    again), or stored but not logged in, and why."""
+    if error.code == "bad_credentials":
+        return [ctx.reply("addhelper.gave_up")]
+    if error.code == "bad_2fa":
+        return [ctx.reply("addhelper.code_gave_up", username=username)]
+    if error.code == "not_found" and step == "password":
+        ctx.goto(FLOW, "username")
+        return [ctx.ask("addhelper.no_such_account", username=username)]
+    if isinstance(error, CheckpointRequired) and not error.needs_code:
+        return [ctx.reply("addhelper.checkpoint_app", username=username)]
+    return [ctx.reply("addhelper.stored_not_logged_in", username=username,
+                      reason=ig_reason(ctx, error.code))]
+
+
+async def _ready(ctx: Ctx, username: str, _result: LoginResult, _password: str
+                 ) -> list[Reply]:
+    return [ctx.reply("addhelper.ready", username=username)]
+
+
+LOGIN = login.LoginFlow(FLOW, _ask_code, _ready, again=_again, over=_over,
+                        answered=_store, own=True)  # an admin adding a helper: own
+
+
 async def on_password(ctx: Ctx, text: str) -> list[Reply]:
     password = text.strip()
     if not password:
         return [ctx.ask("addhelper.password_empty")]
-    data = ctx.state.data if ctx.state else {}
-    username = str(data.get("username", ""))
-    if no := await login.refused(ctx, username, own=True):  # an admin adding a helper
-        return no
-    instagram, actor = ctx.services.instagram if ctx.services else None, ctx.who.account_id
-    ctx.goto(FLOW, login.CHECKING)
-
-    async def then(fresh: Ctx, result: LoginResult | InstagramError) -> list[Reply]:
-        outcome = await fresh.tx.helpers.record_login(actor, username, password, result)
-        if outcome.status == "bad_credentials":
-            await fresh.tx.logins.failed(actor, username, own=True)
-            tries = int(data.get("tries", 0)) + 1
-            if tries >= TRIES or await fresh.tx.logins.throttled(actor, username, own=True):
-                fresh.end()
-                return [fresh.reply("addhelper.gave_up")]
-            fresh.goto(FLOW, "password", tries=tries)
-            return [fresh.ask("addhelper.bad_password", left=TRIES - tries)]
-        if outcome.status == "not_found":
-            fresh.goto(FLOW, "username")
-            return [fresh.ask("addhelper.no_such_account", username=username)]
-        return after_login(fresh, username, outcome)
-
-    ctx.continue_after(lambda: try_login(instagram, username, password), then)
-    return [Reply(ctx.t("login.checking"), progress=True)]
-
-
-def after_login(ctx: Ctx, username: str, outcome: LoginOutcome) -> list[Reply]:
-    """What the admin hears once Instagram answered a password (from /addhelper or
-    /checkhelper): ready, a code to send, or why it is stored but not logged in."""
-    if outcome.status in {"ready", "logged_in"}:
-        ctx.end()
-        return [ctx.reply("addhelper.ready", username=username)]
-    if outcome.status == "needs_code":
-        ctx.goto(FLOW, "code", username=username, tries=0)
-        key = "addhelper.ask_code_2fa" if outcome.error and outcome.error.code == "need_2fa" \
-            else "addhelper.ask_code_challenge"
-        return [ctx.ask(key, username=username)]
-    ctx.end()
-    if outcome.status == "checkpoint":
-        return [ctx.reply("addhelper.checkpoint_app", username=username)]
-    return [ctx.reply("addhelper.stored_not_logged_in", username=username,
-                      reason=ig_reason(ctx, outcome.status))]
+    username = str((ctx.state.data if ctx.state else {}).get("username", ""))
+    return await login.password_step(ctx, LOGIN, username, password)
 
 
 async def on_code(ctx: Ctx, text: str) -> list[Reply]:
-    data = ctx.state.data if ctx.state else {}
-    username = str(data.get("username", ""))
+    username = str((ctx.state.data if ctx.state else {}).get("username", ""))
     code = "".join(text.split())
     if not code.isdigit():
         return [ctx.ask("addhelper.code_digits")]
-    instagram = ctx.services.instagram if ctx.services else None
-    ctx.goto(FLOW, login.CHECKING)
-
-    async def then(fresh: Ctx, result: LoginResult | InstagramError) -> list[Reply]:
-        outcome = await fresh.tx.helpers.record_code(username, result)
-        if outcome.status == "bad_2fa":
-            tries = int(data.get("tries", 0)) + 1
-            if tries >= TRIES:
-                fresh.end()
-                return [fresh.reply("addhelper.code_gave_up", username=username)]
-            fresh.goto(FLOW, "code", tries=tries)
-            return [fresh.ask("addhelper.bad_code", left=TRIES - tries)]
-        return after_login(fresh, username, outcome)
-
-    ctx.continue_after(lambda: try_code(instagram, username, code), then)
-    return [Reply(ctx.t("login.checking"), progress=True)]
+    return await login.code_step(ctx, LOGIN, username, code)
 
 
+async def after_check(ctx: Ctx, username: str, outcome: LoginOutcome, password: str
+                      ) -> list[Reply]:
+    """/checkhelper had to log in with the stored password: ready, a code to send (the
+    add-helper flow's code step takes it), or why it is stored but not logged in."""
+    if outcome.status == "needs_code" and outcome.error is not None:
+        waiting = waiting_after(outcome.error, password)
+        verdict = Verdict("code", error=outcome.error,
+                          waiting=waiting.seal() if waiting is not None else None)
+        return await login.follow(ctx, LOGIN, "password", username, verdict)
+    ctx.end()
+    if outcome.status == "checkpoint":
+        return [ctx.reply("addhelper.checkpoint_app", username=username)]
+    return [ctx.reply("addhelper.ready", username=username)]
 def _status(ctx: Ctx, helper: HelperView) -> str:
     zone = ctx.tx.rules.timezone
     if helper.status == "cooling" and helper.cooling_until is not None:
@@ -187,19 +189,23 @@ async def check_helper(ctx: Ctx, args: str) -> list[Reply]:
     if isinstance(plan, LoginOutcome):
         return [ctx.reply("checkhelper.failed", username=username,
                           reason=ig_reason(ctx, plan.status))]
-    instagram, actor = ctx.services.instagram if ctx.services else None, ctx.who.account_id
-
-    async def then(fresh: Ctx, result: ProbeResult | InstagramError) -> list[Reply]:
-        outcome = await fresh.tx.helpers.record_check(actor, plan, result)
-        if outcome.status == "ready":
-            return [fresh.reply("checkhelper.ok", username=username)]
-        if outcome.status in {"logged_in", "needs_code", "checkpoint"}:
-            return after_login(fresh, username, outcome)
-        return [fresh.reply("checkhelper.failed", username=username,
-                            reason=ig_reason(fresh, outcome.status))]
-
-    ctx.continue_after(lambda: probe(instagram, plan), then)
+    ctx.defer(Continue(probe, (ctx.services.instagram, plan), then=_checked,
+                       values={"plan": plan}))
     return [Reply(ctx.t("checkhelper.checking", username=username), progress=True)]
+
+
+async def _checked(ctx: Ctx, result: ProbeResult | InstagramError, *, plan: CheckPlan
+                   ) -> list[Reply]:
+    """Instagram answered /checkhelper (the session, or a login with the stored password):
+    recorded, and said, by the admin's next transaction."""
+    username = plan.username
+    outcome = await ctx.tx.helpers.record_check(ctx.who.account_id, plan, result)
+    if outcome.status == "ready":
+        return [ctx.reply("checkhelper.ok", username=username)]
+    if outcome.status in {"logged_in", "needs_code", "checkpoint"}:
+        return await after_check(ctx, username, outcome, plan.password or "")
+    return [ctx.reply("checkhelper.failed", username=username,
+                      reason=ig_reason(ctx, outcome.status))]
 
 
 COMMANDS = [

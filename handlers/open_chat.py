@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from handlers.context import Ctx
+from handlers.context import Continue, Ctx
 from handlers.events import Reply
 from handlers.i18n import t
-from handlers.registry import Command
-from services.instagram.errors import InstagramError
-from services.kakao_export import LAYOUTS, MAX_UPLOAD, ExportUnreadable
-from services.open_chat_import import (
+from handlers.registry import Command, Trigger
+from services.open_chat.chat_export import LAYOUTS, MAX_UPLOAD, ExportUnreadable
+from services.open_chat.importer import (
     ExportDigest,
     ImportReport,
     MailReport,
     import_start,
     read_digest_off_loop,
 )
+from services.unfollow.instagram_export import looks_like_export
 
 MAX_LISTED = 200  # a report longer than this says how many more there are
 
@@ -106,27 +106,20 @@ async def import_upload(ctx: Ctx) -> list[Reply]:
     data, name = event.attachment or b"", event.attachment_name or ""
     if (event.attachment_size or 0) > MAX_UPLOAD:  # too big to be downloaded at all
         return [Reply(unreadable("upload_too_big", (), ctx.lang, MAX_UPLOAD // 2**20))]
-    rules, actor = ctx.tx.rules, ctx.who.account_id
+    rules = ctx.tx.rules
     since = import_start(ctx.tx.now(), rules, rules.kakao_import_weeks)
-
-    async def read() -> ExportDigest | ExportUnreadable:
-        try:
-            return await read_digest_off_loop(data, name, rules.timezone, since)
-        except ExportUnreadable as exc:
-            return exc
-
-    async def then(fresh: Ctx, found: ExportDigest | ExportUnreadable | InstagramError
-                   ) -> list[Reply]:
-        if isinstance(found, ExportUnreadable):
-            return [Reply(unreadable(found.reason, found.first_lines, fresh.lang,
-                                     found.limit))]
-        if not isinstance(found, ExportDigest):  # reading asks Instagram nothing: a fault
-            return [Reply(unreadable("internal", (), fresh.lang))]
-        report = await fresh.tx.open_chat.run(found, actor, name)
-        return [Reply(render_report(report, fresh.lang))]
-
-    ctx.continue_after(read, then)
+    ctx.defer(Continue(read_digest_off_loop, (data, name, rules.timezone, since),
+                       then=_export_read, values={"name": name}, catch=(ExportUnreadable,)))
     return [Reply(ctx.t("import.reading"), progress=True)]
+
+
+async def _export_read(ctx: Ctx, found: ExportDigest | ExportUnreadable, *, name: str
+                       ) -> list[Reply]:
+    """The export has been read off the event loop: imported now, in the admin's name."""
+    if isinstance(found, ExportUnreadable):
+        return [Reply(unreadable(found.reason, found.first_lines, ctx.lang, found.limit))]
+    report = await ctx.tx.open_chat.run(found, ctx.who.account_id, name)
+    return [Reply(render_report(report, ctx.lang))]
 
 
 async def how_to_import(ctx: Ctx, _args: str) -> list[Reply]:
@@ -141,4 +134,17 @@ async def how_to_import(ctx: Ctx, _args: str) -> list[Reply]:
     return [ctx.reply("import.how_elsewhere", weeks=rules.kakao_import_weeks)]
 
 
+def is_chat_export(ctx: Ctx, _text: str) -> bool:
+    """An admin's file that is not Instagram's export: the open chat's (only admins
+    send chat exports, so anyone else's file goes to the unfollow check)."""
+    event = ctx.event
+    return ctx.who.is_admin and not looks_like_export(event.attachment_name or "",
+                                                      event.attachment or b"")
+
+
+async def uploaded_chat(ctx: Ctx, _text: str) -> list[Reply]:
+    return await import_upload(ctx)
+
+
+TRIGGERS = [Trigger("chat_export", "file", is_chat_export, uploaded_chat)]
 COMMANDS = [Command("import", how_to_import, audience="admin", keywords=("대화 가져오기",))]

@@ -4,21 +4,22 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import partial
 
 from handlers import instagram_login as login
 from handlers.arguments import month as month_of
 from handlers.arguments import whole_number
-from handlers.context import Ctx, ProgressFn
+from handlers.context import Continue, Ctx
 from handlers.events import Button, Reply
 from handlers.i18n import t
 from handlers.registry import Command, Flow
+from services.automation.registrations import look_at_consumer
 from services.container import Services
-from services.helper_accounts import HelperAccountService, secrets_storable
 from services.instagram.errors import InstagramError, NotFound, PrivateProfile
 from services.instagram.gateway import LoginResult
+from services.instagram.helper_accounts import secrets_storable
 from services.instagram.names import normalize_username
-from services.instagram.pool import ASKED_SHARE
-from services.notifier import Render
+from services.messaging.notifier import Render
 
 CONSUMER_FLOW = "consumer"
 PRODUCER_FLOW = "producer"
@@ -27,12 +28,24 @@ KINDS = {"consumer": "consumer", "producer": "producer", "소비자": "consumer"
          "생산자": "producer"}
 
 
-async def _request_approval(services: Services | None, render: Render, kind: str,
+async def _request_approval(services: Services, render: Render, kind: str,
                             row_id: int) -> None:
     """The admins hear of a new consumer or producer, with its Approve button."""
-    if services is not None and services.delivery is not None:
-        await services.delivery.to_admins(render, lambda lang: [
-            (t(lang, "approve.button", id=row_id), f"/approve {kind} {row_id}")])
+    await services.delivery.to_admins(render, partial(_approve_button, kind, row_id))
+
+
+def _approve_button(kind: str, row_id: int, lang: str) -> list[tuple[str, str]]:
+    return [(t(lang, "approve.button", id=row_id), f"/approve {kind} {row_id}")]
+
+
+def _for_admins(kind: str, row_id: int, username: str, member: str, lang: str) -> str:
+    return t(lang, f"{kind}.admins", id=row_id, username=username, member=member)
+
+
+def _ask_admins(ctx: Ctx, kind: str, row_id: int, username: str) -> None:
+    """After the commit, the admins are asked to approve the new consumer or producer."""
+    render = partial(_for_admins, kind, row_id, username, ctx.who.member_username or "")
+    ctx.defer(Continue(_request_approval, (ctx.services, render, kind, row_id)))
 
 
 async def _switch(ctx: Ctx, kind: str, word: str) -> list[Reply]:
@@ -57,54 +70,48 @@ async def consumer(ctx: Ctx, args: str) -> list[Reply]:
     return [ctx.ask("consumer.ask_username")]
 
 
-async def on_consumer_username(ctx: Ctx, text: str) -> list[Reply]:
-    """Checked to exist and be public through a helper, after this event's commit."""
+async def _username_step(ctx: Ctx, kind: str, text: str) -> str | list[Reply]:
+    """The consumer's and the producer's username step: the account's name, or what is
+    wrong with it (not a username, not a member, another member's account)."""
     username = normalize_username(text)
     if username is None:
         return [ctx.ask("addhelper.bad_username", value=text.strip()[:40])]
     if ctx.who.member_id is None:  # an admin who is not a member
         return [ctx.reply("admin.not_member")]
-    if await ctx.tx.producers.username_taken("consumer", username, ctx.who.member_id):
+    if await ctx.tx.producers.username_taken(kind, username, ctx.who.member_id):
         ctx.end()
-        return [ctx.reply("consumer.taken", username=username)]
+        return [ctx.reply(f"{kind}.taken", username=username)]
+    return username
+
+
+async def on_consumer_username(ctx: Ctx, text: str) -> list[Reply]:
+    """Checked to exist and be public through a helper, after this event's commit."""
+    username = await _username_step(ctx, "consumer", text)
+    if not isinstance(username, str):
+        return username
     ctx.end()
-    services, member_id, lang = ctx.services, ctx.who.member_id, ctx.lang
-    member = ctx.who.member_username or ""
-
-    async def work(_progress: ProgressFn) -> list[Reply]:
-        instagram = services.instagram
-        try:
-            if instagram is None:
-                raise InstagramError("no_helper")
-            async with services.transaction() as tx:
-                await HelperAccountService(tx.session, instagram).load_pool()
-            gateway = instagram.gateway
-
-            async def look(session: dict) -> str:
-                """The account's pk (kept with the consumer), then a look at its posts
-                (refused when the profile is private)."""
-                found = await gateway.profile(session, username)
-                await gateway.recent_posts(session, username, 1)
-                return found.pk
-
-            pk = await instagram.pool.run(look, share=ASKED_SHARE)
-        except NotFound:
-            return [Reply(t(lang, "consumer.not_found", username=username))]
-        except PrivateProfile:
-            return [Reply(t(lang, "consumer.private", username=username))]
-        except InstagramError as exc:
-            return [Reply(t(lang, "consumer.cannot_check", username=username,
-                            reason=t(lang, f"ig.user.{exc.code}")))]
-        async with services.transaction() as tx:
-            row = await tx.producers.register_consumer(member_id, username, pk)
-            row_id = row.id
-        await _request_approval(services, lambda lg: t(
-            lg, "consumer.admins", id=row_id, username=username, member=member),
-            "consumer", row_id)
-        return [Reply(t(lang, "consumer.pending", username=username))]
-
-    ctx.after(work)
+    await ctx.tx.helpers.load_pool()  # helpers another instance added read too
+    ctx.defer(Continue(look_at_consumer, (ctx.services.instagram, username),
+                       then=_consumer_looked, values={"username": username}))
     return [ctx.reply("consumer.checking", username=username)]
+
+
+async def _consumer_looked(ctx: Ctx, pk: str | InstagramError, *, username: str
+                           ) -> list[Reply]:
+    """Instagram showed the account (its pk) or why it cannot be a consumer: registered,
+    under the member's lock, and the admins asked to approve it."""
+    if isinstance(pk, NotFound):
+        return [ctx.reply("consumer.not_found", username=username)]
+    if isinstance(pk, PrivateProfile):
+        return [ctx.reply("consumer.private", username=username)]
+    if isinstance(pk, InstagramError):
+        return [ctx.reply("consumer.cannot_check", username=username,
+                          reason=ctx.t(f"ig.user.{pk.code}"))]
+    if ctx.who.member_id is None:  # no longer a member meanwhile
+        return [ctx.reply("admin.not_member")]
+    row = await ctx.tx.producers.register_consumer(ctx.who.member_id, username, pk)
+    _ask_admins(ctx, "consumer", row.id, username)
+    return [ctx.reply("consumer.pending", username=username)]
 
 
 # --- producers ---------------------------------------------------------------------------
@@ -121,69 +128,41 @@ async def producer(ctx: Ctx, args: str) -> list[Reply]:
 
 
 async def on_producer_username(ctx: Ctx, text: str) -> list[Reply]:
-    username = normalize_username(text)
-    if username is None:
-        return [ctx.ask("addhelper.bad_username", value=text.strip()[:40])]
-    if ctx.who.member_id is None:  # an admin who is not a member
-        return [ctx.reply("admin.not_member")]
-    if await ctx.tx.producers.username_taken("producer", username, ctx.who.member_id):
-        ctx.end()
-        return [ctx.reply("producer.taken", username=username)]
+    username = await _username_step(ctx, "producer", text)
+    if not isinstance(username, str):
+        return username
     ctx.goto(PRODUCER_FLOW, "password", username=username, tries=0)
     return [login.ask_password(ctx, "producer.ask_password", username=username)]
 
 
 async def on_producer_password(ctx: Ctx, text: str) -> list[Reply]:
-    data = ctx.state.data if ctx.state else {}
-    username, password = str(data.get("username", "")), text.strip()
-    key = (ctx.event.platform, ctx.event.user_id)
-    pending_passwords[key] = password  # for the code step; never in the state
-    return await login.password_step(
-        ctx, PRODUCER_FLOW, "producer.ask_code", username, password,
-        lambda fresh, result: _registered(fresh, username, pending_passwords.pop(key, password),
-                                          result),
-        forget=lambda: pending_passwords.pop(key, None))
-
-
-# The password between the password and code messages, in this process only (the login
-# waiting in the gateway lives here too); gone when the flow ends.
-pending_passwords: dict[tuple[str, str], str] = {}
+    username = str((ctx.state.data if ctx.state else {}).get("username", ""))
+    return await login.password_step(ctx, PRODUCER_LOGIN, username, text.strip())
 
 
 async def on_producer_code(ctx: Ctx, text: str) -> list[Reply]:
-    data = ctx.state.data if ctx.state else {}
-    username = str(data.get("username", ""))
-    key = (ctx.event.platform, ctx.event.user_id)
-    if key not in pending_passwords:  # the login waits in another instance, or was lost
-        ctx.end()
-        return [ctx.reply("ig.user.login_lost")]
-    return await login.code_step(
-        ctx, PRODUCER_FLOW, username, text,
-        lambda fresh, result: _registered(fresh, username, pending_passwords.pop(key, ""),
-                                          result),
-        forget=lambda: pending_passwords.pop(key, None))
+    """The code may reach any instance: the conversation keeps the waiting login
+    (with the password, to store once the code is accepted) sealed."""
+    username = str((ctx.state.data if ctx.state else {}).get("username", ""))
+    return await login.code_step(ctx, PRODUCER_LOGIN, username, text)
 
 
-async def _registered(ctx: Ctx, username: str, password: str, login: LoginResult
+async def _registered(ctx: Ctx, username: str, result: LoginResult, password: str
                       ) -> list[Reply]:
     if ctx.who.member_id is None:  # an admin who is not a member
         return [ctx.reply("admin.not_member")]
+    if not password:  # a code for a login this conversation did not keep
+        return [ctx.reply("ig.user.login_lost")]
     row = await ctx.tx.producers.register_producer(ctx.who.member_id, username, password,
-                                                   login.session, login.pk)
+                                                   result.session, result.pk)
     ctx.end()
-    member = ctx.who.member_username or ""
     if row.status == "pending":
-        services, row_id = ctx.services, row.id
-
-        async def work(_progress: ProgressFn) -> list[Reply]:
-            await _request_approval(services, lambda lang: t(
-                lang, "producer.admins", id=row_id, username=username, member=member),
-                "producer", row_id)
-            return []
-
-        ctx.after(work)
+        _ask_admins(ctx, "producer", row.id, username)
     return [ctx.reply("producer.pending" if row.status == "pending"
                       else "producer.switched.active", username=username)]
+
+
+PRODUCER_LOGIN = login.LoginFlow.for_member(PRODUCER_FLOW, "producer.ask_code", _registered)
 
 
 # --- admins ------------------------------------------------------------------------------
@@ -210,16 +189,18 @@ async def approve(ctx: Ctx, args: str) -> list[Reply]:
     if approved is None:
         return [ctx.reply("approve.unknown", kind=ctx.t(f"approve.kind.{kind}"), id=row_id)]
     member_id, username = approved
-    services = ctx.services
-
-    async def work(_progress: ProgressFn) -> list[Reply]:
-        if services is not None and services.delivery is not None:
-            await services.delivery.to_members({member_id: lambda lang: t(
-                lang, f"{kind}.approved", username=username)})
-        return []
-
-    ctx.after(work)
+    ctx.defer(Continue(_tell_approved, (ctx.services, member_id, kind, username)))
     return [ctx.reply("approve.done", kind=ctx.t(f"approve.kind.{kind}"), username=username)]
+
+
+async def _tell_approved(services: Services, member_id: int, kind: str,
+                         username: str) -> None:
+    """The member hears that an admin approved their consumer or producer account."""
+    await services.delivery.to_members({member_id: partial(_approved_text, kind, username)})
+
+
+def _approved_text(kind: str, username: str, lang: str) -> str:
+    return t(lang, f"{kind}.approved", username=username)
 
 
 async def usage(ctx: Ctx, args: str) -> list[Reply]:

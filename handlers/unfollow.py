@@ -5,25 +5,31 @@ Instagram request. Also the whitelist, keeping a result, and `/forgetme`."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from datetime import timedelta
 
 from handlers import formatting
 from handlers import instagram_login as login
-from handlers.context import Ctx, ProgressFn
+from handlers.context import Continue, Ctx, ProgressFn
 from handlers.events import Button, Reply
 from handlers.i18n import t
-from handlers.registry import Command, Flow
+from handlers.registry import Command, Flow, Trigger
 from services.instagram.errors import InstagramError
+from services.instagram.gateway import LoginResult
 from services.instagram.names import normalize_username
-from services.instagram_export import (
+from services.unfollow.answer import (
+    Crawled,
+    CrawlProgress,
+    UnfollowResult,
+    WhitelistFull,
+    crawl_follows,
+)
+from services.unfollow.instagram_export import (
     MAX_UPLOAD,
     ExportProblem,
     FollowLists,
     looks_like_chat_export,
     read_export_off_loop,
 )
-from services.unfollow import UnfollowResult, WhitelistFull
 
 FILES_FLOW = "unfollow_files"
 RESULT_FLOW = "unfollow_result"
@@ -41,22 +47,16 @@ async def from_upload(ctx: Ctx) -> list[Reply]:
     if (ctx.event.attachment_size or 0) > MAX_UPLOAD:  # too big to be downloaded at all
         return [ctx.reply("unfollow.file.upload_too_big", limit=MAX_UPLOAD // 2**20)]
 
-    async def read() -> FollowLists | ExportProblem:
-        try:
-            return await read_export_off_loop(name, data)
-        except ExportProblem as problem:
-            return problem
-
-    async def then(fresh: Ctx, result: FollowLists | ExportProblem | InstagramError
-                   ) -> list[Reply]:
-        if isinstance(result, FollowLists):
-            return await _with_lists(fresh, result)
-        reason = result.reason if isinstance(result, ExportProblem) else "broken_file"
-        limit = result.limit if isinstance(result, ExportProblem) else None
-        return [fresh.reply(f"unfollow.file.{reason}", limit=limit)]
-
-    ctx.continue_after(read, then)
+    ctx.defer(Continue(read_export_off_loop, (name, data), then=_export_read,
+                       catch=(ExportProblem,)))
     return [Reply(ctx.t("unfollow.reading"), progress=True)]
+
+
+async def _export_read(ctx: Ctx, read: FollowLists | ExportProblem) -> list[Reply]:
+    """The file has been read in a worker thread: the answer, or what is wrong with it."""
+    if isinstance(read, ExportProblem):
+        return [ctx.reply(f"unfollow.file.{read.reason}", limit=read.limit)]
+    return await _with_lists(ctx, read)
 
 
 async def _with_lists(ctx: Ctx, lists: FollowLists) -> list[Reply]:
@@ -79,8 +79,9 @@ async def _with_lists(ctx: Ctx, lists: FollowLists) -> list[Reply]:
     return answer(ctx, result)
 
 
-def answer(ctx: Ctx, result: UnfollowResult) -> list[Reply]:
-    """The result; long lists go as a text file where the platform takes files."""
+def answer(ctx: Ctx, result: UnfollowResult, *, keepable: bool = True) -> list[Reply]:
+    """The result; long lists go as a text file where the platform takes files. Its
+    "keep" button only where the result is remembered for it (`keepable`)."""
     sections = [("unfollow.not_back", result.not_following_back),
                 ("unfollow.fans", result.fans)]
     if result.stopped is not None and result.since is not None:
@@ -104,7 +105,7 @@ def answer(ctx: Ctx, result: UnfollowResult) -> list[Reply]:
         lines += ["", ctx.t("unfollow.hidden", count=result.hidden)]
     document = (ctx.t("unfollow.file_name"), "\n".join(full).encode()) if short else None
     keep = Button(ctx.t("unfollow.keep_button"), "/unfollowkeep")
-    return [Reply("\n".join(lines), buttons=(keep,), document=document)]
+    return [Reply("\n".join(lines), buttons=(keep,) if keepable else (), document=document)]
 
 
 async def how(ctx: Ctx, _args: str) -> list[Reply]:
@@ -125,8 +126,7 @@ async def upload_url(ctx: Ctx) -> str | None:
     """The member's own upload page for the export (None: not a member, or no web
     address a phone can open)."""
     web, member_id = ctx.services.web, ctx.who.member_id
-    if web is None or member_id is None or not (web.public or ctx.event.platform ==
-                                                  "console"):
+    if member_id is None or not (web.public or ctx.event.platform == "console"):
         return None
     url = await web.personal_url(ctx.tx.session, member_id, ctx.tx.now())
     return f"{url}/unfollow" + ("?lang=en" if ctx.lang == "en" else "") if url else None
@@ -141,7 +141,7 @@ def _key(ctx: Ctx) -> tuple[str, str]:
 
 async def login_begin(ctx: Ctx, _args: str) -> list[Reply]:
     services = ctx.services
-    if services is not None and services.unfollow_checks.running(_key(ctx)):
+    if services.unfollow_checks.running(_key(ctx)):
         return [ctx.reply("unfollow.busy")]
     since = ctx.tx.now() - timedelta(days=1)
     limit = ctx.tx.rules.unfollow_daily_limit
@@ -164,16 +164,20 @@ async def on_login_username(ctx: Ctx, text: str) -> list[Reply]:
 
 async def on_login_password(ctx: Ctx, text: str) -> list[Reply]:
     username = str((ctx.state.data if ctx.state else {}).get("username", ""))
-    return await login.password_step(
-        ctx, LOGIN_FLOW, "unfollow.ask_code", username, text.strip(),
-        lambda fresh, result: _start_check(fresh, username, result.session))
+    return await login.password_step(ctx, LOGIN, username, text.strip())
 
 
 async def on_login_code(ctx: Ctx, text: str) -> list[Reply]:
     username = str((ctx.state.data if ctx.state else {}).get("username", ""))
-    return await login.code_step(
-        ctx, LOGIN_FLOW, username, text,
-        lambda fresh, result: _start_check(fresh, username, result.session))
+    return await login.code_step(ctx, LOGIN, username, text)
+
+
+async def _logged_in(ctx: Ctx, username: str, result: LoginResult, _password: str
+                     ) -> list[Reply]:
+    return await _start_check(ctx, username, result.session)
+
+
+LOGIN = login.LoginFlow.for_member(LOGIN_FLOW, "unfollow.ask_code", _logged_in)
 
 
 async def _start_check(ctx: Ctx, username: str, session: dict) -> list[Reply]:
@@ -182,48 +186,45 @@ async def _start_check(ctx: Ctx, username: str, session: dict) -> list[Reply]:
     dropped when it ends; only the fact that a check ran is recorded (the daily cap)."""
     ctx.end()
     await ctx.tx.unfollow.record_check(ctx.who.account_id)
-    services, gateway, key, event, who = ctx.services, login.gateway_of(ctx), _key(ctx), \
-        ctx.event, ctx.who
-    lang = ctx.lang
-
-    async def work(progress: ProgressFn) -> list[Reply]:
-        loop = asyncio.get_running_loop()
-        counts = {"followers": (0, 0), "following": (0, 0)}
-
-        def tell(which: str) -> Callable[[int, int], None]:
-            def update(done: int, total: int) -> None:  # may run in a worker thread
-                counts[which] = (done, total)
-                text = t(lang, "unfollow.progress", followers=counts["followers"][0],
-                         followers_total=counts["followers"][1],
-                         following=counts["following"][0],
-                         following_total=counts["following"][1])
-                loop.call_soon_threadsafe(lambda: asyncio.ensure_future(progress(text)))
-            return update
-
-        services.unfollow_checks.start(key)
-        try:
-            followers = await gateway.followers(session, username, tell("followers"))
-            following = await gateway.followees(session, username, tell("following"))
-        except asyncio.CancelledError:
-            return [Reply(t(lang, "unfollow.cancelled"))]
-        except InstagramError as exc:
-            return [Reply(t(lang, f"ig.user.{exc.code}"))]
-        finally:
-            services.unfollow_checks.finish(key)
-            gateway.discard(session)
-        async with services.transaction() as tx:
-            result = await tx.unfollow.analyse(who.account_id, set(followers.usernames),
-                                               set(following.usernames))
-            fresh = Ctx(event, who, tx, services=services)
-            replies = answer(fresh, result)
-            if not (followers.complete and following.complete):
-                replies.insert(0, Reply(t(lang, "unfollow.incomplete")))
-            fresh.goto(RESULT_FLOW, "done", followers=sorted(followers.usernames))
-            await tx.conversations.save(event.platform, event.user_id, fresh.state)
-        return replies
-
-    ctx.after(work)
+    ctx.defer(Continue(crawl_follows, (login.gateway_of(ctx), ctx.services.unfollow_checks,
+                                       _key(ctx), session, username),
+                       then=_crawled, progress=_crawl_meter))
     return [Reply(ctx.t("unfollow.started", username=username), progress=True)]
+
+
+def _crawl_meter(lang: str, show: ProgressFn) -> CrawlProgress:
+    """The check's progress message: both lists' counts so far."""
+    counts = {"followers": (0, 0), "following": (0, 0)}
+    showing: set[asyncio.Future[None]] = set()  # held until shown
+
+    def update(which: str, done: int, total: int) -> None:
+        counts[which] = (done, total)
+        shown = asyncio.ensure_future(show(t(
+            lang, "unfollow.progress", followers=counts["followers"][0],
+            followers_total=counts["followers"][1], following=counts["following"][0],
+            following_total=counts["following"][1])))
+        showing.add(shown)
+        shown.add_done_callback(showing.discard)
+    return update
+
+
+async def _crawled(ctx: Ctx, crawled: Crawled | InstagramError) -> list[Reply]:
+    """The check with login has read both lists: the answer. Its "keep" button needs the
+    result remembered in the person's flow state, which happens only when they are in no
+    other flow: one they started while the check ran goes on untouched."""
+    if isinstance(crawled, InstagramError):
+        return [ctx.reply(f"ig.user.{crawled.code}")]
+    if crawled.cancelled:
+        return [ctx.reply("unfollow.cancelled")]
+    result = await ctx.tx.unfollow.analyse(ctx.who.account_id, set(crawled.followers),
+                                           set(crawled.following))
+    keepable = ctx.state is None or ctx.state.flow == RESULT_FLOW
+    replies = answer(ctx, result, keepable=keepable)
+    if not crawled.complete:
+        replies.insert(0, ctx.reply("unfollow.incomplete"))
+    if keepable:
+        ctx.goto(RESULT_FLOW, "done", followers=sorted(crawled.followers))
+    return replies
 
 
 async def keep(ctx: Ctx, _args: str) -> list[Reply]:
@@ -271,6 +272,23 @@ async def on_text_while_waiting(ctx: Ctx, _text: str) -> list[Reply]:
     return [ctx.ask("unfollow.need_followers", count=len(data.get("following", [])))]
 
 
+async def stop_running_check(ctx: Ctx) -> list[Reply] | None:
+    """`/cancel` while this person's check with login runs: it stops."""
+    if ctx.services.unfollow_checks.cancel(_key(ctx)):
+        return [ctx.reply("unfollow.cancelled_now")]
+    return None
+
+
+def any_file(_ctx: Ctx, _text: str) -> bool:
+    return True  # every file no other trigger took is read as Instagram's export
+
+
+async def uploaded_export(ctx: Ctx, _text: str) -> list[Reply]:
+    return await from_upload(ctx)
+
+
+STOPS = [stop_running_check]
+TRIGGERS = [Trigger("instagram_export", "file", any_file, uploaded_export)]
 COMMANDS = [
     Command("unfollow", how, keywords=("언팔 확인", "맞팔 확인")),
     Command("unfollowlogin", login_begin, private_only=True, in_menu=False),

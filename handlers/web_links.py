@@ -7,12 +7,12 @@ a few times a day at most.
 from __future__ import annotations
 
 from handlers import formatting
-from handlers.arguments import iso_week, missing_week
+from handlers.arguments import iso_week, no_such_week
 from handlers.context import Ctx
 from handlers.events import Reply
 from handlers.registry import Command
-from services.web_links import NEWLINKS_PER_DAY
-from services.weeks import Week
+from services.web.links import NEWLINKS_PER_DAY
+from services.week.calendar import Week
 
 
 async def week_link(ctx: Ctx, args: str) -> list[Reply]:
@@ -20,12 +20,10 @@ async def week_link(ctx: Ctx, args: str) -> list[Reply]:
     this_week = Week.containing(ctx.tx.now(), zone)
     week = iso_week(args, zone) if args.strip() else this_week
     if week is None:
-        missing = missing_week(args)
-        return [ctx.reply("week.missing", label=args.strip().upper(), year=missing[0],
-                          weeks=missing[1]) if missing else ctx.reply("weeklink.usage")]
+        return [no_such_week(ctx, args) or ctx.reply("weeklink.usage")]
     if week.start > this_week.start:
         return [ctx.reply("results.future_week", week=formatting.week(week, ctx.lang))]
-    if web is None:
+    if not web.available:
         return [ctx.reply("weeklink.unavailable")]
     board = await ctx.tx.board.board(week)
     url = web.week_url(None if week == this_week else week)
@@ -45,7 +43,7 @@ async def new_link(ctx: Ctx, _args: str) -> list[Reply]:
     web, member_id = ctx.services.web, ctx.who.member_id
     if member_id is None:
         return [ctx.reply("admin.not_member")]
-    if web is None or not web.personal:
+    if not web.personal:
         return [ctx.reply("newlink.unavailable")]
     today = ctx.tx.now().astimezone(ctx.tx.rules.timezone).date()
     if not await web.renew(ctx.tx.session, member_id, today):

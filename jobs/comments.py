@@ -1,4 +1,4 @@
-"""The nightly automatic comments (services/auto_comments.py), once a night, with a
+"""The nightly automatic comments (services/automation/auto_comments.py), once a night, with a
 report to the admins; a producer whose login expired is told privately."""
 
 from __future__ import annotations
@@ -7,10 +7,10 @@ from collections.abc import Callable
 from datetime import datetime
 
 from jobs.runs import JobRuns
-from services.auto_comments import AutoCommenter, CommentReport, CommentRules
-from services.comment_text import CommentWriter
+from services.automation.auto_comments import AutoCommenter, CommentReport, CommentRules
+from services.automation.comment_text import CommentWriter
 from services.container import Services
-from services.notifier import Delivery, Words
+from services.messaging.notifier import Delivery, Words
 from storage.models import utcnow
 
 

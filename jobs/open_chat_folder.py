@@ -15,8 +15,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from services.container import Services
-from services.kakao_export import MAX_UPLOAD, ExportUnreadable
-from services.open_chat_import import ImportReport, import_start, read_digest_off_loop
+from services.open_chat.chat_export import MAX_UPLOAD, ExportUnreadable
+from services.open_chat.importer import ImportReport, import_start, read_digest_off_loop
 
 log = logging.getLogger(__name__)
 SUFFIXES = {".txt", ".zip", ".csv"}
@@ -51,10 +51,11 @@ async def import_export(services: Services, key: str, name: str, data: bytes,
         await _failed(services, key, name, problem.reason)
         await on_report(name, problem)
         return True
-    except Exception:
+    except Exception as exc:
         # Not the file's fault as far as we know; still recorded, so it is not retried in
         # a loop (the admins are told to hand it in directly once the fault is fixed).
         log.exception("importing %s failed", name)
+        services.faults.report("export import", exc)
         await _failed(services, key, name, "internal")
         await on_report(name, ExportUnreadable("internal"))
         return True

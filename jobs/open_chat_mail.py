@@ -43,12 +43,12 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from email.message import EmailMessage, Message
 from email.utils import getaddresses
-from urllib.parse import unquote, urlsplit
 
 from jobs.open_chat_folder import content_key, import_export
 from services.container import Services
-from services.kakao_export import MAX_UPLOAD, ExportUnreadable
-from services.open_chat_import import ImportReport, MailReport
+from services.open_chat.chat_export import MAX_UPLOAD, ExportUnreadable
+from services.open_chat.importer import ImportReport, MailReport
+from services.open_chat.mailbox_address import Mailbox
 
 log = logging.getLogger(__name__)
 MAIL_JOB = "kakao_import_mail"
@@ -59,38 +59,6 @@ TIMEOUT_SECONDS = 30  # each exchange with the server
 POLL_TIMEOUT_SECONDS = 240  # a whole poll (the mail interval is 300 s by default)
 MAILS_PER_POLL = 20  # fetched at once (each up to MAX_MAIL); the rest the next poll
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-
-
-class MailboxError(ValueError):
-    """KAKAO_IMPORT_MAILBOX is not a mailbox URL we can use."""
-
-
-@dataclass(frozen=True)
-class Mailbox:
-    """Where the exports are mailed to (the password apart: it is never in a URL)."""
-
-    host: str
-    port: int
-    user: str
-    folder: str
-    tls: bool
-
-    @classmethod
-    def from_url(cls, url: str) -> Mailbox:
-        parts = urlsplit(url)
-        if parts.scheme not in ("imap", "imaps") or not parts.hostname or not parts.username:
-            raise MailboxError("use imaps://USER@HOST[:PORT][/FOLDER] (or imap:// on a "
-                               "trusted network)")
-        if parts.password:
-            raise MailboxError("put the password in KAKAO_IMPORT_MAILBOX_PASSWORD, not in "
-                               "the URL")
-        tls = parts.scheme == "imaps"
-        return cls(parts.hostname, parts.port or (993 if tls else 143), unquote(parts.username),
-                   unquote(parts.path.strip("/")) or "INBOX", tls)
-
-    def __str__(self) -> str:  # what a log may show
-        return f"{'imaps' if self.tls else 'imap'}://{self.user}@{self.host}:{self.port}/" \
-               f"{self.folder}"
 
 
 @dataclass(frozen=True)
@@ -365,8 +333,9 @@ async def import_mail(services: Services, box: Mailbox, password: str,
         log.warning("mailbox %s could not be read: %s: %s", box, type(exc).__name__,
                     str(exc)[:200])
         return 0
-    except Exception:
+    except Exception as exc:  # not the server's answer: a fault of ours
         log.exception("mailbox %s could not be read", box)
+        services.faults.report("mail import", exc)
         return 0
     for mail in mails:
         await _one_mail(services, mail, senders, authserv_id, on_report)

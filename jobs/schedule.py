@@ -19,8 +19,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from jobs.leader import Leader
-from jobs.weekly import WeeklyJobs
-from services.weeks import WEEKDAYS, parse_deadline
+from jobs.weekly_loop import WeeklyJobs
+from services.week.calendar import WEEKDAYS, parse_deadline
 
 log = logging.getLogger(__name__)
 CRON_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -113,8 +113,9 @@ class JobRunner:
         try:
             if not needs_lead or await self.leader.ensure():
                 await job()
-        except Exception:
+        except Exception as exc:
             log.exception("scheduled job %s failed", name)
+            self.jobs.services.faults.report(f"scheduled job {name}", exc)
         finally:
             if task is not None:
                 self._running.discard(task)  # type: ignore[arg-type]

@@ -22,12 +22,12 @@ from services.container import Services
 from services.instagram.runtime import Instagram
 from services.instagram.simulated import SimulatedInstagram
 from services.rules import CommunityRules
-from services.weeks import Week
+from services.week.calendar import Week
 from storage import crypto
 from storage.db import create_engine, session_factory
 from storage.migrations import upgrade
 from storage.models import utcnow
-from tests.web_site import demo_site
+from tests.support.web_site import demo_site
 
 IMAGES = Path(__file__).resolve().parent.parent / "docs" / "images"
 

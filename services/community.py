@@ -6,17 +6,55 @@ import io
 import re
 
 import segno
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.operations.audit import AuditRepo
 from storage.models import GroupChat, Notice
-from storage.repositories.operations import AuditRepo, GroupChatRepo, NoticeRepo
 
 OPEN_CHAT_LINK = re.compile(r"https://open\.kakao\.com/o/[A-Za-z0-9]+")
 
 
 NOTICE_MAX = 2000  # characters: a notice is read on a phone, in one message
 OPEN_CHAT_LINK_MAX = 200  # a real open-chat link is about 40 characters
+
+
+class GroupChatRepo:
+    """The group chats the bot posts the week's results to."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, platform: str, chat_id: str, title: str | None) -> GroupChat:
+        group = GroupChat(platform=platform, chat_id=chat_id, title=title)
+        self.session.add(group)
+        await self.session.flush()
+        return group
+
+    async def get(self, platform: str, chat_id: str) -> GroupChat | None:
+        return await self.session.scalar(
+            select(GroupChat).where(GroupChat.platform == platform, GroupChat.chat_id == chat_id)
+        )
+
+    async def all(self) -> list[GroupChat]:
+        return list(await self.session.scalars(select(GroupChat).order_by(GroupChat.id)))
+
+class NoticeRepo:
+    """Notices: the newest one is the current one."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, text: str, open_chat_url: str | None = None) -> Notice:
+        notice = Notice(text=text, open_chat_url=open_chat_url)
+        self.session.add(notice)
+        await self.session.flush()
+        return notice
+
+    async def current(self) -> Notice | None:
+        return await self.session.scalar(
+            select(Notice).order_by(Notice.created_at.desc(), Notice.id.desc()).limit(1)
+        )
 
 
 def qr_png(url: str) -> bytes | None:

@@ -1,41 +1,59 @@
-"""One transaction per incoming event, with every service bound to it."""
+"""The service container, built once per process (bot/wiring.py), and the transaction
+that binds every service to one unit of work."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, nullcontext
-from datetime import datetime
+from dataclasses import FrozenInstanceError, dataclass, field
+from datetime import datetime, timedelta
+from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from services.accountability import Accountability
-from services.accounts import AccountService
-from services.admins import AdminService
-from services.board import BoardService
-from services.board_cache import WeekVersions
-from services.checks import Checks
+from services.accountability.ladder import Accountability
+from services.automation.registrations import ProducerRegistry
 from services.community import CommunityService
 from services.conversations import ConversationService
-from services.helper_accounts import HelperAccountService
+from services.instagram.helper_accounts import HelperAccountService
 from services.instagram.runtime import Instagram
-from services.invites import InviteService
-from services.members import MemberAdminService
-from services.notifier import Delivery
-from services.open_chat_import import OpenChatImporter
-from services.producers import ProducerRegistry
-from services.progress import ProgressService
+from services.members.admin_claim import AdminService
+from services.members.chat_accounts import AccountService
+from services.members.invites import InviteService
+from services.members.roster import MemberAdminService
+from services.messaging.outbound import Outbound, WeekFinisher
+from services.messaging.outbox import OutboxRepo
+from services.messaging.update_log import UpdateLog
+from services.open_chat.importer import OpenChatImporter
+from services.operations.audit import AuditRepo
+from services.operations.faults import Faults, NotReported
+from services.operations.throttle import LoginThrottle
 from services.rules import CommunityRules
-from services.submissions import SubmissionService
-from services.throttle import LoginThrottle
-from services.unfollow import RunningChecks, UnfollowService
-from services.web_links import WebLinks
-from services.week_record import WeekRecords
-from services.weeks import Week
+from services.transactions import alone
+from services.unfollow.answer import RunningChecks, UnfollowService
+from services.verification.check_runs import CHECK_NOW_ALLOWANCE, Checks
+from services.web.board import BoardService
+from services.web.board_cache import WeekVersions
+from services.web.links import NoWebLinks, WebLinks
+from services.week.progress import ProgressService
+from services.week.record import WeekRecords
+from services.week.submissions import SubmissionService
+from storage.db import begin_reading, end_reading
 from storage.models import utcnow
-from storage.repositories.operations import AuditRepo, OutboxRepo, UpdateLog
 
 Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class CheckSettings:
+    """How the weekly checks read, from the settings (bot/wiring.py)."""
+
+    cache_seconds: float = 600.0
+    check_now_every: timedelta = timedelta(minutes=10)
+    check_now_allowance: int = CHECK_NOW_ALLOWANCE
+    # The daily refresh's "HH:MM" slots: a "check now" cut short says which reads the rest.
+    refresh_times: tuple[str, ...] = ("21:00",)
 
 
 class Tx:
@@ -69,49 +87,94 @@ class Tx:
         self.updates = UpdateLog(session)
 
 
+# What a test may turn on a built container: the time it stands at, the rules it tries,
+# the web pages' address (on a port it picked). Production never assigns them (bot/wiring.py
+# builds the container with them); every other member is refused once set.
+TEST_KNOBS = frozenset({"clock", "rules", "web"})
+
+
+@dataclass(eq=False)
 class Services:
-    def __init__(
-        self,
-        sessions: async_sessionmaker[AsyncSession],
-        rules: CommunityRules,
-        clock: Clock = utcnow,
-        serialize: bool = False,
-        instagram: Instagram | None = None,
-    ) -> None:
-        self.sessions = sessions
+    """The process's services, built once (bot/wiring.py) and never patched: what a mode
+    lacks is a null object that says so (no web links, no chat connected yet, faults not
+    counted), never None. Its two late-bound edges (the delivery, finishing a week) are
+    explained in services/messaging/outbound.py. Instagram stays optional: a container without it
+    (tests, scripts) has no checks, and the handlers say no helper can read."""
+
+    sessions: async_sessionmaker[AsyncSession]
+    rules: CommunityRules
+    # Injectable, so tests can stand on a week boundary.
+    clock: Clock = utcnow
+    serialize: bool = False
+    # The process's Instagram gateway and helper pool (None: Instagram is not used).
+    instagram: Instagram | None = None
+    # Links to the web pages (NoWebLinks: the web pages' address is not set up).
+    web: WebLinks = field(default_factory=NoWebLinks)
+    # How deferred work and jobs reach other people (connected once the transports exist).
+    delivery: Outbound = field(default_factory=Outbound)
+    # Finishes a finished week's record and sends its results, as the final check does
+    # (connected to the weekly jobs; an admin's /verify of an unfinished week uses it).
+    finish_week: WeekFinisher = field(default_factory=WeekFinisher)
+    # Faults that are not a user's mistake: counted and told to the admins (bot layer).
+    faults: Faults = field(default_factory=NotReported)
+    # How the process's weekly checks read.
+    check_settings: CheckSettings = field(default_factory=CheckSettings)
+    # Derived from the above, once.
+    engine: AsyncEngine = field(init=False)
+    week_versions: WeekVersions = field(init=False)
+    checks: Checks | None = field(init=False)
+    unfollow_checks: RunningChecks = field(init=False)
+    _one_writer: asyncio.Lock | None = field(init=False, repr=False)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if name in self.__dict__ and name not in TEST_KNOBS:
+            raise FrozenInstanceError(f"the service container is built once: {name} cannot "
+                                      "be replaced (build it with it, in bot/wiring.py)")
+        object.__setattr__(self, name, value)
+
+    def __post_init__(self) -> None:
+        derive = partial(object.__setattr__, self)
         # The engine itself, for what needs a connection of its own (the leader lock).
-        self.engine: AsyncEngine = sessions.kw["bind"]
-        # The process's Instagram gateway and helper pool (None: Instagram is not used).
-        self.instagram = instagram
+        derive("engine", self.sessions.kw["bind"])
         # SQLite has one writer at a time: queueing here, in order, beats SQLite's busy
         # handler, which sleeps in growing steps (up to 100 ms) while it waits for the lock.
-        self._one_writer = asyncio.Lock() if serialize else None
+        derive("_one_writer", asyncio.Lock() if self.serialize else None)
         # Each week's version, bumped by every check of it (the web board's cache reads it).
-        self.week_versions = WeekVersions()
-        self.checks = Checks(sessions, rules, instagram, write_lock=self._one_writer,
-                             clock=lambda: self.clock(), versions=self.week_versions) \
-            if instagram is not None else None
-        # How deferred work reaches other people (set by the app; None in a bare console).
-        self.delivery: Delivery | None = None
-        # Finishes a finished week's record and sends its results, as the final check does
-        # (set by the weekly jobs; an admin's /verify of an unfinished week uses it).
-        # False: that week's final check is going on now or is already done.
-        self.finish_week: Callable[[Week], Awaitable[bool]] | None = None
-        # Links to the web pages (set from the settings; None: no web links in messages).
-        self.web: WebLinks | None = None
+        derive("week_versions", WeekVersions())
+        checks = None
+        if self.instagram is not None:
+            tuned = self.check_settings
+            checks = Checks(self.sessions, self.rules, self.instagram,
+                            write_lock=self._one_writer, clock=lambda: self.clock(),
+                            versions=self.week_versions, cache_seconds=tuned.cache_seconds,
+                            check_now_every=tuned.check_now_every,
+                            check_now_allowance=tuned.check_now_allowance,
+                            refresh_times=tuned.refresh_times)
+        derive("checks", checks)
         # Unfollow checks with login running now, so /cancel can stop one.
-        self.unfollow_checks = RunningChecks()
-        self.rules = rules
-        # Injectable, so tests can stand on a week boundary.
-        self.clock = clock
+        derive("unfollow_checks", RunningChecks())
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Tx]:
-        """Commit when the block ends, roll back if it raises. Never nest two: on SQLite
-        the second would wait for the first forever."""
-        async with self._one_writer or nullcontext(), self.sessions() as session, \
-                session.begin():
-            yield Tx(session, self.rules, self.clock, self.instagram, self.checks)
+        """Commit when the block ends, roll back if it raises. Never nested in another of
+        the same task (services.transactions checks it): on SQLite the second would wait
+        for the first forever."""
+        with alone("write"):
+            async with self._one_writer or nullcontext(), self.sessions() as session, \
+                    session.begin():
+                yield Tx(session, self.rules, self.clock, self.instagram, self.checks)
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncSession]:
+        """A read-only transaction for what only reads (the web pages, /healthz): one
+        snapshot, never the writers' queue, and a write in it fails."""
+        with alone("read-only"):
+            async with self.sessions() as session, session.begin():
+                await begin_reading(session)
+                try:
+                    yield session
+                finally:
+                    await end_reading(session)
 
     @asynccontextmanager
     async def transaction_of(self, platform: str, platform_user_id: str) -> AsyncIterator[Tx]:

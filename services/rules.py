@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 if TYPE_CHECKING:
-    from services.weeks import Week
+    from services.week.calendar import Week
 
 
 @dataclass(frozen=True)
@@ -17,7 +17,7 @@ class CommunityRules:
     weekly_min_posts: int = 2
     weekly_max_posts: int = 3
     conversation_timeout: timedelta = timedelta(minutes=30)
-    # Weekly deadlines, "WEEKDAY HH:MM" in the community's zone (services.weeks).
+    # Weekly deadlines, "WEEKDAY HH:MM" in the community's zone (services.week.calendar).
     submission_deadline: str = "SUN 12:00"
     comment_deadline: str = "SUN 23:59"
     # A comment made (Instagram's own time) by comment_deadline + comment_grace is on
@@ -35,7 +35,7 @@ class CommunityRules:
     import_mail_address: str = ""
     # A member who joins mid-week owes comments on the posts handed in before they joined.
     late_joiners_owe_earlier_posts: bool = False
-    # The accountability ladder (services/accountability.py): what the 1st, 2nd, ...
+    # The accountability ladder (services/accountability/ladder.py): what the 1st, 2nd, ...
     # active strike brings: "warning", "suspend N" (weeks), "removal" (proposed).
     ladder: tuple[str, ...] = ("warning", "removal")
     strike_for_missing: bool = True

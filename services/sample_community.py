@@ -15,9 +15,9 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.instagram.simulated import SimulatedInstagram
-from services.weeks import Week
+from services.week.calendar import Week
+from services.week.submissions import SubmissionRepo
 from storage.models import Helper, Member
-from storage.repositories.weekly import SubmissionRepo
 
 KOREAN_NAMES = ("minji", "jisoo", "hana", "yuna", "seojun", "doyun", "haeun", "jiho",
                 "sua", "eunwoo", "siwoo", "chaewon", "junho", "yerin", "taeyang")

@@ -1,4 +1,4 @@
-"""Secrets at rest: Fernet column types, so no repository code can forget to encrypt.
+"""Secrets at rest: Fernet column types, so no query can forget to encrypt.
 
 The keys are configured once at start (`configure_keys`), newest first; MultiFernet
 decrypts with any of them and encrypts with the newest, which is what makes

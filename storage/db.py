@@ -86,3 +86,31 @@ def create_engine(url: str) -> AsyncEngine:
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def begin_reading(session: AsyncSession) -> None:
+    """Make the session's new transaction a read-only snapshot: every read of the block
+    sees the database as it was at its first, and a write fails. PostgreSQL: a
+    `REPEATABLE READ, READ ONLY` transaction (a read-only one never fails to serialize).
+    SQLite: a deferred `BEGIN`, without the writer's lock (the driver would begin only
+    at a write, each read seeing the latest commit), and `query_only` for the block."""
+    connection = await session.connection()
+    if connection.dialect.name == "sqlite":
+        await connection.exec_driver_sql("BEGIN DEFERRED")
+        await connection.exec_driver_sql("PRAGMA query_only = ON")
+    else:
+        await connection.exec_driver_sql(
+            "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+
+
+async def end_reading(session: AsyncSession) -> None:
+    """Give the connection back able to write (SQLite's `query_only` outlives the
+    transaction); a connection that cannot be told is dropped from the pool."""
+    connection = await session.connection()
+    if connection.dialect.name != "sqlite":
+        return
+    try:
+        await connection.exec_driver_sql("PRAGMA query_only = OFF")
+    except Exception:
+        await connection.invalidate()
+        raise

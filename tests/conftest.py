@@ -17,7 +17,7 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from storage import crypto
 from storage.db import async_url, create_engine, is_sqlite
@@ -57,6 +57,25 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
     finally:
         asyncio.run(_admin_execute(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A transaction opened inside another of the same task fails the test that does it
+    (services.transactions): on SQLite it would hang the bot."""
+    from services.transactions import fail_on_nesting
+
+    fail_on_nesting(True)
+
+
+@pytest.fixture(autouse=True)
+def no_nested_transaction() -> Iterator[None]:
+    """Fails the test in which a transaction was opened inside another, even when the
+    code caught the error and went on."""
+    from services.transactions import nestings_raised
+
+    nestings_raised()
+    yield
+    assert nestings_raised() == [], "a transaction was opened inside another (above)"
 
 
 @pytest.fixture(autouse=True)
@@ -147,3 +166,20 @@ async def database_dump(engine: AsyncEngine) -> str:
             for row in await conn.execute(text(f"SELECT * FROM {table.name}")):
                 values += [str(v) for v in row]
     return "\n".join(values)
+
+
+async def record_verdict(session: AsyncSession, member_id: int, submission_id: int,
+                         status: str) -> None:
+    """Write or overwrite a member's verdict on a post, as a test's given state (the
+    verification writes its verdicts in bulk, for a whole post at once)."""
+    from sqlalchemy import select
+
+    from storage.models import Verification, utcnow
+
+    row = await session.scalar(select(Verification).where(
+        Verification.member_id == member_id, Verification.submission_id == submission_id))
+    if row is None:
+        row = Verification(member_id=member_id, submission_id=submission_id)
+        session.add(row)
+    row.status, row.checked_at = status, utcnow()
+    await session.flush()

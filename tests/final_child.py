@@ -12,12 +12,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.delivery import resolve
 from bot.demo import fill_simulation
-from jobs import weekly
-from jobs.weekly import WeeklyJobs
+from jobs import weekly_loop as weekly
+from jobs.weekly_loop import WeeklyJobs
 from services.container import Services
 from services.instagram.runtime import Instagram
 from services.instagram.simulated import SimulatedInstagram
-from services.notifier import Delivered, Say
+from services.messaging.notifier import Delivered, Say
 from services.rules import CommunityRules
 from storage import crypto
 from storage.db import create_engine, session_factory

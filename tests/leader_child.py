@@ -14,11 +14,11 @@ from bot.delivery import resolve
 from bot.demo import fill_simulation
 from jobs.leader import Leader
 from jobs.schedule import JobRunner, Schedule
-from jobs.weekly import WeeklyJobs
+from jobs.weekly_loop import WeeklyJobs
 from services.container import Services
 from services.instagram.runtime import Instagram
 from services.instagram.simulated import SimulatedInstagram
-from services.notifier import Delivered, Say
+from services.messaging.notifier import Delivered, Say
 from services.rules import CommunityRules
 from storage import crypto
 from storage.db import create_engine, session_factory

@@ -10,14 +10,15 @@ from sqlalchemy import select
 
 from bot.delivery import Delivery
 from handlers.dispatcher import Dispatcher
-from jobs.weekly import WeeklyJobs
+from jobs.weekly_loop import WeeklyJobs
 from services.container import Services
 from services.instagram.simulated import SimulatedInstagram
-from services.weeks import Week
+from services.week.calendar import Week
+from services.week.submissions import SubmissionRepo
 from storage.models import AuditEntry, ChatAccount, Member, Strike, Verification
-from storage.repositories.weekly import SubmissionRepo
-from tests.chat_driver import Person
-from tests.test_weekly_jobs import AFTER_DEADLINE, Clock, Phone, community
+from tests.conftest import Clock
+from tests.support.chat_driver import Person
+from tests.support.weekly_jobs import AFTER_DEADLINE, Phone, community
 
 LATER = timedelta(minutes=5)  # the final check reads after the comment deadline
 FIRST = Week(datetime(2026, 10, 5).date(), Week.containing(AFTER_DEADLINE, __import__(
@@ -125,7 +126,7 @@ async def test_the_ladder_over_two_months(services: Services) -> None:
 async def test_two_empty_weeks_propose_removal_which_only_an_admin_confirms(
     services: Services, dispatcher: Dispatcher
 ) -> None:
-    from tests.test_conversations import make_admin
+    from tests.support.members import make_admin
 
     ids = await add_members(services, "dan", "eun", joined=FIRST.at("MON 00:00")
                             - timedelta(days=30))
@@ -192,7 +193,7 @@ async def test_an_appeal_clears_itself_or_goes_to_the_admins(
     services.clock = clock
     found = await community(services, simulated, members=3, posts_each=2, comment_rate=0.0)
     phone = Phone()
-    services.delivery = Delivery(services, [phone])  # type: ignore[list-item]
+    services.delivery.connect(Delivery(services, [phone]))  # type: ignore[list-item]
     await WeeklyJobs(services, services.delivery, clock=clock).final()
     first, second, third = found.members
     assert await active_strikes(services, first) == 1
@@ -238,7 +239,7 @@ async def test_a_hidden_comment_is_counted_by_an_admin_with_one_tap(
     services.clock = clock
     found = await community(services, simulated, members=3, posts_each=2, comment_rate=0.0)
     phone = Phone()
-    services.delivery = Delivery(services, [phone])  # type: ignore[list-item]
+    services.delivery.connect(Delivery(services, [phone]))  # type: ignore[list-item]
     await WeeklyJobs(services, services.delivery, clock=clock).final()
     first, second, _third = found.members
     clock.now += timedelta(hours=2)
@@ -306,7 +307,7 @@ async def test_a_member_says_at_once_that_the_comment_is_hidden(
     services.clock = clock
     found = await community(services, simulated, members=2, posts_each=2, comment_rate=0.0)
     phone = Phone()
-    services.delivery = Delivery(services, [phone])  # type: ignore[list-item]
+    services.delivery.connect(Delivery(services, [phone]))  # type: ignore[list-item]
     await WeeklyJobs(services, services.delivery, clock=clock).final()
     first, second = found.members
     member = Person(dispatcher, f"tg-{first}", platform="telegram")

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from handlers.dispatcher import Dispatcher
 from services.container import Services
-from tests.chat_driver import Person
-from tests.test_conversations import make_admin
+from tests.support.chat_driver import Person
+from tests.support.members import make_admin
 
 MEMBER_WORDS = ("/status", "내 현황", "/me", "/withdraw", "/appeal", "/submit", "/checknow",
                 "/consumer someone", "/producer", "/leaderboard", "제출 취소", "이의 신청",
@@ -34,7 +34,7 @@ async def test_member_commands_say_not_a_member_and_offer_to_join(
 
 
 async def test_switching_off_and_on_never_approves(services: Services) -> None:
-    from storage.repositories.members import MemberRepo
+    from services.members.queries import MemberRepo
 
     async with services.transaction() as tx:
         member = await MemberRepo(tx.session).add("pro.kim")
@@ -49,7 +49,7 @@ async def test_switching_off_and_on_never_approves(services: Services) -> None:
 async def test_a_member_who_changed_phones_is_relinked_with_history(
     dispatcher: Dispatcher, services: Services
 ) -> None:
-    from tests.test_conversations import make_member
+    from tests.support.members import make_member
 
     boss = Person(dispatcher, "boss")
     await make_admin(services, boss)
@@ -76,8 +76,8 @@ async def test_a_telegram_admins_menu_lists_member_commands_once_a_member(
 ) -> None:
     import asyncio
 
-    from tests.telegram_emulator import BotApiEmulator
-    from tests.test_telegram import ADMIN, claim_admin, start_polling
+    from testkit.telegram_emulator import BotApiEmulator
+    from tests.support.telegram import ADMIN, claim_admin, start_polling
 
     async with BotApiEmulator() as emulator:
         transport = await start_polling(emulator, services)

@@ -15,8 +15,8 @@ from sqlalchemy import select
 from bot.delivery import Delivery
 from handlers.dispatcher import Dispatcher
 from jobs.comments import CommentJob
-from services.auto_comments import AutoCommenter, CommentRules
-from services.comment_text import BuiltinWriter, OpenAIWriter
+from services.automation.auto_comments import AutoCommenter, CommentRules
+from services.automation.comment_text import PHRASES, BuiltinWriter, OpenAIWriter
 from services.container import Services
 from services.instagram.errors import NotFound, RateLimited
 from services.instagram.simulated import SimulatedInstagram
@@ -28,10 +28,10 @@ from storage.models import (
     Member,
     Producer,
 )
-from tests.chat_driver import Person
 from tests.conftest import TEST_NOW, database_dump
-from tests.test_conversations import make_admin
-from tests.test_weekly_jobs import Phone
+from tests.support.chat_driver import Person
+from tests.support.members import make_admin
+from tests.support.weekly_jobs import Phone
 
 NIGHT = datetime(2026, 11, 25, 18, 0, tzinfo=UTC)  # 03:00 in Seoul
 
@@ -167,7 +167,7 @@ async def test_failures_cool_down_unverify_or_skip(
     ids = await setup(services, simulated, posts=1)
     simulated.add_post("hana", "GONEPOST", taken_at=NIGHT - timedelta(hours=1))
     phone = Phone()
-    services.delivery = Delivery(services, [phone])  # type: ignore[list-item]
+    services.delivery.connect(Delivery(services, [phone]))  # type: ignore[list-item]
     simulated.expire_sessions("prod.0")
     # prod.1's write is refused with 429 "please wait".
     original = simulated.comment
@@ -206,7 +206,7 @@ async def test_consumer_and_producer_registration_from_chat(
     simulated.add_account("kim.new", password="kim-secret-pw", two_factor_code="112233")
     simulated.add_account("secret.acct", private=True)
     phone = Phone()
-    services.delivery = Delivery(services, [phone])  # type: ignore[list-item]
+    services.delivery.connect(Delivery(services, [phone]))  # type: ignore[list-item]
     admin = Person(dispatcher, "tg-admin", platform="telegram")
     await make_admin(services, admin)
     async with services.transaction() as tx:
@@ -336,7 +336,7 @@ async def test_the_openai_writer_and_its_fallback(model: Any) -> None:
         fake.mode = mode
         fallback = await writer.write("카페 라떼", 3)
         assert len(set(fallback)) == 3 and all(t in str(
-            __import__("services.comment_text").comment_text.PHRASES["ko"]) for t in fallback)
+            PHRASES["ko"]) for t in fallback)
     fake.mode = "good"
     more = await writer.write("x", 5)  # the endpoint gave 3: the phrase bank adds 2
     assert len(set(more)) == 5 and more[:3] == ["사진이 정말 멋져요!", "분위기가 좋네요 😊",

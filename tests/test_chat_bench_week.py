@@ -18,7 +18,7 @@ from benchmarks.seed_week import (
     seed,
     weeks_at,
 )
-from jobs.weekly import WeeklyJobs
+from jobs.weekly_loop import WeeklyJobs
 from services.container import Services
 from services.instagram.runtime import Instagram
 from services.rules import CommunityRules

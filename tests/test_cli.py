@@ -6,7 +6,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -14,8 +13,7 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
-AUTOGRAM = [sys.executable, "-m", "bot.cli"]
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support.cli import AUTOGRAM, ROOT
 
 
 def run(args: list[str], cwd: Path, stdin: str = "", **env: str) -> subprocess.CompletedProcess:
@@ -146,7 +144,7 @@ def test_run_without_a_token_serves_health_and_stops_cleanly(
 def test_import_kakao_from_the_cli(tmp_path: Path) -> None:
     from datetime import datetime
 
-    from tests.kakao_export_builder import ExportBuilder
+    from testkit.kakao_export_builder import ExportBuilder
 
     assert run(["migrate"], tmp_path).returncode == 0
     added = run(["chat", "--as", "boss"], tmp_path, stdin="/help\n")
@@ -170,7 +168,7 @@ def test_run_imports_new_exports_from_the_watched_folder(tmp_path: Path) -> None
     import sqlite3
     from datetime import datetime
 
-    from tests.kakao_export_builder import ExportBuilder
+    from testkit.kakao_export_builder import ExportBuilder
 
     assert run(["migrate"], tmp_path).returncode == 0
     inbox = tmp_path / "inbox"
@@ -218,7 +216,7 @@ def test_the_demo_walks_the_weekly_loop(tmp_path: Path) -> None:
     assert "📊 지난주" in member.stdout  # last week was checked when the demo was made
     from zoneinfo import ZoneInfo
 
-    from services.weeks import Week
+    from services.week.calendar import Week
     from storage.models import utcnow
 
     label = Week.containing(utcnow(), ZoneInfo("Asia/Seoul")).label
@@ -252,7 +250,7 @@ def test_the_demo_takes_a_share_link_and_refuses_someone_elses_post(tmp_path: Pa
 
 
 def test_the_console_chat_sends_a_file(tmp_path: Path) -> None:
-    from tests.instagram_export_builder import export_zip
+    from testkit.instagram_export_builder import export_zip
 
     export = tmp_path / "instagram.zip"
     export.write_bytes(export_zip(["a.one", "b.two"], ["a.one", "c.three"]))

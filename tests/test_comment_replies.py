@@ -12,7 +12,7 @@ from services.instagram.comment_pages import CommentRead
 from services.instagram.errors import RateLimited
 from services.instagram.runtime import Instagram
 from services.instagram.simulated import REPLIES_PAGE, SimulatedInstagram
-from tests.test_verification import verdicts, verifier, world
+from tests.support.verification import verdicts, verifier, world
 
 
 def thread_world(replies: int, *, from_middle: bool = True) -> tuple[SimulatedInstagram,

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from services.container import Services
 from storage.models import AuditEntry, ChatAccount, Submission
-from tests.test_kakao import kakao_factory, skill_request  # noqa: F401 (a fixture)
+from tests.support.kakao import kakao_factory, skill_request  # noqa: F401 (a fixture)
 
 NEW_USER = "9b1f0e0b6c1d4a0f8e2a7c3d5b6a7f8e9d0c1b2a3f4e5d6c7b8a9f0e1d2c3b4a5f"
 
@@ -86,8 +86,8 @@ async def test_links_looked_at_on_instagram_at_once_stay_within_the_maximum(
 async def test_links_sent_at_once_on_telegram_stay_within_the_maximum(
     services: Services,
 ) -> None:
-    from tests.telegram_emulator import BotApiEmulator
-    from tests.test_telegram import MEMBER, start_polling
+    from testkit.telegram_emulator import BotApiEmulator
+    from tests.support.telegram import MEMBER, start_polling
 
     async with services.transaction() as tx:
         invites = await tx.members.add(None, ["hana.daily"])  # type: ignore[arg-type]

@@ -56,3 +56,82 @@ def test_dotenv_file_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     (tmp_path / ".env").write_text("TIMEZONE=Europe/Berlin\nWEEKLY_MAX_POSTS=5\n")
     settings = load_settings()
     assert settings.timezone == "Europe/Berlin" and settings.weekly_max_posts == 5
+
+
+SECRETS = {"ENCRYPTION_KEYS": "", "TELEGRAM_TOKEN": "123456:telegram-token-value",
+           "TELEGRAM_WEBHOOK_SECRET": "webhook-secret-value", "HEALTHZ_TOKEN": "healthz-value",
+           "KAKAO_SKILL_SECRET": "skill-secret-value", "KAKAO_REST_API_KEY": "rest-key-value",
+           "OPENAI_API_KEY": "openai-key-value", "INSTAGRAM_PROXY": "http://u:proxy-pw@p:1",
+           "KAKAO_IMPORT_MAILBOX_PASSWORD": "mail-password-value"}
+
+
+def test_secrets_never_show_in_repr_or_logs(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    """A settings object printed or logged (an error report, a debug line) shows no secret;
+    each is read with get_secret_value() where it is used."""
+    from cryptography.fernet import Fernet
+
+    monkeypatch.chdir(tmp_path)
+    secrets = dict(SECRETS, ENCRYPTION_KEYS=Fernet.generate_key().decode())
+    for name, value in secrets.items():
+        monkeypatch.setenv(name, value)
+    settings = load_settings()
+    shown = repr(settings) + str(settings) + str(settings.model_dump())
+    for name, value in secrets.items():
+        assert value not in shown, name
+        assert getattr(settings, name.lower()).get_secret_value() == value
+    assert settings.keys == [secrets["ENCRYPTION_KEYS"]]
+
+
+def test_settings_import_no_job() -> None:
+    """Settings sit below the jobs: bot/config.py imports nothing from jobs/."""
+    import ast
+    from pathlib import Path
+
+    import bot.config
+
+    tree = ast.parse(Path(bot.config.__file__).read_text())
+    imported = [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
+    imported += [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
+                 for alias in node.names]
+    assert not [name for name in imported if name.split(".")[0] == "jobs"]
+
+
+def test_log_format_is_text_or_json_lines_and_a_secret_field_is_hidden(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+    import logging
+
+    from bot.config import Settings
+    from bot.logs import HIDDEN, configure
+
+    assert Settings(_env_file=None).log_format == "text"
+    assert Settings(_env_file=None, log_format="JSON").log_format == "json"
+    with pytest.raises(ValueError, match="text or json"):
+        Settings(_env_file=None, log_format="xml")
+    root = logging.getLogger()
+    kept, level = root.handlers[:], root.level
+    try:
+        configure(logging.INFO, "json")
+        log = logging.getLogger("autogram.test")
+        log.info("로그인 %s", "helper1", extra={"helper": "helper1", "password": "hunter2",
+                                                "session_cookie": "abc", "code": "123456"})
+        try:
+            raise ValueError("bad")
+        except ValueError:
+            log.exception("failed")
+        lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+        assert lines[0]["message"] == "로그인 helper1" and lines[0]["level"] == "INFO"
+        assert lines[0]["logger"] == "autogram.test" and lines[0]["helper"] == "helper1"
+        assert lines[0]["time"].endswith("+00:00")
+        assert {lines[0][name] for name in ("password", "session_cookie", "code")} == {HIDDEN}
+        assert "hunter2" not in str(lines) and "123456" not in str(lines)
+        assert lines[1]["message"] == "failed" and "ValueError: bad" in lines[1]["exception"]
+        configure(logging.INFO, "text")
+        log.info("plain")
+        assert capsys.readouterr().err.rstrip().endswith("INFO autogram.test: plain")
+    finally:
+        for handler in root.handlers[:]:
+            root.removeHandler(handler)
+        for handler in kept:
+            root.addHandler(handler)
+        root.setLevel(level)

@@ -19,24 +19,22 @@ from handlers.dispatcher import Dispatcher
 from handlers.events import Reply
 from handlers.open_chat import render_report
 from services.container import Services
-from services.kakao_export import parse_export
-from services.open_chat_import import ImportReport, digest, links_in
-from services.web_links import WebLinks
-from services.week_picture import PictureTexts
-from services.weeks import Week
+from services.open_chat.chat_export import parse_export
+from services.open_chat.importer import ImportReport, digest, links_in
+from services.web.links import WebLinks
+from services.web.week_picture import PictureTexts
+from services.week.calendar import Week
 from storage.models import Helper, Member, Submission, utcnow
-from storage.repositories.weekly import VerificationRepo
-from tests.chat_driver import Person
-from tests.conftest import Clock
-from tests.test_kakao import kakao_factory as kakao_factory
-from tests.test_kakao import skill_request
-from tests.test_telegram import emulator as emulator
-from tests.test_web_pages import get
-from tests.test_weekly_flows import admin_person, members
-from tests.test_weekly_flows import bot as bot
-from tests.test_weekly_flows import clock as clock
-from tests.test_weekly_flows import world as world
-from tests.web_site import demo_site
+from tests.conftest import Clock, record_verdict
+from tests.support.chat_driver import Person
+from tests.support.kakao import kakao_factory as kakao_factory
+from tests.support.kakao import skill_request
+from tests.support.telegram import emulator as emulator
+from tests.support.web_site import demo_site, get
+from tests.support.weekly_flows import admin_person, members
+from tests.support.weekly_flows import bot as bot
+from tests.support.weekly_flows import clock as clock
+from tests.support.weekly_flows import world as world
 
 
 async def test_an_open_week_counts_only_checked_members_as_done_and_says_so_far(
@@ -59,7 +57,7 @@ async def test_an_open_week_counts_only_checked_members_as_done_and_says_so_far(
         ids = dict((await tx.session.execute(select(Member.instagram_username, Member.id))).all())
         sub = await tx.session.scalar(select(Submission.id))
         assert sub is not None
-        await VerificationRepo(tx.session).record(ids["minji"], sub, "done")
+        await record_verdict(tx.session, ids["minji"], sub, "done")
     await admin.say(f"/results {week.label}")
     assert "중간 현황" in admin.text and "결과" not in admin.text.split("\n")[0]
     assert "제출하지 않은 멤버" not in admin.text  # minji may still hand in
@@ -82,8 +80,8 @@ async def test_a_finished_weeks_board_says_what_was_missed_not_what_is_left(
 async def test_check_now_without_a_working_helper_tells_the_admins_not_to_wait(
         services: Services, simulated: Any) -> None:
     from bot.delivery import Delivery
-    from tests.test_submission_checks import community
-    from tests.test_weekly_jobs import Phone
+    from tests.support.submissions import community
+    from tests.support.weekly_jobs import Phone
 
     minji = await community(services, simulated)
     async with services.transaction() as tx:
@@ -92,7 +90,7 @@ async def test_check_now_without_a_working_helper_tells_the_admins_not_to_wait(
         helper.status = "expired"  # Instagram logged it out: it cannot read
     phone = Phone()
     phone.platform = "console"
-    services.delivery = Delivery(services, [phone])  # type: ignore[list-item]
+    services.delivery.connect(Delivery(services, [phone]))  # type: ignore[list-item]
     await minji.say("/checknow")
     assert "관리자에게 알렸어요" in minji.text and "잠시 뒤에" not in minji.text
     (told,) = phone.to("boss")
@@ -181,7 +179,7 @@ async def test_kakao_notice_shows_its_qr_code_as_an_image_card(
 
 async def test_telegram_sends_the_week_picture_with_results(
         emulator: Any, services: Services, simulated: Any) -> None:
-    from tests.test_telegram import ADMIN, claim_admin, start_polling
+    from tests.support.telegram import ADMIN, claim_admin, start_polling
 
     async with demo_site(services, simulated):
         transport = await start_polling(emulator, services)
@@ -277,7 +275,7 @@ async def test_a_folder_import_with_no_admin_to_tell_says_so_in_the_log(
         services: Services, caplog: Any) -> None:
     from bot.app import _to_admins
     from bot.delivery import Delivery
-    from services.kakao_export import ExportUnreadable
+    from services.open_chat.chat_export import ExportUnreadable
 
     caplog.set_level(logging.INFO, logger="bot.app")
     tell = _to_admins(Delivery(services, []), "folder")
@@ -295,7 +293,7 @@ def test_the_jobs_lock_file_is_not_committed() -> None:
 
 def test_the_demo_says_where_it_writes_first_and_a_closed_pipe_is_quiet(
         tmp_path: Path) -> None:
-    from tests.test_cli import AUTOGRAM, ROOT
+    from tests.support.cli import AUTOGRAM, ROOT
 
     env = {**os.environ, "PYTHONPATH": str(ROOT), "XDG_DATA_HOME": str(tmp_path)}
     env.pop("DATABASE_URL", None)

@@ -10,25 +10,9 @@ from handlers.dispatcher import Dispatcher
 from handlers.messages import en, ko
 from services.container import Services
 from storage.models import AuditEntry, ConversationState
-from tests.chat_driver import Person
 from tests.conftest import TEST_NOW
-
-
-async def make_admin(services: Services, person: Person) -> None:
-    async with services.transaction() as tx:
-        code = await tx.admins.create_claim("boss")
-    await person.say(f"/claim {code}")
-    assert "관리자로 등록됐어요" in person.text
-
-
-async def make_member(services: Services, person: Person, username: str = "minji") -> None:
-    async with services.transaction() as tx:
-        from storage.repositories.members import MemberRepo
-
-        member = await MemberRepo(tx.session).add(username, "민지")
-        code = await tx.invites.create(member.id)
-    await person.say(f"/start {code}")
-    assert f"@{username} 계정과 연결됐어요" in person.text
+from tests.support.chat_driver import Person
+from tests.support.members import make_admin, make_member
 
 
 def test_catalogs_hold_the_same_keys() -> None:
@@ -78,7 +62,7 @@ async def test_first_contact_uses_the_app_language(dispatcher: Dispatcher) -> No
 async def test_invite_links_once(dispatcher: Dispatcher, services: Services) -> None:
     first, second = Person(dispatcher, "m1"), Person(dispatcher, "m2")
     async with services.transaction() as tx:
-        from storage.repositories.members import MemberRepo
+        from services.members.queries import MemberRepo
 
         member = await MemberRepo(tx.session).add("minji")
         code = await tx.invites.create(member.id)
@@ -242,7 +226,8 @@ async def test_two_bot_instances_share_one_database(database_url: str) -> None:
 async def test_a_failing_handler_answers_politely_and_keeps_the_flow(
     dispatcher: Dispatcher, services: Services, monkeypatch, caplog, simulated
 ) -> None:
-    from handlers import dispatcher as routing
+    from dataclasses import replace
+
     from handlers.registry import Command, Flow
 
     simulated.add_account("helper.five", password="p@ssw0rd-typed")
@@ -254,14 +239,18 @@ async def test_a_failing_handler_answers_politely_and_keeps_the_flow(
     async def broken(_ctx, _text):  # type: ignore[no-untyped-def]
         raise RuntimeError("database exploded")
 
-    flow = routing.FLOWS["add_helper"]
-    monkeypatch.setitem(routing.FLOWS, "add_helper",
-                        Flow(flow.name, {**flow.steps, "password": broken}, flow.secret_steps))
+    registry = dispatcher.registry
+    flow = registry.flows["add_helper"]
+    broken_flow = Flow(flow.name, {**flow.steps, "password": broken}, flow.secret_steps)
+    monkeypatch.setattr(dispatcher, "registry", replace(
+        registry, flows={**registry.flows, "add_helper": broken_flow}))
     replies = await admin.say("p@ssw0rd-typed")
     assert admin.text == "죄송해요, 처리 중 문제가 생겼어요. 잠시 후 다시 해 주세요."
     assert replies[0].delete_incoming  # the password is still removed from the chat
     assert "p@ssw0rd-typed" not in caplog.text and "database exploded" in caplog.text
-    monkeypatch.setitem(routing.BY_NAME, "help", Command("help", broken))
+    patched = dispatcher.registry
+    monkeypatch.setattr(dispatcher, "registry", replace(patched, commands=tuple(
+        Command("help", broken) if c.name == "help" else c for c in patched.commands)))
     await admin.say("/help")  # a menu word at a password step: asked about first
     await admin.say("/help")  # again: the menu, whose handler fails
     assert admin.text.startswith("죄송해요")

@@ -11,9 +11,9 @@ from handlers.dispatcher import Dispatcher
 from services.container import Services
 from services.instagram.simulated import SimulatedInstagram
 from storage.models import Admin, ChatAccount, Helper
-from tests.chat_driver import Person
 from tests.conftest import TEST_NOW
-from tests.test_kakao import kakao_factory  # noqa: F401  (the fixture)
+from tests.support.chat_driver import Person
+from tests.support.kakao import kakao_factory  # noqa: F401  (the fixture)
 
 
 async def admin(services: Services, platform: str = "console", language: str = "ko",
@@ -318,8 +318,8 @@ async def test_kakao_unfollow_goes_to_the_members_upload_page_which_takes_the_zi
 
     import aiohttp
 
-    from tests.instagram_export_builder import export_zip, followers_json
-    from tests.web_site import demo_site
+    from testkit.instagram_export_builder import export_zip, followers_json
+    from tests.support.web_site import demo_site
 
     async with demo_site(services, simulated) as site:
         kakao, _ = await kakao_factory()
@@ -362,7 +362,7 @@ async def test_kakao_unfollow_goes_to_the_members_upload_page_which_takes_the_zi
 
 async def say_with_cards(kakao: Any, utterance: str) -> str:
     """What KakaoTalk shows for an utterance, a card of link buttons included."""
-    from tests.test_kakao import skill_request
+    from tests.support.kakao import skill_request
 
     status, body = await kakao.post(skill_request(utterance))
     assert status == 200, body
@@ -409,7 +409,7 @@ def test_the_mail_address_comes_from_the_mailbox_setting() -> None:
 async def test_a_confirmed_menu_word_password_is_never_in_the_database(
     timed: Services, simulated: SimulatedInstagram, engine: Any
 ) -> None:
-    from handlers import dispatcher as routing
+    from storage import crypto
     from tests.conftest import database_dump
 
     simulated.add_account("minji", password="내 현황")
@@ -417,12 +417,18 @@ async def test_a_confirmed_menu_word_password_is_never_in_the_database(
     await minji.say("/unfollowlogin")
     await minji.say("minji")
     await minji.say("내 현황")
-    assert "내 현황" not in await database_dump(engine)
-    routing.PENDING_SECRETS.clear()  # as after a restart: the password is asked once more
+    assert "내 현황" not in await database_dump(engine)  # sealed in the state, never plain
+    await minji.press("네, 비밀번호예요")  # tried at once (tests/test_login_instances.py:
+    assert logins(simulated) == 1 and "로그인했어요" in minji.text  # on any instance)
+    # Without ENCRYPTION_KEYS nothing of it is kept: "yes" asks for it once more.
+    crypto.configure_keys([])
+    await minji.say("/unfollowlogin")
+    await minji.say("minji")
+    await minji.say("내 현황")
     await minji.press("네, 비밀번호예요")
-    assert "한 번 더 보내 주세요" in minji.text and logins(simulated) == 0
+    assert "한 번 더 보내 주세요" in minji.text and logins(simulated) == 1
     await minji.say("내 현황")  # taken as it is this time
-    assert logins(simulated) == 1 and "로그인했어요" in minji.text
+    assert logins(simulated) == 2 and "로그인했어요" in minji.text
 
 
 async def test_withdraw_with_a_typed_number_takes_that_line_of_the_list(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from handlers.dispatcher import Dispatcher
 from services.container import Services
-from tests.chat_driver import Person
-from tests.test_conversations import make_member
+from tests.support.chat_driver import Person
+from tests.support.members import make_member
 
 
 async def test_menu_words_leave_a_flow(dispatcher: Dispatcher, services: Services) -> None:
@@ -54,7 +54,7 @@ def test_korean_particles_follow_the_names_last_sound() -> None:
 
 async def test_words_that_fit_the_moment(dispatcher: Dispatcher, services: Services) -> None:
     from handlers.i18n import t
-    from tests.test_conversations import make_admin
+    from tests.support.members import make_admin
 
     minji = Person(dispatcher, "minji")
     await make_member(services, minji, "minji")
@@ -77,7 +77,7 @@ async def test_words_that_fit_the_moment(dispatcher: Dispatcher, services: Servi
 
 
 async def test_a_menu_word_leaves_every_flow(dispatcher: Dispatcher, services: Services) -> None:
-    from tests.test_conversations import make_admin
+    from tests.support.members import make_admin
 
     boss = Person(dispatcher, "boss")
     await make_admin(services, boss)

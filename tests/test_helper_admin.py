@@ -3,39 +3,22 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 import pytest
 from sqlalchemy import select
 
+from bot.channels import Capabilities
 from bot.delivery import Delivery
 from handlers.dispatcher import Dispatcher
+from handlers.events import Reply
 from services.container import Services
 from services.instagram.errors import NetworkError, RateLimited
 from services.instagram.runtime import Instagram
 from services.instagram.simulated import SimulatedInstagram
-from storage.models import AuditEntry, Helper
-from tests.chat_driver import Person
+from storage.models import AuditEntry
 from tests.conftest import database_dump
-from tests.test_conversations import make_admin
-
-
-async def admin_of(dispatcher: Dispatcher, services: Services) -> Person:
-    admin = Person(dispatcher, "a1")
-    await make_admin(services, admin)
-    await admin.say("/lang en")
-    return admin
-
-
-async def add(admin: Person, username: str, password: str) -> None:
-    await admin.say("/addhelper")
-    await admin.say(username)
-    await admin.say(password)
-
-
-async def stored(services: Services, username: str) -> Helper | None:
-    async with services.transaction() as tx:
-        return await tx.session.scalar(select(Helper).where(
-            Helper.instagram_username == username))
+from tests.support.helpers import add, admin_of, stored
 
 
 async def test_a_wrong_password_is_never_kept_and_three_tries_end_the_flow(
@@ -182,8 +165,7 @@ async def test_the_pool_state_is_written_back_and_shown(
         health.endswith("(rate_limited)")
     # A restart keeps the cooldown: a new pool loaded from the table skips that helper.
     fresh = Instagram(simulated, max_wait=0.1, patience=0.1)
-    services.instagram = fresh
-    async with services.transaction() as tx:
+    async with replace(services, instagram=fresh).transaction() as tx:
         await tx.helpers.load_pool()
     cooling = [h.username for h in fresh.pool.helpers.values() if h.status == "cooling"]
     assert len(cooling) == 1
@@ -200,13 +182,18 @@ async def test_a_checkpointed_helper_is_taken_out_and_the_admins_are_told(
     await add(admin, "helper.c", "pc-secret")
 
     class Recorder:
+        """A channel that pushes text (bot/channels.py), keeping what it was given."""
+
         platform = "console"
+        capabilities = Capabilities(push=True)
+        start_link = None
+        outbox = None
 
         def __init__(self) -> None:
             self.sent: list[tuple[str, str]] = []
 
-        async def send(self, chat_id: str, text: str) -> bool:
-            self.sent.append((chat_id, text))
+        async def post(self, chat_id: str, reply: Reply) -> bool:
+            self.sent.append((chat_id, reply.text))
             return True
 
         async def broadcast(self, messages):  # type: ignore[no-untyped-def]

@@ -12,11 +12,11 @@ from handlers.dispatcher import Dispatcher
 from services.container import Services
 from services.instagram.pool import ASKED_SHARE
 from services.instagram.simulated import SimulatedInstagram
-from services.links import PostLink, parse_post_link
-from services.weeks import Week
+from services.week.calendar import Week
+from services.week.post_links import PostLink, parse_post_link
 from storage.models import ChatAccount, Helper, Member
-from tests.chat_driver import Person
 from tests.conftest import TEST_NOW
+from tests.support.chat_driver import Person
 
 
 async def community(services: Services, sim: SimulatedInstagram, posts: int) -> Person:

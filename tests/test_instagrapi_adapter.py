@@ -302,6 +302,37 @@ async def test_two_factor_login_keeps_the_same_client() -> None:
     assert done.session["authorization_data"]["ds_user_id"] == "9"
 
 
+async def test_a_two_factor_code_goes_on_in_another_process_with_the_same_device() -> None:
+    devices: list[str] = []
+
+    def fake_login(self: Client, username: str, password: str, relogin: bool = False,
+                   verification_code: str = "") -> bool:
+        devices.append(self.uuid)
+        assert password == "pw"
+        if verification_code != "123456":
+            raise ig.TwoFactorRequired("Two-factor authentication required")
+        self.authorization_data = {"ds_user_id": "9", "sessionid": "9%3Areal%3A1"}
+        return True
+
+    first, second = gateway(), gateway()
+    with mock.patch.object(Client, "login", fake_login):
+        with pytest.raises(errors.LoginLost):  # nothing to go on with
+            await second.submit_code("producer.one", "123456")
+        with pytest.raises(errors.TwoFactorRequired):  # an older login, left waiting there
+            await second.login("producer.one", "pw")
+        older = devices[-1]
+        with pytest.raises(errors.TwoFactorRequired) as asked:
+            await first.login("producer.one", "pw")
+        resume = asked.value.resume
+        assert resume is not None and "pw" not in str(asked.value)
+        device = devices[-1]
+        with pytest.raises(errors.BadCode):
+            await second.submit_code("producer.one", "000000", resume)
+        done = await second.submit_code("producer.one", "123456", resume)
+    assert device != older and devices[-2:] == [device, device]  # as Instagram saw it
+    assert done.session["authorization_data"]["ds_user_id"] == "9"
+
+
 async def test_a_challenge_code_reaches_the_waiting_login_thread() -> None:
     def fake_login(self: Client, username: str, password: str, relogin: bool = False,
                    verification_code: str = "") -> bool:

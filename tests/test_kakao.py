@@ -3,127 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-import copy
-import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-import aiohttp
 import pytest
 from aiohttp import web
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.config import load_settings
-from bot.kakao import KakaoSkill
-from bot.kakao_render import MAX_BYTES, render, size
-from bot.web import build_web_app
+from bot.channels import press_line
+from bot.kakao_render import MAX_BYTES, MAX_QUICK_REPLIES, render, size
 from handlers.dispatcher import Dispatcher
 from handlers.events import Button, Reply
 from services.container import Services
-from tests.chat_driver import Person
-
-BOT_ID = "5ae9b76d7409b11ec845b746"
-SECRET = "skill-secret-123"
-USER = "226f81aef15e8f5890425bbeaa5978d54dfc98fadcaa076ed1f635eda11204ba30"
-
-# §9.1 of the reference: a real plain-text request, plus fields Kakao may add any day.
-PAYLOAD: dict[str, Any] = {
-    "bot": {"id": BOT_ID, "name": "품앗이봇"},
-    "intent": {"id": "5d300e788192ac000132b8a4", "name": "폴백 블록",
-               "extra": {"reason": {"code": 1, "message": "OK"}}},
-    "action": {"id": "5ffe572d7292584dbda1dc64", "name": "기본 스킬",
-               "params": {}, "detailParams": {}, "clientExtra": {}},
-    "userRequest": {
-        "block": {"id": "5d300e788192ac000132b8a4", "name": "폴백 블록"},
-        "user": {"id": USER, "type": "botUserKey",
-                 "properties": {"botUserKey": USER, "isFriend": True,
-                                "plusfriendUserKey": "T8x9DhjAiBrv",
-                                "bot_user_key": USER, "plusfriend_user_key": "T8x9DhjAiBrv"}},
-        "utterance": "안녕하세요",
-        "params": {"surface": "Kakaotalk.plusfriend"},
-        "lang": "ko",
-        "timezone": "Asia/Seoul",
-        "someFutureField": {"nested": [1, 2, 3]},
-    },
-    "flow": {"trigger": {"type": "TEXT_INPUT"}},
-    "contexts": [],
-}
-
-
-def skill_request(utterance: str, *, user: str = USER, extra: dict | None = None,
-                  bot_id: str = BOT_ID, callback: str | None = None) -> dict[str, Any]:
-    payload = copy.deepcopy(PAYLOAD)
-    payload["bot"]["id"] = bot_id
-    payload["userRequest"]["utterance"] = utterance
-    payload["userRequest"]["user"]["id"] = user
-    if extra is not None:
-        payload["action"]["clientExtra"] = extra
-        payload["flow"]["trigger"]["type"] = "QUICKREPLY_BUTTON_MESSAGE"
-    if callback:
-        payload["userRequest"]["callbackUrl"] = callback
-    return payload
-
-
-class KakaoClient:
-    """Talks to the skill endpoint the way Open Builder does."""
-
-    def __init__(self, session: aiohttp.ClientSession, url: str) -> None:
-        self.session, self.url = session, url
-        self.last: dict[str, Any] = {}
-
-    async def post(self, body: Any, *, secret: str | None = SECRET, raw: bytes | None = None
-                   ) -> tuple[int, Any]:
-        headers = {"Content-Type": "application/json; charset=UTF-8"}
-        if secret is not None:
-            headers["X-Skill-Secret"] = secret
-        data = raw if raw is not None else json.dumps(body).encode()
-        async with self.session.post(self.url, data=data, headers=headers) as response:
-            return response.status, await response.json(content_type=None)
-
-    async def say(self, utterance: str, **kwargs: Any) -> str:
-        status, body = await self.post(skill_request(utterance, **kwargs))
-        assert status == 200, body
-        self.last = body
-        return "\n".join(o["simpleText"]["text"] for o in body["template"]["outputs"])
-
-    async def press(self, label: str, **kwargs: Any) -> str:
-        quick = next(q for q in self.last["template"]["quickReplies"] if q["label"] == label)
-        return await self.say(quick["messageText"], extra=quick["extra"], **kwargs)
-
-
-async def serve(app: web.Application) -> tuple[web.AppRunner, str]:
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    return runner, f"http://127.0.0.1:{port}"
-
-
-@pytest.fixture
-async def kakao_factory(services: Services) -> AsyncIterator[Any]:
-    runners: list[web.AppRunner] = []
-    sessions: list[aiohttp.ClientSession] = []
-
-    async def make(**overrides: Any) -> tuple[KakaoClient, KakaoSkill]:
-        options = {"kakao_bot_id": BOT_ID, "kakao_skill_secret": SECRET,
-                   "kakao_callback_hosts": "127.0.0.1", "database_url": "sqlite://"}
-        options.update(overrides)
-        skill = KakaoSkill(load_settings(**options), Dispatcher(services), services)
-        app = build_web_app([])
-        skill.add_routes(app)
-        runner, base = await serve(app)
-        runners.append(runner)
-        session = aiohttp.ClientSession()
-        sessions.append(session)
-        return KakaoClient(session, f"{base}/kakao/skill"), skill
-
-    yield make
-    for session in sessions:
-        await session.close()
-    for runner in runners:
-        await runner.cleanup()
+from tests.support.chat_driver import Person
+from tests.support.kakao import BOT_ID, SECRET, serve, skill_request
+from tests.support.kakao import kakao_factory as kakao_factory
 
 
 async def test_a_new_user_a_member_and_quick_replies(
@@ -276,7 +171,7 @@ async def test_without_a_callback_the_result_comes_with_the_next_message(
 async def test_event_api_pushes_at_most_100_users_a_call(
     kakao_factory: Any, receiver: tuple[Receiver, str], caplog: Any
 ) -> None:
-    from services.notifier import Outgoing
+    from services.messaging.notifier import Outgoing
 
     stand_in, base = receiver
     _, skill = await kakao_factory(kakao_rest_api_key="rest-key", kakao_event_name="reminder",
@@ -299,7 +194,7 @@ async def test_a_week_on_kakao_and_telegram_in_one_database(
     from sqlalchemy import select
 
     from storage.models import Member, Submission
-    from storage.repositories.weekly import VerificationRepo
+    from tests.conftest import record_verdict
 
     kakao, _ = await kakao_factory()
     async with services.transaction() as tx:
@@ -318,14 +213,14 @@ async def test_a_week_on_kakao_and_telegram_in_one_database(
     async with services.transaction() as tx:
         ids = dict((await tx.session.execute(select(Member.instagram_username, Member.id))).all())
         subs = {s.shortcode: s.id for s in await tx.session.scalars(select(Submission))}
-        await VerificationRepo(tx.session).record(ids["hana.kakao"], subs["JUNTELEG01"], "done")
+        await record_verdict(tx.session, ids["hana.kakao"], subs["JUNTELEG01"], "done")
     assert "✅ @jun.telegram" in await kakao.say("내 현황")
 
     # Last week, as the results show it on both platforms.
     from datetime import timedelta
 
-    from services.weeks import Week
-    from storage.repositories.weekly import SubmissionRepo
+    from services.week.calendar import Week
+    from services.week.submissions import SubmissionRepo
 
     now = services.clock()
     last_week = Week.containing(now, services.rules.timezone).previous().start
@@ -333,15 +228,15 @@ async def test_a_week_on_kakao_and_telegram_in_one_database(
         # Members since before last week (a later joiner would not owe its posts).
         for member in await tx.session.scalars(select(Member)):
             member.joined_at = now - timedelta(days=30)
-        subs_repo, checks = SubmissionRepo(tx.session), VerificationRepo(tx.session)
+        subs_repo = SubmissionRepo(tx.session)
         old_jun = await subs_repo.add(ids["jun.telegram"], last_week,
                                       "https://www.instagram.com/p/OLDJUN001/", "OLDJUN001",
                                       submitted_at=now - timedelta(days=7))
         old_hana = await subs_repo.add(ids["hana.kakao"], last_week,
                                        "https://www.instagram.com/p/OLDHANA01/", "OLDHANA01",
                                        submitted_at=now - timedelta(days=7))
-        await checks.record(ids["hana.kakao"], old_jun.id, "missing")
-        await checks.record(ids["jun.telegram"], old_hana.id, "done")
+        await record_verdict(tx.session, ids["hana.kakao"], old_jun.id, "missing")
+        await record_verdict(tx.session, ids["jun.telegram"], old_hana.id, "done")
     results = await kakao.say("결과")
     assert "내 댓글: 1개 중 0개 완료" in results
     assert "❌ @jun.telegram https://www.instagram.com/p/OLDJUN001/" in results
@@ -372,8 +267,42 @@ def test_any_reply_renders_within_kakao_limits(replies: list[Reply]) -> None:
     def flat(texts: list[str]) -> str:  # what a reader sees, whitespace aside
         return "".join("".join(texts).split())
 
-    # A reply of buttons only is shown as a blank bubble, so its buttons are not lost.
-    original = flat([r.text or (" " if r.buttons else "") for r in replies])
+    # A reply of buttons only is shown as a blank bubble, so its buttons are not lost;
+    # buttons past the answer's ten quick replies become lines saying what to type.
+    expected, room = [], MAX_QUICK_REPLIES
+    for r in replies:
+        expected.append((r.text or (" " if r.buttons else ""))
+                        + "".join(press_line(b, "ko") for b in r.buttons[room:]))
+        room -= min(room, len(r.buttons))
+    original = flat(expected)
     if original:  # nothing is lost: what is not shown now waits behind "더 보기"
         shown = [o["simpleText"]["text"] for o in template["outputs"]]
         assert flat(shown + [r.text for r in rendered.remainder]) == original
+
+
+def test_buttons_shown_before_more_come_with_the_rest() -> None:
+    """A reply's buttons followed by a long reply: "더 보기" takes the quick replies'
+    place, and the buttons come with the rest instead of being lost."""
+    from bot.kakao_render import from_plain, to_plain
+
+    long = "\n".join(f"{n:03d} " + "가" * 80 for n in range(60))
+    replies = [Reply("언어를 골라 주세요", buttons=(Button("한국어", "/lang ko"),)), Reply(long)]
+    labels: list[str] = []
+    rendered = render(replies, "더 보기")
+    for _ in range(10):
+        labels += [q["label"] for q in rendered.body["template"].get("quickReplies", [])]
+        if not rendered.remainder:
+            break
+        rendered = render(from_plain(to_plain(rendered.remainder)), "더 보기")
+    assert "한국어" in labels and labels[-1] == "한국어"
+
+
+def test_buttons_past_ten_quick_replies_say_what_to_type() -> None:
+    """Two replies of six buttons: ten quick replies, the other two as lines."""
+    replies = [Reply(f"묶음 {n}", buttons=tuple(Button(f"{n}-{k}", f"/pick {n}{k}")
+                                               for k in range(6))) for n in range(2)]
+    body = render(replies, "더 보기").body
+    quick = [q["label"] for q in body["template"]["quickReplies"]]
+    assert len(quick) == 10 and "1-4" not in quick and "1-5" not in quick
+    text = "\n".join(o["simpleText"]["text"] for o in body["template"]["outputs"])
+    assert '1-4: "/pick 14"라고 보내 주세요' in text and '1-5: "/pick 15"' in text

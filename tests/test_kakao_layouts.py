@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from services.kakao_export import parse_export
+from services.open_chat.chat_export import parse_export
 
 SEOUL = ZoneInfo("Asia/Seoul")
 
@@ -124,8 +124,8 @@ async def test_an_admin_imports_an_android_export_and_a_wrong_file_is_explained(
 ) -> None:
     from handlers.dispatcher import Dispatcher
     from services.container import Services
-    from tests.chat_driver import Person
-    from tests.test_conversations import make_admin
+    from tests.support.chat_driver import Person
+    from tests.support.members import make_admin
 
     assert isinstance(dispatcher, Dispatcher) and isinstance(services, Services)
     boss = Person(dispatcher, "boss")
@@ -146,8 +146,8 @@ def test_a_chat_export_past_its_limits_is_refused_naming_them() -> None:
     import io
     import zipfile
 
-    from services import kakao_export
-    from services.kakao_export import ExportUnreadable, read_chat_export
+    from services.open_chat import chat_export as kakao_export
+    from services.open_chat.chat_export import ExportUnreadable, read_chat_export
 
     with pytest.raises(ExportUnreadable) as refused:
         read_chat_export(b"x" * (kakao_export.MAX_UPLOAD + 1), "big.txt", SEOUL)

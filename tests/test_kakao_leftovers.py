@@ -12,7 +12,7 @@ from aiohttp import web
 
 from services.container import Services
 from tests.conftest import TEST_NOW, Clock
-from tests.test_kakao import BOT_ID, kakao_factory, serve, skill_request  # noqa: F401
+from tests.support.kakao import BOT_ID, kakao_factory, serve, skill_request  # noqa: F401
 
 
 async def long_answer(kakao: Any, services: Services) -> str:

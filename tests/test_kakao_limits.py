@@ -15,13 +15,13 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from handlers.dispatcher import Dispatcher
-from services import kakao_export
 from services.container import Services
-from services.kakao_export import ExportUnreadable, read_chat_export
-from tests.chat_driver import Person
-from tests.kakao_export_builder import ExportBuilder
-from tests.test_conversations import make_admin
-from tests.test_telegram import big_android_export
+from services.open_chat import chat_export as kakao_export
+from services.open_chat.chat_export import ExportUnreadable, read_chat_export
+from testkit.kakao_export_builder import ExportBuilder
+from tests.support.chat_driver import Person
+from tests.support.members import make_admin
+from tests.support.telegram import big_android_export
 
 SEOUL = ZoneInfo("Asia/Seoul")
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,7 +51,8 @@ def test_a_zip_bomb_is_refused_naming_the_limit_within_a_memory_bound(tmp_path: 
     _bomb(tmp_path / "bomb.zip")
     assert (tmp_path / "bomb.zip").stat().st_size < 2 * 1024 * 1024
     out, peak_kb = _peak_kb(
-        "from zoneinfo import ZoneInfo; from services.kakao_export import read_chat_export, "
+        "from zoneinfo import ZoneInfo\n"
+        "from services.open_chat.chat_export import read_chat_export, "
         "ExportUnreadable\ntry:\n    read_chat_export(open("
         f"{str(tmp_path / 'bomb.zip')!r}, 'rb').read(), 'bomb.zip', ZoneInfo('Asia/Seoul'))\n"
         "except ExportUnreadable as e:\n    print(e.reason, e.limit)")
@@ -69,7 +70,7 @@ def test_a_20_mb_export_is_read_within_a_memory_bound(tmp_path: Path) -> None:
     data = big_android_export(kakao_export.MAX_UPLOAD - 1000, date(2026, 11, 24))
     (tmp_path / "chat.txt").write_bytes(data)
     out, peak_kb = _peak_kb(
-        "from zoneinfo import ZoneInfo; from services.open_chat_import import read_digest; "
+        "from zoneinfo import ZoneInfo; from services.open_chat.importer import read_digest; "
         f"d = read_digest(open({str(tmp_path / 'chat.txt')!r}, 'rb').read(), 'chat.txt', "
         "ZoneInfo('Asia/Seoul'), None); print(d.messages, len(d.with_links))")
     messages, with_links = map(int, out.split())

@@ -11,10 +11,10 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from services import kakao_export as kx
-from services.kakao_export import parse_export, read_chat_export
-from services.links import ANY_URL
-from tests.kakao_export_builder import LAYOUTS, SYSTEM_WORDS, ExportBuilder
+from services.open_chat import chat_export as kx
+from services.open_chat.chat_export import parse_export, read_chat_export
+from services.week.post_links import ANY_URL
+from testkit.kakao_export_builder import LAYOUTS, SYSTEM_WORDS, ExportBuilder
 
 SEOUL = ZoneInfo("Asia/Seoul")
 VARIANTS = [(layout, clock24, day_first) for layout in LAYOUTS for clock24 in (False, True)

@@ -7,9 +7,9 @@ from __future__ import annotations
 from handlers.dispatcher import Dispatcher
 from services.container import Services
 from services.instagram.simulated import SimulatedInstagram
-from services.unfollow import WHITELIST_MAX
-from tests.chat_driver import Person
-from tests.test_conversations import make_admin, make_member
+from services.unfollow.answer import WHITELIST_MAX
+from tests.support.chat_driver import Person
+from tests.support.members import make_admin, make_member
 
 
 async def test_invite_codes_cannot_be_guessed_without_limit(

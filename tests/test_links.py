@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from services.links import LinkProblem, PostLink, find_links, parse_post_link
+from services.week.post_links import (
+    INSTAGRAM_HOSTS,
+    LinkProblem,
+    PostLink,
+    find_links,
+    parse_post_link,
+)
 
 P = "https://www.instagram.com/p/{}/"
 OK = [
@@ -86,3 +92,19 @@ def test_several_links_in_one_message_are_all_found() -> None:
         "instagram.com/p/AAAAA11/",
         "https://www.instagram.com/reel/BBBBB22/?igsh=z",
     ]
+
+
+@pytest.mark.parametrize("host", sorted(INSTAGRAM_HOSTS))
+def test_every_instagram_host_is_found_in_a_message_and_read_as_a_post(host: str) -> None:
+    for written in (host, host.upper()):
+        text = f"이번 주 글이에요 {written}/reel/C1a2B3c4D5e/?igsh=abc 확인 부탁해요"
+        assert find_links(text) == [f"{written}/reel/C1a2B3c4D5e/?igsh=abc"]
+        assert parse_post_link(text) == PostLink(P.format("C1a2B3c4D5e"), "C1a2B3c4D5e")
+        assert parse_post_link(f"https://{written}/p/C1a2B3c4D5e") == \
+            PostLink(P.format("C1a2B3c4D5e"), "C1a2B3c4D5e")
+
+
+@pytest.mark.parametrize("host", ["instagram.co", "m.instagr.am", "l.instagram.com",
+                                  "instagram.com.evil.example", "xinstagram.com"])
+def test_other_hosts_are_no_instagram_post(host: str) -> None:
+    assert not isinstance(parse_post_link(f"https://{host}/p/C1a2B3c4D5e/"), PostLink)

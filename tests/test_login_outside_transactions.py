@@ -1,5 +1,5 @@
-"""Logins ask Instagram outside any database transaction, wrong passwords are limited,
-and a code that reaches another instance says to start again."""
+"""Logins ask Instagram outside any database transaction and wrong passwords are limited
+(a code that reaches another instance: tests/test_login_instances.py)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from services.instagram.runtime import Instagram
 from services.instagram.simulated import SimConfig, SimulatedInstagram
 from services.rules import CommunityRules
 from storage.db import session_factory
-from tests.chat_driver import Person
 from tests.conftest import TEST_NOW
-from tests.test_conversations import make_admin
+from tests.support.chat_driver import Person
+from tests.support.members import make_admin
 
 
 class SlowLogins(SimulatedInstagram):
@@ -86,22 +86,3 @@ async def test_wrong_passwords_are_limited_per_person_and_per_account(
     await eve.say("victim.kim")
     await eve.say("the-right-one")
     assert "오늘은" not in eve.text and len([c for c in simulated.calls if c[0] == "login"]) == 4
-
-
-async def test_a_code_that_reaches_another_instance_says_to_start_again(
-    engine: AsyncEngine,
-) -> None:
-    first_sim, second_sim = SimulatedInstagram(), SimulatedInstagram()
-    for sim in (first_sim, second_sim):
-        sim.add_account("me.kim", password="pw", two_factor_code="123456")
-    first, second = Dispatcher(services_on(engine, first_sim)), \
-        Dispatcher(services_on(engine, second_sim))
-    await Person(first, "tg-1", platform="telegram").say("/unfollowlogin")
-    await Person(first, "tg-1", platform="telegram").say("me.kim")
-    asked = Person(first, "tg-1", platform="telegram")
-    await asked.say("pw")
-    assert "보안 코드" in asked.text
-    other = Person(second, "tg-1", platform="telegram")  # the code reaches instance two
-    replies = await other.say("123456")
-    assert replies[0].delete_incoming
-    assert "처음부터 다시 해 주세요" in other.text and "로그인했어요" not in other.text

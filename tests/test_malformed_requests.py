@@ -14,9 +14,9 @@ from sqlalchemy import select
 from handlers.i18n import t
 from services.container import Services
 from storage.models import ChatAccount
-from tests.telegram_emulator import BotApiEmulator
-from tests.test_kakao import SECRET, kakao_factory, skill_request  # noqa: F401 (a fixture)
-from tests.test_telegram import emulator, start_polling, webhook_bot  # noqa: F401
+from testkit.telegram_emulator import BotApiEmulator
+from tests.support.kakao import SECRET, kakao_factory, skill_request  # noqa: F401 (a fixture)
+from tests.support.telegram import emulator, start_polling, webhook_bot  # noqa: F401
 
 
 def wrong_types() -> list[Any]:

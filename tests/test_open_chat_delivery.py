@@ -27,13 +27,13 @@ from jobs import open_chat_mail
 from jobs.open_chat_folder import import_new_files
 from jobs.open_chat_mail import MAIL_JOB, Mailbox, RawMail, import_mail, senders_from
 from services.container import Services
-from services.kakao_export import ExportUnreadable
-from services.open_chat_import import ImportReport, MailReport
+from services.open_chat.chat_export import ExportUnreadable
+from services.open_chat.importer import ImportReport, MailReport
 from services.rules import CommunityRules
 from storage.db import session_factory
 from storage.models import JobRun, Member, Submission
-from tests.kakao_export_builder import ExportBuilder
-from tests.test_open_chat_import import add_members as add_community
+from testkit.kakao_export_builder import ExportBuilder
+from tests.support.open_chat import add_members as add_community
 
 IMPORT_TIME = datetime(2025, 12, 19, 1, 0, tzinfo=UTC)  # Friday of 2025-W51, in Seoul
 MEMBERS = ("hana.daily", "dy_lee", "seojun_p", "owner_id")
@@ -144,7 +144,7 @@ async def test_the_folder_tells_each_outcome_once_and_reads_a_fixed_file(
     async def broken(*_args: object) -> None:
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr("services.open_chat_import.OpenChatImporter.import_once", broken)
+    monkeypatch.setattr("services.open_chat.importer.OpenChatImporter.import_once", broken)
     (tmp_path / "other.txt").write_bytes(week_chat("pc").bytes())
     assert await import_new_files(world, tmp_path, told) == 1
     assert await import_new_files(world, tmp_path, told) == 0

@@ -15,19 +15,17 @@ from handlers.dispatcher import Dispatcher
 from handlers.open_chat import render_report
 from jobs.open_chat_folder import import_new_files
 from services.container import Services
-from services.kakao_export import ExportUnreadable, decode_export, parse_export
-from services.links import PostLink, parse_post_link
-from services.rules import CommunityRules
-from storage.db import session_factory
+from services.members.queries import MemberRepo
+from services.open_chat.chat_export import ExportUnreadable, decode_export, parse_export
+from services.week.post_links import PostLink, parse_post_link
 from storage.models import Member, Submission
-from storage.repositories.members import MemberRepo
-from tests.chat_driver import Person
-from tests.kakao_export_builder import ExportBuilder
+from testkit.kakao_export_builder import ExportBuilder
+from tests.support.chat_driver import Person
+from tests.support.open_chat import add_members
+from tests.support.open_chat import world as world
 
 SEOUL = ZoneInfo("Asia/Seoul")
 W50, W51 = date(2025, 12, 8), date(2025, 12, 15)
-# The importing moment: Monday 22 Dec 2025, 10:00 in Seoul (the export was made that day).
-IMPORT_TIME = datetime(2025, 12, 22, 1, 0, tzinfo=UTC)
 
 REFERENCE_PHONE = """Talk_2025.12.22 10:01-1.txt
 저장한 날짜 : 2025. 12. 22. 오후 3:13
@@ -85,7 +83,6 @@ def test_unreadable_files_say_why() -> None:
         assert failure.value.reason == reason
 
 
-MEMBERS = ("hana.daily", "dy_lee", "seojun_p", "mina.c")
 
 
 def kst(day: int, hour: int, minute: int = 0, month: int = 12) -> datetime:
@@ -124,15 +121,8 @@ def community_export(layout: str) -> tuple[ExportBuilder, dict[str, int]]:
     return b, n
 
 
-@pytest.fixture
-def world(engine: AsyncEngine) -> Services:
-    return Services(session_factory(engine), CommunityRules(), lambda: IMPORT_TIME)
 
 
-async def add_members(world: Services, names: tuple[str, ...] = MEMBERS) -> None:
-    async with world.transaction() as tx:
-        for name in names:
-            await MemberRepo(tx.session).add(name, joined_at=datetime(2025, 1, 1, tzinfo=UTC))
 
 
 async def stored(world: Services) -> set[tuple[str, date, str, str]]:

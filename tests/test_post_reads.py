@@ -19,11 +19,11 @@ from services.instagram.comment_pages import CommentRead
 from services.instagram.runtime import Instagram
 from services.instagram.simulated import COMMENTS_PAGE, SimulatedInstagram
 from services.sample_community import SampleCommunity, build
-from services.verification import CommenterCache, Verifier
-from services.weeks import Week
+from services.verification.verifier import CommenterCache, Verifier
+from services.week.calendar import Week
 from storage.models import Member, PostRead, Submission, Verification
 from tests.conftest import Clock
-from tests.test_verification import NOW as WEDNESDAY
+from tests.support.verification import NOW as WEDNESDAY
 
 
 async def world(services: Services, sim: SimulatedInstagram, clock: Clock, members: int

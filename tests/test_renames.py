@@ -13,18 +13,19 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from handlers.dispatcher import Dispatcher
 from services.container import Services
-from services.identities import rename
 from services.instagram.simulated import SimulatedInstagram
+from services.members.instagram_identities import rename
+from services.members.queries import MemberRepo
 from services.rules import CommunityRules
-from services.weeks import Week
+from services.week.calendar import Week
 from storage.db import session_factory
 from storage.models import Admin, ChatAccount, Helper, Member, Producer, Strike, Submission
-from storage.repositories.members import MemberRepo
-from tests.chat_driver import Person
-from tests.kakao_export_builder import ExportBuilder
-from tests.test_helper_admin import add as add_helper
-from tests.test_helper_admin import admin_of, stored
-from tests.test_weekly_jobs import AFTER_DEADLINE, WEDNESDAY, Clock, Phone, community, jobs_for
+from testkit.kakao_export_builder import ExportBuilder
+from tests.conftest import Clock
+from tests.support.chat_driver import Person
+from tests.support.helpers import add as add_helper
+from tests.support.helpers import admin_of, stored
+from tests.support.weekly_jobs import AFTER_DEADLINE, WEDNESDAY, Phone, community, jobs_for
 
 
 async def member_named(services: Services, name: str) -> Member | None:

@@ -10,8 +10,8 @@ from services.container import Services
 from services.instagram.simulated import SimulatedInstagram
 from storage import crypto
 from storage.models import Admin, ChatAccount
-from tests.chat_driver import Person
 from tests.conftest import TEST_NOW, Clock
+from tests.support.chat_driver import Person
 
 
 async def admin(services: Services) -> Person:

@@ -10,11 +10,11 @@ from sqlalchemy import text
 from sqlalchemy.exc import StatementError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.instagram.helper_queries import HelperRepo
+from services.members.queries import MemberRepo
 from storage import crypto
 from storage.db import session_factory
-from storage.models import Base
-from storage.repositories.instagram_accounts import HelperRepo, ProducerRepo
-from storage.repositories.members import MemberRepo
+from storage.models import Base, Producer
 from storage.rotation import ENCRYPTED_COLUMNS, rotate_all
 
 PASSWORD = "hunter2-비밀번호-PLAIN"
@@ -26,7 +26,8 @@ async def _store_secrets(engine: AsyncEngine) -> None:
         helper = await HelperRepo(s).add("helper_one", PASSWORD)
         helper.session = SESSION
         member = await MemberRepo(s).add("bob")
-        producer = await ProducerRepo(s).add(member.id, "bob", PASSWORD)
+        producer = Producer(member_id=member.id, instagram_username="bob", password=PASSWORD)
+        s.add(producer)
         producer.session = SESSION
         await s.commit()
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from benchmarks.kakao_soak import BOT_ID, SECRET, add_kakao_members, drive_kakao
 from services.container import Services
-from tests.test_kakao import kakao_factory  # noqa: F401 (a fixture)
+from tests.support.kakao import kakao_factory  # noqa: F401 (a fixture)
 
 
 async def test_many_members_at_once_lose_nothing(

@@ -19,10 +19,11 @@ from services.container import Services
 from services.instagram.runtime import Instagram
 from services.instagram.share_links import ShareResolver
 from services.instagram.simulated import SimulatedInstagram
-from services.links import PostLink, parse_post_link
-from services.submissions import SubmitResult
-from storage.models import Admin, ChatAccount, Helper, Member, MemberName, Submission
-from tests.chat_driver import Person
+from services.week.post_links import PostLink, parse_post_link
+from services.week.submissions import SubmitResult
+from storage.models import ChatAccount, Member, MemberName, Submission
+from tests.support.chat_driver import Person
+from tests.support.submissions import community
 
 
 @pytest.fixture
@@ -49,28 +50,6 @@ async def instagram_web(unused_tcp_port: int) -> AsyncIterator[tuple[str, list[s
     await runner.cleanup()
 
 
-async def community(services: Services, sim: SimulatedInstagram, *, helper: bool = True
-                    ) -> Person:
-    async with services.transaction() as tx:
-        minji = Member(instagram_username="minji", joined_at=services.clock())
-        tx.session.add(minji)
-        await tx.session.flush()
-        tx.session.add(ChatAccount(platform="console", platform_user_id="minji",
-                                   member_id=minji.id, language="ko"))
-        admin = ChatAccount(platform="console", platform_user_id="boss", language="ko")
-        tx.session.add(admin)
-        await tx.session.flush()
-        tx.session.add(Admin(name="boss", chat_account_id=admin.id, claimed_at=services.clock()))
-        if helper:
-            sim.add_account("helper.one")
-            tx.session.add(Helper(instagram_username="helper.one", password="pw",
-                                  session=sim.session_for("helper.one"), status="ready"))
-            await tx.helpers.load_pool()
-    for owner, code in (("Minji", "DMinjiPlain"), ("minji", "DMinjiHelpr"),
-                        ("seoul.cafe", "DCafePost1x")):
-        sim.add_account(owner.lower())
-        sim.add_post(owner, code, [])
-    return Person(Dispatcher(services), "minji", "minji")
 
 
 async def handed_in(services: Services) -> list[str]:
@@ -103,6 +82,36 @@ async def test_a_share_link_the_login_page_hides_goes_to_a_helper(
     await minji.say("https://www.instagram.com/share/p/BHelperOnly/")
     assert "✅ 접수했어요" in minji.text
     assert await handed_in(services) == ["https://www.instagram.com/p/DMinjiHelpr/"]
+
+
+async def test_a_flow_started_while_the_post_is_looked_at_goes_on(
+    services: Services, simulated: SimulatedInstagram, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The link's answer comes after Instagram was asked; a `/submit` the member sent
+    meanwhile still waits for its link (the answer does not end it), and takes one."""
+    import asyncio
+
+    minji = await community(services, simulated)
+    meanwhile = Person(minji.dispatcher, "minji", "minji")
+    asked, release = asyncio.Event(), asyncio.Event()
+    post_info = simulated.post_info
+
+    async def held(*args, **kwargs):  # type: ignore[no-untyped-def]
+        asked.set()
+        await release.wait()
+        return await post_info(*args, **kwargs)
+
+    monkeypatch.setattr(simulated, "post_info", held)
+    answer = asyncio.create_task(minji.say("https://www.instagram.com/p/DMinjiPlain/"))
+    await asyncio.wait_for(asked.wait(), 10)
+    await meanwhile.say("/submit")
+    assert "링크를 보내" in meanwhile.text
+    release.set()
+    await asyncio.wait_for(answer, 10)
+    assert "✅ 접수했어요 (1/3)" in minji.text
+    async with services.transaction() as tx:
+        state = await tx.conversations.load("console", "minji")
+    assert state is not None and (state.flow, state.step) == ("submit", "link")
 
 
 async def test_a_share_link_nobody_can_resolve_is_refused_with_what_to_send(

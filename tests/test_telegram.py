@@ -10,55 +10,38 @@ import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
-from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.config import Settings, load_settings
 from bot.logs import hold_back_libraries
 from bot.telegram import TelegramTransport
 from bot.text import split_text
-from bot.web import build_web_app
-from handlers.dispatcher import Dispatcher
 from services.container import Services
+from services.instagram.helper_queries import HelperRepo
 from services.instagram.simulated import SimulatedInstagram
-from services.notifier import Outgoing
-from storage.repositories.instagram_accounts import HelperRepo
+from services.messaging.notifier import Outgoing
+from testkit.telegram_emulator import BotApiEmulator
 from tests.conftest import database_dump
-from tests.telegram_emulator import BotApiEmulator
+from tests.support.telegram import (
+    ADMIN,
+    MEMBER,
+    big_android_export,
+    claim_admin,
+    start_polling,
+    webhook_bot,
+)
+from tests.support.telegram import emulator as emulator
 
-ADMIN = 1001
-MEMBER = 2002
 GROUP = -5005
 
 
-def telegram_settings(emulator: BotApiEmulator, **extra: object) -> Settings:
-    return load_settings(
-        telegram_token=emulator.token,
-        telegram_api_url=emulator.url,
-        telegram_poll_timeout=1,
-        database_url="sqlite://",  # unused: services come from the test database
-        **extra,
-    )
 
 
-@pytest.fixture
-async def emulator() -> AsyncIterator[BotApiEmulator]:
-    async with BotApiEmulator() as emu:
-        yield emu
 
 
-async def start_polling(emulator: BotApiEmulator, services: Services) -> TelegramTransport:
-    async def admins() -> list[tuple[str, str, str]]:
-        async with services.transaction() as tx:
-            return await tx.accounts.admin_accounts()
-
-    transport = TelegramTransport(telegram_settings(emulator), Dispatcher(services), admins)
-    await transport.start()
-    return transport
 
 
 @pytest.fixture
@@ -68,12 +51,6 @@ async def bot(emulator: BotApiEmulator, services: Services) -> AsyncIterator[Tel
     await transport.stop()
 
 
-async def claim_admin(emulator: BotApiEmulator, services: Services, user: int = ADMIN) -> None:
-    async with services.transaction() as tx:
-        code = await tx.admins.create_claim("boss")
-    await emulator.send_text(user, f"/claim {code}")
-    (reply,) = await emulator.wait_for(user)
-    assert "관리자로 등록됐어요" in reply["text"]
 
 
 def buttons_of(message: dict) -> list[tuple[str, str]]:
@@ -240,28 +217,8 @@ async def test_broadcast_paces_and_reports_blocked_chats(
     assert [m["text"] for m in emulator.messages_to(3004)] == ["리마인더 3004"]
 
 
-async def free_port() -> int:
-    server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    server.close()
-    await server.wait_closed()
-    return port
 
 
-async def webhook_bot(emulator: BotApiEmulator, services: Services, **options: float
-                      ) -> tuple[TelegramTransport, web.AppRunner, str]:
-    """A transport in webhook mode behind the web app on a free port, started; its URL."""
-    port = await free_port()
-    settings = telegram_settings(emulator, telegram_webhook_url=f"http://127.0.0.1:{port}",
-                                 telegram_webhook_secret="s3cr3t-token")
-    transport = TelegramTransport(settings, Dispatcher(services), **options)
-    web_app = build_web_app([])
-    transport.add_routes(web_app)
-    runner = web.AppRunner(web_app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    await transport.start()
-    return transport, runner, f"http://127.0.0.1:{port}/telegram/webhook"
 
 
 async def test_webhook_mode_checks_the_secret(
@@ -342,7 +299,7 @@ async def test_an_admin_uploads_the_open_chat_export(
     from datetime import timedelta
     from zoneinfo import ZoneInfo
 
-    from tests.kakao_export_builder import ExportBuilder
+    from testkit.kakao_export_builder import ExportBuilder
 
     await claim_admin(emulator, services)
     async with services.transaction() as tx:
@@ -377,9 +334,9 @@ async def test_long_results_arrive_whole_and_in_order_with_a_start_button(
 
     from bot.delivery import Delivery
     from handlers.announcements import group_results
-    from jobs.weekly import WeeklyJobs
+    from jobs.weekly_loop import WeeklyJobs
     from services.sample_community import build
-    from services.weeks import Week
+    from services.week.calendar import Week
     from storage.models import ChatAccount, GroupChat, Member
 
     week = Week.containing(datetime(2026, 11, 25, 3, 0, tzinfo=UTC), services.rules.timezone)
@@ -425,7 +382,7 @@ async def test_verify_edits_its_progress_message_and_reports(
     simulated: SimulatedInstagram,
 ) -> None:
     from services.sample_community import build
-    from services.weeks import Week
+    from services.week.calendar import Week
 
     await claim_admin(emulator, services)
     async with services.transaction() as tx:
@@ -450,7 +407,7 @@ async def test_verify_edits_its_progress_message_and_reports(
 async def test_a_long_unfollow_answer_comes_with_the_whole_list_as_a_file(
     emulator: BotApiEmulator, services: Services, bot: TelegramTransport
 ) -> None:
-    from tests.instagram_export_builder import export_zip
+    from testkit.instagram_export_builder import export_zip
 
     following = [f"account.{n:04d}" for n in range(300)]
     followers = [*following[:120], "fan.one"]
@@ -465,31 +422,6 @@ async def test_a_long_unfollow_answer_comes_with_the_whole_list_as_a_file(
     assert document["filename"] == "unfollow-check.txt"
 
 
-def big_android_export(size: int, last_day: date) -> bytes:
-    """An Android export of about `size` bytes whose days end on `last_day`: years of
-    chatter and links, one of @hana.daily's links on the last day."""
-    day_lines = []
-    for minute in range(0, 24 * 60, 3):
-        hour, half = (minute // 60) % 12 or 12, "오전" if minute < 720 else "오후"
-        stamp = f"{{day}} {half} {hour}:{minute % 60:02d}"
-        day_lines.append(f"{stamp}, 이름{minute % 50} @member_{minute % 50:03d} : "
-                         f"https://www.instagram.com/p/M{{code}}{minute:04d}/ 댓글 부탁해요\n"
-                         f"이름 (1/3) 오늘도 화이팅\n{stamp}, 누군가님이 들어왔습니다.")
-    block = "\n".join(day_lines)
-    label = f"{last_day.year}년 {last_day.month}월 {last_day.day}일"
-    days = [f"{label} 오후 11:59, 김하나 @hana.daily : https://www.instagram.com/p/HANABIG01/"]
-    header = "품앗이 카카오톡 대화\n저장한 날짜 : 2026년 11월 25일 오후 3:13\n\n\n"
-    used, moment = len(header.encode()) + len(days[0].encode()) + 1, last_day
-    while True:
-        label = f"{moment.year}년 {moment.month}월 {moment.day}일"
-        day = f"{label} 오전 12:00\n" + block.replace("{day}", label).replace(
-            "{code}", moment.strftime("%y%m%d"))
-        if used + len(day.encode()) + 1 > size:
-            break
-        days.append(day)
-        used += len(day.encode()) + 1
-        moment -= timedelta(days=1)
-    return (header + "\n".join(reversed(days)) + "\n").encode()
 
 
 async def test_others_are_answered_while_an_admin_s_20_mb_export_is_read(
@@ -497,7 +429,7 @@ async def test_others_are_answered_while_an_admin_s_20_mb_export_is_read(
 ) -> None:
     from zoneinfo import ZoneInfo
 
-    from services.kakao_export import MAX_UPLOAD
+    from services.open_chat.chat_export import MAX_UPLOAD
 
     await claim_admin(emulator, services)
     async with services.transaction() as tx:
@@ -524,7 +456,7 @@ async def test_status_opens_the_personal_page_only_from_a_public_address(
 ) -> None:
     from cryptography.fernet import Fernet
 
-    from services.web_links import WebLinks
+    from services.web.links import WebLinks
     from storage.models import ChatAccount, Member
 
     async with services.transaction() as tx:

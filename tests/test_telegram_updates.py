@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 
 from services.container import Services
 from storage.models import Member, Outbox, TelegramUpdate
-from tests.telegram_emulator import BotApiEmulator
-from tests.test_telegram import (  # noqa: F401 (a fixture)
+from testkit.telegram_emulator import BotApiEmulator
+from tests.support.telegram import (  # noqa: F401 (a fixture)
     ADMIN,
     claim_admin,
     emulator,

@@ -6,15 +6,15 @@ from __future__ import annotations
 import pytest
 
 from handlers.dispatcher import Dispatcher
-from services.instagram_export import ExportProblem, read_export
-from tests.chat_driver import Person
-from tests.conftest import database_dump
-from tests.instagram_export_builder import (
+from services.unfollow.instagram_export import ExportProblem, read_export
+from testkit.instagram_export_builder import (
     export_zip,
     followers_json,
     following_json,
     html,
 )
+from tests.conftest import database_dump
+from tests.support.chat_driver import Person
 
 FOLLOWERS = ["ana", "bo.ra", "chan_u", "fan.only"]
 FOLLOWING = ["Ana", "bo.ra", "celeb.official", "ghost.friend", "chan_u"]
@@ -170,8 +170,8 @@ async def test_a_big_account_shows_bounded_progress_and_can_be_cancelled(
     import asyncio
 
     from bot.telegram import TelegramTransport
-    from tests.telegram_emulator import BotApiEmulator
-    from tests.test_telegram import start_polling
+    from testkit.telegram_emulator import BotApiEmulator
+    from tests.support.telegram import start_polling
 
     follow_world(simulated, followers=20_000, following=300)
     async with BotApiEmulator() as emulator:
@@ -202,3 +202,37 @@ async def test_a_big_account_shows_bounded_progress_and_can_be_cancelled(
             assert any("확인을 멈췄어요" in t for t in texts)
         finally:
             await bot.stop()
+
+
+async def test_a_flow_started_while_the_check_with_login_reads_goes_on(
+    dispatcher: Dispatcher, simulated, monkeypatch
+) -> None:
+    """The check's answer comes back under the person's lock and leaves a flow they
+    started meanwhile (the export's first file here) where it was: the second file still
+    completes it. The answer itself arrives, without a "keep" button it could not serve."""
+    import asyncio
+
+    follow_world(simulated)
+    person = Person(dispatcher, "tg-9", platform="telegram")
+    meanwhile = Person(dispatcher, "tg-9", platform="telegram")
+    reading, release = asyncio.Event(), asyncio.Event()
+    followees = simulated.followees
+
+    async def held(*args, **kwargs):  # type: ignore[no-untyped-def]
+        reading.set()
+        await release.wait()
+        return await followees(*args, **kwargs)
+
+    monkeypatch.setattr(simulated, "followees", held)
+    await person.say("/unfollowlogin")
+    await person.say("me.kim")
+    check = asyncio.create_task(person.say("kim-pass-123"))
+    await asyncio.wait_for(reading.wait(), 10)
+    await meanwhile.send_file("followers_1.json", followers_json(FOLLOWERS))
+    assert "팔로워 4명을 받았어요. 이제 팔로잉 파일" in meanwhile.text
+    release.set()
+    replies = await asyncio.wait_for(check, 10)
+    assert "팔로워 5명, 팔로잉 6명" in person.text
+    await meanwhile.send_file("following.html", html("Following", FOLLOWING))
+    assert "🔍 언팔 확인: 팔로워 4명, 팔로잉 5명" in meanwhile.text
+    assert replies[-1].buttons == ()  # no "keep": the export's flow held the state

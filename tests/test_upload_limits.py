@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from handlers.dispatcher import Dispatcher
-from services import instagram_export as export
-from services.instagram_export import ExportProblem, read_export
-from tests.chat_driver import Person
-from tests.instagram_export_builder import export_zip, html
+from services.unfollow import instagram_export as export
+from services.unfollow.instagram_export import ExportProblem, read_export
+from testkit.instagram_export_builder import export_zip, html
+from tests.support.chat_driver import Person
 
 
 def zipped(files: dict[str, bytes]) -> bytes:
@@ -65,7 +65,7 @@ def test_a_big_real_export_is_read_within_300_mb(tmp_path: Path) -> None:
     assert path.stat().st_size < export.MAX_UPLOAD
     # VmHWM: this process's own peak (ru_maxrss would carry the forking parent's over).
     script = (
-        "from services.instagram_export import read_export; "
+        "from services.unfollow.instagram_export import read_export; "
         f"lists = read_export('instagram.zip', open({str(path)!r}, 'rb').read()); "
         "peak = [line for line in open('/proc/self/status') if line.startswith('VmHWM')]; "
         "print(len(lists.followers), peak[0].split()[1])")

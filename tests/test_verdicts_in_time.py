@@ -10,14 +10,14 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from handlers.announcements import ladder_news, private_result
-from services.accountability import LadderNews
+from services.accountability.ladder import LadderNews
 from services.container import Services
 from services.instagram.simulated import SimulatedInstagram
 from services.sample_community import SampleCommunity, build
-from services.weeks import Week
+from services.week.calendar import Week
 from storage.models import Member, MemberName, Strike, Submission
 from tests.conftest import Clock
-from tests.test_verification import verdicts
+from tests.support.verification import verdicts
 
 WEDNESDAY = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)  # noon in Seoul
 AFTER = datetime(2026, 11, 29, 15, 10, tzinfo=UTC)  # Monday 00:10 in Seoul

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import delete, event, select, update
@@ -13,35 +13,12 @@ from services.container import Services
 from services.instagram.errors import NetworkError, NotFound, PrivateProfile, RateLimited
 from services.instagram.runtime import Instagram
 from services.instagram.simulated import SimulatedInstagram
-from services.sample_community import SampleCommunity, build
-from services.verification import CommenterCache, Verifier, posts_to_check
-from services.weeks import Week
+from services.sample_community import SampleCommunity
+from services.verification.verifier import CommenterCache, Verifier, posts_to_check
+from services.week.calendar import Week
 from storage.models import Member, PostRead, Submission, Verification
 from tests.conftest import Clock
-
-NOW = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)  # a Wednesday, noon in Seoul
-
-
-async def world(services: Services, sim: SimulatedInstagram, members: int, **extra: object
-                ) -> tuple[SampleCommunity, Week]:
-    week = Week.containing(NOW, services.rules.timezone)
-    async with services.transaction() as tx:
-        community = await build(tx.session, sim, week, members=members, **extra)  # type: ignore[arg-type]
-        await tx.helpers.load_pool()
-    return community, week
-
-
-async def verdicts(services: Services) -> dict[tuple[str, str], str]:
-    async with services.transaction() as tx:
-        rows = await tx.session.execute(
-            select(Member.instagram_username, Submission.shortcode, Verification.status)
-            .join(Verification, Verification.member_id == Member.id)
-            .join(Submission, Submission.id == Verification.submission_id))
-        return {(m, s): status for m, s, status in rows.all()}
-
-
-def verifier(services: Services, instagram: Instagram) -> Verifier:
-    return Verifier(services.sessions, instagram, CommenterCache())
+from tests.support.verification import NOW, verdicts, verifier, world
 
 
 def check_against_truth(community: SampleCommunity, found: dict[tuple[str, str], str],

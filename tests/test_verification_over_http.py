@@ -16,7 +16,7 @@ from benchmarks.verification import FakeServerGateway, seed
 from services.container import Services
 from services.instagram.runtime import Instagram
 from services.rules import CommunityRules
-from services.weeks import Week
+from services.week.calendar import Week
 from storage.db import session_factory
 from tests.conftest import TEST_NOW, wipe
 

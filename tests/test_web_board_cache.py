@@ -11,11 +11,11 @@ import aiohttp
 import pytest
 from multidict import CIMultiDict
 
-from services.board import BoardService
-from services.board_cache import BoardCache, WeekVersions
-from services.weeks import Week
+from services.web.board import BoardService
+from services.web.board_cache import BoardCache, WeekVersions
+from services.week.calendar import Week
 from storage.models import utcnow
-from tests.web_site import demo_site
+from tests.support.web_site import demo_site
 
 
 @pytest.fixture

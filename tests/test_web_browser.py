@@ -22,7 +22,7 @@ from sqlalchemy import select
 from services.container import Services
 from services.instagram.simulated import SimulatedInstagram
 from storage.models import Member, utcnow
-from tests.web_site import Site, demo_site
+from tests.support.web_site import Site, demo_site
 
 ARTIFACTS = Path(os.environ.get("WEB_ARTIFACTS", Path(__file__).parent.parent / "test-artifacts"))
 PHONE = {"width": 390, "height": 844}
@@ -169,7 +169,7 @@ async def test_expired_and_tampered_links_get_a_clear_page(browser: Any, site: S
 async def test_the_unfollow_upload_page_takes_a_zip_on_a_narrow_phone(
     browser: Any, site: Site, tmp_path: Path
 ) -> None:
-    from tests.instagram_export_builder import export_zip
+    from testkit.instagram_export_builder import export_zip
 
     export = tmp_path / "instagram-minji.zip"
     export.write_bytes(export_zip(["jun", "yuna"], ["jun", "minho.cafe"]))

@@ -19,15 +19,15 @@ from handlers.dispatcher import Dispatcher
 from handlers.events import Reply
 from services.container import Services
 from services.instagram.simulated import SimulatedInstagram
-from services.notifier import BroadcastReport, Outgoing
-from services.web_links import WebLinks
-from services.weeks import Week
+from services.messaging.notifier import BroadcastReport, Outgoing
+from services.web.links import WebLinks
+from services.week.calendar import Week
 from storage.models import ChatAccount, Member, utcnow
-from tests.chat_driver import Person
 from tests.conftest import Clock
-from tests.test_kakao import BOT_ID, SECRET, USER, KakaoClient, serve, skill_request
-from tests.test_weekly_jobs import AFTER_DEADLINE, WEDNESDAY, Phone, community, jobs_for
-from tests.web_site import demo_site
+from tests.support.chat_driver import Person
+from tests.support.kakao import BOT_ID, SECRET, USER, KakaoClient, serve, skill_request
+from tests.support.web_site import demo_site
+from tests.support.weekly_jobs import AFTER_DEADLINE, WEDNESDAY, Phone, community, jobs_for
 
 
 async def fetch(url: str) -> tuple[int, str]:

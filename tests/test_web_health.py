@@ -12,7 +12,7 @@ from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 
 from bot.web import build_web_app, operator
-from tests.web_site import free_port
+from tests.support.web_site import free_port
 
 TOKEN = "s3cret-health-token"
 PROXIED = {"X-Forwarded-For": "203.0.113.5"}

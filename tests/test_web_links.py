@@ -13,11 +13,11 @@ from sqlalchemy import select
 
 import bot.web_pages
 from handlers.dispatcher import Dispatcher
-from services.web_links import NEWLINKS_PER_DAY
-from services.weeks import Week
+from services.web.links import NEWLINKS_PER_DAY
+from services.week.calendar import Week
 from storage.models import Member, utcnow
-from tests.chat_driver import Person
-from tests.web_site import demo_site
+from tests.support.chat_driver import Person
+from tests.support.web_site import demo_site
 
 
 async def get(url: str) -> tuple[int, str]:

@@ -9,15 +9,10 @@ import aiohttp
 from PIL import Image
 from sqlalchemy import update
 
-from services.web_links import BoardMode
-from services.weeks import Week
+from services.web.links import BoardMode
+from services.week.calendar import Week
 from storage.models import Member, utcnow
-from tests.web_site import demo_site
-
-
-async def get(url: str, **kwargs: object) -> tuple[int, str, dict[str, str]]:
-    async with aiohttp.ClientSession() as client, client.get(url, **kwargs) as response:
-        return response.status, await response.text(), dict(response.headers)
+from tests.support.web_site import demo_site, get
 
 
 async def test_board_lists_every_member_most_owing_first(services, simulated) -> None:
@@ -137,7 +132,7 @@ async def test_picture_decodes_and_fits_a_phone(services, simulated) -> None:
 
 
 async def test_the_board_counts_what_each_members_status_lists(services, simulated) -> None:
-    from services.board import BoardService
+    from services.web.board import BoardService
 
     async with demo_site(services, simulated):
         assert services.checks is not None

@@ -8,10 +8,11 @@ from sqlalchemy import select
 from handlers.dispatcher import Dispatcher
 from services.container import Services
 from services.instagram.simulated import SimulatedInstagram
-from services.weeks import Week
+from services.week.calendar import Week
 from storage.models import Member, Strike
-from tests.chat_driver import Person
-from tests.test_weekly_jobs import AFTER_DEADLINE, WEDNESDAY, Clock, Phone, community, jobs_for
+from tests.conftest import Clock
+from tests.support.chat_driver import Person
+from tests.support.weekly_jobs import AFTER_DEADLINE, WEDNESDAY, Phone, community, jobs_for
 
 
 async def say(person: Person, text: str) -> str:

@@ -13,54 +13,12 @@ from services.container import Services
 from services.rules import CommunityRules
 from storage.db import session_factory
 from storage.models import AuditEntry, Member, Submission
-from storage.repositories.weekly import VerificationRepo
-from tests.chat_driver import Person
-from tests.conftest import Clock
-
-# Wednesday 2026-11-18 12:00 in Seoul.
-WEDNESDAY = datetime(2026, 11, 18, 3, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock(WEDNESDAY)  # a week before the other tests' "now"
-
-
-@pytest.fixture
-def world(engine: AsyncEngine, clock: Clock) -> Services:
-    return Services(session_factory(engine), CommunityRules(), clock)
-
-
-@pytest.fixture
-def bot(world: Services) -> Dispatcher:
-    dispatcher = Dispatcher(world)
-    dispatcher.invite_links["telegram"] = "https://t.me/autogram_test_bot?start={code}"
-    return dispatcher
-
-
-async def admin_person(world: Services, bot: Dispatcher, user: str = "admin") -> Person:
-    async with world.transaction() as tx:
-        code = await tx.admins.create_claim("운영자")
-    person = Person(bot, user, name="운영자")
-    await person.say(f"/claim {code}")
-    return person
-
-
-def invite_code(text: str, username: str) -> str:
-    line = next(line for line in text.split("\n") if f"@{username}" in line)
-    return line.rsplit(" ", 1)[1]
-
-
-async def members(world: Services, bot: Dispatcher, *names: str) -> list[Person]:
-    admin = await admin_person(world, bot, "boot-admin")
-    await admin.say("/adduser " + " ".join(names))
-    people = []
-    for name in names:
-        person = Person(bot, f"tg-{name}", name=name)
-        await person.say(invite_code(admin.text, name))  # typed on its own, no /start
-        assert f"@{name} 계정과 연결됐어요" in person.text
-        people.append(person)
-    return people
+from tests.conftest import Clock, record_verdict
+from tests.support.chat_driver import Person
+from tests.support.weekly_flows import WEDNESDAY, admin_person, invite_code, members
+from tests.support.weekly_flows import bot as bot
+from tests.support.weekly_flows import clock as clock
+from tests.support.weekly_flows import world as world
 
 
 async def test_adduser_gives_personal_invites_with_deep_links(
@@ -146,8 +104,8 @@ async def test_status_shows_the_todo_list_with_check_results(
         minji_id = (await tx.session.scalar(select(Member.id).where(
             Member.instagram_username == "minji")))
         subs = {s.shortcode: s.id for s in await tx.session.scalars(select(Submission))}
-        await VerificationRepo(tx.session).record(minji_id, subs["JUN00001"], "done")
-        await VerificationRepo(tx.session).record(minji_id, subs["HANA0001"], "missing")
+        await record_verdict(tx.session, minji_id, subs["JUN00001"], "done")
+        await record_verdict(tx.session, minji_id, subs["HANA0001"], "missing")
     await minji.say("내 현황")
     text = minji.text
     assert "11월 16일 (월) ~ 11월 22일 (일)" in text
@@ -166,7 +124,7 @@ async def test_a_big_weeks_status_lists_the_open_posts_first_and_counts_them_all
     """A thousand-member week owes more than a chat shows: /status lists the open posts
     first, says how many it left out, and counts every post; the personal page's view
     has them all."""
-    from services.progress import ProgressService
+    from services.week.progress import ProgressService
 
     (minji,) = await members(world, bot, "minji")
     week_start = datetime(2026, 11, 16).date()
@@ -185,10 +143,9 @@ async def test_a_big_weeks_status_lists_the_open_posts_first_and_counts_them_all
         await tx.session.flush()
         me = await tx.session.scalar(select(Member).where(Member.instagram_username == "minji"))
         me.joined_at, minji_id = month_ago, me.id  # the week's posts all came after
-        verdicts = VerificationRepo(tx.session)
         for post in posts[:3]:  # the three oldest are done
-            await verdicts.record(minji_id, post.id, "done")
-        await verdicts.record(minji_id, posts[3].id, "missing")
+            await record_verdict(tx.session, minji_id, post.id, "done")
+        await record_verdict(tx.session, minji_id, posts[3].id, "missing")
     await minji.say("/status")
     text = minji.text
     assert "댓글 달 게시물: 106개 중 3개 완료" in text
@@ -232,10 +189,9 @@ async def test_results_of_last_week(
     async with world.transaction() as tx:
         ids = dict((await tx.session.execute(select(Member.instagram_username, Member.id))).all())
         subs = {s.shortcode: s.id for s in await tx.session.scalars(select(Submission))}
-        repo = VerificationRepo(tx.session)
-        await repo.record(ids["minji"], subs["JUN00001"], "done")
-        await repo.record(ids["minji"], subs["JUN00002"], "missing")
-        await repo.record(ids["jun"], subs["MINJI001"], "done")
+        await record_verdict(tx.session, ids["minji"], subs["JUN00001"], "done")
+        await record_verdict(tx.session, ids["minji"], subs["JUN00002"], "missing")
+        await record_verdict(tx.session, ids["jun"], subs["MINJI001"], "done")
     clock.now += timedelta(days=7)
     await minji.say("결과")
     assert "지난주 (11월 16일 (월) ~ 11월 22일 (일)) 결과" in minji.text
@@ -320,9 +276,9 @@ async def test_a_member_who_joins_mid_week_owes_what_the_rules_say(
     engine: AsyncEngine, clock: Clock, late_joiners_owe: bool
 ) -> None:
     """/status and the check agree on who owes a post handed in before someone joined."""
-    from services.progress import ProgressService
-    from services.verification import posts_to_check
-    from services.weeks import Week
+    from services.verification.verifier import posts_to_check
+    from services.week.calendar import Week
+    from services.week.progress import ProgressService
 
     rules = CommunityRules(late_joiners_owe_earlier_posts=late_joiners_owe)
     services = Services(session_factory(engine), rules, clock)

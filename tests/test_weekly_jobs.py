@@ -9,87 +9,18 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.delivery import Delivery
-from handlers.events import Reply
 from jobs.leader import Leader
 from jobs.runs import JobRuns
 from jobs.schedule import JobRunner, Schedule, jobs_of
-from jobs.weekly import WeeklyJobs
+from jobs.weekly_loop import WeeklyJobs
 from services.container import Services
 from services.instagram.runtime import Instagram
 from services.instagram.simulated import SimulatedInstagram
-from services.notifier import BroadcastReport, Outgoing
-from services.sample_community import SampleCommunity, build
-from services.weeks import Week
+from services.week.calendar import Week
 from storage.db import create_engine, session_factory
-from storage.models import Admin, ChatAccount, GroupChat, JobRun, Member, Submission
+from storage.models import JobRun, Member, Submission
 from tests.conftest import Clock
-
-WEDNESDAY = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)  # noon in Seoul
-AFTER_DEADLINE = datetime(2026, 11, 29, 15, 10, tzinfo=UTC)  # Monday 00:10 in Seoul
-GROUP = "-1001"
-
-
-class Phone:
-    """Stands in for a transport behind the Notifier interface, recording what it sends."""
-
-    platform = "telegram"
-    start_link = "https://t.me/autogram_bot"
-
-    def __init__(self, blocked: set[str] | None = None) -> None:
-        self.blocked = blocked or set()
-        self.sent: list[tuple[str, str]] = []
-        self.posts: list[tuple[str, Reply]] = []
-        self.buttons: dict[str, list[Any]] = {}
-
-    async def send(self, chat_id: str, text: str) -> bool:
-        if chat_id in self.blocked:
-            return False
-        self.sent.append((chat_id, text))
-        return True
-
-    async def broadcast(self, messages: list[Outgoing]) -> BroadcastReport:
-        report = BroadcastReport(unreachable=[], failed=[])
-        for message in messages:
-            if await self.send(message.chat_id, message.text):
-                report.sent += 1
-            else:
-                report.unreachable.append(message.chat_id)  # type: ignore[union-attr]
-        return report
-
-    async def post(self, chat_id: str, reply: Reply) -> bool:
-        if not chat_id.startswith("-"):  # a private chat (an admin's message with buttons)
-            self.buttons[chat_id] = list(reply.buttons)
-            return await self.send(chat_id, reply.text)
-        self.posts.append((chat_id, reply))
-        return True
-
-    def to(self, chat_id: str) -> list[str]:
-        return [text for chat, text in self.sent if chat == chat_id]
-
-
-async def community(services: Services, sim: SimulatedInstagram, members: int = 5,
-                    linked: int | None = None, **extra: Any) -> SampleCommunity:
-    """A sample week, its members linked on Telegram (all but the last `members - linked`),
-    a group chat, and an admin."""
-    week = Week.containing(WEDNESDAY, services.rules.timezone)
-    async with services.transaction() as tx:
-        found = await build(tx.session, sim, week, members=members, **extra)
-        ids = dict((await tx.session.execute(
-            select(Member.instagram_username, Member.id))).tuples().all())
-        for name in found.members[: members if linked is None else linked]:
-            tx.session.add(ChatAccount(platform="telegram", platform_user_id=f"tg-{name}",
-                                       member_id=ids[name], language="ko"))
-        admin = ChatAccount(platform="telegram", platform_user_id="tg-admin", language="en")
-        tx.session.add(admin)
-        await tx.session.flush()
-        tx.session.add(Admin(name="boss", chat_account_id=admin.id, claimed_at=WEDNESDAY))
-        tx.session.add(GroupChat(platform="telegram", chat_id=GROUP, title="품앗이방"))
-    return found
-
-
-def jobs_for(services: Services, phone: Phone, clock: Clock) -> WeeklyJobs:
-    return WeeklyJobs(services, Delivery(services, [phone]), clock=clock)  # type: ignore[list-item]
+from tests.support.weekly_jobs import AFTER_DEADLINE, GROUP, WEDNESDAY, Phone, community, jobs_for
 
 
 def test_the_schedule_fires_in_seoul_time() -> None:
@@ -120,7 +51,7 @@ async def test_final_results_go_out_once_to_members_groups_and_admins(
     # Someone who is not a member handed in a link in the open chat this week.
     from datetime import datetime as naive
 
-    from tests.kakao_export_builder import ExportBuilder
+    from testkit.kakao_export_builder import ExportBuilder
 
     export = ExportBuilder("iphone")
     export.message(naive(2026, 11, 24, 10, 0), "낯선이 @stranger.one",
@@ -238,7 +169,7 @@ async def test_reminders_nudges_and_the_sunday_warning(
     # Three days later, a post nobody commented on yet earns a nudge.
     simulated.add_post(found.members[0], "LATEPOST1")
     async with timed.transaction() as tx:
-        from storage.repositories.weekly import SubmissionRepo
+        from services.week.submissions import SubmissionRepo
         owner = await tx.session.scalar(select(Member.id).where(
             Member.instagram_username == found.members[0]))
         await SubmissionRepo(tx.session).add(owner, Week.containing(WEDNESDAY, tx.rules.timezone
@@ -349,7 +280,7 @@ async def test_a_new_leader_catches_up_on_a_missed_final(
 async def test_check_now_is_rate_limited_per_member(
     timed: Services, simulated: SimulatedInstagram, clock: Clock, dispatcher: Any
 ) -> None:
-    from tests.chat_driver import Person
+    from tests.support.chat_driver import Person
 
     found = await community(timed, simulated, members=3)
     person = Person(dispatcher, f"tg-{found.members[0]}", platform="telegram")
@@ -374,7 +305,7 @@ async def test_check_now_cooldown_is_kept_in_the_database(
 
     from handlers.dispatcher import Dispatcher
     from services.rules import CommunityRules
-    from tests.chat_driver import Person
+    from tests.support.chat_driver import Person
 
     found = await community(timed, simulated, members=3)
     name = found.members[0]
@@ -558,7 +489,7 @@ def results_by_member(phone: Phone, members: list[str]) -> dict[str, int]:
 async def test_a_crash_while_sending_private_results_drops_none(
     timed: Services, simulated: SimulatedInstagram, clock: Clock
 ) -> None:
-    from jobs import weekly
+    from jobs import weekly_loop as weekly
 
     found = await community(timed, simulated, members=6, posts_each=1)
     clock.now = AFTER_DEADLINE
@@ -619,8 +550,8 @@ async def test_a_final_that_cannot_finish_tells_the_admins_to_verify_then_verify
     timed: Services, simulated: SimulatedInstagram, clock: Clock
 ) -> None:
     from handlers.dispatcher import Dispatcher
-    from jobs.weekly import FINAL_ATTEMPTS
-    from tests.chat_driver import Person
+    from jobs.weekly_loop import FINAL_ATTEMPTS
+    from tests.support.chat_driver import Person
 
     found = await community(timed, simulated, members=4)
     clock.now = AFTER_DEADLINE
@@ -664,7 +595,7 @@ async def test_verify_of_a_week_whose_final_never_ran_records_and_posts(
     timed: Services, simulated: SimulatedInstagram, clock: Clock
 ) -> None:
     from handlers.dispatcher import Dispatcher
-    from tests.chat_driver import Person
+    from tests.support.chat_driver import Person
 
     found = await community(timed, simulated, members=3)
     clock.now = AFTER_DEADLINE + timedelta(days=2)  # Wednesday: last week never ran

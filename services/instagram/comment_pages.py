@@ -326,6 +326,18 @@ class CommentRead:
         read.base = (len(old.ids), reported)
         return read
 
+    def from_first_page(self, *, stop: Stop | None = None) -> CommentRead:
+        """This post read again from its first page, with the info this read holds (not
+        asked again) and whether Instagram gave it: a read whose info was asked still
+        names the author, so a post by someone else is still seen as such. The info's
+        count is left out: it may be days old, only the new pages' count measures them."""
+        info = None
+        if self.info is not None:
+            info = {key: value for key, value in self.info.items() if key != "comment_count"}
+        read = CommentRead(info=info, stop=stop)
+        read.info_asked = self.info_asked and info is not None
+        return read
+
     @property
     def finished(self) -> bool:
         """Every request of the read was answered (not merely stopped early)."""

@@ -26,9 +26,14 @@ class BadCredentials(InstagramError):
 
 
 class TwoFactorRequired(InstagramError):
-    """Instagram wants the 6-digit code from the app or an SMS."""
+    """Instagram wants the 6-digit code from the app or an SMS. `resume`: what the
+    gateway needs to send the code from any process (a secret: stored only encrypted)."""
 
     code = "need_2fa"
+
+    def __init__(self, detail: str = "", *, resume: dict | None = None) -> None:
+        super().__init__(detail)
+        self.resume = resume
 
 
 class BadCode(InstagramError):
@@ -36,8 +41,9 @@ class BadCode(InstagramError):
 
 
 class LoginLost(InstagramError):
-    """A code came for a login this process is not waiting for (it was started on
-    another instance, or it expired): the person starts again."""
+    """A code came for a login nobody can continue here (an e-mail/SMS challenge that
+    waits in another instance's thread, or a login that expired): the person starts
+    again."""
 
     code = "login_lost"
 
@@ -47,9 +53,11 @@ class CheckpointRequired(InstagramError):
 
     code = "challenge"
 
-    def __init__(self, detail: str = "", *, needs_code: bool = False) -> None:
+    def __init__(self, detail: str = "", *, needs_code: bool = False,
+                 resume: dict | None = None) -> None:
         super().__init__(detail)
         self.needs_code = needs_code
+        self.resume = resume  # as TwoFactorRequired's (None: only this process can go on)
 
 
 class SessionExpired(InstagramError):

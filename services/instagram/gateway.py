@@ -252,10 +252,16 @@ class LoginResult:
 class Gateway(Protocol):
     async def login(self, username: str, password: str) -> LoginResult:
         """Raises TwoFactorRequired / CheckpointRequired(needs_code=True) when a code is
-        needed: then call `submit_code` for the same username (the same client is kept)."""
+        needed: then call `submit_code` for the same username. The error's `resume`
+        (when not None) lets any process send the code; without it only this one can
+        (it keeps the same client)."""
         ...
 
-    async def submit_code(self, username: str, code: str) -> LoginResult: ...
+    async def submit_code(self, username: str, code: str,
+                          resume: Session | None = None) -> LoginResult:
+        """The code for a login waiting here, or else for the one `resume` describes;
+        raises LoginLost when neither is there."""
+        ...
 
     async def restore(self, session: Session) -> str:
         """Check a stored session with one cheap read; returns its username."""

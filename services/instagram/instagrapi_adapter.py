@@ -9,6 +9,9 @@ instagrapi's settings dict, handed back to the caller to store encrypted; nothin
 writes a file or logs a session or a password.
 A login that needs a code keeps its Client (and its thread, for e-mail/SMS challenges,
 which instagrapi asks for through a synchronous handler) until the code comes from chat.
+A two-factor login can also go on in another process: its error carries the client's
+settings and the password (`resume`, stored encrypted by the caller), from which a new
+client logs in with the code. A challenge waits in its thread: only this process can.
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ from services.instagram.gateway import (
     meter_request,
 )
 from services.instagram.names import name_key
-from services.instagram.pool import BASE_COOLDOWN
+from services.instagram.pool import BASE_COOLDOWN, CALL_TIMEOUT, DELAY_RANGE
 from services.instagram.share_links import post_url_from_location
 
 log = logging.getLogger(__name__)
@@ -131,15 +134,20 @@ def _no_library_resends(client: Client) -> None:
     client._send_private_request = once  # type: ignore[method-assign]
 
 
+def _device_of(resume: Session) -> str | None:
+    """The device id (instagrapi's uuid) of the client a two-factor `resume` describes."""
+    return ((resume.get("settings") or {}).get("uuids") or {}).get("uuid")
+
+
 class InstagrapiGateway:
     def __init__(
         self,
         *,
         transport: str = "curl",
         request_timeout: float = 1.0,
-        delay_range: tuple[float, float] | None = (1.0, 3.0),
+        delay_range: tuple[float, float] | None = DELAY_RANGE,
         http_timeout: tuple[float, float] = (10.0, 30.0),
-        call_timeout: float = 120.0,
+        call_timeout: float = CALL_TIMEOUT,
         proxy: str | None = None,
         http_threads: int = HTTP_THREADS,
     ) -> None:
@@ -250,7 +258,7 @@ class InstagrapiGateway:
     # --- logins ----------------------------------------------------------------------
 
     async def login(self, username: str, password: str) -> LoginResult:
-        username = username.lower()
+        username = name_key(username)
         client = self.new_client(library_pacing=True)
         pending = PendingLogin(client, password)
         loop = asyncio.get_running_loop()
@@ -286,7 +294,10 @@ class InstagrapiGateway:
             pending.thread_result.result()
         except ig.TwoFactorRequired as exc:  # keep the same Client for the code
             pending.thread_result = None
-            raise errors.TwoFactorRequired("two_factor_required") from exc
+            # Another process goes on with a client made from these settings (the same
+            # device and cookies) and the password: the caller stores them encrypted.
+            resume = {"settings": pending.client.get_settings(), "password": pending.password}
+            raise errors.TwoFactorRequired("two_factor_required", resume=resume) from exc
         except Exception as exc:
             self._pending.pop(username, None)
             raise map_error(exc) from exc
@@ -295,9 +306,20 @@ class InstagrapiGateway:
         return LoginResult(username, pending.client.get_settings(),
                            str(pk) if pk is not None else None)
 
-    async def submit_code(self, username: str, code: str) -> LoginResult:
-        username = username.lower()
+    async def submit_code(self, username: str, code: str,
+                          resume: Session | None = None) -> LoginResult:
+        """The code for the login waiting here (the same Client, or the challenge
+        handler's thread); else, for a two-factor login another process started, a
+        client made from its `resume` (settings and password) logs in with the code."""
+        username = name_key(username)
         pending = self._pending.get(username)
+        if resume and resume.get("settings") and resume.get("password") and (
+                pending is None or (pending.thread_result is None
+                                    and pending.client.uuid != _device_of(resume))):
+            # Not this process's login (or an older one of the same account): go on with
+            # the device and cookies the login that asked for this code had.
+            client = self.new_client(dict(resume["settings"]), library_pacing=True)
+            pending = self._pending[username] = PendingLogin(client, str(resume["password"]))
         if pending is None:
             raise errors.LoginLost("no login is waiting for a code here")
         code = "".join(code.split())
@@ -325,7 +347,7 @@ class InstagrapiGateway:
     async def restore(self, session: Session) -> str:
         client = self._client(session)
         info = await self._call(self._library_call, client.account_info)
-        return str(info.username).lower()
+        return name_key(str(info.username))
 
     # --- reads -----------------------------------------------------------------------
 
@@ -405,7 +427,7 @@ class InstagrapiGateway:
                 params["max_id"] = max_id
             result = await self._call(self._request, client, f"friendships/{user.pk}/{which}/",
                                       params)
-            names.update(str(u["username"]).lower() for u in result.get("users", []))
+            names.update(name_key(str(u["username"])) for u in result.get("users", []))
             if progress is not None:
                 progress(len(names), reported)
             max_id = result.get("next_max_id") or ""
@@ -445,11 +467,6 @@ class InstagrapiGateway:
         client = self._client(session)
         pk = client.media_pk_from_code(shortcode)
         await self._call(self._library_call, client.media_comment, str(pk), text)
-
-    @staticmethod
-    def current_session(client: Client) -> Session:
-        """Cookies rotate: callers store this back after a successful job."""
-        return client.get_settings()
 
 
 __all__ = ["InstagrapiGateway", "map_error"]

@@ -26,6 +26,7 @@ from services.instagram.gateway import (
     meter_request,
 )
 from services.instagram.names import name_key
+from services.instagram.pool import CALL_TIMEOUT
 
 
 class _NoWaiting(instaloader.RateController):
@@ -73,7 +74,8 @@ def cookies_from(session: Session) -> dict[str, str]:
 
 
 class InstaloaderCommentReader:
-    def __init__(self, *, request_timeout: float = 30.0, call_timeout: float = 120.0) -> None:
+    def __init__(self, *, request_timeout: float = 30.0, call_timeout: float = CALL_TIMEOUT
+                 ) -> None:
         self.request_timeout = request_timeout
         self.call_timeout = call_timeout
 

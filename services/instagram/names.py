@@ -21,6 +21,12 @@ def name_key(name: str) -> str:
     return sys.intern(name.strip().removeprefix("@").strip().lower())
 
 
+def as_typed(text: str) -> str:
+    """A name echoed back as the person wrote it, without its '@' (`@Kim.Minji` ->
+    `Kim.Minji`): for answers about a name that may not be anyone's."""
+    return text.strip().lstrip("@")
+
+
 def normalize_username(text: str) -> str | None:
     """`@Kim.Minji` or an instagram.com profile link -> `kim.minji`; None when not a username."""
     value = text.strip()

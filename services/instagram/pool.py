@@ -53,6 +53,10 @@ Sleep = Callable[[float], Awaitable[None]]
 OnOut = Callable[[str, InstagramError], Awaitable[None]]
 
 HOURLY_BUDGET = 150  # requests a helper may send in a sliding hour (Instagram bears ~200)
+# The adapters' pace: a pause between two requests of one account, picked at random in
+# this range (seconds), and how long one operation (all pages of a list) may take.
+DELAY_RANGE = (1.0, 3.0)
+CALL_TIMEOUT = 120.0
 BASE_COOLDOWN = 60.0  # seconds after a bare 429; doubles while they go on
 PLEASE_WAIT_COOLDOWN = 15 * 60.0  # after "Please wait a few minutes"; doubles while it comes back
 MAX_COOLDOWN = 6 * 3600.0

@@ -15,7 +15,7 @@ from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 
-from services.links import LinkProblem, PostLink, parse_post_link
+from services.week.post_links import LinkProblem, PostLink, parse_post_link
 
 log = logging.getLogger(__name__)
 INSTAGRAM_WEB = "https://www.instagram.com"

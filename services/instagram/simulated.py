@@ -20,6 +20,7 @@ in the middle of the thread too). Tests and `autogram chat --demo` use it.
 from __future__ import annotations
 
 import asyncio
+import copy
 import itertools
 import random
 import secrets
@@ -54,7 +55,7 @@ from services.instagram.gateway import (
     meter_request,
 )
 from services.instagram.names import name_key
-from services.links import share_token
+from services.week.post_links import share_token
 
 COMMENTS_PAGE = 15  # the mobile comments endpoint pages by about this many
 REPLIES_PREVIEW = 1  # a thread's first replies, sent with its comment
@@ -117,6 +118,12 @@ class SimulatedInstagram:
         self.shares: dict[str, str] = {}  # /share/ token -> shortcode
         self._sessions: dict[str, str] = {}  # token -> username
         self._pending_codes: dict[str, str] = {}  # username -> the code awaited
+        # A two-factor login's identifier -> its username (Instagram's side: any client
+        # that brings the identifier may send the code).
+        self._two_factor: dict[str, str] = {}
+        # The logins waiting for a code in this process (the client kept): username ->
+        # identifier. Not shared by `another_process()`.
+        self._waiting: dict[str, str] = {}
         self._calls: dict[str, deque[float]] = {}
         self._faults: dict[int, InstagramError] = {}
         self._fail_share: tuple[float, type[InstagramError]] | None = None
@@ -163,7 +170,7 @@ class SimulatedInstagram:
     # --- building the world --------------------------------------------------------
 
     def add_account(self, username: str, **fields: object) -> SimAccount:
-        account = SimAccount(username.lower(), **fields)  # type: ignore[arg-type]
+        account = SimAccount(name_key(username), **fields)  # type: ignore[arg-type]
         self.accounts[account.username] = account
         self.pk(account.username)
         return account
@@ -195,14 +202,14 @@ class SimulatedInstagram:
         self._fail_share = (share, error) if share > 0 else None
 
     def expire_sessions(self, username: str) -> None:
-        for token in [t for t, u in self._sessions.items() if u == username.lower()]:
+        for token in [t for t, u in self._sessions.items() if u == name_key(username)]:
             del self._sessions[token]
 
     def session_for(self, username: str) -> Session:
         """A logged-in session without the login dance (fixtures, the demo)."""
         token = secrets.token_hex(8)
-        self._sessions[token] = username.lower()
-        return {"simulated": True, "token": token, "username": username.lower()}
+        self._sessions[token] = name_key(username)
+        return {"simulated": True, "token": token, "username": name_key(username)}
 
     def discard(self, session: Session) -> None:
         self._sessions.pop(str(session.get("token")), None)
@@ -249,7 +256,7 @@ class SimulatedInstagram:
         return username
 
     async def login(self, username: str, password: str) -> LoginResult:
-        username = username.lower()
+        username = name_key(username)
         await self._call("login", username)
         account = self.accounts.get(username)
         if account is None and self.open_signup:
@@ -258,27 +265,45 @@ class SimulatedInstagram:
             raise BadCredentials("The password you entered is incorrect.")
         if account.approve_in_app:
             raise CheckpointRequired("challenge_required")
-        if account.checkpoint:
+        identifier = secrets.token_hex(8)
+        self._waiting[username] = identifier
+        if account.checkpoint:  # like instagrapi's: the challenge waits in this process
             self._pending_codes[username] = f"{next(self._counter) % 1000000:06d}"
             raise CheckpointRequired("Enter the code we sent to your e-mail", needs_code=True)
         if account.two_factor_code:
             self._pending_codes[username] = account.two_factor_code
-            raise TwoFactorRequired("two_factor_required")
+            self._two_factor[identifier] = username
+            raise TwoFactorRequired("two_factor_required",
+                                    resume={"two_factor_identifier": identifier})
+        self._waiting.pop(username, None)
         return LoginResult(username, self.session_for(username), self.pk(username))
+
+    def another_process(self) -> SimulatedInstagram:
+        """The same Instagram seen from a second bot instance: accounts, posts, sessions
+        and codes are shared; the logins waiting in this process are not."""
+        other = copy.copy(self)
+        other._waiting = {}
+        return other
 
     def pending_code(self, username: str) -> str | None:
         """The code the simulated Instagram just "sent" (what the user would read)."""
-        return self._pending_codes.get(username.lower())
+        return self._pending_codes.get(name_key(username))
 
-    async def submit_code(self, username: str, code: str) -> LoginResult:
-        username = username.lower()
+    async def submit_code(self, username: str, code: str,
+                          resume: Session | None = None) -> LoginResult:
+        username = name_key(username)
         await self._call("login", username)
+        identifier = str((resume or {}).get("two_factor_identifier", ""))
+        if self._two_factor.get(identifier) != username:  # no resume: this process's own
+            identifier = self._waiting.get(username)
         expected = self._pending_codes.get(username)
-        if expected is None:
+        if identifier is None or expected is None:
             raise LoginLost("no login is waiting for a code here")
         if code.strip() != expected:
             raise BadCode("The security code is incorrect.")
         del self._pending_codes[username]
+        self._waiting.pop(username, None)
+        self._two_factor.pop(identifier, None)
         self.accounts[username].checkpoint = False
         return LoginResult(username, self.session_for(username), self.pk(username))
 
@@ -459,7 +484,7 @@ class SimulatedInstagram:
 
     def _profile(self, actor: str, username: str) -> SimAccount:
         """A profile as `actor` may see it: not found, or private unless it is their own."""
-        account = self.accounts.get(username.lower())
+        account = self.accounts.get(name_key(username))
         if account is None:
             raise NotFound("User not found")
         if account.private and actor != account.username:

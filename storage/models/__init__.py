@@ -20,8 +20,8 @@ from storage.models.records import (
     WeekRecordMember,
     WeekRecordPost,
 )
+from storage.models.submissions import PostRead, Submission, Verification
 from storage.models.unfollow import FollowSnapshot, FollowWhitelist
-from storage.models.weekly import PostRead, Submission, Verification
 
 __all__ = [
     "Admin",

@@ -27,7 +27,7 @@ class Helper(CreatedAt, Base):
     password: Mapped[str | None] = mapped_column(EncryptedText())
     session: Mapped[Any] = mapped_column(EncryptedJSON(), nullable=True)
     # "new" (never logged in), "needs_code", "ready", "cooling" (rate limit), "checkpoint",
-    # "expired" (services/helper_accounts.py says what each means).
+    # "expired" (services/instagram/helper_accounts.py says what each means).
     status: Mapped[str] = mapped_column(String(16), default="new", nullable=False)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     cooldown_until: Mapped[datetime | None] = mapped_column(UTCDateTime())

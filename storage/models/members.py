@@ -31,18 +31,18 @@ class Member(CreatedAt, Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     instagram_username: Mapped[str] = mapped_column(String(30), unique=True, nullable=False)
     # Indexed, not unique: storing it then takes no key lock on the row, which verdicts
-    # hold (services/identities.py keeps it one member's).
+    # hold (services/members/instagram_identities.py keeps it one member's).
     instagram_pk: Mapped[str | None] = mapped_column(String(32), index=True)
     display_name: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16), default="active", nullable=False)
     joined_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # When a pause or a suspension ends by itself (None: a pause until /resume).
     status_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    # Raised to revoke every personal web link made so far (services/web_links.py).
+    # Raised to revoke every personal web link made so far (services/web/links.py).
     link_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0",
                                             nullable=False)
-    # The member's last "check now" (services/checks.py): the cooldown, shared by every
-    # instance and kept over a restart.
+    # The member's last "check now" (services/verification/check_runs.py): the cooldown,
+    # shared by every instance and kept over a restart.
     check_now_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Random, made with the member: their personal links name it (never the id), so a
     # link cannot open the page of anyone added after the member was deleted.

@@ -1,0 +1,1 @@
+"""The accountability ladder: strikes, suspensions, pauses, appeals, streaks."""

@@ -1,0 +1,1 @@
+"""Automatic comments: consumers, producers, the nightly comments and their words."""

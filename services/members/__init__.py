@@ -1,0 +1,1 @@
+"""The community's people: members, chat accounts, invites, admins, Instagram identities."""

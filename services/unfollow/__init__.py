@@ -1,0 +1,1 @@
+"""The unfollow check: Instagram's data export read locally and the answer made from it."""
