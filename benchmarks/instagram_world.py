@@ -33,9 +33,11 @@ from __future__ import annotations
 
 import math
 import random
+from bisect import bisect_left, bisect_right
 from collections import Counter, deque
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from itertools import takewhile
 from typing import Any
 
 from instagrapi import Client
@@ -90,14 +92,49 @@ class WorldPost:
     submitted_at: float
     coauthor: int | None = None
     comments: list[Comment] = field(default_factory=list)  # top level, by pk once numbered
+    # Built on first use, once the world has numbered and sorted the comments (it never
+    # changes them after): the listed comments and their times and pks, every comment's
+    # and reply's time, each account's first comment. A 1,000-member week asks these
+    # hundreds of thousands of times; bisecting keeps each answer short.
+    _shown: list[Comment] | None = field(default=None, repr=False)
+    _shown_at: list[float] = field(default_factory=list, repr=False)
+    _shown_pks: list[int] = field(default_factory=list, repr=False)
+    _every_at: list[float] = field(default_factory=list, repr=False)
+    _first: dict[int, float] | None = field(default=None, repr=False)
+
+    def _listed(self) -> list[Comment]:
+        if self._shown is None:
+            self._shown = [c for c in self.comments if not c.hidden]
+            self._shown_at = [c.at for c in self._shown]
+            self._shown_pks = [c.pk for c in self._shown]
+            self._every_at = sorted(x.at for c in self.comments for x in (c, *c.replies))
+        return self._shown
+
+    def shown(self, at: float) -> int:
+        """How many of the listed comments (oldest first) were made by `at`: comment pks
+        grow with time, so they are a prefix."""
+        self._listed()
+        return bisect_right(self._shown_at, at)
 
     def visible(self, at: float) -> list[Comment]:
-        return [c for c in self.comments if c.at <= at and not c.hidden]
+        return self._listed()[:self.shown(at)]
 
     def count(self, at: float) -> int:
-        """What Instagram reports: every comment and reply made by then, hidden ones too."""
-        return sum(1 + sum(1 for r in c.replies if r.at <= at)
-                   for c in self.comments if c.at <= at)
+        """What Instagram reports: every comment and reply made by then, hidden ones too
+        (a reply always comes after its comment)."""
+        self._listed()
+        return bisect_right(self._every_at, at)
+
+    def first_comments(self) -> dict[int, float]:
+        """Each account's first comment or reply on the post (hidden ones never count)."""
+        if self._first is None:
+            first: dict[int, float] = {}
+            for top in self.comments:
+                for c in (top, *top.replies):
+                    if not c.hidden and c.at < first.get(c.author, math.inf):
+                        first[c.author] = c.at
+            self._first = first
+        return self._first
 
 
 @dataclass
@@ -212,12 +249,7 @@ class World:
 
     def first_comments(self, post: WorldPost) -> dict[int, float]:
         """Each account's first comment or reply on the post (hidden ones never count)."""
-        first: dict[int, float] = {}
-        for top in post.comments:
-            for c in (top, *top.replies):
-                if not c.hidden and c.at < first.get(c.author, math.inf):
-                    first[c.author] = c.at
-        return first
+        return post.first_comments()
 
     def truth(self, at: float) -> dict[tuple[int, str], str]:
         """(member index, post code) -> done / late / missing as of `at`, for every debt."""
@@ -325,7 +357,8 @@ class World:
         state.times.append(at)
         while state.times and state.times[0] <= at - 3600:
             state.times.popleft()
-        burst = sum(1 for t in reversed(state.times) if t > at - BURST_WINDOW)
+        burst = sum(1 for _ in takewhile(lambda t: t > at - BURST_WINDOW,
+                                         reversed(state.times)))
         if len(state.times) > HOUR_LIMIT or burst > BURST_LIMIT:
             state.blocked_until = at + BLOCK
             self.blocks.append((account, at, at + BLOCK))
@@ -414,22 +447,22 @@ class World:
     def _page(self, post: WorldPost, params: dict[str, str], at: float) -> dict[str, Any]:
         """Newest first: no cursor, the newest page; `max_id`, the page just older than
         the cursor's comment; `min_id`, the page just newer."""
-        tops = post.visible(at)
+        shown, listed, pks = post.shown(at), post._listed(), post._shown_pks
         body: dict[str, Any] = {"comment_count": post.count(at), "caption_is_edited": False,
                                 "status": "ok", "has_more_comments": False,
                                 "has_more_headload_comments": False}
         newer = cursor_pk(params.get("min_id"))
         if newer is not None:
-            rest = [c for c in tops if c.pk > newer]
-            page = rest[:self.page]
-            if len(rest) > len(page):
+            first = bisect_right(pks, newer, 0, shown)
+            page = listed[first:min(shown, first + self.page)]
+            if shown - first > len(page):
                 body["has_more_headload_comments"] = True
                 body["next_min_id"] = cursor(page[-1].pk)
         else:
             older = cursor_pk(params.get("max_id"))
-            rest = tops if older is None else [c for c in tops if c.pk < older]
-            page = rest[-self.page:] if rest else []
-            if len(rest) > len(page):
+            end = shown if older is None else bisect_left(pks, older, 0, shown)
+            page = listed[max(0, end - self.page):end]
+            if end > len(page):
                 body["has_more_comments"] = True
                 body["next_max_id"] = cursor(page[0].pk)
         body["comments"] = [self._comment(c, at) for c in page]

@@ -189,6 +189,9 @@ class Config:
     page: int = 15
     seed: int = 1
     url: str = ""
+    # The final check alone: links handed in (their authors read) and the jobs from the
+    # deadline on, until the results are out; no refresh, check now or reminder before.
+    final_only: bool = False
 
 
 def dt(seconds: float) -> datetime:
@@ -272,7 +275,7 @@ async def week_run(config: Config, clock: VirtualClock) -> dict[str, Any]:
             events.append((post.submitted_at, "author", f"submit {post.code}",
                            lambda c=post.code: submit(c)))  # type: ignore[misc]
         chance = random.Random(config.seed + 17)
-        for day in range(7):
+        for day in range(0 if config.final_only else 7):
             for _ in range(CHECK_NOWS_A_DAY):
                 at = start.timestamp() + day * 86400 + chance.uniform(10 * 3600, 23.5 * 3600)
                 index = chance.randrange(config.members)
@@ -286,6 +289,9 @@ async def week_run(config: Config, clock: VirtualClock) -> dict[str, Any]:
             while (fire := trigger.get_next_fire_time(None, moment)) is not None \
                     and fire.timestamp() <= end:
                 after = fire >= deadline
+                if config.final_only and not after:
+                    moment = fire + timedelta(seconds=1)
+                    continue
                 kind = ("final" if name == "final" else
                         "recheck" if name.startswith(("refresh", "final retry")) else "other") \
                     if after else ("refresh" if name.startswith("refresh") else "other")
@@ -297,6 +303,9 @@ async def week_run(config: Config, clock: VirtualClock) -> dict[str, Any]:
         settled = asyncio.Event()
         final_done: list[float] = []
         after_final: dict[str, int] = {}  # the truth's tally right after the final check
+        # (requests, results posted) when the verdicts were last judged: a run that sent
+        # nothing wrote nothing, and judging a big week's verdicts again costs seconds.
+        judged: list[tuple[int, bool]] = []
 
         async def tagged(kind: str, run: Callable[[], Awaitable[None]]) -> None:
             KIND.set(kind)
@@ -306,13 +315,16 @@ async def week_run(config: Config, clock: VirtualClock) -> dict[str, Any]:
                 logging.getLogger(__name__).exception("a %s call failed", kind)
             if kind == "final":
                 final_done.append(clock.wall())
-            if kind in ("final", "recheck") and final_done:
+            seen = (sum(world.requests.values()),
+                    any(n == "group_results" for _, n in delivery.group_posts))
+            if kind in ("final", "recheck") and final_done and (
+                    kind == "final" or not judged or judged[-1] != seen):
+                judged.append(seen)
                 found, read = await verdicts_of(services, ids, cutoff)
                 tally = world.judge(found, clock.wall(), read)
                 if kind == "final" and not after_final:
                     after_final.update(tally)
-                if not tally["open"] and any(n == "group_results"
-                                             for _, n in delivery.group_posts):
+                if (config.final_only or not tally["open"]) and seen[1]:
                     settled.set()
 
         async def admin() -> None:
@@ -493,6 +505,13 @@ def main() -> None:
                         help="the search for the fewest helpers stops here")
     parser.add_argument("--page", type=int, default=15, choices=(15, 20),
                         help="comments a page the world sends")
+    parser.add_argument("--final-only", action="store_true",
+                        help="--members weeks: the final check alone (links handed in, "
+                             "then the jobs from the deadline until the results are out), "
+                             "once, at --faults")
+    parser.add_argument("--once", action="store_true",
+                        help="--members weeks once, at --faults (without the 0 %% week, "
+                             "so without the final check's ratio)")
     parser.add_argument("--quick", action="store_true", help="a tiny week (the smoke test)")
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--json", default=None)
@@ -507,6 +526,11 @@ def main() -> None:
         counts = args.helpers or [dict(GOAL_WEEKS).get(m, 2) for m in sizes]
         pairs = list(zip(sizes, counts, strict=True))
     for members, helpers in pairs:
+        if args.final_only or args.once:
+            goals.append(measured(Config(members, helpers, args.faults, (0.95, 0.95),
+                                         page=args.page, final_only=args.final_only),
+                                  args.database_url, folder))
+            continue
         zero = measured(Config(members, helpers, 0.0, page=args.page), args.database_url,
                         folder)
         row = measured(Config(members, helpers, args.faults, page=args.page),

@@ -161,3 +161,37 @@ def test_a_tiny_week_reports_consistent_figures(database_url: str) -> None:
 async def _wipe(engine) -> None:  # type: ignore[no-untyped-def]
     await wipe(engine)
     await engine.dispose()
+
+
+def test_the_final_check_alone_starts_at_the_deadline(database_url: str) -> None:
+    """`--final-only`: the links are handed in (their authors read), nothing else reads
+    before the deadline, and the run ends once the results are out."""
+    engine = create_engine(database_url)
+    asyncio.run(_wipe(engine))
+    clock = VirtualClock()
+    row = clock.run(week_run(Config(5, 2, faults=0.0, seed=4, url=database_url,
+                                    final_only=True), clock))
+    by_kind = row["by_kind"]
+    assert by_kind["author"] > 0 and by_kind["final"] > 0
+    assert by_kind["refresh"] == by_kind["check_now"] == 0
+    assert row["results_hours"] is not None
+    assert row["after_deadline_hours"] == pytest.approx(row["results_hours"], abs=0.01)
+
+
+def test_the_world_pages_a_post_as_its_comments_stand() -> None:
+    """Bisected pages (newest first, older by `max_id`, newer by `min_id`) hold exactly
+    the listed comments made by the time asked, and the count every comment and reply."""
+    w = world(30)
+    post = max(w.posts, key=lambda p: len(p.comments))
+    for at in (post.posted_at + 3600, post.posted_at + 86400, CUTOFF, CUTOFF + 86400):
+        made = [c for c in post.comments if c.at <= at and not c.hidden]
+        pages = comment_pages(w, post.code, at)
+        assert [c["pk"] for page in reversed(pages) for c in page["comments"]] == \
+            [c.pk for c in made]
+        assert pages[0]["comment_count"] == sum(
+            1 + sum(r.at <= at for r in c.replies) for c in post.comments if c.at <= at)
+        if len(made) > 3:
+            status, newer = w._read(["media", post.pk, "comments"],
+                                    {"min_id": str(made[-4].pk)}, at)
+            assert status == 200
+            assert [c["pk"] for c in newer["comments"]] == [c.pk for c in made[-3:]]
