@@ -32,9 +32,7 @@ negative (asserted).
     .venv/bin/python benchmarks/chat_during_checks.py --members 50 [--database-url URL]
         [--runs 2] [--seconds 8] [--json out.json] [--keep | --reuse DUE CHECKED ANCHOR]
 
-`--scale` instead measures, per community size, one `autogram run` process's peak
-memory (VmHWM) through a day of chat and a final check, and /status's cost (Kakao,
-one member after another, with their verdicts present): see `scale`.
+Memory and /status's cost per community size are benchmarks/scale.py's.
 """
 
 from __future__ import annotations
@@ -673,85 +671,6 @@ async def chat(members: int, server: str, runs: int, seconds: float,
             "goal": GOAL, "rows": rows, "raw": done}
 
 
-# --- scaling: memory and /status cost ----------------------------------------------
-
-
-async def scale_one(members: int, server: str, calls: int, check_seconds: float
-                    ) -> dict[str, Any]:
-    """One size: the seeded week (95% compliance, verdicts present), one bot process;
-    /status `calls` times over Kakao, one member after another (its latency), the
-    week page, a little Telegram, then the daily refresh (every post has an open debt:
-    the 5% who comment on nothing) on an Instagram without latency, for up to
-    `check_seconds`; the process's VmHWM at the end."""
-    from testkit.telegram_emulator import BotApiEmulator
-
-    databases = Databases(server)
-    key = Fernet.generate_key().decode()
-    crypto.configure_keys([key])
-    helpers = helpers_for(members)
-    try:
-        templates = await databases.templates(members, helpers, read=False)
-        async with BotApiEmulator() as emulator, bot_process(
-                databases.url(templates["checked"]), key, members, helpers, emulator,
-                (0.0, 0.0), datetime.fromisoformat(templates["anchor"]), paced=False) as bot:
-            idle = await bot.ask("pool")
-            latencies: list[float] = []
-            async with aiohttp.ClientSession() as http:
-                for n in range(calls + 5):
-                    member = 1 + (n * 7) % members
-                    began = time.monotonic()
-                    async with http.post(
-                            f"{bot.base}/kakao/skill",
-                            data=json.dumps(kakao_request(kakao_user(member), "/status",
-                                                          "")),
-                            headers={"X-Skill-Secret": SECRET,
-                                     "Content-Type": "application/json"}) as response:
-                        await response.read()
-                    if n >= 5:  # the first few warm the process
-                        latencies.append(time.monotonic() - began)
-                pages = []
-                for path in ("/week", "/week", "/healthz"):
-                    began = time.monotonic()
-                    async with http.get(f"{bot.base}{path}") as response:
-                        await response.read()
-                        assert response.status == 200, (path, response.status)
-                    pages.append(time.monotonic() - began)
-            await telegram_phase(emulator, members, 10, 2, itertools.count(1))
-            chat_state = await bot.ask("state")
-            await bot.ask("refresh")
-            deadline = time.monotonic() + check_seconds
-            state = await bot.ask("state")
-            while state["check"] == "running" and time.monotonic() < deadline:
-                await asyncio.sleep(1)
-                state = await bot.ask("state")
-            after = await bot.stop()
-    finally:
-        await databases.close()
-    cuts = statistics.quantiles(latencies, n=100)
-    return {"members": members, "database": "PostgreSQL" if server else "SQLite",
-            "helpers": helpers, "status_p50_ms": cuts[49] * 1000,
-            "status_p99_ms": cuts[98] * 1000, "calls": calls, "week_ms": pages[0] * 1000,
-            "idle_mb": idle["rss_kb"] / 1024, "chat_peak_mb": chat_state["peak_kb"] / 1024,
-            "peak_mb": after["peak_kb"] / 1024, "check": after["check"],
-            "check_s": after["check_s"], "check_requests": after["requests"]}
-
-
-async def scale(sizes: list[int], server: str, calls: int, check_seconds: float
-                ) -> dict[str, Any]:
-    rows = []
-    print(f"{'members':>7} {'/status p50 ms':>14} {'p99 ms':>7} {'idle MB':>7} "
-          f"{'chat MB':>7} {'peak MB':>7} {'/week ms':>8} refresh")
-    for members in sizes:
-        row = await scale_one(members, server, calls, check_seconds)
-        rows.append(row)
-        print(f"{members:>7} {row['status_p50_ms']:>14.1f} {row['status_p99_ms']:>7.1f} "
-              f"{row['idle_mb']:>7.0f} {row['chat_peak_mb']:>7.0f} {row['peak_mb']:>7.0f} "
-              f"{row['week_ms']:>8.0f} "
-              f"{row['check']} after {row['check_s']:.0f} s ({row['check_requests']:,} "
-              f"requests, {row['helpers']} helpers)", flush=True)
-    return {"rows": rows, "calls": calls, "check_seconds": check_seconds}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--members", type=int, nargs="+", default=[50])
@@ -760,11 +679,6 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=2, help="rounds of idle, final, refresh")
     parser.add_argument("--seconds", type=float, default=8.0, help="seconds a phase")
     parser.add_argument("--kakao-rate", type=float, default=5.0)
-    parser.add_argument("--scale", action="store_true",
-                        help="memory and /status cost at each --members size instead")
-    parser.add_argument("--calls", type=int, default=300, help="--scale: /status calls")
-    parser.add_argument("--check-seconds", type=float, default=60.0,
-                        help="--scale: how long the final check may run")
     parser.add_argument("--json", default="", help="also write the figures to this file")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--helpers", type=int, default=0, help=argparse.SUPPRESS)
@@ -781,14 +695,9 @@ def main() -> None:
         asyncio.run(serve(args.members[0], args.helpers, tuple(args.latency),
                           datetime.fromisoformat(args.anchor), args.paced))
         return
-    if args.scale:
-        result: dict[str, Any] = asyncio.run(scale(args.members, args.database_url,
-                                                   args.calls, args.check_seconds))
-    else:
-        result = {"sizes": [asyncio.run(chat(members, args.database_url, args.runs,
-                                             args.seconds, args.kakao_rate, args.reuse,
-                                             args.keep))
-                            for members in args.members]}
+    result = {"sizes": [asyncio.run(chat(members, args.database_url, args.runs,
+                                         args.seconds, args.kakao_rate, args.reuse, args.keep))
+                        for members in args.members]}
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1))
 

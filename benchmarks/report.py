@@ -318,7 +318,7 @@ CHAT_TEXT = [
 ]
 
 SCALE_TEXT = [
-    "## One deployment by community size (benchmarks/chat_during_checks.py --scale)",
+    "## One deployment by community size (benchmarks/scale.py)",
     "",
     "A week with 95% compliance and every verdict present; one bot process as above "
     "(Instagram without latency). Memory: VmHWM of the process idle (started, helper "
@@ -459,7 +459,7 @@ def main() -> None:
         chats.append(run("chat_during_checks.py", "--members", "50",
                          *([] if args.quick else ["1000"]), *rounds, "--database-url", server))
     sizes = ["20", "100"] if args.quick else ["20", "30", "50", "100", "300", "1000"]
-    scaling = run("chat_during_checks.py", "--scale", "--members", *sizes,
+    scaling = run("scale.py", "--members", *sizes,
                   *(["--calls", "100", "--check-seconds", "20"] if args.quick else []),
                   *(["--database-url", server] if server else []))
     after = load()
