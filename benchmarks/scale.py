@@ -181,7 +181,7 @@ class MidWeekInstagram(WeekInstagram):
         found = OWNER.match(shortcode)
         if found is None or not shortcode.startswith("C") or shortcode in self.posts:
             return super()._post(shortcode)
-        owner = int(found.group(1))
+        owner = int(found.group(2))  # OWNER: (kind letter, owner number, post number)
         now = self.as_of or datetime.now(UTC)
         post = BuiltPost(username(owner), shortcode, self.plan.handed, "", [])
         made = []
