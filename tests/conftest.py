@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 
 import pytest
 from cryptography.fernet import Fernet
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -24,6 +25,13 @@ from storage.db import async_url, create_engine, is_sqlite
 from storage.migrations import upgrade
 from storage.models import Base
 
+# The property tests draw the same examples on every run, so a run of the suite (CI's
+# included) is repeatable; HYPOTHESIS_EXPLORE=1 draws new ones to look for new failures
+# (turn each one found into an @example).
+hypothesis_settings.register_profile("repeatable", derandomize=True)
+hypothesis_settings.register_profile("explore", derandomize=False)
+hypothesis_settings.load_profile("explore" if os.environ.get("HYPOTHESIS_EXPLORE")
+                                 else "repeatable")
 TEST_KEY = Fernet.generate_key().decode()
 # The bot's "now" in tests: a Wednesday noon in Seoul, mid-week, whatever the real day.
 TEST_NOW = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
