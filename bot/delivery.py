@@ -67,7 +67,7 @@ class Delivery:
             urls = await web.personal_urls(tx.session, linked, tx.now()) \
                 if web.public and linked else {}
         outgoing: dict[str, list[tuple[int, Outgoing]]] = {}
-        waiting: dict[str, list[Outgoing]] = {}
+        waiting: dict[str, tuple[Channel, list[Outgoing]]] = {}
         delivered = Delivered()
         for member_id, what in texts.items():
             render, url = resolve(what), urls.get(member_id)
@@ -81,9 +81,9 @@ class Delivery:
                 continue
             delivered.unreachable.append(member_id)
             for platform, user_id, language in accounts:
-                if self._waiting(platform) is not None:
+                if (outbox := self._waiting(platform)) is not None:
                     link = (t(language, "button.open_in_browser"), url) if url else None
-                    waiting.setdefault(platform, []).append(
+                    waiting.setdefault(platform, (outbox, []))[1].append(
                         Outgoing(user_id, render(language), link))
         for platform, batch in outgoing.items():
             channel = self.channels[platform]
@@ -93,9 +93,7 @@ class Delivery:
             for member_id, message in batch:
                 (delivered.unreachable if message.chat_id in refused
                  else delivered.reached).append(member_id)
-        for platform, messages in waiting.items():
-            outbox = self._waiting(platform)
-            assert outbox is not None
+        for outbox, messages in waiting.values():
             await outbox.broadcast([shown_outgoing(m, outbox.capabilities) for m in messages])
         return delivered
 
