@@ -319,8 +319,7 @@ class WebPages:
         message = {"started": t(lang, "web.check_started"),
                    "unavailable": t(lang, "web.check_unavailable")}.get(
                        request.query.get("check", ""))
-        wait = await self.services.checks.next_check_for(holder.member_id, now) \
-            if self.services.checks is not None else None
+        wait = await self.services.checks.next_check_for(holder.member_id, now)
         if request.query.get("check") == "wait" and wait is not None:
             message = t(lang, "web.check_wait", time=formatting.moment(wait, zone, lang))
         token = request.match_info["token"]
@@ -334,7 +333,7 @@ class WebPages:
             todo=view.todo, open=view.open_items,
             done=[item for item in view.todo if item.status == "done"],
             own=view.own, minimum=view.minimum, maximum=view.maximum, message=message,
-            can_check=bool(view.open_items) and self.services.checks is not None,
+            can_check=bool(view.open_items),
             check_url=self._with_lang(f"/m/{token}/check", lang),
             board_url=self._with_lang("/week", lang),
             unfollow_url=self._with_lang(f"/m/{token}/unfollow", lang),
@@ -351,17 +350,16 @@ class WebPages:
             return holder
         checks, now = self.services.checks, self._now()
         outcome = "unavailable"
-        if checks is not None:
-            async with self.services.reading() as session:
-                _registered, usable = await HelperAccountService(
-                    session, self.services.instagram).counts()
-            if usable:
-                wait = await checks.claim(holder.member_id, now)
-                outcome = "wait" if wait is not None else "started"
-                if wait is None:
-                    task = asyncio.create_task(checks.member(holder.member_id, now))
-                    self._checks.add(task)
-                    task.add_done_callback(self._check_done)
+        async with self.services.reading() as session:
+            _registered, usable = await HelperAccountService(
+                session, self.services.instagram).counts()
+        if usable:
+            wait = await checks.claim(holder.member_id, now)
+            outcome = "wait" if wait is not None else "started"
+            if wait is None:
+                task = asyncio.create_task(checks.member(holder.member_id, now))
+                self._checks.add(task)
+                task.add_done_callback(self._check_done)
         token = request.match_info["token"]
         query = f"?check={outcome}" + ("&lang=en" if lang == "en" else "")
         raise web.HTTPSeeOther(f"/m/{token}{query}")

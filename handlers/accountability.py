@@ -106,8 +106,9 @@ async def appeal(ctx: Ctx, args: str) -> list[Reply]:
     if not strikes:
         return [ctx.reply("appeal.nothing", hours=ctx.tx.rules.appeal_hours)]
     week = Week(strikes[0].week_start, ctx.tx.rules.timezone)
-    checks = ctx.tx.checks if any(s.reason == "missing" for s in strikes) else None
-    ctx.defer(Continue(recheck_for_appeal, (checks, member_id, week), then=_appeal_rechecked,
+    reread = any(s.reason == "missing" for s in strikes)
+    ctx.defer(Continue(recheck_for_appeal, (ctx.tx.checks, member_id, week),
+                       {"reread": reread}, then=_appeal_rechecked,
                        values={"member_id": member_id, "week": week, "now": now,
                                "strike_ids": [s.id for s in strikes], "hidden": hidden},
                        catch=()))

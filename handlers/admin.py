@@ -34,7 +34,7 @@ async def add_user(ctx: Ctx, args: str) -> list[Reply]:
     if not names:
         return [ctx.reply("adduser.usage")]
     instagram = ctx.services.instagram
-    if instagram is not None and instagram.pool.free_now():
+    if instagram.pool.free_now():
         unknown = await ctx.tx.members.to_look_up(names)
         if unknown:
             return _add_after_looking(ctx, names, unknown, instagram)

@@ -63,8 +63,6 @@ async def verify(ctx: Ctx, args: str) -> list[Reply]:
     week's final check has not finished: no record, or results not sent): finish that
     week as its final check would have (record, ladder, private results, group post)."""
     checks = ctx.tx.checks
-    if checks is None:
-        return [ctx.reply("check.no_helper_admin")]
     rules, now = ctx.tx.rules, ctx.tx.now()
     this_week = Week.containing(now, rules.timezone)
     asked: Week | None = None
@@ -115,7 +113,7 @@ async def _finish_week(ctx: Ctx, week: Week, last: Week) -> list[Reply]:
         return [ctx.reply("verify.week_empty", week=week.label)]
     finish = ctx.services.finish_week
     checks = ctx.tx.checks
-    if not finish.connected or checks is None or checks.lock.locked():
+    if not finish.connected or checks.lock.locked():
         return [ctx.reply("verify.busy")]
 
     ctx.defer(Continue(finish, (week,), then=_week_finished, values={"week": week.label},
@@ -133,7 +131,7 @@ async def _week_finished(ctx: Ctx, finished: bool, *, week: str) -> list[Reply]:
 async def check_now(ctx: Ctx, _args: str) -> list[Reply]:
     """The /status button: re-check my open posts now (from the short cache if fresh)."""
     checks, member_id, now = ctx.tx.checks, ctx.who.member_id, ctx.tx.now()
-    if checks is None or member_id is None:
+    if member_id is None:
         return await status(ctx, "")
     if refused := await _no_reader(ctx):
         return refused

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
 from handlers.context import Continue, Ctx
 from handlers.events import Reply
@@ -43,11 +42,6 @@ Done = Callable[[Ctx, str, LoginResult, str], Awaitable[list[Reply]]]
 # Instagram answered (before the verdict): a flow that stores the account does it here,
 # given (ctx, step, username, answer, password).
 Answered = Callable[[Ctx, str, str, Answer, str], Awaitable[None]]
-
-
-def gateway_of(ctx: Ctx) -> Any:
-    instagram = ctx.services.instagram
-    return instagram.gateway if instagram is not None else None
 
 
 def owns(ctx: Ctx, username: str) -> bool:
@@ -94,11 +88,8 @@ class LoginFlow:
 
 
 async def refused(ctx: Ctx, username: str, *, own: bool | None = None) -> list[Reply]:
-    """Why this login may not be tried now (no Instagram, too many wrong passwords).
+    """Why this login may not be tried now (too many wrong passwords).
     `own`: the attempt is the account owner's (default: this member's own account)."""
-    if gateway_of(ctx) is None:
-        ctx.end()
-        return [ctx.reply("ig.user.no_helper")]
     own = owns(ctx, username) if own is None else own
     if await ctx.tx.logins.throttled(ctx.who.account_id, username, own=own):
         ctx.end()
@@ -130,9 +121,6 @@ async def password_step(ctx: Ctx, login: LoginFlow, username: str, password: str
 async def code_step(ctx: Ctx, login: LoginFlow, username: str, code: str) -> list[Reply]:
     """Send the code after this event's commit, to the login the conversation keeps
     (sealed) or the one waiting in this process."""
-    if gateway_of(ctx) is None:
-        ctx.end()
-        return [ctx.reply("ig.user.no_helper")]
     data = ctx.state.data if ctx.state else {}
     waiting = WaitingLogin.unseal(data.get(WAITING))
     ctx.goto(login.flow, CHECKING, after="code")

@@ -227,7 +227,7 @@ async def status(ctx: Ctx, _args: str) -> list[Reply]:
     ]
     may_submit = await ctx.tx.submissions.refusal(ctx.who.member_id, ctx.tx.now()) is None
     buttons = [Button(ctx.t("button.submit_more"), "/submit")] if may_submit else []
-    if view.left and ctx.tx.checks is not None:
+    if view.left:
         buttons.insert(0, Button(ctx.t("status.check_now"), "/checknow"))
     if browser := await ctx.browser_button():
         buttons.append(browser)

@@ -186,7 +186,7 @@ async def _start_check(ctx: Ctx, username: str, session: dict) -> list[Reply]:
     dropped when it ends; only the fact that a check ran is recorded (the daily cap)."""
     ctx.end()
     await ctx.tx.unfollow.record_check(ctx.who.account_id)
-    ctx.defer(Continue(crawl_follows, (login.gateway_of(ctx), ctx.services.unfollow_checks,
+    ctx.defer(Continue(crawl_follows, (ctx.services.instagram.gateway, ctx.services.unfollow_checks,
                                        _key(ctx), session, username),
                        then=_crawled, progress=_crawl_meter))
     return [Reply(ctx.t("unfollow.started", username=username), progress=True)]

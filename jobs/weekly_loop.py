@@ -40,8 +40,7 @@ class WeeklyJobs:
         self.runs = JobRuns(services, clock)
         self.nudge_after = timedelta(days=nudge_after_days)
         self.clock = clock
-        if services.checks is not None:
-            services.checks.aftermath = self.tell_aftermath
+        services.checks.aftermath = self.tell_aftermath
 
     # --- periods ---------------------------------------------------------------------
 
@@ -125,8 +124,6 @@ class WeeklyJobs:
     async def refresh(self) -> None:
         """Re-check the open (missing or unknown) debts of the week."""
         checks = self.services.checks
-        if checks is None:
-            return
         run = await self.runs.claim("refresh", self._local("%Y-%m-%d %H:%M"))
         if run is None:
             return
@@ -203,7 +200,7 @@ class WeeklyJobs:
     async def _final(self, run: Run, week: Week) -> None:
         checks = self.services.checks
         report: RunReport | None = None
-        if not run.done("verified") and checks is not None:
+        if not run.done("verified"):
             # Only the posts someone still owes are read: the verdicts settled before
             # (by the week's reads, or before a crash) stand, and a post read once is
             # read only for what is newer (services/verification/verifier.py).
@@ -345,8 +342,6 @@ class WeeklyJobs:
 
     def _cooling(self) -> list[str]:
         instagram = self.services.instagram
-        if instagram is None:
-            return []
         now = instagram.clock()
         return sorted(h.username for h in instagram.pool.helpers.values()
                       if h.status == "cooling" and h.cooldown_until > now)

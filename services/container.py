@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, nullcontext
-from dataclasses import FrozenInstanceError, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 
@@ -16,6 +16,7 @@ from services.accountability.ladder import Accountability
 from services.automation.registrations import ProducerRegistry
 from services.community import CommunityService
 from services.conversations import ConversationService
+from services.instagram.absent import no_instagram
 from services.instagram.helper_accounts import HelperAccountService
 from services.instagram.runtime import Instagram
 from services.members.admin_claim import AdminService
@@ -59,8 +60,8 @@ class CheckSettings:
 class Tx:
     """The services of one unit of work; they share one session and commit together."""
 
-    def __init__(self, session: AsyncSession, rules: CommunityRules, clock: Clock = utcnow,
-                 instagram: Instagram | None = None, checks: Checks | None = None) -> None:
+    def __init__(self, session: AsyncSession, rules: CommunityRules, clock: Clock,
+                 instagram: Instagram, checks: Checks) -> None:
         self.session = session
         # Process-wide, not bound to this transaction: handlers hand it to deferred work.
         self.checks = checks
@@ -87,27 +88,22 @@ class Tx:
         self.updates = UpdateLog(session)
 
 
-# What a test may turn on a built container: the time it stands at, the rules it tries,
-# the web pages' address (on a port it picked). Production never assigns them (bot/wiring.py
-# builds the container with them); every other member is refused once set.
-TEST_KNOBS = frozenset({"clock", "rules", "web"})
-
-
-@dataclass(eq=False)
+@dataclass(frozen=True, eq=False)
 class Services:
     """The process's services, built once (bot/wiring.py) and never patched: what a mode
     lacks is a null object that says so (no web links, no chat connected yet, faults not
     counted), never None. Its two late-bound edges (the delivery, finishing a week) are
-    explained in services/messaging/outbound.py. Instagram stays optional: a container without it
-    (tests, scripts) has no checks, and the handlers say no helper can read."""
+    explained in services/messaging/outbound.py. A container built without Instagram (a script,
+    a test that reads nothing) has `no_instagram()`: its checks find no helper and say so."""
 
     sessions: async_sessionmaker[AsyncSession]
     rules: CommunityRules
     # Injectable, so tests can stand on a week boundary.
     clock: Clock = utcnow
     serialize: bool = False
-    # The process's Instagram gateway and helper pool (None: Instagram is not used).
-    instagram: Instagram | None = None
+    # The process's Instagram gateway and helper pool (no_instagram(): none in this
+    # process, so no helper can read and every check says so).
+    instagram: Instagram = field(default_factory=no_instagram)
     # Links to the web pages (NoWebLinks: the web pages' address is not set up).
     web: WebLinks = field(default_factory=NoWebLinks)
     # How deferred work and jobs reach other people (connected once the transports exist).
@@ -122,15 +118,9 @@ class Services:
     # Derived from the above, once.
     engine: AsyncEngine = field(init=False)
     week_versions: WeekVersions = field(init=False)
-    checks: Checks | None = field(init=False)
+    checks: Checks = field(init=False)
     unfollow_checks: RunningChecks = field(init=False)
     _one_writer: asyncio.Lock | None = field(init=False, repr=False)
-
-    def __setattr__(self, name: str, value: object) -> None:
-        if name in self.__dict__ and name not in TEST_KNOBS:
-            raise FrozenInstanceError(f"the service container is built once: {name} cannot "
-                                      "be replaced (build it with it, in bot/wiring.py)")
-        object.__setattr__(self, name, value)
 
     def __post_init__(self) -> None:
         derive = partial(object.__setattr__, self)
@@ -141,16 +131,13 @@ class Services:
         derive("_one_writer", asyncio.Lock() if self.serialize else None)
         # Each week's version, bumped by every check of it (the web board's cache reads it).
         derive("week_versions", WeekVersions())
-        checks = None
-        if self.instagram is not None:
-            tuned = self.check_settings
-            checks = Checks(self.sessions, self.rules, self.instagram,
-                            write_lock=self._one_writer, clock=lambda: self.clock(),
-                            versions=self.week_versions, cache_seconds=tuned.cache_seconds,
-                            check_now_every=tuned.check_now_every,
-                            check_now_allowance=tuned.check_now_allowance,
-                            refresh_times=tuned.refresh_times)
-        derive("checks", checks)
+        tuned = self.check_settings
+        derive("checks", Checks(self.sessions, self.rules, self.instagram,
+                                write_lock=self._one_writer, clock=self.clock,
+                                versions=self.week_versions, cache_seconds=tuned.cache_seconds,
+                                check_now_every=tuned.check_now_every,
+                                check_now_allowance=tuned.check_now_allowance,
+                                refresh_times=tuned.refresh_times))
         # Unfollow checks with login running now, so /cancel can stop one.
         derive("unfollow_checks", RunningChecks())
 

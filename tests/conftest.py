@@ -24,6 +24,7 @@ from storage import crypto
 from storage.db import async_url, create_engine, is_sqlite
 from storage.migrations import upgrade
 from storage.models import Base
+from tests.support.clock import Clock
 
 # The property tests draw the same examples on every run, so a run of the suite (CI's
 # included) is repeatable; HYPOTHESIS_EXPLORE=1 draws new ones to look for new failures
@@ -112,26 +113,44 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
-class Clock:
-    """A clock a test moves by hand (`clock.now = ...`)."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
 def clock() -> Clock:
+    """The container's clock (TEST_NOW until the test moves it)."""
     return Clock(TEST_NOW)
 
 
 @pytest.fixture
-def timed(services, clock: Clock):  # type: ignore[no-untyped-def]
-    """The services on the test's clock."""
-    services.clock = clock
+def timed(services):  # type: ignore[no-untyped-def]
+    """The services, whose clock is the `clock` fixture (a name kept for the tests that
+    move it)."""
     return services
+
+
+@pytest.fixture
+def rules(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+    """The community's rules: the defaults, or those a `@pytest.mark.rules(...)` changes
+    (as an operator's settings would, before the container is built)."""
+    from dataclasses import replace
+
+    from services.rules import CommunityRules
+
+    marker = request.node.get_closest_marker("rules")
+    return replace(CommunityRules(), **marker.kwargs) if marker else CommunityRules()
+
+
+@pytest.fixture
+def web_links(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+    """NoWebLinks, or with `@pytest.mark.web_site(...)` the web pages' links: on a free
+    local port (the demo site of tests/support/web_site.py serves it), or at `root`."""
+    from services.web.links import NoWebLinks, WebLinks
+    from tests.support.web_site import free_port
+
+    marker = request.node.get_closest_marker("web_site")
+    if marker is None:
+        return NoWebLinks()
+    options = {"keys": [Fernet.generate_key().decode()], **marker.kwargs}
+    root = options.pop("root", f"http://127.0.0.1:{free_port()}")
+    return WebLinks(root, **options)
 
 
 @pytest.fixture
@@ -150,13 +169,16 @@ def instagram(simulated):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def services(engine: AsyncEngine, instagram):  # type: ignore[no-untyped-def]
+def services(engine: AsyncEngine, instagram, clock: Clock, rules,  # type: ignore[no-untyped-def]
+             web_links):
+    """The container, built once as bot/wiring.py builds it: on the test's clock, rules
+    and web links (markers above), with the simulated Instagram."""
     from services.container import Services
-    from services.rules import CommunityRules
     from storage.db import session_factory
 
-    return Services(session_factory(engine), CommunityRules(), lambda: TEST_NOW,
-                    serialize=engine.dialect.name == "sqlite", instagram=instagram)
+    return Services(session_factory(engine), rules, clock,
+                    serialize=engine.dialect.name == "sqlite", instagram=instagram,
+                    web=web_links)
 
 
 @pytest.fixture

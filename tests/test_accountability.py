@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from bot.delivery import Delivery
@@ -79,9 +79,8 @@ async def status_of(services: Services, name: str) -> tuple[str, datetime | None
         return member.status, member.status_until
 
 
+@pytest.mark.rules(ladder=("warning", "suspend 1", "suspend 2", "removal"))
 async def test_the_ladder_over_two_months(services: Services) -> None:
-    services.rules = replace(services.rules, ladder=("warning", "suspend 1", "suspend 2",
-                                                     "removal"))
     ids = await add_members(services, "ahn", "bae", joined=FIRST.at("MON 00:00")
                             - timedelta(days=30))
     week = FIRST
@@ -187,10 +186,9 @@ async def test_the_leaderboard_matches_a_hand_computed_table(
 
 
 async def test_an_appeal_clears_itself_or_goes_to_the_admins(
-    services: Services, simulated: SimulatedInstagram, dispatcher: Dispatcher
+    services: Services, simulated: SimulatedInstagram, dispatcher: Dispatcher, clock: Clock
 ) -> None:
-    clock = Clock(AFTER_DEADLINE)
-    services.clock = clock
+    clock.now = AFTER_DEADLINE
     found = await community(services, simulated, members=3, posts_each=2, comment_rate=0.0)
     phone = Phone()
     services.delivery.connect(Delivery(services, [phone]))  # type: ignore[list-item]
@@ -231,12 +229,11 @@ async def test_an_appeal_clears_itself_or_goes_to_the_admins(
 
 
 async def test_a_hidden_comment_is_counted_by_an_admin_with_one_tap(
-    services: Services, simulated: SimulatedInstagram, dispatcher: Dispatcher
+    services: Services, simulated: SimulatedInstagram, dispatcher: Dispatcher, clock: Clock
 ) -> None:
     """Instagram hides a comment from every reader: the re-check cannot find it, the member
     says so, an admin counts it post by post, the record and the strike follow."""
-    clock = Clock(AFTER_DEADLINE)
-    services.clock = clock
+    clock.now = AFTER_DEADLINE
     found = await community(services, simulated, members=3, posts_each=2, comment_rate=0.0)
     phone = Phone()
     services.delivery.connect(Delivery(services, [phone]))  # type: ignore[list-item]
@@ -301,10 +298,9 @@ async def test_a_hidden_comment_is_counted_by_an_admin_with_one_tap(
 
 
 async def test_a_member_says_at_once_that_the_comment_is_hidden(
-    services: Services, simulated: SimulatedInstagram, dispatcher: Dispatcher
+    services: Services, simulated: SimulatedInstagram, dispatcher: Dispatcher, clock: Clock
 ) -> None:
-    clock = Clock(AFTER_DEADLINE)
-    services.clock = clock
+    clock.now = AFTER_DEADLINE
     found = await community(services, simulated, members=2, posts_each=2, comment_rate=0.0)
     phone = Phone()
     services.delivery.connect(Delivery(services, [phone]))  # type: ignore[list-item]

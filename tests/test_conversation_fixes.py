@@ -12,6 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import aiohttp
+import pytest
 from sqlalchemy import select
 
 import bot.web_pages as web_pages
@@ -21,7 +22,6 @@ from handlers.open_chat import render_report
 from services.container import Services
 from services.open_chat.chat_export import parse_export
 from services.open_chat.importer import ImportReport, digest, links_in
-from services.web.links import WebLinks
 from services.web.week_picture import PictureTexts
 from services.week.calendar import Week
 from storage.models import Helper, Member, Submission, utcnow
@@ -37,9 +37,9 @@ from tests.support.weekly_flows import clock as clock
 from tests.support.weekly_flows import world as world
 
 
+@pytest.mark.web_site(root="https://autogram.example", keys=None)
 async def test_an_open_week_counts_only_checked_members_as_done_and_says_so_far(
         world: Services, bot: Dispatcher, clock: Clock, monkeypatch: Any) -> None:
-    world.web = WebLinks("https://autogram.example")
     admin = await admin_person(world, bot)
     _minji, jun = await members(world, bot, "minji", "jun")
     await jun.say("https://www.instagram.com/p/JUN00001/")
@@ -65,6 +65,7 @@ async def test_an_open_week_counts_only_checked_members_as_done_and_says_so_far(
     assert "확인된 완료 1명" in admin.text
 
 
+@pytest.mark.web_site
 async def test_a_finished_weeks_board_says_what_was_missed_not_what_is_left(
         services: Services, simulated: Any) -> None:
     async with demo_site(services, simulated) as site:
@@ -158,6 +159,7 @@ def test_the_console_saves_pictures_and_files_and_prints_where() -> None:
     assert Path(paths[0]).read_bytes() == PNG and Path(paths[1]).read_bytes() == b"a,b\n"
 
 
+@pytest.mark.web_site
 async def test_kakao_notice_shows_its_qr_code_as_an_image_card(
         kakao_factory: Any, services: Services, simulated: Any) -> None:
     async with demo_site(services, simulated) as site:
@@ -177,6 +179,7 @@ async def test_kakao_notice_shows_its_qr_code_as_an_image_card(
             assert response.status == 200 and (await response.read()).startswith(b"\x89PNG")
 
 
+@pytest.mark.web_site
 async def test_telegram_sends_the_week_picture_with_results(
         emulator: Any, services: Services, simulated: Any) -> None:
     from tests.support.telegram import ADMIN, claim_admin, start_polling

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from handlers.dispatcher import Dispatcher
@@ -312,6 +313,7 @@ async def test_kakao_password_prompts_say_one_true_thing(
     assert "바로 지우고" in console.text and "지울 수 없어서" not in console.text
 
 
+@pytest.mark.web_site
 async def test_kakao_unfollow_goes_to_the_members_upload_page_which_takes_the_zip(
     kakao_factory: Any, services: Services, simulated: SimulatedInstagram  # noqa: F811
 ) -> None:
@@ -382,7 +384,9 @@ async def test_kakao_import_names_the_mailbox_or_telegram(
     await kakao.say(f"/claim {code}")
     text = await kakao.say("/import")
     assert "텔레그램에서 이 봇에게" in text and "이 채팅에 보내" not in text
-    services.rules = replace(services.rules, import_mail_address="pod@example.com")
+    # The operator sets the mailbox and restarts: the same chat, the new container.
+    kakao, _ = await kakao_factory(replace(services, rules=replace(
+        services.rules, import_mail_address="pod@example.com")))
     text = await kakao.say("대화 가져오기")
     assert "pod@example.com을 적어" in text
     boss = await admin(services, name="console-boss")  # where files can be sent: here

@@ -218,8 +218,9 @@ async def test_a_post_handed_in_in_an_earlier_week_is_listed_with_why(
     assert f"• {again}줄 [김하나 @hana.daily] https://www.instagram.com/p/HANA00009/ — " \
            "앞선 주에 이미 제출된 게시물이에요" in render_report(report, "ko")
 
-    world.rules = replace(world.rules, allow_resubmitted_posts=True)
-    async with world.transaction() as tx:
+    # The operator allows it and restarts: a container with the new rules.
+    restarted = replace(world, rules=replace(world.rules, allow_resubmitted_posts=True))
+    async with restarted.transaction() as tx:
         allowed = await tx.open_chat.import_file(b.bytes() + b"\n", "chat.txt", tx.now(), None)
     assert (allowed.added, allowed.duplicates, allowed.unused) == (2, 1, [])
 
@@ -231,7 +232,7 @@ async def test_open_chat_members_get_their_status_once_linked(world: Services) -
         await tx.open_chat.import_file(builder.bytes(), "chat.txt", tx.now(), None)
         hana = await MemberRepo(tx.session).by_username("hana.daily")
         code = await tx.invites.create(hana.id)
-    world.clock = lambda: datetime(2025, 12, 17, 3, 0, tzinfo=UTC)  # Wednesday of W51
+    world.clock.now = datetime(2025, 12, 17, 3, 0, tzinfo=UTC)  # type: ignore[attr-defined]  # W51's Wednesday
     person = Person(Dispatcher(world), "tg-hana")
     await person.say(f"/start {code}")
     await person.say("/status")

@@ -250,7 +250,9 @@ async def test_a_post_handed_in_last_week_is_refused_naming_that_week(
     assert "이 게시물은 11월 16일 (월) ~ 11월 22일 (일) 주에 이미 제출됐어요. " \
            "새 게시물을 올려 제출해 주세요." in minji.text
     assert len(await handed_in(services)) == 1
-    services.rules = replace(services.rules, allow_resubmitted_posts=True)
+    # The operator allows it and restarts: the same chat, a container with the new rules.
+    restarted = replace(services, rules=replace(services.rules, allow_resubmitted_posts=True))
+    minji = Person(Dispatcher(restarted), "minji", "minji")
     await minji.say("https://www.instagram.com/p/DMinjiPlain/")
     assert "✅ 접수했어요 (1/3)" in minji.text
     assert len(await handed_in(services)) == 2

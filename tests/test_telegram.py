@@ -24,7 +24,7 @@ from services.instagram.helper_queries import HelperRepo
 from services.instagram.simulated import SimulatedInstagram
 from services.messaging.notifier import Outgoing
 from testkit.telegram_emulator import BotApiEmulator
-from tests.conftest import database_dump
+from tests.conftest import Clock, database_dump
 from tests.support.telegram import (
     ADMIN,
     MEMBER,
@@ -328,7 +328,7 @@ async def test_an_admin_uploads_the_open_chat_export(
 
 async def test_long_results_arrive_whole_and_in_order_with_a_start_button(
     emulator: BotApiEmulator, services: Services, bot: TelegramTransport,
-    simulated: SimulatedInstagram,
+    simulated: SimulatedInstagram, clock: Clock,
 ) -> None:
     from datetime import UTC, datetime
 
@@ -352,7 +352,7 @@ async def test_long_results_arrive_whole_and_in_order_with_a_start_button(
         tx.session.add(GroupChat(platform="telegram", chat_id=str(GROUP), title="품앗이방"))
     emulator.block(3001)  # this member blocked the bot
     after = datetime(2026, 11, 29, 15, 10, tzinfo=UTC)
-    services.clock = lambda: after  # the final check reads after the comment deadline
+    clock.now = after  # the final check reads after the comment deadline
     jobs = WeeklyJobs(services, Delivery(services, [bot]), clock=lambda: after)
     await jobs.final()
     everything = emulator.messages_to(GROUP)
@@ -451,12 +451,7 @@ async def test_others_are_answered_while_an_admin_s_20_mb_export_is_read(
     assert "@hana.daily 1" in report["text"]
 
 
-async def test_status_opens_the_personal_page_only_from_a_public_address(
-    emulator: BotApiEmulator, services: Services, bot: TelegramTransport
-) -> None:
-    from cryptography.fernet import Fernet
-
-    from services.web.links import WebLinks
+async def _status_of_minji(emulator: BotApiEmulator, services: Services) -> dict:
     from storage.models import ChatAccount, Member
 
     async with services.transaction() as tx:
@@ -465,15 +460,25 @@ async def test_status_opens_the_personal_page_only_from_a_public_address(
         await tx.session.flush()
         tx.session.add(ChatAccount(platform="telegram", platform_user_id=str(MEMBER),
                                    member_id=minji.id, language="ko"))
-    keys = [Fernet.generate_key().decode()]
-    # WEB_PUBLIC_URL unset: this machine's address, which Telegram refuses in a button.
-    services.web = WebLinks("http://127.0.0.1:8080", keys=keys, public=False)
     await emulator.send_text(MEMBER, "/status")
     (status,) = await emulator.wait_for(MEMBER)
+    return status
+
+
+# WEB_PUBLIC_URL unset: this machine's address, which Telegram refuses in a button.
+@pytest.mark.web_site(root="http://127.0.0.1:8080", public=False)
+async def test_status_has_no_personal_page_button_from_a_local_address(
+    emulator: BotApiEmulator, services: Services, bot: TelegramTransport
+) -> None:
+    status = await _status_of_minji(emulator, services)
     assert "내 현황" in status["text"] and "/m/" not in json.dumps(status)
-    services.web = WebLinks("https://autogram.example.org", keys=keys)
-    await emulator.send_text(MEMBER, "/status")
-    (status,) = await emulator.wait_for(MEMBER)
+
+
+@pytest.mark.web_site(root="https://autogram.example.org")
+async def test_status_opens_the_personal_page_from_a_public_address(
+    emulator: BotApiEmulator, services: Services, bot: TelegramTransport
+) -> None:
+    status = await _status_of_minji(emulator, services)
     markup = status["reply_markup"]
     markup = json.loads(markup) if isinstance(markup, str) else markup
     (url,) = [b["url"] for row in markup["inline_keyboard"] for b in row if "url" in b]

@@ -4,9 +4,9 @@ a below-minimum strike that names the post that did not count."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from handlers.announcements import ladder_news, private_result
@@ -31,12 +31,6 @@ async def world(services: Services, sim: SimulatedInstagram, members: int = 3, *
                                 comment_rate=0.0, **extra)  # type: ignore[arg-type]
         await tx.helpers.load_pool()
     return community, week
-
-
-def set_rules(services: Services, **changes: object) -> None:
-    services.rules = replace(services.rules, **changes)  # type: ignore[arg-type]
-    assert services.checks is not None
-    services.checks.rules = services.rules  # the checks were built with the old ones
 
 
 async def finish_week(services: Services, week: Week, clock: Clock) -> None:
@@ -92,10 +86,10 @@ async def test_a_comment_counts_by_its_own_time_not_the_time_it_was_read(
     assert "missing" in (await strikes(timed)).get(hana, [])
 
 
+@pytest.mark.rules(comment_grace=timedelta(minutes=10))
 async def test_a_grace_covers_a_comment_made_just_after_the_deadline(
     timed: Services, simulated: SimulatedInstagram, clock: Clock
 ) -> None:
-    set_rules(timed, comment_grace=timedelta(minutes=10))
     community, week = await world(timed, simulated)
     minji, jisoo, _ = community.members
     (minji_post,) = [c for c, (o, _) in community.posts.items() if o == minji]
@@ -162,10 +156,10 @@ async def test_a_co_author_owes_nothing_on_the_collab_post(
     assert minji_post not in await struck_posts(timed, jisoo)
 
 
+@pytest.mark.rules(weekly_min_posts=1)  # one post each: the collab post is jisoo's one
 async def test_a_collab_post_handed_in_by_its_co_author_is_theirs(
     timed: Services, simulated: SimulatedInstagram, clock: Clock
 ) -> None:
-    set_rules(timed, weekly_min_posts=1)  # one post each: the collab post is jisoo's one
     community, week = await world(timed, simulated)
     minji, jisoo, _ = community.members
     (jisoo_post,) = [c for c, (o, _) in community.posts.items() if o == jisoo]
@@ -206,10 +200,10 @@ async def test_a_member_who_renames_mid_week_keeps_her_posts_and_her_comments(
     assert posts[hana] not in await struck_posts(timed, "minji.new")
 
 
+@pytest.mark.rules(gone_after=timedelta(hours=6))
 async def test_a_below_minimum_strike_names_the_post_that_did_not_count(
     timed: Services, simulated: SimulatedInstagram, clock: Clock
 ) -> None:
-    set_rules(timed, gone_after=timedelta(hours=6))
     community, week = await world(timed, simulated, helpers=2)
     minji = community.members[0]
     (minji_post,) = [c for c, (o, _) in community.posts.items() if o == minji]

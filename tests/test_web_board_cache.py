@@ -39,6 +39,7 @@ async def fetch(url: str, **headers: str) -> tuple[int, str, CIMultiDict[str]]:
         return got.status, body.decode(errors="replace"), CIMultiDict(got.headers)
 
 
+@pytest.mark.web_site
 async def test_second_board_comes_from_the_cache(services, simulated, board_calls) -> None:
     async with demo_site(services, simulated) as site:
         first = await fetch(f"{site.url}/week")
@@ -52,6 +53,7 @@ async def test_second_board_comes_from_the_cache(services, simulated, board_call
         assert len(board_calls) == 1
 
 
+@pytest.mark.web_site
 async def test_a_check_of_the_week_drops_it(services, simulated, board_calls) -> None:
     async with demo_site(services, simulated) as site:
         week = Week.containing(utcnow(), services.rules.timezone)
@@ -67,6 +69,7 @@ async def test_a_check_of_the_week_drops_it(services, simulated, board_calls) ->
         assert status in (200, 304)  # 304 only when the check changed nothing shown
 
 
+@pytest.mark.web_site
 async def test_etag_and_last_modified_give_304(services, simulated, board_calls) -> None:
     async with demo_site(services, simulated) as site:
         status, html, headers = await fetch(f"{site.url}/week")
@@ -90,6 +93,7 @@ async def test_etag_and_last_modified_give_304(services, simulated, board_calls)
         assert status == 304
 
 
+@pytest.mark.web_site
 async def test_concurrent_misses_compute_once(services, simulated, board_calls) -> None:
     async with demo_site(services, simulated) as site:
         answers = await asyncio.gather(*(fetch(f"{site.url}/week") for _ in range(20)))
@@ -98,6 +102,7 @@ async def test_concurrent_misses_compute_once(services, simulated, board_calls) 
         assert len(board_calls) == 1
 
 
+@pytest.mark.web_site
 async def test_each_language_is_its_own_entry(services, simulated, board_calls) -> None:
     async with demo_site(services, simulated) as site:
         _, korean, ko = await fetch(f"{site.url}/week")

@@ -24,6 +24,9 @@ from services.instagram.simulated import SimulatedInstagram
 from storage.models import Member, utcnow
 from tests.support.web_site import Site, demo_site
 
+# Every test here opens the demo site in the browser.
+pytestmark = pytest.mark.web_site
+
 ARTIFACTS = Path(os.environ.get("WEB_ARTIFACTS", Path(__file__).parent.parent / "test-artifacts"))
 PHONE = {"width": 390, "height": 844}
 

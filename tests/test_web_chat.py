@@ -7,7 +7,7 @@ import io
 from typing import Any
 
 import aiohttp
-from cryptography.fernet import Fernet
+import pytest
 from PIL import Image
 from sqlalchemy import select
 
@@ -20,7 +20,6 @@ from handlers.events import Reply
 from services.container import Services
 from services.instagram.simulated import SimulatedInstagram
 from services.messaging.notifier import BroadcastReport, Outgoing
-from services.web.links import WebLinks
 from services.week.calendar import Week
 from storage.models import ChatAccount, Member, utcnow
 from tests.conftest import Clock
@@ -40,6 +39,7 @@ def browser_link(replies: list[Reply]) -> str:
     return url
 
 
+@pytest.mark.web_site
 async def test_status_carries_the_personal_link_and_the_console_prints_it(
         services: Services, simulated: SimulatedInstagram) -> None:
     async with demo_site(services, simulated) as site:
@@ -54,6 +54,7 @@ async def test_status_carries_the_personal_link_and_the_console_prints_it(
         assert status == 200 and "@minji" in page
 
 
+@pytest.mark.web_site
 async def test_newlink_closes_the_old_link(services: Services,
                                            simulated: SimulatedInstagram) -> None:
     async with demo_site(services, simulated):
@@ -67,6 +68,7 @@ async def test_newlink_closes_the_old_link(services: Services,
         assert status == 200 and "@minji" in page
 
 
+@pytest.mark.web_site
 async def test_weeklink_gives_the_admin_a_text_to_paste(
         services: Services, simulated: SimulatedInstagram) -> None:
     async with demo_site(services, simulated) as site:
@@ -83,6 +85,7 @@ async def test_weeklink_gives_the_admin_a_text_to_paste(
         assert "관리자만" in (await member.say("/weeklink"))[0].text
 
 
+@pytest.mark.web_site
 async def test_kakao_shows_the_link_as_a_card_and_the_picture_as_an_image(
         services: Services, simulated: SimulatedInstagram) -> None:
     from bot.config import load_settings
@@ -133,10 +136,10 @@ class LinkPhone(Phone):
         return await super().broadcast(messages)
 
 
+@pytest.mark.web_site(root="https://bot.example")
 async def test_the_reminder_opens_the_personal_page_and_the_group_post_has_the_picture(
         timed: Services, simulated: SimulatedInstagram, clock: Clock) -> None:
     found = await community(timed, simulated, members=4, posts_each=2, comment_rate=0.5)
-    timed.web = WebLinks("https://bot.example", keys=[Fernet.generate_key().decode()])
     phone = LinkPhone()
     jobs = jobs_for(timed, phone, clock)
     clock.now = WEDNESDAY
@@ -161,6 +164,7 @@ async def test_the_reminder_opens_the_personal_page_and_the_group_post_has_the_p
     assert picture.width == 1080
 
 
+@pytest.mark.web_site(root="https://bot.example")
 async def test_a_big_communitys_status_lists_the_open_posts_first_and_points_to_the_page(
         timed: Services, simulated: SimulatedInstagram) -> None:
     from services.sample_community import build
@@ -172,7 +176,6 @@ async def test_a_big_communitys_status_lists_the_open_posts_first_and_points_to_
             Member.instagram_username == found.members[0]))
         tx.session.add(ChatAccount(platform="console", platform_user_id="big",
                                    member_id=member, language="ko"))
-    timed.web = WebLinks("https://bot.example", keys=[Fernet.generate_key().decode()])
     (reply,) = await Person(Dispatcher(timed), "big").say("/status")
     listed = [line for line in reply.text.splitlines() if line.startswith("⏳ @")]
     assert len(listed) == 100  # of 118 owed

@@ -32,6 +32,7 @@ async def delete(dispatcher: Dispatcher, username: str) -> None:
     assert f"@{username}" in admin.text and "삭제했어요" in admin.text
 
 
+@pytest.mark.web_site
 async def test_a_deleted_members_link_never_opens_the_next_members_page(
         services, simulated, dispatcher) -> None:
     async with demo_site(services, simulated) as site:
@@ -58,8 +59,9 @@ async def test_a_deleted_members_link_never_opens_the_next_members_page(
         assert status == 200 and "@same.id" in html
 
 
+@pytest.mark.web_site
 async def test_newlink_closes_the_old_link_a_few_times_a_day(
-        services, simulated, dispatcher) -> None:
+        services, simulated, dispatcher, clock) -> None:
     async with demo_site(services, simulated) as site:
         before = await site.personal_url("minji")
         minji = Person(dispatcher, "minji")
@@ -77,11 +79,12 @@ async def test_newlink_closes_the_old_link_a_few_times_a_day(
         await minji.say("/newlink")  # one more today: refused, the newest still opens
         assert f"하루에 {NEWLINKS_PER_DAY}번까지" in minji.text and "/m/" not in minji.text
         assert (await get(links[-1]))[0] == 200
-        services.clock = lambda: utcnow() + timedelta(days=1)  # tomorrow: new links again
+        clock.follow(lambda: utcnow() + timedelta(days=1))  # tomorrow: new links again
         await minji.say("/newlink")
         assert "/m/" in minji.text and (await get(links[-1]))[0] == 403
 
 
+@pytest.mark.web_site
 async def test_padded_or_altered_tokens_do_not_open(services, simulated) -> None:
     async with demo_site(services, simulated) as site:
         personal = await site.personal_url("minji")
@@ -103,6 +106,7 @@ def _board_rows(html: str) -> tuple[list[str], list[int]]:
     return names, sorted(int(n) for n in re.findall(r"남은 게시물 (\d+)", html))
 
 
+@pytest.mark.web_site
 async def test_a_deleted_member_is_gone_from_a_finished_weeks_board_and_picture(
         services, simulated, dispatcher, monkeypatch: pytest.MonkeyPatch) -> None:
     drawn = []

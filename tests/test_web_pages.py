@@ -6,6 +6,7 @@ import io
 import re
 
 import aiohttp
+import pytest
 from PIL import Image
 from sqlalchemy import update
 
@@ -15,6 +16,7 @@ from storage.models import Member, utcnow
 from tests.support.web_site import demo_site, get
 
 
+@pytest.mark.web_site
 async def test_board_lists_every_member_most_owing_first(services, simulated) -> None:
     async with demo_site(services, simulated) as site:
         status, html, headers = await get(f"{site.url}/week")
@@ -36,6 +38,7 @@ async def test_board_lists_every_member_most_owing_first(services, simulated) ->
         assert status == 200 and "최종 확인 결과" in recorded
 
 
+@pytest.mark.web_site
 async def test_a_members_list_opens_their_posts_on_instagram(services, simulated) -> None:
     async with demo_site(services, simulated) as site:
         week = Week.containing(utcnow(), services.rules.timezone)
@@ -48,6 +51,7 @@ async def test_a_members_list_opens_their_posts_on_instagram(services, simulated
         assert status == 404 and "@nobody" in page
 
 
+@pytest.mark.web_site
 async def test_bad_weeks_get_a_clear_page(services, simulated) -> None:
     async with demo_site(services, simulated) as site:
         status, html, _ = await get(f"{site.url}/week/2026-W99")
@@ -60,6 +64,7 @@ async def test_bad_weeks_get_a_clear_page(services, simulated) -> None:
         assert status == 404 and "아직 시작하지 않은 주예요" in html
 
 
+@pytest.mark.web_site
 async def test_user_text_is_escaped(services, simulated) -> None:
     async with demo_site(services, simulated) as site:
         async with services.transaction() as tx:
@@ -71,8 +76,9 @@ async def test_user_text_is_escaped(services, simulated) -> None:
         assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html
 
 
+@pytest.mark.web_site(board=BoardMode.PRIVATE)
 async def test_private_board_shows_counts_only(services, simulated) -> None:
-    async with demo_site(services, simulated, board=BoardMode.PRIVATE) as site:
+    async with demo_site(services, simulated) as site:
         status, html, _ = await get(f"{site.url}/week")
         assert status == 200 and "<details" not in html and "남은 게시물" in html
         week = Week.containing(utcnow(), services.rules.timezone)
@@ -83,6 +89,7 @@ async def test_private_board_shows_counts_only(services, simulated) -> None:
         assert status == 200 and "instagram.com/p/" in html
 
 
+@pytest.mark.web_site
 async def test_personal_page_and_its_token(services, simulated) -> None:
     async with demo_site(services, simulated) as site:
         personal = await site.personal_url("minji")
@@ -104,6 +111,7 @@ async def test_personal_page_and_its_token(services, simulated) -> None:
         assert status == 403 and "더 이상 쓰지 않는 링크" in html
 
 
+@pytest.mark.web_site
 async def test_check_now_from_the_page_keeps_the_cooldown(services, simulated) -> None:
     async with demo_site(services, simulated) as site:
         personal = await site.personal_url("minji")
@@ -118,6 +126,7 @@ async def test_check_now_from_the_page_keeps_the_cooldown(services, simulated) -
             await task
 
 
+@pytest.mark.web_site
 async def test_picture_decodes_and_fits_a_phone(services, simulated) -> None:
     async with demo_site(services, simulated) as site:
         week = Week.containing(utcnow(), services.rules.timezone).previous()
@@ -131,6 +140,7 @@ async def test_picture_decodes_and_fits_a_phone(services, simulated) -> None:
         assert len(png) < 1_000_000
 
 
+@pytest.mark.web_site
 async def test_the_board_counts_what_each_members_status_lists(services, simulated) -> None:
     from services.web.board import BoardService
 

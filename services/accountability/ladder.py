@@ -103,12 +103,12 @@ def hidden_posts(strike: Strike) -> list[list[str]]:
         if strike.reason == "missing" else []
 
 
-async def recheck_for_appeal(checks: Checks | None, member_id: int, week: Week
+async def recheck_for_appeal(checks: Checks, member_id: int, week: Week, *, reread: bool
                              ) -> RunReport | None:
     """An appeal's slow half, outside any transaction: the member's open posts of `week`
-    read again on Instagram (None: nothing to read, no strike is about missing comments
-    or no helper is set up). `Accountability.settle_appeal` decides after it."""
-    if checks is None:
+    read again on Instagram (`reread` False, None: no strike is about missing comments,
+    so nothing is read). `Accountability.settle_appeal` decides after it."""
+    if not reread:
         return None
     return await checks.member_week(member_id, week)
 

@@ -87,8 +87,6 @@ class AutoCommenter:
     async def run(self) -> CommentReport:
         report = CommentReport()
         instagram = self.services.instagram
-        if instagram is None:
-            return report
         deadline = self.clock() + self.rules.window
         async with self.services.transaction() as tx:
             await HelperAccountService(tx.session, instagram).load_pool()

@@ -7,20 +7,17 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.instagram.errors import InstagramError
 from services.instagram.gateway import Session
 from services.instagram.pool import ASKED_SHARE
 from services.instagram.runtime import Instagram
 from storage.models import AuditEntry, CommentLog, Consumer, Producer
 
 
-async def look_at_consumer(instagram: Instagram | None, username: str) -> str:
+async def look_at_consumer(instagram: Instagram, username: str) -> str:
     """A would-be consumer's account, looked at through a helper (never inside a
     transaction): its pk, once its posts could be read. Raises NotFound (nobody has the
     name), PrivateProfile (its posts cannot be read, so nobody could comment on them) or
     another InstagramError (it could not be checked now)."""
-    if instagram is None:
-        raise InstagramError("no_helper")
     gateway = instagram.gateway
 
     async def look(session: Session) -> str:

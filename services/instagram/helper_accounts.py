@@ -19,7 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.instagram.errors import (
     CheckpointRequired,
     InstagramError,
-    NoHelperAvailable,
     SessionExpired,
     TwoFactorRequired,
 )
@@ -69,11 +68,9 @@ class ProbeResult:
     login: LoginResult | InstagramError | None = None
 
 
-async def probe(instagram: Instagram | None, plan: CheckPlan) -> ProbeResult | InstagramError:
+async def probe(instagram: Instagram, plan: CheckPlan) -> ProbeResult | InstagramError:
     """Restore the stored session with one cheap read; log in again with the stored
     password when the session is gone."""
-    if instagram is None:
-        return NoHelperAvailable("no Instagram gateway in this process")
     if plan.session:
         try:
             await instagram.gateway.restore(plan.session)
@@ -99,15 +96,13 @@ class LoginOutcome:
 
 
 class HelperAccountService:
-    def __init__(self, session: AsyncSession, instagram: Instagram | None = None) -> None:
+    def __init__(self, session: AsyncSession, instagram: Instagram) -> None:
         self.helpers = HelperRepo(session)
         self.audit = AuditRepo(session)
         self.instagram = instagram
 
     @property
     def _ig(self) -> Instagram:
-        if self.instagram is None:
-            raise NoHelperAvailable("no Instagram gateway in this process")
         return self.instagram
 
     async def exists(self, username: str) -> bool:
@@ -178,8 +173,7 @@ class HelperAccountService:
             return False
         await self.helpers.delete(helper)
         await self.audit.add(actor_id, "helper_deleted", target=username)
-        if self.instagram is not None:
-            self.instagram.pool.helpers.pop(username, None)
+        self.instagram.pool.helpers.pop(username, None)
         return True
 
     async def list(self) -> list[HelperView]:
@@ -198,8 +192,6 @@ class HelperAccountService:
 
     async def load_pool(self) -> int:
         """Put every helper that can read into the pool; returns how many."""
-        if self.instagram is None:
-            return 0
         usable = {
             h.instagram_username: (h.session, _seconds(h.cooldown_until))
             for h in await self.helpers.list()

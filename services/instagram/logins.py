@@ -24,7 +24,6 @@ from services.conversations import seal, unseal
 from services.instagram.errors import (
     CheckpointRequired,
     InstagramError,
-    NoHelperAvailable,
     TwoFactorRequired,
 )
 from services.instagram.gateway import LoginResult, Session
@@ -72,22 +71,18 @@ class Credentials:
     password: str = field(repr=False)
 
 
-async def attempt(instagram: Instagram | None, credentials: Credentials) -> Answer:
+async def attempt(instagram: Instagram, credentials: Credentials) -> Answer:
     """Ask Instagram with a password (never inside a transaction)."""
-    if instagram is None:
-        return NoHelperAvailable("no Instagram gateway in this process")
     try:
         return await instagram.gateway.login(credentials.username, credentials.password)
     except InstagramError as exc:
         return exc
 
 
-async def attempt_code(instagram: Instagram | None, username: str, code: str,
+async def attempt_code(instagram: Instagram, username: str, code: str,
                        waiting: WaitingLogin | None) -> Answer:
     """Send the 2FA / challenge code (never inside a transaction), to the login waiting in
     this process or else to the one `waiting` describes."""
-    if instagram is None:
-        return NoHelperAvailable("no Instagram gateway in this process")
     try:
         return await instagram.gateway.submit_code(
             username, "".join(code.split()), waiting.resume if waiting else None)

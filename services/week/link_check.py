@@ -36,7 +36,7 @@ class CheckedLink:
         return self.info.author or None if self.info is not None else None
 
 
-async def check_link(instagram: Instagram | None, link: PostLink) -> CheckedLink:
+async def check_link(instagram: Instagram, link: PostLink) -> CheckedLink:
     if link.is_share:
         resolved = await _resolve_share(instagram, link)
         if resolved is None:
@@ -45,22 +45,19 @@ async def check_link(instagram: Instagram | None, link: PostLink) -> CheckedLink
     return CheckedLink(link, await _info(instagram, link))
 
 
-async def check_links(instagram: Instagram | None, links: list[PostLink | LinkProblem]
+async def check_links(instagram: Instagram, links: list[PostLink | LinkProblem]
                       ) -> list[CheckedLink | LinkProblem]:
     """Each post link of one message looked at, in order (a problem stays as it is)."""
     return [await check_link(instagram, link) if isinstance(link, PostLink) else link
             for link in links]
 
 
-def needs_instagram(instagram: Instagram | None, link: PostLink) -> bool:
+def needs_instagram(instagram: Instagram, link: PostLink) -> bool:
     """Whether a look at Instagram is due (and possible) for this link now."""
-    return link.is_share or (instagram is not None
-                             and instagram.pool.free_now(share=ASKED_SHARE))
+    return link.is_share or instagram.pool.free_now(share=ASKED_SHARE)
 
 
-async def _resolve_share(instagram: Instagram | None, link: PostLink) -> PostLink | None:
-    if instagram is None:
-        return None
+async def _resolve_share(instagram: Instagram, link: PostLink) -> PostLink | None:
     if instagram.shares is not None:
         found = await instagram.shares.resolve(link)
         if found is not None:
@@ -78,8 +75,8 @@ async def _resolve_share(instagram: Instagram | None, link: PostLink) -> PostLin
     return parsed if isinstance(parsed, PostLink) and not parsed.is_share else None
 
 
-async def _info(instagram: Instagram | None, link: PostLink) -> PostInfo | None:
-    if instagram is None or not instagram.pool.free_now(share=ASKED_SHARE):
+async def _info(instagram: Instagram, link: PostLink) -> PostInfo | None:
+    if not instagram.pool.free_now(share=ASKED_SHARE):
         return None
     try:
         info = await instagram.pool.run(

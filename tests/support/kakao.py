@@ -105,11 +105,15 @@ async def kakao_factory(services: Services) -> AsyncIterator[Any]:
     runners: list[web.AppRunner] = []
     sessions: list[aiohttp.ClientSession] = []
 
-    async def make(**overrides: Any) -> tuple[KakaoClient, KakaoSkill]:
+    async def make(on: Services | None = None, **overrides: Any
+                   ) -> tuple[KakaoClient, KakaoSkill]:
+        """A skill endpoint on the test's container (or `on`: one built anew, as after a
+        restart with other settings) and a client that talks to it."""
         options = {"kakao_bot_id": BOT_ID, "kakao_skill_secret": SECRET,
                    "kakao_callback_hosts": "127.0.0.1", "database_url": "sqlite://"}
         options.update(overrides)
-        skill = KakaoSkill(load_settings(**options), Dispatcher(services), services)
+        container = on or services
+        skill = KakaoSkill(load_settings(**options), Dispatcher(container), container)
         app = build_web_app([])
         skill.add_routes(app)
         runner, base = await serve(app)

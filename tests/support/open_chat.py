@@ -11,6 +11,7 @@ from services.container import Services
 from services.members.queries import MemberRepo
 from services.rules import CommunityRules
 from storage.db import session_factory
+from tests.support.clock import Clock
 
 # The importing moment: Monday 22 Dec 2025, 10:00 in Seoul (the export was made that day).
 IMPORT_TIME = datetime(2025, 12, 22, 1, 0, tzinfo=UTC)
@@ -21,7 +22,8 @@ MEMBERS = ("hana.daily", "dy_lee", "seojun_p", "mina.c")
 
 @pytest.fixture
 def world(engine: AsyncEngine) -> Services:
-    return Services(session_factory(engine), CommunityRules(), lambda: IMPORT_TIME)
+    """The container on the import's day; a test moves its clock (`world.clock.now`)."""
+    return Services(session_factory(engine), CommunityRules(), Clock(IMPORT_TIME))
 
 
 async def add_members(world: Services, names: tuple[str, ...] = MEMBERS) -> None:

@@ -6,18 +6,19 @@ import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
-from cryptography.fernet import Fernet
 
 from bot.demo import seed
 from bot.web import build_web_app
 from bot.web_pages import WebPages
 from services.container import Services
 from services.instagram.simulated import SimulatedInstagram
-from services.web.links import BoardMode, WebLinks
+from services.web.links import WebLinks
 from storage.models import Member, utcnow
+from tests.support.clock import Clock
 
 
 def free_port() -> int:
@@ -46,16 +47,16 @@ class Site:
 
 
 @asynccontextmanager
-async def demo_site(services: Services, simulated: SimulatedInstagram,
-                    board: BoardMode = BoardMode.PUBLIC) -> AsyncIterator[Site]:
-    """The demo's community (seeded on the test database, on today's clock) behind
-    the web app on a free port."""
-    services.clock = utcnow
+async def demo_site(services: Services, simulated: SimulatedInstagram) -> AsyncIterator[Site]:
+    """The demo's community (seeded on the test database, on today's clock) behind the
+    web app at the container's links (a test marked `@pytest.mark.web_site`)."""
+    links = services.web
+    if not links.available or not isinstance(services.clock, Clock):
+        raise RuntimeError("mark the test @pytest.mark.web_site: its container serves the site")
+    services.clock.follow(utcnow)
     await seed(services, simulated)
-    port = free_port()
-    root = f"http://127.0.0.1:{port}"
-    links = WebLinks(root, board, [Fernet.generate_key().decode()])
-    services.web = links
+    root = links.root
+    port = urlsplit(root).port
     app = build_web_app([])
     pages = WebPages(services, links)
     pages.add_routes(app)

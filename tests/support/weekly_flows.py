@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from handlers.dispatcher import Dispatcher
 from services.container import Services
 from services.rules import CommunityRules
+from services.web.links import WebLinks
 from storage.db import session_factory
 from tests.conftest import Clock
 from tests.support.chat_driver import Person
@@ -24,8 +25,9 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def world(engine: AsyncEngine, clock: Clock) -> Services:
-    return Services(session_factory(engine), CommunityRules(), clock)
+def world(engine: AsyncEngine, clock: Clock, web_links: WebLinks) -> Services:
+    """The container on this week's clock (and the web links a test's marker asks for)."""
+    return Services(session_factory(engine), CommunityRules(), clock, web=web_links)
 
 
 @pytest.fixture
