@@ -165,7 +165,6 @@ async def scenario(url: str, name: str, world: dict[str, Any]) -> dict[str, Any]
     services = Services(session_factory(engine), CommunityRules(), lambda: NOW,
                         instagram=instagram)
     checks = services.checks
-    assert checks is not None
     checks.check_now_allowance = 10**9  # measured reading every open post, as the budget
     week = Week.containing(NOW, services.rules.timezone)
     try:

@@ -231,7 +231,6 @@ async def read_earlier(url: str, members: int, helpers: int, plan: MidWeek
         services = Services(session_factory(engine), CommunityRules(),
                             clock=lambda: plan.last_read, serialize=is_sqlite(url),
                             instagram=Instagram(sim, hourly_budget=10**9))
-        assert services.checks is not None
         async with services.transaction() as tx:
             await tx.helpers.load_pool()
         for attempt in range(3):  # a failed run is taken up again where it stopped

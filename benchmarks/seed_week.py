@@ -274,7 +274,6 @@ async def seed_read(url: str, members: int, helpers: int, now: datetime | None =
 
     async def steps(services: Services) -> None:
         checks = services.checks
-        assert checks is not None
         for prefix, week in (("L", reads.timeline.weeks.last),
                              ("C", reads.timeline.weeks.current)):
             reads.at = reads.timeline.last_read(prefix)
@@ -302,7 +301,6 @@ async def check_last_week(url: str, members: int, helpers: int, now: datetime) -
 
     async def steps(services: Services) -> None:
         last = reads.timeline.weeks.last
-        assert services.checks is not None
         await services.checks.week(last, only_open=True, final=True)
         await _record(services, last, now)
 

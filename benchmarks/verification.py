@@ -207,8 +207,6 @@ async def measure(args: argparse.Namespace, clock: VirtualClock) -> dict[str, An
     services = Services(session_factory(engine), CommunityRules(), serialize=is_sqlite(url),
                         instagram=instagram)
     checks = services.checks
-    if checks is None:
-        raise SystemExit("no check service")
     week = Week.containing(WEEK_OF, services.rules.timezone)
     asked, writing = Busy(), Busy()  # a post's write asked for; a write transaction open
     verifier = checks.verifier

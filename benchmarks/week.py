@@ -238,7 +238,6 @@ async def week_run(config: Config, clock: VirtualClock) -> dict[str, Any]:
     jobs = WeeklyJobs(services, delivery, clock=now)
     runner = JobRunner(jobs, Leading(), SCHEDULE)  # type: ignore[arg-type]
     checks = services.checks
-    assert checks is not None
     real = time.perf_counter()
     try:
         ids: dict[int, int] = {}  # member db id -> world index

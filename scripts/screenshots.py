@@ -41,7 +41,6 @@ async def main() -> None:
     services = Services(session_factory(engine), CommunityRules(), serialize=True,
                         instagram=Instagram(simulated, max_wait=2.0))
     async with demo_site(services, simulated) as site, async_playwright() as playwright:
-        assert services.checks is not None
         week = Week.containing(utcnow(), services.rules.timezone)
         await services.checks.week(week)
         browser = await playwright.chromium.launch(

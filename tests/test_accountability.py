@@ -200,7 +200,6 @@ async def test_an_appeal_clears_itself_or_goes_to_the_admins(
         if owner != first:
             simulated.posts[code].comments.append((first, "늦었지만 좋아요!"))
     clock.now += timedelta(hours=2)
-    assert services.checks is not None
     services.checks.cache.ttl = 0  # the commenter lists of the final check are stale now
     one = Person(dispatcher, f"tg-{first}", platform="telegram")
     await one.say("/appeal")

@@ -82,7 +82,6 @@ async def test_a_read_week_leaves_debts_the_final_check_and_the_refresh_read(
     services = Services(session_factory(engine), CommunityRules(), clock=lambda: now,
                         serialize=is_sqlite(database_url),
                         instagram=Instagram(sim, hourly_budget=10**6))
-    assert services.checks is not None
     final = await services.checks.week(weeks.last, only_open=True, final=True)
     # Every post has an open debt (the 5% who never comment); each is read for what is
     # newer than its kept read, not from its first page again: about a request a post.

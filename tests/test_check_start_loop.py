@@ -60,7 +60,6 @@ async def test_a_check_with_many_helpers_leaves_connections_to_the_chat(
     services = Services(session_factory(engine), CommunityRules(), clock=lambda: now,
                         serialize=is_sqlite(database_url),
                         instagram=Instagram(sim, hourly_budget=10**6))
-    assert services.checks is not None
     verifier = services.checks.verifier
     sessions, open_now, most = verifier.sessions, 0, 0
 

@@ -51,7 +51,7 @@ async def test_check_now_with_forty_open_posts_sends_its_allowance_and_says_when
 ) -> None:
     minji = await community(services, simulated, 40)
     checks = services.checks
-    assert checks is not None and checks.check_now_allowance == 12
+    assert checks.check_now_allowance == 12
     await minji.say("/checknow")
     sent = [op for op, _ in simulated.calls if op != "login"]
     assert 0 < len(sent) <= 12  # counted at Instagram's side
@@ -67,7 +67,6 @@ async def test_check_now_never_leaves_the_final_check_less_than_70_percent(
 ) -> None:
     await community(services, simulated, 40)
     checks, instagram = services.checks, services.instagram
-    assert checks is not None and instagram is not None
     instagram.pool.hourly_budget = 20  # a small hour: its 30% is six requests
     checks.check_now_allowance = 100  # only the share holds it back here
     checks.cache.ttl = 0  # each press reads Instagram again

@@ -14,7 +14,7 @@ from tests.support.weekly_flows import world as world
 
 async def test_checks_and_logins_say_no_helper_can_read(world: Services, bot: Dispatcher
                                                          ) -> None:
-    assert isinstance(world.instagram.gateway, NoGateway) and world.checks is not None
+    assert isinstance(world.instagram.gateway, NoGateway)
     (minji,) = await members(world, bot, "minji")
     admin = await admin_person(world, bot)
     await minji.say("https://www.instagram.com/p/MINJI0001/")

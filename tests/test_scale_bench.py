@@ -65,7 +65,6 @@ async def test_the_next_refresh_reads_only_what_is_newer(engine: AsyncEngine,
     sim = MidWeekInstagram(MEMBERS, 2, plan, as_of=plan.seeded)  # another instance
     services = Services(session_factory(engine), CommunityRules(), clock=lambda: plan.seeded,
                         instagram=Instagram(sim, hourly_budget=10**6))
-    assert services.checks is not None
     async with services.transaction() as tx:
         await tx.helpers.load_pool()
     report = await services.checks.week(plan.week, only_open=True)

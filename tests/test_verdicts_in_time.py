@@ -36,7 +36,6 @@ async def world(services: Services, sim: SimulatedInstagram, members: int = 3, *
 async def finish_week(services: Services, week: Week, clock: Clock) -> None:
     """The final check after the deadline, the record, the ladder (as the job does)."""
     clock.now = AFTER
-    assert services.checks is not None
     await services.checks.week(week)
     async with services.transaction() as tx:
         await tx.records.record(week, AFTER)
@@ -106,7 +105,6 @@ async def test_a_missing_read_mid_week_is_a_to_do_never_a_strike(
     minji, jisoo, _ = community.members
     (minji_post,) = [c for c, (o, _) in community.posts.items() if o == minji]
     clock.now = WEDNESDAY
-    assert timed.checks is not None
     await timed.checks.week(week, only_open=True)  # Wednesday's refresh: "missing"
     assert (await verdicts(timed))[(jisoo, minji_post)] == "missing"
     # jisoo comments on Thursday; the final check cannot read the post (it is
@@ -183,7 +181,6 @@ async def test_a_member_who_renames_mid_week_keeps_her_posts_and_her_comments(
     posts = {o: c for c, (o, _) in community.posts.items()}
     simulated.posts[posts[jisoo]].comments.append((minji, "좋아요!"))
     clock.now = WEDNESDAY
-    assert timed.checks is not None
     await timed.checks.week(week)  # learns everyone's pk from this read
     simulated.rename(minji, "minji.new")
     simulated.posts[posts[hana]].comments.append(("minji.new", "저도요!"))
@@ -208,7 +205,6 @@ async def test_a_below_minimum_strike_names_the_post_that_did_not_count(
     minji = community.members[0]
     (minji_post,) = [c for c, (o, _) in community.posts.items() if o == minji]
     simulated.posts[minji_post].gone = True
-    assert timed.checks is not None
     clock.now = WEDNESDAY
     await timed.checks.week(week)  # "not found" by two helpers at once: not yet gone
     async with timed.transaction() as tx:

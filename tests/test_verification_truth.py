@@ -637,7 +637,6 @@ COAUTHOR_RENAMED = WorldPlan(
 async def test_no_verdict_is_ever_wrong(engine: AsyncEngine, plan: WorldPlan) -> None:
     services, world, clock, spy = await build_world(engine, plan)
     checks = services.checks
-    assert checks is not None
     later = services.instagram.clock  # type: ignore[union-attr]
     assert isinstance(later, Later)
     start = later.now
@@ -737,7 +736,6 @@ async def test_a_late_check_never_overwrites_a_done(engine: AsyncEngine) -> None
     late = Instagram(slow, max_wait=0.2)  # type: ignore[arg-type]
     late_services = Services(services.sessions, services.rules, lambda: TEST_NOW,
                              serialize=engine.dialect.name == "sqlite", instagram=late)
-    assert late_services.checks is not None and services.checks is not None
     refresh = asyncio.create_task(late_services.checks.week(week, only_open=True))
     await slow.reading.wait()  # the refresh has read "no comment from jisoo"
     sim.posts[first].comments.append(("jisoo", "좋아요!"))
@@ -753,7 +751,6 @@ async def test_check_now_during_the_weekly_check_never_fails(engine: AsyncEngine
     services, sim, week, by_code = await setup(engine, 4, 2, plans)
     sim.config.latency = 0.005
     checks = services.checks
-    assert checks is not None
     checks.check_now_allowance = 100  # each member reads all six posts they owe on
     ids = await member_ids(services)
     weekly, *asked = await asyncio.gather(
@@ -799,7 +796,6 @@ async def test_an_unexpected_failure_cancels_the_run_and_keeps_finished_reads(
     instagram = Instagram(Exploding(sim, codes[1]), max_wait=0.2)  # type: ignore[arg-type]
     broken = Services(services.sessions, services.rules, lambda: TEST_NOW,
                       serialize=engine.dialect.name == "sqlite", instagram=instagram)
-    assert broken.checks is not None
     try:
         await broken.checks.week(week)
     except ValueError:

@@ -145,7 +145,6 @@ async def test_the_board_counts_what_each_members_status_lists(services, simulat
     from services.web.board import BoardService
 
     async with demo_site(services, simulated):
-        assert services.checks is not None
         week = Week.containing(utcnow(), services.rules.timezone)
         await services.checks.week(week)  # some done, some missing
         async with services.sessions() as session:

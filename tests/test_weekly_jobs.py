@@ -320,13 +320,11 @@ async def test_check_now_cooldown_is_kept_in_the_database(
                         instagram=Instagram(simulated, max_wait=0.5, patience=0.5))
 
     one, two = instance(), instance()
-    assert one.checks is not None and two.checks is not None
     waits = await asyncio.gather(one.checks.claim(member_id, clock.now),
                                  two.checks.claim(member_id, clock.now))
     assert sorted(w is None for w in waits) == [False, True]  # one check, not two
     assert [w for w in waits if w is not None] == [clock.now + timedelta(minutes=10)]
     restarted = instance()
-    assert restarted.checks is not None
     clock.now += timedelta(minutes=5)
     assert await restarted.checks.next_check_for(member_id, clock.now) is not None
     person = Person(Dispatcher(restarted), f"tg-{name}", platform="telegram")
