@@ -19,7 +19,6 @@ from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
-from aiohttp.web_protocol import RequestPayloadError
 
 from bot.channels import Capabilities, shown, shown_outgoing
 from bot.config import Settings
@@ -32,6 +31,7 @@ from bot.kakao_render import (
     with_more,
 )
 from bot.outbox import Outbox
+from bot.web import read_body
 from handlers.dispatcher import Dispatcher
 from handlers.events import Incoming, Reply, clean_text
 from handlers.i18n import t
@@ -126,18 +126,15 @@ class KakaoSkill:
             return web.json_response({"error": "unauthorised"}, status=401)
         if (request.content_length or 0) > MAX_BODY:
             return web.json_response({"error": "body too large"}, status=413)
+        body = await read_body(request)
+        if isinstance(body, web.Response):
+            return body
         try:
-            payload = json.loads(await request.read())
+            payload = json.loads(body)
             if not isinstance(payload, dict):
                 raise ValueError("not an object")
         except (ValueError, RecursionError, UnicodeDecodeError):
             return web.json_response({"error": "malformed JSON"}, status=400)
-        except web.HTTPRequestEntityTooLarge:
-            return web.json_response({"error": "body too large"}, status=413)
-        except RequestPayloadError:  # a body its Content-Encoding does not decode
-            refused = web.json_response({"error": "malformed body"}, status=400)
-            refused.force_close()  # the rest of the body cannot be read either
-            return refused
         if not self._our_bot(payload):
             bot_id = str(_object(payload.get("bot")).get("id", ""))[:40]
             self._log_refusal("another bot id (compare it with KAKAO_BOT_ID)",

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from ipaddress import ip_address
 
 from aiohttp import web
+from aiohttp.web_protocol import RequestPayloadError
 from sqlalchemy import text
 
 from services.container import Services
@@ -63,6 +64,19 @@ def helpers_check(services: Services) -> HealthCheck:
         return "helpers", True, f"{usable} of {registered} can read{cooling}"
 
     return check
+
+
+async def read_body(request: web.Request) -> bytes | web.Response:
+    """The body of a chat platform's call (Telegram's webhook, Kakao's skill), or the
+    answer to one that cannot be read: too large, or an encoding that does not decode."""
+    try:
+        return await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        return web.json_response({"error": "body too large"}, status=413)
+    except RequestPayloadError:
+        refused = web.json_response({"error": "malformed body"}, status=400)
+        refused.force_close()  # the rest of the body cannot be read either
+        return refused
 
 
 def _utc(moment: datetime) -> datetime:

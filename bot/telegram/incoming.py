@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
-from telegram import Update
+from telegram import Chat, Update, User
 from telegram.error import TelegramError
 
 from bot.telegram.api import PLATFORM
@@ -24,53 +25,44 @@ def meant_for(bot_name: str, text: str) -> bool:
     return "@" not in head or head.split("@", 1)[1].lower() == bot_name.lower()
 
 
+def _event(update: Update, chat: Chat, user: User, **details: Any) -> Incoming:
+    """What every Telegram event says the same way: who, where, and what the channel can
+    do (its capabilities, bot/telegram/render.py)."""
+    return Incoming(
+        platform=PLATFORM,
+        chat_id=str(chat.id),
+        chat_kind="private" if chat.type == "private" else "group",
+        user_id=str(user.id),
+        user_name=user.full_name,
+        language_hint=user.language_code,
+        deletes_messages=TELEGRAM.deletion,
+        sends_files=TELEGRAM.receives_files,
+        takes_documents=TELEGRAM.files,
+        delivery_id=update.update_id,
+        **details,
+    )
+
+
 def message_event(update: Update, username: str) -> Incoming | None:
     """A text message; None for one not for the bot (a group's chatter)."""
     message, user, chat = update.effective_message, update.effective_user, update.effective_chat
     if message is None or user is None or chat is None or message.text is None:
         return None
-    kind = "private" if chat.type == "private" else "group"
-    if kind == "group" and not meant_for(username, message.text):
+    if chat.type != "private" and not meant_for(username, message.text):
         return None
-    return Incoming(
-        platform=PLATFORM,
-        chat_id=str(chat.id),
-        chat_kind=kind,
-        user_id=str(user.id),
-        user_name=user.full_name,
-        text=message.text,
-        message_id=str(message.message_id),
-        language_hint=user.language_code,
-        deletes_messages=TELEGRAM.deletion,
-        sends_files=TELEGRAM.receives_files,
-        takes_documents=TELEGRAM.files,
-        delivery_id=update.update_id,
-    )
+    return _event(update, chat, user, text=message.text, message_id=str(message.message_id))
 
 
 async def document_event(update: Update) -> Incoming | None:
-    """A file in a private chat (an open-chat export from an admin), downloaded."""
+    """A file in a private chat (an open-chat export from an admin), downloaded (the
+    transport takes documents from private chats only)."""
     message, user = update.effective_message, update.effective_user
     if message is None or user is None or message.document is None:
         return None
     document = message.document
-    return Incoming(
-        platform=PLATFORM,
-        chat_id=str(message.chat.id),
-        chat_kind="private",
-        user_id=str(user.id),
-        user_name=user.full_name,
-        text=message.caption or "",
-        message_id=str(message.message_id),
-        language_hint=user.language_code,
-        attachment=await download(document),
-        attachment_name=document.file_name or "",
-        attachment_size=document.file_size,
-        deletes_messages=TELEGRAM.deletion,
-        sends_files=TELEGRAM.receives_files,
-        takes_documents=TELEGRAM.files,
-        delivery_id=update.update_id,
-    )
+    return _event(update, message.chat, user, text=message.caption or "",
+                  message_id=str(message.message_id), attachment=await download(document),
+                  attachment_name=document.file_name or "", attachment_size=document.file_size)
 
 
 async def button_event(update: Update) -> Incoming | None:
@@ -85,16 +77,4 @@ async def button_event(update: Update) -> Incoming | None:
     chat = query.message.chat if query.message else None
     if chat is None:
         return None
-    return Incoming(
-        platform=PLATFORM,
-        chat_id=str(chat.id),
-        chat_kind="private" if chat.type == "private" else "group",
-        user_id=str(user.id),
-        user_name=user.full_name,
-        payload=query.data or "",
-        language_hint=user.language_code,
-        deletes_messages=TELEGRAM.deletion,
-        sends_files=TELEGRAM.receives_files,
-        takes_documents=TELEGRAM.files,
-        delivery_id=update.update_id,
-    )
+    return _event(update, chat, user, payload=query.data or "")

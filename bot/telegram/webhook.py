@@ -7,12 +7,12 @@ import json
 import logging
 
 from aiohttp import web
-from aiohttp.web_protocol import RequestPayloadError
 from telegram import Update
 from telegram.ext import Application
 
 from bot.telegram.update_record import update_problem
 from bot.telegram.updates import UpdateFeed
+from bot.web import read_body
 
 log = logging.getLogger(__name__)
 WEBHOOK_PATH = "/telegram/webhook"
@@ -34,20 +34,17 @@ class Webhook:
         given = request.headers.get(SECRET_HEADER, "")
         if not hmac.compare_digest(given.encode(), self.secret.encode()):
             return web.json_response({"error": "forbidden"}, status=403)
+        raw = await read_body(request)
+        if isinstance(raw, web.Response):
+            return raw
         try:
-            body = json.loads(await request.read())
+            body = json.loads(raw)
             problem = update_problem(body)
             if problem:
                 return web.json_response({"error": problem}, status=400)
             update = Update.de_json(body, self.app.bot)
         except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
             return web.json_response({"error": "malformed update"}, status=400)
-        except web.HTTPRequestEntityTooLarge:
-            return web.json_response({"error": "body too large"}, status=413)
-        except RequestPayloadError:  # a body its Content-Encoding does not decode
-            refused = web.json_response({"error": "malformed body"}, status=400)
-            refused.force_close()  # the rest of the body cannot be read either
-            return refused
         try:
             fresh = await self.feed.record(update.update_id, body)
         except Exception:  # the database is down: Telegram delivers it again later
