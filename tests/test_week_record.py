@@ -147,3 +147,48 @@ async def test_an_admins_correction_shows_with_name_and_reason(
     board = await say(admin, "/results 2026-W48")
     assert "admin boss" in board and "the comment was filtered" in board
     assert f"@{member.username} → @{item.owner} {item.url}: missing → done" in board
+
+
+async def test_each_members_results_read_alone_match_the_whole_record(
+    timed: Services, simulated: SimulatedInstagram, clock: Clock
+) -> None:
+    """결과 reads one member's lines and the community's counts from the database; what
+    it shows is what the whole record says, corrections and a deleted member included."""
+    found = await community(timed, simulated, members=6, posts_each=2, comment_rate=0.5)
+    clock.now = AFTER_DEADLINE
+    await jobs_for(timed, Phone(), clock).final()
+    chat = Dispatcher(timed)
+    admin = Person(chat, "tg-admin", "boss", platform="telegram", language_hint="en")
+    week = Week.containing(WEDNESDAY, timed.rules.timezone)
+    async with timed.transaction() as tx:
+        whole = await tx.progress.week_results(week)
+    fixed = next(m for m in whole.members if m.missing and m.username != found.members[-1])
+    await admin.say(f"/correct @{fixed.username} {fixed.missing[0].url} done filtered")
+    assert "Corrected the record" in admin.text
+    await admin.say(f"/deluser {found.members[-1]} confirm")
+
+    async with timed.transaction() as tx:
+        whole = await tx.progress.week_results(week)
+        members = (await tx.session.execute(select(Member.id, Member.instagram_username)))
+        views = {name: await tx.progress.results(member_id, clock.now)
+                 for member_id, name in members.all()}
+    assert fixed.username in views and found.members[-1] not in views
+    standing = [(m.username, [i.status for i in m.todo]) for m in whole.members if m.todo]
+    assert {status for _, statuses in standing for status in statuses} >= {"done", "missing"}
+    for name, view in views.items():
+        mine = next((m for m in whole.members if m.username == name), None)
+        assert view.took_part == (mine is not None)
+        assert view.week == week and view.checked and view.posts == whole.posts
+        assert view.owed == (mine.todo if mine else [])
+        assert view.own_count == (mine.submitted if mine else 0)
+        assert [(c.kind, c.before, c.after) for c in view.corrections] == [
+            (c.kind, c.before, c.after) for c in whole.corrections if c.username == name]
+        assert view.missing_by_member == {
+            user: sum(s in ("missing", "late") for s in statuses)
+            for user, statuses in standing if any(s in ("missing", "late") for s in statuses)}
+        assert (view.members_done, view.members_missing, view.members_unknown) == (
+            sum(all(s == "done" for s in st) for _, st in standing),
+            len(view.missing_by_member),
+            sum(not any(s in ("missing", "late") for s in st) and
+                not all(s == "done" for s in st) for _, st in standing))
+    assert views[fixed.username].corrections
