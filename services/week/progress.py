@@ -144,8 +144,9 @@ ACTIVE_JOINED = select(_M.joined_at).where(_M.id == bindparam("member"), _M.stat
 LIVE_CHECKED = select(exists().where(
     _V.submission_id == _S.id, _S.week_start == bindparam("week"), _S.status.in_(HANDED_IN),
     _S.member_id == _M.id, _M.status == "active"))
-# The week's owed posts first, on their own (MATERIALIZED: a planner without statistics,
-# on a database just filled, would otherwise look each post's owner up once per member).
+# The week's owed posts first, on their own (MATERIALIZED, PostgreSQL 12 and later: a
+# planner without statistics, on a database just filled, would otherwise look each
+# post's owner up once per member).
 _OWED = (
     select(_S.id, _S.member_id, _S.submitted_at)
     .select_from(Submission.__table__).join(Member.__table__, _M.id == _S.member_id)
