@@ -239,7 +239,8 @@ def load_rows(result: dict[str, Any]) -> list[str]:
 def soak_rows(result: dict[str, Any]) -> list[str]:
     met = result["invalid"] == 0 and result["p99"] < result["goal_p99"]
     return [f"| {result['users']} | {result['sent']:,} in {result['seconds']:.0f} s | "
-            f"{result['answered']:,} | {result['invalid']} | {result['p50']:.3f} | "
+            f"{result['answered']:,} | {result.get('later', 0):,} | {result['invalid']} | "
+            f"{result['p50']:.3f} | "
             f"{result['p99']:.3f} | {result['max']:.3f} | "
             f"{result['uploads_answered']} / {result['uploads']} | "
             f"0 invalid, p99 < {result['goal_p99']:g} s | {'met' if met else '**missed**'} |"]
@@ -339,11 +340,13 @@ SOAK_TEXT = [
     "`autogram run` on PostgreSQL; members with their posts of last week and this week "
     "and every verdict (their to-do lists are real) send 내 현황, 결과, /me, /help, a "
     "link and a bad link to the Kakao endpoint, spread evenly, while Telegram users "
-    "upload Instagram exports and one logs in to an unreachable Instagram.",
+    "upload Instagram exports and one logs in to an unreachable Instagram. \"Later\": "
+    "answers that only said the result comes with the next message (past the reply "
+    "budget, and these requests carry no callback URL).",
     "",
-    "| members | requests | answered | invalid | p50 s | p99 s | max s | uploads answered "
-    "| goal | |",
-    "|---|---|---|---|---|---|---|---|---|---|",
+    "| members | requests | answered | later | invalid | p50 s | p99 s | max s "
+    "| uploads answered | goal | |",
+    "|---|---|---|---|---|---|---|---|---|---|---|",
 ]
 
 

@@ -207,10 +207,9 @@ class KakaoSkill:
         many leftovers of earlier long answers still wait behind "more"."""
         outcome = await self.dispatcher.handle(event)
         async with self.services.transaction_of(PLATFORM, event.user_id) as tx:
-            waiting = from_plain(await tx.outbox.take_results(PLATFORM, event.user_id,
-                                                              tx.now()))
-            leftovers = await tx.outbox.waiting(PLATFORM, event.user_id, tx.now())
-        return outcome.replies + waiting, outcome.language, leftovers
+            waiting, leftovers = await tx.outbox.take_results_and_count(
+                PLATFORM, event.user_id, tx.now())
+        return outcome.replies + from_plain(waiting), outcome.language, leftovers
 
     async def _render(self, user_id: str, replies: list[Reply], language: str) -> dict[str, Any]:
         rendered = render(replies, t(language, "kakao.more"), language)

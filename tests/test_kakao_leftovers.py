@@ -82,3 +82,4 @@ async def test_an_unreachable_callback_loses_nothing(
     await asyncio.gather(*skill._background)
     kakao, _ = await kakao_factory()
     assert "쓸 수 있는 명령" in await kakao.say("/lang")
+    assert "더 보기" not in labels(kakao)  # it was all there: nothing else waits

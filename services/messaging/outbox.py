@@ -50,10 +50,18 @@ class OutboxRepo:
     async def take_results(self, platform: str, user_id: str, now: datetime
                            ) -> list[dict[str, Any]]:
         """Undelivered answers, oldest first; taken out of the box."""
-        rows = [r for r in await self._rows(platform, user_id, now) if _kind(r) == "result"]
-        if rows:
-            await self.session.execute(delete(Outbox).where(Outbox.id.in_([r.id for r in rows])))
-        return [reply for row in rows for reply in row.replies]
+        return (await self.take_results_and_count(platform, user_id, now))[0]
+
+    async def take_results_and_count(self, platform: str, user_id: str, now: datetime
+                                     ) -> tuple[list[dict[str, Any]], int]:
+        """`take_results`, and how many rows still wait after it (`waiting`), from one
+        look at the box: every Kakao message asks both."""
+        rows = await self._rows(platform, user_id, now)
+        results = [r for r in rows if _kind(r) == "result"]
+        if results:
+            await self.session.execute(delete(Outbox).where(
+                Outbox.id.in_([r.id for r in results])))
+        return [reply for row in results for reply in row.replies], len(rows) - len(results)
 
     async def take_newest(self, platform: str, user_id: str, now: datetime
                           ) -> list[dict[str, Any]]:

@@ -12,7 +12,19 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import NamedTuple
 
-from sqlalchemy import Boolean, and_, bindparam, case, false, func, not_, null, select
+from sqlalchemy import (
+    Boolean,
+    and_,
+    bindparam,
+    case,
+    exists,
+    false,
+    func,
+    not_,
+    null,
+    or_,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.rules import CommunityRules
@@ -100,6 +112,68 @@ MEMBER_VERDICTS = (
     .where(_S.week_start == bindparam("week"), _V.member_id == bindparam("member"))
 )
 JOINED = select(_M.joined_at).where(_M.id == bindparam("member"))
+# A recorded week's 결과 for one member (ProgressService._recorded_results): the
+# member's own lines of the record, and every member's standing counted in the database.
+_R, _RM, _RP, _RE = (model.__table__.c for model in (
+    WeekRecord, WeekRecordMember, WeekRecordPost, WeekRecordEntry))
+RECORD_CHECKED = select(_R.checked).where(_R.week_start == bindparam("week"))
+RECORD_MINE = (
+    select(_RM.username, _RM.submitted)
+    .where(_RM.week_start == bindparam("week"), _RM.member_id == bindparam("member"))
+    .order_by(_RM.username).limit(1)
+)
+RECORD_POSTS = (
+    select(func.count()).select_from(WeekRecordPost.__table__)
+    .where(_RP.week_start == bindparam("week"), _RP.state.in_(("counted", "comments_off")))
+)
+RECORD_ENTRIES = (
+    select(_RP.submission_id, _RP.owner, _RP.url, _RE.status, _RP.submitted_at, _RP.shortcode)
+    .select_from(WeekRecordEntry.__table__).join(WeekRecordPost.__table__,
+                                                  _RP.id == _RE.post_id)
+    .where(_RE.week_start == bindparam("week"), _RE.username == bindparam("name"))
+)
+# The same for a week without a record, from today's members and verification rows, by
+# the rules `_todo` and `_verifications` apply: each active member owes every other
+# active member's active post (but those handed in before they joined, unless the rules
+# say otherwise, and those they co-authored); a "missing" read before the comment
+# deadline is not a miss yet.
+_DEBTOR = Member.__table__.alias("debtor")
+_MISSED = or_(_V.status == "late", and_(_V.status == "missing",
+                                        _V.checked_at >= bindparam("cutoff")))
+ACTIVE_JOINED = select(_M.joined_at).where(_M.id == bindparam("member"), _M.status == "active")
+LIVE_CHECKED = select(exists().where(
+    _V.submission_id == _S.id, _S.week_start == bindparam("week"), _S.status.in_(HANDED_IN),
+    _S.member_id == _M.id, _M.status == "active"))
+# The week's owed posts first, on their own (MATERIALIZED, PostgreSQL 12 and later: a
+# planner without statistics, on a database just filled, would otherwise look each
+# post's owner up once per member).
+_OWED = (
+    select(_S.id, _S.member_id, _S.submitted_at)
+    .select_from(Submission.__table__).join(Member.__table__, _M.id == _S.member_id)
+    .where(_S.week_start == bindparam("week"), _S.status == "active", _M.status == "active")
+    .cte("owed").prefix_with("MATERIALIZED", dialect="postgresql")
+)
+_VERDICT = and_(_V.submission_id == _OWED.c.id, _V.member_id == _DEBTOR.c.id)
+LIVE_STANDING = (  # (username, owed, missed, done) of each active member who owes
+    select(_DEBTOR.c.instagram_username, func.count(), func.count(case((_MISSED, 1))),
+           func.count(case((_DONE, 1))))
+    .select_from(_DEBTOR)
+    .join(_OWED, _OWED.c.member_id != _DEBTOR.c.id)
+    .outerjoin(Verification.__table__, _VERDICT)
+    .where(_DEBTOR.c.status == "active",
+           not_(func.coalesce(and_(bindparam("late", type_=Boolean()),
+                                   _OWED.c.submitted_at < _DEBTOR.c.joined_at), false())),
+           func.coalesce(_V.status, "") != COAUTHOR)
+    .group_by(_DEBTOR.c.id, _DEBTOR.c.instagram_username)
+)
+RECORD_STANDING = (  # (username, owed, missed, done) of each recorded member who owed
+    select(_RE.username, func.count(), func.count(case((_RE.status.in_(MISSED), 1))),
+           func.count(case((_RE.status == "done", 1))))
+    .select_from(WeekRecordEntry.__table__).join(WeekRecordMember.__table__, and_(
+        _RM.week_start == _RE.week_start, _RM.username == _RE.username))
+    .where(_RE.week_start == bindparam("week"))
+    .group_by(_RE.username).order_by(_RE.username)
+)
 
 
 class TodoItem(NamedTuple):
@@ -369,26 +443,71 @@ class ProgressService:
         return reasons
 
     async def results(self, member_id: int, now: datetime) -> ResultsView:
-        """The last finished week (the one before the current week), for one member."""
+        """The last finished week (the one before the current week), for one member.
+
+        A recorded week is read for this member only, the community's standing counted
+        by the database (`_recorded_results`); a week without a record is computed."""
         week = Week.containing(now, self.rules.timezone).previous()
-        whole = await self.week_results(week)
-        mine = next((m for m in whole.members if m.member_id == member_id), None)
-        view = ResultsView(
-            week, list(mine.todo) if mine else [], mine.submitted if mine else 0,
-            self.rules.weekly_min_posts, posts=whole.posts, checked=whole.checked,
-            took_part=mine is not None,
-            corrections=[c for c in whole.corrections
-                         if mine is not None and c.username == mine.username])
-        for member in whole.members:
-            statuses = [item.status for item in member.todo]
-            if not statuses:
-                continue
-            missed = sum(1 for s in statuses if s in MISSED)
-            if missed:
-                view.members_missing += 1
-                view.missing_by_member[member.username] = missed
-            elif all(s == "done" for s in statuses):
-                view.members_done += 1
-            else:
-                view.members_unknown += 1
+        checked = await self.session.scalar(RECORD_CHECKED, {"week": week.start})
+        if checked is not None:
+            return await self._recorded_results(week, member_id, checked)
+        return await self._live_results(week, member_id)
+
+    async def _live_results(self, week: Week, member_id: int) -> ResultsView:
+        """`results` of a week without a record (its final check has not finished: just
+        after the deadline, when everybody asks), as `live_week_results` would give it:
+        the member's own to-do list as /status makes it, the community's standing
+        counted by the database instead of a to-do list built for every member."""
+        rows = await self._week_rows(week)
+        joined = (await self.session.execute(ACTIVE_JOINED, {"member": member_id})).first()
+        checked = bool(rows) and bool(await self.session.scalar(LIVE_CHECKED,
+                                                               {"week": week.start}))
+        view = ResultsView(week, [], 0, self.rules.weekly_min_posts, posts=len(rows),
+                           checked=checked, took_part=joined is not None)
+        if joined is not None:
+            verdicts = await self._member_verifications(member_id, week.start)
+            view.owed = self._todo(member_id, rows, verdicts, joined[0])
+            view.own_count = sum(1 for row in rows if row.member_id == member_id)
+        standing = await self.session.execute(LIVE_STANDING, {
+            "week": week.start, "cutoff": self.rules.comment_cutoff(week),
+            "late": not self.rules.late_joiners_owe_earlier_posts})
+        for username, owed, missed, done in standing.all():
+            _count_member(view, username, owed, missed, done)
         return view
+
+    async def _recorded_results(self, week: Week, member_id: int, checked: bool
+                                ) -> ResultsView:
+        """`results` of a recorded week, as `recorded` would give it, without loading
+        the whole record: every member's 결과 used to turn each owed comment of the
+        community (25,000 rows at 100 members) into objects while other chats waited."""
+        params = {"week": week.start, "member": member_id}
+        mine = (await self.session.execute(RECORD_MINE, params)).first()
+        posts = await self.session.scalar(RECORD_POSTS, params) or 0
+        view = ResultsView(week, [], 0, self.rules.weekly_min_posts, posts=posts,
+                           checked=checked, took_part=mine is not None)
+        if mine is not None:
+            username, view.own_count = mine
+            entries = await self.session.execute(RECORD_ENTRIES, {**params, "name": username})
+            view.owed = sorted((TodoItem(submission or 0, owner, url, status, at, code)
+                                for submission, owner, url, status, at, code in entries.all()),
+                               key=lambda i: (i.submitted_at, i.url))
+            view.corrections = list(await self.session.scalars(
+                select(WeekCorrection).where(WeekCorrection.week_start == week.start,
+                                             WeekCorrection.username == username)
+                .order_by(WeekCorrection.at, WeekCorrection.id)))
+        for username, owed, missed, done in await self.session.execute(RECORD_STANDING,
+                                                                       params):
+            _count_member(view, username, owed, missed, done)
+        return view
+
+
+def _count_member(view: ResultsView, username: str, owed: int, missed: int,
+                  done: int) -> None:
+    """One member who owed something, counted in the community's standing."""
+    if missed:
+        view.members_missing += 1
+        view.missing_by_member[username] = missed
+    elif done == owed:
+        view.members_done += 1
+    else:
+        view.members_unknown += 1
