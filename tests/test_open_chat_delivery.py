@@ -178,11 +178,35 @@ class Imap:
     maildir: Path
 
 
+@pytest.fixture(scope="module")
+def dovecot_stops() -> Iterator[list[tuple[subprocess.Popen[bytes], Path]]]:
+    """A Dovecot takes seconds to stop: each test's server stops while the next tests
+    run, and the module waits for every one of them (then removes its folder) at its
+    end."""
+    stops: list[tuple[subprocess.Popen[bytes], Path]] = []
+    yield stops
+    for stopping, root in stops:
+        stopping.wait(timeout=120)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, bytes]:
+    """A self-signed certificate for "localhost" and its key, made once for the module."""
+    folder = tmp_path_factory.mktemp("certificate")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost",
+                    "-keyout", str(folder / "key.pem"), "-out", str(folder / "cert.pem")],
+                   check=True, capture_output=True)
+    return (folder / "cert.pem").read_bytes(), (folder / "key.pem").read_bytes()
+
+
 @pytest.fixture
-def imap_server() -> Iterator[Imap]:
+def imap_server(dovecot_stops: list[tuple[subprocess.Popen[bytes], Path]],
+                certificate: tuple[bytes, bytes]) -> Iterator[Imap]:
     """Dovecot on free local ports with one user, plain and TLS (a self-signed certificate
     for "localhost"); mail is delivered by writing into the user's Maildir, as a local MTA
-    would."""
+    would. A fresh server (and mailbox) for each test."""
     dovecot = shutil.which("dovecot") or "/usr/sbin/dovecot"
     if not os.path.exists(dovecot):
         pytest.skip("dovecot is not installed (.ci/run installs dovecot-imapd)")
@@ -194,10 +218,9 @@ def imap_server() -> Iterator[Imap]:
     maildir = home / "Maildir"
     for sub in ("cur", "new", "tmp"):
         (maildir / sub).mkdir(parents=True)
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                    "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost",
-                    "-keyout", str(root / "key.pem"), "-out", str(root / "cert.pem")],
-                   check=True, capture_output=True)
+    (root / "cert.pem").write_bytes(certificate[0])
+    (root / "key.pem").write_bytes(certificate[1])
+    (root / "key.pem").chmod(0o600)
     port, tls_port, password = _free_port(), _free_port(), "mail-secret-1234"
     (root / "passwd").write_text(f"exports:{{PLAIN}}{password}\n")
     (root / "dovecot.conf").write_text(f"""
@@ -257,9 +280,9 @@ service imap-login {{
                    Mailbox("127.0.0.1", tls_port, "exports", "INBOX", tls=True),
                    str(root / "cert.pem"), password, maildir)
     finally:
-        subprocess.run([dovecot, "-c", str(root / "dovecot.conf"), "stop"],
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
-        shutil.rmtree(root, ignore_errors=True)
+        dovecot_stops.append((subprocess.Popen(
+            [dovecot, "-c", str(root / "dovecot.conf"), "stop"], stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL), root))
 
 
 def deliver_raw(maildir: Path, raw: bytes) -> Path:
