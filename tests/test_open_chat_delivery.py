@@ -178,6 +178,14 @@ class Imap:
     maildir: Path
 
 
+def dovecot() -> str:
+    """Dovecot's program; the test is skipped where it is not installed."""
+    program = shutil.which("dovecot") or "/usr/sbin/dovecot"
+    if not os.path.exists(program):
+        pytest.skip("dovecot is not installed (.ci/run installs dovecot-imapd)")
+    return program
+
+
 @pytest.fixture(scope="module")
 def dovecot_stops() -> Iterator[list[tuple[subprocess.Popen[bytes], Path]]]:
     """A Dovecot takes seconds to stop: each test's server stops while the next tests
@@ -193,6 +201,7 @@ def dovecot_stops() -> Iterator[list[tuple[subprocess.Popen[bytes], Path]]]:
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, bytes]:
     """A self-signed certificate for "localhost" and its key, made once for the module."""
+    dovecot()  # without Dovecot, no certificate is needed
     folder = tmp_path_factory.mktemp("certificate")
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
                     "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost",
@@ -207,9 +216,7 @@ def imap_server(dovecot_stops: list[tuple[subprocess.Popen[bytes], Path]],
     """Dovecot on free local ports with one user, plain and TLS (a self-signed certificate
     for "localhost"); mail is delivered by writing into the user's Maildir, as a local MTA
     would. A fresh server (and mailbox) for each test."""
-    dovecot = shutil.which("dovecot") or "/usr/sbin/dovecot"
-    if not os.path.exists(dovecot):
-        pytest.skip("dovecot is not installed (.ci/run installs dovecot-imapd)")
+    server = dovecot()
     # Dovecot's own users read this folder: not under pytest's private (0700) one.
     root = Path(tempfile.mkdtemp(prefix="autogram-dovecot-"))
     os.chmod(root, 0o755)
@@ -264,7 +271,7 @@ service imap-login {{
     subprocess.run(["chown", "-R", "nobody:nogroup", str(home)], check=True)
     # Dovecot forks into the background: its output goes to a file, not a pipe we wait on.
     with open(root / "start.log", "wb") as out:
-        started = subprocess.run([dovecot, "-c", str(root / "dovecot.conf")], stdout=out,
+        started = subprocess.run([server, "-c", str(root / "dovecot.conf")], stdout=out,
                                  stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                  check=False)
     assert started.returncode == 0, (root / "start.log").read_text()
@@ -281,7 +288,7 @@ service imap-login {{
                    str(root / "cert.pem"), password, maildir)
     finally:
         dovecot_stops.append((subprocess.Popen(
-            [dovecot, "-c", str(root / "dovecot.conf"), "stop"], stdout=subprocess.DEVNULL,
+            [server, "-c", str(root / "dovecot.conf"), "stop"], stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL), root))
 
 
