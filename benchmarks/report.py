@@ -416,6 +416,24 @@ def week_section(week: list[dict[str, Any]]) -> list[str]:
     ]
 
 
+# Sections of the page measured by hand, not by `make bench`: kept as they are.
+BY_HAND = ("## Test suite time",)
+
+
+def measured_by_hand() -> list[str]:
+    """The page's sections measured by hand (BY_HAND), carried over to the new page."""
+    if not PAGE.exists():
+        return []
+    kept: list[str] = []
+    keeping = False
+    for line in PAGE.read_text().splitlines():
+        if line.startswith("## "):
+            keeping = line.startswith(BY_HAND)
+        if keeping:
+            kept.append(line)
+    return [*kept, ""] if kept else []
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true",
@@ -575,6 +593,7 @@ def main() -> None:
         *SOAK_TEXT,
         *[row for result in soak for row in soak_rows(result)],  # type: ignore[arg-type]
         "",
+        *measured_by_hand(),
     ]
     PAGE.write_text("\n".join(lines))
     print(f"wrote {PAGE.relative_to(ROOT)}")

@@ -94,6 +94,7 @@ class BotApiEmulator:
         self._runner: web.AppRunner | None = None
         self._client: aiohttp.ClientSession | None = None
         self._webhook_lock = asyncio.Lock()
+        self._closing = False  # stopping: a long poll under way answers at once
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -110,6 +111,11 @@ class BotApiEmulator:
         self._client = aiohttp.ClientSession()
 
     async def stop(self) -> None:
+        # The server waits for every request under way before it closes: a getUpdates
+        # long poll (its bot gone) would hold the stop for its whole timeout.
+        self._closing = True
+        async with self._changed:
+            self._changed.notify_all()
         if self._client is not None:
             await self._client.close()
         if self._runner is not None:
@@ -355,7 +361,7 @@ class BotApiEmulator:
         async with self._changed:
             self._updates = [u for u in self._updates if u["update_id"] >= offset]
             self._updates[:0], self._again = self._again, []
-            while not self._updates and time.monotonic() < deadline:
+            while not self._updates and not self._closing and time.monotonic() < deadline:
                 try:
                     await asyncio.wait_for(self._changed.wait(), deadline - time.monotonic())
                 except TimeoutError:

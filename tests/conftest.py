@@ -94,14 +94,31 @@ def encryption_keys() -> Iterator[None]:
     crypto.configure_keys([])
 
 
+# Children before their parents, so rows can be deleted table by table.
+TABLES = [t.name for t in reversed(Base.metadata.sorted_tables)]
+# PostgreSQL: the tables holding rows, and the id sequences used since their restart.
+HOLDING_ROWS = " UNION ALL ".join(
+    f"SELECT '{table}' WHERE EXISTS (SELECT 1 FROM {table})" for table in TABLES)
+USED_SEQUENCES = (
+    "SELECT sequencename FROM pg_sequences "
+    "WHERE schemaname = current_schema() AND last_value IS NOT NULL")
+
+
 async def wipe(engine: AsyncEngine) -> None:
-    """Empty every table, so each test starts from a clean database."""
-    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    """Empty every table, so each test starts from a clean database (on PostgreSQL with
+    its ids from 1 again). PostgreSQL deletes the rows of the tables that hold any and
+    restarts the sequences used: a TRUNCATE of every table took ~0.2 s a test, most of
+    the time the suite spent outside the tests on PostgreSQL."""
     async with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
-            await conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+            holding = {row[0] for row in await conn.execute(text(HOLDING_ROWS))}
+            for table in TABLES:
+                if table in holding:
+                    await conn.execute(text(f"DELETE FROM {table}"))
+            for (sequence,) in (await conn.execute(text(USED_SEQUENCES))).all():
+                await conn.execute(text(f'ALTER SEQUENCE "{sequence}" RESTART'))
         else:
-            for table in tables:
+            for table in TABLES:
                 await conn.execute(text(f"DELETE FROM {table}"))
 
 

@@ -4,6 +4,7 @@ the comment writers, one of them against a local OpenAI-compatible server."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -289,14 +290,16 @@ class FakeModel:
     def __init__(self) -> None:
         self.mode = "good"
         self.requests: list[dict[str, Any]] = []
+        self.closing = asyncio.Event()  # the test is over: a slow answer stops waiting
 
     async def handle(self, request: web.Request) -> web.Response:
         body = await request.json()
         self.requests.append({"body": body, "auth": request.headers.get("Authorization")})
         if self.mode == "error":
             return web.json_response({"error": {"message": "overloaded"}}, status=503)
-        if self.mode == "slow":
-            await asyncio.sleep(2)
+        if self.mode == "slow":  # longer than the writer waits (the server's stop waits)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.closing.wait(), 2)
         if self.mode == "garbage":
             return web.json_response({"choices": []})
         content = json.dumps(["사진이 정말 멋져요!", "분위기가 좋네요 😊", "잘 보고 갑니다!"],
@@ -318,6 +321,7 @@ async def model() -> Any:
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     yield fake, f"http://127.0.0.1:{port}/v1"
+    fake.closing.set()
     await runner.cleanup()
 
 

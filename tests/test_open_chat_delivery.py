@@ -178,14 +178,45 @@ class Imap:
     maildir: Path
 
 
+def dovecot() -> str:
+    """Dovecot's program; the test is skipped where it is not installed."""
+    program = shutil.which("dovecot") or "/usr/sbin/dovecot"
+    if not os.path.exists(program):
+        pytest.skip("dovecot is not installed (.ci/run installs dovecot-imapd)")
+    return program
+
+
+@pytest.fixture(scope="module")
+def dovecot_stops() -> Iterator[list[tuple[subprocess.Popen[bytes], Path]]]:
+    """A Dovecot takes seconds to stop: each test's server stops while the next tests
+    run, and the module waits for every one of them (then removes its folder) at its
+    end."""
+    stops: list[tuple[subprocess.Popen[bytes], Path]] = []
+    yield stops
+    for stopping, root in stops:
+        stopping.wait(timeout=120)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, bytes]:
+    """A self-signed certificate for "localhost" and its key, made once for the module."""
+    dovecot()  # without Dovecot, no certificate is needed
+    folder = tmp_path_factory.mktemp("certificate")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost",
+                    "-keyout", str(folder / "key.pem"), "-out", str(folder / "cert.pem")],
+                   check=True, capture_output=True)
+    return (folder / "cert.pem").read_bytes(), (folder / "key.pem").read_bytes()
+
+
 @pytest.fixture
-def imap_server() -> Iterator[Imap]:
+def imap_server(dovecot_stops: list[tuple[subprocess.Popen[bytes], Path]],
+                certificate: tuple[bytes, bytes]) -> Iterator[Imap]:
     """Dovecot on free local ports with one user, plain and TLS (a self-signed certificate
     for "localhost"); mail is delivered by writing into the user's Maildir, as a local MTA
-    would."""
-    dovecot = shutil.which("dovecot") or "/usr/sbin/dovecot"
-    if not os.path.exists(dovecot):
-        pytest.skip("dovecot is not installed (.ci/run installs dovecot-imapd)")
+    would. A fresh server (and mailbox) for each test."""
+    server = dovecot()
     # Dovecot's own users read this folder: not under pytest's private (0700) one.
     root = Path(tempfile.mkdtemp(prefix="autogram-dovecot-"))
     os.chmod(root, 0o755)
@@ -194,10 +225,9 @@ def imap_server() -> Iterator[Imap]:
     maildir = home / "Maildir"
     for sub in ("cur", "new", "tmp"):
         (maildir / sub).mkdir(parents=True)
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                    "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost",
-                    "-keyout", str(root / "key.pem"), "-out", str(root / "cert.pem")],
-                   check=True, capture_output=True)
+    (root / "cert.pem").write_bytes(certificate[0])
+    (root / "key.pem").write_bytes(certificate[1])
+    (root / "key.pem").chmod(0o600)
     port, tls_port, password = _free_port(), _free_port(), "mail-secret-1234"
     (root / "passwd").write_text(f"exports:{{PLAIN}}{password}\n")
     (root / "dovecot.conf").write_text(f"""
@@ -241,7 +271,7 @@ service imap-login {{
     subprocess.run(["chown", "-R", "nobody:nogroup", str(home)], check=True)
     # Dovecot forks into the background: its output goes to a file, not a pipe we wait on.
     with open(root / "start.log", "wb") as out:
-        started = subprocess.run([dovecot, "-c", str(root / "dovecot.conf")], stdout=out,
+        started = subprocess.run([server, "-c", str(root / "dovecot.conf")], stdout=out,
                                  stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                  check=False)
     assert started.returncode == 0, (root / "start.log").read_text()
@@ -257,9 +287,9 @@ service imap-login {{
                    Mailbox("127.0.0.1", tls_port, "exports", "INBOX", tls=True),
                    str(root / "cert.pem"), password, maildir)
     finally:
-        subprocess.run([dovecot, "-c", str(root / "dovecot.conf"), "stop"],
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
-        shutil.rmtree(root, ignore_errors=True)
+        dovecot_stops.append((subprocess.Popen(
+            [server, "-c", str(root / "dovecot.conf"), "stop"], stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL), root))
 
 
 def deliver_raw(maildir: Path, raw: bytes) -> Path:
