@@ -40,7 +40,7 @@ class WeeklyJobs:
         self.runs = JobRuns(services, clock)
         self.nudge_after = timedelta(days=nudge_after_days)
         self.clock = clock
-        services.checks.aftermath = self.tell_aftermath
+        services.after_checks.connect(self.tell_aftermath)
 
     # --- periods ---------------------------------------------------------------------
 

@@ -23,7 +23,7 @@ from services.members.admin_claim import AdminService
 from services.members.chat_accounts import AccountService
 from services.members.invites import InviteService
 from services.members.roster import MemberAdminService
-from services.messaging.outbound import Outbound, WeekFinisher
+from services.messaging.outbound import CheckAftermath, Outbound, WeekFinisher
 from services.messaging.outbox import OutboxRepo
 from services.messaging.update_log import UpdateLog
 from services.open_chat.importer import OpenChatImporter
@@ -92,9 +92,10 @@ class Tx:
 class Services:
     """The process's services, built once (bot/wiring.py) and never patched: what a mode
     lacks is a null object that says so (no web links, no chat connected yet, faults not
-    counted), never None. Its two late-bound edges (the delivery, finishing a week) are
-    explained in services/messaging/outbound.py. A container built without Instagram (a script,
-    a test that reads nothing) has `no_instagram()`: its checks find no helper and say so."""
+    counted), never None. Its late-bound edges (the delivery, finishing a week, a check's
+    news) are explained in services/messaging/outbound.py. A container built without
+    Instagram (a script, a test that reads nothing) has `no_instagram()`: its checks find
+    no helper and say so."""
 
     sessions: async_sessionmaker[AsyncSession]
     rules: CommunityRules
@@ -111,6 +112,8 @@ class Services:
     # Finishes a finished week's record and sends its results, as the final check does
     # (connected to the weekly jobs; an admin's /verify of an unfinished week uses it).
     finish_week: WeekFinisher = field(default_factory=WeekFinisher)
+    # What follows a check that found news, told by the weekly jobs (connected by them).
+    after_checks: CheckAftermath = field(default_factory=CheckAftermath)
     # Faults that are not a user's mistake: counted and told to the admins (bot layer).
     faults: Faults = field(default_factory=NotReported)
     # How the process's weekly checks read.
@@ -137,7 +140,8 @@ class Services:
                                 versions=self.week_versions, cache_seconds=tuned.cache_seconds,
                                 check_now_every=tuned.check_now_every,
                                 check_now_allowance=tuned.check_now_allowance,
-                                refresh_times=tuned.refresh_times))
+                                refresh_times=tuned.refresh_times,
+                                aftermath=self.after_checks))
         # Unfollow checks with login running now, so /cancel can stop one.
         derive("unfollow_checks", RunningChecks())
 

@@ -1,27 +1,36 @@
-"""The container's two late-bound edges: the way out to people, and finishing a week.
+"""The container's late-bound edges: the way out to people, finishing a week, and
+telling what a check found.
 
-The service container (services/container.py) is built once and never changes, but two
+The service container (services/container.py) is built once and never changes, but three
 of its members can only be completed after it exists:
 
 - the delivery to people needs the transports (Telegram, KakaoTalk, the console), and
   each transport needs the dispatcher, which needs the container;
 - finishing a week the way the final check does is a job (jobs/weekly_loop.py), and the jobs
-  are built on the container too.
+  are built on the container too;
+- what a check found that people must hear (gone posts, renames, a paused check) is told
+  by those jobs as well.
 
-So the container holds a `Outbound` and a `WeekFinisher` from the start, never None, and
-the composition root (bot/app.py, bot/console.py, after bot/wiring.py built the container)
-connects them to what the mode has. Until then, and in a mode without it, each one says
-so: the outbound logs every message it could not deliver (with the catalog key or the
-English text, never dropped in silence), the finisher reports that it is not connected.
+So the container holds an `Outbound`, a `WeekFinisher` and a `CheckAftermath` from the
+start, never None, and the composition root (bot/app.py, bot/console.py, after
+bot/wiring.py built the container) or the jobs it starts connect them to what the mode
+has. Until then, and in a mode without it, each one says so: the outbound logs every
+message it could not deliver (with the catalog key or the English text, never dropped in
+silence), the finisher reports that it is not connected, and a check's news is told only
+where the weekly jobs run.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from services.messaging.notifier import Delivered, Delivery, Say, SayButtons, Words
 from services.week.calendar import Week
+
+if TYPE_CHECKING:
+    from services.verification.verifier import RunReport
 
 log = logging.getLogger(__name__)
 
@@ -116,3 +125,23 @@ class WeekFinisher:
             log.warning("the weekly jobs do not run here: %s is not finished", week.label)
             return False
         return await self._finish(week)
+
+
+class CheckAftermath:
+    """What follows a check that found news (gone posts, posts by someone else, renames,
+    a paused check): told by the weekly jobs where they run (`autogram run` connects
+    them, jobs/weekly_loop.py); elsewhere (the console, a script) nothing is told."""
+
+    def __init__(self) -> None:
+        self._tell: Callable[[RunReport], Awaitable[None]] | None = None
+
+    @property
+    def connected(self) -> bool:
+        return self._tell is not None
+
+    def connect(self, tell: Callable[[RunReport], Awaitable[None]]) -> None:
+        self._tell = tell
+
+    async def __call__(self, report: RunReport) -> None:
+        if self._tell is not None:
+            await self._tell(report)

@@ -76,7 +76,8 @@ class Checks:
                  clock: Callable[[], datetime] = utcnow,
                  versions: WeekVersions | None = None,
                  check_now_allowance: int = CHECK_NOW_ALLOWANCE,
-                 refresh_times: tuple[str, ...] = REFRESH_TIMES) -> None:
+                 refresh_times: tuple[str, ...] = REFRESH_TIMES,
+                 aftermath: Aftermath | None = None) -> None:
         self.sessions = sessions
         self.rules = rules
         self.instagram = instagram
@@ -89,7 +90,8 @@ class Checks:
         # the wiring): a "check now" cut short says which one will read the rest.
         self.refresh_times = refresh_times
         self.lock = asyncio.Lock()
-        self.aftermath: Aftermath | None = None
+        # Told what a check found that people must hear (None: nobody is told).
+        self.aftermath = aftermath
         # Bumped after each check of a week (it wrote that week's verdicts): the web
         # board's cache (services.web.board_cache) drops its entries of the week.
         self.versions = versions if versions is not None else WeekVersions()
