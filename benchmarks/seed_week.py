@@ -161,9 +161,27 @@ class Timeline:
         """When `member` comments on the post (None: never): the non-compliant never;
         LATE_SHARE of the rest after the cutoff, the others before it, most soon after
         the post is handed in."""
+        return self._comment_at(self.handed(prefix, owner, k), self.cutoff(prefix),
+                                prefix, owner, k, member)
+
+    def comments_on(self, prefix: str, owner: int, k: int, members: int
+                    ) -> list[tuple[int, datetime]]:
+        """(member, time) of every comment the post gets: `comment_at` for each member,
+        the post's hand-in and cutoff worked out once (a post read in the bot's process
+        is built on its event loop, where Instagram's own work would never be)."""
+        handed, cutoff = self.handed(prefix, owner, k), self.cutoff(prefix)
+        made = []
+        for member in range(1, members + 1):
+            at = self._comment_at(handed, cutoff, prefix, owner, k, member)
+            if at is not None:
+                made.append((member, at))
+        return made
+
+    @staticmethod
+    def _comment_at(handed: datetime, cutoff: datetime, prefix: str, owner: int, k: int,
+                    member: int) -> datetime | None:
         if not compliant(member) or member == owner:
             return None
-        handed, cutoff = self.handed(prefix, owner, k), self.cutoff(prefix)
         if _unit(member, owner, k, ord(prefix), 1) < LATE_SHARE:
             late = LATE_WITHIN.total_seconds() * _unit(member, owner, k, ord(prefix), 2)
             return cutoff + timedelta(seconds=1 + int(late))
@@ -439,12 +457,8 @@ class WeekInstagram(SimulatedInstagram):
         timeline = self.timeline
         if prefix == "N":  # handed in during the benchmark: no comments yet
             return WeekPost(username(owner), shortcode, datetime.now(UTC))
-        made = []
-        for member in range(1, self._members + 1):
-            at = timeline.comment_at(prefix, owner, k, member)
-            if at is not None:
-                made.append((at.timestamp(), member, at))
-        made.sort()
+        made = sorted((at.timestamp(), member, at)
+                      for member, at in timeline.comments_on(prefix, owner, k, self._members))
         rows = [(COMMENT_PK + int(ts) * 100_000 + member, index,
                  (username(member), "좋아요!", at))
                 for index, (ts, member, at) in enumerate(made)]
