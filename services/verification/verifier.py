@@ -1010,9 +1010,19 @@ UPSERT_POSTGRESQL = text(
     "OR (excluded.status = 'missing' AND user_action_verification.status = 'missing')"
 ).bindparams(bindparam("now", type_=UTCDateTime()))
 _VT = Verification.__table__
-SETTLED_ROWS = select(_VT.c.submission_id, _VT.c.member_id, _VT.c.status).where(
-    _VT.c.submission_id.in_(bindparam("posts", expanding=True)),
-    _VT.c.status.in_(("missing", "late", "done", "coauthor")))
+# The rows among the given (post, member, verdict) that keep theirs (`_replaces` false):
+# only the pairs written are looked at, by the table's unique index. (Reading every
+# settled row of the posts instead meant a thousand rows a post in a thousand-member
+# week, on the event loop, to find the few that matter.)
+KEPT_ROWS = text(
+    "SELECT given.post, given.member, v.status "
+    "FROM unnest(CAST(:posts AS INTEGER[]), CAST(:members AS INTEGER[]), "
+    "CAST(:verdicts AS VARCHAR[])) AS given(post, member, verdict) "
+    "JOIN user_action_verification v "
+    "ON v.submission_id = given.post AND v.member_id = given.member "
+    "WHERE v.status IN ('missing', 'late', 'done', 'coauthor') "
+    f"AND {_rank('given.verdict')} <= {_rank('v.status')} "
+    "AND NOT (given.verdict = 'missing' AND v.status = 'missing')")
 
 
 _INSERT = sqlite.insert(_VT)
@@ -1031,31 +1041,32 @@ async def upsert_verdicts(session: AsyncSession, verdicts: dict[int, dict[int, s
     """Insert or update posts' verdicts (post id -> member id -> verdict), each only
     upwards (RANK); returns, per post, the members whose row kept its verdict, with it.
     The caller holds the posts' row locks, so nobody else writes their verdicts
-    meanwhile. PostgreSQL reads the settled rows (none in a week's first check), then
-    gets the rest as three arrays in one statement (a batch of thousand-member posts at
-    once); SQLite reads the posts' rows and writes the changed ones in one executemany."""
+    meanwhile. PostgreSQL looks up, among the rows given, those that keep theirs (none
+    in a week's first check), then gets the rest as three arrays in one statement (a
+    batch of thousand-member posts at once); SQLite reads the posts' rows and writes the
+    changed ones in one executemany."""
     if not any(verdicts.values()):
         return {}
     kept: dict[int, dict[int, str]] = {}
     if session.bind.dialect.name == "postgresql":
-        rows = await session.execute(SETTLED_ROWS, {"posts": list(verdicts)})
-        for post, member, status in rows.all():
-            given = verdicts[post].get(member)
-            if given is not None and not _replaces(given, status):
-                kept.setdefault(post, {})[member] = status
         posts: list[int] = []
         members: list[int] = []
         statuses: list[str] = []
         for post, owed in verdicts.items():
-            stood = kept.get(post)
-            if stood:  # only these few rows one by one (a week's first check has none)
-                owed = {m: verdict for m, verdict in owed.items() if m not in stood}
             posts += [post] * len(owed)
             members += owed
             statuses += owed.values()
-        if posts:
-            await session.execute(UPSERT_POSTGRESQL, {
-                "now": now, "posts": posts, "members": members, "verdicts": statuses})
+        given = {"posts": posts, "members": members, "verdicts": statuses}
+        for post, member, status in (await session.execute(KEPT_ROWS, given)).all():
+            kept.setdefault(post, {})[member] = status
+        if kept:  # only these few rows one by one (a week's first check has none)
+            rows = [(post, member, verdict) for post, member, verdict
+                    in zip(posts, members, statuses, strict=True)
+                    if member not in kept.get(post, ())]
+            given = {"posts": [r[0] for r in rows], "members": [r[1] for r in rows],
+                     "verdicts": [r[2] for r in rows]}
+        if given["posts"]:
+            await session.execute(UPSERT_POSTGRESQL, {"now": now, **given})
         return kept
     existing = {(post, member): status for post, member, status in (await session.execute(
         select(_VT.c.submission_id, _VT.c.member_id, _VT.c.status)
