@@ -41,6 +41,7 @@ import argparse
 import asyncio
 import itertools
 import json
+import multiprocessing
 import os
 import shutil
 import socket
@@ -51,6 +52,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -133,7 +135,12 @@ async def serve(members: int, helpers: int, latency: tuple[float, float], anchor
     from services.instagram.runtime import Instagram
 
     settings = load_settings()
-    sim = WeekInstagram(members, helpers, latency, anchor=anchor)
+    # The simulated Instagram builds the posts it is asked for in a process of its own:
+    # a thousand-member post takes it ~20 ms of CPU, Instagram's work, which the real
+    # one does elsewhere (on the bot's loop it was most of a check's first minute).
+    builder = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+    await asyncio.get_running_loop().run_in_executor(builder, int)  # started
+    sim = WeekInstagram(members, helpers, latency, anchor=anchor, builder=builder)
     instagram = Instagram(sim, hourly_budget=settings.helper_hourly_budget,
                           burst=settings.helper_burst if paced else None)
     held: dict[str, Any] = {}
@@ -196,6 +203,7 @@ async def serve(members: int, helpers: int, latency: tuple[float, float], anchor
                 check.cancel()
             stop.set()
             await asyncio.wait({app}, timeout=60)
+            builder.shutdown(cancel_futures=True)
             print(json.dumps(figures), flush=True)
             return
 
