@@ -67,8 +67,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Exists, Select, and_, bindparam, exists, literal, or_, select, text
+from sqlalchemy import Exists, Select, and_, bindparam, exists, func, literal, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -294,8 +295,9 @@ async def posts_to_check(
         Member.instagram_pk.is_not(None)))).all())
     cutoff = rules.comment_cutoff(week)
     filtered = only_open or member_id is not None
+    # The columns, not Submission objects: a thousand-member week has 5,000 posts.
     rows = (await session.execute(
-        select(Submission, Member.instagram_username, _any_verdict(DECIDED),
+        select(*POST_COLUMNS, Member.instagram_username, _any_verdict(DECIDED),
                literal(False) if filtered else _any_verdict(("unknown",)),
                PostRead.read_at, PostRead.exhausted_at, PostRead.seen, PostRead.reported)
         .join(Member, Member.id == Submission.member_id)
@@ -304,9 +306,14 @@ async def posts_to_check(
                Member.status == "active")
         .order_by(Submission.submitted_at, Submission.id)
     )).all()
-    owing: dict[int, list[tuple[int, str | None]]] = {}
-    final: set[int] = set()  # posts with a debt not decided for good after the cutoff
-    if filtered:
+    # Post -> (the members who owe it, their verdicts so far), and the posts with a debt
+    # not decided for good after the cutoff.
+    owing: dict[int, tuple[list[int], list[str | None]]] = {}
+    final: set[int] = set()
+    if filtered and session.bind.dialect.name == "postgresql":
+        await _open_debts_by_post(session, week, rules, member_id, len(members), owing,
+                                  final)
+    elif filtered:
         # A slice at a time, the loop turning between slices: a thousand-member week
         # mid-week has hundreds of thousands of open debts, whose rows would hold the
         # event loop (and every chat answer) for seconds if taken at once. (A slice that
@@ -314,7 +321,9 @@ async def posts_to_check(
         debts = await session.stream(_open_debts(week, rules, member_id))
         async for part in debts.partitions(DEBTS_AT_ONCE):
             for post, member, status, checked in part:
-                owing.setdefault(post, []).append((member, status))
+                ids, statuses = owing.setdefault(post, ([], []))
+                ids.append(member)
+                statuses.append(status)
                 if status != "missing" or checked is None or cutoff is None \
                         or checked <= cutoff:
                     final.add(post)
@@ -323,8 +332,9 @@ async def posts_to_check(
     settle_only = only_open and member_id is None and cutoff is not None \
         and now is not None and now > cutoff
     ranked = []
-    for n, (submission, owner, read, unsure, read_at, exhausted_at, seen, reported) \
-            in enumerate(rows):
+    for n, submission in enumerate(rows):
+        owner, read, unsure, read_at, exhausted_at, seen, reported = \
+            submission[len(POST_COLUMNS):]
         if filtered and n % POSTS_AT_ONCE == POSTS_AT_ONCE - 1:
             await asyncio.sleep(0)  # each post's debts are gone through: the loop turns
         if settle_only and exhausted_at is not None and exhausted_at > cutoff \
@@ -334,12 +344,12 @@ async def posts_to_check(
             continue  # every debt "missing" by a complete read after the cutoff: decided
         since = None if rules.late_joiners_owe_earlier_posts else submission.submitted_at
         if filtered:
-            debts = owing.get(submission.id)
-            if not debts:
+            ids, statuses = owing.get(submission.id, ((), ()))
+            if not ids:
                 continue
-            owed = Owers([by_id[m] for m, _ in debts if m in by_id], submission.id,
+            owed = Owers([by_id[m] for m in ids if m in by_id], submission.id,
                          submission.member_id, since, member_id, set())
-            unsure = any(status != "missing" for _, status in debts)
+            unsure = any(status != "missing" for status in statuses)
         else:
             owed = Owers(members, submission.id, submission.member_id, since, None, set())
         rank = 0 if not read else 1 if unsure else 2
@@ -354,6 +364,11 @@ async def posts_to_check(
     return [post for _, post in sorted(ranked, key=lambda item: item[0])]
 
 
+# What posts_to_check reads of each post (read as `row.<name>`).
+POST_COLUMNS = (Submission.id, Submission.shortcode, Submission.url, Submission.member_id,
+                Submission.status, Submission.not_found_at, Submission.not_found_by,
+                Submission.submitted_at, Submission.coauthors, Submission.author,
+                Submission.author_pk)
 DECIDED = ("done", "missing", "late", "coauthor")  # a read settled it once
 SETTLED = ("done", "late", "coauthor")  # no later read changes these
 
@@ -364,12 +379,45 @@ def _any_verdict(statuses: tuple[str, ...]) -> Exists:
                           Verification.status.in_(statuses))
 
 
+async def _open_debts_by_post(
+    session: AsyncSession, week: Week, rules: CommunityRules, member_id: int | None,
+    members: int, owing: dict[int, tuple[list[int], list[str | None]]], final: set[int],
+) -> None:
+    """PostgreSQL: `_open_debts` gathered by the database into one row a post (its
+    members and their verdicts as two arrays, in member order, and whether any of them
+    is not decided for good after the cutoff), read a few posts at a time with a turn
+    of the loop between them. A row a debt meant hundreds of thousands of rows built on
+    the event loop at a thousand members (seconds of the chat's time); arrays are
+    decoded by the driver."""
+    debts = _open_debts(week, rules, member_id).order_by(None).subquery()
+    cutoff = rules.comment_cutoff(week)
+    undecided = literal(True) if cutoff is None else or_(
+        debts.c.status.is_(None), debts.c.status != "missing",
+        debts.c.checked_at.is_(None), debts.c.checked_at <= cutoff)
+    by_member = debts.c.member.asc()
+    query = (select(debts.c.post, func.array_agg(aggregate_order_by(debts.c.member, by_member)),
+                    func.array_agg(aggregate_order_by(debts.c.status, by_member)),
+                    func.bool_or(undecided))
+             .group_by(debts.c.post).order_by(debts.c.post))
+    connection = await session.connection()
+    result = await connection.stream(query)
+    # A turn of the loop every DEBTS_AT_ONCE debts at most, as the rows of SQLite's.
+    async for part in result.partitions(max(1, DEBTS_AT_ONCE // max(1, members))):
+        for post, ids, statuses, open_for_good in part:
+            owing[post] = (ids, statuses)
+            if open_for_good:
+                final.add(post)
+        await asyncio.sleep(0)
+
+
 def _open_debts(week: Week, rules: CommunityRules, member_id: int | None) -> Select[Any]:
-    """(post, member, verdict or None) of every debt not settled for good: the week's
-    posts read, times the active members (or the one member) who owe them, by member."""
+    """(post, member, verdict or None, its time) of every debt not settled for good: the
+    week's posts read, times the active members (or the one member) who owe them, by
+    member."""
     ower, owner = aliased(Member), aliased(Member)
     query = (
-        select(Submission.id, ower.id, Verification.status, Verification.checked_at)
+        select(Submission.id.label("post"), ower.id.label("member"), Verification.status,
+               Verification.checked_at)
         .select_from(Submission)
         .join(owner, owner.id == Submission.member_id)
         .join(ower, ower.id != Submission.member_id)
