@@ -62,10 +62,11 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Exists, Select, and_, bindparam, exists, func, literal, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
@@ -106,6 +107,18 @@ Sessions = Callable[[], AsyncSession]
 
 log = logging.getLogger(__name__)
 Read = PostComments | InstagramError
+T = TypeVar("T")
+
+# A post's pure work (its kept read decoded and encoded, its verdicts worked out: ~10 ms
+# of CPU at a thousand members) runs on this one thread, not on the event loop: a
+# check's first minute reads hundreds of posts while the chat is answered. One thread:
+# the loop shares the interpreter with it alone.
+_CPU = ThreadPoolExecutor(1, thread_name_prefix="verification")
+
+
+async def off_loop(call: Callable[..., T], *args: Any) -> T:
+    """`call(*args)` on the verification's thread (pure computation, no session)."""
+    return await asyncio.get_running_loop().run_in_executor(_CPU, call, *args)
 
 
 class ReadCut(InstagramError):
@@ -197,6 +210,7 @@ class Finished:
     report: RunReport
     written: asyncio.Future[None]
     read: CommentRead | None = None  # the read to keep (None: it did not advance)
+    kept: dict[str, Any] | None = None  # its post_reads columns (`kept_columns`)
 
 
 @dataclass
@@ -565,14 +579,7 @@ class Verifier:
             kept = (await session.execute(select(PostRead.state, PostRead.finished).where(
                 PostRead.submission_id == post.submission_id))).first()
         if kept is not None and kept.state:
-            state = json.loads(kept.state)
-            if not kept.finished:
-                read = CommentRead.from_state(state, stop=stop)
-                # What its earlier pages showed was so then: enough for "done", not for
-                # a "late" or a new name (a comment may be deleted, a name taken since).
-                read.pages.stale |= set(read.pages.pks)
-                return read
-            return CommentRead.newer_than(state, reported=post.reported, stop=stop)
+            return await off_loop(_kept_from, kept.state, kept.finished, post.reported, stop)
         return self._first_read(post, stop)
 
     @staticmethod
@@ -591,19 +598,9 @@ class Verifier:
         slot next, together with every post waiting by then (one transaction). While
         other reads are under way, a post waits up to GATHER seconds for company first:
         a big week then writes a few posts a transaction even when no write is queued."""
-        verdicts, people = _verdicts(post, result)
-        if _absence_settled(post, read):
-            # That base wrote its "missing" already; a newer-only read cannot tell it still
-            # holds (a deleted comment and a reply in an old thread leave the count as it
-            # was): it stays as the base wrote it, and when.
-            verdicts = {m: "unknown" if v == "missing" else v for m, v in verdicts.items()}
-        if not isinstance(result, PostComments) and read is not None:
-            # What the read found before it stopped: those seen commenting on time are
-            # "done" (a "done" never needs the whole list), the others stay unknown.
-            found, people = _verdicts(post, read.result())
-            verdicts.update({m: v for m, v in found.items() if v in ("done", "coauthor")})
+        verdicts, people, kept = await off_loop(_worked_out, post, result, read)
         finished = Finished(post, result, verdicts, people, report,
-                            asyncio.get_running_loop().create_future(), read)
+                            asyncio.get_running_loop().create_future(), read, kept)
         self._waiting.append(finished)  # the verdicts were worked out before: writes are short
         if any(left[0] > 0 for left in self._unread) and \
                 sum(len(item.verdicts) for item in self._waiting) < BATCH_VERDICTS:
@@ -795,8 +792,8 @@ class Verifier:
                         item.read is None or item.read.finished):  # not stopped early
                     report.incomplete.append(post.shortcode)
                 verdicts[post.submission_id] = item.verdicts
-        await keep_reads(session, [(item.post.submission_id, item.read) for item in batch
-                                   if item.read is not None
+        await keep_reads(session, [(item.post.submission_id, item.kept) for item in batch
+                                   if item.kept is not None
                                    and item.post.submission_id in touched], now)
         # A verdict only ever moves up (unknown < missing < late < done < coauthor): a
         # read that failed never undoes what a complete read settled, a "done" stays
@@ -976,31 +973,71 @@ def _verdicts(post: PostToCheck, result: Read
     return verdicts, people
 
 
+def _worked_out(post: PostToCheck, result: Read, read: CommentRead | None
+                ) -> tuple[dict[int, str], dict[int, tuple[str, str]], dict[str, Any] | None]:
+    """A finished read's verdicts, what it showed of members, and its post_reads columns
+    (None: nothing to keep): pure work, run off the event loop (`off_loop`)."""
+    verdicts, people = _verdicts(post, result)
+    if _absence_settled(post, read):
+        # That base wrote its "missing" already; a newer-only read cannot tell it still
+        # holds (a deleted comment and a reply in an old thread leave the count as it
+        # was): it stays as the base wrote it, and when.
+        verdicts = {m: "unknown" if v == "missing" else v for m, v in verdicts.items()}
+    if not isinstance(result, PostComments) and read is not None:
+        # What the read found before it stopped: those seen commenting on time are
+        # "done" (a "done" never needs the whole list), the others stay unknown.
+        found, people = _verdicts(post, read.result())
+        verdicts.update({m: v for m, v in found.items() if v in ("done", "coauthor")})
+    return verdicts, people, kept_columns(read) if read is not None else None
+
+
+def _kept_from(state: str, finished: bool, reported: int | None, stop: Stop | None
+               ) -> CommentRead:
+    """The read a kept state goes on with (`Verifier._kept_read`): pure work, off the
+    event loop."""
+    decoded = json.loads(state)
+    if not finished:
+        read = CommentRead.from_state(decoded, stop=stop)
+        # What its earlier pages showed was so then: enough for "done", not for
+        # a "late" or a new name (a comment may be deleted, a name taken since).
+        read.pages.stale |= set(read.pages.pks)
+        return read
+    return CommentRead.newer_than(decoded, reported=reported, stop=stop)
+
+
 _R = PostRead.__table__
 
 
-async def keep_reads(session: AsyncSession, reads: list[tuple[int, CommentRead]],
+def kept_columns(read: CommentRead) -> dict[str, Any]:
+    """A read's post_reads columns but its times (`keep_reads` adds them): an unfinished
+    one to go on from, a finished one as the base of the next, newer-only read (its
+    summary: newest comment, head cursor, distinct comments, count). Pure work (the
+    state is ~100 kB of JSON at a thousand members): it runs off the event loop."""
+    values: dict[str, Any] = {"state": json.dumps(read.to_state()), "finished": read.finished}
+    if read.finished:
+        pages = read.pages
+        reported = read.result().reported
+        if read.resumed and reported is not None and len(pages.ids) < reported:
+            # Short after a pause: the threads it had read may have grown since, so
+            # its gap may be its own, not hidden comments: no count to build on.
+            reported = None
+        values.update(newest_pk=pages.newest_pk, newest_at=pages.newest_at,
+                      head_cursor=pages.head, seen=len(pages.ids), reported=reported)
+    return values
+
+
+async def keep_reads(session: AsyncSession, reads: list[tuple[int, dict[str, Any]]],
                      now: datetime) -> None:
-    """Each post's read as it stands, with its verdicts (the caller's transaction): an
-    unfinished one to go on from, a finished one as the base of the next, newer-only
-    read (its summary: newest comment, head cursor, distinct comments, count)."""
+    """Each post's read as it stands (`kept_columns`), with its verdicts (the caller's
+    transaction)."""
     if not reads:
         return
     insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
     connection = await session.connection()
-    for submission_id, read in reads:
-        values: dict[str, Any] = {"state": json.dumps(read.to_state()),
-                                  "finished": read.finished, "read_at": now}
-        if read.finished:
-            pages = read.pages
-            reported = read.result().reported
-            if read.resumed and reported is not None and len(pages.ids) < reported:
-                # Short after a pause: the threads it had read may have grown since, so
-                # its gap may be its own, not hidden comments: no count to build on.
-                reported = None
-            values.update(newest_pk=pages.newest_pk, newest_at=pages.newest_at,
-                          head_cursor=pages.head, seen=len(pages.ids), reported=reported,
-                          exhausted_at=now)
+    for submission_id, kept in reads:
+        values = {**kept, "read_at": now}
+        if kept["finished"]:
+            values["exhausted_at"] = now
         statement = insert(_R).values(submission_id=submission_id, **values)
         await connection.execute(statement.on_conflict_do_update(
             index_elements=["submission_id"], set_=values))
