@@ -62,7 +62,6 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -108,17 +107,6 @@ Sessions = Callable[[], AsyncSession]
 log = logging.getLogger(__name__)
 Read = PostComments | InstagramError
 T = TypeVar("T")
-
-# A post's pure work (its kept read decoded and encoded, its verdicts worked out: ~10 ms
-# of CPU at a thousand members) runs on this one thread, not on the event loop: a
-# check's first minute reads hundreds of posts while the chat is answered. One thread:
-# the loop shares the interpreter with it alone.
-_CPU = ThreadPoolExecutor(1, thread_name_prefix="verification")
-
-
-async def off_loop(call: Callable[..., T], *args: Any) -> T:
-    """`call(*args)` on the verification's thread (pure computation, no session)."""
-    return await asyncio.get_running_loop().run_in_executor(_CPU, call, *args)
 
 
 class ReadCut(InstagramError):
@@ -468,6 +456,7 @@ class Verifier:
         self._unread: list[list[int]] = []  # per run under way: its posts not read yet
         self._learning = asyncio.Lock()
         self._kept_reads = asyncio.Semaphore(KEPT_READS_AT_ONCE)
+        self._cpu = asyncio.Lock()  # a post's pure work at a time (`_pure`)
 
     async def run(self, week: Week, rules: CommunityRules, *, only_open: bool = False,
                   member_id: int | None = None, use_cache: bool = False,
@@ -512,6 +501,16 @@ class Verifier:
             pool = self.instagram.pool
             report.helpers_out = sorted(h.username for h in pool.helpers.values() if h.out)
         return report
+
+    async def _pure(self, call: Callable[..., T], *args: Any) -> T:
+        """`call(*args)`, a post's pure work (its kept read decoded or encoded, its
+        verdicts worked out: ~10 ms of CPU at a thousand members), one post at a time
+        and after a turn of the loop: reads that finish together (a hundred helpers')
+        no longer hold the loop for all of theirs at once; the chat answers in between.
+        (On a thread, the loop waited for the interpreter after each of its I/O calls.)"""
+        async with self._cpu:
+            await asyncio.sleep(0)
+            return call(*args)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -579,7 +578,7 @@ class Verifier:
             kept = (await session.execute(select(PostRead.state, PostRead.finished).where(
                 PostRead.submission_id == post.submission_id))).first()
         if kept is not None and kept.state:
-            return await off_loop(_kept_from, kept.state, kept.finished, post.reported, stop)
+            return await self._pure(_kept_from, kept.state, kept.finished, post.reported, stop)
         return self._first_read(post, stop)
 
     @staticmethod
@@ -598,7 +597,7 @@ class Verifier:
         slot next, together with every post waiting by then (one transaction). While
         other reads are under way, a post waits up to GATHER seconds for company first:
         a big week then writes a few posts a transaction even when no write is queued."""
-        verdicts, people, kept = await off_loop(_worked_out, post, result, read)
+        verdicts, people, kept = await self._pure(_worked_out, post, result, read)
         finished = Finished(post, result, verdicts, people, report,
                             asyncio.get_running_loop().create_future(), read, kept)
         self._waiting.append(finished)  # the verdicts were worked out before: writes are short
@@ -976,7 +975,7 @@ def _verdicts(post: PostToCheck, result: Read
 def _worked_out(post: PostToCheck, result: Read, read: CommentRead | None
                 ) -> tuple[dict[int, str], dict[int, tuple[str, str]], dict[str, Any] | None]:
     """A finished read's verdicts, what it showed of members, and its post_reads columns
-    (None: nothing to keep): pure work, run off the event loop (`off_loop`)."""
+    (None: nothing to keep): pure work (`Verifier._pure`)."""
     verdicts, people = _verdicts(post, result)
     if _absence_settled(post, read):
         # That base wrote its "missing" already; a newer-only read cannot tell it still
@@ -993,8 +992,8 @@ def _worked_out(post: PostToCheck, result: Read, read: CommentRead | None
 
 def _kept_from(state: str, finished: bool, reported: int | None, stop: Stop | None
                ) -> CommentRead:
-    """The read a kept state goes on with (`Verifier._kept_read`): pure work, off the
-    event loop."""
+    """The read a kept state goes on with (`Verifier._kept_read`): pure work, run by
+    `Verifier._pure`."""
     decoded = json.loads(state)
     if not finished:
         read = CommentRead.from_state(decoded, stop=stop)
@@ -1012,7 +1011,7 @@ def kept_columns(read: CommentRead) -> dict[str, Any]:
     """A read's post_reads columns but its times (`keep_reads` adds them): an unfinished
     one to go on from, a finished one as the base of the next, newer-only read (its
     summary: newest comment, head cursor, distinct comments, count). Pure work (the
-    state is ~100 kB of JSON at a thousand members): it runs off the event loop."""
+    state is ~100 kB of JSON at a thousand members): `Verifier._pure` runs it."""
     values: dict[str, Any] = {"state": json.dumps(read.to_state()), "finished": read.finished}
     if read.finished:
         pages = read.pages
