@@ -6,7 +6,9 @@ and the web pages on one aiohttp app, the scheduler), on a fresh copy of a seede
 (benchmarks/seed_week.py `seed_read`: both weeks as the product's own reads left them,
 with comments made since, so the checks have open debts to read), with one difference
 from production: Instagram is the simulated one (`WeekInstagram`), each request
-taking 0.3-1 s, read by helpers paced as in production (the hourly budget and the
+taking 0.3-1 s, the posts it is read built in a process of its own (Instagram's work
+is not the bot's: on the bot's loop it was most of a thousand-member check's first
+minute), read by helpers paced as in production (the hourly budget and the
 token bucket's burst; one helper per ten members, at least four). The checks are the
 product's jobs: the final check of last week, left due in the database, which the
 scheduler starts as the bot starts (its catch-up), or the daily refresh
