@@ -34,6 +34,7 @@ import random
 import re
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -42,7 +43,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy import case, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.instagram.gateway import PostInfo, Session
+from services.instagram.comment_pages import CommentRead
+from services.instagram.gateway import PostComments, PostInfo, Session
 from services.instagram.simulated import SimConfig, SimPost, SimulatedInstagram
 from services.rules import CommunityRules
 from services.week.calendar import Week
@@ -161,9 +163,27 @@ class Timeline:
         """When `member` comments on the post (None: never): the non-compliant never;
         LATE_SHARE of the rest after the cutoff, the others before it, most soon after
         the post is handed in."""
+        return self._comment_at(self.handed(prefix, owner, k), self.cutoff(prefix),
+                                prefix, owner, k, member)
+
+    def comments_on(self, prefix: str, owner: int, k: int, members: int
+                    ) -> list[tuple[int, datetime]]:
+        """(member, time) of every comment the post gets: `comment_at` for each member,
+        the post's hand-in and cutoff worked out once (a post read in the bot's process
+        is built on its event loop, where Instagram's own work would never be)."""
+        handed, cutoff = self.handed(prefix, owner, k), self.cutoff(prefix)
+        made = []
+        for member in range(1, members + 1):
+            at = self._comment_at(handed, cutoff, prefix, owner, k, member)
+            if at is not None:
+                made.append((member, at))
+        return made
+
+    @staticmethod
+    def _comment_at(handed: datetime, cutoff: datetime, prefix: str, owner: int, k: int,
+                    member: int) -> datetime | None:
         if not compliant(member) or member == owner:
             return None
-        handed, cutoff = self.handed(prefix, owner, k), self.cutoff(prefix)
         if _unit(member, owner, k, ord(prefix), 1) < LATE_SHARE:
             late = LATE_WITHIN.total_seconds() * _unit(member, owner, k, ord(prefix), 2)
             return cutoff + timedelta(seconds=1 + int(late))
@@ -366,6 +386,24 @@ class WeekPost(SimPost):
     times: list[float] = field(default_factory=list)
 
 
+def build_post(anchor: datetime, members: int, shortcode: str) -> WeekPost:
+    """A seeded post with all its comments (`OWNER`'s shortcode), as of the week seeded
+    at `anchor` (a function of its arguments alone: a worker process builds it too)."""
+    found = OWNER.match(shortcode)
+    assert found is not None, shortcode
+    prefix, owner, k = found.group(1), int(found.group(2)), int(found.group(3))
+    timeline = Timeline(anchor)
+    if prefix == "N":  # handed in during the benchmark: no comments yet
+        return WeekPost(username(owner), shortcode, datetime.now(UTC))
+    made = sorted((at.timestamp(), member, at)
+                  for member, at in timeline.comments_on(prefix, owner, k, members))
+    rows = [(COMMENT_PK + int(ts) * 100_000 + member, index,
+             (username(member), "좋아요!", at))
+            for index, (ts, member, at) in enumerate(made)]
+    return WeekPost(username(owner), shortcode, timeline.handed(prefix, owner, k), "",
+                    [row for _, _, row in rows], rows=rows, times=[m[0] for m in made])
+
+
 class WeekInstagram(SimulatedInstagram):
     """The seeded week's Instagram: every post by its member, commented on by the
     compliant members at their comments' times (`Timeline`, from `anchor`: the moment
@@ -376,9 +414,14 @@ class WeekInstagram(SimulatedInstagram):
 
     def __init__(self, members: int, helpers: int, latency: tuple[float, float] = (0.0, 0.0),
                  seed: int = 7, *, anchor: datetime | None = None,
-                 as_of: Callable[[], datetime] | None = None) -> None:
+                 as_of: Callable[[], datetime] | None = None,
+                 builder: Executor | None = None) -> None:
+        """`builder`: where a post read is built (a process pool: Instagram's work
+        then stays off the reading process's event loop, as the real one's does);
+        None: built in place."""
         super().__init__(SimConfig(calls_per_hour=10**9), seed)
         self.latency = latency
+        self.builder = builder
         self.timeline = Timeline(anchor or datetime.now(UTC))
         self.as_of = as_of or (lambda: datetime.now(UTC))
         self.author_reads = 0
@@ -418,36 +461,30 @@ class WeekInstagram(SimulatedInstagram):
         """Requests sent for anything but a submission's author (the checks' reads)."""
         return self.requests() - self.author_requests
 
+    async def commenters(self, session: Session, shortcode: str,
+                         resume: CommentRead | None = None) -> PostComments:
+        if self.builder is not None and shortcode not in self.posts \
+                and shortcode not in self._made and OWNER.match(shortcode):
+            post = await asyncio.get_running_loop().run_in_executor(
+                self.builder, build_post, self.timeline.now, self._members, shortcode)
+            self._keep(shortcode, post)
+        return await super().commenters(session, shortcode, resume)
+
     def _post(self, shortcode: str) -> SimPost:
         if shortcode not in self.posts:
             post = self._made.get(shortcode)
             if post is None:
-                found = OWNER.match(shortcode)
-                if found is None:
+                if OWNER.match(shortcode) is None:
                     return super()._post(shortcode)
-                post = self._build(shortcode, found.group(1), int(found.group(2)),
-                                   int(found.group(3)))
-                self._made[shortcode] = post
-                while len(self._made) > 256:
-                    self._made.popitem(last=False)
+                post = build_post(self.timeline.now, self._members, shortcode)
+                self._keep(shortcode, post)
             return post
         return super()._post(shortcode)
 
-    def _build(self, shortcode: str, prefix: str, owner: int, k: int) -> WeekPost:
-        timeline = self.timeline
-        if prefix == "N":  # handed in during the benchmark: no comments yet
-            return WeekPost(username(owner), shortcode, datetime.now(UTC))
-        made = []
-        for member in range(1, self._members + 1):
-            at = timeline.comment_at(prefix, owner, k, member)
-            if at is not None:
-                made.append((at.timestamp(), member, at))
-        made.sort()
-        rows = [(COMMENT_PK + int(ts) * 100_000 + member, index,
-                 (username(member), "좋아요!", at))
-                for index, (ts, member, at) in enumerate(made)]
-        return WeekPost(username(owner), shortcode, timeline.handed(prefix, owner, k), "",
-                        [row for _, _, row in rows], rows=rows, times=[m[0] for m in made])
+    def _keep(self, shortcode: str, post: WeekPost) -> None:
+        self._made[shortcode] = post
+        while len(self._made) > 256:
+            self._made.popitem(last=False)
 
     def _shown(self, post: WeekPost) -> int:
         return bisect.bisect_right(post.times, self.as_of().timestamp())

@@ -8,6 +8,7 @@ Both found by the chat-during-checks benchmark at a thousand members."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -81,3 +82,41 @@ async def test_a_check_with_many_helpers_leaves_connections_to_the_chat(
     # a few on PostgreSQL) and the names learned after a write hold the rest.
     writes = 1 if is_sqlite(database_url) else verification.CONCURRENT_WRITES
     assert most <= verification.KEPT_READS_AT_ONCE + writes + 1 < helpers
+
+
+async def test_reads_that_finish_together_leave_the_chat_a_turn_between_posts(
+        engine: AsyncEngine, database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A hundred helpers' reads finish together at a thousand members: each post's
+    verdicts and kept read (~10 ms of CPU) are worked out one post at a time, with a
+    turn of the loop before each, so a chat answer waits for one post, not for all."""
+    now = datetime.now(UTC)
+    members, helpers = 30, 8
+    await seed(database_url, members, helpers, now=now, kakao=False, verdicts=False)
+    sim = WeekInstagram(members, helpers, (0.02, 0.02), anchor=now)  # reads end together
+    services = Services(session_factory(engine), CommunityRules(), clock=lambda: now,
+                        serialize=is_sqlite(database_url),
+                        instagram=Instagram(sim, hourly_budget=10**6))
+    assert services.checks is not None
+    turns = 0  # the chat's turns: a task that only ever yields
+    seen: list[int] = []  # the chat's turns as each post's work began
+    worked_out = verification._worked_out
+
+    def counted(*args: object) -> object:
+        seen.append(turns)
+        return worked_out(*args)  # type: ignore[arg-type]
+
+    async def chat() -> None:
+        nonlocal turns
+        while True:
+            await asyncio.sleep(0)
+            turns += 1
+
+    monkeypatch.setattr(verification, "_worked_out", counted)
+    probe = asyncio.create_task(chat())
+    try:
+        report = await services.checks.week(weeks_at(now).current, final=True)
+    finally:
+        probe.cancel()
+    assert report.fetched == report.posts == len(seen) > helpers
+    assert all(later > earlier for earlier, later in itertools.pairwise(seen))
+

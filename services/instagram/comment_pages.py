@@ -177,8 +177,13 @@ class CommentPages:
                 self._cursors.append({param: str(cursor)})
 
     def to_state(self) -> dict[str, Any]:
+        """JSON-safe data for `from_state`. The names are left out when they are the
+        commenters `times` holds (as `_add` keeps them): a thousand-member post's state
+        is ~100 kB, encoded and decoded on the event loop at every read."""
+        names = None if self.names == self.times.keys() else sorted(self.names)
         return {
-            "ids": sorted(self.ids), "names": sorted(self.names), "pks": self.pks,
+            "ids": sorted(self.ids), **({"names": names} if names is not None else {}),
+            "pks": self.pks,
             "times": {name: _iso(at) for name, at in self.times.items()},
             "reported": self.reported, "comments_off": self.comments_off,
             "threads": [list(t) for t in self.threads], "cursors": list(self._cursors),
@@ -194,9 +199,10 @@ class CommentPages:
     def from_state(cls, state: dict[str, Any]) -> CommentPages:
         pages = cls()
         pages.ids = set(state.get("ids") or [])
-        pages.names = set(state.get("names") or [])
         pages.pks = dict(state.get("pks") or {})
         pages.times = {name: _from_iso(at) for name, at in (state.get("times") or {}).items()}
+        names = state.get("names")
+        pages.names = set(names) if names is not None else set(pages.times)
         pages.reported = state.get("reported")
         pages.comments_off = bool(state.get("comments_off"))
         pages.threads = [(str(pk), int(n)) for pk, n in state.get("threads") or []]
@@ -422,7 +428,12 @@ class CommentRead:
         return result
 
     def to_state(self) -> dict[str, Any]:
-        """The read as JSON-safe data (times as ISO text), for `from_state`."""
+        """The read as JSON-safe data (times as ISO text), for `from_state`; a finished
+        read's without its stale pks (the next read, `newer_than`, counts every pk it
+        holds as stale)."""
+        pages = self.pages.to_state()
+        if self.finished:
+            del pages["stale"]
         info = None
         if self.info is not None:
             info = {key: self.info[key] for key in INFO_KEPT if key in self.info}
@@ -440,7 +451,7 @@ class CommentRead:
             "reply_queued": sorted(list(p) for p in self._reply_queued),
             "pages_taken": self._pages_taken, "then": self._then,
             "base": list(self.base) if self.base is not None else None,
-            "pages": self.pages.to_state(),
+            "pages": pages,
         }
 
     @classmethod

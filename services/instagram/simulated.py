@@ -20,6 +20,7 @@ in the middle of the thread too). Tests and `autogram chat --demo` use it.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import copy
 import itertools
 import random
@@ -372,12 +373,14 @@ class SimulatedInstagram:
         than a comment, `min_id` the ones newer (the page after it, oldest first)."""
         listed = self._listed(post)
         repeat = 1 if post.repeat_on_pages else 0  # the cursor's own comment again
+        # `listed` is in pk order: a page is found by bisection (a thousand-comment
+        # post read page by page would otherwise cost its length squared).
         if params.get("max_id"):
-            older = [c for c in listed if c[0] < int(params["max_id"]) + repeat]
-            rows, newer_only, older_only = older[-COMMENTS_PAGE:], False, True
+            end = bisect.bisect_left(listed, (int(params["max_id"]) + repeat,))
+            rows, newer_only, older_only = listed[max(0, end - COMMENTS_PAGE):end], False, True
         elif params.get("min_id"):
-            newer = [c for c in listed if c[0] > int(params["min_id"]) - repeat]
-            rows, newer_only, older_only = newer[:COMMENTS_PAGE], True, False
+            start = bisect.bisect_left(listed, (int(params["min_id"]) - repeat + 1,))
+            rows, newer_only, older_only = listed[start:start + COMMENTS_PAGE], True, False
         else:
             pages = max(1, -(-len(listed) // COMMENTS_PAGE))
             middle = pages // 2 if post.headload else 0
@@ -389,9 +392,9 @@ class SimulatedInstagram:
             "comments": [self._comment(post, index, row, pk)
                          for pk, index, row in reversed(rows)],
             "has_more_comments": not newer_only and oldest is not None
-            and any(c[0] < oldest for c in listed),
+            and listed[0][0] < oldest,
             "has_more_headload_comments": not older_only and newest is not None
-            and any(c[0] > newest for c in listed),
+            and listed[-1][0] > newest,
             "comments_disabled": post.comments_off,
             "status": "ok",
         }

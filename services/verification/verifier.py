@@ -65,10 +65,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mappin
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Exists, Select, and_, bindparam, exists, literal, or_, select, text
+from sqlalchemy import Exists, Select, and_, bindparam, exists, func, literal, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -106,6 +107,7 @@ Sessions = Callable[[], AsyncSession]
 
 log = logging.getLogger(__name__)
 Read = PostComments | InstagramError
+T = TypeVar("T")
 
 
 class ReadCut(InstagramError):
@@ -197,6 +199,7 @@ class Finished:
     report: RunReport
     written: asyncio.Future[None]
     read: CommentRead | None = None  # the read to keep (None: it did not advance)
+    kept: dict[str, Any] | None = None  # its post_reads columns (`kept_columns`)
 
 
 @dataclass
@@ -295,8 +298,9 @@ async def posts_to_check(
         Member.instagram_pk.is_not(None)))).all())
     cutoff = rules.comment_cutoff(week)
     filtered = only_open or member_id is not None
+    # The columns, not Submission objects: a thousand-member week has 5,000 posts.
     rows = (await session.execute(
-        select(Submission, Member.instagram_username, _any_verdict(DECIDED),
+        select(*POST_COLUMNS, Member.instagram_username, _any_verdict(DECIDED),
                literal(False) if filtered else _any_verdict(("unknown",)),
                PostRead.read_at, PostRead.exhausted_at, PostRead.seen, PostRead.reported)
         .join(Member, Member.id == Submission.member_id)
@@ -305,9 +309,14 @@ async def posts_to_check(
                Member.status == "active")
         .order_by(Submission.submitted_at, Submission.id)
     )).all()
-    owing: dict[int, list[tuple[int, str | None]]] = {}
-    final: set[int] = set()  # posts with a debt not decided for good after the cutoff
-    if filtered:
+    # Post -> (the members who owe it, their verdicts so far), and the posts with a debt
+    # not decided for good after the cutoff.
+    owing: dict[int, tuple[list[int], list[str | None]]] = {}
+    final: set[int] = set()
+    if filtered and session.bind.dialect.name == "postgresql":
+        await _open_debts_by_post(session, week, rules, member_id, len(members), owing,
+                                  final)
+    elif filtered:
         # A slice at a time, the loop turning between slices: a thousand-member week
         # mid-week has hundreds of thousands of open debts, whose rows would hold the
         # event loop (and every chat answer) for seconds if taken at once. (A slice that
@@ -315,7 +324,9 @@ async def posts_to_check(
         debts = await session.stream(_open_debts(week, rules, member_id))
         async for part in debts.partitions(DEBTS_AT_ONCE):
             for post, member, status, checked in part:
-                owing.setdefault(post, []).append((member, status))
+                ids, statuses = owing.setdefault(post, ([], []))
+                ids.append(member)
+                statuses.append(status)
                 if status != "missing" or checked is None or cutoff is None \
                         or checked <= cutoff:
                     final.add(post)
@@ -324,8 +335,9 @@ async def posts_to_check(
     settle_only = only_open and member_id is None and cutoff is not None \
         and now is not None and now > cutoff
     ranked = []
-    for n, (submission, owner, read, unsure, read_at, exhausted_at, seen, reported) \
-            in enumerate(rows):
+    for n, submission in enumerate(rows):
+        owner, read, unsure, read_at, exhausted_at, seen, reported = \
+            submission[len(POST_COLUMNS):]
         if filtered and n % POSTS_AT_ONCE == POSTS_AT_ONCE - 1:
             await asyncio.sleep(0)  # each post's debts are gone through: the loop turns
         if settle_only and exhausted_at is not None and exhausted_at > cutoff \
@@ -335,12 +347,12 @@ async def posts_to_check(
             continue  # every debt "missing" by a complete read after the cutoff: decided
         since = None if rules.late_joiners_owe_earlier_posts else submission.submitted_at
         if filtered:
-            debts = owing.get(submission.id)
-            if not debts:
+            ids, statuses = owing.get(submission.id, ((), ()))
+            if not ids:
                 continue
-            owed = Owers([by_id[m] for m, _ in debts if m in by_id], submission.id,
+            owed = Owers([by_id[m] for m in ids if m in by_id], submission.id,
                          submission.member_id, since, member_id, set())
-            unsure = any(status != "missing" for _, status in debts)
+            unsure = any(status != "missing" for status in statuses)
         else:
             owed = Owers(members, submission.id, submission.member_id, since, None, set())
         rank = 0 if not read else 1 if unsure else 2
@@ -355,6 +367,11 @@ async def posts_to_check(
     return [post for _, post in sorted(ranked, key=lambda item: item[0])]
 
 
+# What posts_to_check reads of each post (read as `row.<name>`).
+POST_COLUMNS = (Submission.id, Submission.shortcode, Submission.url, Submission.member_id,
+                Submission.status, Submission.not_found_at, Submission.not_found_by,
+                Submission.submitted_at, Submission.coauthors, Submission.author,
+                Submission.author_pk)
 DECIDED = ("done", "missing", "late", "coauthor")  # a read settled it once
 SETTLED = ("done", "late", "coauthor")  # no later read changes these
 
@@ -365,12 +382,45 @@ def _any_verdict(statuses: tuple[str, ...]) -> Exists:
                           Verification.status.in_(statuses))
 
 
+async def _open_debts_by_post(
+    session: AsyncSession, week: Week, rules: CommunityRules, member_id: int | None,
+    members: int, owing: dict[int, tuple[list[int], list[str | None]]], final: set[int],
+) -> None:
+    """PostgreSQL: `_open_debts` gathered by the database into one row a post (its
+    members and their verdicts as two arrays, in member order, and whether any of them
+    is not decided for good after the cutoff), read a few posts at a time with a turn
+    of the loop between them. A row a debt meant hundreds of thousands of rows built on
+    the event loop at a thousand members (seconds of the chat's time); arrays are
+    decoded by the driver."""
+    debts = _open_debts(week, rules, member_id).order_by(None).subquery()
+    cutoff = rules.comment_cutoff(week)
+    undecided = literal(True) if cutoff is None else or_(
+        debts.c.status.is_(None), debts.c.status != "missing",
+        debts.c.checked_at.is_(None), debts.c.checked_at <= cutoff)
+    by_member = debts.c.member.asc()
+    query = (select(debts.c.post, func.array_agg(aggregate_order_by(debts.c.member, by_member)),
+                    func.array_agg(aggregate_order_by(debts.c.status, by_member)),
+                    func.bool_or(undecided))
+             .group_by(debts.c.post).order_by(debts.c.post))
+    connection = await session.connection()
+    result = await connection.stream(query)
+    # A turn of the loop every DEBTS_AT_ONCE debts at most, as the rows of SQLite's.
+    async for part in result.partitions(max(1, DEBTS_AT_ONCE // max(1, members))):
+        for post, ids, statuses, open_for_good in part:
+            owing[post] = (ids, statuses)
+            if open_for_good:
+                final.add(post)
+        await asyncio.sleep(0)
+
+
 def _open_debts(week: Week, rules: CommunityRules, member_id: int | None) -> Select[Any]:
-    """(post, member, verdict or None) of every debt not settled for good: the week's
-    posts read, times the active members (or the one member) who owe them, by member."""
+    """(post, member, verdict or None, its time) of every debt not settled for good: the
+    week's posts read, times the active members (or the one member) who owe them, by
+    member."""
     ower, owner = aliased(Member), aliased(Member)
     query = (
-        select(Submission.id, ower.id, Verification.status, Verification.checked_at)
+        select(Submission.id.label("post"), ower.id.label("member"), Verification.status,
+               Verification.checked_at)
         .select_from(Submission)
         .join(owner, owner.id == Submission.member_id)
         .join(ower, ower.id != Submission.member_id)
@@ -411,6 +461,7 @@ class Verifier:
         self._gathering: set[asyncio.Future[None]] = set()
         self._learning = asyncio.Lock()
         self._kept_reads = asyncio.Semaphore(KEPT_READS_AT_ONCE)
+        self._cpu = asyncio.Lock()  # a post's pure work at a time (`_pure`)
 
     async def run(self, week: Week, rules: CommunityRules, *, only_open: bool = False,
                   member_id: int | None = None, use_cache: bool = False,
@@ -441,8 +492,12 @@ class Verifier:
 
         try:
             async with asyncio.TaskGroup() as group:
-                for post in posts:
+                for n, post in enumerate(posts):
                     group.create_task(one(post))
+                    if n % POSTS_AT_ONCE == POSTS_AT_ONCE - 1:
+                        # A thousand-member week has 5,000 posts: their tasks (and first
+                        # steps) made at once held the loop for a few tenths of a second.
+                        await asyncio.sleep(0)
         except BaseExceptionGroup as failed:
             raise failed.exceptions[0] from None  # the others were cancelled
         finally:
@@ -456,6 +511,16 @@ class Verifier:
             pool = self.instagram.pool
             report.helpers_out = sorted(h.username for h in pool.helpers.values() if h.out)
         return report
+
+    async def _pure(self, call: Callable[..., T], *args: Any) -> T:
+        """`call(*args)`, a post's pure work (its kept read decoded or encoded, its
+        verdicts worked out: ~10 ms of CPU at a thousand members), one post at a time
+        and after a turn of the loop: reads that finish together (a hundred helpers')
+        no longer hold the loop for all of theirs at once; the chat answers in between.
+        (On a thread, the loop waited for the interpreter after each of its I/O calls.)"""
+        async with self._cpu:
+            await asyncio.sleep(0)
+            return call(*args)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -527,14 +592,7 @@ class Verifier:
             kept = (await session.execute(select(PostRead.state, PostRead.finished).where(
                 PostRead.submission_id == post.submission_id))).first()
         if kept is not None and kept.state:
-            state = json.loads(kept.state)
-            if not kept.finished:
-                read = CommentRead.from_state(state, stop=stop)
-                # What its earlier pages showed was so then: enough for "done", not for
-                # a "late" or a new name (a comment may be deleted, a name taken since).
-                read.pages.stale |= set(read.pages.pks)
-                return read
-            return CommentRead.newer_than(state, reported=post.reported, stop=stop)
+            return await self._pure(_kept_from, kept.state, kept.finished, post.reported, stop)
         return self._first_read(post, stop)
 
     @staticmethod
@@ -553,19 +611,9 @@ class Verifier:
         slot next, together with every post waiting by then (one transaction). While
         other reads are under way, a post waits up to GATHER seconds for company first:
         a big week then writes a few posts a transaction even when no write is queued."""
-        verdicts, people = _verdicts(post, result)
-        if _absence_settled(post, read):
-            # That base wrote its "missing" already; a newer-only read cannot tell it still
-            # holds (a deleted comment and a reply in an old thread leave the count as it
-            # was): it stays as the base wrote it, and when.
-            verdicts = {m: "unknown" if v == "missing" else v for m, v in verdicts.items()}
-        if not isinstance(result, PostComments) and read is not None:
-            # What the read found before it stopped: those seen commenting on time are
-            # "done" (a "done" never needs the whole list), the others stay unknown.
-            found, people = _verdicts(post, read.result())
-            verdicts.update({m: v for m, v in found.items() if v in ("done", "coauthor")})
+        verdicts, people, kept = await self._pure(_worked_out, post, result, read)
         finished = Finished(post, result, verdicts, people, report,
-                            asyncio.get_running_loop().create_future(), read)
+                            asyncio.get_running_loop().create_future(), read, kept)
         self._waiting.append(finished)  # the verdicts were worked out before: writes are short
         if any(left[0] > 0 for left in self._unread) and \
                 sum(len(item.verdicts) for item in self._waiting) < BATCH_VERDICTS:
@@ -771,8 +819,8 @@ class Verifier:
                         item.read is None or item.read.finished):  # not stopped early
                     report.incomplete.append(post.shortcode)
                 verdicts[post.submission_id] = item.verdicts
-        await keep_reads(session, [(item.post.submission_id, item.read) for item in batch
-                                   if item.read is not None
+        await keep_reads(session, [(item.post.submission_id, item.kept) for item in batch
+                                   if item.kept is not None
                                    and item.post.submission_id in touched], now)
         # A verdict only ever moves up (unknown < missing < late < done < coauthor): a
         # read that failed never undoes what a complete read settled, a "done" stays
@@ -952,31 +1000,71 @@ def _verdicts(post: PostToCheck, result: Read
     return verdicts, people
 
 
+def _worked_out(post: PostToCheck, result: Read, read: CommentRead | None
+                ) -> tuple[dict[int, str], dict[int, tuple[str, str]], dict[str, Any] | None]:
+    """A finished read's verdicts, what it showed of members, and its post_reads columns
+    (None: nothing to keep): pure work (`Verifier._pure`)."""
+    verdicts, people = _verdicts(post, result)
+    if _absence_settled(post, read):
+        # That base wrote its "missing" already; a newer-only read cannot tell it still
+        # holds (a deleted comment and a reply in an old thread leave the count as it
+        # was): it stays as the base wrote it, and when.
+        verdicts = {m: "unknown" if v == "missing" else v for m, v in verdicts.items()}
+    if not isinstance(result, PostComments) and read is not None:
+        # What the read found before it stopped: those seen commenting on time are
+        # "done" (a "done" never needs the whole list), the others stay unknown.
+        found, people = _verdicts(post, read.result())
+        verdicts.update({m: v for m, v in found.items() if v in ("done", "coauthor")})
+    return verdicts, people, kept_columns(read) if read is not None else None
+
+
+def _kept_from(state: str, finished: bool, reported: int | None, stop: Stop | None
+               ) -> CommentRead:
+    """The read a kept state goes on with (`Verifier._kept_read`): pure work, run by
+    `Verifier._pure`."""
+    decoded = json.loads(state)
+    if not finished:
+        read = CommentRead.from_state(decoded, stop=stop)
+        # What its earlier pages showed was so then: enough for "done", not for
+        # a "late" or a new name (a comment may be deleted, a name taken since).
+        read.pages.stale |= set(read.pages.pks)
+        return read
+    return CommentRead.newer_than(decoded, reported=reported, stop=stop)
+
+
 _R = PostRead.__table__
 
 
-async def keep_reads(session: AsyncSession, reads: list[tuple[int, CommentRead]],
+def kept_columns(read: CommentRead) -> dict[str, Any]:
+    """A read's post_reads columns but its times (`keep_reads` adds them): an unfinished
+    one to go on from, a finished one as the base of the next, newer-only read (its
+    summary: newest comment, head cursor, distinct comments, count). Pure work (the
+    state is ~100 kB of JSON at a thousand members): `Verifier._pure` runs it."""
+    values: dict[str, Any] = {"state": json.dumps(read.to_state()), "finished": read.finished}
+    if read.finished:
+        pages = read.pages
+        reported = read.result().reported
+        if read.resumed and reported is not None and len(pages.ids) < reported:
+            # Short after a pause: the threads it had read may have grown since, so
+            # its gap may be its own, not hidden comments: no count to build on.
+            reported = None
+        values.update(newest_pk=pages.newest_pk, newest_at=pages.newest_at,
+                      head_cursor=pages.head, seen=len(pages.ids), reported=reported)
+    return values
+
+
+async def keep_reads(session: AsyncSession, reads: list[tuple[int, dict[str, Any]]],
                      now: datetime) -> None:
-    """Each post's read as it stands, with its verdicts (the caller's transaction): an
-    unfinished one to go on from, a finished one as the base of the next, newer-only
-    read (its summary: newest comment, head cursor, distinct comments, count)."""
+    """Each post's read as it stands (`kept_columns`), with its verdicts (the caller's
+    transaction)."""
     if not reads:
         return
     insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
     connection = await session.connection()
-    for submission_id, read in reads:
-        values: dict[str, Any] = {"state": json.dumps(read.to_state()),
-                                  "finished": read.finished, "read_at": now}
-        if read.finished:
-            pages = read.pages
-            reported = read.result().reported
-            if read.resumed and reported is not None and len(pages.ids) < reported:
-                # Short after a pause: the threads it had read may have grown since, so
-                # its gap may be its own, not hidden comments: no count to build on.
-                reported = None
-            values.update(newest_pk=pages.newest_pk, newest_at=pages.newest_at,
-                          head_cursor=pages.head, seen=len(pages.ids), reported=reported,
-                          exhausted_at=now)
+    for submission_id, kept in reads:
+        values = {**kept, "read_at": now}
+        if kept["finished"]:
+            values["exhausted_at"] = now
         statement = insert(_R).values(submission_id=submission_id, **values)
         await connection.execute(statement.on_conflict_do_update(
             index_elements=["submission_id"], set_=values))
@@ -1034,9 +1122,19 @@ UPSERT_POSTGRESQL = text(
     "OR (excluded.status = 'missing' AND user_action_verification.status = 'missing')"
 ).bindparams(bindparam("now", type_=UTCDateTime()))
 _VT = Verification.__table__
-SETTLED_ROWS = select(_VT.c.submission_id, _VT.c.member_id, _VT.c.status).where(
-    _VT.c.submission_id.in_(bindparam("posts", expanding=True)),
-    _VT.c.status.in_(("missing", "late", "done", "coauthor")))
+# The rows among the given (post, member, verdict) that keep theirs (`_replaces` false):
+# only the pairs written are looked at, by the table's unique index. (Reading every
+# settled row of the posts instead meant a thousand rows a post in a thousand-member
+# week, on the event loop, to find the few that matter.)
+KEPT_ROWS = text(
+    "SELECT given.post, given.member, v.status "
+    "FROM unnest(CAST(:posts AS INTEGER[]), CAST(:members AS INTEGER[]), "
+    "CAST(:verdicts AS VARCHAR[])) AS given(post, member, verdict) "
+    "JOIN user_action_verification v "
+    "ON v.submission_id = given.post AND v.member_id = given.member "
+    "WHERE v.status IN ('missing', 'late', 'done', 'coauthor') "
+    f"AND {_rank('given.verdict')} <= {_rank('v.status')} "
+    "AND NOT (given.verdict = 'missing' AND v.status = 'missing')")
 
 
 _INSERT = sqlite.insert(_VT)
@@ -1055,31 +1153,32 @@ async def upsert_verdicts(session: AsyncSession, verdicts: dict[int, dict[int, s
     """Insert or update posts' verdicts (post id -> member id -> verdict), each only
     upwards (RANK); returns, per post, the members whose row kept its verdict, with it.
     The caller holds the posts' row locks, so nobody else writes their verdicts
-    meanwhile. PostgreSQL reads the settled rows (none in a week's first check), then
-    gets the rest as three arrays in one statement (a batch of thousand-member posts at
-    once); SQLite reads the posts' rows and writes the changed ones in one executemany."""
+    meanwhile. PostgreSQL looks up, among the rows given, those that keep theirs (none
+    in a week's first check), then gets the rest as three arrays in one statement (a
+    batch of thousand-member posts at once); SQLite reads the posts' rows and writes the
+    changed ones in one executemany."""
     if not any(verdicts.values()):
         return {}
     kept: dict[int, dict[int, str]] = {}
     if session.bind.dialect.name == "postgresql":
-        rows = await session.execute(SETTLED_ROWS, {"posts": list(verdicts)})
-        for post, member, status in rows.all():
-            given = verdicts[post].get(member)
-            if given is not None and not _replaces(given, status):
-                kept.setdefault(post, {})[member] = status
         posts: list[int] = []
         members: list[int] = []
         statuses: list[str] = []
         for post, owed in verdicts.items():
-            stood = kept.get(post)
-            if stood:  # only these few rows one by one (a week's first check has none)
-                owed = {m: verdict for m, verdict in owed.items() if m not in stood}
             posts += [post] * len(owed)
             members += owed
             statuses += owed.values()
-        if posts:
-            await session.execute(UPSERT_POSTGRESQL, {
-                "now": now, "posts": posts, "members": members, "verdicts": statuses})
+        given = {"posts": posts, "members": members, "verdicts": statuses}
+        for post, member, status in (await session.execute(KEPT_ROWS, given)).all():
+            kept.setdefault(post, {})[member] = status
+        if kept:  # only these few rows one by one (a week's first check has none)
+            rows = [(post, member, verdict) for post, member, verdict
+                    in zip(posts, members, statuses, strict=True)
+                    if member not in kept.get(post, ())]
+            given = {"posts": [r[0] for r in rows], "members": [r[1] for r in rows],
+                     "verdicts": [r[2] for r in rows]}
+        if given["posts"]:
+            await session.execute(UPSERT_POSTGRESQL, {"now": now, **given})
         return kept
     existing = {(post, member): status for post, member, status in (await session.execute(
         select(_VT.c.submission_id, _VT.c.member_id, _VT.c.status)
