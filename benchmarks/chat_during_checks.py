@@ -68,6 +68,7 @@ import aiohttp  # noqa: E402
 from cryptography.fernet import Fernet  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
+from benchmarks.bot_process import start_bot  # noqa: E402
 from benchmarks.databases import ThrowAwayDatabases  # noqa: E402
 from benchmarks.seed_week import (  # noqa: E402
     WeekInstagram,
@@ -131,7 +132,6 @@ async def serve(members: int, helpers: int, latency: tuple[float, float], anchor
     line, `stop` ends. The final check needs no command: on a database where last
     week's is due, the scheduler starts it as the bot starts (its catch-up). `paced`:
     each helper's token bucket as in production (HELPER_BURST), else the hour alone."""
-    import bot.app as app_module
     from bot.config import load_settings
     from jobs.weekly_loop import WeeklyJobs
     from services.instagram.runtime import Instagram
@@ -143,20 +143,8 @@ async def serve(members: int, helpers: int, latency: tuple[float, float], anchor
     builder = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
     await asyncio.get_running_loop().run_in_executor(builder, int)  # started
     sim = WeekInstagram(members, helpers, latency, anchor=anchor, builder=builder)
-    instagram = Instagram(sim, hourly_budget=settings.helper_hourly_budget,
-                          burst=settings.helper_burst if paced else None)
-    held: dict[str, Any] = {}
-    production = app_module.open_services
-
-    @asynccontextmanager
-    async def with_week(settings: Any, _instagram: Any = None) -> AsyncIterator[Any]:
-        async with production(settings, instagram) as services:
-            held["services"] = services
-            yield services
-
-    app_module.open_services = with_week  # type: ignore[assignment]
-    stop = asyncio.Event()
-    app = asyncio.create_task(app_module.run(settings, stop))
+    bot = start_bot(settings, Instagram(sim, hourly_budget=settings.helper_hourly_budget,
+                                        burst=settings.helper_burst if paced else None))
     check: asyncio.Task[None] | None = None
     started = time.monotonic()
     loop = asyncio.get_running_loop()
@@ -166,7 +154,7 @@ async def serve(members: int, helpers: int, latency: tuple[float, float], anchor
 
     async def state() -> dict[str, Any]:
         nonlocal jobs
-        services = held["services"]
+        services = bot.services
         jobs = jobs or WeeklyJobs(services, services.delivery)
         if check is not None:
             status = "running" if not check.done() else \
@@ -187,14 +175,13 @@ async def serve(members: int, helpers: int, latency: tuple[float, float], anchor
     while True:
         line = (await loop.run_in_executor(None, sys.stdin.readline)).strip()
         if line == "refresh":
-            services = held["services"]
+            services = bot.services
             jobs = jobs or WeeklyJobs(services, services.delivery)
             started = time.monotonic()
             check = asyncio.create_task(jobs.refresh())
             print("started", flush=True)
         elif line == "pool":  # as in a process that has checked once since it started
-            async with held["services"].transaction() as tx:
-                await tx.helpers.load_pool()
+            await bot.load_pool()
             print(json.dumps(await state()), flush=True)
         elif line == "state":
             print(json.dumps(await state()), flush=True)
@@ -203,8 +190,7 @@ async def serve(members: int, helpers: int, latency: tuple[float, float], anchor
             watcher.cancel()
             if check is not None and not check.done():
                 check.cancel()
-            stop.set()
-            await asyncio.wait({app}, timeout=60)
+            await bot.stop()
             builder.shutdown(cancel_futures=True)
             print(json.dumps(figures), flush=True)
             return

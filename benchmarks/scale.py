@@ -57,6 +57,7 @@ from cryptography.fernet import Fernet  # noqa: E402
 from sqlalchemy import delete, func, insert, select  # noqa: E402
 from sqlalchemy.exc import TimeoutError as PoolTimeout  # noqa: E402
 
+from benchmarks.bot_process import start_bot  # noqa: E402
 from benchmarks.chat_during_checks import (  # noqa: E402
     BOT_ID,
     LATENCY,
@@ -297,26 +298,13 @@ async def serve(members: int, helpers: int, plan: MidWeek) -> None:
     """`bot.app.run` with the mid-week Instagram (production budget and burst), driven
     by lines on stdin: `pool` loads the helper pool, `refresh` starts that job, `state`
     prints one JSON line, `stop` ends."""
-    import bot.app as app_module
     from bot.config import load_settings
     from jobs.weekly_loop import WeeklyJobs
 
     settings = load_settings()
     sim = MidWeekInstagram(members, helpers, plan, LATENCY)
-    instagram = Instagram(sim, hourly_budget=settings.helper_hourly_budget,
-                          burst=settings.helper_burst)
-    held: dict[str, Any] = {}
-    production = app_module.open_services
-
-    @asynccontextmanager
-    async def with_week(settings: Any, _instagram: Any = None) -> AsyncIterator[Any]:
-        async with production(settings, instagram) as services:
-            held["services"] = services
-            yield services
-
-    app_module.open_services = with_week  # type: ignore[assignment]
-    stop = asyncio.Event()
-    app = asyncio.create_task(app_module.run(settings, stop))
+    bot = start_bot(settings, Instagram(sim, hourly_budget=settings.helper_hourly_budget,
+                                        burst=settings.helper_burst))
     check: asyncio.Task[None] | None = None
     started = time.monotonic()
     loop = asyncio.get_running_loop()
@@ -334,13 +322,12 @@ async def serve(members: int, helpers: int, plan: MidWeek) -> None:
     while True:
         line = (await loop.run_in_executor(None, sys.stdin.readline)).strip()
         if line == "refresh":
-            services = held["services"]
+            services = bot.services
             started = time.monotonic()
             check = asyncio.create_task(WeeklyJobs(services, services.delivery).refresh())
             print("started", flush=True)
         elif line == "pool":
-            async with held["services"].transaction() as tx:
-                await tx.helpers.load_pool()
+            await bot.load_pool()
             print(json.dumps(state()), flush=True)
         elif line == "state":
             print(json.dumps(state()), flush=True)
@@ -348,8 +335,7 @@ async def serve(members: int, helpers: int, plan: MidWeek) -> None:
             figures = state()
             if check is not None and not check.done():
                 check.cancel()
-            stop.set()
-            await asyncio.wait({app}, timeout=60)
+            await bot.stop()
             print(json.dumps(figures), flush=True)
             return
 
