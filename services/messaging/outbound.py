@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from services.messaging.notifier import Delivered, Delivery, Say, SayButtons, Words
 from services.week.calendar import Week
@@ -32,6 +32,7 @@ from services.week.calendar import Week
 if TYPE_CHECKING:
     from services.verification.verifier import RunReport
 
+T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 
@@ -102,46 +103,40 @@ class Outbound:
         await self._to.to_admins(Words("text", (key,), values))
 
 
-class WeekFinisher:
+class _LateLink(Generic[T]):
+    """A callable connected once, after the container exists (None until then)."""
+
+    def __init__(self) -> None:
+        self._target: T | None = None
+
+    @property
+    def connected(self) -> bool:
+        return self._target is not None
+
+    def connect(self, target: T) -> None:
+        self._target = target
+
+
+class WeekFinisher(_LateLink[Callable[[Week], Awaitable[bool]]]):
     """Finishes a finished week's record and sends its results, as the final check does
     (an admin's /verify of a week whose final check did not finish). Connected to the
     weekly jobs where they run (`autogram run`); elsewhere (the console) it is not, and
     /verify checks the current week only."""
 
-    def __init__(self) -> None:
-        self._finish: Callable[[Week], Awaitable[bool]] | None = None
-
-    @property
-    def connected(self) -> bool:
-        return self._finish is not None
-
-    def connect(self, finish: Callable[[Week], Awaitable[bool]]) -> None:
-        self._finish = finish
-
     async def __call__(self, week: Week) -> bool:
         """False: that week's final check is going on now or is already done (or no
         weekly jobs run here: it is logged)."""
-        if self._finish is None:
+        if self._target is None:
             log.warning("the weekly jobs do not run here: %s is not finished", week.label)
             return False
-        return await self._finish(week)
+        return await self._target(week)
 
 
-class CheckAftermath:
+class CheckAftermath(_LateLink[Callable[["RunReport"], Awaitable[None]]]):
     """What follows a check that found news (gone posts, posts by someone else, renames,
     a paused check): told by the weekly jobs where they run (`autogram run` connects
     them, jobs/weekly_loop.py); elsewhere (the console, a script) nothing is told."""
 
-    def __init__(self) -> None:
-        self._tell: Callable[[RunReport], Awaitable[None]] | None = None
-
-    @property
-    def connected(self) -> bool:
-        return self._tell is not None
-
-    def connect(self, tell: Callable[[RunReport], Awaitable[None]]) -> None:
-        self._tell = tell
-
     async def __call__(self, report: RunReport) -> None:
-        if self._tell is not None:
-            await self._tell(report)
+        if self._target is not None:
+            await self._target(report)
