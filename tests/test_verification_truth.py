@@ -27,7 +27,6 @@ After the clean runs every post is where it belongs and nothing is left unknown.
 from __future__ import annotations
 
 import asyncio
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -144,10 +143,12 @@ def never_wrong(found: dict[tuple[str, str], str], plans: dict[str, PostPlan],
 
 
 class Later:
-    """The helpers' clock, moved on an hour when the faults have passed."""
+    """The helpers' clock, moved on an hour when the faults have passed. It starts at the
+    community's clock (TEST_NOW), as in production, where both are the machine's clock:
+    a helper clock at the real time made the verdicts depend on the hour the suite ran."""
 
     def __init__(self) -> None:
-        self.now = time.time()
+        self.now = TEST_NOW.timestamp()
 
     def __call__(self) -> float:
         return self.now
