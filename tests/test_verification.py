@@ -387,30 +387,6 @@ async def test_two_checks_at_once_write_together_and_agree_with_the_truth(
     assert len(commits) < len(community.posts)
 
 
-async def test_a_run_whose_last_reads_pause_writes_what_it_read_at_once(
-    services: Services, simulated: SimulatedInstagram, instagram: Instagram,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """The one helper's first read fails on the network (the helper rests) and the other
-    posts' reads pause: the failed post, waiting for company to share its write, writes
-    as soon as no read is under way. (It waited out GATHER, two seconds a run, for reads
-    that had all ended: with GATHER an hour, this run would have taken the hour.)"""
-    import services.verification.verifier as verification
-
-    monkeypatch.setattr(verification, "GATHER", 3600.0)
-    community, week = await world(services, simulated, 3, helpers=1, posts_each=1)
-    simulated.fail_call(1, NetworkError("injected"))
-    run = asyncio.ensure_future(verifier(services, instagram).run(week, services.rules))
-    done, _ = await asyncio.wait({run}, timeout=60)  # not cancelled: its writes are shielded
-    assert done, "the failed post still waits for company after every read ended"
-    report = run.result()
-    assert report.paused and list(report.failed.values()) == ["transient"]
-    failed = next(iter(report.failed))
-    found = await verdicts(services)
-    assert {v for (_, code), v in found.items() if code == failed} == {"unknown"}
-    assert len([key for key in found if key[1] == failed]) == len(community.members) - 1
-
-
 def spy_reads(simulated: SimulatedInstagram, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The shortcodes whose comments are read, in the order their reads start."""
     read: list[str] = []

@@ -88,8 +88,7 @@ from storage.models.base import UTCDateTime
 CONCURRENT_WRITES = 4  # write transactions at once (PostgreSQL)
 BATCH_VERDICTS = 20_000  # verdicts one write transaction takes at most (~20 big posts)
 # Seconds a finished post waits for others to share its write while reads are still
-# under way (the last read of a run writes at once, and everything waiting with it; when
-# the last reads end without a write, paused, the waiting posts write at once).
+# under way (the last read of a run writes at once, and everything waiting with it).
 GATHER = 2.0
 DEBTS_AT_ONCE = 5_000  # open-debt rows a check's start takes between turns of the loop
 POSTS_AT_ONCE = 50  # and posts it lists
@@ -455,10 +454,6 @@ class Verifier:
         self.clock = clock
         self._waiting: list[Finished] = []  # reads finished, not yet taken by a write
         self._unread: list[list[int]] = []  # per run under way: its posts not read yet
-        # Finished posts waiting for company (GATHER): woken when the last read under way
-        # ends without a write of its own (it paused, or its run ended), which would
-        # otherwise leave them waiting for nothing.
-        self._gathering: set[asyncio.Future[None]] = set()
         self._learning = asyncio.Lock()
         self._kept_reads = asyncio.Semaphore(KEPT_READS_AT_ONCE)
         self._cpu = asyncio.Lock()  # a post's pure work at a time (`_pure`)
@@ -502,7 +497,6 @@ class Verifier:
             raise failed.exceptions[0] from None  # the others were cancelled
         finally:
             self._unread.remove(unread)
-            self._reads_ended()
             meter.stop()  # nothing is sent to Instagram once the run has ended
             CURRENT_METER.reset(token)
             # A read that finished is written even when the run was cancelled meanwhile.
@@ -536,7 +530,6 @@ class Verifier:
         still writes what it read); False when the run paused first. A read that paused,
         failed or was cut after some pages is kept, and what it found counts ("done")."""
         read: CommentRead | None = None
-        writes_next = False  # this post's write follows (it takes whoever waits)
         try:
             cached = self.cache.get(post.shortcode) if use_cache else None
             if cached is not None:
@@ -567,11 +560,8 @@ class Verifier:
                     report.fetched += 1
                     if result.complete:
                         self.cache.put(post.shortcode, result)
-            writes_next = True
         finally:
             unread[0] -= 1
-            if not writes_next:
-                self._reads_ended()
         await asyncio.shield(self._schedule(post, result, report, writes, read))
         return True
 
@@ -618,27 +608,13 @@ class Verifier:
         if any(left[0] > 0 for left in self._unread) and \
                 sum(len(item.verdicts) for item in self._waiting) < BATCH_VERDICTS:
             # More reads will finish soon: a moment for them to join this write.
-            alone_now = asyncio.get_running_loop().create_future()
-            self._gathering.add(alone_now)
-            try:
-                await asyncio.wait({finished.written, alone_now}, timeout=GATHER,
-                                   return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                self._gathering.discard(alone_now)
+            await asyncio.wait({finished.written}, timeout=GATHER)
         while any(item is finished for item in self._waiting):  # not taken by another yet
             async with self.write_lock:
                 batch = self._next_batch()
                 if batch:
                     await self._write_batch(batch)
         await finished.written
-
-    def _reads_ended(self) -> None:
-        """Once no read is under way, the posts waiting for company write now."""
-        if any(left[0] > 0 for left in self._unread):
-            return
-        for waiter in self._gathering:
-            if not waiter.done():
-                waiter.set_result(None)
 
     def _next_batch(self) -> list[Finished]:
         """The posts waiting, up to BATCH_VERDICTS verdicts; a post read twice meanwhile
