@@ -121,6 +121,40 @@ async def test_a_paused_read_goes_on_from_its_next_page_in_a_new_process(
     assert row is not None and row.finished and row.seen == row.reported == 5 * COMMENTS_PAGE
 
 
+async def test_a_read_taken_up_again_twice_asks_what_is_newer_each_time(
+    services: Services, simulated: SimulatedInstagram, instagram: Instagram, clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A read paused twice (a long reply thread, a busy helper) asks each time it is
+    taken up what was commented since: a member who commented between the second and
+    the third run is "done", never "missing" on the count the second run saw."""
+    community, week = await world(services, simulated, clock, members=2)
+    code, (owner, _) = next(iter(community.posts.items()))
+    other = next(m for m in community.members if m != owner)
+    post = simulated.posts[code]
+    post.comments = fans(code, 3)
+    post.replies = {0: fans(code, 20, start=10)}  # four pages of replies under the first
+    simulated.posts[next(c for c in community.posts if c != code)].comments = []
+    asked = pages_asked(simulated, monkeypatch)
+    cooled(simulated, instagram, 3)  # this post's info, its page and a page of replies
+    report = await verifier(services, instagram, clock).run(week, services.rules)
+    assert report.paused
+    # The other post (never read: first), then what is newer here (nothing yet) and one
+    # more page of replies.
+    cooled(simulated, instagram, 4)
+    report = await verifier(services, instagram, clock).run(week, services.rules)
+    assert report.paused and "min_id" in [p for c, p in asked if c == code][-1]
+    row = await kept(services, code)
+    assert row is not None and not row.finished
+    post.comments.append((other, "좋아요!"))  # commented after the second run
+    clock.now = WEDNESDAY + timedelta(hours=2)
+    cooled(simulated, instagram)
+    before = len(asked)
+    await verifier(services, instagram, clock).run(week, services.rules)
+    assert any("min_id" in params for c, params in asked[before:] if c == code)
+    assert (await verdicts(services, code))[other] == "done"
+
+
 async def test_a_post_read_through_is_read_again_only_for_its_new_comments(
     services: Services, simulated: SimulatedInstagram, instagram: Instagram, clock: Clock,
 ) -> None:

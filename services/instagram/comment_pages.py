@@ -474,17 +474,18 @@ class CommentRead:
         read.pages = pages = CommentPages.from_state(state.get("pages") or {})
         if pages.newest_pk is not None:
             # Comments made since it stopped are newer than any it holds: asked too,
-            # down to its newest one, as a newer-only read would.
+            # down to its newest one, as a newer-only read would. Asked again each time
+            # it is taken up: a read taken up before (and cut again) asked then, and its
+            # answer (and the count on it) says nothing of the comments made since.
             pages.floor_pk = _number(pages.newest_pk)
             pages.floor_at = pages.newest_at
             newer = ("min_id", pages.head) if pages.head else ("", "")
-            if newer not in pages.floored:
-                pages.floored.add(newer)
-                step = {newer[0]: newer[1]} if newer[0] else {}
-                if read._comments is None:
-                    read._comments = step
-                else:
-                    read._then = step  # once the pages it had queued are read
+            pages.floored.add(newer)
+            step = {newer[0]: newer[1]} if newer[0] else {}
+            if read._comments is None:
+                read._comments = step
+            elif read._comments != step:
+                read._then = step  # once the pages it had queued are read
         return read
 
 
