@@ -370,3 +370,34 @@ async def test_a_runs_allowance_stops_admission_before_a_request_is_sent() -> No
     assert len(ig.calls) == 12 == allowance.requests
     assert sum(len(h.calls) for h in pool.helpers.values()) == 12
     assert all(h.status == "ready" for h in pool.helpers.values())
+
+
+async def test_a_helper_removed_during_its_read_is_not_used_again() -> None:
+    """An admin deletes a helper (or it logs in again as a new one) while it reads: its
+    read ends as it would, and the next reads go to the helpers in the pool."""
+    ig, helpers = world(2, latency=0.05)
+    pool = HelperPool(helpers, max_wait=0.05)
+    reading = asyncio.create_task(pool.run(lambda s: ig.commenters(s, "HANA0001")))
+    await asyncio.sleep(0.01)  # helper0 is reading
+    pool.remove("helper0")
+    assert (await reading).usernames == {"jun", "mina"}
+    for _ in range(3):
+        await pool.run(lambda s: ig.commenters(s, "HANA0001"))
+    assert Counter(actor for op, actor in ig.calls if op == "comments") == {
+        "helper0": 1, "helper1": 3}
+    again = Helper("helper0", ig.session_for("helper0"))  # back, logged in afresh
+    pool.add(again)
+    await pool.run(lambda s: ig.commenters(s, "HANA0001"))
+    assert ig.calls[-1] == ("comments", "helper0") and pool.usable() == 2
+
+
+async def test_a_read_waiting_for_a_busy_helper_takes_it_when_it_is_done() -> None:
+    """Every helper busy: a read waits (it is load, not an outage) and goes on with the
+    first helper whose read ends, however long max_wait is."""
+    ig, helpers = world(1, latency=0.1)
+    pool = HelperPool(helpers, max_wait=0.0)
+    first = asyncio.create_task(pool.run(lambda s: ig.commenters(s, "HANA0001")))
+    await asyncio.sleep(0.01)
+    assert not pool.free_now()
+    second = await pool.run(lambda s: ig.commenters(s, "HANA0001"))
+    assert second.complete and (await first).complete and pool.free_now()

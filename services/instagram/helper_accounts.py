@@ -173,7 +173,7 @@ class HelperAccountService:
             return False
         await self.helpers.delete(helper)
         await self.audit.add(actor_id, "helper_deleted", target=username)
-        self.instagram.pool.helpers.pop(username, None)
+        self.instagram.pool.remove(username)
         return True
 
     async def list(self) -> list[HelperView]:

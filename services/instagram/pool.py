@@ -27,7 +27,8 @@ import itertools
 import math
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -130,7 +131,15 @@ class HelperPool:
     ) -> None:
         """`burst`: the token bucket's size (None: no pacing beyond the hour, as in
         tests and the demo); `sleep` waits for a token (on the event loop)."""
-        self.helpers = {h.username: h for h in helpers}
+        # Every helper, by name (read freely; joined and left through `add` / `remove`),
+        # and those not busy with a call: a pick looks only at these, and a check of a
+        # thousand-member week keeps most helpers busy (looking at each of ~900 helpers
+        # for every pick, and again for each read waiting, was most of such a check's CPU).
+        self.helpers: dict[str, Helper] = {}
+        self._idle: dict[str, Helper] = {}
+        self._busy: dict[str, Helper] = {}  # a call of theirs under way
+        for helper in helpers:
+            self.add(helper)
         self.hourly_budget = hourly_budget
         self.max_wait = max_wait
         self.on_out = on_out
@@ -138,6 +147,19 @@ class HelperPool:
         self.burst = burst
         self.sleep = sleep
         self._changed = asyncio.Condition()
+
+    def add(self, helper: Helper) -> None:
+        """A helper joins the pool (or replaces the one of that name)."""
+        self.helpers[helper.username] = helper
+        if helper.busy.locked():
+            self._idle.pop(helper.username, None)
+        else:
+            self._idle[helper.username] = helper
+
+    def remove(self, username: str) -> Helper | None:
+        """A helper leaves the pool (a call of it under way ends as it would)."""
+        self._idle.pop(username, None)
+        return self.helpers.pop(username, None)
 
     def limit(self, share: float) -> int:
         """Requests in a sliding hour a call of this share may take a helper to."""
@@ -153,13 +175,13 @@ class HelperPool:
     def _spent(self, helper: Helper, now: float, share: float) -> bool:
         return self.used(helper, now) >= self.limit(share)
 
-    def _ready_at(self, helper: Helper, now: float, share: float = FINAL_SHARE) -> float:
-        """When this helper may next be used (now, or later); inf when it is out."""
+    def _ready_at(self, helper: Helper, now: float, limit: int) -> float:
+        """When this helper may next be used with `limit` requests in its hour (now, or
+        later); inf when it is out."""
         if helper.out:
             return float("inf")
         at = max(now, helper.cooldown_until)
-        limit = self.limit(share)
-        if self._spent(helper, now, share):  # enough of its hour has to pass first
+        if self.used(helper, now) >= limit:  # enough of its hour has to pass first
             at = max(at, helper.calls[len(helper.calls) - limit] + 3600)
         return at
 
@@ -186,18 +208,28 @@ class HelperPool:
     def _pick(self, avoid: frozenset[str] = frozenset(), share: float = FINAL_SHARE
               ) -> tuple[Helper | None, float, bool]:
         """The least recently used helper free now (with room in its hour for this
-        share); else how long until one that is not busy may be, and whether one is
-        busy (it tells the waiters when it is done)."""
+        share), a helper with a token first (it need not wait its turn in the bucket);
+        else how long until one that is not busy may be, and whether one is busy (it
+        tells the waiters when it is done). Only the helpers not busy are looked at."""
         now = self.clock()
-        candidates = [h for h in self.helpers.values()
-                      if h.username not in avoid and not h.out]
-        idle = [h for h in candidates if not h.busy.locked()]
-        free = [h for h in idle if self._ready_at(h, now, share) <= now]
-        if free:  # one with a token first: it need not wait its turn in the bucket
-            return min(free, key=lambda h: (self._tokens(h, now) < 1.0, h.last_used)), \
-                0.0, False
-        later = [self._ready_at(h, now, share) - now for h in idle]
-        return None, min(later, default=float("inf")), len(idle) < len(candidates)
+        limit = self.limit(share)
+        best: Helper | None = None
+        best_key: tuple[bool, float] = (True, 0.0)
+        soonest = float("inf")
+        for helper in self._idle.values():
+            if helper.username in avoid:
+                continue
+            at = self._ready_at(helper, now, limit)
+            if at <= now:
+                key = (self._tokens(helper, now) < 1.0, helper.last_used)
+                if best is None or key < best_key:
+                    best, best_key = helper, key
+            elif at - now < soonest:
+                soonest = at - now
+        if best is not None:
+            return best, 0.0, False
+        busy = any(not h.out and name not in avoid for name, h in self._busy.items())
+        return None, soonest, busy
 
     async def _admit(self, helper: Helper, share: float) -> None:
         """One request of a call of this helper (the hook on the call's CallMeter):
@@ -270,7 +302,10 @@ class HelperPool:
                     except TimeoutError:
                         pass
                     continue
-            async with helper.busy:
+            # Taken before any await: no other pick sees it idle meanwhile.
+            self._idle.pop(helper.username, None)
+            self._busy[helper.username] = helper
+            async with self._calling(helper):
                 helper.last_used = self.clock()
                 meter = CallMeter(parent=CURRENT_METER.get(),
                                   admit=functools.partial(self._admit, helper, share))
@@ -321,8 +356,21 @@ class HelperPool:
                     unadmitted = meter.requests - meter.admitted
                     if unadmitted > 0:
                         helper.calls.extend([self.clock()] * unadmitted)
-                    async with self._changed:
-                        self._changed.notify_all()
+
+    @asynccontextmanager
+    async def _calling(self, helper: Helper) -> AsyncIterator[None]:
+        """The helper busy with one call; then idle again (if still in the pool), and
+        the callers waiting for a helper told."""
+        try:
+            async with helper.busy:
+                yield
+        finally:
+            if self._busy.get(helper.username) is helper:
+                del self._busy[helper.username]
+            if self.helpers.get(helper.username) is helper:
+                self._idle[helper.username] = helper
+            async with self._changed:
+                self._changed.notify_all()
 
     def _throttled(self, helper: Helper, exc: RateLimited, sent: int) -> None:
         """Cool a helper Instagram slowed down, as long as its answer meant.

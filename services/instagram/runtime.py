@@ -58,12 +58,13 @@ class Instagram:
         """Make the pool hold exactly these helpers: username -> (session, cooling until)."""
         for name in list(self.pool.helpers):
             if name not in usable:
-                del self.pool.helpers[name]
+                self.pool.remove(name)
         for name, (session, cooling_until) in usable.items():
             helper = self.pool.helpers.get(name)
             if helper is None or (helper.out and helper.session != session):
                 # New, or logged in again after it was taken out: a fresh start.
-                helper = self.pool.helpers[name] = Helper(name, session)
+                helper = Helper(name, session)
+                self.pool.add(helper)
             elif helper.session != session and not helper.busy.locked():
                 helper.session = session
             if cooling_until > self.clock():
