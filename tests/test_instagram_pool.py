@@ -13,6 +13,7 @@ from services.instagram.errors import (
     BadCredentials,
     CheckpointRequired,
     InstagramError,
+    NetworkError,
     NoHelperAvailable,
     NotFound,
     PrivateProfile,
@@ -401,3 +402,60 @@ async def test_a_read_waiting_for_a_busy_helper_takes_it_when_it_is_done() -> No
     assert not pool.free_now()
     second = await pool.run(lambda s: ig.commenters(s, "HANA0001"))
     assert second.complete and (await first).complete and pool.free_now()
+
+
+async def test_a_read_waiting_is_handed_a_helper_back_from_a_rest(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Both helpers busy, a read waits. One's call fails on the network (a short rest):
+    the read is handed that helper once its rest is over, not left waiting for the other
+    helper's long read."""
+    monkeypatch.setattr("services.instagram.pool.NETWORK_COOLDOWN", 0.2)
+    pool = HelperPool([Helper("slow", {"username": "slow"}),
+                       Helper("flaky", {"username": "flaky"})], max_wait=0.0)
+    order: list[str] = []
+
+    async def read(session: dict, seconds: float, fail: bool = False) -> str:
+        await asyncio.sleep(seconds)
+        if fail:
+            raise NetworkError("timed out")
+        order.append(session["username"])
+        return str(session["username"])
+
+    long_read = asyncio.create_task(pool.run(lambda s: read(s, 1.0)))
+    await asyncio.sleep(0.01)
+    failing = asyncio.create_task(pool.run(lambda s: read(s, 0.05, fail=True)))
+    await asyncio.sleep(0.01)
+    waiting = asyncio.create_task(pool.run(lambda s: read(s, 0.0)))
+    with pytest.raises(NetworkError):
+        await failing
+    assert await waiting == "flaky" and order == ["flaky"]  # before the long read ended
+    assert await long_read == "slow"
+
+
+async def test_a_read_waiting_for_an_avoided_helper_looks_again_when_none_is_busy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A read that must not use one helper waits while the other is busy; when that one
+    comes back resting, the read no longer waits on a busy helper: it waits out the rest
+    within its max_wait, or is told no helper is available."""
+    monkeypatch.setattr("services.instagram.pool.NETWORK_COOLDOWN", 0.2)
+    pool = HelperPool([Helper("first", {"username": "first"}),
+                       Helper("second", {"username": "second"})], max_wait=1.0)
+
+    async def read(session: dict, seconds: float, fail: bool = False) -> str:
+        await asyncio.sleep(seconds)
+        if fail:
+            raise NetworkError("timed out")
+        return str(session["username"])
+
+    failing = asyncio.create_task(pool.run(lambda s: read(s, 0.05, fail=True)))
+    await asyncio.sleep(0.01)  # "first" is busy
+    patient = asyncio.create_task(pool.run(lambda s: read(s, 0.0), avoid=frozenset({"second"})))
+    hasty = asyncio.create_task(pool.run(lambda s: read(s, 0.0), avoid=frozenset({"second"}),
+                                         max_wait=0.0))
+    with pytest.raises(NetworkError):
+        await failing
+    with pytest.raises(NoHelperAvailable):
+        await hasty
+    assert await patient == "first"

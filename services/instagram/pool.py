@@ -17,6 +17,11 @@ back, at most 6 hours; "feedback required" hours (admins told); a checkpoint or 
 session takes it out (admins told); a network fault a few seconds. Back from a throttle,
 its first request goes alone (no burst) until a call of it succeeds. When no helper is
 usable within `max_wait`, the caller gets NoHelperAvailable, never a hang.
+
+A pick looks only at the helpers not busy, and a read that waits for one is handed the
+first helper free for it when a call ends (or when a cooling one is back), first come
+first served: a check with some 900 helpers and as many reads spent most of its CPU
+looking at every helper for every read each time one freed.
 """
 
 from __future__ import annotations
@@ -87,6 +92,15 @@ _OUTCOMES = itertools.count(1)  # orders the outcomes of calls (see Helper.last_
 
 
 @dataclass
+class _Waiter:
+    """A read waiting for a helper (HelperPool.run)."""
+
+    avoid: frozenset[str]
+    share: float
+    found: asyncio.Future[Helper | None]  # None: look again
+
+
+@dataclass
 class Helper:
     username: str
     session: Session = field(repr=False)
@@ -138,6 +152,12 @@ class HelperPool:
         self.helpers: dict[str, Helper] = {}
         self._idle: dict[str, Helper] = {}
         self._busy: dict[str, Helper] = {}  # a call of theirs under way
+        # Reads waiting for a helper, first come first served: a helper whose call ends
+        # is handed to the first that may use it (not each waiter woken to look again:
+        # with hundreds waiting, that was most of a big check's CPU).
+        self._waiters: dict[int, _Waiter] = {}
+        self._turns = itertools.count()
+        self._timer: asyncio.TimerHandle | None = None
         for helper in helpers:
             self.add(helper)
         self.hourly_budget = hourly_budget
@@ -146,7 +166,6 @@ class HelperPool:
         self.clock = clock
         self.burst = burst
         self.sleep = sleep
-        self._changed = asyncio.Condition()
 
     def add(self, helper: Helper) -> None:
         """A helper joins the pool (or replaces the one of that name)."""
@@ -155,6 +174,7 @@ class HelperPool:
             self._idle.pop(helper.username, None)
         else:
             self._idle[helper.username] = helper
+            self._hand_on()
 
     def remove(self, username: str) -> Helper | None:
         """A helper leaves the pool (a call of it under way ends as it would)."""
@@ -285,26 +305,21 @@ class HelperPool:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + (self.max_wait if max_wait is None else max_wait)
         while True:
-            async with self._changed:  # picked under the lock: no "done" is missed
-                helper, wait, busy = self._pick(avoid, share)
+            helper, wait, busy = self._pick(avoid, share)
+            if helper is None:
+                # A busy helper is load, not an outage: its call ends (it has a timeout)
+                # and hands itself on. Only cooling and spent ones count against
+                # `max_wait`.
+                left = deadline - loop.time()
+                if not busy and (left <= 0 or wait > left):
+                    ready = None if wait == float("inf") else self.clock() + wait
+                    raise NoHelperAvailable("no usable helper account", ready_at=ready)
+                pause = wait if busy else min(wait, left)
+                helper = await self._wait_for_one(avoid, share, pause)
                 if helper is None:
-                    # A busy helper is load, not an outage: its call ends (it has a
-                    # timeout) and says so. Only cooling and spent ones count against
-                    # `max_wait`.
-                    left = deadline - loop.time()
-                    if not busy and (left <= 0 or wait > left):
-                        ready = None if wait == float("inf") else self.clock() + wait
-                        raise NoHelperAvailable("no usable helper account", ready_at=ready)
-                    pause = wait if busy else min(wait, left)
-                    try:
-                        await asyncio.wait_for(self._changed.wait(),
-                                               None if pause == float("inf") else pause)
-                    except TimeoutError:
-                        pass
-                    continue
-            # Taken before any await: no other pick sees it idle meanwhile.
-            self._idle.pop(helper.username, None)
-            self._busy[helper.username] = helper
+                    continue  # a cooling or spent one may be back: look again
+            else:
+                self._take(helper)
             async with self._calling(helper):
                 helper.last_used = self.clock()
                 meter = CallMeter(parent=CURRENT_METER.get(),
@@ -357,20 +372,87 @@ class HelperPool:
                     if unadmitted > 0:
                         helper.calls.extend([self.clock()] * unadmitted)
 
+    def _take(self, helper: Helper) -> None:
+        """The helper is taken for a call (before any await: no other pick sees it idle)."""
+        self._idle.pop(helper.username, None)
+        self._busy[helper.username] = helper
+
+    def _give_back(self, helper: Helper) -> None:
+        """The helper's call is over: idle again if still in the pool, and handed to the
+        first read waiting that may use it now."""
+        if self._busy.get(helper.username) is helper:
+            del self._busy[helper.username]
+        if self.helpers.get(helper.username) is helper:
+            self._idle[helper.username] = helper
+        self._hand_on()
+
+    def _hand_on(self) -> None:
+        """Each read waiting, in turn, given a helper free for it now (by its own `avoid`
+        and share), one pick per kind of wait rather than per waiter. A read for which
+        no helper is busy any more is woken to look again (its `max_wait` counts now);
+        one that waits for a cooling or spent helper is handed it when it is back."""
+        blocked: dict[tuple[frozenset[str], float], bool] = {}
+        for turn, waiter in list(self._waiters.items()):
+            if waiter.found.done():
+                continue
+            kind = (waiter.avoid, waiter.share)
+            if kind not in blocked:
+                helper, wait, busy = self._pick(waiter.avoid, waiter.share)
+                if helper is not None:
+                    self._take(helper)
+                    del self._waiters[turn]
+                    waiter.found.set_result(helper)
+                    continue
+                blocked[kind] = busy
+                if busy and wait != float("inf"):
+                    self._look_again_in(wait)
+            if not blocked[kind]:
+                del self._waiters[turn]
+                waiter.found.set_result(None)
+
+    def _look_again_in(self, seconds: float) -> None:
+        """Hand helpers on again once a cooling or spent one is back."""
+        loop = asyncio.get_running_loop()
+        when = loop.time() + seconds
+        if self._timer is not None and self._timer.when() <= when:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = loop.call_at(when, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._hand_on()
+
+    async def _wait_for_one(self, avoid: frozenset[str], share: float, pause: float
+                            ) -> Helper | None:
+        """A helper handed on to this read, or None: after `pause` seconds, or woken to
+        look again."""
+        turn = next(self._turns)
+        found: asyncio.Future[Helper | None] = asyncio.get_running_loop().create_future()
+        self._waiters[turn] = _Waiter(avoid, share, found)
+        try:
+            await asyncio.wait({found}, timeout=None if pause == float("inf") else pause)
+        except BaseException:
+            self._waiters.pop(turn, None)
+            if found.done() and not found.cancelled() and found.result() is not None:
+                self._give_back(found.result())  # handed on as this read was cancelled
+            found.cancel()
+            raise
+        self._waiters.pop(turn, None)
+        if found.done():
+            return found.result()
+        found.cancel()
+        return None
+
     @asynccontextmanager
     async def _calling(self, helper: Helper) -> AsyncIterator[None]:
-        """The helper busy with one call; then idle again (if still in the pool), and
-        the callers waiting for a helper told."""
+        """The helper busy with one call; then given back (`_give_back`)."""
         try:
             async with helper.busy:
                 yield
         finally:
-            if self._busy.get(helper.username) is helper:
-                del self._busy[helper.username]
-            if self.helpers.get(helper.username) is helper:
-                self._idle[helper.username] = helper
-            async with self._changed:
-                self._changed.notify_all()
+            self._give_back(helper)
 
     def _throttled(self, helper: Helper, exc: RateLimited, sent: int) -> None:
         """Cool a helper Instagram slowed down, as long as its answer meant.
