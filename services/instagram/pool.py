@@ -97,6 +97,7 @@ class _Waiter:
 
     avoid: frozenset[str]
     share: float
+    deadline: float  # the loop's time when its max_wait is over
     found: asyncio.Future[Helper | None]  # None: look again
 
 
@@ -314,10 +315,11 @@ class HelperPool:
                 if not busy and (left <= 0 or wait > left):
                     ready = None if wait == float("inf") else self.clock() + wait
                     raise NoHelperAvailable("no usable helper account", ready_at=ready)
-                pause = wait if busy else min(wait, left)
-                helper = await self._wait_for_one(avoid, share, pause)
+                if wait != float("inf"):
+                    self._look_again_in(wait)  # a cooling or spent one is handed on then
+                helper = await self._wait_for_one(avoid, share, loop.time() + left)
                 if helper is None:
-                    continue  # a cooling or spent one may be back: look again
+                    continue  # its max_wait is over: look once more
             else:
                 self._take(helper)
             async with self._calling(helper):
@@ -388,10 +390,11 @@ class HelperPool:
 
     def _hand_on(self) -> None:
         """Each read waiting, in turn, given a helper free for it now (by its own `avoid`
-        and share), one pick per kind of wait rather than per waiter. A read for which
-        no helper is busy any more is woken to look again (its `max_wait` counts now);
-        one that waits for a cooling or spent helper is handed it when it is back."""
+        and share), one pick per kind of wait rather than per waiter. A read whose
+        max_wait is over while no helper it may use is busy is woken to be told so; the
+        others wait on, and are handed a cooling or spent helper when it is back."""
         blocked: dict[tuple[frozenset[str], float], bool] = {}
+        now = asyncio.get_running_loop().time() if self._waiters else 0.0
         for turn, waiter in list(self._waiters.items()):
             if waiter.found.done():
                 continue
@@ -404,9 +407,9 @@ class HelperPool:
                     waiter.found.set_result(helper)
                     continue
                 blocked[kind] = busy
-                if busy and wait != float("inf"):
+                if wait != float("inf"):
                     self._look_again_in(wait)
-            if not blocked[kind]:
+            if not blocked[kind] and waiter.deadline <= now:
                 del self._waiters[turn]
                 waiter.found.set_result(None)
 
@@ -424,15 +427,18 @@ class HelperPool:
         self._timer = None
         self._hand_on()
 
-    async def _wait_for_one(self, avoid: frozenset[str], share: float, pause: float
+    async def _wait_for_one(self, avoid: frozenset[str], share: float, deadline: float
                             ) -> Helper | None:
-        """A helper handed on to this read, or None: after `pause` seconds, or woken to
-        look again."""
+        """A helper handed on to this read, or None once `deadline` (the loop's time,
+        its max_wait) has passed: then without a helper busy it is told none is
+        available; with one, it waits on for that one."""
         turn = next(self._turns)
-        found: asyncio.Future[Helper | None] = asyncio.get_running_loop().create_future()
-        self._waiters[turn] = _Waiter(avoid, share, found)
+        loop = asyncio.get_running_loop()
+        found: asyncio.Future[Helper | None] = loop.create_future()
+        self._waiters[turn] = _Waiter(avoid, share, deadline, found)
+        left = deadline - loop.time()
         try:
-            await asyncio.wait({found}, timeout=None if pause == float("inf") else pause)
+            await asyncio.wait({found}, timeout=left if left > 0 else None)
         except BaseException:
             self._waiters.pop(turn, None)
             if found.done() and not found.cancelled() and found.result() is not None:
