@@ -189,14 +189,13 @@ async def demo(settings: Settings, as_name: str | None, fresh: bool) -> None:
             await seed(services, sim)
         else:
             await fill_simulation(services, sim)
-        if as_name is None:
+        if as_name is None or listening is None:  # (listening: bound for a chat)
             print(cast(), flush=True)
             return
         name = name_key(as_name)
         known = {ADMIN, *(n for n, _ in MEMBERS)}
         if name not in known:
             sys.exit(f"No {name!r} in the demo. Choose one of: {', '.join(sorted(known))}.")
-        assert listening is not None  # bound above for a chat
         async with demo_pages(services, listening) as board:
             if sys.stdin.isatty():
                 print(f"Demo: chatting as {name!r} (send /help; a number presses a button; "

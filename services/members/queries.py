@@ -116,8 +116,10 @@ class ChatAccountRepo:
                     display_name=display_name, language=language,
                     created_at=utcnow(), reachable=True)
                 .on_conflict_do_nothing(index_elements=["platform", "platform_user_id"]))
-            account = await self.get(platform, platform_user_id)
-            assert account is not None
+            # There now, whoever inserted it (a row gone meanwhile is a fault: it raises).
+            account = (await self.session.scalars(select(ChatAccount).where(
+                ChatAccount.platform == platform,
+                ChatAccount.platform_user_id == platform_user_id))).one()
         elif display_name and account.display_name != display_name:
             account.display_name = display_name
         return account
