@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -130,15 +130,18 @@ class JobRuns:
 
     async def _save(self, run: Run, status: str, *, error: str | None = None,
                     finished: bool = False) -> None:
+        """One UPDATE, without reading the row back: the final results' run notes its
+        progress every few messages, and its summary (the ladder's news of every member)
+        read and decoded each time cost a thousand-member week minutes of CPU."""
+        values: dict[str, Any] = {"status": status, "summary": dict(run.summary)}
+        if error is not None:
+            values["error"] = error[:2000]
+        if finished:
+            values["finished_at"] = self.clock()
         async with self.services.transaction() as tx:
-            stored = await _row(tx.session, run.job, run.period)
-            if stored is None:
-                return
-            stored.status, stored.summary = status, dict(run.summary)
-            if error is not None:
-                stored.error = error[:2000]
-            if finished:
-                stored.finished_at = self.clock()
+            await tx.session.execute(
+                update(JobRun).where(JobRun.job == run.job, JobRun.period == run.period)
+                .values(**values).execution_options(synchronize_session=False))
 
     async def status(self, job: str, period: str) -> str | None:
         async with self.services.transaction() as tx:
