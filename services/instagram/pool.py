@@ -101,6 +101,18 @@ class _Waiter:
     found: asyncio.Future[Helper | None]  # None: look again
 
 
+@dataclass(frozen=True)
+class _Timer:
+    """The pool's next look for a helper back from a rest (on the loop that set it: a
+    pool may outlive an event loop, in tests and the demo)."""
+
+    loop: asyncio.AbstractEventLoop
+    handle: asyncio.TimerHandle
+
+    def when(self) -> float:
+        return self.handle.when()
+
+
 @dataclass
 class Helper:
     username: str
@@ -158,7 +170,7 @@ class HelperPool:
         # with hundreds waiting, that was most of a big check's CPU).
         self._waiters: dict[int, _Waiter] = {}
         self._turns = itertools.count()
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer: _Timer | None = None  # when the waiters are next handed helpers
         for helper in helpers:
             self.add(helper)
         self.hourly_budget = hourly_budget
@@ -417,11 +429,12 @@ class HelperPool:
         """Hand helpers on again once a cooling or spent one is back."""
         loop = asyncio.get_running_loop()
         when = loop.time() + seconds
-        if self._timer is not None and self._timer.when() <= when:
+        timer = self._timer
+        if timer is not None and timer.loop is loop and timer.when() <= when:
             return
-        if self._timer is not None:
-            self._timer.cancel()
-        self._timer = loop.call_at(when, self._on_timer)
+        if timer is not None:
+            timer.handle.cancel()
+        self._timer = _Timer(loop, loop.call_at(when, self._on_timer))
 
     def _on_timer(self) -> None:
         self._timer = None
