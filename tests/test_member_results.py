@@ -86,9 +86,12 @@ async def test_a_week_not_yet_recorded_shows_each_member_what_the_live_week_says
     cutoff = timed.rules.comment_cutoff(week)
     chance = random.Random(1)
     async with timed.transaction() as tx:
+        # In id order: the verdicts are drawn in this order (rows come back in the
+        # order they lie on disk, which differs once a table's rows were deleted).
         ids = dict((await tx.session.execute(
-            select(Member.instagram_username, Member.id))).tuples().all())
-        posts = (await tx.session.execute(select(Submission.id, Submission.member_id))).all()
+            select(Member.instagram_username, Member.id).order_by(Member.id))).tuples().all())
+        posts = (await tx.session.execute(
+            select(Submission.id, Submission.member_id).order_by(Submission.id))).all()
         late_joiner, paused, quiet = (ids[name] for name in found.members[-3:])
         diligent = ids[found.members[2]]  # done on every post but one they co-authored
         await tx.session.execute(update(Member).where(Member.id == late_joiner).values(
