@@ -64,9 +64,14 @@ def test_comments_are_the_same_in_every_process_and_come_with_time() -> None:
     assert seen <= by_cutoff <= len(everything)
 
 
+# A Wednesday noon in Seoul: last week's late comments (made after its cutoff) are
+# there. Right after Monday's midnight, at the real time, they were not yet.
+WEDNESDAY = datetime(2026, 12, 2, 3, 0, tzinfo=UTC)
+
+
 async def test_a_read_week_leaves_debts_the_final_check_and_the_refresh_read(
         engine: AsyncEngine, database_url: str) -> None:
-    now = datetime.now(UTC)
+    now = WEDNESDAY
     weeks = weeks_at(now)
     await seed_read(database_url, MEMBERS, 2, now)
     async with engine.connect() as conn:
