@@ -145,7 +145,10 @@ class KakaoSkill:
             return web.json_response({"error": event}, status=400)
         callback = _object(payload.get("userRequest")).get("callbackUrl")
         callback = callback if isinstance(callback, str) else None
-        return web.json_response(await self._answer(event, callback))
+        # In flight from here to the answer (the dispatcher's part and the outbox's):
+        # the process's checks give way meanwhile (services/operations/chat_first.py).
+        with self.services.chat_first.answering():
+            return web.json_response(await self._answer(event, callback))
 
     @staticmethod
     def _event(payload: dict[str, Any]) -> Incoming | str:

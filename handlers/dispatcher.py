@@ -93,7 +93,14 @@ class Dispatcher:
         told how it goes, or, with `defer=True`, when the transport calls `finish` after
         it has delivered the first replies (so a progress message can be edited).
         `queue` (with a `delivery_id`) writes the replies to the outbox in the very
-        transaction that marks the event handled; its result is `Outcome.queued`."""
+        transaction that marks the event handled; its result is `Outcome.queued`.
+        While it runs, the event is in flight: the process's checks give way to it
+        (services/operations/chat_first.py)."""
+        with self.services.chat_first.answering():
+            return await self._handle(event, progress, defer=defer, queue=queue)
+
+    async def _handle(self, event: Incoming, progress: ProgressFn | None, *, defer: bool,
+                      queue: Queue | None) -> Outcome:
         language, secret = event.language_hint or "ko", False
         event = replace(event, text=clean_text(event.text), user_name=clean_text(
             event.user_name or ""), payload=None if event.payload is None
@@ -168,7 +175,12 @@ class Dispatcher:
             failed.queued = None
 
     async def finish(self, outcome: Outcome, progress: ProgressFn | None = None) -> list[Reply]:
-        """Run the event's deferred work (no transaction held meanwhile); its replies."""
+        """Run the event's deferred work (no transaction held meanwhile); its replies.
+        The event is in flight meanwhile: a link's author read is a person waiting."""
+        with self.services.chat_first.answering():
+            return await self._finish(outcome, progress)
+
+    async def _finish(self, outcome: Outcome, progress: ProgressFn | None) -> list[Reply]:
         works, outcome.deferred = outcome.deferred, []
         return await self._run_deferred(outcome.event, works, progress or _no_progress,
                                         outcome.language)

@@ -28,6 +28,7 @@ from services.messaging.outbox import OutboxRepo
 from services.messaging.update_log import UpdateLog
 from services.open_chat.importer import OpenChatImporter
 from services.operations.audit import AuditRepo
+from services.operations.chat_first import ChatFirst
 from services.operations.faults import Faults, NotReported
 from services.operations.throttle import LoginThrottle
 from services.rules import CommunityRules
@@ -121,6 +122,7 @@ class Services:
     # Derived from the above, once.
     engine: AsyncEngine = field(init=False)
     week_versions: WeekVersions = field(init=False)
+    chat_first: ChatFirst = field(init=False)
     checks: Checks = field(init=False)
     unfollow_checks: RunningChecks = field(init=False)
     _one_writer: asyncio.Lock | None = field(init=False, repr=False)
@@ -134,6 +136,8 @@ class Services:
         derive("_one_writer", asyncio.Lock() if self.serialize else None)
         # Each week's version, bumped by every check of it (the web board's cache reads it).
         derive("week_versions", WeekVersions())
+        # The chat events in flight (the dispatcher marks them): the checks give way.
+        derive("chat_first", ChatFirst())
         tuned = self.check_settings
         derive("checks", Checks(self.sessions, self.rules, self.instagram,
                                 write_lock=self._one_writer, clock=self.clock,
@@ -141,7 +145,7 @@ class Services:
                                 check_now_every=tuned.check_now_every,
                                 check_now_allowance=tuned.check_now_allowance,
                                 refresh_times=tuned.refresh_times,
-                                aftermath=self.after_checks))
+                                aftermath=self.after_checks, chat_first=self.chat_first))
         # Unfollow checks with login running now, so /cancel can stop one.
         derive("unfollow_checks", RunningChecks())
 

@@ -28,6 +28,7 @@ from services.instagram.gateway import CURRENT_METER, CallMeter
 from services.instagram.helper_accounts import HelperAccountService
 from services.instagram.pool import ASKED_SHARE, CALL_SHARE, FINAL_SHARE, ROUTINE_SHARE
 from services.instagram.runtime import Instagram
+from services.operations.chat_first import ChatFirst
 from services.rules import CommunityRules
 from services.verification.verifier import (
     COMMENTER_CACHE,
@@ -77,13 +78,14 @@ class Checks:
                  versions: WeekVersions | None = None,
                  check_now_allowance: int = CHECK_NOW_ALLOWANCE,
                  refresh_times: tuple[str, ...] = REFRESH_TIMES,
-                 aftermath: Aftermath | None = None) -> None:
+                 aftermath: Aftermath | None = None,
+                 chat_first: ChatFirst | None = None) -> None:
         self.sessions = sessions
         self.rules = rules
         self.instagram = instagram
         self.cache = CommenterCache(cache_seconds)
         self.verifier = Verifier(sessions, instagram, self.cache, write_lock=write_lock,
-                                 clock=clock)
+                                 clock=clock, chat_first=chat_first)
         self.check_now_every = check_now_every
         self.check_now_allowance = check_now_allowance
         # The daily refresh's "HH:MM" slots (jobs/schedule.py Schedule.refresh, set by

@@ -79,6 +79,7 @@ from services.instagram.gateway import CURRENT_METER, CallMeter, PostComments
 from services.instagram.names import name_key
 from services.instagram.runtime import Instagram
 from services.members.instagram_identities import learn_people
+from services.operations.chat_first import ChatFirst
 from services.rules import CommunityRules
 from services.transactions import alone
 from services.week.calendar import Week
@@ -442,7 +443,8 @@ class Verifier:
 
     def __init__(self, sessions: Sessions, instagram: Instagram, cache: CommenterCache,
                  *, write_lock: asyncio.Lock | None = None,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+                 clock: Callable[[], datetime] = utcnow,
+                 chat_first: ChatFirst | None = None) -> None:
         self.sessions = sessions
         self.instagram = instagram
         self.cache = cache
@@ -457,6 +459,8 @@ class Verifier:
         self._learning = asyncio.Lock()
         self._kept_reads = asyncio.Semaphore(KEPT_READS_AT_ONCE)
         self._cpu = asyncio.Lock()  # a post's pure work at a time (`_pure`)
+        # The chat events in flight: each step of a post gives way to them (bounded).
+        self.chat_first = chat_first if chat_first is not None else ChatFirst()
 
     async def run(self, week: Week, rules: CommunityRules, *, only_open: bool = False,
                   member_id: int | None = None, use_cache: bool = False,
@@ -511,9 +515,11 @@ class Verifier:
         verdicts worked out: ~10 ms of CPU at a thousand members), one post at a time
         and after a turn of the loop: reads that finish together (a hundred helpers')
         no longer hold the loop for all of theirs at once; the chat answers in between.
-        (On a thread, the loop waited for the interpreter after each of its I/O calls.)"""
+        (On a thread, the loop waited for the interpreter after each of its I/O calls.)
+        While a chat event is being answered, it waits for the chat first (bounded)."""
         async with self._cpu:
             await asyncio.sleep(0)
+            await self.chat_first.give_way()
             return call(*args)
 
     @asynccontextmanager
@@ -578,9 +584,13 @@ class Verifier:
         first page (without the info request when the submission's read named the
         author). Each stops once everyone who owes the post is found on time."""
         stop = _stop_when_found(post)
-        async with self._kept_reads, self.sessions() as session:
-            kept = (await session.execute(select(PostRead.state, PostRead.finished).where(
-                PostRead.submission_id == post.submission_id))).first()
+        async with self._kept_reads:
+            # A post taken up: its first step (a session and a query) waits for the chat.
+            await self.chat_first.give_way()
+            async with self.sessions() as session:
+                kept = (await session.execute(select(PostRead.state, PostRead.finished)
+                                              .where(PostRead.submission_id
+                                                     == post.submission_id))).first()
         if kept is not None and kept.state:
             return await self._pure(_kept_from, kept.state, kept.finished, post.reported, stop)
         return self._first_read(post, stop)
