@@ -272,6 +272,7 @@ class World:
         product's last read of the post: `read_at` is when the verdict was written, and
         a read of a long post starts up to READ_TAKES before)."""
         tally = {"settled": 0, "open": 0, "hidden": 0, "false": 0, "stale": 0, "debts": 0}
+        kinds: dict[str, int] = {}  # the false verdicts that are not stale, by kind
         hidden = {p.code for p in self.posts if any(c.hidden for c in p.comments)}
         truth = self.truth(at)
         then = read_at or {}
@@ -289,11 +290,28 @@ class World:
                                                     self.truth_of(member, code,
                                                                   read - READ_TAKES)):
                     tally["stale"] += 1
+                else:
+                    kind = self._kind(member, code, verdict, real, read)
+                    kinds[kind] = kinds.get(kind, 0) + 1
         for post in self.posts:  # a co-author owes nothing: never "missing"
             if post.coauthor is not None and \
                     verdicts.get((post.coauthor, post.code)) == "missing":
                 tally["false"] += 1
-        return tally
+                kinds["missing (co-author)"] = kinds.get("missing (co-author)", 0) + 1
+        return {**tally, "not_stale": dict(sorted(kinds.items()))}  # type: ignore[dict-item]
+
+    def _kind(self, member: int, code: str, verdict: str, real: str, read: float | None
+              ) -> str:
+        """What a false verdict that is not stale is: the verdict and the truth, and for
+        one that was true before its read (a comment came since), how long before the
+        verdict was written the truth changed (a read longer than READ_TAKES)."""
+        kind = f"{verdict} (truth {real})"
+        when = self.first_comments(self.by_code[code]).get(self.members[member].pk)
+        if read is None or when is None or when > read:
+            return kind
+        hours = (read - when) / 3600
+        return f"{kind}, truth changed {'< 1' if hours < 1 else '1-6' if hours < 6 else '6+'}" \
+            " h before the write"
 
     def truth_of(self, member: int, code: str, at: float) -> str:
         """One debt's truth as of `at`."""

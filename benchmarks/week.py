@@ -417,7 +417,8 @@ def one(config: Config) -> dict[str, Any]:
           f"{row['requests']} requests ({row['by_kind']}), bound {row['bound']}, "
           f"open {row['open']}, false {row['false']} (stale {row['stale']}), results "
           f"{'never' if out is None else f'{out:.2f} h'} after the deadline, longest block "
-          f"{row['block_minutes']:.0f} min, real {row['real_s']:.0f} s",
+          f"{row['block_minutes']:.0f} min, real {row['real_s']:.0f} s"
+          + (f"; not stale: {row['not_stale']}" if row.get("not_stale") else ""),
           file=sys.stderr, flush=True)
     return row
 
